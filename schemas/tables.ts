@@ -1,0 +1,184 @@
+// Row schemas of every table the SD stages write. Column types in Parquet follow the
+// zod types (see src/table-schema.ts): strings, numbers (int -> BIGINT), booleans,
+// number arrays -> FLOAT[], string arrays -> VARCHAR[], anything else -> JSON.
+import { z } from 'zod';
+
+/** One chosen variation: the key in its source file and the text it rendered. */
+export const chosenVariation = z.object({
+  key: z.string(),
+  value: z.unknown().describe('the value as written: a string, or a multipart object'),
+  /** every key of the axis' source, in file order: the alternatives a scorer compares */
+  keys: z.array(z.string()),
+});
+
+export const promptRow = z.object({
+  prompt_id: z.string().describe('hash of everything that defines the image'),
+  source: z.string().describe('entry prompt file, relative to the project'),
+  session: z.string(),
+  theme: z.string().nullable(),
+  style: z.string().nullable(),
+  idx: z.number().int(),
+  prompt: z.string().describe('normalised, as the manifest stores it'),
+  api_prompt: z.string().describe('flattened for the backend'),
+  negative_prompt: z.string(),
+  seed: z.number().int(),
+  variations: z.record(z.string(), chosenVariation),
+  params: z.record(z.string(), z.unknown()).describe('merged `parameters`'),
+  manifest: z.record(z.string(), z.unknown()).describe('what the session manifest snapshot needs'),
+});
+
+export const imageStatus = z.enum(['ok', 'failed', 'blank']);
+
+export const imageRow = z.object({
+  image_id: z.string().describe('content hash of the PNG; empty when nothing came back'),
+  prompt_id: z.string(),
+  path: z.string(),
+  seed: z.number().int(),
+  width: z.number().int(),
+  height: z.number().int(),
+  backend: z.string(),
+  endpoint: z.string(),
+  model_name: z.string(),
+  model_hash: z.string(),
+  loras: z.array(z.string()),
+  gen_ms: z.number(),
+  status: imageStatus,
+  error: z.string().nullable(),
+  rendered: z.record(z.string(), z.string()).nullable(),
+  session_dir: z.string().describe('the human session folder the image is linked into'),
+  filename: z.string().describe('its name there'),
+});
+
+export const scoreRow = z.object({
+  image_id: z.string(),
+  prompt_id: z.string(),
+  axis: z.string(),
+  value: z.string(),
+  p_target: z.number(),
+  margin: z.number(),
+  rank: z.number().int(),
+  matched: z.boolean(),
+  top_value: z.string(),
+  method: z.string(),
+  model: z.string(),
+});
+
+export const verdict = z.enum(['success', 'partial', 'failed', 'blank']);
+
+export const qualityRow = z.object({
+  image_id: z.string(),
+  prompt_id: z.string(),
+  blank: z.boolean(),
+  uniform: z.boolean(),
+  black: z.boolean(),
+  blur: z.number(),
+  blurred: z.boolean(),
+  phash: z.string(),
+  duplicate_group: z.string().nullable(),
+  aesthetic: z.number().nullable(),
+  match_score: z.number(),
+  verdict,
+  flagged: z.boolean(),
+});
+
+export const embeddingRow = z.object({
+  image_id: z.string(),
+  model: z.string(),
+  embedding: z.array(z.number()),
+});
+
+export const predictionRow = z.object({
+  image_id: z.string(),
+  axis: z.string(),
+  value: z.string(),
+  p_probe: z.number(),
+  p_zero_shot: z.number(),
+  p_combined: z.number(),
+});
+
+export const classifierMetricRow = z.object({
+  axis: z.string(),
+  classes: z.number().int(),
+  n_train: z.number().int(),
+  n_test: z.number().int(),
+  probe_accuracy: z.number(),
+  zero_shot_accuracy: z.number(),
+  lambda: z.number(),
+  truth_probe_accuracy: z.number().nullable(),
+  truth_zero_shot_accuracy: z.number().nullable(),
+});
+
+export const labelRow = z.object({
+  image_id: z.string(),
+  axis: z.string().nullable(),
+  value: z.string().nullable(),
+  reject: z.boolean(),
+  created_at: z.string(),
+});
+
+export const selectionRow = z.object({
+  image_id: z.string(),
+  axis: z.string(),
+  value: z.string(),
+  score: z.number(),
+  rank: z.number().int(),
+  reason: z.string(),
+});
+
+export const loraInfoRow = z.object({
+  name: z.string(),
+  hash: z.string(),
+  path: z.string(),
+  trainer: z.string(),
+  dim: z.number().int(),
+  alpha: z.number(),
+  images: z.number().int(),
+  steps: z.number().int(),
+  base_model: z.string(),
+  duration_s: z.number(),
+});
+
+export const benchmarkRow = z.object({
+  arm: z.enum(['baseline', 'candidate']),
+  axis: z.string(),
+  value: z.string(),
+  n: z.number().int(),
+  successes: z.number().int(),
+  rate: z.number(),
+  ci_low: z.number(),
+  ci_high: z.number(),
+  mean_p_target: z.number(),
+});
+
+export const benchmarkSummaryRow = z.object({
+  lora: z.string(),
+  baseline_adherence: z.number(),
+  candidate_adherence: z.number(),
+  difference: z.number(),
+  diff_ci_low: z.number(),
+  diff_ci_high: z.number(),
+  p_value: z.number(),
+  worst_regression: z.number(),
+  verdict: z.enum(['promote', 'reject']),
+  reason: z.string(),
+});
+
+export const loopRoundRow = z.object({
+  round: z.number().int(),
+  started_at: z.string(),
+  finished_at: z.string(),
+  lora: z.string().nullable(),
+  adherence_before: z.number().nullable(),
+  adherence_after: z.number().nullable(),
+  verdict: z.string(),
+  promoted: z.array(z.string()),
+});
+
+export type PromptRow = z.infer<typeof promptRow>;
+export type ImageRow = z.infer<typeof imageRow>;
+export type ScoreRow = z.infer<typeof scoreRow>;
+export type QualityRow = z.infer<typeof qualityRow>;
+export type EmbeddingRow = z.infer<typeof embeddingRow>;
+export type PredictionRow = z.infer<typeof predictionRow>;
+export type SelectionRow = z.infer<typeof selectionRow>;
+export type LoraInfoRow = z.infer<typeof loraInfoRow>;

@@ -1,0 +1,45 @@
+// Commands beyond the engine's own (plan, label, loop, report --html, prune...) come from
+// modules that pipeline.yaml lists under `commands:`, so the engine stays domain-free.
+import type { Row } from './stage.js';
+
+export interface RunOptions {
+  targets?: string[];
+  force?: boolean;
+  /** param overrides, dot path -> value, applied on top of pipeline.yaml and --set */
+  set?: Record<string, unknown>;
+  jobs?: number;
+}
+
+export interface RunSummary {
+  ok: boolean;
+  /** 0 ok, 1 a stage failed, 2 bad input, 130 interrupted */
+  exitCode: number;
+  stages: { name: string; status: 'ran' | 'skipped' | 'failed' | 'cut-off'; items?: { done: number; failed: number; reused: number } }[];
+}
+
+export interface CommandContext {
+  projectDir: string;
+  dataDir: string;
+  /** pipeline.yaml params with --set applied */
+  params: Record<string, unknown>;
+  /** SQL on the state database, where every current table artifact is a view by its name. */
+  sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** Current table artifacts: name -> Parquet path and content hash. */
+  tables(): Promise<Record<string, { path: string; hash: string }>>;
+  /** Run the pipeline as `pipeline run` would, in this process. */
+  run(options: RunOptions): Promise<RunSummary>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Returns the exit code; throw InputError for bad arguments (exit 2). */
+  run(args: string[], ctx: CommandContext): Promise<number>;
+}
+
+export function defineCommand(command: Command): Command {
+  return command;
+}

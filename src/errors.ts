@@ -1,0 +1,47 @@
+// Bad input (exit 2) versus a stage that failed while running (exit 1).
+
+export interface InputErrorWhere {
+  file?: string;
+  line?: number;
+  col?: number;
+  field?: string;
+}
+
+/** The user's files or arguments are wrong: report where and what was expected, write nothing. */
+export class InputError extends Error {
+  readonly where: InputErrorWhere;
+  constructor(message: string, where: InputErrorWhere = {}) {
+    super(message);
+    this.name = 'InputError';
+    this.where = where;
+  }
+
+  /** `file:line:col: field: message`, omitting what is unknown. */
+  format(): string {
+    const { file, line, col, field } = this.where;
+    let at = file ?? '';
+    if (file && line !== undefined) at += `:${line}${col !== undefined ? `:${col}` : ''}`;
+    const prefix = [at, field].filter(Boolean).join(': ');
+    return prefix ? `${prefix}: ${this.message}` : this.message;
+  }
+}
+
+/** Several problems found in one pass (validate reports all of them, not just the first). */
+export class InputErrors extends Error {
+  readonly errors: InputError[];
+  constructor(errors: InputError[]) {
+    super(errors.map((e) => e.format()).join('\n'));
+    this.name = 'InputErrors';
+    this.errors = errors;
+  }
+}
+
+export class StageFailure extends Error {
+  constructor(
+    readonly stage: string,
+    message: string,
+  ) {
+    super(`stage ${stage} failed: ${message}`);
+    this.name = 'StageFailure';
+  }
+}

@@ -1,0 +1,125 @@
+// The contract between the engine and stage modules. A stage module default-exports
+// the value of `defineStage` or `defineMapStage`; the engine loads it by name from
+// pipeline.yaml (`uses:`) and knows nothing else about what it does.
+import type { z } from 'zod';
+
+export type Row = Record<string, unknown>;
+
+/** What a stage produces, by output name. */
+export type OutputDecl =
+  | { kind: 'table'; schema: z.ZodObject<z.ZodRawShape> }
+  /** a file or folder the stage writes under ctx.outDir(name); hashed by content */
+  | { kind: 'path' };
+
+/** A table produced upstream: a Parquet file plus its logical content hash. */
+export interface TableInput {
+  kind: 'table';
+  name: string;
+  path: string;
+  hash: string;
+  /** All rows, as plain objects (JSON columns parsed). */
+  rows<T = Row>(): Promise<T[]>;
+}
+
+export interface PathInput {
+  kind: 'path';
+  name: string;
+  path: string;
+  hash: string;
+}
+
+export type InputArtifact = TableInput | PathInput;
+
+export interface ObjectRef {
+  hash: string;
+  /** absolute path of the stored file */
+  path: string;
+}
+
+/** Content-addressed files (PNGs, .safetensors): stored once, named by their hash. */
+export interface ObjectStore {
+  put(data: Uint8Array, ext: string): Promise<ObjectRef>;
+  putFile(file: string, ext: string): Promise<ObjectRef>;
+  pathOf(hash: string, ext: string): string;
+}
+
+export interface StageContext<P = unknown> {
+  stage: string;
+  /** Only the params this stage declares in pipeline.yaml, nested as in the file. */
+  params: P;
+  inputs: Record<string, InputArtifact>;
+  projectDir: string;
+  dataDir: string;
+  store: ObjectStore;
+  /** A folder owned by this stage for a `path` output (created empty-or-as-left). */
+  outDir(output: string): string;
+  /** Run SQL on the state database; every input table is a view by its input name. */
+  sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  /** Record a file the stage read that pipeline.yaml did not list (like a depfile). */
+  dependOn(paths: string[]): void;
+  log(message: string): void;
+  warn(message: string): void;
+  progress(done: number, total: number): void;
+  signal: AbortSignal;
+}
+
+interface StageCommon<P> {
+  description: string;
+  /** Bump to invalidate memoised results when behaviour changes without a code diff. */
+  version?: string;
+  params: z.ZodType<P>;
+  outputs: Record<string, OutputDecl>;
+  /** Identities of outside things the results depend on (model hashes...). */
+  resources?(ctx: StageContext<P>): Promise<Record<string, string>>;
+}
+
+export interface WholeStage<P = any> extends StageCommon<P> {
+  kind: 'stage';
+  /** Tables as rows; `path` outputs are the folders written under ctx.outDir. */
+  run(ctx: StageContext<P>): Promise<Record<string, Row[] | { path: string }>>;
+}
+
+/** One item's outcome. `error` marks it failed: its rows still show, and the next run retries it. */
+export interface ItemResult {
+  rows: Record<string, Row[]>;
+  error?: string;
+}
+
+export interface MapStage<P = any, I extends Row = Row, S = unknown> extends StageCommon<P> {
+  kind: 'map';
+  /** The input whose rows are the items, unless `items` builds them. */
+  over: string;
+  /** The column that names an item (for messages and ordering); the memo key is the hash of the whole item. */
+  key: string;
+  /** Build the items (for example a join of two inputs). Defaults to the rows of `over`. */
+  items?(ctx: StageContext<P>): Promise<I[]>;
+  batchSize(params: P): number;
+  concurrency(params: P): number;
+  /** A named limit shared by every stage that uses it (pipeline.yaml `resources:`). */
+  resource?: string;
+  /** Once per run, before the first batch (load a model, check a server). */
+  setup?(ctx: StageContext<P>, items: I[]): Promise<S>;
+  /** Results aligned with `items`. */
+  mapBatch(items: I[], ctx: StageContext<P>, state: S): Promise<ItemResult[]>;
+  /** Once per run after all batches, with the assembled output tables (e.g. write a manifest). */
+  finish?(ctx: StageContext<P>, state: S, outputs: Record<string, TableInput>): Promise<void>;
+  teardown?(state: S): Promise<void>;
+}
+
+export type StageModule = WholeStage | MapStage<any, any, any>;
+
+export function defineStage<P>(stage: Omit<WholeStage<P>, 'kind'>): WholeStage<P> {
+  return { kind: 'stage', ...stage };
+}
+
+export function defineMapStage<P, I extends Row = Row, S = unknown>(
+  stage: Omit<MapStage<P, I, S>, 'kind'>,
+): MapStage<P, I, S> {
+  return { kind: 'map', ...stage };
+}
+
+export function isStageModule(value: unknown): value is StageModule {
+  if (typeof value !== 'object' || value === null) return false;
+  const kind = (value as { kind?: unknown }).kind;
+  return (kind === 'stage' || kind === 'map') && typeof (value as any).outputs === 'object';
+}

@@ -1,0 +1,67 @@
+// Run a stage module in-process without the scheduler, state or Parquet: for unit tests
+// of stage modules. The engine's own tests exercise the real path.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createObjectStore } from './store.js';
+import type { ItemResult, MapStage, Row, StageContext, TableInput, WholeStage } from './stage.js';
+
+export interface TestContextOptions<P> {
+  dir: string;
+  params: P;
+  inputs?: Record<string, Row[]>;
+  stage?: string;
+}
+
+function tableOf(name: string, rows: Row[]): TableInput {
+  return { kind: 'table', name, path: `memory:${name}`, hash: name, rows: async <T>() => rows as T[] };
+}
+
+export function makeTestContext<P>(options: TestContextOptions<P>): StageContext<P> & { logs: string[] } {
+  const logs: string[] = [];
+  const stage = options.stage ?? 'test';
+  const inputs = Object.fromEntries(Object.entries(options.inputs ?? {}).map(([n, rows]) => [n, tableOf(n, rows)]));
+  return {
+    stage,
+    params: options.params,
+    inputs,
+    projectDir: options.dir,
+    dataDir: join(options.dir, 'data'),
+    store: createObjectStore(join(options.dir, 'data', 'objects')),
+    outDir(output: string) {
+      const dir = join(options.dir, 'data', 'stages', stage, output);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    },
+    async sql() {
+      throw new Error('ctx.sql is not available in makeTestContext; run through the engine');
+    },
+    dependOn() {},
+    log: (m) => logs.push(m),
+    warn: (m) => logs.push(`warning: ${m}`),
+    progress() {},
+    signal: new AbortController().signal,
+    logs,
+  };
+}
+
+export async function runWholeStage<P>(stage: WholeStage<P>, ctx: StageContext<P>) {
+  return stage.run(ctx);
+}
+
+/** Items, batches, results and the assembled output rows (failed items' rows included). */
+export async function runMapStage<P, I extends Row, S>(stage: MapStage<P, I, S>, ctx: StageContext<P>) {
+  const over = ctx.inputs[stage.over];
+  if (!stage.items && over?.kind !== 'table') throw new Error(`map input ${stage.over} is not a table`);
+  const items = stage.items ? await stage.items(ctx) : await (over as TableInput).rows<I>();
+  const state = (await stage.setup?.(ctx, items)) as S;
+  const results: ItemResult[] = [];
+  const size = Math.max(1, stage.batchSize(ctx.params));
+  for (let i = 0; i < items.length; i += size) {
+    results.push(...(await stage.mapBatch(items.slice(i, i + size), ctx, state)));
+  }
+  const tables: Record<string, Row[]> = {};
+  for (const name of Object.keys(stage.outputs)) tables[name] = results.flatMap((r) => r.rows[name] ?? []);
+  await stage.finish?.(ctx, state, Object.fromEntries(Object.entries(tables).map(([n, rows]) => [n, tableOf(n, rows)])));
+  await stage.teardown?.(state);
+  return { items, results, tables };
+}
