@@ -9,6 +9,8 @@ export const chosenVariation = z.object({
   value: z.unknown().describe('the value as written: a string, or a multipart object'),
   /** every key of the axis' source, in file order: the alternatives a scorer compares */
   keys: z.array(z.string()),
+  /** the text each key renders (plain value, or its `main` part, else the alphabetically first part), aligned with keys */
+  texts: z.array(z.string()),
 });
 
 export const promptRow = z.object({
