@@ -1,0 +1,221 @@
+// The Automatic1111 WebUI HTTP API (also Forge and SD.Next, started with --api): the
+// txt2img payload built from a planned prompt row, the call itself, the start-up checks
+// (/sdapi/v1/options, /sdapi/v1/sd-models) and the reading of `info`, a JSON string.
+import type { PromptRow } from '../schemas/tables.js';
+
+/** Why a request failed, which decides whether trying again can help. */
+export type FailureKind = 'connection' | 'timeout' | 'server' | 'request' | 'response';
+
+export class A1111Error extends Error {
+  constructor(
+    message: string,
+    readonly kind: FailureKind,
+    readonly endpoint: string,
+  ) {
+    super(message);
+    this.name = 'A1111Error';
+  }
+  /** Connection errors, timeouts and 5xx can succeed on retry; a 4xx or a bad response cannot. */
+  get retryable(): boolean {
+    return this.kind === 'connection' || this.kind === 'timeout' || this.kind === 'server';
+  }
+}
+
+export interface LoraRef {
+  name: string;
+  weight: number;
+}
+
+/** `name:0.8`, `<lora:name:0.8>` or `name` (weight 1). */
+export function parseLoraSpec(spec: string): LoraRef {
+  const inner = spec.trim().replace(/^<lora:/i, '').replace(/>$/, '');
+  const cut = inner.lastIndexOf(':');
+  const weight = cut > 0 ? Number(inner.slice(cut + 1)) : NaN;
+  if (cut > 0 && Number.isFinite(weight)) return { name: inner.slice(0, cut), weight };
+  return { name: inner, weight: 1 };
+}
+
+export function loraTag({ name, weight }: LoraRef): string {
+  return `<lora:${name}:${weight}>`;
+}
+
+/** Every `<lora:NAME:W>` written in a prompt. */
+export function lorasInPrompt(prompt: string): LoraRef[] {
+  return [...prompt.matchAll(/<lora:([^:>]+)(?::([^:>]+))?(?::[^>]*)?>/gi)].map((m) => ({
+    name: m[1]!,
+    weight: m[2] === undefined || !Number.isFinite(Number(m[2])) ? 1 : Number(m[2]),
+  }));
+}
+
+/** The prompt with the extra LoRAs appended, skipping ones the prompt already names. */
+export function withLoras(prompt: string, loras: LoraRef[]): string {
+  const present = new Set(lorasInPrompt(prompt).map((l) => l.name));
+  const added = loras.filter((l) => !present.has(l.name)).map(loraTag);
+  return [prompt, ...added].filter(Boolean).join(', ');
+}
+
+/** txt2img fields copied as they are when a prompt's `parameters` set them. */
+const passThrough = [
+  'steps', 'cfg_scale', 'width', 'height', 'restore_faces', 'tiling', 'subseed', 'subseed_strength',
+  'seed_resize_from_h', 'seed_resize_from_w', 'denoising_strength', 'styles', 'eta', 's_churn', 's_noise',
+  's_tmin', 's_tmax', 'refiner_checkpoint', 'refiner_switch_at',
+] as const;
+const hiresFields = ['hr_scale', 'hr_upscaler', 'hr_second_pass_steps', 'hr_resize_x', 'hr_resize_y', 'hr_sampler_name', 'hr_scheduler', 'hr_prompt', 'hr_negative_prompt'] as const;
+
+function alwaysOnScripts(params: Record<string, unknown>): Record<string, unknown> | undefined {
+  const scripts: Record<string, unknown> = { ...((params.alwayson_scripts as Record<string, unknown>) ?? {}) };
+  const asArgs = (v: unknown) => ({ args: Array.isArray(v) ? v : [v] });
+  if (params.adetailer !== undefined && scripts.ADetailer === undefined) scripts.ADetailer = asArgs(params.adetailer);
+  if (params.controlnet !== undefined && scripts.controlnet === undefined) scripts.controlnet = asArgs(params.controlnet);
+  return Object.keys(scripts).length ? scripts : undefined;
+}
+
+export interface PayloadOptions {
+  /** checkpoint title, name or hash to pin with override_settings */
+  model?: string | null;
+  loras?: LoraRef[];
+}
+
+/** The POST /sdapi/v1/txt2img body for one planned image (one image per request). */
+export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Record<string, unknown> {
+  const params = row.params;
+  const payload: Record<string, unknown> = {
+    prompt: withLoras(row.api_prompt, options.loras ?? []),
+    negative_prompt: row.negative_prompt,
+    seed: row.seed,
+    steps: 20,
+    cfg_scale: 7,
+    width: 512,
+    height: 512,
+    batch_size: 1,
+    n_iter: 1,
+  };
+  for (const key of passThrough) if (params[key] !== undefined) payload[key] = params[key];
+  const sampler = params.sampler_name ?? params.sampler;
+  if (sampler !== undefined) payload.sampler_name = sampler;
+  if (params.scheduler !== undefined && params.scheduler !== null) payload.scheduler = params.scheduler;
+  if (params.enable_hr) {
+    payload.enable_hr = true;
+    for (const key of hiresFields) if (params[key] !== undefined) payload[key] = params[key];
+  }
+  const scripts = alwaysOnScripts(params);
+  if (scripts) payload.alwayson_scripts = scripts;
+  const override: Record<string, unknown> = { ...((params.override_settings as Record<string, unknown>) ?? {}) };
+  if (options.model) override.sd_model_checkpoint = options.model;
+  if (Object.keys(override).length) {
+    payload.override_settings = override;
+    // Restoring would reload the previous checkpoint after every image: minutes each.
+    payload.override_settings_restore_afterwards = !options.model;
+  }
+  payload.send_images = true;
+  payload.save_images = false;
+  return payload;
+}
+
+export interface Txt2imgResult {
+  png: Buffer;
+  seed: number;
+  modelName: string;
+  modelHash: string;
+  /** the server's own PNG Info text for the image, when it sent one */
+  infotext: string | null;
+}
+
+export interface SdModel {
+  title: string;
+  model_name: string;
+  hash: string | null;
+  sha256?: string | null;
+  filename: string;
+}
+
+async function request(endpoint: string, path: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, endpoint), { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string } };
+    if (e.name === 'TimeoutError') throw new A1111Error(`${endpoint}${path}: no answer within ${timeoutMs / 1000} s`, 'timeout', endpoint);
+    throw new A1111Error(`${endpoint}${path}: cannot connect (${e.cause?.code ?? e.message})`, 'connection', endpoint);
+  }
+  const text = await response.text().catch(() => '');
+  if (!response.ok) {
+    let detail = text.slice(0, 300);
+    try {
+      const body = JSON.parse(text) as { error?: string; detail?: unknown };
+      detail = [body.error, typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail)].filter(Boolean).join(': ');
+    } catch {}
+    const kind: FailureKind = response.status >= 500 ? 'server' : 'request';
+    throw new A1111Error(`${endpoint}${path}: HTTP ${response.status} ${detail}`, kind, endpoint);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new A1111Error(`${endpoint}${path}: expected a JSON response, got ${JSON.stringify(text.slice(0, 80))}`, 'response', endpoint);
+  }
+}
+
+const post = (endpoint: string, path: string, body: unknown, timeoutMs: number) =>
+  request(endpoint, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs);
+
+/** Read image i of a txt2img response: the PNG and, from `info`, the real seed and model. */
+export function parseTxt2imgResponse(endpoint: string, body: unknown, index = 0): Txt2imgResult {
+  const response = body as { images?: unknown; info?: unknown };
+  const image = Array.isArray(response.images) ? response.images[index] : undefined;
+  if (typeof image !== 'string') throw new A1111Error(`${endpoint}: txt2img response has no image ${index}`, 'response', endpoint);
+  let info: Record<string, unknown> = {};
+  try {
+    info = typeof response.info === 'string' ? JSON.parse(response.info) : ((response.info as Record<string, unknown>) ?? {});
+  } catch {
+    throw new A1111Error(`${endpoint}: txt2img \`info\` is not JSON`, 'response', endpoint);
+  }
+  const seeds = info.all_seeds as number[] | undefined;
+  const infotexts = info.infotexts as string[] | undefined;
+  return {
+    png: Buffer.from(image.replace(/^data:image\/\w+;base64,/, ''), 'base64'),
+    seed: Number(seeds?.[index] ?? info.seed ?? -1),
+    modelName: String(info.sd_model_name ?? ''),
+    modelHash: String(info.sd_model_hash ?? ''),
+    infotext: infotexts?.[index] ?? null,
+  };
+}
+
+export async function txt2img(endpoint: string, payload: Record<string, unknown>, timeoutMs: number): Promise<Txt2imgResult> {
+  return parseTxt2imgResponse(endpoint, await post(endpoint, '/sdapi/v1/txt2img', payload, timeoutMs));
+}
+
+export interface ServerCheck {
+  endpoint: string;
+  /** the checkpoint the images will come from (title as the server lists it) */
+  checkpoint: string;
+  models: SdModel[];
+}
+
+function matchesModel(model: SdModel, wanted: string): boolean {
+  const w = wanted.trim();
+  return [model.title, model.model_name, model.hash, model.sha256, model.filename.split(/[\\/]/).pop()].some((v) => v && v === w);
+}
+
+/** Is the server up, and does it have the model to pin? A clear message when not. */
+export async function checkServer(endpoint: string, model: string | null | undefined, timeoutMs = 10_000): Promise<ServerCheck> {
+  let options: { sd_model_checkpoint?: string };
+  let models: SdModel[];
+  try {
+    options = (await request(endpoint, '/sdapi/v1/options', {}, timeoutMs)) as typeof options;
+    models = (await request(endpoint, '/sdapi/v1/sd-models', {}, timeoutMs)) as SdModel[];
+  } catch (error) {
+    const e = error as Error;
+    throw new A1111Error(
+      `A1111 server at ${endpoint} is not reachable (${e.message}); start the WebUI with --api, or fix generate.endpoints`,
+      error instanceof A1111Error ? error.kind : 'connection',
+      endpoint,
+    );
+  }
+  if (!model) return { endpoint, checkpoint: options.sd_model_checkpoint ?? 'unknown', models };
+  const found = models.find((m) => matchesModel(m, model));
+  if (!found) {
+    const known = models.map((m) => m.title).join(', ') || 'none';
+    throw new A1111Error(`model ${JSON.stringify(model)} (generate.model) is not on ${endpoint}; it has: ${known}`, 'request', endpoint);
+  }
+  return { endpoint, checkpoint: found.title, models };
+}

@@ -1,0 +1,205 @@
+// A local stand-in for the Automatic1111 WebUI API (--api), with the real request and
+// response shapes (`info` is a JSON *string*), one job at a time like a real GPU, and
+// the faults real servers show: refused connections while restarting, 500s with
+// {error, detail}, requests that never answer, all-black images.
+// Other engineers' tests import startA1111StandIn too.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { crc32, deflateSync } from 'node:zlib';
+
+export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset';
+
+export interface StandInModel {
+  title: string;
+  model_name: string;
+  hash: string;
+  sha256: string;
+  filename: string;
+}
+
+export interface StandInOptions {
+  /** time one txt2img takes on the "GPU" */
+  latencyMs?: number;
+  /** run one txt2img at a time, queueing the rest, as A1111 does (default true) */
+  serial?: boolean;
+  models?: StandInModel[];
+  /** which fault the n-th txt2img request (0-based, across the server's life) meets */
+  fault?: (n: number, body: Record<string, unknown>) => Fault;
+  imageSize?: number;
+  port?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body: Record<string, unknown> | null;
+}
+
+export interface A1111StandIn {
+  url: string;
+  requests: RecordedRequest[];
+  /** the txt2img bodies only, in arrival order */
+  txt2img(): Record<string, unknown>[];
+  /** stop listening (connections are refused) until up() */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function standInModel(name: string): StandInModel {
+  const sha256 = Buffer.from(name.padEnd(32, '#')).toString('hex').slice(0, 64);
+  return { title: `${name}.safetensors [${sha256.slice(0, 10)}]`, model_name: name, hash: sha256.slice(0, 10), sha256, filename: `/models/Stable-diffusion/${name}.safetensors` };
+}
+
+/** A small valid RGB PNG of one colour with a seed-dependent stripe (no sharp: this must be cheap). */
+export function solidPng(size: number, rgb: [number, number, number], stripe = 0): Buffer {
+  const row = Buffer.alloc(1 + size * 3);
+  const raw = Buffer.alloc(row.length * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const on = stripe > 0 && x === stripe % size;
+      row[1 + x * 3] = on ? 255 - rgb[0] : rgb[0];
+      row[2 + x * 3] = rgb[1];
+      row[3 + x * 3] = rgb[2];
+    }
+    row.copy(raw, y * row.length);
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0);
+  ihdr.writeUInt32BE(size, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+function readBody(req: IncomingMessage): Promise<Record<string, unknown> | null> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(parts).toString('utf8');
+      try {
+        resolve(text ? (JSON.parse(text) as Record<string, unknown>) : null);
+      } catch (error) {
+        reject(error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startA1111StandIn(options: StandInOptions = {}): Promise<A1111StandIn> {
+  const latencyMs = options.latencyMs ?? 0;
+  const serial = options.serial ?? true;
+  const models = options.models ?? [standInModel('v1-5-pruned-emaonly'), standInModel('animefull')];
+  const size = options.imageSize ?? 64;
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  let current = models[0]!;
+  let txt2imgCount = 0;
+  let gpu: Promise<unknown> = Promise.resolve();
+
+  const findModel = (name: unknown) =>
+    models.find((m) => name === m.title || name === m.model_name || name === m.hash || name === `${m.model_name}.safetensors`);
+
+  async function onGpu<T>(work: () => Promise<T>): Promise<T> {
+    if (!serial) return work();
+    const job = gpu.then(work, work);
+    gpu = job.catch(() => undefined);
+    return job;
+  }
+
+  async function txt2img(body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) {
+    const n = txt2imgCount++;
+    const fault = options.fault?.(n, body) ?? 'ok';
+    if (fault === 'reset') return req.socket.destroy();
+    if (fault === 'hang') return; // never answers; the client's timeout must fire
+    await onGpu(() => new Promise((r) => setTimeout(r, latencyMs)));
+    if (fault === 'error500') {
+      return sendJson(res, 500, { error: 'OutOfMemoryError', detail: 'CUDA out of memory. Tried to allocate 2.00 GiB', body: '', errors: '' });
+    }
+    const override = (body.override_settings ?? {}) as Record<string, unknown>;
+    const model = findModel(override.sd_model_checkpoint) ?? current;
+    const requested = Number(body.seed ?? -1);
+    const seed = requested === -1 ? Math.floor(Math.random() * 4294967294) : requested;
+    const black = fault === 'black';
+    const png = black ? solidPng(size, [0, 0, 0]) : solidPng(size, [(seed * 37) % 256, (seed * 91) % 256, 128], seed);
+    const width = Number(body.width ?? 512);
+    const height = Number(body.height ?? 512);
+    const infotext = `${String(body.prompt ?? '')}\nNegative prompt: ${String(body.negative_prompt ?? '')}\nSteps: ${body.steps ?? 20}, Sampler: ${body.sampler_name ?? 'Euler a'}, CFG scale: ${body.cfg_scale ?? 7}, Seed: ${seed}, Size: ${width}x${height}, Model hash: ${model.hash}, Model: ${model.model_name}, Version: v1.10.1`;
+    const info = {
+      prompt: body.prompt ?? '', all_prompts: [body.prompt ?? ''], negative_prompt: body.negative_prompt ?? '',
+      all_negative_prompts: [body.negative_prompt ?? ''], seed, all_seeds: [seed], subseed: 1, all_subseeds: [1],
+      subseed_strength: 0, width, height, sampler_name: body.sampler_name ?? 'Euler a', cfg_scale: body.cfg_scale ?? 7,
+      steps: body.steps ?? 20, batch_size: 1, restore_faces: false, face_restoration_model: null,
+      sd_model_name: model.model_name, sd_model_hash: model.hash, sd_vae_name: null, sd_vae_hash: null,
+      seed_resize_from_w: -1, seed_resize_from_h: -1, denoising_strength: body.denoising_strength ?? 0,
+      extra_generation_params: {}, index_of_first_image: 0, infotexts: [infotext], styles: [],
+      job_timestamp: '20250101120000', clip_skip: 1, is_using_inpainting_conditioning: false, version: 'v1.10.1',
+    };
+    sendJson(res, 200, { images: [png.toString('base64')], parameters: body, info: JSON.stringify(info) });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const body = await readBody(req);
+    requests.push({ method: req.method ?? 'GET', path, body });
+    const key = `${req.method} ${path}`;
+    if (key === 'POST /sdapi/v1/txt2img') return txt2img(body ?? {}, req, res);
+    if (key === 'GET /sdapi/v1/sd-models') return sendJson(res, 200, models);
+    if (key === 'GET /sdapi/v1/options') return sendJson(res, 200, { sd_model_checkpoint: current.title, samples_format: 'png' });
+    if (key === 'POST /sdapi/v1/options') {
+      const wanted = findModel(body?.sd_model_checkpoint);
+      if (body?.sd_model_checkpoint !== undefined && !wanted) return sendJson(res, 500, { error: 'RuntimeError', detail: 'model not found' });
+      if (wanted) current = wanted;
+      return sendJson(res, 200, null);
+    }
+    if (key === 'GET /sdapi/v1/progress') return sendJson(res, 200, { progress: 0, eta_relative: 0, state: {}, current_image: null, textinfo: null });
+    if (key === 'POST /sdapi/v1/interrupt') return sendJson(res, 200, null);
+    if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, []);
+    if (key === 'POST /sdapi/v1/refresh-loras') return sendJson(res, 200, null);
+    sendJson(res, 404, { detail: 'Not Found' });
+  }
+
+  let server: Server = createServer();
+  const listen = (port: number) =>
+    new Promise<void>((resolve) => {
+      server = createServer((req, res) => void route(req, res).catch((e) => sendJson(res, 500, { error: 'StandIn', detail: String(e) })));
+      server.keepAliveTimeout = 60_000;
+      server.on('connection', (s) => {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+      });
+      server.listen(port, '127.0.0.1', resolve);
+    });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+
+  await listen(options.port ?? 0);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    txt2img: () => requests.filter((r) => r.path === '/sdapi/v1/txt2img').map((r) => r.body ?? {}),
+    down: stop,
+    up: () => listen(port),
+    close: stop,
+  };
+}
