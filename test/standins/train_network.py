@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""A stand-in for kohya-ss/sd-scripts train_network.py (and sdxl_train_network.py).
+
+Accepts the real argument names (argparse rejects unknown ones, as sd-scripts does),
+reads the dataset TOML, prints what sd-scripts prints (accelerator.print lines on
+stdout, tqdm `steps:` redraws separated by `\\r` on stderr) and writes
+<output_dir>/<output_name>.safetensors with small lora_up/lora_down tensors and ss_*
+metadata. No torch, no GPU: it trains nothing.
+
+Switches (environment):
+  SDLOOP_STANDIN_MODE=fail   exit 1 at start-up with a traceback (a bad model path)
+  SDLOOP_STANDIN_MODE=crash  die half way with a CUDA out-of-memory traceback
+  SDLOOP_STANDIN_MODE=hang   stop half way and sleep, with a child process that sleeps too
+  SDLOOP_STANDIN_CHILD_PID_FILE  where `hang` writes its child's pid
+  SDLOOP_STANDIN_STEP_S      seconds per step (default 0.001)
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import subprocess
+import sys
+import time
+import tomllib
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser()
+    p.add_argument("--pretrained_model_name_or_path", required=True)
+    p.add_argument("--dataset_config", required=True)
+    p.add_argument("--output_dir", required=True)
+    p.add_argument("--output_name", required=True)
+    p.add_argument("--save_model_as", choices=["ckpt", "pt", "safetensors"], default="safetensors")
+    p.add_argument("--network_module", required=True)
+    p.add_argument("--network_dim", type=int, default=4)
+    p.add_argument("--network_alpha", type=float, default=1)
+    p.add_argument("--network_args", nargs="*")
+    p.add_argument("--learning_rate", type=float, default=2e-6)
+    p.add_argument("--unet_lr", type=float)
+    p.add_argument("--text_encoder_lr", type=float)
+    p.add_argument("--max_train_epochs", type=int)
+    p.add_argument("--max_train_steps", type=int, default=1600)
+    p.add_argument("--resolution")
+    p.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="no")
+    p.add_argument("--save_precision", choices=["float", "fp16", "bf16"])
+    p.add_argument("--train_batch_size", type=int, default=1)
+    p.add_argument("--optimizer_type", default="")
+    p.add_argument("--lr_scheduler", default="constant")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--save_every_n_epochs", type=int)
+    p.add_argument("--gradient_checkpointing", action="store_true")
+    p.add_argument("--cache_latents", action="store_true")
+    p.add_argument("--xformers", action="store_true")
+    p.add_argument("--sdpa", action="store_true")
+    p.add_argument("--network_train_unet_only", action="store_true")
+    return p.parse_args(argv)
+
+
+def read_subsets(config_path):
+    with open(config_path, "rb") as f:
+        config = tomllib.load(f)
+    subsets = []
+    for dataset in config.get("datasets", []):
+        batch_size = dataset.get("batch_size", 1)
+        for subset in dataset.get("subsets", []):
+            image_dir = subset["image_dir"]
+            images = sorted(n for n in os.listdir(image_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
+            subsets.append({"dir": image_dir, "repeats": subset.get("num_repeats", 1), "images": images, "batch_size": batch_size})
+    caption_extension = config.get("general", {}).get("caption_extension", ".caption")
+    return subsets, caption_extension
+
+
+def tag_frequency(subsets, caption_extension):
+    frequency = {}
+    for s in subsets:
+        tags = {}
+        for image in s["images"]:
+            caption = os.path.join(s["dir"], os.path.splitext(image)[0] + caption_extension)
+            if not os.path.exists(caption):
+                continue
+            with open(caption, encoding="utf-8") as f:
+                for tag in f.read().split(","):
+                    tag = tag.strip()
+                    if tag:
+                        tags[tag] = tags.get(tag, 0) + 1
+        frequency[os.path.basename(s["dir"])] = tags
+    return frequency
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    data = b""
+    for name, (shape, values) in tensors.items():
+        raw = struct.pack("<%df" % len(values), *values)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+
+
+def main():
+    args = parse_args(sys.argv[1:])
+    mode = os.environ.get("SDLOOP_STANDIN_MODE", "")
+    step_s = float(os.environ.get("SDLOOP_STANDIN_STEP_S", "0.001"))
+    if mode == "fail":
+        print("Traceback (most recent call last):", file=sys.stderr)
+        print(f"OSError: Error no file named diffusion_pytorch_model.bin found in directory {args.pretrained_model_name_or_path}.", file=sys.stderr)
+        sys.exit(1)
+
+    subsets, caption_extension = read_subsets(args.dataset_config)
+    num_train_images = sum(len(s["images"]) * s["repeats"] for s in subsets)
+    batch_size = subsets[0]["batch_size"] if subsets else 1
+    steps_per_epoch = max(1, math.ceil(num_train_images / batch_size))
+    if args.max_train_epochs is not None:
+        total = steps_per_epoch * args.max_train_epochs
+    else:
+        total = args.max_train_steps
+    epochs = math.ceil(total / steps_per_epoch)
+    print(f"  num train images * repeats / 学習画像の数×繰り返し回数: {num_train_images}", flush=True)
+    print(f"  num epochs / epoch数: {epochs}", flush=True)
+    print(f"  total optimization steps / 学習ステップ数: {total}", flush=True)
+
+    started = int(time.time())
+    step = 0
+    for epoch in range(epochs):
+        print(f"\nepoch {epoch + 1}/{epochs}", flush=True)
+        for _ in range(min(steps_per_epoch, total - step)):
+            step += 1
+            if step == total // 2 and mode == "crash":
+                sys.stderr.write("\nTraceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB\n")
+                sys.stderr.flush()
+                os._exit(1)
+            if step == total // 2 and mode == "hang":
+                child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+                pid_file = os.environ.get("SDLOOP_STANDIN_CHILD_PID_FILE")
+                if pid_file:
+                    with open(pid_file, "w") as f:
+                        f.write(str(child.pid))
+                time.sleep(3600)
+            time.sleep(step_s)
+            pct = step * 100 // total
+            bar = "█" * (pct // 10)
+            loss = 0.1 / (1 + step / 50)
+            sys.stderr.write(f"\rsteps: {pct:3d}%|{bar:<10}| {step}/{total} [00:01<00:02, {1 / max(step_s, 1e-3):.2f}it/s, avr_loss={loss:.4g}]")
+            sys.stderr.flush()
+    sys.stderr.write("\n")
+
+    os.makedirs(args.output_dir, exist_ok=True)
+    path = os.path.join(args.output_dir, args.output_name + "." + args.save_model_as)
+    print(f"\nsaving checkpoint: {path}", flush=True)
+    dim = args.network_dim
+    module = "lora_unet_down_blocks_0_attentions_0_proj_in"
+    tensors = {
+        f"{module}.alpha": ([], [float(args.network_alpha)]),
+        f"{module}.lora_down.weight": ([dim, 8], [0.01 * (i % 7) for i in range(dim * 8)]),
+        f"{module}.lora_up.weight": ([8, dim], [0.0] * (8 * dim)),
+    }
+    metadata = {
+        "ss_output_name": args.output_name,
+        "ss_network_module": args.network_module,
+        "ss_network_dim": str(args.network_dim),
+        "ss_network_alpha": str(args.network_alpha),
+        "ss_learning_rate": str(args.learning_rate),
+        "ss_num_train_images": str(num_train_images),
+        "ss_num_epochs": str(epochs),
+        "ss_steps": str(total),
+        "ss_mixed_precision": args.mixed_precision,
+        "ss_sd_model_name": os.path.basename(args.pretrained_model_name_or_path),
+        "ss_base_model_version": "sdxl_base_v1-0" if "sdxl" in os.path.basename(sys.argv[0]) else "sd_v1",
+        "ss_tag_frequency": json.dumps(tag_frequency(subsets, caption_extension)),
+        "ss_dataset_dirs": json.dumps({os.path.basename(s["dir"]): {"n_repeats": s["repeats"], "img_count": len(s["images"])} for s in subsets}),
+        "ss_training_started_at": str(started),
+        "ss_training_finished_at": str(int(time.time())),
+        "sdloop_standin": "true",
+    }
+    write_safetensors(path, tensors, metadata)
+    print("model saved.", flush=True)
+
+
+if __name__ == "__main__":
+    main()
