@@ -11,6 +11,7 @@ Switches (environment):
   SDLOOP_STANDIN_MODE=fail   exit 1 at start-up with a traceback (a bad model path)
   SDLOOP_STANDIN_MODE=crash  die half way with a CUDA out-of-memory traceback
   SDLOOP_STANDIN_MODE=hang   stop half way and sleep, with a child process that sleeps too
+  SDLOOP_STANDIN_MODE=corrupt  exit 0 after writing a truncated .safetensors (a full disk)
   SDLOOP_STANDIN_CHILD_PID_FILE  where `hang` writes its child's pid
   SDLOOP_STANDIN_STEP_S      seconds per step (default 0.001)
 """
@@ -179,6 +180,8 @@ def main():
         "sdloop_standin": "true",
     }
     write_safetensors(path, tensors, metadata)
+    if mode == "corrupt":
+        os.truncate(path, os.path.getsize(path) - 16)
     print("model saved.", flush=True)
 
 

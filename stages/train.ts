@@ -1,0 +1,196 @@
+// train: a LoRA from the dataset stage's kohya folder, with sd-scripts as a child process
+// (what real users run) or the simulated demo trainer (the default on a fresh machine).
+// The file is validated before it becomes the `lora` output and a `lora_info` row.
+import { copyFile, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { produceAtomic } from '../src/atomic.js';
+import { StageFailure } from '../src/errors.js';
+import { defineStage, type PathInput, type StageContext } from '../src/stage.js';
+import { loraInfoRow, type LoraInfoRow } from '../schemas/tables.js';
+import { readSafetensorsHeader, validateLora } from '../adapters/safetensors.js';
+import { buildTrainArgv, runTrainer, type TrainProgress } from '../adapters/sd-scripts.js';
+import { countImages, readDatasetFolder, trainingLength, type DatasetSubset } from './lib/dataset-folder.js';
+import { writeSimulatedLora } from './lib/simulated-trainer.js';
+
+export const trainSettings = z
+  .object({
+    trainer: z.enum(['simulated', 'sd-scripts']).default('simulated').describe('`simulated` is a demo that trains nothing'),
+    sd_scripts_dir: z.string().nullable().default(null).describe('a kohya-ss/sd-scripts checkout'),
+    launcher: z.string().min(1).default('accelerate').describe('`accelerate` (accelerate launch) or the path of a python'),
+    base_model: z.string().nullable().default(null).describe('checkpoint file or Diffusers folder to train on'),
+    sdxl: z.boolean().default(false).describe('sdxl_train_network.py instead of train_network.py'),
+    network_dim: z.number().int().positive().default(16),
+    network_alpha: z.number().positive().default(8),
+    learning_rate: z.number().positive().default(1e-4),
+    max_train_epochs: z.number().int().positive().default(10),
+    max_train_steps: z.number().int().positive().nullable().default(null).describe('overrides max_train_epochs when set'),
+    resolution: z.number().int().positive().default(512),
+    mixed_precision: z.enum(['no', 'fp16', 'bf16']).default('fp16'),
+    extra_args: z.array(z.string()).default([]).describe('appended to the sd-scripts argv as they are'),
+    timeout_s: z.number().positive().default(21600).describe('a run past this is killed and fails'),
+    name_prefix: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . or -').default('sdloop'),
+    a1111_lora_dir: z.string().nullable().default(null).describe('also copy the LoRA into this A1111 models/Lora folder'),
+    refresh_url: z.string().url().nullable().default(null).describe('A1111 base URL to POST /sdapi/v1/refresh-loras after copying'),
+  })
+  .superRefine((t, issue) => {
+    if (t.trainer !== 'sd-scripts') return;
+    if (!t.sd_scripts_dir) issue.addIssue({ code: 'custom', path: ['sd_scripts_dir'], message: 'expected the path of a kohya-ss/sd-scripts checkout when trainer is sd-scripts' });
+    if (!t.base_model) issue.addIssue({ code: 'custom', path: ['base_model'], message: 'expected the base checkpoint to train on when trainer is sd-scripts' });
+  });
+export type TrainSettings = z.infer<typeof trainSettings>;
+
+const params = z.object({ train: trainSettings.prefault({}) });
+type Params = z.infer<typeof params>;
+
+interface Trained {
+  file: string;
+  steps: number;
+}
+
+export function loraNameFor(prefix: string, datasetHash: string): string {
+  return `${prefix}-${datasetHash.slice(0, 10)}`;
+}
+
+async function emptyFolder(dir: string): Promise<void> {
+  for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
+}
+
+async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[], name: string, datasetHash: string, target: string): Promise<Trained> {
+  const t = ctx.params.train;
+  const { steps, epochs } = trainingLength(subsets, { maxTrainEpochs: t.max_train_epochs, maxTrainSteps: t.max_train_steps });
+  ctx.log(`simulated trainer (demo): ${steps} steps written, none trained`);
+  await writeSimulatedLora(target, {
+    name, subsets, datasetHash, steps, epochs,
+    dim: t.network_dim, alpha: t.network_alpha, learningRate: t.learning_rate,
+    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: t.resolution,
+  });
+  ctx.progress(steps, steps);
+  return { file: target, steps };
+}
+
+function describeFailure(result: Awaited<ReturnType<typeof runTrainer>>, timeoutS: number): string {
+  const why = result.startError
+    ?? (result.timedOut ? `timed out after ${timeoutS} s (train.timeout_s) and was killed`
+      : result.aborted ? 'was interrupted'
+      : `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`);
+  const at = result.progress.total ? ` at step ${result.progress.step}/${result.progress.total}` : '';
+  return `sd-scripts ${why}${at}; full log: ${result.logPath}\n--- last lines ---\n${result.tail}`;
+}
+
+async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string, name: string): Promise<Trained> {
+  const t = ctx.params.train;
+  const outputDir = join(ctx.dataDir, 'work', 'train', name);
+  await rm(outputDir, { recursive: true, force: true });
+  const argv = buildTrainArgv({
+    sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir!),
+    launcher: t.launcher,
+    sdxl: t.sdxl,
+    baseModel: resolve(ctx.projectDir, t.base_model!),
+    datasetConfig: join(datasetDir, 'dataset.toml'),
+    outputDir,
+    outputName: name,
+    networkDim: t.network_dim,
+    networkAlpha: t.network_alpha,
+    learningRate: t.learning_rate,
+    maxTrainEpochs: t.max_train_epochs,
+    maxTrainSteps: t.max_train_steps,
+    resolution: t.resolution,
+    mixedPrecision: t.mixed_precision,
+    extraArgs: t.extra_args,
+  });
+  const logPath = join(ctx.dataDir, 'logs', `train-${name}.log`);
+  ctx.log(`sd-scripts: ${argv.command} ${argv.args.join(' ')} (log: ${logPath})`);
+  let lastEpoch: number | null = null;
+  const result = await runTrainer({
+    argv,
+    // sd-scripts resolves a relative image_dir in the TOML against its working directory.
+    cwd: datasetDir,
+    logPath,
+    timeoutMs: t.timeout_s * 1000,
+    signal: ctx.signal,
+    onProgress(p: TrainProgress) {
+      if (p.total) ctx.progress(p.step, p.total);
+      if (p.epoch !== null && p.epoch !== lastEpoch) {
+        lastEpoch = p.epoch;
+        ctx.log(`epoch ${p.epoch}/${p.epochs ?? '?'}${p.loss !== null ? `, avr_loss ${p.loss}` : ''}`);
+      }
+    },
+  });
+  if (!result.ok) throw new StageFailure(ctx.stage, describeFailure(result, t.timeout_s));
+  const file = join(outputDir, `${name}.safetensors`);
+  if (!(await stat(file).catch(() => null))) {
+    throw new StageFailure(ctx.stage, `sd-scripts exited 0 but wrote no ${file}; full log: ${logPath}\n--- last lines ---\n${result.tail}`);
+  }
+  const steps = result.progress.total ?? Number((await readSafetensorsHeader(file)).metadata.ss_steps ?? 0);
+  return { file, steps };
+}
+
+/** Copy into A1111's models/Lora and ask it to rescan; a failure here does not lose the LoRA. */
+async function publishToA1111(ctx: StageContext<Params>, file: string, name: string): Promise<void> {
+  const t = ctx.params.train;
+  if (t.a1111_lora_dir) {
+    const target = join(resolve(ctx.projectDir, t.a1111_lora_dir), `${name}.safetensors`);
+    await produceAtomic(target, (tmp) => copyFile(file, tmp));
+    ctx.log(`copied to ${target}`);
+  }
+  if (t.refresh_url) {
+    const url = `${t.refresh_url.replace(/\/+$/, '')}/sdapi/v1/refresh-loras`;
+    const response = await fetch(url, { method: 'POST', signal: ctx.signal }).catch((error: Error) => error);
+    if (response instanceof Error || !response.ok) {
+      ctx.warn(`POST ${url} failed (${response instanceof Error ? response.message : `HTTP ${response.status}`}); refresh LoRAs in the WebUI by hand`);
+    }
+  }
+}
+
+export default defineStage<Params>({
+  description: 'Train a LoRA on the dataset folder (sd-scripts, or the simulated demo trainer)',
+  version: '1',
+  params,
+  outputs: {
+    lora: { kind: 'path' },
+    lora_info: { kind: 'table', schema: loraInfoRow },
+  },
+  async resources(ctx): Promise<Record<string, string>> {
+    const t = ctx.params.train;
+    if (t.trainer === 'simulated') return { trainer: 'simulated' };
+    // Size and mtime stand for the checkpoint: hashing gigabytes on every status is too slow.
+    const base = resolve(ctx.projectDir, t.base_model!);
+    const info = await stat(base).catch(() => null);
+    return { trainer: 'sd-scripts', base_model: info ? `${base}:${info.size}:${info.mtimeMs}` : `${base}:missing` };
+  },
+  async run(ctx) {
+    const t = ctx.params.train;
+    const dataset = ctx.inputs.dataset as PathInput | undefined;
+    if (dataset?.kind !== 'path') throw new StageFailure(ctx.stage, 'expected an input `dataset`: the dataset stage\'s folder (a path output)');
+    const subsets = await readDatasetFolder(dataset.path);
+    const images = countImages(subsets);
+    if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${dataset.path} holds no images: nothing to train on (did select pick anything?)`);
+    const name = loraNameFor(t.name_prefix, dataset.hash);
+    const outDir = ctx.outDir('lora');
+    await emptyFolder(outDir);
+    const target = join(outDir, `${name}.safetensors`);
+    const started = Date.now();
+    const trained = t.trainer === 'simulated'
+      ? await trainSimulated(ctx, subsets, name, dataset.hash, target)
+      : await trainWithSdScripts(ctx, dataset.path, name);
+    const problems = await validateLora(trained.file);
+    if (problems.length > 0) throw new StageFailure(ctx.stage, `the trained LoRA is not usable:\n${problems.join('\n')}`);
+    if (trained.file !== target) await produceAtomic(target, (tmp) => copyFile(trained.file, tmp));
+    const object = await ctx.store.putFile(target, 'safetensors');
+    await publishToA1111(ctx, target, name);
+    const row: LoraInfoRow = {
+      name,
+      hash: object.hash,
+      path: object.path,
+      trainer: t.trainer,
+      dim: t.network_dim,
+      alpha: t.network_alpha,
+      images,
+      steps: trained.steps,
+      base_model: t.base_model ?? 'sdloop-synthetic (demo)',
+      duration_s: (Date.now() - started) / 1000,
+    };
+    return { lora: { path: outDir }, lora_info: [row] };
+  },
+});
