@@ -1,0 +1,123 @@
+// Loads and validates the sdgen file kinds, applying the paths rule and remembering every
+// file read (the resolve stage declares them as dependencies).
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { isMap, isScalar } from 'yaml';
+import {
+  chunkFileSchema, promptFileSchema, templateFileSchema, themeFileSchema, variationsMapping,
+  type ChunkFile, type PromptFile, type TemplateFile, type ThemeFile, type VariationValue,
+} from '../../../schemas/templates.js';
+import { InputError } from '../../../src/errors.js';
+import { errorAt, parseWith, readYaml, type FieldPath, type YamlFile } from './yaml-file.js';
+
+export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations';
+
+/** A variations file: keys in file order (the index `#` selectors use) and their values. */
+export interface VariationsFile {
+  path: string;
+  keys: string[];
+  values: VariationValue[];
+}
+
+export function kindOf(path: string, data?: unknown): FileKind {
+  const name = basename(path);
+  if (name.endsWith('.prompt.yaml')) return 'prompt';
+  if (name.endsWith('.template.yaml')) return 'template';
+  if (name.endsWith('.chunk.yaml')) return 'chunk';
+  if (name === 'theme.yaml') return 'theme';
+  const type = data && typeof data === 'object' && !Array.isArray(data) ? (data as { type?: unknown }).type : undefined;
+  if (type === 'prompt') return 'prompt';
+  if (type === 'template') return 'template';
+  if (type === 'theme_config') return 'theme';
+  return 'variations';
+}
+
+/** sdgen V1 files still in the wild: say what they are and what the V2.0 form looks like. */
+function rejectOldFormat(file: YamlFile, kind: FileKind): void {
+  const data = file.data;
+  if (Array.isArray(data)) {
+    throw errorAt(file, [], 'old list-of-items variations format (sdgen V1); V2.0 expects a mapping key -> value, e.g. `BobCut: "bob cut, chin-length"`, or `variations:` holding that mapping');
+  }
+  const type = data && typeof data === 'object' ? (data as { type?: unknown }).type : undefined;
+  if (type === 'character' && kind !== 'chunk') {
+    throw errorAt(file, ['type'], 'old `type: character` file (sdgen V1); in V2.0 write a chunk file `<name>.chunk.yaml` with `type: character`, `name` and `template`, declare it under `chunks:` and insert it with @Name');
+  }
+}
+
+export class TemplateLoader {
+  /** Absolute paths of every file read, in first-read order. */
+  readonly filesRead: string[] = [];
+  private readonly files = new Map<string, YamlFile>();
+  private readonly variations = new Map<string, VariationsFile>();
+
+  constructor(readonly entryDir: string) {}
+
+  yaml(path: string): YamlFile {
+    let file = this.files.get(path);
+    if (!file) {
+      this.filesRead.push(path);
+      file = readYaml(path);
+      this.files.set(path, file);
+    }
+    return file;
+  }
+
+  /** Relative to the declaring file; failing that, to the entry prompt's folder (where sdgen looks). */
+  resolvePath(relative: string, declaredIn: YamlFile, field: FieldPath): string {
+    const nearFile = resolve(dirname(declaredIn.path), relative);
+    if (existsSync(nearFile)) return nearFile;
+    const nearEntry = resolve(this.entryDir, relative);
+    if (existsSync(nearEntry)) return nearEntry;
+    throw errorAt(declaredIn, field, `file not found: ${relative} (tried ${nearFile} and ${nearEntry})`);
+  }
+
+  prompt(path: string): { file: YamlFile; data: PromptFile } {
+    const file = this.checked(path, 'prompt');
+    return { file, data: parseWith(file, promptFileSchema, 'prompt') };
+  }
+
+  template(path: string): { file: YamlFile; data: TemplateFile } {
+    const file = this.checked(path, 'template');
+    return { file, data: parseWith(file, templateFileSchema, 'template') };
+  }
+
+  chunk(path: string): { file: YamlFile; data: ChunkFile } {
+    const file = this.checked(path, 'chunk');
+    return { file, data: parseWith(file, chunkFileSchema, 'chunk') };
+  }
+
+  theme(path: string): { file: YamlFile; data: ThemeFile } {
+    const file = this.checked(path, 'theme');
+    return { file, data: parseWith(file, themeFileSchema, 'theme') };
+  }
+
+  variationsFile(path: string): VariationsFile {
+    const cached = this.variations.get(path);
+    if (cached) return cached;
+    const file = this.checked(path, 'variations');
+    const structured = isMap(file.doc.contents) && file.doc.contents.has('variations')
+      && isMap(file.doc.contents.get('variations', true));
+    const field = structured ? ['variations'] : [];
+    const node = structured ? file.doc.getIn(field, true) : file.doc.contents;
+    if (!isMap(node)) throw errorAt(file, field, 'expected a mapping key -> value (a variations file)');
+    const mapping = (structured ? (file.data as { variations: unknown }).variations : file.data);
+    const parsed = variationsMapping.safeParse(mapping);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const at = [...field, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
+      throw errorAt(file, at, `expected a text or a multipart mapping {part: text} (${issue.message})`);
+    }
+    // Keys come from the YAML nodes: JS objects would reorder integer-like keys.
+    const keys = node.items.map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key));
+    const result = { path, keys, values: keys.map((k) => parsed.data[k]!) };
+    this.variations.set(path, result);
+    return result;
+  }
+
+  private checked(path: string, kind: FileKind): YamlFile {
+    if (!existsSync(path) || !statSync(path).isFile()) throw new InputError(`file not found: ${path}`, { file: path });
+    const file = this.yaml(path);
+    rejectOldFormat(file, kind);
+    return file;
+  }
+}
