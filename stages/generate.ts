@@ -1,0 +1,91 @@
+// generate: one planned prompt becomes one image, item by item. The engine memoises
+// each prompt row, so a crash loses at most the batch in flight and a rerun renders only
+// what is missing (failed items included). Images go to the object store by content
+// hash and are hard-linked into sdgen-style session folders for people.
+import { z } from 'zod';
+import { defineMapStage, type ItemResult, type StageContext } from '../src/stage.js';
+import { imageRow, type ImageRow, type PromptRow } from '../schemas/tables.js';
+import { createBackend, generateParams, type Backend, type RenderResult } from './lib/backend.js';
+import { SessionBook, sessionSuffix } from './lib/sessions.js';
+import { isAbsolute, resolve } from 'node:path';
+
+const params = z.object({ generate: generateParams.prefault({}) });
+type Params = z.infer<typeof params>;
+
+interface State {
+  backend: Backend;
+  sessions: SessionBook;
+  /** sessions with an image that failed in this run: marked aborted, not completed */
+  failedSessions: Set<string>;
+  closed: boolean;
+}
+
+function imageRowOf(row: PromptRow, r: RenderResult, backend: string, stored: { hash: string; path: string } | null, at: { dir: string; filename: string }): ImageRow {
+  return {
+    image_id: stored?.hash ?? '',
+    prompt_id: row.prompt_id,
+    path: stored?.path ?? '',
+    seed: r.seed,
+    width: r.width,
+    height: r.height,
+    backend,
+    endpoint: r.endpoint,
+    model_name: r.modelName,
+    model_hash: r.modelHash,
+    loras: r.loras,
+    gen_ms: Math.round(r.genMs * 1000) / 1000,
+    status: r.status,
+    error: r.error,
+    rendered: r.rendered,
+    session_dir: at.dir,
+    filename: at.filename,
+  };
+}
+
+async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: State): Promise<ItemResult> {
+  const r = await state.backend.render(row);
+  if (!r.png) {
+    state.failedSessions.add(sessionSuffix(row.session, row.theme, row.style));
+    const dir = await state.sessions.folderOf(row);
+    return { rows: { images: [imageRowOf(row, r, state.backend.name, null, { dir, filename: '' })] }, error: r.error ?? 'no image' };
+  }
+  const stored = await ctx.store.put(r.png, 'png');
+  const at = await state.sessions.add(row, stored.path, r.seed);
+  return { rows: { images: [imageRowOf(row, r, state.backend.name, stored, at)] } };
+}
+
+const stage = defineMapStage<Params, PromptRow, State>({
+  description: 'render each planned prompt to a PNG (synthetic demo backend or A1111 servers)',
+  version: '1',
+  params,
+  outputs: { images: { kind: 'table', schema: imageRow } },
+  over: 'prompts',
+  key: 'prompt_id',
+  batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
+  concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
+  async resources(ctx) {
+    const g = ctx.params.generate;
+    return { backend: g.backend, model: g.model ?? '', loras: g.loras.join(',') };
+  },
+  async setup(ctx) {
+    const g = ctx.params.generate;
+    const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m) });
+    const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
+    return { backend, sessions: new SessionBook(root, backend.checkpoint), failedSessions: new Set(), closed: false };
+  },
+  async mapBatch(items, ctx, state) {
+    return Promise.all(items.map((row) => generateOne(row, ctx, state)));
+  },
+  async finish(_ctx, state) {
+    await state.sessions.close('completed', state.failedSessions);
+    state.closed = true;
+  },
+  async teardown(state) {
+    if (!state) return;
+    if (!state.closed) await state.sessions.close('aborted');
+    await state.backend.close();
+  },
+});
+
+export default stage;
+export { createBackend };

@@ -1,0 +1,154 @@
+// One interface over the image backends: `synthetic` (built in, DEMO) and `a1111` (a
+// pool of Automatic1111-compatible servers). generate renders planned prompts with it;
+// benchmark renders its fixed-seed prompts with and without a LoRA through the same code.
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import type { PromptRow } from '../../schemas/tables.js';
+import {
+  A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef,
+} from '../../adapters/a1111.js';
+import { createEndpointPool, PoolTaskError } from '../../adapters/endpoint-pool.js';
+import { formatParameters, parseParameters, writePngText } from '../../adapters/png-text.js';
+import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../adapters/synthetic.js';
+import { loraLoader } from '../../adapters/synthetic-lora.js';
+
+export const generateParams = z.object({
+  backend: z.enum(['synthetic', 'a1111']).default('synthetic'),
+  endpoints: z.array(z.string().url()).min(1).default(['http://127.0.0.1:7860']),
+  concurrency: z.number().int().min(1).default(2).describe('requests in flight per endpoint'),
+  retries: z.number().int().min(0).default(3),
+  timeout_s: z.number().positive().default(600),
+  model: z.string().nullable().default(null).describe('checkpoint (title, name or hash) to pin'),
+  loras: z.array(z.string()).default([]).describe("added to every prompt: 'name:0.8' or '<lora:name:0.8>'"),
+  lora_dirs: z.array(z.string()).default(['data/models/lora']).describe('synthetic: where NAME.safetensors is looked for'),
+  failure_rate: z.number().min(0).max(1).default(0.3).describe('synthetic (demo): chance per axis that another value is drawn'),
+  value_failure_rates: z.record(z.string(), z.number().min(0).max(1)).default({}).describe("synthetic: overrides keyed 'Axis:Key' or 'Key'"),
+  blank_rate: z.number().min(0).max(1).default(0.03).describe('synthetic (demo): chance of an all-black image'),
+  sessions_dir: z.string().default('data/sessions'),
+  backoff_ms: z.number().min(0).default(1000).describe('first retry delay; doubles per attempt'),
+});
+export type GenerateParams = z.infer<typeof generateParams>;
+
+export interface RenderResult {
+  /** null when nothing came back */
+  png: Buffer | null;
+  seed: number;
+  width: number;
+  height: number;
+  endpoint: string;
+  modelName: string;
+  modelHash: string;
+  loras: string[];
+  status: 'ok' | 'failed' | 'blank';
+  error: string | null;
+  /** synthetic only: axis -> the key actually drawn */
+  rendered: Record<string, string> | null;
+  genMs: number;
+}
+
+export interface Backend {
+  name: 'synthetic' | 'a1111';
+  /** what the session manifest's runtime_info records */
+  checkpoint: string;
+  render(row: PromptRow): Promise<RenderResult>;
+  close(): Promise<void>;
+}
+
+const loraText = (l: LoraRef) => `${l.name}:${l.weight}`;
+
+/** An image that is one colour (black included) carries nothing: VAE NaNs, a censor, a demo blank. */
+export async function isUniformImage(png: Buffer): Promise<boolean> {
+  const { default: sharp } = await import('sharp');
+  const { channels } = await sharp(png).stats();
+  return channels.slice(0, 3).every((c) => c.max - c.min <= 2);
+}
+
+async function createSynthetic(params: GenerateParams, projectDir: string): Promise<Backend> {
+  const dirs = params.lora_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
+  const lora = loraLoader(dirs);
+  const extra = params.loras.map(parseLoraSpec);
+  await Promise.all(extra.map((l) => lora(l.name)));
+  return {
+    name: 'synthetic',
+    checkpoint: `${SYNTHETIC_MODEL} [${SYNTHETIC_MODEL_HASH}]`,
+    async render(row) {
+      const started = performance.now();
+      const prompted = { ...row, api_prompt: withLoras(row.api_prompt, extra) };
+      const base = { endpoint: 'synthetic', modelName: SYNTHETIC_MODEL, modelHash: SYNTHETIC_MODEL_HASH };
+      try {
+        const r = await renderSynthetic(prompted, {
+          failureRate: params.failure_rate, valueFailureRates: params.value_failure_rates, blankRate: params.blank_rate, lora,
+        });
+        const status = r.blank ? 'blank' : 'ok';
+        return { ...base, png: r.png, seed: r.seed, width: r.width, height: r.height, loras: r.loras.map(loraText), status, error: null, rendered: r.rendered, genMs: performance.now() - started };
+      } catch (error) {
+        const loras = lorasInPrompt(prompted.api_prompt).map(loraText);
+        return { ...base, png: null, seed: row.seed, width: 0, height: 0, loras, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
+      }
+    },
+    async close() {},
+  };
+}
+
+/** The PNG's `parameters`: the server's own infotext, with the model added when it lacks one. */
+function tagModel(png: Buffer, infotext: string | null, payload: Record<string, unknown>, seed: number, modelName: string, modelHash: string): Buffer {
+  const parsed = infotext ? parseParameters(infotext) : null;
+  const settings = parsed?.settings ?? {
+    Steps: String(payload.steps), Sampler: String(payload.sampler_name ?? 'Euler a'), 'CFG scale': String(payload.cfg_scale),
+    Seed: String(seed), Size: `${payload.width}x${payload.height}`,
+  };
+  if (parsed && settings['Model'] && settings['Model hash']) return writePngText(png, { parameters: infotext! });
+  const tagged = { ...settings, 'Model hash': settings['Model hash'] || modelHash, Model: settings['Model'] || modelName };
+  const text = formatParameters({ prompt: parsed?.prompt ?? String(payload.prompt), negativePrompt: parsed?.negativePrompt ?? String(payload.negative_prompt ?? ''), settings: tagged });
+  return writePngText(png, { parameters: text });
+}
+
+async function createA1111(params: GenerateParams, warn: (m: string) => void): Promise<Backend> {
+  const checks = await Promise.allSettled(params.endpoints.map((e) => checkServer(e, params.model)));
+  const up = checks.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
+  const reasons = checks.flatMap((c) => (c.status === 'rejected' ? [(c.reason as Error).message] : []));
+  const modelMissing = checks.find((c) => c.status === 'rejected' && (c.reason as A1111Error).kind === 'request');
+  if (modelMissing) throw (modelMissing as PromiseRejectedResult).reason;
+  if (!up.length) throw new Error(`no A1111 endpoint is reachable:\n${reasons.join('\n')}`);
+  for (const r of reasons) warn(`${r}; it is kept in the pool and retried later`);
+  const timeoutMs = params.timeout_s * 1000;
+  const loras = params.loras.map(parseLoraSpec);
+  const pool = createEndpointPool({
+    endpoints: params.endpoints,
+    concurrency: params.concurrency,
+    retries: params.retries,
+    backoffMs: params.backoff_ms,
+    cooldownMs: params.backoff_ms * 2,
+    isRetryable: (e) => e instanceof A1111Error && e.retryable,
+    isEndpointFault: (e) => e instanceof A1111Error && (e.kind === 'connection' || e.kind === 'timeout'),
+  });
+  return {
+    name: 'a1111',
+    checkpoint: up[0]!.checkpoint,
+    async render(row) {
+      const started = performance.now();
+      const payload = txt2imgPayload(row, { model: params.model, loras });
+      const used = lorasInPrompt(String(payload.prompt)).map(loraText);
+      const width = Number(payload.width);
+      const height = Number(payload.height);
+      try {
+        const { value, endpoint } = await pool.run((ep) => txt2img(ep, payload, timeoutMs));
+        const png = tagModel(value.png, value.infotext, payload, value.seed, value.modelName, value.modelHash);
+        const status = (await isUniformImage(png)) ? 'blank' : 'ok';
+        return { png, seed: value.seed, width, height, endpoint, modelName: value.modelName, modelHash: value.modelHash, loras: used, status, error: status === 'blank' ? 'uniform image (all one colour)' : null, rendered: null, genMs: performance.now() - started };
+      } catch (error) {
+        const endpoint = error instanceof PoolTaskError ? error.endpoint : '';
+        return { png: null, seed: row.seed, width, height, endpoint, modelName: '', modelHash: '', loras: used, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
+      }
+    },
+    async close() {
+      pool.close();
+    },
+  };
+}
+
+/** The backend generate.backend names, checked and ready (servers reached, LoRAs found). */
+export async function createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void }): Promise<Backend> {
+  if (params.backend === 'a1111') return createA1111(params, opts.warn ?? (() => {}));
+  return createSynthetic(params, opts.projectDir);
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../adapters/synthetic.js';
+import { loraFromMetadata, loadSyntheticLora } from '../../adapters/synthetic-lora.js';
+import { writeSafetensors } from '../../adapters/safetensors.js';
+import { parseParameters, readPngText } from '../../adapters/png-text.js';
+import { promptRow, promptRows } from './rows.js';
+
+const noLora = async () => { throw new Error('no LoRA expected'); };
+const options = { failureRate: 0.3, valueFailureRates: {}, blankRate: 0, lora: noLora };
+
+describe('synthetic backend (demo)', () => {
+  it('renders byte-identical PNGs for the same row, different ones for another seed', async () => {
+    const a = await renderSynthetic(promptRow(1), options);
+    const b = await renderSynthetic(promptRow(1), options);
+    const c = await renderSynthetic(promptRow(1, { seed: 7 }), options);
+    expect(Buffer.compare(a.png, b.png)).toBe(0);
+    expect(Buffer.compare(a.png, c.png)).not.toBe(0);
+    const meta = await sharp(a.png).metadata();
+    expect([meta.width, meta.height]).toEqual([64, 96]);
+  });
+
+  it('tags the model and says it is a demo in the PNG text', async () => {
+    const { png } = await renderSynthetic(promptRow(2), options);
+    const text = readPngText(png);
+    expect(text.sdloop).toMatch(/DEMO/);
+    const p = parseParameters(text.parameters!);
+    expect(p.prompt).toBe(promptRow(2).api_prompt);
+    expect(p.negativePrompt).toBe('lowres, bad hands');
+    expect(p.settings).toMatchObject({ Model: SYNTHETIC_MODEL, 'Model hash': SYNTHETIC_MODEL_HASH, Seed: '1002', Size: '64x96', Version: 'sdloop-synthetic (demo)', 'Schedule type': 'Karras' });
+  });
+
+  it('draws the planned value at about 1 - failure_rate, else another key of the axis', async () => {
+    const rows = promptRows(300);
+    let hits = 0;
+    for (const row of rows) {
+      const r = await renderSynthetic(row, options);
+      expect(row.variations.HairColor!.keys).toContain(r.rendered!.HairColor);
+      if (r.rendered!.HairColor === row.variations.HairColor!.key) hits++;
+    }
+    expect(hits / rows.length).toBeGreaterThan(0.6);
+    expect(hits / rows.length).toBeLessThan(0.8);
+  });
+
+  it('paints blank images as all black', async () => {
+    const r = await renderSynthetic(promptRow(3), { ...options, blankRate: 1 });
+    expect(r.blank).toBe(true);
+    expect(r.rendered).toBeNull();
+    const { channels } = await sharp(r.png).stats();
+    expect(channels.every((c) => c.max === 0)).toBe(true);
+  });
+
+  it('a LoRA trained on a value lowers its failure rate, in proportion to the weight', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdloop-gen-lora-'));
+    const file = join(dir, 'hairfix.safetensors');
+    await writeSafetensors(file, { 'lora_unet.w': { dtype: 'F32', shape: [1], data: new Float32Array([0]) } }, {
+      ss_output_name: 'hairfix', ss_tag_frequency: JSON.stringify({ '10_hair': { 'neon blue hair': 20, 'crimson hair': 20, 'silver hair': 20, 'casual clothes': 1 } }),
+    });
+    const lora = await loadSyntheticLora('hairfix', [dir]);
+    expect(lora.strengthOf('NeonBlue', 'neon blue hair')).toBe(1);
+    const rows = promptRows(300);
+    const adherence = async (weight: number | null) => {
+      let hits = 0;
+      for (const row of rows) {
+        const prompted = weight === null ? row : { ...row, api_prompt: `${row.api_prompt}, <lora:hairfix:${weight}>` };
+        const r = await renderSynthetic(prompted, { ...options, lora: async () => lora });
+        if (r.rendered!.HairColor === row.variations.HairColor!.key) hits++;
+      }
+      return hits / rows.length;
+    };
+    const [none, half, full] = [await adherence(null), await adherence(0.5), await adherence(1)];
+    expect(half).toBeGreaterThan(none + 0.08);
+    expect(full).toBe(1);
+    const withLora = await renderSynthetic({ ...promptRow(0), api_prompt: `${promptRow(0).api_prompt}, <lora:hairfix:1>` }, { ...options, lora: async () => lora });
+    expect(parseParameters(readPngText(withLora.png).parameters!).settings['Lora hashes']).toBe(`hairfix: ${lora.shortHash}`);
+  });
+
+  it('reads tag strength from ss_tag_frequency relative to the most frequent tag', () => {
+    const lora = loraFromMetadata('x', '/x', 'h', { ss_tag_frequency: JSON.stringify({ a: { '1girl': 100 }, b: { 'Red Hair': 25 } }) });
+    expect(lora.strengthOf('Red', 'red hair')).toBeCloseTo(0.5);
+    expect(lora.strengthOf('Blue', 'blue hair, long')).toBe(0);
+  });
+});
