@@ -92,10 +92,13 @@ export const embeddingRow = z.object({
 export const predictionRow = z.object({
   image_id: z.string(),
   axis: z.string(),
-  value: z.string(),
-  p_probe: z.number(),
+  value: z.string().describe('the value the prompt asked for (a variation key)'),
+  p_probe: z.number().describe("the probe's probability of `value`; p_zero_shot when the axis has no probe"),
   p_zero_shot: z.number(),
   p_combined: z.number(),
+  probe_value: z.string().nullable().describe("the probe's most probable value; null when the axis has no probe"),
+  label: z.string().nullable().describe('the training label: a human verdict, else the zero-shot-confirmed value'),
+  label_source: z.enum(['human', 'zero_shot']).nullable(),
 });
 
 export const classifierMetricRow = z.object({
@@ -103,11 +106,12 @@ export const classifierMetricRow = z.object({
   classes: z.number().int(),
   n_train: z.number().int(),
   n_test: z.number().int(),
-  probe_accuracy: z.number(),
-  zero_shot_accuracy: z.number(),
-  lambda: z.number(),
-  truth_probe_accuracy: z.number().nullable(),
+  probe_accuracy: z.number().nullable().describe('held-out; null when fewer than two values had labels'),
+  zero_shot_accuracy: z.number().nullable().describe('on the same held-out images'),
+  lambda: z.number().nullable(),
+  truth_probe_accuracy: z.number().nullable().describe('against the synthetic backend\'s rendered values, on images the probe did not train on'),
   truth_zero_shot_accuracy: z.number().nullable(),
+  n_truth: z.number().int(),
 });
 
 export const labelRow = z.object({
@@ -183,4 +187,6 @@ export type QualityRow = z.infer<typeof qualityRow>;
 export type EmbeddingRow = z.infer<typeof embeddingRow>;
 export type PredictionRow = z.infer<typeof predictionRow>;
 export type SelectionRow = z.infer<typeof selectionRow>;
+export type ClassifierMetricRow = z.infer<typeof classifierMetricRow>;
+export type LabelRow = z.infer<typeof labelRow>;
 export type LoraInfoRow = z.infer<typeof loraInfoRow>;

@@ -36,15 +36,20 @@ function byClass(labels: Int32Array, idx: ArrayLike<number>, random: () => numbe
 }
 
 /**
- * Held-out split keeping class proportions. A class with one example stays in training
+ * Held-out split of `idx` (default: all rows) keeping class proportions. A class with one example stays in training
  * (a probe cannot learn what it never saw); every class with two or more puts at least
  * one in the test set when testFraction > 0.
  */
-export function stratifiedSplit(labels: Int32Array, testFraction: number, seed: number) {
+export function stratifiedSplit(
+  labels: Int32Array,
+  testFraction: number,
+  seed: number,
+  idx: Int32Array = Int32Array.from(labels.keys()),
+) {
   const random = seededRandom(seed);
   const train: number[] = [];
   const test: number[] = [];
-  for (const group of byClass(labels, Int32Array.from(labels.keys()), random)) {
+  for (const group of byClass(labels, idx, random)) {
     let nTest = Math.round(group.length * testFraction);
     if (testFraction > 0 && group.length >= 2) nTest = Math.max(1, nTest);
     nTest = Math.min(nTest, group.length - 1);
