@@ -1,0 +1,78 @@
+// The StageContext a stage module sees: its params, its inputs as artifacts, the store,
+// SQL with its inputs as views, and channels for logs and progress.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InputError } from './errors.js';
+import { createObjectStore } from './store.js';
+import { readParquetRows, sqlString } from './tables.js';
+import { formatPath } from './yaml-file.js';
+import type { State } from './state.js';
+import type { InputArtifact, Row, StageContext, StageModule } from './stage.js';
+import type { Project } from './project.js';
+import type { OutputRecord } from './lockfile.js';
+import type { ParamTree } from './params.js';
+
+export interface ContextChannels {
+  log(stage: string, message: string): void;
+  warn(stage: string, message: string): void;
+  progress(stage: string, done: number, total: number): void;
+}
+
+export function inputArtifact(project: Project, state: State, name: string, record: OutputRecord): InputArtifact {
+  const path = resolve(project.dir, record.path);
+  if (record.kind === 'path') return { kind: 'path', name, path, hash: record.hash };
+  return { kind: 'table', name, path, hash: record.hash, rows: <T>() => readParquetRows<T>(state, path) };
+}
+
+/** Validate a stage's params subtree with its module's schema: bad values are bad input. */
+export function parseStageParams(project: Project, stage: string, module: StageModule, params: ParamTree): unknown {
+  const result = module.params.safeParse(params);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = `params.${formatPath(issue.path.filter((p): p is string | number => typeof p !== 'symbol'))}`;
+  throw new InputError(`${issue.message} (read by stage ${stage})`, { file: project.file, field });
+}
+
+export function createStageContext(options: {
+  project: Project;
+  state: State;
+  stage: string;
+  params: unknown;
+  inputs: Record<string, InputArtifact>;
+  signal: AbortSignal;
+  channels: ContextChannels;
+  dynamicDeps: Set<string>;
+}): StageContext {
+  const { project, state, stage, inputs, channels } = options;
+  const views = Object.values(inputs)
+    .filter((i) => i.kind === 'table')
+    .map((i) => `CREATE OR REPLACE TEMP VIEW "${i.name}" AS SELECT * FROM read_parquet(${sqlString(i.path)});`)
+    .join('\n');
+  return {
+    stage,
+    params: options.params,
+    inputs,
+    projectDir: project.dir,
+    dataDir: project.dataDir,
+    store: createObjectStore(project.paths.objects),
+    outDir(output: string) {
+      const dir = join(project.paths.stages, stage, output);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    },
+    sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> {
+      return state.exclusive(async (c) => {
+        if (views) await c.run(views);
+        const reader = await c.runAndReadAll(query, params as never);
+        return reader.getRowObjectsJson() as T[];
+      });
+    },
+    dependOn(paths: string[]) {
+      for (const p of paths) options.dynamicDeps.add(resolve(project.dir, p));
+    },
+    log: (m) => channels.log(stage, m),
+    warn: (m) => channels.warn(stage, m),
+    progress: (done, total) => channels.progress(stage, done, total),
+    signal: options.signal,
+  };
+}

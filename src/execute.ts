@@ -1,0 +1,84 @@
+// Running one whole stage: a TypeScript module's run(), or a shell command. Outputs are
+// validated, written atomically and hashed by content.
+import { existsSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import fg from 'fast-glob';
+import { hashValue } from './hash.js';
+import { StageFailure } from './errors.js';
+import { columnsOf } from './table-schema.js';
+import { writeParquet } from './tables.js';
+import type { State } from './state.js';
+import type { StatCache } from './stat-cache.js';
+import type { Row, StageContext, WholeStage } from './stage.js';
+import type { OutputRecord } from './lockfile.js';
+import type { Project } from './project.js';
+
+/** Hash of a file, or of a folder's files and their relative names. */
+export async function hashPath(path: string, stats: StatCache): Promise<string | undefined> {
+  if (!existsSync(path)) return undefined;
+  if (!statSync(path).isDirectory()) return (await stats.hashFiles([path])).get(path);
+  const files = (await fg('**', { cwd: path, onlyFiles: true, dot: true })).sort();
+  const hashes = await stats.hashFiles(files.map((f) => join(path, f)));
+  return hashValue(files.map((f) => [f, hashes.get(join(path, f))]));
+}
+
+export async function runWholeStage(options: {
+  project: Project;
+  state: State;
+  stats: StatCache;
+  stage: WholeStage;
+  ctx: StageContext;
+}): Promise<Record<string, OutputRecord>> {
+  const { project, state, stats, stage, ctx } = options;
+  const produced = await stage.run(ctx);
+  const outputs: Record<string, OutputRecord> = {};
+  for (const [name, decl] of Object.entries(stage.outputs)) {
+    const value = produced[name];
+    if (value === undefined) throw new StageFailure(ctx.stage, `run() returned no output "${name}"`);
+    if (decl.kind === 'table') {
+      if (!Array.isArray(value)) throw new StageFailure(ctx.stage, `output "${name}" is a table: return an array of rows`);
+      const rows = value.map((row, i) => {
+        const parsed = decl.schema.safeParse(row);
+        if (parsed.success) return parsed.data as Row;
+        const issue = parsed.error.issues[0]!;
+        throw new StageFailure(ctx.stage, `${name} row ${i}: ${issue.path.join('.')}: ${issue.message}`);
+      });
+      const path = join(project.paths.tables, `${name}.parquet`);
+      const hash = await writeParquet(state, path, columnsOf(decl.schema), rows);
+      outputs[name] = { kind: 'table', path: relative(project.dir, path), hash, rows: rows.length };
+    } else {
+      const path = Array.isArray(value) ? undefined : resolve(project.dir, value.path);
+      const hash = path ? await hashPath(path, stats) : undefined;
+      if (!path || !hash) throw new StageFailure(ctx.stage, `output "${name}" was not written (expected a file or folder)`);
+      outputs[name] = { kind: 'path', path: relative(project.dir, path), hash };
+    }
+  }
+  return outputs;
+}
+
+/** A shell command stage: runs in the project folder; its declared outs must exist afterwards. */
+export async function runCommandStage(options: {
+  project: Project;
+  stats: StatCache;
+  name: string;
+  command: string;
+  outs: string[];
+  signal: AbortSignal;
+  log(line: string): void;
+}): Promise<Record<string, OutputRecord>> {
+  const { $ } = await import('zx');
+  const run = $({ cwd: options.project.dir, quiet: true, nothrow: true, signal: options.signal });
+  const result = await run`bash -c ${options.command}`;
+  for (const line of result.stdout.split('\n').filter(Boolean)) options.log(line);
+  if (result.exitCode !== 0) {
+    const tail = result.stderr.trim().split('\n').slice(-10).join('\n');
+    throw new StageFailure(options.name, `command exited with code ${result.exitCode}${tail ? `:\n${tail}` : ''}`);
+  }
+  const outputs: Record<string, OutputRecord> = {};
+  for (const out of options.outs) {
+    const hash = await hashPath(resolve(options.project.dir, out), options.stats);
+    if (!hash) throw new StageFailure(options.name, `the command did not write its out "${out}"`);
+    outputs[out] = { kind: 'path', path: out, hash };
+  }
+  return outputs;
+}

@@ -1,0 +1,90 @@
+// Why a stage is stale, in words a user can act on: which param changed from what to
+// what, which input or files changed and by how much, code, missing outputs, failures.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { stableStringify } from './hash.js';
+import type { State } from './state.js';
+import type { LockEntry } from './lockfile.js';
+import type { StageIdentity } from './fingerprint.js';
+import type { Project } from './project.js';
+
+function flatten(tree: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  if (tree !== null && typeof tree === 'object' && !Array.isArray(tree) && Object.keys(tree).length > 0) {
+    for (const [k, v] of Object.entries(tree)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out.set(prefix, stableStringify(tree) ?? 'undefined');
+  }
+  return out;
+}
+
+export function paramChanges(before: unknown, after: unknown): string[] {
+  const a = flatten(before);
+  const b = flatten(after);
+  const changes: string[] = [];
+  for (const key of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const was = a.get(key);
+    const now = b.get(key);
+    if (was === now) continue;
+    if (was === undefined) changes.push(`param ${key} added: ${now}`);
+    else if (now === undefined) changes.push(`param ${key} removed (was ${was})`);
+    else changes.push(`param ${key} changed: ${was} -> ${now}`);
+  }
+  return changes;
+}
+
+async function depChanges(state: State, stage: string, files: Map<string, string>): Promise<string> {
+  const rows = await state.query<{ path: string; hash: string }>('SELECT path, hash FROM dep_files WHERE stage = $stage', { stage });
+  const before = new Map(rows.map((r) => [r.path, r.hash]));
+  const added = [...files.keys()].filter((f) => !before.has(f));
+  const removed = [...before.keys()].filter((f) => !files.has(f));
+  const modified = [...files].filter(([f, h]) => before.has(f) && before.get(f) !== h).map(([f]) => f);
+  const sample = [...modified, ...added, ...removed].slice(0, 3).join(', ');
+  return `files changed: +${added.length} -${removed.length} ~${modified.length}${sample ? ` (${sample}${added.length + removed.length + modified.length > 3 ? ', ...' : ''})` : ''}`;
+}
+
+export interface ExplainInput {
+  project: Project;
+  state: State;
+  stage: string;
+  identity: StageIdentity;
+  entry: LockEntry | undefined;
+  /** for map stages: items without a finished result under the current memo key */
+  itemsToRun?: { toRun: number; total: number };
+}
+
+export async function explainStaleness(input: ExplainInput): Promise<string[]> {
+  const { project, state, stage, identity, entry } = input;
+  if (!entry) return ['never run'];
+  const reasons: string[] = [];
+  if (entry.code !== identity.code) reasons.push('code changed');
+  reasons.push(...paramChanges(entry.params, identity.params));
+  for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
+    if (entry.resources[k] !== identity.resources[k]) reasons.push(`resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
+  }
+  for (const k of Object.keys(identity.inputs)) {
+    if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
+  }
+  if (entry.deps.hash !== identity.deps.hash) reasons.push(await depChanges(state, stage, identity.deps.files));
+  if (input.itemsToRun && reasons.some((r) => r.startsWith('input') || r.startsWith('files'))) {
+    const { toRun, total } = input.itemsToRun;
+    const previous = entry.items?.total ?? 0;
+    const removed = Math.max(0, previous - (total - toRun));
+    reasons.push(`items: +${toRun} to run, -${removed} removed, ${total - toRun} reused`);
+  }
+  for (const [name, out] of Object.entries(entry.outs)) {
+    if (!existsSync(resolve(project.dir, out.path))) reasons.push(`output ${name} missing (${out.path})`);
+  }
+  if (entry.items && entry.items.failed > 0) reasons.push(`${entry.items.failed} failed items to retry`);
+  return reasons;
+}
+
+/** The last recorded execution of a stage, when it failed after the lock's entry was written. */
+export async function lastFailure(state: State, stage: string): Promise<string | undefined> {
+  const rows = await state.query<{ status: string; error: string | null }>(
+    'SELECT status, error FROM stage_runs WHERE stage = $stage ORDER BY started_at DESC LIMIT 1',
+    { stage },
+  );
+  const last = rows[0];
+  if (!last || last.status === 'ok' || last.status === 'skipped') return undefined;
+  return `previous run ${last.status}${last.error ? `: ${last.error.split('\n')[0]}` : ''}`;
+}

@@ -1,0 +1,79 @@
+// A stage's identity: code version, the params it reads, outside resources, and the
+// hashes of its inputs and files. Same fingerprint, same outputs: the stage is skipped.
+import { relative, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import fg from 'fast-glob';
+import { hashValue } from './hash.js';
+import { InputError } from './errors.js';
+import { moduleClosure, codeHash } from './modules.js';
+import { selectParams, type ParamTree } from './params.js';
+import type { StatCache } from './stat-cache.js';
+import type { State } from './state.js';
+import type { StageNode } from './graph.js';
+import type { Project } from './project.js';
+
+export interface DepFiles {
+  /** relative path -> content hash */
+  files: Map<string, string>;
+  hash: string;
+}
+
+export interface StageIdentity {
+  code: string;
+  params: ParamTree;
+  resources: Record<string, string>;
+  inputs: Record<string, string>;
+  deps: DepFiles;
+  /** what item results are memoised under: everything but the inputs */
+  memoKey: string;
+  fingerprint: string;
+}
+
+/** Expand a stage's declared deps (files, folders, globs) to files, relative to the project. */
+export async function expandDeps(project: Project, node: StageNode, producedPaths: Set<string>): Promise<string[]> {
+  const files = new Set<string>();
+  for (const dep of node.config.deps) {
+    const abs = resolve(project.dir, dep);
+    const isDir = existsSync(abs) && statSync(abs).isDirectory();
+    const pattern = isDir ? `${dep.replace(/\/+$/, '')}/**` : dep;
+    const matched = fg.isDynamicPattern(pattern) || isDir ? await fg(pattern, { cwd: project.dir, onlyFiles: true, dot: false }) : existsSync(abs) ? [dep] : [];
+    if (matched.length === 0 && !producedPaths.has(dep.replace(/^\.\//, '').replace(/\/+$/, ''))) {
+      throw new InputError(`dep "${dep}" matches no file and no stage produces it`, { file: project.file, field: `stages.${node.name}.deps` });
+    }
+    for (const m of matched) files.add(m.replace(/^\.\//, ''));
+  }
+  return [...files].sort();
+}
+
+export async function hashDeps(project: Project, relPaths: string[], stats: StatCache): Promise<DepFiles> {
+  const absolute = relPaths.map((p) => resolve(project.dir, p));
+  const hashes = await stats.hashFiles(absolute);
+  const files = new Map<string, string>();
+  relPaths.forEach((rel, i) => files.set(rel, hashes.get(absolute[i]!) ?? 'missing'));
+  return { files, hash: hashValue([...files]) };
+}
+
+/** Files the stage reported reading last time (ctx.dependOn), to check along with its declared deps. */
+export async function recordedDynamicDeps(state: State, stage: string): Promise<string[]> {
+  const rows = await state.query<{ path: string }>('SELECT path FROM dep_files WHERE stage = $stage AND dynamic', { stage });
+  return rows.map((r) => r.path);
+}
+
+export async function stageCode(node: StageNode, stats: StatCache): Promise<string> {
+  if (!node.loaded) return hashValue({ cmd: node.config.cmd, outs: node.config.outs });
+  return codeHash(moduleClosure(node.loaded.file), stats, node.loaded.module.version);
+}
+
+export function composeIdentity(parts: Omit<StageIdentity, 'memoKey' | 'fingerprint'>): StageIdentity {
+  const memoKey = hashValue({ code: parts.code, params: parts.params, resources: parts.resources });
+  const fingerprint = hashValue({ memoKey, inputs: parts.inputs, deps: parts.deps.hash });
+  return { ...parts, memoKey, fingerprint };
+}
+
+export function stageParams(project: Project, node: StageNode): ParamTree {
+  return selectParams(project.params, node.config.params);
+}
+
+export function relativeToProject(project: Project, path: string): string {
+  return relative(project.dir, path);
+}

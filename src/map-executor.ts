@@ -1,0 +1,182 @@
+// Item-level map stages: each item's result is memoised under (stage, memo key, item
+// hash), so new items run alone, removed items drop out, and a killed run resumes at
+// the first batch that had not committed. A batch is committed as Parquet parts plus
+// memo rows in one DuckDB transaction.
+import { join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { z } from 'zod';
+import { hashValue } from './hash.js';
+import { StageFailure } from './errors.js';
+import { columnsOf, type ColumnTypes } from './table-schema.js';
+import { copyQueryToParquet, writeParquet, sqlString } from './tables.js';
+import { appendRows, type State } from './state.js';
+import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stage.js';
+import type { OutputRecord } from './lockfile.js';
+import type { Project } from './project.js';
+import { inputArtifact } from './context.js';
+
+export interface MapRunResult {
+  outputs: Record<string, OutputRecord>;
+  items: { total: number; run: number; reused: number; failed: number };
+  interrupted: boolean;
+}
+
+interface MemoEntry {
+  part: string;
+  outHash: string;
+  status: 'ok' | 'failed';
+}
+
+export class Interrupted extends Error {
+  constructor(stage: string) {
+    super(`stage ${stage} interrupted; finished batches are kept`);
+  }
+}
+
+type TableSchema = z.ZodObject<z.ZodRawShape>;
+
+function tableOutputs(stage: MapStage): [string, TableSchema][] {
+  return Object.entries(stage.outputs).flatMap(([name, decl]) => (decl.kind === 'table' ? [[name, decl.schema] as [string, TableSchema]] : []));
+}
+
+export async function loadItems(stage: MapStage, ctx: StageContext): Promise<{ items: Row[]; hashes: string[] }> {
+  const over = ctx.inputs[stage.over];
+  if (!stage.items && over?.kind !== 'table') throw new StageFailure(ctx.stage, `map input "${stage.over}" is not a table input of this stage`);
+  const all = stage.items ? await stage.items(ctx) : await (over as TableInput).rows();
+  const seen = new Set<string>();
+  const items: Row[] = [];
+  const hashes: string[] = [];
+  for (const item of all) {
+    const h = hashValue(item);
+    if (seen.has(h)) continue;
+    seen.add(h);
+    items.push(item);
+    hashes.push(h);
+  }
+  return { items, hashes };
+}
+
+export async function loadMemo(state: State, stage: string, memoKey: string): Promise<Map<string, MemoEntry>> {
+  const rows = await state.query<{ item: string; part: string; out_hash: string; status: 'ok' | 'failed' }>(
+    'SELECT item, part, out_hash, status FROM memo WHERE stage = $stage AND fp = $fp',
+    { stage, fp: memoKey },
+  );
+  return new Map(rows.map((r) => [r.item, { part: r.part, outHash: r.out_hash, status: r.status }]));
+}
+
+function validateRows(stage: string, output: string, schema: TableSchema, rows: Row[], key: string): Row[] {
+  return rows.map((row) => {
+    const parsed = schema.safeParse(row);
+    if (parsed.success) return parsed.data as Row;
+    const issue = parsed.error.issues[0]!;
+    throw new StageFailure(stage, `item ${key}: ${output}.${issue.path.join('.')}: ${issue.message}`);
+  });
+}
+
+export async function runMapStage(options: {
+  project: Project;
+  state: State;
+  stage: MapStage;
+  ctx: StageContext;
+  memoKey: string;
+  runId: string;
+  resourceLimit?: LimitFunction;
+}): Promise<MapRunResult> {
+  const { project, state, stage, ctx, memoKey, runId } = options;
+  const tables = tableOutputs(stage);
+  const columns = new Map<string, ColumnTypes>(tables.map(([n, s]) => [n, [...columnsOf(s), ['_item', 'VARCHAR'], ['_ord', 'BIGINT']]]));
+  const { items, hashes } = await loadItems(stage, ctx);
+  const memo = await loadMemo(state, ctx.stage, memoKey);
+  const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => memo.get(hash)?.status !== 'ok');
+  const reused = items.length - todo.length;
+  const partDir = join(project.paths.memo, ctx.stage, memoKey.slice(0, 16));
+  let done = reused;
+  ctx.progress(done, items.length);
+
+  const runBatch = async (batch: typeof todo, setupState: unknown) => {
+    if (ctx.signal.aborted) return;
+    const results: ItemResult[] = await stage.mapBatch(batch.map((b) => b.item), ctx, setupState);
+    if (results.length !== batch.length) throw new StageFailure(ctx.stage, `mapBatch returned ${results.length} results for ${batch.length} items`);
+    const part = relative(project.dir, join(partDir, `${randomBytes(8).toString('hex')}`));
+    for (const [name, schema] of tables) {
+      const rows = results.flatMap((r, i) => {
+        const key = String(batch[i]!.item[stage.key]);
+        return validateRows(ctx.stage, name, schema, r.rows[name] ?? [], key).map((row, ord) => ({ ...row, _item: batch[i]!.hash, _ord: ord }));
+      });
+      await writeParquet(state, join(project.dir, `${part}.${name}.parquet`), columns.get(name)!, rows);
+    }
+    const memoRows = results.map((r, i) => {
+      const { item, hash } = batch[i]!;
+      return [ctx.stage, memoKey, hash, String(item[stage.key]), part, hashValue(r.rows), r.error ? 'failed' : 'ok', r.error ?? null, runId];
+    });
+    await state.transaction(async (c) => {
+      await c.run('DELETE FROM memo WHERE stage = $stage AND fp = $fp AND item IN (SELECT unnest($items::VARCHAR[]))', {
+        stage: ctx.stage,
+        fp: memoKey,
+        items: `[${batch.map((b) => `"${b.hash}"`).join(',')}]`,
+      });
+      await appendRows(c, 'memo', memoRows);
+    });
+    results.forEach((r, i) => memo.set(batch[i]!.hash, { part, outHash: hashValue(r.rows), status: r.error ? 'failed' : 'ok' }));
+    done += batch.length;
+    ctx.progress(done, items.length);
+  };
+
+  let setupState: unknown;
+  if (todo.length > 0) {
+    setupState = await stage.setup?.(ctx, todo.map((t) => t.item));
+    try {
+      const size = Math.max(1, stage.batchSize(ctx.params));
+      const batches: (typeof todo)[] = [];
+      for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
+      const stageLimit = pLimit(Math.max(1, stage.concurrency(ctx.params)));
+      const limited = (b: typeof todo) => stageLimit(() => (options.resourceLimit ? options.resourceLimit(() => runBatch(b, setupState)) : runBatch(b, setupState)));
+      const settled = await Promise.allSettled(batches.map(limited));
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failure) throw failure.reason;
+    } finally {
+      await stage.teardown?.(setupState as never);
+    }
+  }
+  if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
+
+  const outputs = await assembleOutputs(project, state, tables, hashes, memo);
+  if (stage.finish) {
+    const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
+    await stage.finish(ctx, setupState, finished);
+  }
+  const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
+  return { outputs, items: { total: items.length, run: todo.length, reused, failed }, interrupted: false };
+}
+
+/** The output tables: the current items' rows, in item order, from their parts. */
+async function assembleOutputs(
+  project: Project,
+  state: State,
+  tables: [string, TableSchema][],
+  hashes: string[],
+  memo: Map<string, MemoEntry>,
+): Promise<Record<string, OutputRecord>> {
+  const parts = [...new Set(hashes.map((h) => memo.get(h)!.part))].sort();
+  await state.exclusive(async (c) => {
+    await c.run('CREATE OR REPLACE TEMP TABLE current_items (item VARCHAR, ord BIGINT)');
+    await appendRows(c, 'current_items', hashes.map((h, i) => [h, i]));
+  });
+  const outputs: Record<string, OutputRecord> = {};
+  for (const [name, schema] of tables) {
+    const path = join(project.paths.tables, `${name}.parquet`);
+    const cols = columnsOf(schema).map(([n]) => `p."${n}"`).join(', ');
+    const files = parts.map((p) => sqlString(join(project.dir, `${p}.${name}.parquet`))).join(', ');
+    const query =
+      parts.length === 0
+        ? `SELECT ${columnsOf(schema).map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')} WHERE false`
+        : `SELECT ${cols} FROM read_parquet([${files}]) p JOIN current_items c ON p._item = c.item ORDER BY c.ord, p._ord`;
+    await copyQueryToParquet(state, query, path);
+    const hash = hashValue([name, hashes.map((h) => memo.get(h)!.outHash)]);
+    const rows = await state.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(path)})`);
+    outputs[name] = { kind: 'table', path: relative(project.dir, path), hash, rows: rows[0]!.n };
+  }
+  await state.run('DROP TABLE IF EXISTS current_items');
+  return outputs;
+}

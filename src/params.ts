@@ -1,0 +1,56 @@
+// Params are one nested tree (pipeline.yaml `params:`); each stage reads a few dot paths
+// of it, and only those values enter its fingerprint.
+import { parse as parseYaml } from 'yaml';
+import { InputError } from './errors.js';
+
+export type ParamTree = Record<string, unknown>;
+
+export function getPath(tree: unknown, path: string): unknown {
+  let node = tree;
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object' || !(part in node)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+export function setPath(tree: ParamTree, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node: Record<string, unknown> = tree;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+/** `a.b.c=VALUE` with VALUE parsed as YAML, like DVC's -S. */
+export function parseSetArg(arg: string): [string, unknown] {
+  const eq = arg.indexOf('=');
+  const path = arg.slice(0, eq).trim();
+  if (eq <= 0 || !/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(path)) {
+    throw new InputError(`--set expects PATH=VALUE with a dotted param path, got "${arg}"`, { field: '--set' });
+  }
+  try {
+    return [path, parseYaml(arg.slice(eq + 1))];
+  } catch (error) {
+    throw new InputError(`--set ${path}: the value is not valid YAML (${(error as Error).message})`, { field: '--set' });
+  }
+}
+
+export function applyOverrides(params: ParamTree, overrides: Record<string, unknown>): ParamTree {
+  const copy = structuredClone(params);
+  for (const [path, value] of Object.entries(overrides)) setPath(copy, path, value);
+  return copy;
+}
+
+/** The subtree a stage sees: only its declared paths, nested as in the file. */
+export function selectParams(params: ParamTree, paths: string[]): ParamTree {
+  const selected: ParamTree = {};
+  for (const path of paths) {
+    const value = getPath(params, path);
+    if (value !== undefined) setPath(selected, path, structuredClone(value));
+  }
+  return selected;
+}

@@ -1,0 +1,74 @@
+// A project is the folder holding pipeline.yaml: its config, params (with --set), the
+// stage modules it uses and the graph they form. Loading it validates everything and
+// writes nothing.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { InputError } from './errors.js';
+import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
+import { readYamlFile, validateYaml, positionOf, type ParsedYaml } from './yaml-file.js';
+import { applyOverrides, type ParamTree } from './params.js';
+import { loadStageModule, loadCommandModule, type LoadedStage } from './modules.js';
+import { buildGraph, type Graph } from './graph.js';
+import type { Command } from './command.js';
+
+export interface Project {
+  dir: string;
+  file: string;
+  dataDir: string;
+  config: PipelineConfig;
+  params: ParamTree;
+  graph: Graph;
+  paths: {
+    state: string;
+    lock: string;
+    runLock: string;
+    tables: string;
+    objects: string;
+    memo: string;
+    stages: string;
+  };
+}
+
+export function projectPaths(dir: string) {
+  const dataDir = join(dir, 'data');
+  return {
+    dataDir,
+    paths: {
+      state: join(dataDir, 'state.duckdb'),
+      lock: join(dir, 'pipeline.lock'),
+      runLock: join(dataDir, '.sdloop', 'run.lock'),
+      tables: join(dataDir, 'tables'),
+      objects: join(dataDir, 'objects'),
+      memo: join(dataDir, 'memo'),
+      stages: join(dataDir, 'stages'),
+    },
+  };
+}
+
+export async function readConfig(dir: string): Promise<{ parsed: ParsedYaml; config: PipelineConfig }> {
+  const file = join(dir, 'pipeline.yaml');
+  if (!existsSync(file)) throw new InputError(`no pipeline.yaml in ${dir} (run from a project folder or pass -C DIR)`, { file });
+  const parsed = await readYamlFile(file);
+  return { parsed, config: validateYaml(parsed, pipelineConfigSchema) };
+}
+
+export async function loadProject(dirArg: string, overrides: Record<string, unknown> = {}): Promise<Project> {
+  const dir = resolve(dirArg);
+  const { parsed, config } = await readConfig(dir);
+  const stages: Record<string, { config: PipelineConfig['stages'][string]; loaded?: LoadedStage }> = {};
+  for (const [name, stage] of Object.entries(config.stages)) {
+    const where = { file: parsed.file, ...positionOf(parsed, ['stages', name, 'uses']), field: `stages.${name}.uses` };
+    stages[name] = { config: stage, loaded: stage.uses ? await loadStageModule(stage.uses, dir, where) : undefined };
+  }
+  const graph = buildGraph(stages, parsed.file);
+  const { dataDir, paths } = projectPaths(dir);
+  return { dir, file: parsed.file, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths };
+}
+
+export async function loadCommands(project: Project): Promise<Command[]> {
+  const commands: Command[] = [];
+  for (const [i, ref] of project.config.commands.entries()) {
+    commands.push(...(await loadCommandModule(ref, project.dir, { file: project.file, field: `commands[${i}]` })));
+  }
+  return commands;
+}

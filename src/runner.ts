@@ -1,0 +1,247 @@
+// Deciding what is stale and running it: stages in dependency order, independent ones
+// in parallel (--jobs), each skipped when its fingerprint matches pipeline.lock.
+import { rm } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { InputError, StageFailure } from './errors.js';
+import { composeIdentity, expandDeps, hashDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
+import { explainStaleness, lastFailure } from './explain.js';
+import { createStageContext, inputArtifact, parseStageParams } from './context.js';
+import { runWholeStage, runCommandStage } from './execute.js';
+import { runMapStage, loadItems, loadMemo, Interrupted } from './map-executor.js';
+import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
+import { selectStages, type StageNode } from './graph.js';
+import { appendRows, type State } from './state.js';
+import type { StatCache } from './stat-cache.js';
+import type { Project } from './project.js';
+import type { Reporter } from './progress.js';
+import type { RunSummary } from './command.js';
+import type { MapStage, StageContext } from './stage.js';
+
+export interface StageStatus {
+  name: string;
+  upToDate: boolean;
+  reasons: string[];
+}
+
+type StageOutcome = RunSummary['stages'][number];
+
+export class Runner {
+  private lock: LockFile;
+  private lockWrites: Promise<void> = Promise.resolve();
+  private readonly resourceLimits = new Map<string, LimitFunction>();
+  private readonly producedPaths: Set<string>;
+
+  constructor(
+    private readonly project: Project,
+    private readonly state: State,
+    private readonly stats: StatCache,
+    private readonly reporter: Reporter,
+  ) {
+    this.lock = readLockFile(project.paths.lock);
+    this.producedPaths = new Set([...project.graph.nodes.values()].flatMap((n) => n.config.outs.map((o) => o.replace(/^\.\//, '').replace(/\/+$/, ''))));
+  }
+
+  currentOutputs(): Record<string, OutputRecord> {
+    const outputs: Record<string, OutputRecord> = {};
+    for (const entry of Object.values(this.lock.stages)) Object.assign(outputs, entry.outs);
+    return outputs;
+  }
+
+  currentMemoKeys(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.lock.stages).map(([name, entry]) => [name, entry.memo]));
+  }
+
+  private inputRecords(node: StageNode): Record<string, OutputRecord> | undefined {
+    const records: Record<string, OutputRecord> = {};
+    for (const edge of node.inputs) {
+      const record = this.lock.stages[edge.stage]?.outs[edge.output];
+      if (!record) return undefined;
+      records[edge.local] = record;
+    }
+    return records;
+  }
+
+  private makeContext(node: StageNode, params: unknown, records: Record<string, OutputRecord>, signal: AbortSignal, dynamicDeps: Set<string>): StageContext {
+    const inputs = Object.fromEntries(Object.entries(records).map(([local, rec]) => [local, inputArtifact(this.project, this.state, local, rec)]));
+    return createStageContext({ project: this.project, state: this.state, stage: node.name, params, inputs, signal, channels: this.reporter, dynamicDeps });
+  }
+
+  /** Everything that decides whether the stage must run; undefined when an input does not exist yet. */
+  private async identify(node: StageNode, signal: AbortSignal): Promise<{ identity: StageIdentity; params: unknown; records: Record<string, OutputRecord> } | undefined> {
+    const records = this.inputRecords(node);
+    if (!records) return undefined;
+    const rawParams = stageParams(this.project, node);
+    const module = node.loaded?.module;
+    const params = module ? parseStageParams(this.project, node.name, module, rawParams) : rawParams;
+    const staticDeps = await expandDeps(this.project, node, this.producedPaths);
+    const dynamic = (await recordedDynamicDeps(this.state, node.name)).filter((p) => !staticDeps.includes(p));
+    const deps = await hashDeps(this.project, [...staticDeps, ...dynamic].sort(), this.stats);
+    const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
+    const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
+    const identity = composeIdentity({ code: await stageCode(node, this.stats), params: rawParams, resources, inputs, deps });
+    return { identity, params, records };
+  }
+
+  private async reasons(node: StageNode, identity: StageIdentity, params: unknown, records: Record<string, OutputRecord>): Promise<string[]> {
+    const entry = this.lock.stages[node.name];
+    const failure = await lastFailure(this.state, node.name);
+    if (entry && entry.fingerprint === identity.fingerprint && !failure) {
+      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry });
+    }
+    let itemsToRun: { toRun: number; total: number } | undefined;
+    const module = node.loaded?.module;
+    if (module?.kind === 'map') {
+      const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
+      const { hashes } = await loadItems(module, ctx);
+      const memo = await loadMemo(this.state, node.name, identity.memoKey);
+      itemsToRun = { toRun: hashes.filter((h) => memo.get(h)?.status !== 'ok').length, total: hashes.length };
+    }
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun });
+    if (failure) reasons.push(failure);
+    return reasons.length > 0 ? reasons : ['fingerprint changed'];
+  }
+
+  /** What `pipeline status` and `run --dry-run` print: per stage, up to date or why not. */
+  async status(targets: string[], force = false): Promise<StageStatus[]> {
+    const result: StageStatus[] = [];
+    const stale = new Set<string>();
+    const signal = new AbortController().signal;
+    for (const name of selectStages(this.project.graph, targets)) {
+      const node = this.project.graph.nodes.get(name)!;
+      const staleUp = [...node.upstream].filter((u) => stale.has(u));
+      const known = staleUp.length === 0 ? await this.identify(node, signal) : undefined;
+      let reasons: string[];
+      if (staleUp.length > 0) reasons = [`upstream ${staleUp.join(', ')} will run first`];
+      else if (!known) reasons = ['an input has not been produced yet'];
+      else reasons = await this.reasons(node, known.identity, known.params, known.records);
+      if (force) reasons.unshift('--force');
+      if (reasons.length > 0) stale.add(name);
+      result.push({ name, upToDate: reasons.length === 0, reasons });
+    }
+    await this.stats.flush();
+    return result;
+  }
+
+  async run(options: { targets: string[]; force: boolean; jobs: number; signal: AbortSignal; argv: string }): Promise<RunSummary> {
+    const order = selectStages(this.project.graph, options.targets);
+    const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
+    await this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
+      id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
+    });
+    const jobs = pLimit(Math.max(1, options.jobs));
+    const outcomes = new Map<string, Promise<StageOutcome>>();
+    const forced = new Set(options.force ? order : []);
+    for (const name of order) {
+      const node = this.project.graph.nodes.get(name)!;
+      outcomes.set(name, (async () => {
+        const ups = await Promise.all([...node.upstream].filter((u) => outcomes.has(u)).map((u) => outcomes.get(u)!));
+        if (ups.some((u) => u.status === 'failed')) return { name, status: 'failed' as const };
+        return jobs(() => this.runStage(node, runId, forced.has(name), options.signal));
+      })());
+    }
+    const stages = await Promise.all(order.map((n) => outcomes.get(n)!));
+    await this.lockWrites;
+    await this.stats.flush();
+    const failed = stages.some((s) => s.status === 'failed');
+    const exitCode = options.signal.aborted ? 130 : failed ? 1 : 0;
+    await this.state.run('UPDATE runs SET finished_at = now(), status = $status WHERE run_id = $id', {
+      id: runId, status: options.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok',
+    });
+    return { ok: exitCode === 0, exitCode, stages };
+  }
+
+  private async runStage(node: StageNode, runId: string, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
+    const started = Date.now();
+    const record = async (status: string, fingerprint: string, error?: string, items?: LockEntry['items']) => {
+      await this.state.run(
+        'INSERT INTO stage_runs VALUES ($run, $stage, to_timestamp($start / 1000), now(), $status, $fp, $total, $ran, $reused, $failed, $ms, $error)',
+        { run: runId, stage: node.name, start: started, status, fp: fingerprint, total: items?.total ?? null, ran: items?.run ?? null, reused: items?.reused ?? null, failed: items?.failed ?? null, ms: Date.now() - started, error: error ?? null },
+      );
+    };
+    if (signal.aborted) return { name: node.name, status: 'failed' };
+    let fingerprint = '';
+    try {
+      const known = await this.identify(node, signal);
+      if (!known) throw new StageFailure(node.name, 'an input was not produced');
+      const { identity, params, records } = known;
+      fingerprint = identity.fingerprint;
+      const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records);
+      if (reasons.length === 0) return { name: node.name, status: 'skipped' };
+      this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
+      const dynamicDeps = new Set<string>();
+      const ctx = this.makeContext(node, params, records, signal, dynamicDeps);
+      const module = node.loaded?.module;
+      let outs: Record<string, OutputRecord>;
+      let items: LockEntry['items'];
+      if (!module) {
+        for (const out of node.config.outs) await rm(resolve(this.project.dir, out), { recursive: true, force: true });
+        outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
+      } else if (module.kind === 'map') {
+        const result = await runMapStage({ project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId, resourceLimit: this.resourceLimit(module.resource) });
+        outs = result.outputs;
+        items = result.items;
+      } else {
+        outs = await runWholeStage({ project: this.project, state: this.state, stats: this.stats, stage: module, ctx });
+      }
+      const finalIdentity = await this.withDynamicDeps(node, identity, dynamicDeps);
+      const previous = this.lock.stages[node.name];
+      const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
+      await this.commitEntry(node.name, finalIdentity, outs, started, items);
+      await record('ok', finalIdentity.fingerprint, undefined, items);
+      const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
+      this.reporter.info(`${node.name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${itemNote}${unchanged ? '; outputs unchanged' : ''}`);
+      return { name: node.name, status: unchanged ? 'cut-off' : 'ran', items: items && { done: items.run, failed: items.failed, reused: items.reused } };
+    } catch (error) {
+      if (error instanceof InputError) throw error;
+      const interrupted = error instanceof Interrupted;
+      const message = error instanceof Error ? error.message : String(error);
+      await record(interrupted ? 'interrupted' : 'failed', fingerprint, message);
+      this.reporter.info(`${node.name}: ${interrupted ? 'interrupted' : 'FAILED'}: ${message}`);
+      if (!interrupted && process.env.SDLOOP_DEBUG && error instanceof Error) this.reporter.info(error.stack ?? '');
+      return { name: node.name, status: 'failed' };
+    }
+  }
+
+  private resourceLimit(name: string | undefined): LimitFunction | undefined {
+    if (!name) return undefined;
+    const limit = this.project.config.resources[name];
+    if (!limit) return undefined;
+    if (!this.resourceLimits.has(name)) this.resourceLimits.set(name, pLimit(limit));
+    return this.resourceLimits.get(name);
+  }
+
+  /** Files the stage read on its own join its deps, and are what its fingerprint is checked against next time. */
+  private async withDynamicDeps(node: StageNode, identity: StageIdentity, dynamicDeps: Set<string>): Promise<StageIdentity> {
+    const staticDeps = await expandDeps(this.project, node, this.producedPaths);
+    const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p)).filter((p) => !staticDeps.includes(p));
+    const deps = await hashDeps(this.project, [...new Set([...staticDeps, ...dynamic])].sort(), this.stats);
+    await this.state.transaction(async (c) => {
+      await c.run('DELETE FROM dep_files WHERE stage = $stage', { stage: node.name });
+      const dynamicSet = new Set(dynamic);
+      await appendRows(c, 'dep_files', [...deps.files].map(([path, hash]) => [node.name, path, hash, dynamicSet.has(path) ? 'true' : 'false']));
+    });
+    return composeIdentity({ ...identity, deps });
+  }
+
+  private async commitEntry(name: string, identity: StageIdentity, outs: Record<string, OutputRecord>, started: number, items?: LockEntry['items']): Promise<void> {
+    this.lock.stages[name] = {
+      fingerprint: identity.fingerprint,
+      code: identity.code,
+      memo: identity.memoKey,
+      params: identity.params,
+      resources: identity.resources,
+      inputs: identity.inputs,
+      deps: { files: identity.deps.files.size, hash: identity.deps.hash },
+      outs,
+      finished_at: new Date().toISOString(),
+      duration_s: Math.round((Date.now() - started) / 10) / 100,
+      ...(items ? { items } : {}),
+    };
+    const snapshot = structuredClone(this.lock);
+    this.lockWrites = this.lockWrites.then(() => writeLockFile(this.project.paths.lock, snapshot));
+    await this.lockWrites;
+  }
+}

@@ -1,0 +1,102 @@
+// An open project: config, state database, stat cache and runner, plus the
+// CommandContext that extension commands get. Opened once per CLI invocation.
+import { InputError } from './errors.js';
+import { applyOverrides } from './params.js';
+import { loadProject, type Project } from './project.js';
+import { State } from './state.js';
+import { StatCache } from './stat-cache.js';
+import { Runner } from './runner.js';
+import { acquireProjectLock } from './project-lock.js';
+import { sqlString } from './tables.js';
+import { createReporter, type Reporter } from './progress.js';
+import type { CommandContext, RunOptions, RunSummary } from './command.js';
+import type { Row } from './stage.js';
+
+export interface SessionOptions {
+  dir: string;
+  set: Record<string, unknown>;
+  json: boolean;
+}
+
+export class ProjectSession {
+  private constructor(
+    readonly project: Project,
+    readonly state: State,
+    readonly runner: Runner,
+    readonly reporter: Reporter,
+  ) {}
+
+  static async open(options: SessionOptions): Promise<ProjectSession> {
+    const project = await loadProject(options.dir, options.set);
+    const state = await State.open(project.paths.state);
+    const stats = await StatCache.load(state);
+    const reporter = createReporter(options.json ? 'silent' : process.stderr.isTTY ? 'tty' : 'plain');
+    return new ProjectSession(project, state, new Runner(project, state, stats, reporter), reporter);
+  }
+
+  /** Run under the project lock; SIGINT stops after the batches in flight. */
+  async run(options: RunOptions & { argv: string }): Promise<RunSummary> {
+    const lock = acquireProjectLock(this.project.paths.runLock, options.argv);
+    if (lock.staleNote) this.reporter.info(`note: ${lock.staleNote}`);
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(130);
+      this.reporter.info('interrupt: finishing the batches in flight (Ctrl-C again to quit now)');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    try {
+      let runner = this.runner;
+      if (options.set && Object.keys(options.set).length > 0) {
+        const project = { ...this.project, params: applyOverrides(this.project.params, options.set) };
+        runner = new Runner(project, this.state, await StatCache.load(this.state), this.reporter);
+      }
+      return await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+      this.reporter.stop();
+      lock.release();
+    }
+  }
+
+  /** Every current table artifact as a view by its name. */
+  async sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> {
+    const views = Object.entries(this.runner.currentOutputs())
+      .filter(([, o]) => o.kind === 'table')
+      .map(([name, o]) => `CREATE OR REPLACE TEMP VIEW "${name}" AS SELECT * FROM read_parquet(${sqlString(`${this.project.dir}/${o.path}`)});`)
+      .join('\n');
+    return this.state.exclusive(async (c) => {
+      if (views) await c.run(views);
+      try {
+        const reader = await c.runAndReadAll(query, params as never);
+        return reader.getRowObjectsJson() as T[];
+      } catch (error) {
+        throw new InputError(`SQL: ${(error as Error).message}`, { field: 'query' });
+      }
+    });
+  }
+
+  commandContext(): CommandContext {
+    return {
+      projectDir: this.project.dir,
+      dataDir: this.project.dataDir,
+      params: this.project.params,
+      sql: (q, p) => this.sql(q, p),
+      tables: async () =>
+        Object.fromEntries(
+          Object.entries(this.runner.currentOutputs())
+            .filter(([, o]) => o.kind === 'table')
+            .map(([name, o]) => [name, { path: `${this.project.dir}/${o.path}`, hash: o.hash }]),
+        ),
+      run: (options) => this.run({ ...options, argv: 'loop' }),
+      stdout: (t) => process.stdout.write(t),
+      stderr: (t) => process.stderr.write(t),
+    };
+  }
+
+  close(): void {
+    this.state.close();
+  }
+}

@@ -1,0 +1,111 @@
+// The project's state: one DuckDB file (data/state.duckdb) holding runs, stage
+// executions, the item memo, the stat cache and user-filled tables. One connection,
+// used by one query at a time.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { Row } from './stage.js';
+
+const schema = `
+CREATE TABLE IF NOT EXISTS runs (
+  run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
+  argv VARCHAR, pid INTEGER, host VARCHAR);
+CREATE TABLE IF NOT EXISTS stage_runs (
+  run_id VARCHAR, stage VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+  status VARCHAR, fingerprint VARCHAR, items_total INTEGER, items_run INTEGER,
+  items_reused INTEGER, items_failed INTEGER, duration_ms DOUBLE, error VARCHAR);
+CREATE TABLE IF NOT EXISTS memo (
+  stage VARCHAR, fp VARCHAR, item VARCHAR, item_key VARCHAR, part VARCHAR,
+  out_hash VARCHAR, status VARCHAR, error VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS stat_cache (
+  path VARCHAR, size BIGINT, mtime_ns VARCHAR, ino BIGINT, hash VARCHAR);
+CREATE TABLE IF NOT EXISTS dep_files (stage VARCHAR, path VARCHAR, hash VARCHAR, dynamic BOOLEAN);
+`;
+
+export class State {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+  ) {}
+
+  static async open(file: string): Promise<State> {
+    mkdirSync(dirname(file), { recursive: true });
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/lock/i.test(message)) throw new Error(`the state database ${file} is in use by another pipeline process`);
+      throw error;
+    }
+    const connection = await instance.connect();
+    const state = new State(instance, connection);
+    await connection.run(schema);
+    return state;
+  }
+
+  /** Serialise every use of the connection: DuckDB runs one statement at a time per connection anyway. */
+  exclusive<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const next = this.queue.then(() => work(this.connection));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  query<T = Row>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
+    return this.exclusive(async (c) => {
+      const reader = await c.runAndReadAll(sql, params as never);
+      return reader.getRowObjectsJson() as T[];
+    });
+  }
+
+  run(sql: string, params?: Record<string, unknown>): Promise<void> {
+    return this.exclusive(async (c) => {
+      await c.run(sql, params as never);
+    });
+  }
+
+  /** All statements inside `work` commit together or not at all. */
+  transaction<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    return this.exclusive(async (c) => {
+      await c.run('BEGIN TRANSACTION');
+      try {
+        const result = await work(c);
+        await c.run('COMMIT');
+        return result;
+      } catch (error) {
+        await c.run('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  async tableExists(name: string): Promise<boolean> {
+    const rows = await this.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = $name`,
+      { name },
+    );
+    return (rows[0]?.n ?? 0) > 0;
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** Insert plain string/number rows fast through an appender (columns in table order). */
+export async function appendRows(connection: DuckDBConnection, table: string, rows: (string | number | null)[][]): Promise<void> {
+  const appender = await connection.createAppender(table);
+  for (const row of rows) {
+    for (const value of row) {
+      if (value === null) appender.appendNull();
+      else if (typeof value === 'number') appender.appendDouble(value);
+      else appender.appendVarchar(value);
+    }
+    appender.endRow();
+  }
+  appender.closeSync();
+}

@@ -1,0 +1,70 @@
+// Table artifacts: rows -> Parquet (through DuckDB, atomically) and back. A table's
+// identity is the hash of its canonical rows, not of the Parquet bytes, so a stage that
+// reproduces the same rows leaves its dependents up to date (early cut-off).
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { hashBytes, stableStringify } from './hash.js';
+import { tempPathFor } from './atomic.js';
+import type { State } from './state.js';
+import type { Row } from './stage.js';
+import type { ColumnTypes } from './table-schema.js';
+
+const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** Canonical NDJSON of the rows (keys sorted) and the hash of exactly that text. */
+export function canonicalLines(rows: Row[]): { lines: string[]; hash: string } {
+  const lines = rows.map((row) => stableStringify(row));
+  return { lines, hash: hashBytes(lines.join('\n')) };
+}
+
+function selectFrom(jsonPath: string, columns: ColumnTypes, empty: boolean): string {
+  if (empty) return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')} WHERE false`;
+  const spec = columns.map(([n, t]) => `${sqlString(n)}: ${sqlString(t)}`).join(', ');
+  const names = columns.map(([n]) => `"${n}"`).join(', ');
+  return `SELECT ${names} FROM read_json(${sqlString(jsonPath)}, format = 'newline_delimited', columns = {${spec}}, maximum_object_size = 1073741824)`;
+}
+
+/** Write rows as Parquet at `path` (temp + rename); returns the content hash. */
+export async function writeParquet(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<string> {
+  const { lines, hash } = canonicalLines(rows);
+  await mkdir(dirname(path), { recursive: true });
+  const json = tempPathFor(`${path}.ndjson`);
+  const tmp = tempPathFor(path);
+  try {
+    if (lines.length > 0) await writeFile(json, lines.join('\n') + '\n');
+    await state.run(`COPY (${selectFrom(json, columns, lines.length === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
+    await rename(tmp, path);
+  } finally {
+    await rm(json, { force: true });
+    await rm(tmp, { force: true });
+  }
+  return hash;
+}
+
+/** Run a query and write its result as Parquet at `path`, atomically. */
+export async function copyQueryToParquet(state: State, query: string, path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  try {
+    await state.run(`COPY (${query}) TO ${sqlString(tmp)} (FORMAT parquet)`);
+    await rename(tmp, path);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Rows of a Parquet table as plain objects: JSON columns parsed, integers as numbers. */
+export async function readParquetRows<T = Row>(state: State, path: string, where = ''): Promise<T[]> {
+  const source = `read_parquet(${sqlString(path)})`;
+  const described = await state.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${source}`);
+  const jsonColumns = described.filter((d) => d.column_type === 'JSON').map((d) => d.column_name);
+  const intColumns = described.filter((d) => /^(BIGINT|HUGEINT|UBIGINT)$/.test(d.column_type)).map((d) => d.column_name);
+  const rows = await state.query<Row>(`SELECT * FROM ${source} ${where}`);
+  for (const row of rows) {
+    for (const c of jsonColumns) if (typeof row[c] === 'string') row[c] = JSON.parse(row[c] as string);
+    for (const c of intColumns) if (row[c] !== null && row[c] !== undefined) row[c] = Number(row[c]);
+  }
+  return rows as T[];
+}
+
+export { sqlString };
