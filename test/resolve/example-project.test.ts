@@ -1,0 +1,52 @@
+// The example project under data/ plans as its comments say, with themes and styles.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { planPromptFile } from '../../stages/lib/templates/plan.js';
+
+const projectDir = join(import.meta.dirname, '..', '..');
+const planOf = (file: string, options = {}) => planPromptFile(join(projectDir, 'data/prompts', file), { projectDir, ...options });
+
+describe('example project', () => {
+  it('plans 186 images across four prompt files', () => {
+    const counts = ['character', 'scenery', 'accessory', 'pet'].map((n) => planOf(`${n}.prompt.yaml`).rows.length);
+    expect(counts).toEqual([48, 60, 30, 48]);
+  });
+
+  it('character: template chain, chunks with parameters and defaults, multipart parts', () => {
+    const { rows } = planOf('character.prompt.yaml');
+    const first = rows[0]!;
+    expect(first.source).toBe('data/prompts/character.prompt.yaml');
+    expect(first.prompt).toMatch(/^masterpiece, best quality, 1girl, solo, blonde hair, wearing oversized hoodie, streetwear, sneakers,\nstanding, arms at sides, (soft studio|golden hour|dramatic rim) light, 85mm portrait lens$/);
+    expect(first.api_prompt).not.toContain('\n');
+    expect(first.negative_prompt).toBe('lowres, blurry, bad anatomy, extra fingers, watermark');
+    expect(first.params).toMatchObject({ width: 512, height: 768, steps: 20, sampler_name: 'Euler a' });
+    expect(Object.keys(first.variations)).toEqual(['HairColor', 'Outfit', 'Pose', 'Lighting']);
+    expect(first.variations.Outfit).toMatchObject({ key: 'Streetwear', keys: ['Streetwear', 'Formal', 'Armor', 'Kimono'] });
+    expect(first.variations.Outfit!.texts[1]).toBe('black evening dress');
+    expect(rows.map((r) => r.seed)).toEqual(rows.map((_, i) => 1000 + i));
+  });
+
+  it('themes replace the template imports; styles and [Remove]', () => {
+    const cyber = planOf('character.prompt.yaml', { theme: 'cyberpunk' }).rows;
+    expect(cyber).toHaveLength(3 * 4 * 3);
+    expect(cyber[0]!.theme).toBe('cyberpunk');
+    expect(cyber[0]!.variations.HairColor!.keys).toEqual(['Neon', 'Chrome', 'Cyan']);
+    const cartoon = planOf('character.prompt.yaml', { theme: 'cyberpunk', style: 'cartoon' }).rows;
+    expect(cartoon[0]!.variations.HairColor!.key).toBe('Pink');
+    const fantasy = planOf('character.prompt.yaml', { theme: 'fantasy' }).rows;
+    expect(fantasy).toHaveLength(3 * 4);
+    expect(fantasy[0]!.variations.Pose).toBeUndefined();
+    expect(fantasy[0]!.prompt).toMatch(/sneakers, (soft studio|golden hour|dramatic rim) light, 85mm/);
+    expect(planOf('character.prompt.yaml', { theme: 'fantasy', style: 'cartoon' }).rows).toHaveLength(3 * 4 * 3);
+  });
+
+  it('is byte-for-byte deterministic and depends on every file it read', () => {
+    const a = planOf('accessory.prompt.yaml');
+    expect(JSON.stringify(planOf('accessory.prompt.yaml').rows)).toBe(JSON.stringify(a.rows));
+    expect(new Set(a.rows.map((r) => `${r.variations.HairColor!.key}/${r.variations.Accessory!.key}/${r.variations.Background!.key}`)).size).toBe(30);
+    expect(a.files.map((f) => f.slice(projectDir.length + 1)).sort()).toEqual([
+      'data/prompts/accessory.prompt.yaml', 'data/templates/base.template.yaml',
+      'data/variations/accessory.yaml', 'data/variations/background.yaml', 'data/variations/hair-color.yaml',
+    ]);
+  });
+});
