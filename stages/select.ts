@@ -1,0 +1,149 @@
+// select: per (axis, value), the best-rendered images by combined score: the examples a
+// LoRA should learn from. Blank, blurred and near-duplicate images never qualify, nor do
+// images a human labelled with another value.
+import { z } from 'zod';
+import { defineStage } from '../src/stage.js';
+import { selectionRow, type ImageRow, type PredictionRow, type QualityRow, type SelectionRow } from '../schemas/tables.js';
+
+const selectParams = z.object({
+  top_k: z.number().int().positive().default(8).describe('images per (axis, value), unless top_fraction is set'),
+  top_fraction: z.number().gt(0).max(1).nullable().default(null).describe('the best fraction of eligible images per (axis, value)'),
+  min_score: z.number().min(0).max(1).default(0.5).describe('lowest p_combined an image may have'),
+  exclude: z
+    .object({ blank: z.boolean().default(true), blurred: z.boolean().default(true), duplicates: z.boolean().default(true) })
+    .prefault({}),
+  target: z
+    .object({ axis: z.string().min(1), value: z.string().min(1) })
+    .nullable()
+    .default(null)
+    .describe('select for one (axis, value) only: a micro-LoRA on one failing value'),
+});
+
+export const paramsSchema = z.object({ select: selectParams.prefault({}) });
+type Params = z.infer<typeof paramsSchema>;
+type SelectParams = Params['select'];
+
+const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * One image per near-duplicate group may stay: the one with the best combined score on
+ * any axis (ties: smallest id), so the kept image is the same whatever axis is asked.
+ */
+function duplicateLosers(predictions: PredictionRow[], quality: Map<string, QualityRow>): Map<string, string> {
+  const best = new Map<string, { id: string; score: number }>();
+  for (const p of predictions) {
+    const group = quality.get(p.image_id)?.duplicate_group;
+    if (!group) continue;
+    const current = best.get(group);
+    if (!current || p.p_combined > current.score || (p.p_combined === current.score && compareIds(p.image_id, current.id) < 0)) {
+      best.set(group, { id: p.image_id, score: p.p_combined });
+    }
+  }
+  const losers = new Map<string, string>();
+  for (const p of predictions) {
+    const group = quality.get(p.image_id)?.duplicate_group;
+    const keeper = group ? best.get(group)!.id : p.image_id;
+    if (keeper !== p.image_id) losers.set(p.image_id, keeper);
+  }
+  return losers;
+}
+
+/** Why the image may not be selected for this row's value, or null when it may. */
+function exclusionOf(
+  p: PredictionRow,
+  image: ImageRow | undefined,
+  q: QualityRow | undefined,
+  losers: Map<string, string>,
+  s: SelectParams,
+): string | null {
+  if (!image || image.status !== 'ok') return 'not generated';
+  if (s.exclude.blank && q && (q.blank || q.black || q.uniform)) return 'blank';
+  if (s.exclude.blurred && q?.blurred) return 'blurred';
+  if (s.exclude.duplicates && losers.has(p.image_id)) return 'duplicate';
+  if (p.label_source === 'human' && p.label !== p.value) return 'human label differs';
+  if (p.p_combined < s.min_score) return 'below min_score';
+  return null;
+}
+
+function limitOf(eligible: number, s: SelectParams): number {
+  return s.top_fraction === null ? s.top_k : Math.max(1, Math.ceil(s.top_fraction * eligible));
+}
+
+function reasonFor(p: PredictionRow, rank: number, eligible: number, s: SelectParams, duplicates: number): string {
+  const quota = s.top_fraction === null ? `top ${s.top_k}` : `top ${s.top_fraction * 100}% = ${limitOf(eligible, s)}`;
+  const scores = `p_combined ${p.p_combined.toFixed(3)} (probe ${p.p_probe.toFixed(3)}, zero-shot ${p.p_zero_shot.toFixed(3)}) >= ${s.min_score}`;
+  const target = s.target ? 'micro-LoRA target ' : '';
+  const human = p.label_source === 'human' ? '; confirmed by a human' : '';
+  const dup = duplicates ? `; best of ${duplicates + 1} near-duplicates` : '';
+  return `${target}${p.axis}=${p.value}: rank ${rank} of ${eligible} eligible, ${quota}; ${scores}${human}${dup}`;
+}
+
+export function selectRows(
+  predictions: PredictionRow[],
+  images: ImageRow[],
+  quality: QualityRow[],
+  s: SelectParams,
+): { selection: SelectionRow[]; excluded: Record<string, number> } {
+  const imageById = new Map(images.map((i) => [i.image_id, i]));
+  const qualityById = new Map(quality.map((q) => [q.image_id, q]));
+  const wanted = predictions.filter((p) => !s.target || (p.axis === s.target.axis && p.value === s.target.value));
+  const losers = duplicateLosers(wanted, qualityById);
+  const duplicatesOf = new Map<string, number>();
+  for (const keeper of losers.values()) duplicatesOf.set(keeper, (duplicatesOf.get(keeper) ?? 0) + 1);
+
+  const excluded: Record<string, number> = {};
+  const groups = new Map<string, PredictionRow[]>();
+  for (const p of wanted) {
+    const why = exclusionOf(p, imageById.get(p.image_id), qualityById.get(p.image_id), losers, s);
+    if (why) {
+      excluded[why] = (excluded[why] ?? 0) + 1;
+      continue;
+    }
+    const key = `${p.axis}\u0000${p.value}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  const selection: SelectionRow[] = [];
+  for (const key of [...groups.keys()].sort(compareIds)) {
+    const ranked = groups.get(key)!.sort((a, b) => b.p_combined - a.p_combined || compareIds(a.image_id, b.image_id));
+    ranked.slice(0, limitOf(ranked.length, s)).forEach((p, i) => {
+      selection.push(
+        selectionRow.parse({
+          image_id: p.image_id,
+          axis: p.axis,
+          value: p.value,
+          score: p.p_combined,
+          rank: i + 1,
+          reason: reasonFor(p, i + 1, ranked.length, s, duplicatesOf.get(p.image_id) ?? 0),
+        }),
+      );
+    });
+  }
+  return { selection, excluded };
+}
+
+export default defineStage<Params>({
+  description: 'top images per (axis, value) by combined score, without blank, blurred or duplicate images',
+  version: '1',
+  params: paramsSchema,
+  outputs: { selection: { kind: 'table', schema: selectionRow } },
+  async run(ctx) {
+    const rows = async <T>(name: string) => {
+      const artifact = ctx.inputs[name];
+      if (artifact?.kind !== 'table') throw new Error(`select needs the table input '${name}'`);
+      return artifact.rows<T>();
+    };
+    const [predictions, images, quality] = await Promise.all([
+      rows<PredictionRow>('predictions'),
+      rows<ImageRow>('images'),
+      rows<QualityRow>('quality'),
+    ]);
+    const s = ctx.params.select;
+    const { selection, excluded } = selectRows(predictions, images, quality, s);
+    const skipped = Object.entries(excluded).map(([why, n]) => `${n} ${why}`);
+    ctx.log(`selected ${selection.length} images${skipped.length ? `; not eligible (image x axis rows): ${skipped.join(', ')}` : ''}`);
+    if (s.target && selection.length === 0) {
+      ctx.warn(`no eligible image for target ${s.target.axis}=${s.target.value}: lower select.min_score or generate more`);
+    }
+    return { selection };
+  },
+});
