@@ -180,6 +180,18 @@ export const loopRoundRow = z.object({
   promoted: z.array(z.string()),
 });
 
+/** State table `pruned` (pipeline prune --apply): one row per image moved to data/trash. */
+export const prunedRow = z.object({
+  image_id: z.string(),
+  prompt_id: z.string(),
+  file: z.string().describe('where the session copy was, relative to the project'),
+  trash_file: z.string().describe('where it is now, relative to data/trash/<batch>/'),
+  batch: z.string().describe('the data/trash folder holding the file and record.json'),
+  predicate: z.string().describe('the --where that chose it'),
+  pruned_at: z.string(),
+  restored_at: z.string().nullable(),
+});
+
 export type PromptRow = z.infer<typeof promptRow>;
 export type ImageRow = z.infer<typeof imageRow>;
 export type ScoreRow = z.infer<typeof scoreRow>;
