@@ -123,7 +123,11 @@ class Session {
     await linkInto(source, join(this.dir, entry.filename));
     const at = this.manifest.images.findIndex((i) => i.filename === entry.filename);
     if (at >= 0) this.manifest.images[at] = entry;
-    else this.manifest.images.push(entry);
+    else {
+      // In plan order (names carry the zero-padded index), whatever order images finish in.
+      const before = this.manifest.images.findIndex((i) => i.filename > entry.filename);
+      this.manifest.images.splice(before < 0 ? this.manifest.images.length : before, 0, entry);
+    }
     this.manifest.status = 'ongoing';
     await this.save();
   }
