@@ -1,0 +1,144 @@
+// benchmark: does the new LoRA help? The fixed benchmark prompts (stages/lib/benchmark-plan.ts)
+// are rendered twice with the same seeds, by the same backend generate uses: the baseline
+// with the currently promoted LoRAs (generate.loras) and the candidate with the new LoRA
+// added at benchmark.weight. The same scorer scores both; stages/lib/benchmark-verdict.ts
+// turns the outcomes into rates, intervals and a promote/reject verdict.
+import { z } from 'zod';
+import pLimit from 'p-limit';
+import { InputError, StageFailure } from '../src/errors.js';
+import { defineStage, type PathInput, type StageContext, type TableInput } from '../src/stage.js';
+import { benchmarkRow, benchmarkSummaryRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../schemas/tables.js';
+import { createBackend, generateParams, type Backend, type GenerateParams } from './lib/backend.js';
+import { benchmarkPrompts, benchmarkSettings } from './lib/benchmark-plan.js';
+import { decide, tally, type Arm, type Outcome } from './lib/benchmark-verdict.js';
+
+const params = z.object({
+  benchmark: benchmarkSettings.prefault({}),
+  generate: generateParams.prefault({}),
+  /** validated by the scorer itself */
+  score: z.record(z.string(), z.unknown()).prefault({}),
+});
+type Params = z.infer<typeof params>;
+
+export interface ScoreItem {
+  image_id: string;
+  prompt_id: string;
+  /** the PNG in the object store */
+  path: string;
+  png: Buffer;
+  prompt: PromptRow;
+}
+
+/** The part of the score stage's scorer the benchmark uses. */
+export interface BenchmarkScorer {
+  scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[] }>;
+  close?(): Promise<void>;
+}
+
+export interface BenchmarkDeps {
+  createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void }): Promise<Backend>;
+  createScorer(params: Record<string, unknown>, opts: { projectDir: string }): Promise<BenchmarkScorer>;
+}
+
+/** The score engineer's scorer, loaded on first use so `pipeline status` stays cheap. */
+async function loadScorer(params: Record<string, unknown>, opts: { projectDir: string }): Promise<BenchmarkScorer> {
+  const modulePath = './lib/scorer.js';
+  const mod = (await import(modulePath).catch(() => null)) as { createScorer?: BenchmarkDeps['createScorer'] } | null;
+  if (!mod?.createScorer) throw new Error(`benchmark needs createScorer(params.score, {projectDir}) from stages/lib/scorer.ts`);
+  return mod.createScorer(params, opts);
+}
+
+/** generate's params with the candidate added: its tag in every prompt, its folder searched first. */
+export function candidateParams(g: GenerateParams, lora: LoraInfoRow, loraDir: string, weight: number): GenerateParams {
+  return { ...g, loras: [...g.loras, `${lora.name}:${weight}`], lora_dirs: [loraDir, ...g.lora_dirs] };
+}
+
+interface Rendered {
+  prompt: PromptRow;
+  item: ScoreItem | null;
+}
+
+async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: PromptRow[], tick: () => void): Promise<Rendered[]> {
+  const limit = pLimit(Math.max(1, ctx.params.generate.concurrency * ctx.params.generate.endpoints.length));
+  return Promise.all(
+    prompts.map((prompt) =>
+      limit(async () => {
+        const result = await backend.render(prompt);
+        tick();
+        if (result.status !== 'ok' || !result.png) return { prompt, item: null };
+        const object = await ctx.store.put(result.png, 'png');
+        return { prompt, item: { image_id: object.hash, prompt_id: prompt.prompt_id, path: object.path, png: result.png, prompt } };
+      }),
+    ),
+  );
+}
+
+async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[]): Promise<Outcome[]> {
+  const items = rendered.flatMap((r) => (r.item ? [r.item] : []));
+  const { scores } = items.length ? await scorer.scoreImages(items) : { scores: [] };
+  return rendered.map(({ prompt, item }) => {
+    const [axis] = Object.keys(prompt.variations);
+    const value = prompt.variations[axis!]!.key;
+    const score = item && scores.find((s) => s.image_id === item.image_id && s.axis === axis);
+    return { arm, axis: axis!, value, success: score?.matched ?? false, p_target: score ? score.p_target : null };
+  });
+}
+
+async function candidateOf(ctx: StageContext<Params>): Promise<{ lora: LoraInfoRow; dir: string }> {
+  const info = ctx.inputs.lora_info as TableInput | undefined;
+  const lora = ctx.inputs.lora as PathInput | undefined;
+  if (info?.kind !== 'table' || lora?.kind !== 'path') {
+    throw new StageFailure(ctx.stage, 'expected inputs `lora` (train.lora, a path) and `lora_info` (train.lora_info, a table)');
+  }
+  const rows = await info.rows<LoraInfoRow>();
+  if (rows.length !== 1) throw new StageFailure(ctx.stage, `expected one row in lora_info, found ${rows.length}`);
+  return { lora: rows[0]!, dir: lora.path };
+}
+
+export function makeBenchmarkStage(deps: BenchmarkDeps) {
+  return defineStage<Params>({
+    description: 'Render the fixed benchmark with and without the new LoRA, score both, promote or reject',
+    version: '1',
+    params,
+    outputs: {
+      benchmark: { kind: 'table', schema: benchmarkRow },
+      benchmark_summary: { kind: 'table', schema: benchmarkSummaryRow },
+    },
+    async run(ctx) {
+      const s = ctx.params.benchmark;
+      if (Object.keys(s.axes).length === 0 || Object.values(s.axes).some((v) => Object.keys(v).length < 2)) {
+        throw new InputError('expected a fixed plan: {Axis: {key: text}} with at least two values per axis', { file: 'pipeline.yaml', field: 'params.benchmark.axes' });
+      }
+      const { lora, dir } = await candidateOf(ctx);
+      const prompts = benchmarkPrompts(s);
+      const total = prompts.length * 2;
+      let done = 0;
+      const tick = () => ctx.progress(++done, total);
+      const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m) };
+      const arms: [Arm, GenerateParams][] = [
+        ['baseline', ctx.params.generate],
+        ['candidate', candidateParams(ctx.params.generate, lora, dir, s.weight)],
+      ];
+      const scorer = await deps.createScorer(ctx.params.score, { projectDir: ctx.projectDir });
+      const outcomes: Outcome[] = [];
+      try {
+        for (const [arm, generate] of arms) {
+          const backend = await deps.createBackend(generate, opts);
+          try {
+            outcomes.push(...(await scoreArm(scorer, arm, await renderArm(ctx, backend, prompts, tick))));
+          } finally {
+            await backend.close();
+          }
+        }
+      } finally {
+        await scorer.close?.();
+      }
+      const rows = tally(outcomes);
+      const summary = decide(rows, { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance });
+      ctx.log(`${lora.name}: ${summary.verdict}: ${summary.reason}`);
+      return { benchmark: rows, benchmark_summary: [summary] };
+    },
+  });
+}
+
+export default makeBenchmarkStage({ createBackend, createScorer: loadScorer });

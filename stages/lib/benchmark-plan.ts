@@ -1,0 +1,58 @@
+// The fixed benchmark: the same prompts and seeds every round, so that two rounds'
+// numbers compare. Design: one axis per prompt. For every axis and every value of it,
+// `prompts_per_value` prompts (the template with the value's text) on seeds seed_base,
+// seed_base + 1, ...; the other values of the axis are the alternatives the scorer
+// compares against. Both arms (baseline, candidate) render exactly these rows.
+import { z } from 'zod';
+import { hashValue } from '../../src/hash.js';
+import type { PromptRow } from '../../schemas/tables.js';
+
+export const benchmarkSettings = z.object({
+  axes: z
+    .record(z.string(), z.record(z.string(), z.string()))
+    .default({})
+    .describe('the fixed plan: {Axis: {key: text}}, e.g. {Hair: {red: "red hair", blonde: "blonde hair"}}'),
+  template: z.string().includes('{value}', { message: 'expected a template containing {value}' }).default('{value}')
+    .describe('the prompt, with {value} where the value text goes'),
+  negative_prompt: z.string().default(''),
+  width: z.number().int().positive().default(512),
+  height: z.number().int().positive().default(512),
+  prompts_per_value: z.number().int().positive().default(8),
+  seed_base: z.number().int().min(0).default(1000),
+  weight: z.number().positive().default(0.8).describe('the candidate LoRA weight W in <lora:NAME:W>'),
+  alpha: z.number().gt(0).lt(1).default(0.05).describe('significance level of the one-sided test for improvement'),
+  tolerance: z.number().min(0).max(1).default(0.1).describe('the largest drop in one value\'s success rate that is accepted'),
+});
+export type BenchmarkSettings = z.infer<typeof benchmarkSettings>;
+
+export function benchmarkPrompts(s: BenchmarkSettings): PromptRow[] {
+  const rows: PromptRow[] = [];
+  for (const axis of Object.keys(s.axes).sort()) {
+    const values = s.axes[axis]!;
+    const keys = Object.keys(values);
+    const texts = keys.map((k) => values[k]!);
+    for (const key of keys) {
+      for (let i = 0; i < s.prompts_per_value; i++) {
+        const seed = s.seed_base + i;
+        const prompt = s.template.replaceAll('{value}', values[key]!);
+        const variations = { [axis]: { key, value: values[key], keys, texts } };
+        rows.push({
+          prompt_id: hashValue({ benchmark: 1, prompt, negative: s.negative_prompt, seed, variations, w: s.width, h: s.height }),
+          source: 'benchmark',
+          session: 'benchmark',
+          theme: null,
+          style: null,
+          idx: i,
+          prompt,
+          api_prompt: prompt,
+          negative_prompt: s.negative_prompt,
+          seed,
+          variations,
+          params: { width: s.width, height: s.height },
+          manifest: {},
+        });
+      }
+    }
+  }
+  return rows;
+}
