@@ -16,6 +16,7 @@ import { hash32, Rng } from './prng.js';
 import { parseFixed, parseSeedSweep } from './seeds.js';
 import { applySelector, SelectorError } from './selectors.js';
 import { applyTheme, type AppliedTheme } from './themes.js';
+import { errorAt } from './yaml-file.js';
 
 export interface PlanOptions {
   /** `source` is written relative to this folder */
@@ -39,7 +40,8 @@ const LIMIT = 4;
 
 function missingError(resolved: ResolvedPrompt, missing: string[], imports: Map<string, unknown>): InputError {
   const available = [...imports.keys()].sort().join(', ') || '(none)';
-  return new InputError(`unknown placeholders: ${missing.join(', ')}; no import declares them (available imports: ${available})`, { file: resolved.entry.path, field: 'imports' });
+  const field = resolved.ownImports.size > 0 ? ['imports'] : ['prompt'];
+  return errorAt(resolved.entry, field, `unknown placeholders: ${missing.join(', ')}; no import declares them (available imports: ${available})`);
 }
 
 function chooseTheme(resolved: ResolvedPrompt, loader: TemplateLoader, options: PlanOptions, warnings: string[]): AppliedTheme | null {

@@ -18,12 +18,12 @@ export type FieldPath = readonly (string | number)[];
 /** Parse YAML text; syntax errors become InputErrors with line and column. */
 export function parseYaml(path: string, text: string): YamlFile {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new InputErrors(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return new InputError(`YAML syntax error: ${e.message.split('\n')[0]}`, { file: path, line: pos?.line, col: pos?.col });
+        return new InputError(`YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, { file: path, line: pos?.line, col: pos?.col });
       }),
     );
   }

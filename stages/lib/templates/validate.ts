@@ -1,0 +1,91 @@
+// `pipeline validate`: check every template-kind file under the configured folders and
+// plan every entry prompt, collecting all problems instead of stopping at the first.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { InputError, InputErrors } from '../../../src/errors.js';
+import { resolveInheritance } from './inherit.js';
+import { kindOf, TemplateLoader } from './loader.js';
+import { planPromptFile, type PlanOptions } from './plan.js';
+import { discoverThemes } from './themes.js';
+
+export interface ValidationReport {
+  files: string[];
+  problems: InputError[];
+}
+
+/** The folder part of a glob before its first wildcard (`data/prompts/**\/*.yaml` -> `data/prompts`). */
+export function globBase(glob: string): string {
+  const parts = glob.split('/');
+  const firstWild = parts.findIndex((p) => /[*?[\]{}!]/.test(p));
+  return (firstWild < 0 ? parts.slice(0, -1) : parts.slice(0, firstWild)).join('/') || '.';
+}
+
+function yamlFilesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (statSync(path).isFile()) return [path];
+  return readdirSync(path, { recursive: true, encoding: 'utf8' })
+    .filter((name) => /\.ya?ml$/.test(name))
+    .map((name) => join(path, name))
+    .filter((file) => statSync(file).isFile())
+    .sort();
+}
+
+function problemsOf(error: unknown, file: string): InputError[] {
+  if (error instanceof InputErrors) return error.errors.map((e) => located(e, file));
+  if (error instanceof InputError) return [located(error, file)];
+  throw error;
+}
+
+/** Errors raised deep inside planning may not know their file: the entry file is the best guess. */
+function located(error: InputError, file: string): InputError {
+  return error.where.file ? error : new InputError(error.message, { ...error.where, file });
+}
+
+function checkOne(file: string, problems: InputError[]): void {
+  const loader = new TemplateLoader(dirname(file));
+  try {
+    const kind = kindOf(file, loader.yaml(file).data);
+    if (kind === 'variations') loader.variationsFile(file);
+    else loader[kind](file);
+  } catch (error) {
+    problems.push(...problemsOf(error, file));
+  }
+}
+
+/** The themes an entry prompt can use, so that each is planned once too. */
+function themesOf(entry: string): string[] {
+  try {
+    const loader = new TemplateLoader(dirname(entry));
+    const { themes } = resolveInheritance(loader, entry);
+    return themes ? [...discoverThemes(loader, themes).keys()] : [];
+  } catch {
+    return []; // the plan without a theme reports this file's problems
+  }
+}
+
+export function validateTemplates(entries: string[], folders: string[], options: PlanOptions): ValidationReport {
+  const problems: InputError[] = [];
+  const checked = new Set<string>();
+  const dirs = new Set(folders.map((f) => resolve(options.projectDir, f)));
+  for (const entry of entries) {
+    for (const theme of [options.theme ?? null, ...themesOf(entry)]) {
+      try {
+        const plan = planPromptFile(entry, { ...options, theme });
+        for (const file of plan.files) dirs.add(dirname(file));
+      } catch (error) {
+        problems.push(...problemsOf(error, entry));
+        checked.add(entry);
+      }
+    }
+  }
+  for (const dir of [...dirs].sort()) {
+    for (const file of yamlFilesUnder(dir)) {
+      if (checked.has(file)) continue;
+      checked.add(file);
+      checkOne(file, problems);
+    }
+  }
+  const seen = new Set<string>();
+  const unique = problems.filter((p) => !seen.has(p.format()) && seen.add(p.format()));
+  return { files: [...checked], problems: unique };
+}
