@@ -169,15 +169,28 @@ export const benchmarkSummaryRow = z.object({
   reason: z.string(),
 });
 
+/** One round of `pipeline loop`, in the state table loop_rounds (not a stage output). */
 export const loopRoundRow = z.object({
   round: z.number().int(),
   started_at: z.string(),
-  finished_at: z.string(),
+  finished_at: z.string().nullable().describe('null while the round runs, or after it was killed (it resumes)'),
+  target: z.string().nullable().describe('--targeted: the Axis=value the round trained for'),
   lora: z.string().nullable(),
   adherence_before: z.number().nullable(),
   adherence_after: z.number().nullable(),
-  verdict: z.string(),
-  promoted: z.array(z.string()),
+  verdict: z.enum(['running', 'promote', 'reject', 'failed']),
+  reason: z.string(),
+  promoted: z.array(z.string()).describe('the promoted LoRAs after the round'),
+});
+
+/** A LoRA the loop promoted, in the state table promoted_loras; generate uses every one. */
+export const promotedLoraRow = z.object({
+  name: z.string(),
+  hash: z.string(),
+  path: z.string().describe('data/models/lora/<name>.safetensors'),
+  weight: z.number(),
+  round: z.number().int(),
+  promoted_at: z.string(),
 });
 
 /** State table `pruned` (pipeline prune --apply): one row per image moved to data/trash. */
