@@ -1,0 +1,181 @@
+// dataset: the selection as a kohya_ss / sd-scripts training folder:
+//   img/<repeats>_<concept>/<image_id>.png  (hard links into the object store)
+//   img/<repeats>_<concept>/<image_id>.txt  (trigger word, then the image's values as tags)
+//   dataset.toml, summary.json
+// Everything is derived from the selection in sorted order with no timestamps, so an
+// identical selection gives a byte-identical folder (and the same artifact hash).
+import { access, copyFile, link, mkdir, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import { defineStage, type StageContext } from '../src/stage.js';
+import { produceAtomic } from '../src/atomic.js';
+import { hashValue } from '../src/hash.js';
+import type { ImageRow, PromptRow, SelectionRow } from '../schemas/tables.js';
+import { renderDatasetToml } from './lib/kohya-toml.js';
+
+const datasetParams = z.object({
+  trigger: z.string().regex(/^[^,\n]+$/, 'one caption tag: no commas or newlines').default('sdloop'),
+  max_repeats: z.number().int().positive().default(10).describe('repeats of the smallest concept; larger ones get fewer'),
+  resolution: z.number().int().positive().default(512),
+  batch_size: z.number().int().positive().default(1),
+  keep_tokens: z.number().int().min(0).default(1).describe('leading caption tags that shuffle_caption leaves in place'),
+  shuffle_caption: z.boolean().default(true),
+  enable_bucket: z.boolean().default(true).describe('let sd-scripts bucket non-square images instead of cropping'),
+});
+
+export const paramsSchema = z.object({ dataset: datasetParams.prefault({}) });
+type Params = z.infer<typeof paramsSchema>;
+type DatasetParams = Params['dataset'];
+
+export interface Concept {
+  /** folder name under img/: <repeats>_<name> */
+  dir: string;
+  axis: string;
+  value: string;
+  repeats: number;
+  images: { imageId: string; caption: string }[];
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Safe in a folder name and free of the tag separator. */
+function conceptName(axis: string, value: string): string {
+  return `${axis}_${value}`.replace(/[^\p{L}\p{N}._-]+/gu, '-');
+}
+
+/** A variation's text as a caption tag: no LoRA/hypernet calls, one line. */
+function tagText(text: string): string {
+  return text.replace(/<(lora|lyco|hypernet):[^>]*>/gi, ' ').replace(/\s+/g, ' ').replace(/^[\s,]+|[\s,]+$/g, '');
+}
+
+function tagsOf(prompt: PromptRow | undefined, firstAxis: string): string[] {
+  if (!prompt) return [];
+  const axes = Object.keys(prompt.variations).sort((a, b) => (a === firstAxis ? -1 : b === firstAxis ? 1 : compare(a, b)));
+  return axes.map((axis) => {
+    const v = prompt.variations[axis];
+    return tagText(v.texts[v.keys.indexOf(v.key)] ?? (typeof v.value === 'string' ? v.value : v.key));
+  });
+}
+
+export function captionFor(trigger: string, prompt: PromptRow | undefined, firstAxis: string): string {
+  return [...new Set([trigger, ...tagsOf(prompt, firstAxis)].filter(Boolean))].join(', ');
+}
+
+/** Balance concepts: the smallest gets max_repeats, the others about as many images x repeats. */
+export function repeatsFor(count: number, smallest: number, maxRepeats: number): number {
+  return Math.max(1, Math.min(maxRepeats, Math.round((maxRepeats * smallest) / count)));
+}
+
+/** Each image once, in the concept of its best-ranked selection row. */
+export function planConcepts(selection: SelectionRow[], prompts: Map<string, PromptRow>, promptOf: Map<string, string>, p: DatasetParams): Concept[] {
+  const ordered = [...selection].sort(
+    (a, b) => a.rank - b.rank || b.score - a.score || compare(a.axis, b.axis) || compare(a.value, b.value) || compare(a.image_id, b.image_id),
+  );
+  const groups = new Map<string, { axis: string; value: string; ids: string[] }>();
+  const placed = new Set<string>();
+  for (const row of ordered) {
+    if (placed.has(row.image_id)) continue;
+    placed.add(row.image_id);
+    const key = `${row.axis}\u0000${row.value}`;
+    const group = groups.get(key) ?? { axis: row.axis, value: row.value, ids: [] };
+    group.ids.push(row.image_id);
+    groups.set(key, group);
+  }
+  const sorted = [...groups.values()].sort((a, b) => compare(a.axis, b.axis) || compare(a.value, b.value));
+  const smallest = Math.min(...sorted.map((g) => g.ids.length));
+  const names = new Map<string, number>();
+  for (const g of sorted) names.set(conceptName(g.axis, g.value), (names.get(conceptName(g.axis, g.value)) ?? 0) + 1);
+  return sorted.map((g) => {
+    const base = conceptName(g.axis, g.value);
+    const name = names.get(base)! > 1 ? `${base}-${hashValue([g.axis, g.value]).slice(0, 8)}` : base;
+    const repeats = repeatsFor(g.ids.length, smallest, p.max_repeats);
+    return {
+      dir: `${repeats}_${name}`,
+      axis: g.axis,
+      value: g.value,
+      repeats,
+      images: g.ids.sort(compare).map((imageId) => ({
+        imageId,
+        caption: captionFor(p.trigger, prompts.get(promptOf.get(imageId) ?? ''), g.axis),
+      })),
+    };
+  });
+}
+
+const exists = (path: string) => access(path).then(() => true, () => false);
+
+/** The PNG of an image: its object in the store, else the path the images table gives. */
+async function sourceOf(ctx: StageContext<Params>, image: ImageRow | undefined, imageId: string): Promise<string> {
+  const stored = ctx.store.pathOf(imageId, 'png');
+  if (await exists(stored)) return stored;
+  if (image?.path) {
+    const path = isAbsolute(image.path) ? image.path : join(ctx.projectDir, image.path);
+    if (await exists(path)) return path;
+  }
+  throw new Error(`selected image ${imageId} has no PNG in the object store (${stored}) nor at its images.path`);
+}
+
+/** Hard link (no copy, same bytes); a copy only where the store is on another file system. */
+async function linkOrCopy(source: string, target: string): Promise<void> {
+  await link(source, target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
+    return copyFile(source, target);
+  });
+}
+
+function summaryOf(concepts: Concept[], p: DatasetParams) {
+  const trainImages = concepts.reduce((n, c) => n + c.images.length * c.repeats, 0);
+  return {
+    trigger: p.trigger,
+    images: concepts.reduce((n, c) => n + c.images.length, 0),
+    train_images: trainImages,
+    steps_per_epoch: Math.ceil(trainImages / p.batch_size),
+    concepts: concepts.map((c) => ({ dir: `img/${c.dir}`, axis: c.axis, value: c.value, images: c.images.length, repeats: c.repeats })),
+  };
+}
+
+export default defineStage<Params>({
+  description: 'kohya_ss / sd-scripts dataset folder (images, captions, dataset.toml) from the selection',
+  version: '1',
+  params: paramsSchema,
+  outputs: { dataset: { kind: 'path' } },
+  async run(ctx) {
+    const rows = async <T>(name: string) => {
+      const artifact = ctx.inputs[name];
+      if (artifact?.kind !== 'table') throw new Error(`dataset needs the table input '${name}'`);
+      return artifact.rows<T>();
+    };
+    const [selection, images, prompts] = await Promise.all([
+      rows<SelectionRow>('selection'),
+      rows<ImageRow>('images'),
+      rows<PromptRow>('prompts'),
+    ]);
+    const p = ctx.params.dataset;
+    const imageById = new Map(images.map((i) => [i.image_id, i]));
+    const promptOf = new Map(images.map((i) => [i.image_id, i.prompt_id]));
+    const concepts = planConcepts(selection, new Map(prompts.map((r) => [r.prompt_id, r])), promptOf, p);
+    if (concepts.length === 0) ctx.warn('the selection is empty: the dataset folder has no images to train on');
+
+    const dir = ctx.outDir('dataset');
+    await produceAtomic(dir, async (tmp) => {
+      await mkdir(join(tmp, 'img'), { recursive: true });
+      for (const concept of concepts) {
+        const folder = join(tmp, 'img', concept.dir);
+        await mkdir(folder);
+        for (const { imageId, caption } of concept.images) {
+          await linkOrCopy(await sourceOf(ctx, imageById.get(imageId), imageId), join(folder, `${imageId}.png`));
+          await writeFile(join(folder, `${imageId}.txt`), caption);
+        }
+      }
+      const toml = renderDatasetToml({
+        general: { shuffle_caption: p.shuffle_caption, caption_extension: '.txt', keep_tokens: p.keep_tokens, enable_bucket: p.enable_bucket },
+        dataset: { resolution: p.resolution, batch_size: p.batch_size },
+        subsets: concepts.map((c) => ({ image_dir: `img/${c.dir}`, num_repeats: c.repeats })),
+      });
+      await writeFile(join(tmp, 'dataset.toml'), toml);
+      await writeFile(join(tmp, 'summary.json'), `${JSON.stringify(summaryOf(concepts, p), null, 2)}\n`);
+    });
+    ctx.log(`dataset: ${concepts.map((c) => `${c.dir} (${c.images.length})`).join(', ') || 'empty'}`);
+    return { dataset: { path: dir } };
+  },
+});
