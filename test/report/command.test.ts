@@ -1,0 +1,128 @@
+// The `report` and `prune` commands as the CLI calls them: args in, text out, exit code back.
+import { afterEach, describe, expect, test } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import commands from '../../stages/commands/report.js';
+import { buildFixture, type Fixture } from './fixture.js';
+import { InputError } from '../../src/errors.js';
+
+const command = (name: string) => commands.find((c) => c.name === name)!;
+let fixture: Fixture | undefined;
+afterEach(() => fixture?.ctx.close());
+
+async function report(args: string[], options?: Parameters<typeof buildFixture>[0]) {
+  fixture = await buildFixture(options);
+  const code = await command('report').run(args, fixture.ctx);
+  return { code, out: fixture.ctx.out.join(''), err: fixture.ctx.err.join('') };
+}
+
+describe('pipeline report', () => {
+  test('with no name lists every report with its header line and parameters', async () => {
+    const { code, out } = await report([]);
+    expect(code).toBe(0);
+    for (const name of ['variation_success', 'failing_variations', 'sessions', 'quality', 'prompt_ab', 'models', 'loop_history']) {
+      expect(out).toMatch(new RegExp(`^${name}\\s+\\S`, 'm'));
+    }
+    expect(out).toContain('--param since=1970-01-01');
+  });
+
+  test('table format aligns columns', async () => {
+    const { code, out } = await report(['variation_success']);
+    expect(code).toBe(0);
+    const lines = out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^axis\s+value\s+n\s+successes\s+success_rate\s+ci_low\s+ci_high\s+mean_p_target$/);
+    expect(lines).toHaveLength(2 + 4);
+    expect(lines.find((l) => l.includes('red'))).toMatch(/hair\s+red\s+10\s+7\s+0\.7000\s+0\.3968\s+0\.8922/);
+  });
+
+  test('csv and json with --param', async () => {
+    const csv = await report(['sessions', '--format', 'csv', '--param', 'since=2026-11-05']);
+    expect(csv.out.split('\r\n')[0]).toBe('session,started,planned,made,failed,blank,missing,avg_match,flagged,complete');
+    expect(csv.out.split('\r\n').filter(Boolean)).toHaveLength(3);
+    fixture!.ctx.close();
+    const json = await report(['failing_variations', '--format', 'json', '--param', 'limit=1']);
+    const rows = JSON.parse(json.out);
+    expect(rows).toEqual([expect.objectContaining({ axis: 'bg', value: 'beach', n: 4, failures: 4 })]);
+  });
+
+  test('bad names, formats and parameters are bad input saying what is expected', async () => {
+    await expect(report(['nope'])).rejects.toThrow(/unknown report "nope": expected one of .*variation_success/);
+    fixture!.ctx.close();
+    await expect(report(['sessions', '--format', 'xml'])).rejects.toThrow(/expected one of table, csv, json/);
+    fixture!.ctx.close();
+    await expect(report(['sessions', '--param', 'sinse=2026-01-01'])).rejects.toThrow(/unknown parameter sinse: expected one of since, complete_at/);
+    fixture!.ctx.close();
+    await expect(report(['sessions', '--param', 'since'])).rejects.toBeInstanceOf(InputError);
+    fixture!.ctx.close();
+    await expect(report(['sessions', '--colour'])).rejects.toBeInstanceOf(InputError);
+  });
+
+  test('missing tables: exit 1 and a message naming the stage to run', async () => {
+    const { code, err } = await report(['loop_history'], { withLoop: false });
+    expect(code).toBe(1);
+    expect(err).toContain('report loop_history needs table loop_rounds, which does not exist yet: run `pipeline loop` first');
+  });
+
+  test('--html writes one file and notes what could not be shown', async () => {
+    fixture = await buildFixture({ withLoop: false });
+    const file = join(fixture.dir, 'out', 'report.html');
+    expect(await command('report').run(['--html', file], fixture.ctx)).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    expect(readFileSync(file, 'utf8')).toContain('data-plot="success"');
+    expect(fixture.ctx.err.join('')).toContain('note: report loop_history needs table loop_rounds');
+    expect(fixture.ctx.out.join('')).toBe(`wrote ${file}\n`);
+  });
+});
+
+describe('pipeline prune', () => {
+  const prune = (args: string[]) => command('prune').run(args, fixture!.ctx);
+  const output = () => fixture!.ctx.out.splice(0).join('');
+
+  test('lists by default, --apply moves to the trash with a record, --restore brings them back', async () => {
+    fixture = await buildFixture();
+    const blurred = ['data/sessions/20261101_120000-portraits/portraits_0000_seed-1000.png', 'data/sessions/20261101_120000-portraits/portraits_0001_seed-1001.png'];
+    const original = blurred.map((f) => readFileSync(join(fixture!.dir, f)));
+
+    expect(await prune(['--where', 'quality.blurred'])).toBe(0);
+    const listing = output();
+    for (const f of blurred) expect(listing).toContain(f);
+    expect(listing).toContain('would move 2 images');
+    for (const f of blurred) expect(existsSync(join(fixture.dir, f))).toBe(true);
+
+    expect(await prune(['--where', 'quality.blurred', '--apply'])).toBe(0);
+    expect(output()).toMatch(/moved 2 images to data\/trash\/\S+\/ \(record: /);
+    for (const f of blurred) expect(existsSync(join(fixture.dir, f))).toBe(false);
+    const [state] = await fixture.ctx.sql('SELECT count(*)::INTEGER AS n, count(restored_at)::INTEGER AS restored, min(predicate) AS predicate FROM pruned');
+    expect(state).toEqual({ n: 2, restored: 0, predicate: 'quality.blurred' });
+
+    expect(await prune(['--where', 'quality.blurred'])).toBe(0);
+    expect(output()).toContain('would move 0 images');
+
+    expect(await prune(['--restore'])).toBe(0);
+    expect(output()).toContain('restored 2 images');
+    blurred.forEach((f, i) => expect(readFileSync(join(fixture!.dir, f))).toEqual(original[i]));
+    const [after] = await fixture.ctx.sql('SELECT count(restored_at)::INTEGER AS restored FROM pruned');
+    expect(after.restored).toBe(2);
+    expect(await prune(['--restore'])).toBe(0);
+    expect(output()).toContain('restored 0 images');
+  });
+
+  test('predicates over scores; a file recreated meanwhile is never overwritten', async () => {
+    fixture = await buildFixture();
+    expect(await prune(['--where', "scores.axis = 'bg' AND NOT scores.matched AND NOT quality.blank", '--apply'])).toBe(0);
+    expect(output()).toContain('moved 3 images');
+    const [first] = await fixture.ctx.sql<{ file: string }>('SELECT file FROM pruned ORDER BY file LIMIT 1');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(fixture.dir, first.file), 'user file');
+    expect(await prune(['--restore'])).toBe(0);
+    expect(output()).toContain('restored 2 images');
+    expect(fixture.ctx.err.join('')).toContain(`kept in trash: ${first.file}: a file is already at`);
+    expect(readFileSync(join(fixture.dir, first.file), 'utf8')).toBe('user file');
+  });
+
+  test('a broken predicate is bad input quoting DuckDB', async () => {
+    fixture = await buildFixture();
+    await expect(prune(['--where', 'no_such_column > 1'])).rejects.toThrow(/expected a SQL predicate over columns of images, quality and scores.*no_such_column/);
+    await expect(prune([])).rejects.toThrow(/expected --where/);
+  });
+});
