@@ -9,7 +9,7 @@ import { moduleClosure, codeHash } from './modules.js';
 import { selectParams, type ParamTree } from './params.js';
 import type { StatCache } from './stat-cache.js';
 import type { State } from './state.js';
-import type { StageNode } from './graph.js';
+import { normalisePath, type StageNode } from './graph.js';
 import type { Project } from './project.js';
 
 export interface DepFiles {
@@ -37,7 +37,7 @@ export async function expandDeps(project: Project, node: StageNode, producedPath
     const isDir = existsSync(abs) && statSync(abs).isDirectory();
     const pattern = isDir ? `${dep.replace(/\/+$/, '')}/**` : dep;
     const matched = fg.isDynamicPattern(pattern) || isDir ? await fg(pattern, { cwd: project.dir, onlyFiles: true, dot: false }) : existsSync(abs) ? [dep] : [];
-    if (matched.length === 0 && !producedPaths.has(dep.replace(/^\.\//, '').replace(/\/+$/, ''))) {
+    if (matched.length === 0 && !producedPaths.has(normalisePath(dep))) {
       throw new InputError(`dep "${dep}" matches no file and no stage produces it`, { file: project.file, field: `stages.${node.name}.deps` });
     }
     for (const m of matched) files.add(m.replace(/^\.\//, ''));

@@ -40,7 +40,13 @@ function cmdOutputs(config: StageConfig): Record<string, OutputDecl> {
   return Object.fromEntries(config.outs.map((out) => [out, { kind: 'path' as const }]));
 }
 
-const normalise = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
+/** A project-relative path as written in deps/outs, without ./ or a trailing slash. */
+export const normalisePath = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
+
+/** Every path a cmd stage declares as an out. */
+export function producedPaths(graph: Graph): Set<string> {
+  return new Set([...graph.nodes.values()].flatMap((n) => n.config.outs.map(normalisePath)));
+}
 
 export function buildGraph(stages: Record<string, { config: StageConfig; loaded?: LoadedStage }>, file: string): Graph {
   const nodes = new Map<string, StageNode>();
@@ -64,7 +70,7 @@ export function buildGraph(stages: Record<string, { config: StageConfig; loaded?
         tableOwners.set(output, node.name);
       }
     }
-    for (const out of node.config.outs) outPaths.set(normalise(out), node.name);
+    for (const out of node.config.outs) outPaths.set(normalisePath(out), node.name);
   }
   for (const node of nodes.values()) {
     for (const edge of node.inputs) {
@@ -77,7 +83,7 @@ export function buildGraph(stages: Record<string, { config: StageConfig; loaded?
       node.upstream.add(edge.stage);
     }
     for (const dep of node.config.deps) {
-      const d = normalise(dep);
+      const d = normalisePath(dep);
       for (const [out, owner] of outPaths) {
         if (owner !== node.name && (d === out || d.startsWith(`${out}/`) || out.startsWith(`${d}/`))) node.upstream.add(owner);
       }

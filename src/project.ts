@@ -6,9 +6,11 @@ import { join, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
 import { readYamlFile, validateYaml, positionOf, type ParsedYaml } from './yaml-file.js';
-import { applyOverrides, type ParamTree } from './params.js';
+import fg from 'fast-glob';
+import { applyOverrides, selectParams, type ParamTree } from './params.js';
+import { parseStageParams } from './context.js';
 import { loadStageModule, loadCommandModule, type LoadedStage } from './modules.js';
-import { buildGraph, type Graph } from './graph.js';
+import { buildGraph, normalisePath, producedPaths, type Graph } from './graph.js';
 import type { Command } from './command.js';
 
 export interface Project {
@@ -62,7 +64,21 @@ export async function loadProject(dirArg: string, overrides: Record<string, unkn
   }
   const graph = buildGraph(stages, parsed.file);
   const { dataDir, paths } = projectPaths(dir);
-  return { dir, file: parsed.file, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths };
+  const project: Project = { dir, file: parsed.file, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths };
+  checkBeforeWriting(project);
+  return project;
+}
+
+/** Problems found here exit 2 before the state database or any output exists. */
+function checkBeforeWriting(project: Project): void {
+  const produced = producedPaths(project.graph);
+  for (const node of project.graph.nodes.values()) {
+    if (node.loaded) parseStageParams(project, node.name, node.loaded.module, selectParams(project.params, node.config.params));
+    for (const [i, dep] of node.config.deps.entries()) {
+      if (fg.isDynamicPattern(dep) || produced.has(normalisePath(dep)) || existsSync(join(project.dir, dep))) continue;
+      throw new InputError(`dep "${dep}" does not exist and no stage produces it`, { file: project.file, field: `stages.${node.name}.deps[${i}]` });
+    }
+  }
 }
 
 export async function loadCommands(project: Project): Promise<Command[]> {

@@ -12,7 +12,7 @@ import { createStageContext, inputArtifact, parseStageParams } from './context.j
 import { runWholeStage, runCommandStage } from './execute.js';
 import { runMapStage, loadItems, loadMemo, Interrupted } from './map-executor.js';
 import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
-import { selectStages, type StageNode } from './graph.js';
+import { producedPaths, selectStages, type StageNode } from './graph.js';
 import { appendRows, type State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import type { Project } from './project.js';
@@ -41,7 +41,7 @@ export class Runner {
     private readonly reporter: Reporter,
   ) {
     this.lock = readLockFile(project.paths.lock);
-    this.producedPaths = new Set([...project.graph.nodes.values()].flatMap((n) => n.config.outs.map((o) => o.replace(/^\.\//, '').replace(/\/+$/, ''))));
+    this.producedPaths = producedPaths(project.graph);
   }
 
   currentOutputs(): Record<string, OutputRecord> {

@@ -1,6 +1,6 @@
 // Content hashes of files, remembered by (size, mtime, inode) so that a no-op run never
 // reads a file: ninja's and git's trick, kept in the state database.
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { hashFile } from './hash.js';
 import { appendRows, type State } from './state.js';
@@ -14,7 +14,7 @@ interface Entry {
 
 export class StatCache {
   private dirty = new Map<string, Entry>();
-  private readonly statLimit = pLimit(64);
+  private readonly readLimit = pLimit(16);
 
   private constructor(
     private readonly state: State,
@@ -22,38 +22,40 @@ export class StatCache {
   ) {}
 
   static async load(state: State): Promise<StatCache> {
-    const rows = await state.query<{ path: string; size: string; mtime_ns: string; ino: string; hash: string }>(
-      'SELECT path, size, mtime_ns, ino, hash FROM stat_cache',
+    // One string instead of 5 x N values: converting DuckDB values one by one costs more than splitting.
+    const rows = await state.query<{ dump: string | null }>(
+      `SELECT string_agg(concat_ws(chr(9), path, size, mtime_ns, ino, hash), chr(10)) AS dump FROM stat_cache`,
     );
     const entries = new Map<string, Entry>();
-    for (const r of rows) entries.set(r.path, { size: Number(r.size), mtimeNs: r.mtime_ns, ino: Number(r.ino), hash: r.hash });
+    for (const line of rows[0]?.dump?.split('\n') ?? []) {
+      const [path, size, mtimeNs, ino, hash] = line.split('\t') as [string, string, string, string, string];
+      entries.set(path, { size: Number(size), mtimeNs, ino: Number(ino), hash });
+    }
     return new StatCache(state, entries);
   }
 
   /** Hash of each file (absolute paths); missing files map to undefined. */
   async hashFiles(paths: string[]): Promise<Map<string, string | undefined>> {
     const result = new Map<string, string | undefined>();
-    await Promise.all(
-      paths.map((path) =>
-        this.statLimit(async () => {
-          result.set(path, await this.hashOne(path));
-        }),
-      ),
-    );
+    const misses: [string, Omit<Entry, 'hash'>][] = [];
+    // Synchronous stat in one loop: for thousands of cached files it is several times faster than the thread pool.
+    for (const path of paths) {
+      const s = statSync(path, { bigint: true, throwIfNoEntry: false });
+      if (!s || !s.isFile()) {
+        result.set(path, undefined);
+        continue;
+      }
+      const seen = { size: Number(s.size), mtimeNs: s.mtimeNs.toString(), ino: Number(s.ino) };
+      const known = this.dirty.get(path) ?? this.entries.get(path);
+      if (known && known.size === seen.size && known.mtimeNs === seen.mtimeNs && known.ino === seen.ino) result.set(path, known.hash);
+      else misses.push([path, seen]);
+    }
+    const hashed = await Promise.all(misses.map(([path]) => this.readLimit(() => hashFile(path))));
+    misses.forEach(([path, seen], i) => {
+      this.dirty.set(path, { ...seen, hash: hashed[i]! });
+      result.set(path, hashed[i]!);
+    });
     return result;
-  }
-
-  private async hashOne(path: string): Promise<string | undefined> {
-    const s = await stat(path, { bigint: true }).catch(() => undefined);
-    if (!s || !s.isFile()) return undefined;
-    const size = Number(s.size);
-    const mtimeNs = s.mtimeNs.toString();
-    const ino = Number(s.ino);
-    const known = this.dirty.get(path) ?? this.entries.get(path);
-    if (known && known.size === size && known.mtimeNs === mtimeNs && known.ino === ino) return known.hash;
-    const hash = await hashFile(path);
-    this.dirty.set(path, { size, mtimeNs, ino, hash });
-    return hash;
   }
 
   /** Write what changed since load; cheap when nothing did. */
