@@ -138,6 +138,12 @@ async function identityOf(files: string[]): Promise<string> {
   return hashValue(parts);
 }
 
+/** Hash of the ONNX files a folder's variant would load. */
+export async function modelIdentity(dir: string, variant: ClipVariant = 'fp32'): Promise<string> {
+  const { files } = findLayout(dir, variant);
+  return identityOf('combined' in files ? [files.combined] : [files.vision, files.text]);
+}
+
 export async function loadClipModel(dir: string, options: ClipModelOptions = {}): Promise<ClipModel> {
   const variant = options.variant ?? 'fp32';
   const threads = options.threads ?? 0;

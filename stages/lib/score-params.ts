@@ -1,0 +1,58 @@
+// The `score` params (pipeline.yaml `params: score:`), shared by the score stage and by
+// the benchmark stage, which scores its images with the same scorer.
+import { z } from 'zod';
+import { qualityThresholds } from './quality.js';
+
+export const DEFAULT_PHRASINGS = ['a photo of {v}', '{v}', 'a picture of a person with {v}'];
+
+const phrasing = z.string().refine((s) => s.includes('{v}'), { message: 'expected a phrasing containing {v}' });
+const fraction = z.number().min(0).max(1);
+
+export const zone = z.object({
+  /** the variation axis this zone helps to read, e.g. HairColor */
+  axis: z.string(),
+  /** [x0, y0, x1, y1] as fractions of the image, e.g. [0, 0, 1, 0.5] for the top half */
+  box: z.tuple([fraction, fraction, fraction, fraction]).refine(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0, {
+    message: 'expected a box [x0, y0, x1, y1] with x1 > x0 and y1 > y0',
+  }),
+});
+
+export const scoreParams = z.object({
+  /** `demo` (the built-in demo model) or a CLIP ONNX folder, relative to the project */
+  model: z.string().default('demo'),
+  variant: z.enum(['fp32', 'fp16', 'quantized']).default('fp32'),
+  /** a second CLIP folder, asked when the first stays uncertain */
+  fallback_model: z.string().nullable().default(null),
+  batch_size: z.number().int().positive().default(32),
+  /** ONNX Runtime intra-op threads; 0 lets it use every core */
+  threads: z.number().int().min(0).default(0),
+  /** worker threads that decode and preprocess while the model runs; 0 does it in-process */
+  workers: z.number().int().min(0).default(2),
+  /** prompt ensemble per axis name; `default` for axes without their own */
+  phrasings: z.record(z.string(), z.array(phrasing).min(1)).default({ default: DEFAULT_PHRASINGS }),
+  zones: z.record(z.string(), zone).default({}),
+  /** below this certainty (top p minus second p) a zone crop, then the fallback model, is tried */
+  cascade_margin: fraction.default(0.2),
+  /** optional JSON {weights, bias}: a linear aesthetic head on the image embedding */
+  aesthetic_head: z.string().nullable().default(null),
+  thresholds: qualityThresholds
+    .extend({
+      success: fraction.default(0.8),
+      partial: fraction.default(0.5),
+      /** p_target at or above which an axis counts as matched */
+      matched: fraction.default(0.5),
+      /** an image is flagged when under this fraction of its axes matched */
+      flagged: fraction.default(0.7),
+    })
+    .prefault({}),
+});
+
+export type ScoreParams = z.infer<typeof scoreParams>;
+
+/** The stage's ctx.params: only the `score` block of pipeline.yaml. */
+export const scoreStageParams = z.object({ score: scoreParams.prefault({}) });
+export type ScoreStageParams = z.infer<typeof scoreStageParams>;
+
+export function phrasingsFor(params: ScoreParams, axis: string): string[] {
+  return params.phrasings[axis] ?? params.phrasings.default ?? DEFAULT_PHRASINGS;
+}

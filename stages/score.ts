@@ -1,0 +1,108 @@
+// Score stage: for every generated image, how well each variation of its prompt rendered
+// (zero-shot CLIP adherence), weight-free quality checks and the image embedding. A map
+// stage: each image is scored once and memoised, so new images score only themselves.
+import { defineMapStage, type InputArtifact, type ItemResult } from '../src/stage.js';
+import { StageFailure } from '../src/errors.js';
+import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../schemas/tables.js';
+import { scoreStageParams, type ScoreStageParams } from './lib/score-params.js';
+import type { Alternatives, ScoredImages, ScoreItem, Scorer } from './lib/scorer.js';
+
+/** One image with what its prompt asked for; the memo key is the hash of all of this. */
+export interface ScoreStageItem extends Record<string, unknown> {
+  image_id: string;
+  prompt_id: string;
+  status: 'ok' | 'blank';
+  variations: Record<string, Alternatives>;
+}
+
+export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
+  description: 'CLIP adherence per variation, quality checks and embeddings of every image',
+  version: '1',
+  params: scoreStageParams,
+  outputs: {
+    scores: { kind: 'table', schema: scoreRow },
+    quality: { kind: 'table', schema: qualityRow },
+    embeddings: { kind: 'table', schema: embeddingRow },
+  },
+  over: 'images',
+  key: 'image_id',
+
+  async items(ctx) {
+    const images = await requireTable(ctx.inputs, 'images').rows<ImageRow>();
+    const prompts = await requireTable(ctx.inputs, 'prompts').rows<PromptRow>();
+    const byId = new Map(prompts.map((p) => [p.prompt_id, p]));
+    const items: ScoreStageItem[] = [];
+    for (const image of images) {
+      if (image.status === 'failed' || !image.image_id) continue;
+      const prompt = byId.get(image.prompt_id);
+      if (!prompt) {
+        ctx.warn(`image ${image.image_id} names prompt ${image.prompt_id}, which the prompts table lacks; not scored`);
+        continue;
+      }
+      const variations = Object.fromEntries(
+        Object.entries(prompt.variations).map(([axis, v]) => [axis, { key: v.key, keys: v.keys, texts: v.texts }]),
+      );
+      items.push({ image_id: image.image_id, prompt_id: image.prompt_id, status: image.status, variations });
+    }
+    return items;
+  },
+
+  batchSize: (params) => params.score.batch_size,
+  // Two batches in flight: one decodes on the workers while the other runs the model.
+  concurrency: () => 2,
+
+  async resources(ctx) {
+    const { scorerResources } = await import('./lib/scorer.js');
+    return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
+  },
+
+  async setup(ctx) {
+    const { createScorer } = await import('./lib/scorer.js');
+    const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
+    ctx.log(`scoring with ${scorer.models.join(' then ')} (batch ${ctx.params.score.batch_size}, ${ctx.params.score.workers} workers)`);
+    return scorer;
+  },
+
+  async mapBatch(items, ctx, scorer) {
+    const asScoreItem = (item: ScoreStageItem): ScoreItem => ({
+      ...item,
+      source: ctx.store.pathOf(item.image_id, 'png'),
+      blank: item.status === 'blank',
+    });
+    try {
+      return splitByItem(items, await scorer.scoreItems(items.map(asScoreItem)));
+    } catch {
+      // Find the images at fault (unreadable, corrupt) so the rest of the batch still counts.
+      const results: ItemResult[] = [];
+      for (const item of items) {
+        try {
+          results.push(...splitByItem([item], await scorer.scoreItems([asScoreItem(item)])));
+        } catch (err) {
+          results.push({ rows: {}, error: `image ${item.image_id}: ${(err as Error).message}` });
+        }
+      }
+      return results;
+    }
+  },
+
+  async teardown(scorer) {
+    await scorer?.close();
+  },
+});
+
+/** The scorer's rows are in item order: one quality and embedding row each, one score row per axis. */
+function splitByItem(items: ScoreStageItem[], scored: ScoredImages): ItemResult[] {
+  let at = 0;
+  return items.map((item, i) => {
+    const axes = Object.keys(item.variations).length;
+    const scores = scored.scores.slice(at, at + axes);
+    at += axes;
+    return { rows: { scores, quality: [scored.quality[i]], embeddings: [scored.embeddings[i]] } };
+  });
+}
+
+function requireTable(inputs: Record<string, InputArtifact>, name: string) {
+  const input = inputs[name];
+  if (input?.kind !== 'table') throw new StageFailure('score', `expected a table input named ${name} in pipeline.yaml`);
+  return input;
+}

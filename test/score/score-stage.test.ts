@@ -1,0 +1,134 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { makeTestContext, runMapStage } from '../../src/testing.js';
+import { hashValue } from '../../src/hash.js';
+import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
+import { renderSynthetic } from '../../adapters/synthetic.js';
+import scoreStage from '../../stages/score.js';
+import { scoreStageParams } from '../../stages/lib/score-params.js';
+
+const axes: Record<string, [string, string][]> = {
+  HairColor: [['neon_blue', 'neon blue hair'], ['red', 'red hair'], ['blonde', 'blonde hair'], ['black', 'black hair']],
+  Outfit: [['gala_dress', 'gala dress'], ['jeans', 'denim jeans and t-shirt'], ['armor', 'knight armor']],
+  Place: [['beach', 'sunny beach'], ['city', 'city street at night'], ['forest', 'dark forest']],
+};
+
+function promptRow(i: number): PromptRow {
+  const variations: PromptRow['variations'] = {};
+  for (const [axis, values] of Object.entries(axes)) {
+    const [key, text] = values[(i * (axis.length + 1)) % values.length];
+    variations[axis] = { key, value: text, keys: values.map((v) => v[0]), texts: values.map((v) => v[1]) };
+  }
+  const prompt = Object.values(variations).map((v) => v.value).join(', ');
+  return {
+    prompt_id: `p${i}`, source: 'prompts/test.yaml', session: 's', theme: null, style: null, idx: i, prompt, api_prompt: prompt,
+    negative_prompt: '', seed: 1000 + i, variations, params: { width: 512, height: 768 }, manifest: {},
+  };
+}
+
+async function generate(dir: string, prompts: PromptRow[], failureRate: number) {
+  const ctx = makeTestContext({ dir, params: {} });
+  const images: ImageRow[] = [];
+  for (const p of prompts) {
+    const r = await renderSynthetic(p, { failureRate, valueFailureRates: {}, blankRate: 0, lora: async () => { throw new Error('no lora'); } });
+    const stored = await ctx.store.put(r.png, 'png');
+    images.push({
+      image_id: stored.hash, prompt_id: p.prompt_id, path: stored.path, seed: r.seed, width: r.width, height: r.height,
+      backend: 'synthetic', endpoint: '', model_name: 'demo', model_hash: '', loras: [], gen_ms: 0, status: 'ok', error: null,
+      rendered: r.rendered, session_dir: '', filename: '',
+    });
+  }
+  return images;
+}
+
+let dir: string;
+let prompts: PromptRow[];
+let images: ImageRow[];
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sdloop-score-'));
+  prompts = Array.from({ length: 12 }, (_, i) => promptRow(i));
+  images = await generate(dir, prompts, 0.3);
+});
+
+const params = (over: Record<string, unknown> = {}) => scoreStageParams.parse({ score: { batch_size: 5, workers: 0, ...over } });
+
+describe('score stage', () => {
+  it('reads back what the synthetic backend painted, through the demo CLIP', async () => {
+    const ctx = makeTestContext({ dir, params: params(), inputs: { images, prompts }, stage: 'score' });
+    const { tables, results } = await runMapStage(scoreStage, ctx);
+    expect(results.every((r) => !r.error)).toBe(true);
+    expect(tables.scores).toHaveLength(12 * 3);
+    expect(tables.quality).toHaveLength(12);
+    expect(tables.embeddings).toHaveLength(12);
+    for (const row of tables.scores) scoreRow.parse(row);
+    for (const row of tables.quality) qualityRow.parse(row);
+    for (const row of tables.embeddings) embeddingRow.parse(row);
+    let agree = 0;
+    let failures = 0;
+    for (const s of tables.scores as { image_id: string; axis: string; value: string; top_value: string; matched: boolean; p_target: number; margin: number; rank: number; model: string }[]) {
+      const truth = images.find((im) => im.image_id === s.image_id)!.rendered![s.axis];
+      if (truth === s.top_value) agree++;
+      if (truth !== s.value) failures++;
+      expect(s.matched).toBe(truth === s.value);
+      expect(s.model).toBe('demo');
+      expect(s.rank === 1).toBe(s.margin > 0);
+    }
+    expect(agree).toBe(tables.scores.length);
+    expect(failures).toBeGreaterThan(0);
+    const embedding = (tables.embeddings[0] as { embedding: number[] }).embedding;
+    expect(embedding).toHaveLength(48);
+  });
+
+  it('gives verdicts from the mean p_target and flags images with too few matched axes', async () => {
+    const ctx = makeTestContext({ dir, params: params(), inputs: { images, prompts }, stage: 'score' });
+    const { tables } = await runMapStage(scoreStage, ctx);
+    for (const q of tables.quality as { image_id: string; verdict: string; match_score: number; flagged: boolean }[]) {
+      const rendered = images.find((im) => im.image_id === q.image_id)!.rendered!;
+      const prompt = prompts.find((p) => images.find((im) => im.image_id === q.image_id)!.prompt_id === p.prompt_id)!;
+      const wrong = Object.entries(prompt.variations).filter(([axis, v]) => rendered[axis] !== v.key).length;
+      expect(q.verdict).toBe(wrong === 0 ? 'success' : wrong === 1 ? 'partial' : 'failed');
+      expect(q.flagged).toBe(wrong >= 1);
+    }
+  });
+
+  it('scores black frames as blank without asking CLIP', async () => {
+    const ctx = makeTestContext({ dir, params: {} });
+    const black = await ctx.store.put(await sharp({ create: { width: 512, height: 768, channels: 3, background: '#000' } }).png().toBuffer(), 'png');
+    const image = { ...images[0], image_id: black.hash, path: black.path, rendered: null };
+    const stageCtx = makeTestContext({ dir, params: params(), inputs: { images: [image], prompts }, stage: 'score' });
+    const { tables } = await runMapStage(scoreStage, stageCtx);
+    expect(tables.quality[0]).toMatchObject({ blank: true, black: true, verdict: 'blank', flagged: true, match_score: 0 });
+    expect(tables.scores.every((s) => s.method === 'blank' && s.matched === false)).toBe(true);
+  });
+
+  it('scores added images on their own: old items keep their memo key and rows', async () => {
+    const first = makeTestContext({ dir, params: params(), inputs: { images: images.slice(0, 6), prompts }, stage: 'score' });
+    const before = await runMapStage(scoreStage, first);
+    const added = await generate(dir, [promptRow(40), promptRow(41)], 0);
+    const all = [...images.slice(0, 6), ...added];
+    const second = makeTestContext({ dir, params: params(), inputs: { images: all, prompts: [...prompts, promptRow(40), promptRow(41)] }, stage: 'score' });
+    const items = await scoreStage.items!(second);
+    const oldKeys = new Set(before.items.map((it) => hashValue(it)));
+    const fresh = items.filter((it) => !oldKeys.has(hashValue(it)));
+    expect(fresh.map((it) => it.image_id)).toEqual(added.map((im) => im.image_id));
+    // Scoring only the new items gives the rows a full re-run gives them.
+    const state = await scoreStage.setup!(second, fresh);
+    const newRows = await scoreStage.mapBatch(fresh, second, state);
+    await scoreStage.teardown!(state);
+    const full = await runMapStage(scoreStage, second);
+    expect(newRows.flatMap((r) => r.rows.scores)).toEqual(full.tables.scores.slice(18));
+    expect(full.tables.scores.slice(0, 18)).toEqual(before.tables.scores);
+  });
+
+  it('marks an unreadable image as failed and keeps the rest of the batch', async () => {
+    const missing = { ...images[0], image_id: 'f'.repeat(32) };
+    const ctx = makeTestContext({ dir, params: params(), inputs: { images: [missing, images[1]], prompts }, stage: 'score' });
+    const { results } = await runMapStage(scoreStage, ctx);
+    expect(results[0].error).toMatch(/image f{32}/);
+    expect(results[1].error).toBeUndefined();
+    expect(results[1].rows.quality).toHaveLength(1);
+  });
+});
