@@ -10,26 +10,23 @@ import { defineStage, type PathInput, type StageContext, type TableInput } from 
 import { benchmarkRow, benchmarkSummaryRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type GenerateParams } from './lib/backend.js';
 import { benchmarkPrompts, benchmarkSettings } from './lib/benchmark-plan.js';
+import { scoreParams, type ScoreParams } from './lib/score-params.js';
 import { decide, tally, type Arm, type Outcome } from './lib/benchmark-verdict.js';
 
 const params = z.object({
   benchmark: benchmarkSettings.prefault({}),
   generate: generateParams.prefault({}),
-  /** validated by the scorer itself */
-  score: z.record(z.string(), z.unknown()).prefault({}),
+  score: scoreParams.prefault({}),
 });
 type Params = z.infer<typeof params>;
 
 export interface ScoreItem {
   image_id: string;
-  prompt_id: string;
-  /** the PNG in the object store */
-  path: string;
   png: Buffer;
   prompt: PromptRow;
 }
 
-/** The part of the score stage's scorer the benchmark uses. */
+/** The part of the score stage's scorer (stages/lib/scorer.ts) the benchmark uses. */
 export interface BenchmarkScorer {
   scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[] }>;
   close?(): Promise<void>;
@@ -37,15 +34,13 @@ export interface BenchmarkScorer {
 
 export interface BenchmarkDeps {
   createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void }): Promise<Backend>;
-  createScorer(params: Record<string, unknown>, opts: { projectDir: string }): Promise<BenchmarkScorer>;
+  createScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer>;
 }
 
-/** The score engineer's scorer, loaded on first use so `pipeline status` stays cheap. */
-async function loadScorer(params: Record<string, unknown>, opts: { projectDir: string }): Promise<BenchmarkScorer> {
-  const modulePath = './lib/scorer.js';
-  const mod = (await import(modulePath).catch(() => null)) as { createScorer?: BenchmarkDeps['createScorer'] } | null;
-  if (!mod?.createScorer) throw new Error(`benchmark needs createScorer(params.score, {projectDir}) from stages/lib/scorer.ts`);
-  return mod.createScorer(params, opts);
+/** Loaded on first use: the engine imports every stage module on every `pipeline status`. */
+async function loadScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer> {
+  const { createScorer } = await import('./lib/scorer.js');
+  return createScorer(params, opts);
 }
 
 /** generate's params with the candidate added: its tag in every prompt, its folder searched first. */
@@ -66,8 +61,9 @@ async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: P
         const result = await backend.render(prompt);
         tick();
         if (result.status !== 'ok' || !result.png) return { prompt, item: null };
+        // Kept in the store so a report can show the benchmark's pictures.
         const object = await ctx.store.put(result.png, 'png');
-        return { prompt, item: { image_id: object.hash, prompt_id: prompt.prompt_id, path: object.path, png: result.png, prompt } };
+        return { prompt, item: { image_id: object.hash, png: result.png, prompt } };
       }),
     ),
   );
@@ -104,6 +100,10 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark: { kind: 'table', schema: benchmarkRow },
       benchmark_summary: { kind: 'table', schema: benchmarkSummaryRow },
     },
+    async resources(ctx) {
+      const { scorerResources } = await import('./lib/scorer.js');
+      return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
+    },
     async run(ctx) {
       const s = ctx.params.benchmark;
       if (Object.keys(s.axes).length === 0 || Object.values(s.axes).some((v) => Object.keys(v).length < 2)) {
@@ -119,7 +119,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         ['baseline', ctx.params.generate],
         ['candidate', candidateParams(ctx.params.generate, lora, dir, s.weight)],
       ];
-      const scorer = await deps.createScorer(ctx.params.score, { projectDir: ctx.projectDir });
+      const scorer = await deps.createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
       const outcomes: Outcome[] = [];
       try {
         for (const [arm, generate] of arms) {

@@ -8,7 +8,7 @@ import { createBackend } from '../../stages/lib/backend.js';
 import { benchmarkPrompts, benchmarkSettings } from '../../stages/lib/benchmark-plan.js';
 import { decide, tally, type Outcome } from '../../stages/lib/benchmark-verdict.js';
 import { writeSimulatedLora } from '../../stages/lib/simulated-trainer.js';
-import { makeBenchmarkStage, type BenchmarkScorer } from '../../stages/benchmark.js';
+import benchmark, { makeBenchmarkStage, type BenchmarkScorer } from '../../stages/benchmark.js';
 import { freshDir } from './fixtures.js';
 
 const axes = { Hair: { red: 'red hair', blonde: 'blonde hair', black: 'black hair' }, Eyes: { blue: 'blue eyes', green: 'green eyes' } };
@@ -73,7 +73,7 @@ function standinScorer(drawn: Map<string, Record<string, string> | null>): Bench
         Object.entries(item.prompt.variations).map(([axis, v]) => {
           const top = drawn.get(item.image_id)?.[axis] ?? '';
           const matched = top === v.key;
-          return { image_id: item.image_id, prompt_id: item.prompt_id, axis, value: v.key, p_target: matched ? 0.9 : 0.1, margin: 0, rank: matched ? 1 : 2, matched, top_value: top, method: 'standin', model: 'standin' };
+          return { image_id: item.image_id, prompt_id: item.prompt.prompt_id, axis, value: v.key, p_target: matched ? 0.9 : 0.1, margin: 0, rank: matched ? 1 : 2, matched, top_value: top, method: 'standin', model: 'standin' };
         }),
       );
       return { scores };
@@ -81,7 +81,7 @@ function standinScorer(drawn: Map<string, Record<string, string> | null>): Bench
   };
 }
 
-async function runBenchmark(tags: Record<string, number>) {
+async function runBenchmark(tags: Record<string, number>, real = false) {
   const dir = freshDir('benchmark');
   const loraDir = join(dir, 'data', 'stages', 'train', 'lora');
   mkdirSync(loraDir, { recursive: true });
@@ -89,7 +89,7 @@ async function runBenchmark(tags: Record<string, number>) {
   const path = join(loraDir, `${name}.safetensors`);
   await writeSimulatedLora(path, { name, subsets: [{ dir: '4_x', repeats: 4, images: ['a.png'], tags }], datasetHash: 'ab12', dim: 4, alpha: 2, learningRate: 1e-4, steps: 10, epochs: 1, baseModel: 'demo', resolution: 512 });
   const drawn = new Map<string, Record<string, string> | null>();
-  const stage = makeBenchmarkStage({
+  const stage = real ? benchmark : makeBenchmarkStage({
     async createBackend(params, opts) {
       const backend = await createBackend(params, opts);
       return {
@@ -130,6 +130,12 @@ describe('benchmark stage on the synthetic backend', () => {
     expect(summary.verdict).toBe('reject');
     expect(summary.difference).toBe(0);
     expect(summary.reason).toMatch(/not a significant improvement/);
+  });
+
+  it('promotes it through the real scorer on the demo CLIP model too', async () => {
+    const { summary } = await runBenchmark({ 'red hair': 5, 'blonde hair': 5, 'black hair': 5, 'blue eyes': 5, 'green eyes': 5 }, true);
+    expect(summary.verdict).toBe('promote');
+    expect(summary.baseline_adherence).toBeLessThan(0.8);
   });
 
   it('asks for a fixed plan when benchmark.axes is empty', async () => {

@@ -1,0 +1,97 @@
+// The loop's bookkeeping in the state database: `loop_rounds` (one row per round, written
+// as `running` when it starts so a killed round resumes under the same number) and
+// `promoted_loras` (what every later round generates with). A round's end and its
+// promotion are one transaction, so a kill never leaves a promotion without its round.
+import type { Row } from '../../src/stage.js';
+import type { z } from 'zod';
+import type { loopRoundRow, promotedLoraRow } from '../../schemas/tables.js';
+
+export type LoopRound = z.infer<typeof loopRoundRow>;
+export type PromotedLora = z.infer<typeof promotedLoraRow>;
+export type Sql = <T = Row>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
+
+const schema = `
+CREATE TABLE IF NOT EXISTS loop_rounds (
+  round BIGINT PRIMARY KEY, started_at VARCHAR NOT NULL, finished_at VARCHAR, target VARCHAR,
+  lora VARCHAR, adherence_before DOUBLE, adherence_after DOUBLE, verdict VARCHAR NOT NULL,
+  reason VARCHAR NOT NULL, promoted VARCHAR[] NOT NULL);
+CREATE TABLE IF NOT EXISTS promoted_loras (
+  name VARCHAR PRIMARY KEY, hash VARCHAR NOT NULL, path VARCHAR NOT NULL, weight DOUBLE NOT NULL,
+  round BIGINT NOT NULL, promoted_at VARCHAR NOT NULL);`;
+
+/** A SQL literal; used where one statement string must carry a whole transaction. */
+export function sqlLiteral(value: string | number | null | string[]): string {
+  if (value === null) return 'NULL';
+  if (Array.isArray(value)) return `[${value.map(sqlLiteral).join(', ')}]::VARCHAR[]`;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot store ${value} in SQL`);
+    return String(value);
+  }
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export async function ensureLoopTables(sql: Sql): Promise<void> {
+  await sql(schema);
+}
+
+/** DuckDB returns BIGINT as a string in JSON rows. */
+function toRound(row: Row): LoopRound {
+  return { ...(row as unknown as LoopRound), round: Number(row.round) };
+}
+
+export async function loopRounds(sql: Sql): Promise<LoopRound[]> {
+  return (await sql('SELECT * FROM loop_rounds ORDER BY round')).map(toRound);
+}
+
+export async function promotedLoras(sql: Sql): Promise<PromotedLora[]> {
+  const rows = await sql('SELECT * FROM promoted_loras ORDER BY round, name');
+  return rows.map((r) => ({ ...(r as unknown as PromotedLora), round: Number(r.round), weight: Number(r.weight) }));
+}
+
+/** The round a killed run left `running`, or a new one after the last. */
+export async function openRound(sql: Sql, target: string | null, now: () => Date): Promise<{ round: LoopRound; resumed: boolean }> {
+  const rounds = await loopRounds(sql);
+  const unfinished = rounds.find((r) => r.verdict === 'running');
+  if (unfinished) return { round: unfinished, resumed: true };
+  const promoted = (await promotedLoras(sql)).map((p) => p.name);
+  const round: LoopRound = {
+    round: (rounds.at(-1)?.round ?? 0) + 1,
+    started_at: now().toISOString(),
+    finished_at: null,
+    target,
+    lora: null,
+    adherence_before: null,
+    adherence_after: null,
+    verdict: 'running',
+    reason: '',
+    promoted,
+  };
+  await sql(
+    `INSERT INTO loop_rounds VALUES (${[round.round, round.started_at, null, target, null, null, null, 'running', '', promoted].map(sqlLiteral).join(', ')})`,
+  );
+  return { round, resumed: false };
+}
+
+/** Close the round and, when it promoted, record the LoRA: both or neither. */
+export async function finishRound(sql: Sql, round: LoopRound, promotion: PromotedLora | null): Promise<void> {
+  const statements = ['BEGIN TRANSACTION;'];
+  if (promotion) {
+    const p = promotion;
+    statements.push(
+      `INSERT OR REPLACE INTO promoted_loras VALUES (${[p.name, p.hash, p.path, p.weight, p.round, p.promoted_at].map(sqlLiteral).join(', ')});`,
+    );
+  }
+  const set = {
+    finished_at: round.finished_at,
+    target: round.target,
+    lora: round.lora,
+    adherence_before: round.adherence_before,
+    adherence_after: round.adherence_after,
+    verdict: round.verdict,
+    reason: round.reason,
+    promoted: round.promoted,
+  };
+  const assignments = Object.entries(set).map(([column, value]) => `${column} = ${sqlLiteral(value)}`).join(', ');
+  statements.push(`UPDATE loop_rounds SET ${assignments} WHERE round = ${sqlLiteral(round.round)};`, 'COMMIT;');
+  await sql(statements.join('\n'));
+}
