@@ -1,0 +1,115 @@
+// `pipeline label`: human verdicts on images, stored in the state table `labels`. The
+// classify stage reads them (they win over zero-shot labels; a reject drops the image),
+// and their content is part of its fingerprint, so the next run retrains.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { defineCommand, type CommandContext } from '../../src/command.js';
+import { InputError, InputErrors } from '../../src/errors.js';
+import { parseLabelCsv, type NewLabel } from '../lib/label-csv.js';
+
+const USAGE = 'pipeline label <image_id> <axis>=<value>... | pipeline label <image_id> --reject | pipeline label --csv FILE';
+
+function parseCommandLine(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: { reject: { type: 'boolean', default: false }, csv: { type: 'string' } },
+    });
+  } catch (error) {
+    throw new InputError(`${(error as Error).message}; usage: ${USAGE}`);
+  }
+}
+
+/** Labels from `<image_id> <axis>=<value>...` or `<image_id> --reject`. */
+export function labelsFromArgs(positionals: string[], reject: boolean): NewLabel[] {
+  const [imageId, ...pairs] = positionals;
+  if (!imageId) throw new InputError(`expected an image id; usage: ${USAGE}`, { field: 'image_id' });
+  if (reject) {
+    if (pairs.length) throw new InputError('expected either --reject or <axis>=<value> pairs, not both', { field: 'reject' });
+    return [{ image_id: imageId, axis: null, value: null, reject: true }];
+  }
+  if (!pairs.length) throw new InputError(`expected <axis>=<value> or --reject after the image id; usage: ${USAGE}`, { field: 'axis' });
+  return pairs.map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) {
+      throw new InputError(`expected <axis>=<value> (for example Hair=BobCut), got '${pair}'`, { field: 'axis' });
+    }
+    return { image_id: imageId, axis: pair.slice(0, eq), value: pair.slice(eq + 1), reject: false };
+  });
+}
+
+async function viewExists(ctx: CommandContext, name: string): Promise<boolean> {
+  const rows = await ctx.sql(`select table_name from information_schema.tables where table_name = $name`, { name });
+  return rows.length > 0;
+}
+
+/** Unknown images and axes are typos: report them all, where they were written. */
+async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promise<void> {
+  const errors: InputError[] = [];
+  const where = (l: NewLabel, field: string) => ({ file: l.file, line: l.line, field });
+  if (await viewExists(ctx, 'images')) {
+    const known = new Set((await ctx.sql<{ image_id: string }>('select distinct image_id from images')).map((r) => r.image_id));
+    for (const l of labels) {
+      if (!known.has(l.image_id)) errors.push(new InputError(`expected the id of a generated image, got '${l.image_id}'`, where(l, 'image_id')));
+    }
+  }
+  if (await viewExists(ctx, 'scores')) {
+    const axes = (await ctx.sql<{ axis: string }>('select distinct axis from scores order by axis')).map((r) => r.axis);
+    for (const l of labels) {
+      if (l.axis !== null && !axes.includes(l.axis)) {
+        errors.push(new InputError(`expected a scored axis (${axes.join(', ')}), got '${l.axis}'`, where(l, 'axis')));
+      }
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) throw new InputErrors(errors);
+}
+
+/** The last verdict on an (image, axis) in one batch wins; rows keep their first position. */
+function lastWins(labels: NewLabel[]): NewLabel[] {
+  const byKey = new Map<string, NewLabel>();
+  for (const l of labels) byKey.set(`${l.image_id}\u0000${l.reject ? '\u0001reject' : l.axis}`, l);
+  return [...byKey.values()];
+}
+
+export async function recordLabels(labels: NewLabel[], ctx: CommandContext, now = new Date()): Promise<number> {
+  await checkAgainstState(labels, ctx);
+  const rows = lastWins(labels);
+  await ctx.sql(
+    `create table if not exists labels (image_id varchar not null, axis varchar, value varchar, reject boolean not null, created_at varchar not null)`,
+  );
+  const params: Record<string, unknown> = { created_at: now.toISOString() };
+  const tuples = rows.map((l, i) => {
+    Object.assign(params, { [`i${i}`]: l.image_id, [`a${i}`]: l.axis, [`v${i}`]: l.value, [`r${i}`]: l.reject });
+    return `($i${i}, $a${i}, $v${i}, $r${i}, $created_at)`;
+  });
+  // one statement, so a batch is recorded whole or not at all
+  await ctx.sql(`insert into labels (image_id, axis, value, reject, created_at) values ${tuples.join(', ')}`, params);
+  return rows.length;
+}
+
+const label = defineCommand({
+  name: 'label',
+  summary: 'Record human labels (they win over model labels) or rejects; classify retrains on them',
+  usage: USAGE,
+  async run(args, ctx) {
+    const { values, positionals } = parseCommandLine(args);
+    let labels: NewLabel[];
+    if (values.csv !== undefined) {
+      if (positionals.length || values.reject) throw new InputError(`expected either --csv FILE or an image id, not both; usage: ${USAGE}`, { field: 'csv' });
+      const text = await readFile(values.csv, 'utf8').catch((error: Error) => {
+        throw new InputError(`expected a readable CSV file: ${error.message}`, { file: values.csv });
+      });
+      labels = parseLabelCsv(text, values.csv);
+    } else {
+      labels = labelsFromArgs(positionals, values.reject ?? false);
+    }
+    const count = await recordLabels(labels, ctx);
+    const rejects = labels.filter((l) => l.reject).length;
+    ctx.stdout(`recorded ${count} label${count === 1 ? '' : 's'}${rejects ? ` (${rejects} reject${rejects === 1 ? '' : 's'})` : ''}; \`pipeline run classify\` retrains on them\n`);
+    return 0;
+  },
+});
+
+export default [label];

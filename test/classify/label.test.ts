@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import commands from '../../stages/commands/label.js';
+import { parseLabelCsv, splitCsvLine } from '../../stages/lib/label-csv.js';
+import { humanLabelsOf, readLabelRows, labelKey } from '../../stages/lib/human-labels.js';
+import { InputError, InputErrors } from '../../src/errors.js';
+import type { CommandContext } from '../../src/command.js';
+import type { StageContext } from '../../src/stage.js';
+
+/** A CommandContext over a real in-memory DuckDB, holding `images` and `scores` tables like the state's views. */
+async function context() {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  const sql = async (query: string, params?: Record<string, unknown>) =>
+    (await connection.runAndReadAll(query, params as never)).getRowObjectsJson() as Record<string, unknown>[];
+  await sql(`create table images as select * from (values ('img1'), ('img2'), ('img3')) t(image_id)`);
+  await sql(`create table scores as select * from (values ('img1', 'Hair'), ('img1', 'Colour')) t(image_id, axis)`);
+  const out: string[] = [];
+  const ctx = {
+    projectDir: '/nowhere', dataDir: '/nowhere/data', params: {}, sql,
+    tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, stages: [] }),
+    stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t),
+  } as unknown as CommandContext;
+  return { ctx, out, sql: sql as unknown as StageContext['sql'] };
+}
+
+const [label] = commands;
+const tmp = () => mkdtempSync(join(tmpdir(), 'sdloop-label-'));
+
+describe('pipeline label', () => {
+  it('records axis=value labels and rejects in the state table labels, which classify reads back', async () => {
+    const { ctx, out, sql } = await context();
+    expect(await readLabelRows(sql)).toEqual([]);
+    expect(await label.run(['img1', 'Hair=Bob', 'Colour=Red'], ctx)).toBe(0);
+    expect(await label.run(['img2', '--reject'], ctx)).toBe(0);
+    const rows = await readLabelRows(sql);
+    expect(rows.map(({ created_at, ...r }) => r)).toEqual([
+      { image_id: 'img1', axis: 'Colour', value: 'Red', reject: false },
+      { image_id: 'img1', axis: 'Hair', value: 'Bob', reject: false },
+      { image_id: 'img2', axis: null, value: null, reject: true },
+    ]);
+    const human = humanLabelsOf(rows);
+    expect(human.values.get(labelKey('img1', 'Hair'))).toBe('Bob');
+    expect([...human.rejected]).toEqual(['img2']);
+    expect(out.join('')).toContain('recorded 2 labels');
+  });
+
+  it('reads the bulk CSV form, later lines winning for the same image and axis', async () => {
+    const { ctx, sql } = await context();
+    const file = join(tmp(), 'labels.csv');
+    writeFileSync(file, 'image_id,axis,value,reject\nimg1,Hair,"bob cut, chin-length",\nimg3,,,true\nimg1,Hair,Long,false\n');
+    expect(await label.run(['--csv', file], ctx)).toBe(0);
+    const rows = (await readLabelRows(sql)).map(({ created_at, ...r }) => r);
+    expect(rows).toEqual([
+      { image_id: 'img1', axis: 'Hair', value: 'Long', reject: false },
+      { image_id: 'img3', axis: null, value: null, reject: true },
+    ]);
+  });
+
+  it('rejects unknown images and axes, naming the CSV line and column, and writes nothing', async () => {
+    const { ctx, sql } = await context();
+    const file = join(tmp(), 'labels.csv');
+    writeFileSync(file, 'image_id,axis,value\nimg1,Hair,Bob\nnope,Hair,Bob\nimg1,Shoes,Red\n');
+    const error = await label.run(['--csv', file], ctx).catch((e) => e);
+    expect(error).toBeInstanceOf(InputErrors);
+    expect((error as InputErrors).errors.map((e) => e.format())).toEqual([
+      `${file}:3: image_id: expected the id of a generated image, got 'nope'`,
+      `${file}:4: axis: expected a scored axis (Colour, Hair), got 'Shoes'`,
+    ]);
+    expect(await readLabelRows(sql)).toEqual([]);
+  });
+
+  it('says what it expected for bad command lines', async () => {
+    const { ctx } = await context();
+    await expect(label.run([], ctx)).rejects.toThrow(/expected an image id/);
+    await expect(label.run(['img1'], ctx)).rejects.toThrow(/expected <axis>=<value> or --reject/);
+    await expect(label.run(['img1', 'Hair'], ctx)).rejects.toThrow(/expected <axis>=<value>.*got 'Hair'/);
+    await expect(label.run(['img1', 'Hair=Bob', '--reject'], ctx)).rejects.toThrow(InputError);
+    await expect(label.run(['--bogus'], ctx)).rejects.toThrow(InputError);
+    await expect(label.run(['--csv', '/does/not/exist.csv'], ctx)).rejects.toThrow(/expected a readable CSV file/);
+  });
+});
+
+describe('label CSV parsing', () => {
+  it('splits quoted fields with commas and doubled quotes', () => {
+    expect(splitCsvLine('a,"b, c","say ""hi""",').map((f) => f.text)).toEqual(['a', 'b, c', 'say "hi"', '']);
+    expect(splitCsvLine('a,"b",c').map((f) => f.col)).toEqual([1, 3, 7]);
+  });
+
+  it('reports every bad line with line, column and field', () => {
+    const text = 'image_id,axis,value,reject\n,Hair,Bob,\nimg1,Hair,,\nimg2,Hair,Bob,maybe\n"img3"x,Hair,Bob,\n';
+    const error = (() => {
+      try {
+        parseLabelCsv(text, 'l.csv');
+      } catch (e) {
+        return e as InputErrors;
+      }
+    })()!;
+    expect(error.errors.map((e) => e.format())).toEqual([
+      'l.csv:2:1: image_id: expected an image id',
+      'l.csv:3:11: value: expected a value for the axis (or reject=true)',
+      "l.csv:4:15: reject: expected reject to be true or false (or empty), got 'maybe'",
+      'l.csv:5: expected a CSV line: unexpected text after a closing quote at column 7',
+    ]);
+    expect(() => parseLabelCsv('id,axis\nx,y\n', 'h.csv')).toThrow(/expected a header line naming the columns image_id,axis,value,reject/);
+  });
+});
