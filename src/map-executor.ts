@@ -19,7 +19,6 @@ import { inputArtifact } from './context.js';
 export interface MapRunResult {
   outputs: Record<string, OutputRecord>;
   items: { total: number; run: number; reused: number; failed: number };
-  interrupted: boolean;
 }
 
 interface MemoEntry {
@@ -123,31 +122,28 @@ export async function runMapStage(options: {
     ctx.progress(done, items.length);
   };
 
-  let setupState: unknown;
-  if (todo.length > 0) {
-    setupState = await stage.setup?.(ctx, todo.map((t) => t.item));
-    try {
-      const size = Math.max(1, stage.batchSize(ctx.params));
-      const batches: (typeof todo)[] = [];
-      for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
-      const stageLimit = pLimit(Math.max(1, stage.concurrency(ctx.params)));
-      const limited = (b: typeof todo) => stageLimit(() => (options.resourceLimit ? options.resourceLimit(() => runBatch(b, setupState)) : runBatch(b, setupState)));
-      const settled = await Promise.allSettled(batches.map(limited));
-      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failure) throw failure.reason;
-    } finally {
-      await stage.teardown?.(setupState as never);
-    }
-  }
-  if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
+  const setupState = todo.length > 0 ? await stage.setup?.(ctx, todo.map((t) => t.item)) : undefined;
+  try {
+    const size = Math.max(1, stage.batchSize(ctx.params));
+    const batches: (typeof todo)[] = [];
+    for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
+    const stageLimit = pLimit(Math.max(1, stage.concurrency(ctx.params)));
+    const limit = options.resourceLimit ?? ((fn: () => Promise<void>) => fn());
+    const settled = await Promise.allSettled(batches.map((b) => stageLimit(() => limit(() => runBatch(b, setupState)))));
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
-  const outputs = await assembleOutputs(project, state, tables, hashes, memo);
-  if (stage.finish) {
-    const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
-    await stage.finish(ctx, setupState, finished);
+    const outputs = await assembleOutputs(project, state, tables, hashes, memo);
+    if (stage.finish) {
+      const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
+      await stage.finish(ctx, setupState, finished);
+    }
+    const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
+    return { outputs, items: { total: items.length, run: todo.length, reused, failed } };
+  } finally {
+    if (todo.length > 0) await stage.teardown?.(setupState as never);
   }
-  const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
-  return { outputs, items: { total: items.length, run: todo.length, reused, failed }, interrupted: false };
 }
 
 /** The output tables: the current items' rows, in item order, from their parts. */

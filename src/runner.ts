@@ -85,7 +85,7 @@ export class Runner {
     return { identity, params, records };
   }
 
-  private async reasons(node: StageNode, identity: StageIdentity, params: unknown, records: Record<string, OutputRecord>): Promise<string[]> {
+  private async reasons(node: StageNode, identity: StageIdentity, params: unknown, records: Record<string, OutputRecord>, countItems: boolean): Promise<string[]> {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
@@ -93,7 +93,8 @@ export class Runner {
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
-    if (module?.kind === 'map') {
+    // Counting items means reading the input table: worth it for status, not when the run will count them anyway.
+    if (countItems && module?.kind === 'map') {
       const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
       const { hashes } = await loadItems(module, ctx);
       const memo = await loadMemo(this.state, node.name, identity.memoKey);
@@ -116,7 +117,7 @@ export class Runner {
       let reasons: string[];
       if (staleUp.length > 0) reasons = [`upstream ${staleUp.join(', ')} will run first`];
       else if (!known) reasons = ['an input has not been produced yet'];
-      else reasons = await this.reasons(node, known.identity, known.params, known.records);
+      else reasons = await this.reasons(node, known.identity, known.params, known.records, true);
       if (force) reasons.unshift('--force');
       if (reasons.length > 0) stale.add(name);
       result.push({ name, upToDate: reasons.length === 0, reasons });
@@ -168,7 +169,7 @@ export class Runner {
       if (!known) throw new StageFailure(node.name, 'an input was not produced');
       const { identity, params, records } = known;
       fingerprint = identity.fingerprint;
-      const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records);
+      const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records, false);
       if (reasons.length === 0) return { name: node.name, status: 'skipped' };
       this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
       const dynamicDeps = new Set<string>();
