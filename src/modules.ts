@@ -24,9 +24,16 @@ export function resolveModulePath(ref: string, projectDir: string): string | und
   return candidates.find((c) => existsSync(c));
 }
 
+/** .js modules load natively; a user's .ts module goes through tsx, loaded only then (it costs startup time). */
 async function importModule(path: string): Promise<unknown> {
-  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
-  return mod.default;
+  const url = pathToFileURL(path).href;
+  if (path.endsWith('.ts') && !runningFromSource) {
+    const { tsImport } = await import('tsx/esm/api');
+    const mod = (await tsImport(url, import.meta.url)) as { default?: { default?: unknown } };
+    // tsx may wrap the module as CommonJS, nesting the default export once more.
+    return mod.default && Object.keys(mod.default).join() === 'default' ? mod.default.default : mod.default;
+  }
+  return ((await import(url)) as { default?: unknown }).default;
 }
 
 export interface LoadedStage {
@@ -37,7 +44,7 @@ export interface LoadedStage {
 export async function loadStageModule(ref: string, projectDir: string, where: { file: string; field: string }): Promise<LoadedStage> {
   const file = resolveModulePath(ref, projectDir);
   if (!file) {
-    throw new InputError(`stage module "${ref}" not found (a built-in stage name, or a path to a .js module relative to the project)`, where);
+    throw new InputError(`stage module "${ref}" not found (a built-in stage name, or a path to a .js or .ts module relative to the project)`, where);
   }
   const mod = await importModule(file);
   if (!isStageModule(mod)) {
