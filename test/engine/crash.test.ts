@@ -1,0 +1,58 @@
+// A run killed with SIGKILL mid-stage loses at most the batches in flight: the rerun
+// takes over the dead run's lock, resumes from the committed batches, and ends with
+// exactly the bytes an uninterrupted run writes.
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { finished, TestProject, waitFor } from './helpers.js';
+
+const projects: TestProject[] = [];
+afterEach(() => projects.splice(0).forEach((p) => p.dispose()));
+
+const inputs = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`f${String(i).padStart(2, '0')}.txt`, `line ${i}\n`]));
+const batchOfTwo = ['--set', 'upper.batch=2'];
+
+/** Parquet parts the map stage has written so far (each is renamed into place whole). */
+function partsWritten(project: TestProject): number {
+  const root = project.path('data/memo/upper');
+  if (!existsSync(root)) return 0;
+  return readdirSync(root).flatMap((d) => readdirSync(join(root, d))).filter((f) => f.endsWith('.upper.parquet')).length;
+}
+
+function itemCounts(stderr: string): { run: number; reused: number } {
+  const match = /upper: done in [\d.]+ s: (\d+) items run, (\d+) reused/.exec(stderr);
+  if (!match) throw new Error(`no item counts for upper in:\n${stderr}`);
+  return { run: Number(match[1]), reused: Number(match[2]) };
+}
+
+it('resumes after SIGKILL mid-stage and writes the same bytes as an uninterrupted run', async () => {
+  const killed = TestProject.create(inputs);
+  const reference = TestProject.create(inputs);
+  projects.push(killed, reference);
+
+  const child = killed.spawn(['run', ...batchOfTwo], { SLOW_MS: '150' });
+  const exit = finished(child);
+  await waitFor(() => partsWritten(killed) >= 3, 'three committed batches');
+  child.kill('SIGKILL');
+  await exit;
+  expect(child.signalCode).toBe('SIGKILL');
+  expect(killed.exists('data/tables/upper.parquet')).toBe(false);
+  const committedAtLeast = 2 * (partsWritten(killed) - 1);
+
+  const resumed = await killed.pipeline(['run', ...batchOfTwo]);
+  expect(resumed.code, resumed.stderr).toBe(0);
+  expect(resumed.stderr).toMatch(new RegExp(`note: removed a stale lock left by pid ${child.pid} .*no longer running`));
+  const { run, reused } = itemCounts(resumed.stderr);
+  expect(run + reused).toBe(24);
+  expect(reused).toBeGreaterThanOrEqual(committedAtLeast);
+  expect(run).toBeGreaterThan(0);
+
+  const uninterrupted = await reference.pipeline(['run', ...batchOfTwo]);
+  expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
+  for (const table of ['data/tables/files.parquet', 'data/tables/upper.parquet', 'out/count.txt']) {
+    expect(killed.bytes(table).equals(reference.bytes(table)), table).toBe(true);
+  }
+  const outs = (p: TestProject) => p.read('pipeline.lock').match(/^ {8}hash: \w+$/gm);
+  expect(outs(killed)).toEqual(outs(reference));
+  expect(killed.exists('data/.sdloop/run.lock')).toBe(false);
+});

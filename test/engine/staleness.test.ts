@@ -1,0 +1,119 @@
+// `pipeline status` must say why each stage is stale in words a user can act on, and
+// an unchanged stage must stay up to date (early cut-off included).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stageOf, TestProject } from './helpers.js';
+
+let project: TestProject;
+
+beforeEach(async () => {
+  project = TestProject.create({ 'a.txt': 'alpha\n', 'b.txt': 'beta\n', 'c.txt': 'gamma\n' });
+  const first = await project.run();
+  expect(first.code, first.stderr).toBe(0);
+});
+
+afterEach(() => project.dispose());
+
+describe('status explains staleness', () => {
+  it('says "never run" for a fresh project and "up to date" right after a run', async () => {
+    const fresh = TestProject.create();
+    try {
+      const before = await fresh.status();
+      expect(before.files!.reasons).toEqual(['never run']);
+      expect(before.upper!.reasons[0]).toMatch(/upstream files will run first/);
+    } finally {
+      fresh.dispose();
+    }
+    const after = await project.status();
+    expect(Object.values(after).map((s) => s.upToDate)).toEqual([true, true, true]);
+    const text = await project.pipeline(['status']);
+    expect(text.stdout).toBe('files: up to date\nupper: up to date\ncount: up to date\n');
+  });
+
+  it('names the param that changed, from what to what (pipeline.yaml edit and --set)', async () => {
+    project.write('pipeline.yaml', project.read('pipeline.yaml').replace('suffix: "!"', 'suffix: "?"'));
+    const edited = await project.status();
+    expect(edited.upper!.reasons).toContain('param upper.suffix changed: "!" -> "?"');
+    expect(edited.files!.upToDate).toBe(true);
+    const overridden = await project.status(['--set', 'upper.batch=5']);
+    expect(overridden.upper!.reasons).toContain('param upper.batch changed: 10 -> 5');
+  });
+
+  it('counts the items an input change adds and removes (+N/-M)', async () => {
+    project.write('in/d.txt', 'delta\n');
+    project.write('in/e.txt', 'epsilon\n');
+    project.remove('in/c.txt');
+    const files = await project.status();
+    expect(files.files!.reasons).toEqual(['files changed: +2 -1 ~0 (in/d.txt, in/e.txt, in/c.txt)']);
+    expect(files.upper!.reasons).toEqual(['upstream files will run first']);
+    expect((await project.run(['files'])).code).toBe(0);
+    const upper = await project.status();
+    expect(upper.upper!.reasons).toEqual(['input files changed', 'items: +2 to run, -1 removed, 2 reused']);
+  });
+
+  it('says "code changed" when the stage module or a helper it imports is edited', async () => {
+    project.write('upper.mjs', `${project.read('upper.mjs')}\n// an edit\n`);
+    expect((await project.status()).upper!.reasons).toEqual(['code changed']);
+    expect((await project.run()).code).toBe(0);
+    project.write('shout.mjs', `${project.read('shout.mjs')}\n// an edit to a helper\n`);
+    expect((await project.status()).upper!.reasons).toEqual(['code changed']);
+  });
+
+  it('lists modified dep files, and ignores a touch that keeps the content', async () => {
+    project.write('in/b.txt', 'BETA changed\n');
+    const status = await project.status();
+    expect(status.files!.reasons).toEqual(['files changed: +0 -0 ~1 (in/b.txt)']);
+    expect(status.count!.reasons).toEqual(['files changed: +0 -0 ~1 (in/b.txt)']);
+    project.write('in/b.txt', 'beta\n');
+    expect(Object.values(await project.status()).every((s) => s.upToDate)).toBe(true);
+  });
+
+  it('reports a deleted output and rebuilds it', async () => {
+    project.remove('data/tables/upper.parquet');
+    expect((await project.status()).upper!.reasons).toEqual(['output upper missing (data/tables/upper.parquet)']);
+    const rerun = await project.run();
+    expect(stageOf(rerun, 'upper').status).not.toBe('skipped');
+    expect(project.exists('data/tables/upper.parquet')).toBe(true);
+    expect(await project.sql('select count(*)::INTEGER as n from upper')).toEqual([{ n: 3 }]);
+  });
+
+  it('counts failed items to retry, and a rerun retries only those', async () => {
+    project.write('in/f1.txt', 'FAIL one\n');
+    project.write('in/f2.txt', 'FAIL two\n');
+    const failing = await project.run([], { FAIL_ITEMS: '1' });
+    expect(failing.code).toBe(0);
+    expect(stageOf(failing, 'upper').items).toEqual({ done: 2, failed: 2, reused: 3 });
+    expect((await project.status()).upper!.reasons).toEqual(['2 failed items to retry']);
+    const retry = await project.run();
+    expect(stageOf(retry, 'upper').items).toEqual({ done: 2, failed: 0, reused: 3 });
+    expect((await project.status()).upper!.upToDate).toBe(true);
+  });
+
+  it('says the previous run failed, with its error, until a run succeeds', async () => {
+    const failed = await project.pipeline(['run', '--force', 'files'], { LIST_FAIL: '1' });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/files: FAILED: .*list exploded on purpose/);
+    const status = await project.status();
+    expect(status.files!.reasons).toHaveLength(1);
+    expect(status.files!.reasons[0]).toMatch(/^previous run failed: .*list exploded on purpose$/);
+    expect((await project.run()).code).toBe(0);
+    expect((await project.status()).files!.upToDate).toBe(true);
+  });
+});
+
+describe('early cut-off', () => {
+  it('a stage that reproduces the same rows leaves its dependents up to date', async () => {
+    project.write('list.mjs', `${project.read('list.mjs')}\n// same rows, new code\n`);
+    const status = await project.status();
+    expect(status.files!.reasons).toEqual(['code changed']);
+    const rerun = await project.run();
+    expect(stageOf(rerun, 'files').status).toBe('cut-off');
+    expect(stageOf(rerun, 'upper').status).toBe('skipped');
+    expect(stageOf(rerun, 'count').status).toBe('skipped');
+  });
+
+  it('a cmd stage whose dep is rewritten with the same bytes does not rerun', async () => {
+    project.write('in/a.txt', 'alpha\n');
+    const rerun = await project.run();
+    expect(rerun.stages.map((s) => s.status)).toEqual(['skipped', 'skipped', 'skipped']);
+  });
+});
