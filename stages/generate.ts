@@ -2,12 +2,15 @@
 // each prompt row, so a crash loses at most the batch in flight and a rerun renders only
 // what is missing (failed items included). Images go to the object store by content
 // hash and are hard-linked into sdgen-style session folders for people.
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseLoraSpec } from '../adapters/a1111.js';
+import { SYNTHETIC_VERSION } from '../adapters/synthetic.js';
+import { loraLoader } from '../adapters/synthetic-lora.js';
 import { defineMapStage, type ItemResult, type StageContext } from '../src/stage.js';
 import { imageRow, type ImageRow, type PromptRow } from '../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './lib/backend.js';
 import { SessionBook, sessionSuffix } from './lib/sessions.js';
-import { isAbsolute, resolve } from 'node:path';
 
 const params = z.object({ generate: generateParams.prefault({}) });
 type Params = z.infer<typeof params>;
@@ -63,9 +66,13 @@ const stage = defineMapStage<Params, PromptRow, State>({
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
-  async resources(ctx) {
+  async resources(ctx): Promise<Record<string, string>> {
     const g = ctx.params.generate;
-    return { backend: g.backend, model: g.model ?? '', loras: g.loras.join(',') };
+    if (g.backend === 'a1111') return { backend: 'a1111', model: g.model ?? 'as loaded on the server' };
+    // A LoRA retrained under the same name must re-render: its content is part of the identity.
+    const lora = loraLoader(g.lora_dirs.map((d) => (isAbsolute(d) ? d : resolve(ctx.projectDir, d))));
+    const hashes = await Promise.all(g.loras.map(async (spec) => (await lora(parseLoraSpec(spec).name)).shortHash));
+    return { backend: 'synthetic', renderer: SYNTHETIC_VERSION, lora_hashes: hashes.join(',') };
   },
   async setup(ctx) {
     const g = ctx.params.generate;

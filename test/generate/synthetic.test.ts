@@ -84,3 +84,27 @@ describe('synthetic backend (demo)', () => {
     expect(lora.strengthOf('Blue', 'blue hair, long')).toBe(0);
   });
 });
+
+describe('synthetic pictures read back through the demo world', () => {
+  it('each axis row of the centre square decodes closest to the value that was drawn', async () => {
+    const { DEMO_GRID, DEMO_GREY, DEMO_CODE_SCALE, axisRow, cellSpan, centreSquare, valueCode } = await import('../../stages/lib/demo-world.js');
+    for (const row of promptRows(12)) {
+      const r = await renderSynthetic(row, options);
+      const { data, info } = await sharp(r.png).raw().toBuffer({ resolveWithObject: true });
+      const { x0, y0, size } = centreSquare(info.width, info.height);
+      const axes = Object.keys(row.variations);
+      for (const axis of axes) {
+        const [top, bottom] = cellSpan(axisRow(axis, axes), size);
+        const code: number[] = [];
+        for (let c = 0; c < DEMO_GRID; c++) {
+          const [left] = cellSpan(c, size);
+          const p = ((y0 + Math.floor((top + bottom) / 2)) * info.width + x0 + left) * 3;
+          for (let k = 0; k < 3; k++) code.push((data[p + k]! - DEMO_GREY) / DEMO_CODE_SCALE);
+        }
+        const { keys, texts } = row.variations[axis]!;
+        const cosines = await Promise.all(texts.map(async (t) => (await valueCode(t)).reduce((s, v, i) => s + v * code[i]!, 0)));
+        expect(keys[cosines.indexOf(Math.max(...cosines))]).toBe(r.rendered![axis]);
+      }
+    }
+  });
+});
