@@ -8,6 +8,7 @@ import { InputError } from './errors.js';
 import { moduleClosure, codeHash } from './modules.js';
 import { selectParams, type ParamTree } from './params.js';
 import type { StatCache } from './stat-cache.js';
+import type { GlobCache } from './glob-cache.js';
 import type { State } from './state.js';
 import { normalisePath, type StageNode } from './graph.js';
 import type { Project } from './project.js';
@@ -30,13 +31,13 @@ export interface StageIdentity {
 }
 
 /** Expand a stage's declared deps (files, folders, globs) to files, relative to the project. */
-export async function expandDeps(project: Project, node: StageNode, producedPaths: Set<string>): Promise<string[]> {
+export async function expandDeps(project: Project, node: StageNode, producedPaths: Set<string>, globs: GlobCache): Promise<string[]> {
   const files = new Set<string>();
   for (const dep of node.config.deps) {
     const abs = resolve(project.dir, dep);
     const isDir = existsSync(abs) && statSync(abs).isDirectory();
     const pattern = isDir ? `${dep.replace(/\/+$/, '')}/**` : dep;
-    const matched = fg.isDynamicPattern(pattern) || isDir ? await fg(pattern, { cwd: project.dir, onlyFiles: true, dot: false }) : existsSync(abs) ? [dep] : [];
+    const matched = fg.isDynamicPattern(pattern) || isDir ? await globs.glob(project.dir, pattern) : existsSync(abs) ? [dep] : [];
     if (matched.length === 0 && !producedPaths.has(normalisePath(dep))) {
       throw new InputError(`dep "${dep}" matches no file and no stage produces it`, { file: project.file, field: `stages.${node.name}.deps` });
     }

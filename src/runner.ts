@@ -15,6 +15,7 @@ import { readLockFile, writeLockFile, type LockEntry, type LockFile, type Output
 import { producedPaths, selectStages, type StageNode } from './graph.js';
 import { appendRows, type State } from './state.js';
 import type { StatCache } from './stat-cache.js';
+import { GlobCache } from './glob-cache.js';
 import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import type { RunSummary } from './command.js';
@@ -33,6 +34,7 @@ export class Runner {
   private lockWrites: Promise<void> = Promise.resolve();
   private readonly resourceLimits = new Map<string, LimitFunction>();
   private readonly producedPaths: Set<string>;
+  private readonly globs: GlobCache;
 
   constructor(
     private readonly project: Project,
@@ -42,6 +44,7 @@ export class Runner {
   ) {
     this.lock = readLockFile(project.paths.lock);
     this.producedPaths = producedPaths(project.graph);
+    this.globs = new GlobCache(state);
   }
 
   currentOutputs(): Record<string, OutputRecord> {
@@ -76,7 +79,7 @@ export class Runner {
     const rawParams = stageParams(this.project, node);
     const module = node.loaded?.module;
     const params = module ? parseStageParams(this.project, node.name, module, rawParams) : rawParams;
-    const staticDeps = await expandDeps(this.project, node, this.producedPaths);
+    const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
     const dynamic = (await recordedDynamicDeps(this.state, node.name)).filter((p) => !staticDeps.includes(p));
     const deps = await hashDeps(this.project, [...staticDeps, ...dynamic].sort(), this.stats);
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
@@ -123,6 +126,7 @@ export class Runner {
       result.push({ name, upToDate: reasons.length === 0, reasons });
     }
     await this.stats.flush();
+    await this.globs.flush();
     return result;
   }
 
@@ -146,6 +150,7 @@ export class Runner {
     const stages = await Promise.all(order.map((n) => outcomes.get(n)!));
     await this.lockWrites;
     await this.stats.flush();
+    await this.globs.flush();
     const failed = stages.some((s) => s.status === 'failed');
     const exitCode = options.signal.aborted ? 130 : failed ? 1 : 0;
     await this.state.run('UPDATE runs SET finished_at = now(), status = $status WHERE run_id = $id', {
@@ -216,7 +221,7 @@ export class Runner {
 
   /** Files the stage read on its own join its deps, and are what its fingerprint is checked against next time. */
   private async withDynamicDeps(node: StageNode, identity: StageIdentity, dynamicDeps: Set<string>): Promise<StageIdentity> {
-    const staticDeps = await expandDeps(this.project, node, this.producedPaths);
+    const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
     const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p)).filter((p) => !staticDeps.includes(p));
     const deps = await hashDeps(this.project, [...new Set([...staticDeps, ...dynamic])].sort(), this.stats);
     await this.state.transaction(async (c) => {

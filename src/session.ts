@@ -6,7 +6,7 @@ import { loadProject, type Project } from './project.js';
 import { State } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
-import { acquireProjectLock } from './project-lock.js';
+import { acquireProjectLock, readLockHolder, ProjectLockedError } from './project-lock.js';
 import { sqlString } from './tables.js';
 import { createReporter, type Reporter } from './progress.js';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
@@ -28,7 +28,10 @@ export class ProjectSession {
 
   static async open(options: SessionOptions): Promise<ProjectSession> {
     const project = await loadProject(options.dir, options.set);
-    const state = await State.open(project.paths.state);
+    const state = await State.open(project.paths.state).catch((error: Error) => {
+      const holder = readLockHolder(project.paths.runLock);
+      throw holder ? new ProjectLockedError(holder, project.paths.runLock) : error;
+    });
     const stats = await StatCache.load(state);
     const reporter = createReporter(options.json ? 'silent' : process.stderr.isTTY ? 'tty' : 'plain');
     return new ProjectSession(project, state, new Runner(project, state, stats, reporter), reporter);

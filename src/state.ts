@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS memo (
   out_hash VARCHAR, status VARCHAR, error VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS stat_cache (
   path VARCHAR, size BIGINT, mtime_ns VARCHAR, ino BIGINT, hash VARCHAR);
+CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS dep_files (stage VARCHAR, path VARCHAR, hash VARCHAR, dynamic BOOLEAN);
 `;
 

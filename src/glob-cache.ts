@@ -1,0 +1,65 @@
+// Expanding a dep glob over 20,000 files reads every directory entry. Adding, removing or
+// renaming a file changes its directory's mtime, so when no directory under the glob's
+// base changed, the last expansion still holds and only the directories are stat'ed.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import fg from 'fast-glob';
+import type { State } from './state.js';
+
+interface CachedGlob {
+  dirs: [path: string, mtimeNs: string][];
+  files: string[];
+}
+
+function mtimeOf(path: string): string | undefined {
+  return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs.toString();
+}
+
+async function directoriesUnder(cwd: string, pattern: string): Promise<string[]> {
+  const bases = [...new Set(fg.generateTasks(pattern).map((t) => t.base))];
+  const dirs: string[] = [];
+  for (const base of bases) {
+    dirs.push(base);
+    for (const d of await fg('**', { cwd: join(cwd, base), onlyDirectories: true, dot: false })) dirs.push(join(base, d));
+  }
+  return dirs;
+}
+
+export class GlobCache {
+  private loaded?: Map<string, CachedGlob>;
+  private readonly updates = new Map<string, CachedGlob>();
+
+  constructor(private readonly state: State) {}
+
+  private async entries(): Promise<Map<string, CachedGlob>> {
+    if (!this.loaded) {
+      const rows = await this.state.query<{ pattern: string; entry: string }>('SELECT pattern, entry FROM glob_cache');
+      this.loaded = new Map(rows.map((r) => [r.pattern, JSON.parse(r.entry) as CachedGlob]));
+    }
+    return this.loaded;
+  }
+
+  /** Files matching `pattern` under `cwd`, sorted, relative to cwd. */
+  async glob(cwd: string, pattern: string): Promise<string[]> {
+    const key = `${cwd}\0${pattern}`;
+    const cached = this.updates.get(key) ?? (await this.entries()).get(key);
+    if (cached && cached.dirs.every(([dir, mtime]) => mtimeOf(join(cwd, dir)) === mtime)) return cached.files;
+    const dirsBefore = (await directoriesUnder(cwd, pattern)).map((d): [string, string] => [d, mtimeOf(join(cwd, d)) ?? 'missing']);
+    const files = (await fg(pattern, { cwd, onlyFiles: true, dot: false })).sort();
+    this.updates.set(key, { dirs: dirsBefore, files });
+    return files;
+  }
+
+  async flush(): Promise<void> {
+    if (this.updates.size === 0) return;
+    const updates = [...this.updates];
+    this.updates.clear();
+    await this.state.transaction(async (c) => {
+      for (const [pattern, entry] of updates) {
+        await c.run('DELETE FROM glob_cache WHERE pattern = $pattern', { pattern });
+        await c.run('INSERT INTO glob_cache VALUES ($pattern, $entry)', { pattern, entry: JSON.stringify(entry) });
+        this.loaded?.set(pattern, entry);
+      }
+    });
+  }
+}
