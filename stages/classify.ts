@@ -156,6 +156,11 @@ function probeArtifact(
   };
 }
 
+/** Indented JSON, but a weight vector on one line rather than one line per number. */
+function compactNumberArrays(json: string): string {
+  return json.replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_, body: string) => `[${body.replace(/\s+/g, '')}]`);
+}
+
 function embeddingModelOf(embeddings: EmbeddingRow[]): string {
   const models = [...new Set(embeddings.map((e) => e.model))].sort();
   if (models.length > 1) throw new Error(`embeddings come from several models (${models.join(', ')}); re-run score with one model`);
@@ -207,7 +212,11 @@ export default defineStage<Params>({
       }));
       results[axis] = classifyAxis(axis, items, classesOf(axis, axisScores, promptById), X, p);
       const m = results[axis].metric;
-      ctx.log(`${axis}: ${m.classes} values, ${m.n_train} train / ${m.n_test} test, probe ${m.probe_accuracy ?? '-'} vs zero-shot ${m.zero_shot_accuracy ?? '-'}`);
+      const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
+      ctx.log(
+        `${axis}: ${m.classes} values, ${m.n_train} train / ${m.n_test} test: probe ${pct(m.probe_accuracy)} vs zero-shot ${pct(m.zero_shot_accuracy)}` +
+          (m.n_truth ? `; vs ground truth (${m.n_truth} images): probe ${pct(m.truth_probe_accuracy)}, zero-shot ${pct(m.truth_zero_shot_accuracy)}` : ''),
+      );
       if (m.classes < 2) ctx.warn(`${axis}: fewer than two values have labels; predictions fall back to zero-shot`);
     }
 
@@ -219,7 +228,7 @@ export default defineStage<Params>({
       confirm_threshold: p.confirm_threshold,
       axes: Object.fromEntries(Object.entries(results).map(([axis, r]) => [axis, r.artifact])),
     };
-    await writeFileAtomic(join(dir, 'classifier.json'), `${JSON.stringify(artifact, null, 1)}\n`);
+    await writeFileAtomic(join(dir, 'classifier.json'), `${compactNumberArrays(JSON.stringify(artifact, null, 1))}\n`);
     return {
       predictions: Object.values(results).flatMap((r) => r.predictions),
       classifier_metrics: Object.values(results).map((r) => r.metric),

@@ -175,7 +175,7 @@ export default defineStage<Params>({
       await writeFile(join(tmp, 'dataset.toml'), toml);
       await writeFile(join(tmp, 'summary.json'), `${JSON.stringify(summaryOf(concepts, p), null, 2)}\n`);
     });
-    ctx.log(`dataset: ${concepts.map((c) => `${c.dir} (${c.images.length})`).join(', ') || 'empty'}`);
+    ctx.log(`concepts: ${concepts.map((c) => `${c.dir} (${c.images.length})`).join(', ') || 'empty'}`);
     return { dataset: { path: dir } };
   },
 });
