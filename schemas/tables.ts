@@ -93,7 +93,7 @@ export const predictionRow = z.object({
   image_id: z.string(),
   axis: z.string(),
   value: z.string().describe('the value the prompt asked for (a variation key)'),
-  p_probe: z.number().describe("the probe's probability of `value`; p_zero_shot when the axis has no probe"),
+  p_probe: z.number().describe("the probe's probability of `value` (0 if no image had it as a label); p_zero_shot when the axis has no probe"),
   p_zero_shot: z.number(),
   p_combined: z.number(),
   probe_value: z.string().nullable().describe("the probe's most probable value; null when the axis has no probe"),
