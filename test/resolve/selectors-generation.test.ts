@@ -50,6 +50,7 @@ describe('selectors', () => {
       plan(one('{L[nope]}'), 'p.prompt.yaml');
     } catch (error) {
       expect((error as { where: { file: string } }).where.file).toMatch(/p\.prompt\.yaml$/);
+      expect((error as { where: { line: number } }).where.line).toBe(3);
     }
   });
 

@@ -1,6 +1,6 @@
 // The fully resolved template text -> axes (one per placeholder name) and render slots.
 import type { VariationValue } from '../../../schemas/templates.js';
-import { InputError } from '../../../src/errors.js';
+import { InputError, type InputErrorWhere } from '../../../src/errors.js';
 import type { VariationSource } from './imports.js';
 import { parseSelector, SelectorError, type Selector } from './selectors.js';
 
@@ -33,7 +33,7 @@ export interface ParsedTexts {
 }
 
 /** Where a placeholder was written, for messages: the first file read whose text holds it. */
-export type Locate = (written: string) => string | undefined;
+export type Locate = (written: string) => InputErrorWhere;
 
 export function parsePlaceholders(texts: string[], locate: Locate): ParsedTexts {
   const axes: Axis[] = [];
@@ -47,7 +47,7 @@ export function parsePlaceholders(texts: string[], locate: Locate): ParsedTexts 
         selector = parseSelector(m[3] ?? '');
       } catch (error) {
         if (!(error instanceof SelectorError)) throw error;
-        throw new InputError(`placeholder ${m[0]}: ${error.message}`, { file: locate(m[0]), field: m[1] });
+        throw new InputError(`placeholder ${m[0]}: ${error.message}`, { ...locate(m[0]), field: m[1] });
       }
       const name = m[1]!;
       let axis = byName.get(name);
@@ -84,7 +84,7 @@ export function renderTables(compiled: Compiled, sources: (VariationSource | nul
       const text = renderValue(value, part);
       if (text === null) {
         if (!selected[axis]!.includes(i)) return '';
-        throw new InputError(`{${axes[axis]!.name}:${part}}: value ${source.keys[i]} is plain text, not a multipart value, so it has no part "${part}"`, { file: locate(`:${part}`), field: axes[axis]!.name });
+        throw new InputError(`{${axes[axis]!.name}:${part}}: value ${source.keys[i]} is plain text, not a multipart value, so it has no part "${part}"`, { ...locate(`:${part}`), field: axes[axis]!.name });
       }
       return text;
     });

@@ -77,7 +77,7 @@ function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: n
     try {
       return applySelector(axis.selector, source.keys, () => new Rng(base, LIMIT, hash32(axis.name)));
     } catch (error) {
-      if (error instanceof SelectorError) throw new InputError(`placeholder ${axis.written}: ${error.message}`, { file: locate(axis.written), field: axis.name });
+      if (error instanceof SelectorError) throw new InputError(`placeholder ${axis.written}: ${error.message}`, { ...locate(axis.written), field: axis.name });
       throw error;
     }
   });
@@ -86,6 +86,15 @@ function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: n
 /** The alternatives a scorer compares: every key of the axis' source and the text each renders. */
 function axisAlternatives(source: VariationSource) {
   return { keys: source.keys, texts: source.values.map((v) => renderValue(v, null) ?? '') };
+}
+
+function whereWritten(loader: TemplateLoader, written: string) {
+  for (const path of loader.filesRead) {
+    const file = loader.yaml(path);
+    const at = file.text.indexOf(written);
+    if (at >= 0) return { file: path, ...file.lines.linePos(at) };
+  }
+  return {};
 }
 
 export function planPromptFile(path: string, options: PlanOptions): FilePlan {
@@ -103,7 +112,7 @@ export function planPromptFile(path: string, options: PlanOptions): FilePlan {
     warnings.push(...expansion.warnings);
     for (const [n, d] of expansion.imports) if (!imports.has(n)) imports.set(n, d);
   }
-  const locate: Locate = (written) => loader.filesRead.find((f) => loader.yaml(f).text.includes(written));
+  const locate: Locate = (written) => whereWritten(loader, written);
   const parsed = parsePlaceholders([text.text, negative.text], locate);
   const { axes } = parsed;
   const sources = sourcesOf(loader, resolved, axes, imports, removed);
@@ -147,7 +156,7 @@ export function planPromptFile(path: string, options: PlanOptions): FilePlan {
   }
   Object.assign(manifest, {
     version: '2.0',
-    resolved_template: { prompt: text.text, negative: negative.text },
+    resolved_template: { prompt: normalisePrompt(text.text), negative: normalisePrompt(negative.text) },
     generation_params: {
       mode: gen.mode, seed_mode: spec.sweep ? 'sweep' : gen.seed_mode, base_seed: base, num_images: rows.length,
       total_combinations: totalCombinations(spec, gen.mode === 'random' ? live : enumerated),

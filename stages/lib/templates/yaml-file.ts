@@ -15,12 +15,17 @@ export interface YamlFile {
 
 export type FieldPath = readonly (string | number)[];
 
+/** A single problem stays an InputError, which every caller knows; several become InputErrors. */
+export function oneOrMany(errors: InputError[]): InputError | InputErrors {
+  return errors.length === 1 ? errors[0]! : new InputErrors(errors);
+}
+
 /** Parse YAML text; syntax errors become InputErrors with line and column. */
 export function parseYaml(path: string, text: string): YamlFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new InputErrors(
+    throw oneOrMany(
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
         return new InputError(`YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, { file: path, line: pos?.line, col: pos?.col });
@@ -59,7 +64,7 @@ export function errorAt(file: YamlFile, field: FieldPath, message: string): Inpu
 export function parseWith<S extends z.ZodType>(file: YamlFile, schema: S, what: string): z.infer<S> {
   const result = schema.safeParse(file.data);
   if (result.success) return result.data;
-  throw new InputErrors(
+  throw oneOrMany(
     result.error.issues.map((issue) => {
       const field = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
       return errorAt(file, field, `${issue.message} (in a ${what} file)`);
