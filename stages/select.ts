@@ -121,6 +121,14 @@ export function selectRows(
   return { selection, excluded };
 }
 
+/** Why a target selected nothing: an unknown value (say which exist) or no good enough image. */
+function targetHint(target: { axis: string; value: string }, predictions: PredictionRow[]): string {
+  const known = [...new Set(predictions.filter((p) => p.axis === target.axis).map((p) => p.value))].sort(compareIds);
+  if (!known.length) return `select.target: no predictions for axis '${target.axis}'`;
+  if (!known.includes(target.value)) return `select.target: axis ${target.axis} has no value '${target.value}' (known: ${known.join(', ')})`;
+  return `no eligible image for target ${target.axis}=${target.value}: lower select.min_score or generate more`;
+}
+
 export default defineStage<Params>({
   description: 'top images per (axis, value) by combined score, without blank, blurred or duplicate images',
   version: '1',
@@ -141,9 +149,7 @@ export default defineStage<Params>({
     const { selection, excluded } = selectRows(predictions, images, quality, s);
     const skipped = Object.entries(excluded).map(([why, n]) => `${n} ${why}`);
     ctx.log(`selected ${selection.length} images${skipped.length ? `; not eligible (image x axis rows): ${skipped.join(', ')}` : ''}`);
-    if (s.target && selection.length === 0) {
-      ctx.warn(`no eligible image for target ${s.target.axis}=${s.target.value}: lower select.min_score or generate more`);
-    }
+    if (s.target && selection.length === 0) ctx.warn(targetHint(s.target, predictions));
     return { selection };
   },
 });

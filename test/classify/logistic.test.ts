@@ -73,6 +73,25 @@ describe('logistic probe', () => {
     expect(bestLambda(noisyScores)).toBeGreaterThan(bestLambda(cleanScores));
   });
 
+  it('stops at the optimum: the penalised loss has zero gradient there (KKT check)', () => {
+    const { X, y } = clusters(150, 6, 3, 1, 8);
+    const lambda = 0.05;
+    const model = fitLogistic(X, y, 3, lambda, undefined, { tolerance: 1e-9, maxIterations: 500 });
+    const { rows: n, cols: d } = X;
+    const mean = Array.from({ length: d }, (_, j) => X.data.filter((_, k) => k % d === j).reduce((a, b) => a + b, 0) / n);
+    const scale = mean.map((m, j) => Math.sqrt(X.data.filter((_, k) => k % d === j).reduce((a, v) => a + (v - m) ** 2, 0) / n));
+    const probs = predictProba(model, X);
+    for (let c = 0; c < 3; c++) {
+      const residual = Array.from({ length: n }, (_, i) => probs[i * 3 + c] - (y[i] === c ? 1 : 0));
+      // bias is not penalised: predicted and observed class frequencies agree
+      expect(residual.reduce((a, b) => a + b, 0) / n).toBeCloseTo(0, 6);
+      for (let j = 0; j < d; j++) {
+        const data = residual.reduce((a, r, i) => a + (r * (X.data[i * d + j] - mean[j])) / scale[j], 0) / n;
+        expect(data + lambda * model.weights[c * d + j] * scale[j]).toBeCloseTo(0, 6);
+      }
+    }
+  });
+
   it('is deterministic given the seed', () => {
     const { X, y } = clusters(200, 16, 3, 2, 6);
     const a = trainProbe(X, y, 3, Int32Array.from(y.keys()), { lambdas: [1e-3, 1e-1], folds: 3, seed: 9 });

@@ -95,5 +95,8 @@ describe('select', () => {
     const out = await runWholeStage(select, ctx);
     expect(pick(out.selection as SelectionRow[])).toEqual(['Bob:a:1']);
     expect(ctx.logs[0]).toContain('selected 1 images');
+    ctx.params = paramsSchema.parse({ select: { target: { axis: 'Hair', value: 'Mohawk' } } });
+    expect((await runWholeStage(select, ctx)).selection).toEqual([]);
+    expect(ctx.logs.at(-1)).toBe("warning: select.target: axis Hair has no value 'Mohawk' (known: Bob)");
   });
 });
