@@ -93,5 +93,10 @@ export async function finishRound(sql: Sql, round: LoopRound, promotion: Promote
   };
   const assignments = Object.entries(set).map(([column, value]) => `${column} = ${sqlLiteral(value)}`).join(', ');
   statements.push(`UPDATE loop_rounds SET ${assignments} WHERE round = ${sqlLiteral(round.round)};`, 'COMMIT;');
-  await sql(statements.join('\n'));
+  try {
+    await sql(statements.join('\n'));
+  } catch (error) {
+    await sql('ROLLBACK').catch(() => {});
+    throw error;
+  }
 }

@@ -1,0 +1,216 @@
+// `pipeline loop`: the self-improvement loop. A round runs the whole DAG with every
+// promoted LoRA in the generator's prompts; train makes a candidate from the images that
+// came out best, benchmark compares it against the promoted set on fixed seeds, and the
+// candidate is promoted (copied to data/models/lora, used by every later round) only when
+// it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
+import { parseArgs } from 'node:util';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defineCommand, type CommandContext } from '../../src/command.js';
+import { InputError } from '../../src/errors.js';
+import { produceAtomic } from '../../src/atomic.js';
+import type { LoraInfoRow } from '../../schemas/tables.js';
+import type { BenchmarkSummaryRow } from '../lib/benchmark-verdict.js';
+import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from '../lib/loop-state.js';
+
+export interface LoopOptions {
+  rounds: number;
+  untilNoGain: boolean;
+  targeted: boolean;
+  now?: () => Date;
+}
+
+export interface Target {
+  axis: string;
+  value: string;
+  rate: number;
+}
+
+const usage = `pipeline loop [--rounds N] [--until-no-gain] [--schedule "<cron>"] [--targeted]
+
+  --rounds N         rounds to run (default 1; 20 at most with --until-no-gain alone)
+  --until-no-gain    stop after the first round whose LoRA is rejected
+  --schedule CRON    stay in the foreground and run the rounds on this cron schedule
+                     (croner syntax, e.g. "0 2 * * *" for 02:00 every night)
+  --targeted         train a micro-LoRA for the worst-scoring variation value alone`;
+
+/** LoRAs the user listed themselves stay; the loop adds the promoted ones after them. */
+function loraOverrides(ctx: CommandContext, promoted: PromotedLora[]): string[] {
+  const generate = (ctx.params.generate ?? {}) as { loras?: string[] };
+  const names = new Set(promoted.map((p) => p.name));
+  const own = (generate.loras ?? []).filter((spec) => !names.has(spec.replace(/^<lora:/, '').split(':')[0]!));
+  return [...own, ...promoted.map((p) => `${p.name}:${p.weight}`)];
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'value';
+}
+
+export function roundOverrides(ctx: CommandContext, promoted: PromotedLora[], target: Target | null): Record<string, unknown> {
+  const set: Record<string, unknown> = { 'generate.loras': loraOverrides(ctx, promoted) };
+  if (target) {
+    set['select.target'] = { axis: target.axis, value: target.value };
+    const prefix = ((ctx.params.train ?? {}) as { name_prefix?: string }).name_prefix ?? 'sdloop';
+    set['train.name_prefix'] = `${prefix}-${slug(target.axis)}-${slug(target.value)}`;
+  }
+  return set;
+}
+
+/** The variation value the latest scores match least often (ties: by name, for stability). */
+export async function worstValue(ctx: CommandContext, set: Record<string, unknown>): Promise<Target> {
+  const query = `SELECT axis, value, avg(CASE WHEN matched THEN 1.0 ELSE 0.0 END) AS rate
+    FROM scores GROUP BY axis, value ORDER BY rate, axis, value LIMIT 1`;
+  let rows = await ctx.sql<Target>(query).catch(() => null);
+  if (!rows) {
+    const summary = await ctx.run({ targets: ['score'], set });
+    if (!summary.ok) throw new Error(`--targeted needs scores, and running up to score failed (exit ${summary.exitCode})`);
+    rows = await ctx.sql<Target>(query);
+  }
+  if (!rows[0]) throw new Error('--targeted: the scores table is empty, so there is no worst value to target');
+  return { axis: rows[0].axis, value: rows[0].value, rate: Number(rows[0].rate) };
+}
+
+const targetText = (t: Target) => `${t.axis}=${t.value}`;
+
+function parseTarget(text: string | null): Target | null {
+  if (!text) return null;
+  const cut = text.indexOf('=');
+  return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN };
+}
+
+async function promote(ctx: CommandContext, info: LoraInfoRow, round: number, when: Date): Promise<PromotedLora> {
+  const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
+  await produceAtomic(path, (tmp) => copyFile(info.path, tmp));
+  const benchmark = (ctx.params.benchmark ?? {}) as { weight?: number };
+  return { name: info.name, hash: info.hash, path, weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
+}
+
+/** One round, from the DAG run to the recorded verdict. Returns the exit code. */
+export async function runRound(ctx: CommandContext, options: LoopOptions): Promise<{ exitCode: number; round: LoopRound }> {
+  const now = options.now ?? (() => new Date());
+  await ensureLoopTables(ctx.sql);
+  const before = await promotedLoras(ctx.sql);
+  const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
+  const target = unfinished
+    ? parseTarget(unfinished.target)
+    : options.targeted ? await worstValue(ctx, roundOverrides(ctx, before, null)) : null;
+  const { round, resumed } = await openRound(ctx.sql, target && targetText(target), now);
+  const what = target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%)`}` : '';
+  ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
+
+  const summary = await ctx.run({ set: roundOverrides(ctx, before, target) });
+  if (summary.exitCode === 130) {
+    ctx.stderr(`round ${round.round}: interrupted; \`pipeline loop\` resumes it\n`);
+    return { exitCode: 130, round };
+  }
+  const names = before.map((p) => p.name);
+  if (!summary.ok) {
+    const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
+    const done = { ...round, finished_at: now().toISOString(), verdict: 'failed' as const, reason: `pipeline run exited ${summary.exitCode}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`, promoted: names };
+    await finishRound(ctx.sql, done, null);
+    ctx.stderr(`round ${round.round}: failed: ${done.reason}\n`);
+    return { exitCode: summary.exitCode, round: done };
+  }
+
+  const [bench] = await ctx.sql<BenchmarkSummaryRow>('SELECT * FROM benchmark_summary');
+  const [info] = await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info');
+  if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary or lora_info row to judge');
+  const again = names.includes(info.name);
+  const promoting = bench.verdict === 'promote' && !again;
+  const promotion = promoting ? await promote(ctx, info, round.round, now()) : null;
+  const done: LoopRound = {
+    ...round,
+    finished_at: now().toISOString(),
+    lora: info.name,
+    adherence_before: bench.baseline_adherence,
+    adherence_after: bench.candidate_adherence,
+    verdict: promoting ? 'promote' : 'reject',
+    reason: again ? `${info.name} is already promoted (the dataset did not change)` : bench.reason,
+    promoted: promotion ? [...names, promotion.name] : names,
+  };
+  await finishRound(ctx.sql, done, promotion);
+  ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
+  return { exitCode: 0, round: done };
+}
+
+/** Rounds one after another; stops at a failure, and at a rejection with --until-no-gain. */
+export async function runRounds(ctx: CommandContext, options: LoopOptions): Promise<number> {
+  for (let i = 0; i < options.rounds; i++) {
+    const { exitCode, round } = await runRound(ctx, options);
+    if (exitCode !== 0) return exitCode;
+    if (options.untilNoGain && round.verdict !== 'promote') {
+      ctx.stdout(`stopping: round ${round.round} brought no gain\n`);
+      break;
+    }
+  }
+  return 0;
+}
+
+/** Runs the rounds on a cron schedule until `stop` aborts; a failed night does not end the schedule. */
+export async function runOnSchedule(ctx: CommandContext, pattern: string, options: LoopOptions, stop: AbortSignal): Promise<number> {
+  const { Cron } = await import('croner');
+  let inFlight: Promise<unknown> = Promise.resolve();
+  let last = 0;
+  const tick = async () => {
+    last = await runRounds(ctx, options).catch((error: Error) => {
+      ctx.stderr(`scheduled round failed: ${error.message}\n`);
+      return 1;
+    });
+    ctx.stdout(`next round at ${job.nextRun()?.toISOString() ?? 'never'}\n`);
+  };
+  let job: InstanceType<typeof Cron>;
+  try {
+    // protect: a round still running when the next time comes is not started twice.
+    job = new Cron(pattern, { protect: true }, () => {
+      inFlight = tick();
+      return inFlight;
+    });
+  } catch (error) {
+    throw new InputError(`expected a cron pattern such as "0 2 * * *": ${(error as Error).message}`, { field: '--schedule' });
+  }
+  ctx.stdout(`loop scheduled "${pattern}"; first round at ${job.nextRun()?.toISOString() ?? 'never'} (Ctrl-C to stop)\n`);
+  await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
+  job.stop();
+  await inFlight;
+  return last;
+}
+
+export function parseLoopArgs(args: string[]): LoopOptions & { schedule: string | null } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { rounds: { type: 'string' }, 'until-no-gain': { type: 'boolean' }, schedule: { type: 'string' }, targeted: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new InputError(`${(error as Error).message}\n${usage}`, { field: 'arguments' });
+  }
+  const untilNoGain = Boolean(values['until-no-gain']);
+  const rounds = values.rounds === undefined ? (untilNoGain ? 20 : 1) : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new InputError(`--rounds expects a positive integer, got "${values.rounds}"`, { field: '--rounds' });
+  return { rounds, untilNoGain, targeted: Boolean(values.targeted), schedule: values.schedule ?? null };
+}
+
+export default [
+  defineCommand({
+    name: 'loop',
+    summary: 'run self-improvement rounds: generate, train, benchmark, promote the LoRA if it wins',
+    usage,
+    async run(args, ctx) {
+      const { schedule, ...options } = parseLoopArgs(args);
+      if (!schedule) return runRounds(ctx, options);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        return await runOnSchedule(ctx, schedule, options, stop.signal);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    },
+  }),
+];

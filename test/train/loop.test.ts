@@ -1,0 +1,156 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { CommandContext, RunOptions, RunSummary } from '../../src/command.js';
+import { InputError } from '../../src/errors.js';
+import { sqlLiteral, loopRounds, promotedLoras } from '../../stages/lib/loop-state.js';
+import loopCommands, { parseLoopArgs, runOnSchedule, runRounds } from '../../stages/commands/loop.js';
+import { freshDir } from './fixtures.js';
+
+type Outcome = { verdict: 'promote' | 'reject'; before: number; after: number } | { fail: number } | { crash: string };
+
+interface Fake {
+  ctx: CommandContext;
+  runs: RunOptions[];
+  out: string[];
+  close(): void;
+}
+
+const opened: Fake[] = [];
+afterEach(() => {
+  for (const f of opened.splice(0)) f.close();
+});
+
+/**
+ * A CommandContext over a real DuckDB: `run` plays the pipeline by writing the tables
+ * train and benchmark would (lora_info, benchmark_summary) from a script of outcomes.
+ */
+async function fakeContext(script: Outcome[], params: Record<string, unknown> = {}, dir = freshDir('loop')): Promise<Fake> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const db = await DuckDBInstance.create(':memory:');
+  const connection: DuckDBConnection = await db.connect();
+  const runs: RunOptions[] = [];
+  const out: string[] = [];
+  const sql = async <T,>(query: string, values?: Record<string, unknown>) => (await connection.runAndReadAll(query, values as never)).getRowObjectsJson() as T[];
+  let n = 0;
+  const ctx: CommandContext = {
+    projectDir: dir,
+    dataDir: join(dir, 'data'),
+    params: { generate: { loras: ['mine:0.5'] }, benchmark: { weight: 0.7 }, ...params },
+    sql,
+    tables: async () => ({}),
+    async run(options): Promise<RunSummary> {
+      runs.push(options);
+      if (options.targets?.includes('score')) {
+        await sql("CREATE OR REPLACE TABLE scores AS SELECT * FROM (VALUES ('Hair', 'red', true), ('Hair', 'red', false), ('Eyes', 'blue', false), ('Eyes', 'blue', true), ('Eyes', 'green', false)) t(axis, value, matched)");
+        return { ok: true, exitCode: 0, stages: [] };
+      }
+      const step = script[n++]!;
+      if ('crash' in step) throw new Error(step.crash);
+      if ('fail' in step) return { ok: false, exitCode: step.fail, stages: [{ name: 'train', status: 'failed' }] };
+      const name = `sdloop-r${n}`;
+      const path = join(dir, 'data', 'objects', `${name}.safetensors`);
+      mkdirSync(join(dir, 'data', 'objects'), { recursive: true });
+      writeFileSync(path, `lora ${n}`);
+      await sql(`CREATE OR REPLACE TABLE lora_info AS SELECT ${sqlLiteral(name)} AS name, 'h${n}' AS hash, ${sqlLiteral(path)} AS path`);
+      await sql(`CREATE OR REPLACE TABLE benchmark_summary AS SELECT ${step.before} AS baseline_adherence, ${step.after} AS candidate_adherence, ${sqlLiteral(step.verdict)} AS verdict, 'why ${n}' AS reason`);
+      return { ok: true, exitCode: 0, stages: [] };
+    },
+    stdout: (t) => out.push(t),
+    stderr: (t) => out.push(t),
+  };
+  const fake = { ctx, runs, out, close: () => connection.closeSync() };
+  opened.push(fake);
+  return fake;
+}
+
+const options = { rounds: 3, untilNoGain: false, targeted: false };
+
+describe('loop arguments', () => {
+  it('defaults to one round, twenty with --until-no-gain, and rejects bad input', () => {
+    expect(parseLoopArgs([])).toEqual({ rounds: 1, untilNoGain: false, targeted: false, schedule: null });
+    expect(parseLoopArgs(['--until-no-gain', '--targeted'])).toMatchObject({ rounds: 20, untilNoGain: true, targeted: true });
+    expect(parseLoopArgs(['--rounds', '3', '--schedule', '0 2 * * *'])).toMatchObject({ rounds: 3, schedule: '0 2 * * *' });
+    expect(() => parseLoopArgs(['--rounds', '0'])).toThrow(InputError);
+    expect(() => parseLoopArgs(['--round', '2'])).toThrow(/Unknown option '--round'/);
+  });
+});
+
+describe('loop rounds', () => {
+  it('records each round, promotes winners and generates with them from the next round on', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.61 }, { verdict: 'promote', before: 0.6, after: 0.7 }]);
+    expect(await runRounds(f.ctx, options)).toBe(0);
+    expect(f.runs.map((r) => r.set?.['generate.loras'])).toEqual([['mine:0.5'], ['mine:0.5', 'sdloop-r1:0.7'], ['mine:0.5', 'sdloop-r1:0.7']]);
+    const rounds = await loopRounds(f.ctx.sql);
+    expect(rounds.map((r) => [r.round, r.lora, r.verdict, r.adherence_before, r.adherence_after, r.promoted, r.reason])).toEqual([
+      [1, 'sdloop-r1', 'promote', 0.5, 0.6, ['sdloop-r1'], 'why 1'],
+      [2, 'sdloop-r2', 'reject', 0.6, 0.61, ['sdloop-r1'], 'why 2'],
+      [3, 'sdloop-r3', 'promote', 0.6, 0.7, ['sdloop-r1', 'sdloop-r3'], 'why 3'],
+    ]);
+    expect(rounds.every((r) => r.finished_at && r.finished_at >= r.started_at)).toBe(true);
+    const promoted = await promotedLoras(f.ctx.sql);
+    expect(promoted.map((p) => [p.name, p.round, p.weight])).toEqual([['sdloop-r1', 1, 0.7], ['sdloop-r3', 3, 0.7]]);
+    expect(existsSync(join(f.ctx.dataDir, 'models', 'lora', 'sdloop-r3.safetensors'))).toBe(true);
+    expect(existsSync(join(f.ctx.dataDir, 'models', 'lora', 'sdloop-r2.safetensors'))).toBe(false);
+  });
+
+  it('stops at the first rejection with --until-no-gain', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.6 }, { verdict: 'promote', before: 0.6, after: 0.7 }]);
+    expect(await runRounds(f.ctx, { ...options, rounds: 20, untilNoGain: true })).toBe(0);
+    expect(f.runs).toHaveLength(2);
+    expect(f.out.at(-1)).toBe('stopping: round 2 brought no gain\n');
+  });
+
+  it('records a failed round with its exit code and stops', async () => {
+    const f = await fakeContext([{ fail: 1 }, { verdict: 'promote', before: 0.5, after: 0.6 }]);
+    expect(await runRounds(f.ctx, options)).toBe(1);
+    const [round] = await loopRounds(f.ctx.sql);
+    expect(round).toMatchObject({ round: 1, verdict: 'failed', reason: 'pipeline run exited 1; failed: train', promoted: [] });
+    expect(f.runs).toHaveLength(1);
+  });
+
+  it('resumes a round that was interrupted or killed under the same number', async () => {
+    const f = await fakeContext([{ crash: 'killed' }, { verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.6 }]);
+    await expect(runRounds(f.ctx, options)).rejects.toThrow('killed');
+    const [running] = await loopRounds(f.ctx.sql);
+    expect(running).toMatchObject({ round: 1, verdict: 'running', finished_at: null });
+    expect(await runRounds(f.ctx, { ...options, rounds: 2 })).toBe(0);
+    const rounds = await loopRounds(f.ctx.sql);
+    expect(rounds.map((r) => [r.round, r.verdict])).toEqual([[1, 'promote'], [2, 'reject']]);
+    expect(rounds[0]!.started_at).toBe(running!.started_at);
+    expect(f.out.join('')).toContain(`round 1: resuming the round started ${running!.started_at}`);
+  });
+
+  it('targets the worst-scoring value with a micro-LoRA, running up to score first when there are no scores', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }], { train: { name_prefix: 'night' } });
+    expect(await runRounds(f.ctx, { ...options, rounds: 1, targeted: true })).toBe(0);
+    expect(f.runs[0]!.targets).toEqual(['score']);
+    expect(f.runs[1]!.set).toMatchObject({ 'select.target': { axis: 'Eyes', value: 'green' }, 'train.name_prefix': 'night-eyes-green' });
+    const [round] = await loopRounds(f.ctx.sql);
+    expect(round!.target).toBe('Eyes=green');
+    expect(f.out[0]).toContain('targeting Eyes=green (matched 0.0%)');
+  });
+});
+
+describe('loop on a schedule', () => {
+  it('rejects a bad cron pattern as bad input', async () => {
+    const f = await fakeContext([]);
+    await expect(runOnSchedule(f.ctx, 'every night', options, new AbortController().signal)).rejects.toThrow(InputError);
+  });
+
+  it('runs rounds when the schedule fires and stops when told', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'promote', before: 0.6, after: 0.7 }]);
+    const stop = new AbortController();
+    const done = runOnSchedule(f.ctx, '* * * * * *', { ...options, rounds: 1 }, stop.signal);
+    while (f.runs.length === 0) await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    expect(await done).toBe(0);
+    expect((await loopRounds(f.ctx.sql))[0]).toMatchObject({ round: 1, verdict: 'promote' });
+    expect(f.out[0]).toMatch(/^loop scheduled "\* \* \* \* \* \*"; first round at /);
+  });
+
+  it('is exported as the `loop` command', () => {
+    expect(loopCommands.map((c) => c.name)).toEqual(['loop']);
+  });
+});
