@@ -11,7 +11,7 @@ const text = z.union([z.string(), z.number()]).transform(String);
 
 export const resolveParams = z.object({
   resolve: z.object({
-    prompts: z.array(z.string()).default(['data/prompts/**/*.prompt.yaml'])
+    prompts: z.union([z.string().transform((glob) => [glob]), z.array(z.string())]).default(['data/prompts/**/*.prompt.yaml'])
       .describe('globs of entry prompt files, relative to the project; planned in this order'),
     theme: z.string().nullable().default(null).describe('theme name applied to files that declare themes'),
     style: z.string().default('default').describe('theme style: picks X.<style> imports'),

@@ -14,8 +14,9 @@ export interface VariationSource {
   files: string[];
 }
 
+/** sdgen's rule: inline text starts with a quote or does not end in `.yaml`. */
 export function isInlineText(item: string): boolean {
-  return item.startsWith('"') || item.startsWith("'") || !/\.ya?ml$/.test(item);
+  return item.startsWith('"') || item.startsWith("'") || !item.endsWith('.yaml');
 }
 
 export function isChunkPath(item: string): boolean {
