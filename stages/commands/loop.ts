@@ -149,7 +149,7 @@ export async function runRounds(ctx: CommandContext, options: LoopOptions): Prom
 /** Runs the rounds on a cron schedule until `stop` aborts; a failed night does not end the schedule. */
 export async function runOnSchedule(ctx: CommandContext, pattern: string, options: LoopOptions, stop: AbortSignal): Promise<number> {
   const { Cron } = await import('croner');
-  let inFlight: Promise<unknown> = Promise.resolve();
+  let inFlight: Promise<void> = Promise.resolve();
   let last = 0;
   const tick = async () => {
     last = await runRounds(ctx, options).catch((error: Error) => {
