@@ -100,6 +100,14 @@ describe('classify stage', () => {
     expect(new Set([none.labels, one.labels, other.labels]).size).toBe(3);
   });
 
+  it('copes with a handful of images: no NaN, metrics for what can be measured', async () => {
+    const world = makeWorld(5, { failRate: 0, zeroShotNoise: 0 });
+    const { predictions, metrics } = await runClassify(world, null, { confirm_threshold: 0.3 });
+    expect(predictions).toHaveLength(10);
+    for (const row of predictions) expect(Number.isFinite(row.p_combined)).toBe(true);
+    for (const m of metrics) expect(m.classes).toBeGreaterThanOrEqual(2);
+  });
+
   it('falls back to zero-shot on an axis with fewer than two labelled values', async () => {
     const world = makeWorld(60);
     const { predictions, metrics } = await runClassify(world, null, { confirm_threshold: 1 });
