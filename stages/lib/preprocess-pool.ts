@@ -76,6 +76,12 @@ export function createPreprocessor(count: number): Preprocessor {
   const pending = new Map<number, Pending>();
   const load = new Array<number>(count).fill(0);
   let nextId = 0;
+  let broken: Error | null = null;
+  const fail = (err: Error) => {
+    broken ??= err;
+    for (const job of pending.values()) job.reject(broken);
+    pending.clear();
+  };
   const workers = Array.from({ length: count }, (_, w) => {
     const worker = new Worker(script);
     worker.on('message', (msg: { id: number; result?: unknown; error?: string }) => {
@@ -85,14 +91,14 @@ export function createPreprocessor(count: number): Preprocessor {
       if (msg.error !== undefined) job.reject(new Error(msg.error));
       else job.resolve(msg.result);
     });
-    worker.on('error', (err: Error) => {
-      for (const job of pending.values()) job.reject(err);
-      pending.clear();
-    });
+    // A dead worker fails what it held and everything after: no task waits forever.
+    worker.on('error', (err: Error) => fail(err));
+    worker.on('exit', (code) => fail(new Error(`preprocessing worker exited with code ${code}`)));
     return worker;
   });
   const submit = <T>(task: Task): Promise<T> =>
     new Promise<T>((resolve, reject) => {
+      if (broken) return reject(broken);
       const id = nextId++;
       const w = load.indexOf(Math.min(...load));
       load[w]++;
@@ -104,6 +110,7 @@ export function createPreprocessor(count: number): Preprocessor {
     crop: (source, preprocess, box) => submit<Float32Array>({ kind: 'crop', source, preprocess, box }),
     workers: count,
     async close() {
+      broken ??= new Error('the preprocessing pool is closed');
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
