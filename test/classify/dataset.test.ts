@@ -9,6 +9,7 @@ import { GENERAL_KEYS, SUBSET_KEYS, DATASET_KEYS } from '../../stages/lib/kohya-
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import { hashBytes } from '../../src/hash.js';
 import type { ImageRow, SelectionRow } from '../../schemas/tables.js';
+import { readDatasetFolder, countTrainImages } from '../../stages/lib/dataset-folder.js';
 import { makeWorld } from './world.js';
 
 /** A world whose images are real PNGs in the test context's object store. */
@@ -54,10 +55,9 @@ function tree(root: string): Record<string, string> {
   return out;
 }
 
-// Hair keys per image index in makeWorld: 0 Bob, 1 Long, 2 Bald, 3 Bob, 4 Long, 5 Long ...
+// In makeWorld, Hair is Bob for images 0 and 3, Long for 1, 4 and 6; Colour is Blue for image 0.
 const picks: [number, string, string][] = [
-  [0, 'Hair', 'Bob'], [3, 'Hair', 'Bob'], [1, 'Hair', 'Long'], [4, 'Hair', 'Long'], [5, 'Hair', 'Long'], [6, 'Hair', 'Long'],
-  [0, 'Colour', 'Red'],
+  [0, 'Hair', 'Bob'], [3, 'Hair', 'Bob'], [1, 'Hair', 'Long'], [4, 'Hair', 'Long'], [6, 'Hair', 'Long'], [0, 'Colour', 'Blue'],
 ];
 
 describe('dataset stage', () => {
@@ -65,7 +65,7 @@ describe('dataset stage', () => {
     const { world, root } = await build(mkdtempSync(join(tmpdir(), 'sdloop-dataset-')), picks);
     const files = Object.keys(tree(root));
     const id = (i: number) => world.images[i].image_id;
-    expect(readdirSync(join(root, 'img')).sort()).toEqual(['10_Hair_Bob', '5_Hair_Long']);
+    expect(readdirSync(join(root, 'img')).sort()).toEqual(['10_Hair_Bob', '7_Hair_Long']);
     expect(files.filter((f) => f.startsWith('img/10_Hair_Bob/'))).toEqual(
       [id(0), id(3)].sort().flatMap((i) => [`img/10_Hair_Bob/${i}.png`, `img/10_Hair_Bob/${i}.txt`]),
     );
@@ -78,12 +78,22 @@ describe('dataset stage', () => {
     expect(caption).toBe(`sdloop, bob cut, chin-length, ${colour.texts[colour.keys.indexOf(colour.key)]}`);
     const summary = JSON.parse(readFileSync(join(root, 'summary.json'), 'utf8'));
     expect(summary).toEqual({
-      trigger: 'sdloop', images: 6, train_images: 40, steps_per_epoch: 40,
+      trigger: 'sdloop', images: 5, train_images: 41, steps_per_epoch: 41,
       concepts: [
         { dir: 'img/10_Hair_Bob', axis: 'Hair', value: 'Bob', images: 2, repeats: 10 },
-        { dir: 'img/5_Hair_Long', axis: 'Hair', value: 'Long', images: 4, repeats: 5 },
+        { dir: 'img/7_Hair_Long', axis: 'Hair', value: 'Long', images: 3, repeats: 7 },
       ],
     });
+  });
+
+  it('reads back as the train stage reads it: subsets, repeats and caption tags', async () => {
+    const { root } = await build(mkdtempSync(join(tmpdir(), 'sdloop-dataset-')), picks);
+    const subsets = await readDatasetFolder(root);
+    expect(subsets.map((s) => [s.dir, s.repeats, s.images.length])).toEqual([['10_Hair_Bob', 10, 2], ['7_Hair_Long', 7, 3]]);
+    expect(countTrainImages(subsets)).toBe(41);
+    expect(subsets[0].tags).toMatchObject({ sdloop: 2, 'bob cut': 2, 'chin-length': 2 });
+    expect(subsets[1].tags).toMatchObject({ sdloop: 3, 'long flowing hair': 3 });
+    expect(Object.keys(subsets[1].tags)).not.toContain('bob cut');
   });
 
   it('writes a dataset.toml that parses as TOML and uses only keys sd-scripts accepts', async () => {
@@ -95,7 +105,7 @@ describe('dataset stage', () => {
     expect(parsed.datasets).toHaveLength(1);
     const [ds] = parsed.datasets;
     expect(ds.resolution).toBe(768);
-    expect(ds.subsets).toEqual([{ image_dir: 'img/10_Hair_Bob', num_repeats: 10 }, { image_dir: 'img/5_Hair_Long', num_repeats: 5 }]);
+    expect(ds.subsets).toEqual([{ image_dir: 'img/10_Hair_Bob', num_repeats: 10 }, { image_dir: 'img/7_Hair_Long', num_repeats: 7 }]);
     for (const key of Object.keys(parsed.general)) expect(GENERAL_KEYS.has(key)).toBe(true);
     for (const key of Object.keys(ds).filter((k) => k !== 'subsets')) expect(DATASET_KEYS.has(key)).toBe(true);
     for (const subset of ds.subsets) for (const key of Object.keys(subset)) expect(SUBSET_KEYS.has(key)).toBe(true);
