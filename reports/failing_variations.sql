@@ -26,14 +26,14 @@ counted AS (
   GROUP BY axis, value
 ),
 rated AS (
-  SELECT *, successes / n AS p, 1.96 AS z FROM counted WHERE n >= $min_n
+  SELECT *, successes / n AS p, 1.96::DOUBLE AS z FROM counted WHERE n >= $min_n
 )
 SELECT axis, value, n,
        n - successes AS failures,
        1 - p AS failure_rate,
        p AS success_rate,
-       greatest(0, (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n)) AS ci_low,
-       least(1, (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n)) AS ci_high,
+       greatest(0, (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_low,
+       least(1, (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_high,
        mean_p_target
 FROM rated
 ORDER BY ci_high, failures DESC, axis, value

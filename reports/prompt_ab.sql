@@ -18,24 +18,31 @@
 -- @param b string '' LIKE pattern for arm b (default: the second arm)
 -- @param axis string % only axes matching this LIKE pattern
 WITH chosen AS (
-  SELECT s.axis, s.matched, s.p_target, p.source, p.session, p.style, p.theme,
-         json_extract(p.variations, s.axis) AS variation
-  FROM scores s
-  JOIN prompts p ON p.prompt_id = s.prompt_id
-  WHERE s.axis LIKE $axis
+  -- each prompt's variations parsed once, and only when comparing phrasings
+  SELECT prompt_id,
+         unnest(map_entries(from_json(variations, '"MAP(VARCHAR, STRUCT(key VARCHAR, keys VARCHAR[], texts VARCHAR[]))"'))) AS variation
+  FROM prompts
+  WHERE $by = 'phrasing'
+),
+phrasings AS (
+  SELECT prompt_id, variation.key AS axis,
+         variation.value.texts[list_position(variation.value.keys, variation.value.key)] AS phrasing
+  FROM chosen
 ),
 tagged AS (
-  SELECT axis, matched, p_target,
+  SELECT s.axis, s.matched, s.p_target,
          CASE $by
-           WHEN 'source' THEN source
-           WHEN 'session' THEN session
-           WHEN 'style' THEN style
-           WHEN 'theme' THEN theme
-           WHEN 'phrasing' THEN CAST(json_extract(variation, '$.texts') AS VARCHAR[])[
-                  list_position(CAST(json_extract(variation, '$.keys') AS VARCHAR[]), json_extract_string(variation, '$.key'))]
+           WHEN 'source' THEN p.source
+           WHEN 'session' THEN p.session
+           WHEN 'style' THEN p.style
+           WHEN 'theme' THEN p.theme
+           WHEN 'phrasing' THEN ph.phrasing
            ELSE error('prompt_ab: by must be source, session, style, theme or phrasing, got ' || $by)
          END AS arm
-  FROM chosen
+  FROM scores s
+  JOIN prompts p ON p.prompt_id = s.prompt_id
+  LEFT JOIN phrasings ph ON ph.prompt_id = s.prompt_id AND ph.axis = s.axis
+  WHERE s.axis LIKE $axis
 ),
 arm_names AS (
   SELECT coalesce(nullif($a, ''), (SELECT min(arm) FROM tagged)) AS a
@@ -60,9 +67,9 @@ counted AS (
 ),
 wilson AS (
   SELECT *, p AS rate,
-         (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n) AS lo,
-         (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n) AS hi
-  FROM (SELECT *, successes / n AS p, 1.96 AS z FROM counted)
+         (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n) AS lo,
+         (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n) AS hi
+  FROM (SELECT *, successes / n AS p, 1.96::DOUBLE AS z FROM counted)
 ),
 compared AS (
   SELECT ca.axis, n.a AS arm_a, n.b AS arm_b,

@@ -30,12 +30,12 @@ counted AS (
   GROUP BY axis, value
 ),
 rated AS (
-  SELECT *, successes / n AS p, 1.96 AS z FROM counted
+  SELECT *, successes / n AS p, 1.96::DOUBLE AS z FROM counted
 )
 SELECT axis, value, n, successes,
        p AS success_rate,
-       greatest(0, (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n)) AS ci_low,
-       least(1, (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n)) AS ci_high,
+       greatest(0, (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_low,
+       least(1, (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_high,
        mean_p_target
 FROM rated
 WHERE n >= $min_n

@@ -79,7 +79,8 @@ function parseParam(text: string, file: string, line: number): ReportParam {
 
 /** `$name` uses in the body, ignoring comments and string literals. */
 function usedParams(body: string): Set<string> {
-  const code = body.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '');
+  // One left-to-right pass, so a quote inside a comment or `--` inside a string is not misread.
+  const code = body.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*/g, ' ');
   return new Set([...code.matchAll(/\$([a-z_][a-z0-9_]*)/gi)].map((m) => m[1]));
 }
 

@@ -166,3 +166,8 @@ describe('report headers', () => {
     expect(() => parseReport('a.sql', 'SELECT 1')).toThrow(/summary/);
   });
 });
+
+test('quotes in comments and dashes in strings do not hide or invent parameter uses', () => {
+  const r = parseReport('q.sql', "-- s\n-- @param a string x d\nSELECT 1 -- the prompt's text\n, $a AS a, '--' AS dashes, 'it''s $b' AS s");
+  expect(r.params.map((p) => p.name)).toEqual(['a']);
+});
