@@ -27,7 +27,7 @@ it('refuses a second run while one is running: exit 1 and a clear message', asyn
   expect((await first.exit).code).toBe(0);
 });
 
-it('BUG: the refusal names the run holding the project (pid and command), not just the busy database', async () => {
+it('the refusal names the run holding the project (pid and command), not just a busy database', async () => {
   const first = await holdingRun();
   const second = await project.pipeline(['run']);
   expect(second.code).toBe(1);
