@@ -59,9 +59,9 @@ plan[11].duplicate = 'dup1';
 const alternatives: Record<string, string[]> = { hair: ['red', 'blue'], bg: ['beach', 'forest'] };
 
 export const loopRounds = [
-  { round: 1, started_at: '2026-11-01T12:00:00Z', finished_at: '2026-11-01T12:30:00Z', lora: 'hair_v1', adherence_before: 0.4, adherence_after: 0.55, verdict: 'promote', promoted: ['hair_v1'] },
-  { round: 2, started_at: '2026-11-02T12:00:00Z', finished_at: '2026-11-02T12:45:00Z', lora: 'hair_v2', adherence_before: 0.55, adherence_after: 0.5, verdict: 'reject', promoted: [] },
-  { round: 3, started_at: '2026-11-03T12:00:00Z', finished_at: '2026-11-03T13:00:00Z', lora: 'hair_v3', adherence_before: 0.55, adherence_after: 0.62, verdict: 'promote', promoted: ['hair_v3'] },
+  { round: 1, started_at: '2026-11-01T12:00:00Z', finished_at: '2026-11-01T12:30:00Z', target: null, lora: 'hair_v1', adherence_before: 0.4, adherence_after: 0.55, verdict: 'promote', reason: 'won', promoted: ['hair_v1'] },
+  { round: 2, started_at: '2026-11-02T12:00:00Z', finished_at: '2026-11-02T12:45:00Z', target: 'hair=blue', lora: 'hair_v2', adherence_before: 0.55, adherence_after: 0.5, verdict: 'reject', reason: 'lost', promoted: ['hair_v1'] },
+  { round: 3, started_at: '2026-11-03T12:00:00Z', finished_at: '2026-11-03T13:00:00Z', target: null, lora: 'hair_v3', adherence_before: 0.55, adherence_after: 0.62, verdict: 'promote', reason: 'won', promoted: ['hair_v1', 'hair_v3'] },
 ];
 
 async function png(i: number, matched: boolean): Promise<Buffer> {
@@ -155,9 +155,10 @@ export async function buildFixture(options: { withLoop?: boolean; skip?: string[
     artifacts[name] = { path, hash: name };
   }
   if (options.withLoop ?? true) {
-    await db.run('CREATE TABLE loop_rounds (round BIGINT, started_at VARCHAR, finished_at VARCHAR, lora VARCHAR, adherence_before DOUBLE, adherence_after DOUBLE, verdict VARCHAR, promoted VARCHAR[])');
+    // as the loop command creates it (stages/lib/loop-state.ts)
+    await db.run('CREATE TABLE loop_rounds (round BIGINT, started_at VARCHAR, finished_at VARCHAR, target VARCHAR, lora VARCHAR, adherence_before DOUBLE, adherence_after DOUBLE, verdict VARCHAR, reason VARCHAR, promoted VARCHAR[])');
     for (const r of loopRounds) {
-      await db.run('INSERT INTO loop_rounds VALUES ($round, $started_at, $finished_at, $lora, $adherence_before, $adherence_after, $verdict, $promoted::VARCHAR[])', {
+      await db.run('INSERT INTO loop_rounds VALUES ($round, $started_at, $finished_at, $target, $lora, $adherence_before, $adherence_after, $verdict, $reason, $promoted::VARCHAR[])', {
         ...r,
         promoted: JSON.stringify(r.promoted),
       });

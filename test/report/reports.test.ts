@@ -127,7 +127,9 @@ test('loop_history: rounds, change, verdicts and best so far', async () => {
   expect(rows.map((r) => r.minutes)).toEqual([30, 45, 60]);
   expect(rows[1].change).toBeCloseTo(-0.05, 10);
   expect(rows.map((r) => r.best_so_far)).toEqual([0.55, 0.55, 0.62]);
-  expect(rows[0].promoted).toBe('hair_v1');
+  expect(rows.map((r) => r.round)).toEqual([1, 2, 3]);
+  expect(rows[2]).toMatchObject({ promoted: 'hair_v1, hair_v3', reason: 'won', target: null });
+  expect(rows[1].target).toBe('hair=blue');
 });
 
 test('a report whose tables are missing names the stage to run', async () => {
@@ -170,4 +172,24 @@ describe('report headers', () => {
 test('quotes in comments and dashes in strings do not hide or invent parameter uses', () => {
   const r = parseReport('q.sql', "-- s\n-- @param a string x d\nSELECT 1 -- the prompt's text\n, $a AS a, '--' AS dashes, 'it''s $b' AS s");
   expect(r.params.map((p) => p.name)).toEqual(['a']);
+});
+
+test('Wilson terms stay in floating point at large n (n² overflows 32-bit integers)', async () => {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = await instance.connect();
+  try {
+    await db.run(`CREATE TABLE prompts AS SELECT 'p' || i AS prompt_id, 's' AS session FROM range(200000) t(i)`);
+    await db.run(`CREATE TABLE images AS SELECT 'img' || i AS image_id, 'p' || i AS prompt_id, '' AS session_dir FROM range(200000) t(i)`);
+    await db.run(`CREATE TABLE scores AS SELECT 'img' || i AS image_id, 'p' || i AS prompt_id, 'hair' AS axis, 'red' AS value, i % 2 = 0 AS matched, 0.5 AS p_target FROM range(200000) t(i)`);
+    const sql = async (q: string, p?: Record<string, unknown>) => (await db.runAndReadAll(q, p as never)).getRowObjectsJson() as Record<string, unknown>[];
+    const [row] = await runReport(sql, reports.get('variation_success')!, {});
+    // p = 0.5, n = 200000: half-width = 1.96 * sqrt(0.25 / 200000) / (1 + 1.96² / 200000) ≈ 0.0021913
+    expect(row).toMatchObject({ n: 200000, successes: 100000 });
+    expect(row.ci_low).toBeCloseTo(0.5 - 0.0021913, 6);
+    expect(row.ci_high).toBeCloseTo(0.5 + 0.0021913, 6);
+  } finally {
+    db.closeSync();
+    instance.closeSync();
+  }
 });
