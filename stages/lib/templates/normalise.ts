@@ -3,13 +3,14 @@
 
 export function normalisePrompt(text: string): string {
   let s = text.replace(/,(\s*,)+/g, ',');
-  if (s.includes('\n')) s = s.split('\n').map((line) => (/^\s*,?\s*$/.test(line) ? '' : line)).join('\n');
+  // [^\S\n] is whitespace within a line: these act per line, in one pass over the text.
+  if (s.includes('\n')) s = s.replace(/^[^\S\n]*,?[^\S\n]*$/gm, '');
   s = s.replace(/^\s*,\s*/, '');
   // `\s*,\s*$` as a regex backtracks from every space: trim, then drop one trailing comma.
   s = s.trimEnd();
   if (s.endsWith(',')) s = s.slice(0, -1).trimEnd();
   s = s.replace(/\s+,/g, ',').replace(/,(?![\n ])/g, ', ').replace(/, {2,}/g, ', ');
-  if (s.includes('\n')) s = s.split('\n').map((line) => line.trim()).join('\n').replace(/\n{3,}/g, '\n\n');
+  if (s.includes('\n')) s = s.replace(/^[^\S\n]+|[^\S\n]+$/gm, '').replace(/\n{3,}/g, '\n\n');
   return s.trim();
 }
 

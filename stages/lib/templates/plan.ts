@@ -7,7 +7,7 @@ import { InputError } from '../../../src/errors.js';
 import { hashBytes, stableStringify } from '../../../src/hash.js';
 import { chunkRegistry, expandChunks } from './chunks.js';
 import { planImages, totalCombinations, type GenerationSpec } from './combinator.js';
-import { parsePlaceholders, render, renderTables, renderValue, type Axis, type Locate } from './compile.js';
+import { parsePlaceholders, render, renderTables, renderValue, type Axis, type Locate, type ParsedTexts } from './compile.js';
 import { isVariationImport, loadSource, type VariationSource } from './imports.js';
 import { resolveInheritance, type Declared, type ResolvedPrompt } from './inherit.js';
 import { TemplateLoader } from './loader.js';
@@ -83,9 +83,14 @@ function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: n
   });
 }
 
-/** The alternatives a scorer compares: every key of the axis' source and the text each renders. */
-function axisAlternatives(source: VariationSource) {
-  return { keys: source.keys, texts: source.values.map((v) => renderValue(v, null) ?? '') };
+/**
+ * Per value of the axis, the row's `variations` entry; rows share these objects (read-only),
+ * which keeps 100,000-row plans out of the garbage collector.
+ */
+function chosenVariations(source: VariationSource): PromptRow['variations'][string][] {
+  const keys = source.keys;
+  const texts = source.values.map((v) => renderValue(v, null) ?? '');
+  return keys.map((key, k) => ({ key, value: source.values[k], keys, texts }));
 }
 
 function whereWritten(loader: TemplateLoader, written: string) {
@@ -97,7 +102,24 @@ function whereWritten(loader: TemplateLoader, written: string) {
   return {};
 }
 
-export function planPromptFile(path: string, options: PlanOptions): FilePlan {
+/** Everything known before the first image: the template resolved down to axes and their values. */
+interface Prepared {
+  entryPath: string;
+  loader: TemplateLoader;
+  resolved: ResolvedPrompt;
+  theme: AppliedTheme | null;
+  /** the resolved prompt and negative, chunks expanded */
+  texts: [string, string];
+  parsed: ParsedTexts;
+  sources: (VariationSource | null)[];
+  fixed: Map<string, string>;
+  spec: GenerationSpec;
+  /** axes with a source (not removed by a theme) */
+  live: number[];
+  warnings: string[];
+}
+
+function prepare(path: string, options: PlanOptions): Prepared {
   const entryPath = resolve(path);
   const loader = new TemplateLoader(dirname(entryPath));
   const warnings: string[] = [];
@@ -106,38 +128,44 @@ export function planPromptFile(path: string, options: PlanOptions): FilePlan {
   const imports = new Map([...(theme ? theme.imports : resolved.inheritedImports), ...resolved.ownImports]);
   const removed = new Set([...(theme?.removed ?? [])].filter((n) => !resolved.ownImports.has(n)));
   const registry = chunkRegistry(resolved.chunks, imports);
-  const text = expandChunks(loader, resolved.text, registry);
-  const negative = expandChunks(loader, resolved.negative, registry);
-  for (const expansion of [text, negative]) {
+  const expansions = [expandChunks(loader, resolved.text, registry), expandChunks(loader, resolved.negative, registry)];
+  for (const expansion of expansions) {
     warnings.push(...expansion.warnings);
     for (const [n, d] of expansion.imports) if (!imports.has(n)) imports.set(n, d);
   }
+  const texts: [string, string] = [expansions[0]!.text, expansions[1]!.text];
   const locate: Locate = (written) => whereWritten(loader, written);
-  const parsed = parsePlaceholders([text.text, negative.text], locate);
+  const parsed = parsePlaceholders(texts, locate);
   const { axes } = parsed;
   const sources = sourcesOf(loader, resolved, axes, imports, removed);
   const base = baseSeedOf(resolved);
   const fixed = parseFixed(options.fixed ?? '');
   for (const name of fixed.keys()) if (!axes.some((a) => a.name === name)) warnings.push(`fixed ${name}: no such placeholder in ${path}`);
   const selected = selectValues(axes, sources, base, fixed, locate);
-  const [promptTables, negativeTables] = parsed.texts.map((c) => renderTables(c, sources, selected, axes, locate));
   const live = axes.map((_, a) => a).filter((a) => sources[a] !== null);
-  const enumerated = live.filter((a) => axes[a]!.selector.weight > 0).sort((x, y) => axes[x]!.selector.weight - axes[y]!.selector.weight);
+  const weight = (a: number) => axes[a]!.selector.weight;
   const gen = resolved.generation;
   const spec: GenerationSpec = {
-    mode: gen.mode, seedMode: gen.seed_mode, baseSeed: base, maxImages: gen.max_images, selected, enumerated,
-    drawn: live.filter((a) => axes[a]!.selector.weight <= 0), sweep: options.seeds ? parseSeedSweep(options.seeds) : null,
+    mode: gen.mode, seedMode: gen.seed_mode, baseSeed: base, maxImages: gen.max_images, selected,
+    enumerated: live.filter((a) => weight(a) > 0).sort((x, y) => weight(x) - weight(y)),
+    drawn: live.filter((a) => weight(a) <= 0), sweep: options.seeds ? parseSeedSweep(options.seeds) : null,
     count: options.count ?? 0, noPlaceholders: axes.length === 0,
   };
-  const alternatives = axes.map((_, a) => (sources[a] ? axisAlternatives(sources[a]!) : null));
+  return { entryPath, loader, resolved, theme, texts, parsed, sources, fixed, spec, live, warnings };
+}
+
+function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used: Set<number>[] } {
+  const { parsed, sources, live, resolved, theme } = p;
+  const { axes } = parsed;
+  const locate: Locate = (written) => whereWritten(p.loader, written);
+  const [promptTables, negativeTables] = parsed.texts.map((c) => renderTables(c, sources, p.spec.selected, axes, locate));
+  const chosen = axes.map((_, a) => (sources[a] ? chosenVariations(sources[a]!) : []));
   const session = resolved.output.session_name ?? resolved.name;
-  const source = relative(options.projectDir, entryPath).split('\\').join('/');
+  const source = relative(options.projectDir, p.entryPath).split('\\').join('/');
   const paramsJson = stableStringify(resolved.parameters);
   const used = axes.map(() => new Set<number>());
-  const manifest: Record<string, unknown> = {};
   const rows: PromptRow[] = [];
-  let idx = 0;
-  for (const image of planImages(spec)) {
+  for (const image of planImages(p.spec)) {
     const prompt = normalisePrompt(render(parsed.texts[0]!, promptTables!, image.choice));
     const apiPrompt = flattenForApi(prompt);
     const negativePrompt = flattenForApi(normalisePrompt(render(parsed.texts[1]!, negativeTables!, image.choice)));
@@ -145,29 +173,47 @@ export function planPromptFile(path: string, options: PlanOptions): FilePlan {
     for (const a of live) {
       const k = image.choice[a]!;
       used[a]!.add(k);
-      variations[axes[a]!.name] = { key: sources[a]!.keys[k]!, value: sources[a]!.values[k], ...alternatives[a]! };
+      variations[axes[a]!.name] = chosen[a]![k]!;
     }
     rows.push({
       prompt_id: hashBytes(`${apiPrompt}\u0000${negativePrompt}\u0000${image.seed}\u0000${paramsJson}`),
-      source, session, theme: theme?.name ?? null, style: theme?.style ?? null, idx: idx++,
+      source, session, theme: theme?.name ?? null, style: theme?.style ?? null, idx: rows.length,
       prompt, api_prompt: apiPrompt, negative_prompt: negativePrompt, seed: image.seed, variations,
-      params: resolved.parameters, manifest,
+      params: resolved.parameters, manifest: {},
     });
   }
-  Object.assign(manifest, {
+  return { rows, used };
+}
+
+/** What the session manifest's snapshot needs (sdgen's manifest.json), shared by the file's rows. */
+function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record<string, unknown> {
+  const { resolved, spec, live, theme } = p;
+  const { axes } = p.parsed;
+  const gen = resolved.generation;
+  return {
     version: '2.0',
-    resolved_template: { prompt: normalisePrompt(text.text), negative: normalisePrompt(negative.text) },
+    resolved_template: { prompt: normalisePrompt(p.texts[0]), negative: normalisePrompt(p.texts[1]) },
     generation_params: {
-      mode: gen.mode, seed_mode: spec.sweep ? 'sweep' : gen.seed_mode, base_seed: base, num_images: rows.length,
-      total_combinations: totalCombinations(spec, gen.mode === 'random' ? live : enumerated),
+      mode: gen.mode, seed_mode: spec.sweep ? 'sweep' : gen.seed_mode, base_seed: spec.baseSeed, num_images: numImages,
+      total_combinations: totalCombinations(spec, gen.mode === 'random' ? live : spec.enumerated),
       ...(spec.sweep ? { seed_list: spec.sweep } : {}),
     },
     api_params: resolved.parameters,
-    variations: Object.fromEntries(live.map((a) => [axes[a]!.name, { available: sources[a]!.keys.length, used: used[a]!.size, count: selected[a]!.length }])),
-    fixed_placeholders: Object.fromEntries(fixed),
+    variations: Object.fromEntries(live.map((a) => [axes[a]!.name, { available: p.sources[a]!.keys.length, used: used[a]!.size, count: spec.selected[a]!.length }])),
+    fixed_placeholders: Object.fromEntries(p.fixed),
     theme_name: theme?.name ?? null,
     style: theme?.style ?? null,
-    output: { session_name: session, filename_keys: resolved.output.filename_keys ?? [], annotations: resolved.output.annotations ?? null },
-  });
-  return { rows, files: [...loader.filesRead], warnings };
+    output: {
+      session_name: resolved.output.session_name ?? resolved.name,
+      filename_keys: resolved.output.filename_keys ?? [], annotations: resolved.output.annotations ?? null,
+    },
+  };
+}
+
+export function planPromptFile(path: string, options: PlanOptions): FilePlan {
+  const prepared = prepare(path, options);
+  const { rows, used } = buildRows(prepared, options);
+  const manifest = manifestOf(prepared, rows.length, used);
+  for (const row of rows) row.manifest = manifest;
+  return { rows, files: [...prepared.loader.filesRead], warnings: prepared.warnings };
 }
