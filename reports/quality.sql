@@ -1,12 +1,21 @@
 -- Blank, blurred and duplicate images per session and model.
 --
 -- blank: blank or uniform frames (quality.blank), black: all-black ones (the classic
--- fp16 VAE NaN failure), blurred: under the blur threshold, duplicates: images in a
--- near-duplicate group, duplicate_groups: how many such groups; flagged: anything
--- the score stage flagged. mean_blur is the blur measure's mean (higher is sharper).
+-- fp16 VAE NaN failure), blurred: under the blur threshold. Every image names its
+-- duplicate_group (its perceptual hash); a group with more than one image holds
+-- duplicates. duplicates counts the extra copies (all but the first image of each
+-- group, by image_id, across all sessions), duplicate_groups the groups with more than
+-- one image that have a member here. flagged: anything the score stage flagged.
+-- mean_blur is the blur measure's mean (higher is sharper).
 --
 -- @needs quality, images, prompts
 -- @param session string % only sessions whose name matches this LIKE pattern
+WITH grouped AS (
+  SELECT *,
+         count(*) OVER (PARTITION BY duplicate_group) AS group_size,
+         row_number() OVER (PARTITION BY duplicate_group ORDER BY image_id) AS place_in_group
+  FROM quality
+)
 SELECT p.session,
        i.model_name,
        i.model_hash,
@@ -14,11 +23,11 @@ SELECT p.session,
        (count(*) FILTER (WHERE q.blank))::INTEGER AS blank,
        (count(*) FILTER (WHERE q.black))::INTEGER AS black,
        (count(*) FILTER (WHERE q.blurred))::INTEGER AS blurred,
-       (count(*) FILTER (WHERE q.duplicate_group IS NOT NULL))::INTEGER AS duplicates,
-       count(DISTINCT q.duplicate_group)::INTEGER AS duplicate_groups,
+       (count(*) FILTER (WHERE q.duplicate_group IS NOT NULL AND q.place_in_group > 1))::INTEGER AS duplicates,
+       (count(DISTINCT q.duplicate_group) FILTER (WHERE q.group_size > 1))::INTEGER AS duplicate_groups,
        (count(*) FILTER (WHERE q.flagged))::INTEGER AS flagged,
        avg(q.blur) AS mean_blur
-FROM quality q
+FROM grouped q
 JOIN images i ON i.image_id = q.image_id AND i.prompt_id = q.prompt_id
 JOIN prompts p ON p.prompt_id = q.prompt_id
 WHERE p.session LIKE $session

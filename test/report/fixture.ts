@@ -98,7 +98,8 @@ function rowsFor(planned: Planned, i: number, dir: string) {
   const blank = planned.status === 'blank';
   const quality = {
     image_id, prompt_id, blank, uniform: blank, black: false, blur: planned.blurred ? 2 : 50, blurred: planned.blurred ?? false,
-    phash: `ph${i}`, duplicate_group: planned.duplicate ?? null, aesthetic: null, match_score: planned.matched ? 0.9 : 0.3,
+    // as the scorer writes it: every image names its group (its phash); a shared one means duplicates
+    phash: `ph${i}`, duplicate_group: planned.duplicate ?? `ph${i}`, aesthetic: null, match_score: planned.matched ? 0.9 : 0.3,
     verdict: blank ? 'blank' : planned.matched ? 'success' : 'failed', flagged: blank || (planned.blurred ?? false),
   };
   return { prompt, image, score, quality };
