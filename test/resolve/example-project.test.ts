@@ -50,3 +50,22 @@ describe('example project', () => {
     ]);
   });
 });
+
+describe('manifest snapshot', () => {
+  it('carries what manifest.json needs, shared by the rows of one file', () => {
+    const { rows } = planOf('accessory.prompt.yaml', { seeds: '2#5' });
+    expect(rows[0]!.manifest).toBe(rows[rows.length - 1]!.manifest);
+    expect(rows[0]!.manifest).toMatchObject({
+      version: '2.0',
+      generation_params: { mode: 'random', seed_mode: 'random', base_seed: 42, num_images: 30, total_combinations: 45, seed_list: [5, 6] },
+      api_params: { width: 512, height: 768 },
+      fixed_placeholders: {},
+      theme_name: null,
+      output: { session_name: 'accessory', filename_keys: ['Accessory'] },
+    });
+    const hair = (rows[0]!.manifest.variations as Record<string, { available: string[]; count: number }>).HairColor!;
+    expect(hair.available).toEqual(['blonde hair', 'black hair', 'bright red hair']);
+    expect(hair.count).toBe(3);
+    expect((rows[0]!.manifest.resolved_template as { prompt: string }).prompt).toContain('{HairColor[#0-2]}');
+  });
+});

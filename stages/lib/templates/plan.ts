@@ -185,6 +185,12 @@ function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used
   return { rows, used };
 }
 
+/** sdgen's manifest entry for one placeholder: the value texts it could take and those it took. */
+function variationSummary(source: VariationSource, selected: number[], used: Set<number>) {
+  const text = (k: number) => renderValue(source.values[k]!, null) ?? '';
+  return { available: selected.map(text), used: [...used].map(text), count: selected.length };
+}
+
 /** What the session manifest's snapshot needs (sdgen's manifest.json), shared by the file's rows. */
 function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record<string, unknown> {
   const { resolved, spec, live, theme } = p;
@@ -194,12 +200,12 @@ function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record
     version: '2.0',
     resolved_template: { prompt: normalisePrompt(p.texts[0]), negative: normalisePrompt(p.texts[1]) },
     generation_params: {
-      mode: gen.mode, seed_mode: spec.sweep ? 'sweep' : gen.seed_mode, base_seed: spec.baseSeed, num_images: numImages,
+      mode: gen.mode, seed_mode: gen.seed_mode, base_seed: spec.baseSeed, num_images: numImages,
       total_combinations: totalCombinations(spec, gen.mode === 'random' ? live : spec.enumerated),
       ...(spec.sweep ? { seed_list: spec.sweep } : {}),
     },
     api_params: resolved.parameters,
-    variations: Object.fromEntries(live.map((a) => [axes[a]!.name, { available: p.sources[a]!.keys.length, used: used[a]!.size, count: spec.selected[a]!.length }])),
+    variations: Object.fromEntries(live.map((a) => [axes[a]!.name, variationSummary(p.sources[a]!, spec.selected[a]!, used[a]!)])),
     fixed_placeholders: Object.fromEntries(p.fixed),
     theme_name: theme?.name ?? null,
     style: theme?.style ?? null,
