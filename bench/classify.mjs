@@ -42,7 +42,6 @@ onePassMs(); // warm the JIT before measuring
 const onePass = Math.min(onePassMs(), onePassMs(), onePassMs());
 
 let t = performance.now();
-t = performance.now();
 const { model, lambda, cv } = trainProbe(X, y, K, train, { lambdas: [1e-4, 1e-3, 1e-2, 1e-1, 1], folds: 3, seed: 1, cvMaxRows: CV_MAX_ROWS });
 const total = (performance.now() - t) / 1000;
 
@@ -63,3 +62,22 @@ console.log(`  one loss+gradient pass on ${train.length} rows: ${onePass.toFixed
 console.log(`  train (CV + final fit): ${total.toFixed(2)} s = ${((total * 1000) / onePass).toFixed(0)} baseline passes; budget 10 s: ${total < 10 ? 'ok' : 'OVER'}`);
 console.log(`  chosen lambda ${lambda}, final fit ${model.iterations} iterations, held-out accuracy ${(correct / test.length).toFixed(3)}`);
 console.log(`  cv: ${cv.map((s) => `${s.lambda}:${s.accuracy.toFixed(3)}`).join(' ')}`);
+
+// Several axes: one probe per axis, in-process one after another versus on worker threads.
+const { trainProbes } = await import('../dist/stages/lib/probe-pool.js');
+const { availableParallelism } = await import('node:os');
+const axes = Number(process.env.BENCH_AXES ?? 3);
+const threads = Math.min(axes, availableParallelism());
+const axisJobs = Array.from({ length: axes }, (_, a) => ({
+  y: Int32Array.from(y, (c) => (c + a) % K),
+  train,
+  classes: K,
+  options: { lambdas: [1e-4, 1e-3, 1e-2, 1e-1, 1], folds: 3, seed: 1, cvMaxRows: CV_MAX_ROWS },
+}));
+t = performance.now();
+await trainProbes(X, axisJobs, 1);
+const sequential = (performance.now() - t) / 1000;
+t = performance.now();
+await trainProbes(X, axisJobs, threads);
+const parallel = (performance.now() - t) / 1000;
+console.log(`  ${axes} axes: in-process ${sequential.toFixed(2)} s, ${threads} worker threads ${parallel.toFixed(2)} s (x${(sequential / parallel).toFixed(2)}; ${availableParallelism()} cores)`);

@@ -4,7 +4,7 @@
 // backend's ground truth when images carry it.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage } from '../src/stage.js';
+import { defineStage, type StageContext } from '../src/stage.js';
 import { writeFileAtomic } from '../src/atomic.js';
 import {
   classifierMetricRow,
@@ -17,7 +17,8 @@ import {
   type ScoreRow,
 } from '../schemas/tables.js';
 import { argmaxRows, l2NormalizeRows, matrixFromRows, predictProba, type Matrix } from './lib/logistic.js';
-import { stratifiedSplit, trainProbe, type LambdaScore } from './lib/cross-validation.js';
+import { stratifiedSplit } from './lib/cross-validation.js';
+import { threadsFor, trainProbes, type ProbeJob, type TrainedProbe } from './lib/probe-pool.js';
 import { humanLabelsOf, labelKey, labelsFingerprint, readLabelRows, type HumanLabels } from './lib/human-labels.js';
 
 const classifyParams = z.object({
@@ -29,6 +30,7 @@ const classifyParams = z.object({
   combine_weight: z.number().min(0).max(1).default(0.5).describe('weight of the probe in p_combined; the rest is zero-shot'),
   cv_max_rows: z.number().int().positive().default(4000).describe('the lambda search runs on a stratified sample this size'),
   max_iterations: z.number().int().positive().default(200),
+  threads: z.number().int().min(0).default(0).describe('worker threads training axes in parallel; 0: one per core but one'),
 });
 
 export const paramsSchema = z.object({ classify: classifyParams.prefault({}) });
@@ -77,7 +79,16 @@ function accuracyOf(pairs: [string | null, string | null][]): number | null {
   return judged.length ? judged.filter(([guess, truth]) => guess === truth).length / judged.length : null;
 }
 
-function classifyAxis(axis: string, items: AxisItem[], classes: string[], X: Matrix, p: ClassifyParams): AxisResult {
+/** One axis' labels, split and (when two or more values have labels) its training job. */
+interface AxisPlan {
+  axis: string;
+  items: AxisItem[];
+  probeClasses: string[];
+  split: { train: Int32Array; test: Int32Array };
+  job: ProbeJob | null;
+}
+
+function planAxis(axis: string, items: AxisItem[], classes: string[], X: Matrix, p: ClassifyParams): AxisPlan {
   const probeClasses = classes.filter((c) => items.some((item) => item.label === c));
   const classIndex = new Map(probeClasses.map((c, i) => [c, i]));
   const y = new Int32Array(X.rows).fill(-1);
@@ -89,19 +100,16 @@ function classifyAxis(axis: string, items: AxisItem[], classes: string[], X: Mat
     labelled.push(item.row);
   }
   const split = stratifiedSplit(y, p.test_fraction, p.seed, Int32Array.from(labelled.sort((a, b) => a - b)));
-  const trained =
-    probeClasses.length >= 2
-      ? trainProbe(X, y, probeClasses.length, split.train, {
-          lambdas: p.lambdas,
-          folds: p.folds,
-          seed: p.seed,
-          cvMaxRows: p.cv_max_rows,
-          maxIterations: p.max_iterations,
-        })
-      : null;
+  const options = { lambdas: p.lambdas, folds: p.folds, seed: p.seed, cvMaxRows: p.cv_max_rows, maxIterations: p.max_iterations };
+  const job = probeClasses.length >= 2 ? { y, train: split.train, classes: probeClasses.length, options } : null;
+  return { axis, items, probeClasses, split, job };
+}
 
+function finishAxis(plan: AxisPlan, trained: TrainedProbe | null, X: Matrix, p: ClassifyParams): AxisResult {
+  const { axis, items, probeClasses, split } = plan;
+  const classIndex = new Map(probeClasses.map((c, i) => [c, i]));
   const rows = Int32Array.from(items.map((item) => item.row));
-  const probs = trained ? predictProba(trained.model, X, rows) : null;
+  const probs = trained ? predictProba(trained, X, rows) : null;
   const best = probs ? argmaxRows(probs, probeClasses.length) : null;
   const k = probeClasses.length;
   const predictions = items.map((item, r): PredictionRow => {
@@ -139,13 +147,9 @@ function classifyAxis(axis: string, items: AxisItem[], classes: string[], X: Mat
   return { predictions, metric, artifact: probeArtifact(probeClasses, trained, metric) };
 }
 
-function probeArtifact(
-  classes: string[],
-  trained: { model: { weights: Float64Array; bias: Float64Array; dim: number }; lambda: number; cv: LambdaScore[] } | null,
-  metrics: ClassifierMetricRow,
-) {
+function probeArtifact(classes: string[], trained: TrainedProbe | null, metrics: ClassifierMetricRow) {
   if (!trained) return { classes, weights: null, bias: null, lambda: null, cv: [], metrics };
-  const { weights, bias, dim } = trained.model;
+  const { weights, bias, dim } = trained;
   return {
     classes,
     weights: classes.map((_, c) => Array.from(weights.subarray(c * dim, (c + 1) * dim))),
@@ -154,6 +158,15 @@ function probeArtifact(
     cv: trained.cv,
     metrics,
   };
+}
+
+function logAxis(ctx: StageContext<Params>, m: ClassifierMetricRow) {
+  const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
+  ctx.log(
+    `${m.axis}: ${m.classes} values, ${m.n_train} train / ${m.n_test} test: probe ${pct(m.probe_accuracy)} vs zero-shot ${pct(m.zero_shot_accuracy)}` +
+      (m.n_truth ? `; vs ground truth (${m.n_truth} images): probe ${pct(m.truth_probe_accuracy)}, zero-shot ${pct(m.truth_zero_shot_accuracy)}` : ''),
+  );
+  if (m.classes < 2) ctx.warn(`${m.axis}: fewer than two values have labels; predictions fall back to zero-shot`);
 }
 
 /** Indented JSON, but a weight vector on one line rather than one line per number. */
@@ -201,8 +214,7 @@ export default defineStage<Params>({
     const X = l2NormalizeRows(matrixFromRows(usable.map((e) => e.embedding)));
     const promptById = new Map(prompts.map((row) => [row.prompt_id, row]));
 
-    const results: Record<string, AxisResult> = {};
-    for (const axis of [...new Set(scores.map((s) => s.axis))].sort()) {
+    const plans = [...new Set(scores.map((s) => s.axis))].sort().map((axis) => {
       const axisScores = scores.filter((s) => s.axis === axis && rowOf.has(s.image_id));
       const items = axisScores.map((score) => ({
         score,
@@ -210,14 +222,16 @@ export default defineStage<Params>({
         truth: imageById.get(score.image_id)?.rendered?.[axis] ?? null,
         ...labelFor(score, axis, human, promptById, p.confirm_threshold),
       }));
-      results[axis] = classifyAxis(axis, items, classesOf(axis, axisScores, promptById), X, p);
-      const m = results[axis].metric;
-      const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
-      ctx.log(
-        `${axis}: ${m.classes} values, ${m.n_train} train / ${m.n_test} test: probe ${pct(m.probe_accuracy)} vs zero-shot ${pct(m.zero_shot_accuracy)}` +
-          (m.n_truth ? `; vs ground truth (${m.n_truth} images): probe ${pct(m.truth_probe_accuracy)}, zero-shot ${pct(m.truth_zero_shot_accuracy)}` : ''),
-      );
-      if (m.classes < 2) ctx.warn(`${axis}: fewer than two values have labels; predictions fall back to zero-shot`);
+      return planAxis(axis, items, classesOf(axis, axisScores, promptById), X, p);
+    });
+    const jobs = plans.flatMap((plan) => (plan.job ? [plan.job] : []));
+    const threads = threadsFor(p.threads, jobs.length);
+    ctx.log(`training ${jobs.length} probes on ${X.rows} embeddings${threads > 1 ? ` (${threads} threads)` : ''}`);
+    const trained = await trainProbes(X, jobs, threads);
+    const results: Record<string, AxisResult> = {};
+    for (const plan of plans) {
+      results[plan.axis] = finishAxis(plan, plan.job ? trained[jobs.indexOf(plan.job)] : null, X, p);
+      logAxis(ctx, results[plan.axis].metric);
     }
 
     const dir = ctx.outDir('classifier');
