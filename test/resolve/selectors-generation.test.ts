@@ -83,6 +83,12 @@ describe('random mode', () => {
     expect(plan(one('{L} {N}', gen('random', 5, 'fixed', 100)), 'p.prompt.yaml').rows).toHaveLength(15);
   });
 
+  it('counts combinations unique by value: keys with the same value are one choice', () => {
+    const dir = one('{L}', gen('random', 5, 'fixed', 10), { 'l.yaml': 'A: a\nB: a\nC: c\n' });
+    expect(prompts(dir)).toHaveLength(2);
+    expect(new Set(prompts(dir))).toEqual(new Set(['a', 'c']));
+  });
+
   it('requires max_images > 0', () => {
     expect(() => plan(one('{L}', gen('random', 5, 'fixed', 0)), 'p.prompt.yaml')).toThrow(/random mode needs generation.max_images > 0/);
   });

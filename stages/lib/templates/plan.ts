@@ -102,6 +102,16 @@ function whereWritten(loader: TemplateLoader, written: string) {
   return {};
 }
 
+/** Random combinations are unique by value: keep one key per distinct value. */
+function distinctValues(selected: number[], source: VariationSource | null): number[] {
+  if (!source) return selected;
+  const seen = new Set<string>();
+  return selected.filter((k) => {
+    const id = JSON.stringify(source.values[k]);
+    return !seen.has(id) && seen.add(id);
+  });
+}
+
 /** Everything known before the first image: the template resolved down to axes and their values. */
 interface Prepared {
   entryPath: string;
@@ -142,6 +152,7 @@ function prepare(path: string, options: PlanOptions): Prepared {
   const fixed = parseFixed(options.fixed ?? '');
   for (const name of fixed.keys()) if (!axes.some((a) => a.name === name)) warnings.push(`fixed ${name}: no such placeholder in ${path}`);
   const selected = selectValues(axes, sources, base, fixed, locate);
+  if (resolved.generation.mode === 'random') selected.forEach((values, a) => (selected[a] = distinctValues(values, sources[a] ?? null)));
   const live = axes.map((_, a) => a).filter((a) => sources[a] !== null);
   const weight = (a: number) => axes[a]!.selector.weight;
   const gen = resolved.generation;
