@@ -101,6 +101,7 @@ export async function buildHtmlReport(options: HtmlReportOptions): Promise<HtmlR
   const success = await report('variation_success');
   const failing = await report('failing_variations');
   const sessions = await report('sessions');
+  const quality = await report('quality');
   const models = await report('models');
   const loop = await report('loop_history');
   const bins = has('scores') ? await sql(scoreBinsSql) : null;
@@ -114,6 +115,7 @@ export async function buildHtmlReport(options: HtmlReportOptions): Promise<HtmlR
     section('failing', 'Variations that fail most', tableOrNote(failing, 'failing_variations')),
     section('scores', 'Score distributions', bins ? figure('scores', await renderSvg(scoreDistributionSpec(bins))) : note(['no scores yet: run `pipeline run score` first'])),
     section('sessions', 'Sessions', tableOrNote(sessions, 'sessions')),
+    section('quality', 'Blank, blurred and duplicate images', tableOrNote(quality, 'quality')),
     section('models', 'Models and LoRAs', tableOrNote(models, 'models')),
     section('loop', 'The loop over rounds', loop ? figure('loop', await renderSvg(loopSpec(loop))) + htmlTable(loop) : tableOrNote(null, 'loop_history')),
     section('grids', 'Best and worst images per variation value', grids ? grids.map(gridHtml).join('\n') : note(notes.slice(-1))),

@@ -44,7 +44,7 @@ export function successSpec(rows: Row[]): VegaLiteSpec {
         encoding: {
           y,
           x: { field: 'rate', type: 'quantitative', scale: { domain: [0, 1] }, title: 'success rate' },
-          color: { field: 'axis', type: 'nominal', legend: null },
+          color: { field: 'axis', type: 'nominal', legend: null, scale: { scheme: 'category20' } },
         },
       },
       { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },

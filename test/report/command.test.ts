@@ -26,6 +26,20 @@ describe('pipeline report', () => {
     expect(out).toContain('--param since=1970-01-01');
   });
 
+  test("a project's own reports are listed and run, and override shipped ones by name", async () => {
+    fixture = await buildFixture();
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(fixture.dir, 'reports'));
+    writeFileSync(join(fixture.dir, 'reports', 'custom.sql'), '-- Images per status.\n-- @needs images\nSELECT status, count(*)::INTEGER AS n FROM images GROUP BY status ORDER BY status\n');
+    writeFileSync(join(fixture.dir, 'reports', 'sessions.sql'), '-- My own sessions view.\n-- @needs prompts\nSELECT DISTINCT session FROM prompts ORDER BY session\n');
+    expect(await command('report').run([], fixture.ctx)).toBe(0);
+    expect(fixture.ctx.out.join('')).toMatch(/^custom\s+Images per status\.$/m);
+    expect(fixture.ctx.out.join('')).toMatch(/^sessions\s+My own sessions view\.$/m);
+    fixture.ctx.out.length = 0;
+    expect(await command('report').run(['custom', '--format', 'json'], fixture.ctx)).toBe(0);
+    expect(JSON.parse(fixture.ctx.out.join(''))).toEqual([{ status: 'blank', n: 1 }, { status: 'failed', n: 1 }, { status: 'ok', n: 24 }]);
+  });
+
   test('table format aligns columns', async () => {
     const { code, out } = await report(['variation_success']);
     expect(code).toBe(0);
