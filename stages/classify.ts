@@ -86,6 +86,8 @@ interface AxisPlan {
   probeClasses: string[];
   split: { train: Int32Array; test: Int32Array };
   job: ProbeJob | null;
+  /** human labels naming no value of the axis (typos): not used */
+  unknownHuman: string[];
 }
 
 function planAxis(axis: string, items: AxisItem[], classes: string[], X: Matrix, p: ClassifyParams): AxisPlan {
@@ -102,7 +104,9 @@ function planAxis(axis: string, items: AxisItem[], classes: string[], X: Matrix,
   const split = stratifiedSplit(y, p.test_fraction, p.seed, Int32Array.from(labelled.sort((a, b) => a - b)));
   const options = { lambdas: p.lambdas, folds: p.folds, seed: p.seed, cvMaxRows: p.cv_max_rows, maxIterations: p.max_iterations };
   const job = probeClasses.length >= 2 ? { y, train: split.train, classes: probeClasses.length, options } : null;
-  return { axis, items, probeClasses, split, job };
+  const known = new Set(classes);
+  const unknownHuman = items.filter((i) => i.labelSource === 'human' && !known.has(i.label!)).map((i) => `${i.score.image_id}: ${i.label}`);
+  return { axis, items, probeClasses, split, job, unknownHuman };
 }
 
 function finishAxis(plan: AxisPlan, trained: TrainedProbe | null, X: Matrix, p: ClassifyParams): AxisResult {
@@ -232,6 +236,9 @@ export default defineStage<Params>({
     for (const plan of plans) {
       results[plan.axis] = finishAxis(plan, plan.job ? trained[jobs.indexOf(plan.job)] : null, X, p);
       logAxis(ctx, results[plan.axis].metric);
+      if (plan.unknownHuman.length) {
+        ctx.warn(`${plan.axis}: human labels with no such value, ignored (${plan.unknownHuman.join('; ')}); known values: ${classesOf(plan.axis, plan.items.map((i) => i.score), promptById).join(', ')}`);
+      }
     }
 
     const dir = ctx.outDir('classifier');

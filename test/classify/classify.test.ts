@@ -87,6 +87,8 @@ describe('classify stage', () => {
     const row = predictions.find((p) => p.image_id === target.image_id && p.axis === 'Hair')!;
     expect(row).toMatchObject({ label: other, label_source: 'human' });
     expect(predictions.some((p) => p.image_id === rejected)).toBe(false);
+    const typo = await runClassify(world, [label(target.image_id, 'Hair', 'Bobb')]);
+    expect(typo.ctx.logs).toContain(`warning: Hair: human labels with no such value, ignored (${target.image_id}: Bobb); known values: Bob, Long, Bald`);
     const textLabelled = await runClassify(world, [label(target.image_id, 'Hair', 'bald head')]);
     expect(textLabelled.predictions.find((p) => p.image_id === target.image_id && p.axis === 'Hair')!.label).toBe('Bald');
   });
