@@ -42,6 +42,13 @@ export class TestProject {
     return project;
   }
 
+  /** A copy of this project, state and outputs included (cheaper than running it again). */
+  clone(): TestProject {
+    const dir = mkdtempSync(join(tmpdir(), 'sdloop-engine-'));
+    cpSync(this.dir, dir, { recursive: true, verbatimSymlinks: true });
+    return new TestProject(dir);
+  }
+
   path(rel: string): string {
     return join(this.dir, rel);
   }

@@ -1,20 +1,24 @@
 // The item memo of a map stage: new items run alone, removed items drop out of the
 // output, a param change reruns every item, and results stay memoised under the old
 // params until `pipeline gc` removes them.
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { stageOf, TestProject } from './helpers.js';
 
+let ran: TestProject;
 let project: TestProject;
 
 const inputs = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${String(i).padStart(2, '0')}.txt`, `file ${i}\n`]));
 
-beforeEach(async () => {
-  project = TestProject.create(inputs);
-  const first = await project.run();
+beforeAll(async () => {
+  ran = TestProject.create(inputs);
+  const first = await ran.run();
   expect(stageOf(first, 'upper').items).toEqual({ done: 12, failed: 0, reused: 0 });
 });
-
+beforeEach(() => {
+  project = ran.clone();
+});
 afterEach(() => project.dispose());
+afterAll(() => ran.dispose());
 
 const upperRows = () => project.sql<{ path: string; text: string }>('select path, text from upper');
 

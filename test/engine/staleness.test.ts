@@ -1,17 +1,21 @@
 // `pipeline status` must say why each stage is stale in words a user can act on, and
 // an unchanged stage must stay up to date (early cut-off included).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stageOf, TestProject } from './helpers.js';
 
+let ran: TestProject;
 let project: TestProject;
 
-beforeEach(async () => {
-  project = TestProject.create({ 'a.txt': 'alpha\n', 'b.txt': 'beta\n', 'c.txt': 'gamma\n' });
-  const first = await project.run();
+beforeAll(async () => {
+  ran = TestProject.create({ 'a.txt': 'alpha\n', 'b.txt': 'beta\n', 'c.txt': 'gamma\n' });
+  const first = await ran.run();
   expect(first.code, first.stderr).toBe(0);
 });
-
+beforeEach(() => {
+  project = ran.clone();
+});
 afterEach(() => project.dispose());
+afterAll(() => ran.dispose());
 
 describe('status explains staleness', () => {
   it('says "never run" for a fresh project and "up to date" right after a run', async () => {
