@@ -53,6 +53,16 @@ describe('imports', () => {
     });
   });
 
+  it('placeholders in the negative prompt render the value chosen for the prompt', () => {
+    const dir = project({
+      'p.prompt.yaml': promptYaml('{Hair}', 'negative_prompt: "not {Hair:not}, ugly"\nimports:\n  Hair: hair.yaml\n'),
+      'hair.yaml': 'Bob: {main: bob cut, not: long hair}\nLong: {main: long hair, not: short hair}\n',
+    });
+    expect(plan(dir, 'p.prompt.yaml').rows.map((r) => [r.prompt, r.negative_prompt])).toEqual([
+      ['bob cut', 'not long hair, ugly'], ['long hair', 'not short hair, ugly'],
+    ]);
+  });
+
   it('part access on a plain value is an error', () => {
     const dir = project({ 'p.prompt.yaml': promptYaml('{Hair:lora}', 'imports:\n  Hair: hair.yaml\n'), 'hair.yaml': 'Bob: bob cut\n' });
     expect(() => plan(dir, 'p.prompt.yaml')).toThrow(/value Bob is plain text, not a multipart value/);

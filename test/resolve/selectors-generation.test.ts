@@ -66,6 +66,14 @@ describe('combinatorial', () => {
     expect(prompts(one('{L[#0-1]} {N}', gen('combinatorial', 1, 'fixed', 4)))).toHaveLength(4);
   });
 
+  it('refuses an uncapped plan of more than ten million images', () => {
+    const files = Object.fromEntries(['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'].map((n) => [`${n}.yaml`, Array.from({ length: 10 }, (_, i) => `k${i}: v${i}`).join('\n')]));
+    const imports = Object.keys(files).map((f) => `  ${f[0]}: ${f}`).join('\n');
+    const dir = project({ ...files, 'p.prompt.yaml': promptYaml('{A}{B}{C}{D}{E}{F}{G}{H}', `imports:\n${imports}\n`) });
+    expect(() => plan(dir, 'p.prompt.yaml')).toThrow(/100000000 combinations is more than 10000000 images; set generation.max_images/);
+    expect(plan(dir, 'p.prompt.yaml', { count: 3 }).rows).toHaveLength(3);
+  });
+
   it('a template with no placeholders gives one prompt with generation.seed', () => {
     const rows = plan(one('just a cat', gen('combinatorial', 77, 'random', 0)), 'p.prompt.yaml').rows;
     expect(rows.map((r) => [r.prompt, r.seed])).toEqual([['just a cat', 77]]);

@@ -26,6 +26,9 @@ export interface PlannedImage {
   seed: number;
 }
 
+/** A plan beyond this many rows is a mistake (a missing max_images), not a job to start. */
+export const MAX_PLANNED = 10_000_000;
+
 /** Purposes that keep independent draws apart. */
 const DRAW = 1;
 const SEED = 2;
@@ -68,6 +71,9 @@ function* combinatorial(spec: GenerationSpec): Generator<PlannedImage> {
   let n = total * perCombo;
   if (spec.maxImages > 0) n = Math.min(n, spec.maxImages);
   n = cap(spec, n);
+  if (n > MAX_PLANNED) {
+    throw new InputError(`${total} combinations${spec.sweep ? ` x ${perCombo} seeds` : ''} is more than ${MAX_PLANNED} images; set generation.max_images or the count cap (resolve.count / --count)`, { field: 'generation.max_images' });
+  }
   for (let i = 0; i < n; i++) {
     const choice = new Int32Array(spec.selected.length);
     decode(spec, spec.enumerated, Math.floor(i / perCombo), choice);
