@@ -48,17 +48,17 @@ function duplicateLosers(predictions: PredictionRow[], quality: Map<string, Qual
   return losers;
 }
 
-/** Why the image may not be selected for this row's value, or null when it may. */
-function exclusionOf(
-  p: PredictionRow,
-  image: ImageRow | undefined,
-  q: QualityRow | undefined,
-  losers: Map<string, string>,
-  s: SelectParams,
-): string | null {
+/** Why the image itself is unusable (whatever its value), or null. */
+function qualityProblem(image: ImageRow | undefined, q: QualityRow | undefined, s: SelectParams): string | null {
   if (!image || image.status !== 'ok') return 'not generated';
   if (s.exclude.blank && q && (q.blank || q.black || q.uniform)) return 'blank';
   if (s.exclude.blurred && q?.blurred) return 'blurred';
+  return null;
+}
+
+/** Why the image may not be selected for this row's value, or null when it may. */
+function exclusionOf(p: PredictionRow, problem: string | null, losers: Map<string, string>, s: SelectParams): string | null {
+  if (problem) return problem;
   if (s.exclude.duplicates && losers.has(p.image_id)) return 'duplicate';
   if (p.label_source === 'human' && p.label !== p.value) return 'human label differs';
   if (p.p_combined < s.min_score) return 'below min_score';
@@ -87,14 +87,16 @@ export function selectRows(
   const imageById = new Map(images.map((i) => [i.image_id, i]));
   const qualityById = new Map(quality.map((q) => [q.image_id, q]));
   const wanted = predictions.filter((p) => !s.target || (p.axis === s.target.axis && p.value === s.target.value));
-  const losers = duplicateLosers(wanted, qualityById);
+  const problemOf = (id: string) => qualityProblem(imageById.get(id), qualityById.get(id), s);
+  // a blurred or blank image must not stand for its near-duplicates
+  const losers = duplicateLosers(wanted.filter((p) => !problemOf(p.image_id)), qualityById);
   const duplicatesOf = new Map<string, number>();
   for (const keeper of losers.values()) duplicatesOf.set(keeper, (duplicatesOf.get(keeper) ?? 0) + 1);
 
   const excluded: Record<string, number> = {};
   const groups = new Map<string, PredictionRow[]>();
   for (const p of wanted) {
-    const why = exclusionOf(p, imageById.get(p.image_id), qualityById.get(p.image_id), losers, s);
+    const why = exclusionOf(p, problemOf(p.image_id), losers, s);
     if (why) {
       excluded[why] = (excluded[why] ?? 0) + 1;
       continue;

@@ -65,6 +65,9 @@ describe('select', () => {
     expect(pick(selection)).toEqual(['Bob:dup1:1']);
     expect(selection[0].reason).toContain('best of 3 near-duplicates');
     expect(excluded).toEqual({ blank: 2, blurred: 1, duplicate: 2, 'not generated': 1 });
+    qualities.find((q) => q.image_id === 'dup1')!.blurred = true;
+    const blurredBest = selectRows(predictions, images, qualities, params());
+    expect(pick(blurredBest.selection)).toEqual(['Bob:dup2:1']);
     const lenient = selectRows(predictions, images, qualities, params({ exclude: { blank: false, blurred: false, duplicates: false } }));
     expect(lenient.selection).toHaveLength(6);
   });
