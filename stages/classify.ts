@@ -219,7 +219,8 @@ export default defineStage<Params>({
     const promptById = new Map(prompts.map((row) => [row.prompt_id, row]));
 
     const plans = [...new Set(scores.map((s) => s.axis))].sort().map((axis) => {
-      const axisScores = scores.filter((s) => s.axis === axis && rowOf.has(s.image_id));
+      // in embedding-row order (= image id order), so the output does not depend on input row order
+      const axisScores = scores.filter((s) => s.axis === axis && rowOf.has(s.image_id)).sort((a, b) => rowOf.get(a.image_id)! - rowOf.get(b.image_id)!);
       const items = axisScores.map((score) => ({
         score,
         row: rowOf.get(score.image_id)!,
