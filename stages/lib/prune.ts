@@ -54,9 +54,23 @@ function recordedPath(ctx: PruneContext, file: string): string {
   return rel.startsWith('..') || isAbsolute(rel) ? resolve(ctx.projectDir, file) : rel;
 }
 
+/** One boolean expression: no statement separator, no parenthesis closing the WHERE it is pasted into. */
+function checkPredicate(where: string): void {
+  const expected = 'expected one SQL predicate, e.g. "quality.blurred OR scores.p_target < 0.1"';
+  const code = where.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"/g, "''");
+  if (!code.trim()) throw new InputError(expected, { field: '--where' });
+  if (/;|--|\/\*/.test(code)) throw new InputError(`${expected}, without ; or comments`, { field: '--where' });
+  let depth = 0;
+  for (const c of code) {
+    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (depth < 0) break;
+  }
+  if (depth !== 0) throw new InputError(`${expected}, with balanced parentheses`, { field: '--where' });
+}
+
 /** Images whose session copy exists and matches `where`, a predicate over images, quality and scores. */
 export async function planPrune(ctx: PruneContext, where: string): Promise<PruneCandidate[]> {
-  if (!where.trim()) throw new InputError('expected a SQL predicate, e.g. "quality.blurred OR scores.p_target < 0.1"', { field: '--where' });
+  checkPredicate(where);
   const tables = new Set((await ctx.sql('SELECT table_name FROM information_schema.tables')).map((r) => String(r.table_name)));
   for (const table of ['images', 'quality']) {
     if (!tables.has(table)) throw new InputError(`prune needs table ${table}, which does not exist yet: run \`pipeline run ${table === 'images' ? 'generate' : 'score'}\` first`, { field: '--where' });

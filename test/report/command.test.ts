@@ -138,5 +138,9 @@ describe('pipeline prune', () => {
     fixture = await buildFixture();
     await expect(prune(['--where', 'no_such_column > 1'])).rejects.toThrow(/expected a SQL predicate over columns of images, quality and scores.*no_such_column/);
     await expect(prune([])).rejects.toThrow(/expected --where/);
+    await expect(prune(['--where', 'true); DELETE FROM images; SELECT (1'])).rejects.toThrow(/without ; or comments/);
+    await expect(prune(['--where', 'true) OR (true'])).rejects.toThrow(/balanced parentheses/);
+    expect(await prune(['--where', "images.filename LIKE '%;%' OR (quality.blur < 0)"])).toBe(0);
+    expect(output()).toContain('would move 0 images');
   });
 });
