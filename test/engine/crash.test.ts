@@ -56,3 +56,25 @@ it('resumes after SIGKILL mid-stage and writes the same bytes as an uninterrupte
   expect(outs(killed)).toEqual(outs(reference));
   expect(killed.exists('data/.sdloop/run.lock')).toBe(false);
 });
+
+it('stops at the batches in flight on SIGINT, exits 130, and the rerun resumes', async () => {
+  const project = TestProject.create(inputs);
+  projects.push(project);
+  const child = project.spawn(['run', ...batchOfTwo], { SLOW_MS: '150' });
+  const exit = finished(child);
+  await waitFor(() => partsWritten(project) >= 2, 'two committed batches');
+  child.kill('SIGINT');
+  const interrupted = await exit;
+  expect(interrupted.code).toBe(130);
+  expect(interrupted.stderr).toContain('interrupt: finishing the batches in flight');
+  expect(project.exists('data/.sdloop/run.lock')).toBe(false);
+  const committed = 2 * partsWritten(project);
+  const resumed = await project.pipeline(['run', ...batchOfTwo]);
+  expect(resumed.code, resumed.stderr).toBe(0);
+  expect(resumed.stderr).not.toContain('stale lock');
+  const { run, reused } = itemCounts(resumed.stderr);
+  expect(run + reused).toBe(24);
+  expect(reused).toBe(committed);
+  expect(run).toBeGreaterThan(0);
+});
+
