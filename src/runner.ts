@@ -47,13 +47,20 @@ export class Runner {
     this.globs = new GlobCache(state);
   }
 
+  /** Another runner of this session (a run with --set overrides) may have moved pipeline.lock on. */
+  private reloadLock(): void {
+    this.lock = readLockFile(this.project.paths.lock);
+  }
+
   currentOutputs(): Record<string, OutputRecord> {
+    this.reloadLock();
     const outputs: Record<string, OutputRecord> = {};
     for (const entry of Object.values(this.lock.stages)) Object.assign(outputs, entry.outs);
     return outputs;
   }
 
   currentMemoKeys(): Record<string, string> {
+    this.reloadLock();
     return Object.fromEntries(Object.entries(this.lock.stages).map(([name, entry]) => [name, entry.memo]));
   }
 
@@ -110,6 +117,7 @@ export class Runner {
 
   /** What `pipeline status` and `run --dry-run` print: per stage, up to date or why not. */
   async status(targets: string[], force = false): Promise<StageStatus[]> {
+    this.reloadLock();
     const result: StageStatus[] = [];
     const stale = new Set<string>();
     const signal = new AbortController().signal;
@@ -131,6 +139,7 @@ export class Runner {
   }
 
   async run(options: { targets: string[]; force: boolean; jobs: number; signal: AbortSignal; argv: string }): Promise<RunSummary> {
+    this.reloadLock();
     const order = selectStages(this.project.graph, options.targets);
     const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
     await this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
