@@ -100,7 +100,6 @@ export const themeFileSchema = z.looseObject({
 });
 
 export type ImportValue = z.infer<typeof importValue>;
-export type ImportsBlock = z.infer<typeof importsBlock>;
 export type ThemesBlock = z.infer<typeof themesBlock>;
 export type GenerationBlock = z.infer<typeof generationBlock>;
 export type OutputBlock = z.infer<typeof outputBlock>;

@@ -104,6 +104,19 @@ describe('bad input', () => {
     expect(error.where.col).toBeGreaterThan(0);
   });
 
+  it('every bad value of a variations file is reported at its key', () => {
+    const dir = project({ 'p.prompt.yaml': promptYaml('{Hair}', 'imports:\n  Hair: hair.yaml\n'), 'hair.yaml': 'Bob: bob\nBad: [a, b]\nWorse: [c]\n' });
+    try {
+      plan(dir, 'p.prompt.yaml');
+      throw new Error('expected an error');
+    } catch (error) {
+      expect((error as InputErrors).errors.map((e) => e.format().replace(dir, ''))).toEqual([
+        expect.stringMatching(/^\/hair\.yaml:2:6: Bad: expected a text or a multipart mapping/),
+        expect.stringMatching(/^\/hair\.yaml:3:8: Worse: expected a text or a multipart mapping/),
+      ]);
+    }
+  });
+
   it('schema problems name the field and its line', () => {
     const dir = project({ 'p.prompt.yaml': 'name: x\nprompt: cat\ngeneration:\n  mode: combinatorial\n  seed: one\n  seed_mode: fixed\n  max_images: 0\n' });
     const error = thrown(() => plan(dir, 'p.prompt.yaml'));

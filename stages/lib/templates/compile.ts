@@ -6,13 +6,6 @@ import { parseSelector, SelectorError, type Selector } from './selectors.js';
 
 const PLACEHOLDER = /\{([\p{L}\p{N}_]+)(?::([\p{L}\p{N}_]+))?(?:\[([^\]]*)\])?(?::([\p{L}\p{N}_]+))?\}/gu;
 
-export interface Occurrence {
-  name: string;
-  part: string | null;
-  selector: Selector;
-  written: string;
-}
-
 /** One placeholder name: every occurrence renders the same chosen value. */
 export interface Axis {
   name: string;

@@ -8,7 +8,7 @@ import {
   type ChunkFile, type PromptFile, type TemplateFile, type ThemeFile, type VariationValue,
 } from '../../../schemas/templates.js';
 import { InputError } from '../../../src/errors.js';
-import { errorAt, parseWith, readYaml, type FieldPath, type YamlFile } from './yaml-file.js';
+import { errorAt, oneOrMany, parseWith, readYaml, type FieldPath, type YamlFile } from './yaml-file.js';
 
 export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations';
 
@@ -103,9 +103,10 @@ export class TemplateLoader {
     const mapping = (structured ? (file.data as { variations: unknown }).variations : file.data);
     const parsed = variationsMapping.safeParse(mapping);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const at = [...field, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
-      throw errorAt(file, at, `expected a text or a multipart mapping {part: text} (${issue.message})`);
+      throw oneOrMany(parsed.error.issues.map((issue) => {
+        const at = [...field, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
+        return errorAt(file, at, `expected a text or a multipart mapping {part: text} (${issue.message})`);
+      }));
     }
     // Keys come from the YAML nodes: JS objects would reorder integer-like keys.
     const keys = node.items.map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key));
