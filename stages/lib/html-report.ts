@@ -3,11 +3,9 @@
 // can be mailed around. Sections whose tables do not exist yet say what to run instead.
 import { writeFileAtomic } from '../../src/atomic.js';
 import type { Row } from '../../src/stage.js';
-import { MissingTables, existingTables, runReport, type Report } from './report-sql.js';
+import { MissingTables, existingTables, runReport, type Report, type Sql } from './report-sql.js';
 import { loopSpec, renderSvg, scoreBinsSql, scoreDistributionSpec, successSpec } from './report-plots.js';
 import { buildGrids, gridSql, type Grid } from './report-grids.js';
-
-type Sql = <T = Row>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
 
 export interface HtmlReportOptions {
   projectDir: string;

@@ -9,8 +9,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../../src/atomic.js';
 import { InputError } from '../../src/errors.js';
 import { prunedRow } from '../../schemas/tables.js';
-
-type Sql = <T = Record<string, unknown>>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
+import type { Sql } from './report-sql.js';
 
 export interface PruneContext {
   projectDir: string;

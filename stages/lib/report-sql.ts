@@ -19,6 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InputError } from '../../src/errors.js';
 
+/** SQL on the state database, as CommandContext.sql runs it (a prepared statement with named params). */
+export type Sql = <T = Record<string, unknown>>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
+
 export const reportParamType = z.enum(['string', 'int', 'number', 'timestamp', 'boolean']);
 
 export const reportParam = z.object({
@@ -55,6 +58,7 @@ export const tableMakers: Record<string, string> = {
   benchmark: 'pipeline run benchmark',
   benchmark_summary: 'pipeline run benchmark',
   loop_rounds: 'pipeline loop',
+  promoted_loras: 'pipeline loop',
   labels: 'pipeline label',
   pruned: 'pipeline prune --apply',
 };
@@ -194,8 +198,6 @@ export function missingTableMessages(report: Report, existing: Set<string>): str
       return `report ${report.name} needs table ${table}, which does not exist yet: ${hint}`;
     });
 }
-
-type Sql = <T = Record<string, unknown>>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
 
 /** The report cannot run yet because tables it reads have not been made. */
 export class MissingTables extends Error {
