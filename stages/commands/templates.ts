@@ -73,10 +73,16 @@ const validate = defineCommand({
   },
 });
 
-/** JSON Schema of every file a user writes, for editors (`# yaml-language-server: $schema=...`). */
+/**
+ * JSON Schema of every file a user writes, for editors (`# yaml-language-server: $schema=...`).
+ * Draft-07 because that is the draft VS Code's YAML extension supports best; `input` because
+ * users write the input side (defaults optional, scalars before they become text).
+ */
 export function jsonSchemas(): Record<string, unknown> {
   const all: Record<string, z.ZodType> = { ...templateFileSchemas, pipeline: pipelineConfigSchema };
-  return Object.fromEntries(Object.entries(all).map(([name, schema]) => [name, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' })]));
+  return Object.fromEntries(
+    Object.entries(all).map(([name, schema]) => [name, z.toJSONSchema(schema, { target: 'draft-07', io: 'input', unrepresentable: 'any' })]),
+  );
 }
 
 const schema = defineCommand({

@@ -81,6 +81,7 @@ describe('pipeline schema export', () => {
       expect(existsSync(join(dir, 'out', `${name}.schema.json`))).toBe(true);
     }
     const prompt = JSON.parse(readFileSync(join(dir, 'out', 'prompt.schema.json'), 'utf8'));
+    expect(prompt.$schema).toBe('http://json-schema.org/draft-07/schema#');
     expect(prompt.required).toEqual(expect.arrayContaining(['name', 'prompt', 'generation']));
     expect(prompt.properties.generation.properties.mode.enum).toEqual(['combinatorial', 'random']);
     const pipeline = JSON.parse(readFileSync(join(dir, 'out', 'pipeline.schema.json'), 'utf8'));
