@@ -64,8 +64,9 @@ try {
       await db.run(`COPY (${query}) TO '${file}' (FORMAT parquet)`);
       await db.run(`CREATE VIEW ${name} AS SELECT * FROM read_parquet('${file}')`);
     }
-    await db.run(`CREATE TABLE loop_rounds AS SELECT r AS round, '2026-11-01T12:00:00Z' AS started_at, '2026-11-01T13:00:00Z' AS finished_at,
-      'lora_' || r AS lora, 0.5 + r / 200.0 AS adherence_before, 0.5 + r / 180.0 AS adherence_after, 'promote' AS verdict, ['lora_' || r] AS promoted FROM range(1, 51) t(r)`);
+    await db.run(`CREATE TABLE loop_rounds AS SELECT r AS round, '2026-11-01T12:00:00Z' AS started_at, '2026-11-01T13:00:00Z' AS finished_at, NULL::VARCHAR AS target,
+      'lora_' || r AS lora, 0.5 + r / 200.0 AS adherence_before, 0.5 + r / 180.0 AS adherence_after, 'promote' AS verdict, 'won' AS reason, ['lora_' || r] AS promoted
+      FROM range(1, 51) t(r)`);
   });
   const [{ n }] = await sql('SELECT count(*)::INTEGER AS n FROM scores');
   console.log(`data: ${n.toLocaleString('en')} score rows, ${IMAGES.toLocaleString('en')} images, made in ${(made.ms / 1000).toFixed(1)} s\n`);
