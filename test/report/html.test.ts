@@ -83,3 +83,26 @@ test.skipIf(!hasChromium)('opens in headless Chromium with no console errors, ev
     await browser.close();
   }
 });
+
+test('thumbnails come from the store copy, else the session copy, else a placeholder', async () => {
+  const other = await buildFixture();
+  try {
+    const { rmSync } = await import('node:fs');
+    // forest has one image (index 24 in the plan): take away its store copy, then its session copy too
+    const [image] = await other.ctx.sql<{ path: string; session_dir: string; filename: string }>("SELECT path, session_dir, filename FROM images WHERE image_id = 'img024'");
+    const reports = await loadReports(['reports']);
+    const forestGrid = async () => {
+      const { html } = await writeHtmlReport(join(other.dir, 'r.html'), { projectDir: other.dir, sql: other.ctx.sql, reports });
+      const start = html.indexOf('data-value="forest"');
+      return html.slice(start, html.indexOf('</div>\n</div>', start));
+    };
+    rmSync(image.path);
+    expect(await forestGrid()).toContain('src="data:image/webp;base64,');
+    rmSync(join(other.dir, image.session_dir, image.filename));
+    const grid = await forestGrid();
+    expect(grid).not.toContain('<img');
+    expect(grid).toContain('file missing');
+  } finally {
+    other.ctx.close();
+  }
+});
