@@ -96,6 +96,11 @@ describe('bad input', () => {
     expect(thrown(() => plan(dir, 'p.prompt.yaml')).message).toMatch(/old `type: character` file.*chunk file/);
   });
 
+  it('an existing .txt variations file (sdgen V1) is rejected, not rendered as its name', () => {
+    const dir = project({ 'p.prompt.yaml': promptYaml('{Hair}', 'imports:\n  Hair: hair.txt\n'), 'hair.txt': 'bob: bob cut\n' });
+    expect(thrown(() => plan(dir, 'p.prompt.yaml')).format()).toMatch(/p\.prompt\.yaml:\d+:\d+: imports\.Hair: hair\.txt is an old-format variations file.*rename it to \.yaml/);
+  });
+
   it('YAML syntax errors carry line and column', () => {
     const dir = project({ 'p.prompt.yaml': 'name: x\nprompt: "unclosed\ngeneration: {\n' });
     const error = thrown(() => plan(dir, 'p.prompt.yaml'));

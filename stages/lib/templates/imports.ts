@@ -44,6 +44,18 @@ export function isVariationImport(value: ImportValue): boolean {
   return Array.isArray(value);
 }
 
+/**
+ * sdgen V1 read `.txt` variation files. By the V2.0 rule such a path is inline text, which
+ * would silently render the file name; when that file exists, say what to write instead.
+ */
+function rejectOldVariationsFile(loader: TemplateLoader, item: string, decl: Declared<ImportValue>, field: (string | number)[]): void {
+  if (!/\.(txt|yml)$/.test(item) || /^["']/.test(item)) return;
+  const path = loader.findPath(item, decl.file);
+  if (path) {
+    throw errorAt(decl.file, field, `${item} is an old-format variations file (sdgen V1 .txt / .yml); V2.0 imports YAML mappings: rename it to .yaml with lines \`Key: value\``);
+  }
+}
+
 export function loadSource(loader: TemplateLoader, name: string, decl: Declared<ImportValue>): VariationSource {
   const source: VariationSource = { name, keys: [], values: [], files: [] };
   const index = new Map<string, number>();
@@ -59,11 +71,12 @@ export function loadSource(loader: TemplateLoader, name: string, decl: Declared<
   const items = typeof decl.value === 'string' ? [decl.value] : Array.isArray(decl.value) ? decl.value : null;
   if (!items) throw errorAt(decl.file, decl.field, `${name} is a chunk namespace (use @${name}.<name>), not a variation source`);
   items.forEach((item, i) => {
+    const field = typeof decl.value === 'string' ? decl.field : [...decl.field, i];
     if (isInlineText(item)) {
+      rejectOldVariationsFile(loader, item, decl, field);
       add(inlineKey(item), unquote(item));
       return;
     }
-    const field = typeof decl.value === 'string' ? decl.field : [...decl.field, i];
     const path = loader.resolvePath(item, decl.file, field);
     const file = loader.variationsFile(path);
     source.files.push(path);

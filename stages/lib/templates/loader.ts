@@ -64,11 +64,18 @@ export class TemplateLoader {
 
   /** Relative to the declaring file; failing that, to the entry prompt's folder (where sdgen looks). */
   resolvePath(relative: string, declaredIn: YamlFile, field: FieldPath): string {
-    const nearFile = resolve(dirname(declaredIn.path), relative);
-    if (existsSync(nearFile)) return nearFile;
-    const nearEntry = resolve(this.entryDir, relative);
-    if (existsSync(nearEntry)) return nearEntry;
+    const found = this.findPath(relative, declaredIn);
+    if (found) return found;
+    const [nearFile, nearEntry] = this.places(relative, declaredIn);
     throw errorAt(declaredIn, field, `file not found: ${relative} (tried ${nearFile} and ${nearEntry})`);
+  }
+
+  findPath(relative: string, declaredIn: YamlFile): string | null {
+    return this.places(relative, declaredIn).find((p) => existsSync(p)) ?? null;
+  }
+
+  private places(relative: string, declaredIn: YamlFile): [string, string] {
+    return [resolve(dirname(declaredIn.path), relative), resolve(this.entryDir, relative)];
   }
 
   prompt(path: string): { file: YamlFile; data: PromptFile } {
