@@ -39,6 +39,18 @@ describe('exit codes', () => {
     }
   });
 
+  it('BUG: run --json still says why a stage failed (in the summary or on stderr)', async () => {
+    const failing = TestProject.create();
+    try {
+      failing.write('pipeline.yaml', `stages:\n  broken:\n    cmd: "echo it broke >&2; exit 3"\n    outs: [never.txt]\n`);
+      const result = await failing.pipeline(['run', '--json']);
+      expect(result.code).toBe(1);
+      expect(`${result.stdout}\n${result.stderr}`).toContain('command exited with code 3');
+    } finally {
+      failing.dispose();
+    }
+  });
+
   it('2 for bad input', async () => {
     const result = await project.pipeline(['run', '--jobs', '0']);
     expect(result.code).toBe(2);
