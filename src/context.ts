@@ -6,7 +6,7 @@ import { InputError } from './errors.js';
 import { createObjectStore } from './store.js';
 import { readParquetRows, sqlString } from './tables.js';
 import { formatPath } from './yaml-file.js';
-import type { State } from './state.js';
+import { queryRows, type State } from './state.js';
 import type { InputArtifact, Row, StageContext, StageModule } from './stage.js';
 import type { Project } from './project.js';
 import type { OutputRecord } from './lockfile.js';
@@ -63,8 +63,7 @@ export function createStageContext(options: {
     sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> {
       return state.exclusive(async (c) => {
         if (views) await c.run(views);
-        const reader = await c.runAndReadAll(query, params as never);
-        return reader.getRowObjectsJson() as T[];
+        return queryRows<T>(c, query, params);
       });
     },
     dependOn(paths: string[]) {

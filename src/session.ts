@@ -3,7 +3,7 @@
 import { InputError } from './errors.js';
 import { applyOverrides } from './params.js';
 import { loadProject, type Project } from './project.js';
-import { State } from './state.js';
+import { State, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
 import { acquireProjectLock, readLockHolder, ProjectLockedError } from './project-lock.js';
@@ -73,8 +73,7 @@ export class ProjectSession {
     return this.state.exclusive(async (c) => {
       if (views) await c.run(views);
       try {
-        const reader = await c.runAndReadAll(query, params as never);
-        return reader.getRowObjectsJson() as T[];
+        return await queryRows<T>(c, query, params);
       } catch (error) {
         throw new InputError(`SQL: ${(error as Error).message}`, { field: 'query' });
       }

@@ -56,10 +56,7 @@ export class State {
   }
 
   query<T = Row>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
-    return this.exclusive(async (c) => {
-      const reader = await c.runAndReadAll(sql, params as never);
-      return reader.getRowObjectsJson() as T[];
-    });
+    return this.exclusive((c) => queryRows<T>(c, sql, params));
   }
 
   run(sql: string, params?: Record<string, unknown>): Promise<void> {
@@ -95,6 +92,25 @@ export class State {
     this.connection.closeSync();
     this.instance.closeSync();
   }
+}
+
+// BIGINT, UBIGINT, HUGEINT, UHUGEINT, DECIMAL: DuckDB's JSON conversion turns them into strings.
+const wideNumberTypes = new Set([5, 9, 16, 32, 19]);
+
+/** Rows as JSON-friendly objects, with wide integers and decimals as numbers where that is exact. */
+export async function queryRows<T = Row>(connection: DuckDBConnection, sql: string, params?: Record<string, unknown>): Promise<T[]> {
+  const reader = await connection.runAndReadAll(sql, params as never);
+  const rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+  const names = reader.columnNames();
+  const wide = reader.columnTypes().flatMap((type, i) => (wideNumberTypes.has(type.typeId) ? [names[i]!] : []));
+  for (const row of rows) for (const name of wide) row[name] = asNumberIfExact(row[name]);
+  return rows as T[];
+}
+
+function asNumberIfExact(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const isInteger = /^-?\d+$/.test(value);
+  return !isInteger || Number.isSafeInteger(Number(value)) ? Number(value) : value;
 }
 
 /** Insert plain string/number rows fast through an appender (columns in table order). */

@@ -53,16 +53,14 @@ export async function copyQueryToParquet(state: State, query: string, path: stri
   }
 }
 
-/** Rows of a Parquet table as plain objects: JSON columns parsed, integers as numbers. */
+/** Rows of a Parquet table as plain objects, JSON columns parsed. */
 export async function readParquetRows<T = Row>(state: State, path: string, where = ''): Promise<T[]> {
   const source = `read_parquet(${sqlString(path)})`;
   const described = await state.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${source}`);
   const jsonColumns = described.filter((d) => d.column_type === 'JSON').map((d) => d.column_name);
-  const intColumns = described.filter((d) => /^(BIGINT|HUGEINT|UBIGINT)$/.test(d.column_type)).map((d) => d.column_name);
   const rows = await state.query<Row>(`SELECT * FROM ${source} ${where}`);
   for (const row of rows) {
     for (const c of jsonColumns) if (typeof row[c] === 'string') row[c] = JSON.parse(row[c] as string);
-    for (const c of intColumns) if (row[c] !== null && row[c] !== undefined) row[c] = Number(row[c]);
   }
   return rows as T[];
 }
