@@ -82,7 +82,8 @@ function f32ToF16(value: number): number {
   const mant = x & 0x7fffff;
   if (exp <= 0) return sign | (exp < -10 ? 0 : ((mant | 0x800000) >> (1 - exp + 13)));
   if (exp >= 31) return sign | 0x7c00;
-  return sign | (exp << 10) | ((mant + 0x1000) >> 13);
+  // Adding, not or-ing, lets a rounding carry move into the exponent.
+  return sign | ((exp << 10) + ((mant + 0x1000) >> 13));
 }
 
 function f16ToF32(h: number): number {

@@ -85,6 +85,11 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     }
   },
 
+  async finish(ctx, scorer) {
+    const { images, inferenceSeconds } = scorer.stats();
+    if (images > 0) ctx.log(`scored ${images} images; the model ran ${inferenceSeconds.toFixed(1)} s of it`);
+  },
+
   async teardown(scorer) {
     await scorer?.close();
   },

@@ -11,13 +11,14 @@ export interface GraphBuilder {
   /** A float32 (or int64) constant stored in the model file. */
   init(name: string, dims: number[], data: Float32Array | BigInt64Array): string;
   node(opType: string, inputs: string[], attrs?: Record<string, Attr>, outputName?: string): string;
-  input(name: string, elemType: 'float32' | 'int64', dims: (number | string)[]): void;
-  output(name: string, valueOf: string, dims: (number | string)[]): void;
+  input(name: string, elemType: ElemType, dims: (number | string)[]): void;
+  output(name: string, valueOf: string, dims: (number | string)[], elemType?: ElemType): void;
   /** Encode the finished model; docString and metadata label what it is. */
   encode(doc: string, metadata?: Record<string, string>): Promise<Uint8Array>;
 }
 
-const ELEM = { float32: 1, int64: 7 } as const;
+const ELEM = { float32: 1, int64: 7, float16: 10 } as const;
+export type ElemType = keyof typeof ELEM;
 
 function attribute(name: string, value: Attr) {
   // AttributeType: FLOAT 1, INT 2, STRING 3, INTS 7.
@@ -56,9 +57,9 @@ export function createGraph(graphName: string): GraphBuilder {
     input(name, elemType, dims) {
       inputs.push({ name, type: { tensorType: { elemType: ELEM[elemType], shape: shapeOf(dims) } } });
     },
-    output(name, valueOf, dims) {
+    output(name, valueOf, dims, elemType = 'float32') {
       if (valueOf !== name) nodes.push({ opType: 'Identity', name: `out_${name}`, input: [valueOf], output: [name] });
-      outputs.push({ name, type: { tensorType: { elemType: ELEM.float32, shape: shapeOf(dims) } } });
+      outputs.push({ name, type: { tensorType: { elemType: ELEM[elemType], shape: shapeOf(dims) } } });
     },
     async encode(doc, metadata = {}) {
       const { onnx } = (await import('onnx-proto')).default;

@@ -38,7 +38,15 @@ export interface Scorer {
   scoreItems(items: ScoreItem[]): Promise<ScoredImages>;
   /** The benchmark's entry point: PNG bytes with their prompt rows. */
   scoreImages(items: { png: Uint8Array; image_id: string; prompt: PromptRow }[]): Promise<ScoredImages>;
+  stats(): ScorerStats;
   close(): Promise<void>;
+}
+
+export interface ScorerStats {
+  /** images scored */
+  images: number;
+  /** time the model spent embedding images; against wall time it says whether decoding kept up */
+  inferenceSeconds: number;
 }
 
 export interface ScorerOptions {
@@ -96,10 +104,17 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const exclusive = serial();
   const t = params.thresholds;
 
+  const stats: ScorerStats = { images: 0, inferenceSeconds: 0 };
   const embed = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
     const out: Float32Array[] = [];
     for (let i = 0; i < pixels.length; i += params.batch_size) {
-      out.push(...(await exclusive(() => tier.model.embedImages(pixels.slice(i, i + params.batch_size)))));
+      const embedded = await exclusive(async () => {
+        const started = performance.now();
+        const result = await tier.model.embedImages(pixels.slice(i, i + params.batch_size));
+        stats.inferenceSeconds += (performance.now() - started) / 1000;
+        return result;
+      });
+      out.push(...embedded);
     }
     return out;
   };
@@ -169,6 +184,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     }
     await retry(tiers[0], items, readings, false);
     for (const tier of tiers.slice(1)) await retry(tier, items, readings, true);
+    stats.images += items.length;
     return assemble(items, prepared, embeddings, blank, readings);
   };
 
@@ -222,6 +238,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   return {
     models: tiers.map((tier) => tier.model.name),
     scoreItems,
+    stats: () => ({ ...stats }),
     scoreImages: (items) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt))),
     async close() {
       await pool.close();

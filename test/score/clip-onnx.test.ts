@@ -64,6 +64,35 @@ describe('CLIP ONNX loader', () => {
     await expect(loadClipModel(dir, { variant: 'fp32' })).rejects.toThrow(/onnx\/vision_model.onnx with onnx\/text_model.onnx/);
   });
 
+  it('converts to and from float16 for an fp16 export with half-precision inputs and outputs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdloop-clip-'));
+    mkdirSync(join(dir, 'onnx'), { recursive: true });
+    const v = createGraph('half_vision');
+    v.input('pixel_values', 'float16', ['b', 3, 224, 224]);
+    const pooled = v.node('GlobalAveragePool', [v.node('Cast', ['pixel_values'], { to: 1 })]);
+    const flat = v.node('Reshape', [pooled, v.init('shape', [2], new BigInt64Array([-1n, 3n]))]);
+    v.output('image_embeds', v.node('Cast', [flat], { to: 10 }), ['b', 3], 'float16');
+    await writeModel(join(dir, 'onnx', 'vision_model_fp16.onnx'), v, 'test');
+    const t = createGraph('half_text');
+    t.input('input_ids', 'int64', ['b', 77]);
+    const ids = t.node('Slice', [t.node('Cast', ['input_ids'], { to: 1 }), t.init('s0', [1], new BigInt64Array([0n])), t.init('s1', [1], new BigInt64Array([3n])), t.init('ax', [1], new BigInt64Array([1n]))]);
+    t.output('text_embeds', t.node('Cast', [ids], { to: 10 }), ['b', 3], 'float16');
+    await writeModel(join(dir, 'onnx', 'text_model_fp16.onnx'), t, 'test');
+    const model = await loadClipModel(dir, { variant: 'fp16' });
+    const pixels = new Float32Array(3 * 224 * 224);
+    pixels.fill(0.25, 0, 224 * 224);
+    pixels.fill(-0.5, 224 * 224, 2 * 224 * 224);
+    pixels.fill(1.5, 2 * 224 * 224);
+    const [img] = await model.embedImages([pixels]);
+    const n = Math.hypot(0.25, -0.5, 1.5);
+    [0.25, -0.5, 1.5].forEach((x, i) => expect(img[i]).toBeCloseTo(x / n, 3));
+    // ids 49406, 320, 1125 are beyond float16's exact range: within its 11-bit precision.
+    const [txt] = await model.embedTexts(['a photo']);
+    const m = Math.hypot(49406, 320, 1125);
+    [49406, 320, 1125].forEach((x, i) => expect(txt[i]).toBeCloseTo(x / m, 2));
+    await model.close();
+  });
+
   it('loads the combined layout', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sdloop-clip-'));
     await writeCombined(dir);
