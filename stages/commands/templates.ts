@@ -67,6 +67,7 @@ const validate = defineCommand({
     const entries = await findPromptFiles(ctx.projectDir, options.prompts);
     const folders = positionals.length > 0 ? positionals.map((p) => resolve(p)) : options.prompts.map(globBase);
     const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...options });
+    for (const warning of report.warnings) ctx.stderr(`warning: ${warning.format()}\n`);
     if (report.problems.length > 0) throw new InputErrors(report.problems);
     ctx.stdout(`ok: ${report.files.length} files checked, ${entries.length} prompt files planned\n`);
     return 0;

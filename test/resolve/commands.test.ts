@@ -72,6 +72,16 @@ describe('pipeline validate', () => {
   });
 });
 
+describe('pipeline validate warnings', () => {
+  it('points out unknown keys (typos) without failing', async () => {
+    const dir = project({ 'prompts/a.prompt.yaml': promptYaml('cat', 'negative_promt: "ugly"\nthemable: true\n') });
+    const { ctx, err } = context(dir, { resolve: { prompts: ['prompts/*.prompt.yaml'] } });
+    expect(await command('validate').run([], ctx)).toBe(0);
+    expect(err.join('')).toMatch(/^warning: .*a\.prompt\.yaml:9:1: negative_promt: unknown key "negative_promt" in a prompt file, ignored/);
+    expect(err.join('').match(/^warning:/gm)).toHaveLength(1);
+  });
+});
+
 describe('pipeline schema export', () => {
   it('writes JSON Schema for every file kind and for pipeline.yaml', async () => {
     const dir = project({});

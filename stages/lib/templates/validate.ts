@@ -7,10 +7,13 @@ import { resolveInheritance } from './inherit.js';
 import { kindOf, TemplateLoader } from './loader.js';
 import { planPromptFile, type PlanOptions } from './plan.js';
 import { discoverThemes } from './themes.js';
+import { unknownKeys } from './unknown-keys.js';
 
 export interface ValidationReport {
   files: string[];
   problems: InputError[];
+  /** worth a look, not wrong: unknown keys */
+  warnings: InputError[];
 }
 
 /** The folder part of a glob before its first wildcard (`data/prompts/**\/*.yaml` -> `data/prompts`). */
@@ -41,14 +44,15 @@ function located(error: InputError, file: string): InputError {
   return error.where.file ? error : new InputError(error.message, { ...error.where, file });
 }
 
-function checkOne(file: string, problems: InputError[]): void {
+function checkOne(file: string, report: ValidationReport): void {
   const loader = new TemplateLoader(dirname(file));
   try {
     const kind = kindOf(file, loader.yaml(file).data);
     if (kind === 'variations') loader.variationsFile(file);
     else loader[kind](file);
+    report.warnings.push(...unknownKeys(loader.yaml(file), kind));
   } catch (error) {
-    problems.push(...problemsOf(error, file));
+    report.problems.push(...problemsOf(error, file));
   }
 }
 
@@ -63,8 +67,14 @@ function themesOf(entry: string): string[] {
   }
 }
 
+/** Distinct problems only: an entry planned once per theme may hit the same one each time. */
+function distinct(errors: InputError[]): InputError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => !seen.has(e.format()) && seen.add(e.format()));
+}
+
 export function validateTemplates(entries: string[], folders: string[], options: PlanOptions): ValidationReport {
-  const problems: InputError[] = [];
+  const report: ValidationReport = { files: [], problems: [], warnings: [] };
   const checked = new Set<string>();
   const dirs = new Set(folders.map((f) => resolve(options.projectDir, f)));
   for (const entry of entries) {
@@ -73,7 +83,7 @@ export function validateTemplates(entries: string[], folders: string[], options:
         const plan = planPromptFile(entry, { ...options, theme });
         for (const file of plan.files) dirs.add(dirname(file));
       } catch (error) {
-        problems.push(...problemsOf(error, entry));
+        report.problems.push(...problemsOf(error, entry));
         checked.add(entry);
       }
     }
@@ -82,10 +92,8 @@ export function validateTemplates(entries: string[], folders: string[], options:
     for (const file of yamlFilesUnder(dir)) {
       if (checked.has(file)) continue;
       checked.add(file);
-      checkOne(file, problems);
+      checkOne(file, report);
     }
   }
-  const seen = new Set<string>();
-  const unique = problems.filter((p) => !seen.has(p.format()) && seen.add(p.format()));
-  return { files: [...checked], problems: unique };
+  return { files: [...checked], problems: distinct(report.problems), warnings: distinct(report.warnings) };
 }
