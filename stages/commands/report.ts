@@ -7,7 +7,7 @@ import { join, relative, resolve } from 'node:path';
 import { defineCommand, type CommandContext } from '../../src/command.js';
 import { InputError } from '../../src/errors.js';
 import { MissingTables, loadReports, parseParamArgs, reportDirs, runReport, unknownParams, type Report } from '../lib/report-sql.js';
-import { formatRows, reportFormats, type ReportFormat } from '../lib/report-format.js';
+import { formatRows, outputFormats, type OutputFormat } from '../../src/format.js';
 
 /** parseArgs, with its unknown-option and missing-value errors turned into bad input (exit 2). */
 function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
@@ -29,9 +29,9 @@ function listReports(reports: Map<string, Report>, ctx: CommandContext): number 
   return 0;
 }
 
-function checkFormat(format: string): ReportFormat {
-  if ((reportFormats as readonly string[]).includes(format)) return format as ReportFormat;
-  throw new InputError(`expected one of ${reportFormats.join(', ')}, got ${JSON.stringify(format)}`, { field: '--format' });
+function checkFormat(format: string): OutputFormat {
+  if ((outputFormats as readonly string[]).includes(format)) return format as OutputFormat;
+  throw new InputError(`expected one of ${outputFormats.join(', ')}, got ${JSON.stringify(format)}`, { field: '--format' });
 }
 
 function checkParams(reports: Report[], given: Record<string, string>): void {
@@ -41,7 +41,7 @@ function checkParams(reports: Report[], given: Record<string, string>): void {
   throw new InputError(`unknown parameter ${unknown.join(', ')}: expected one of ${known.join(', ') || '(this report takes none)'}`, { field: '--param' });
 }
 
-async function runOne(name: string, format: ReportFormat, given: Record<string, string>, reports: Map<string, Report>, ctx: CommandContext): Promise<number> {
+async function runOne(name: string, format: OutputFormat, given: Record<string, string>, reports: Map<string, Report>, ctx: CommandContext): Promise<number> {
   const report = reports.get(name);
   if (!report) throw new InputError(`unknown report ${JSON.stringify(name)}: expected one of ${[...reports.keys()].join(', ')}`, { field: 'name' });
   checkParams([report], given);
