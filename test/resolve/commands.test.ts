@@ -47,8 +47,9 @@ describe('pipeline plan', () => {
 
 describe('pipeline validate', () => {
   it('passes on the example project', async () => {
-    const { ctx, out } = context(example, { resolve: { prompts: ['data/prompts/*.prompt.yaml'] } });
+    const { ctx, out, err } = context(example, { resolve: { prompts: ['data/prompts/*.prompt.yaml'] } });
     expect(await command('validate').run([], ctx)).toBe(0);
+    expect(err).toEqual([]);
     expect(out.join('')).toMatch(/^ok: \d+ files checked, 4 prompt files planned/);
   });
 
