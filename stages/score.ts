@@ -86,6 +86,8 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   },
 
   async finish(ctx, scorer) {
+    // No scorer when every image was already scored: nothing ran.
+    if (!scorer) return;
     const { images, inferenceSeconds } = scorer.stats();
     if (images > 0) ctx.log(`scored ${images} images; the model ran ${inferenceSeconds.toFixed(1)} s of it`);
   },

@@ -116,8 +116,12 @@ export const qualityThresholds = z.object({
   black_mean: z.number().default(10),
   /** luma standard deviation below this is a uniform frame */
   uniform_std: z.number().default(3),
-  /** Laplacian variance below this is blurred */
-  blur: z.number().default(50),
+  /**
+   * Laplacian variance (luma 0..255) below this is blurred. Flat-shaded pictures (the demo
+   * renders: 14-165) sit far lower than photographs (hundreds and up), so the default flags
+   * only pictures with almost no edges; raise it for photographic models.
+   */
+  blur: z.number().default(10),
   /** pHash Hamming distance at or under which two images are near duplicates */
   duplicate_distance: z.number().int().min(0).max(64).default(6),
 });
