@@ -54,8 +54,8 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   }
 }
 
-async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>): Promise<T> {
-  const session = await ProjectSession.open({ dir: global.dir, set: global.set, json });
+async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = []): Promise<T> {
+  const session = await ProjectSession.open({ dir: global.dir, set: global.set, json, targets });
   try {
     return await work(session);
   } finally {
@@ -80,7 +80,7 @@ async function runCommand(global: Global, args: string[]): Promise<number> {
     const summary = await session.run({ targets: positionals, force: Boolean(values.force), jobs, argv: ['run', ...args].join(' ') });
     if (json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     return summary.exitCode;
-  });
+  }, positionals);
 }
 
 async function statusCommand(global: Global, args: string[]): Promise<number> {
@@ -90,7 +90,7 @@ async function statusCommand(global: Global, args: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
     else for (const s of statuses) process.stdout.write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
     return 0;
-  });
+  }, positionals);
 }
 
 async function sqlCommand(global: Global, args: string[]): Promise<number> {

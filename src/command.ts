@@ -14,7 +14,7 @@ export interface RunSummary {
   ok: boolean;
   /** 0 ok, 1 a stage failed, 2 bad input, 130 interrupted */
   exitCode: number;
-  stages: { name: string; status: 'ran' | 'skipped' | 'failed' | 'cut-off'; items?: { done: number; failed: number; reused: number } }[];
+  stages: { name: string; status: 'ran' | 'skipped' | 'failed' | 'cut-off'; items?: { done: number; failed: number; reused: number }; error?: string }[];
 }
 
 export interface CommandContext {

@@ -5,7 +5,6 @@ import { join, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { createObjectStore } from './store.js';
 import { readParquetRows, sqlString } from './tables.js';
-import { formatPath } from './yaml-file.js';
 import { queryRows, type State } from './state.js';
 import type { InputArtifact, Row, StageContext, StageModule } from './stage.js';
 import type { Project } from './project.js';
@@ -29,8 +28,8 @@ export function parseStageParams(project: Project, stage: string, module: StageM
   const result = module.params.safeParse(params);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const field = `params.${formatPath(issue.path.filter((p): p is string | number => typeof p !== 'symbol'))}`;
-  throw new InputError(`${issue.message} (read by stage ${stage})`, { file: project.file, field });
+  const path = ['params', ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
+  throw new InputError(`${issue.message} (read by stage ${stage})`, project.locate(path));
 }
 
 export function createStageContext(options: {

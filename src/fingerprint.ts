@@ -39,7 +39,7 @@ export async function expandDeps(project: Project, node: StageNode, producedPath
     const pattern = isDir ? `${dep.replace(/\/+$/, '')}/**` : dep;
     const matched = fg.isDynamicPattern(pattern) || isDir ? await globs.glob(project.dir, pattern) : existsSync(abs) ? [dep] : [];
     if (matched.length === 0 && !producedPaths.has(normalisePath(dep))) {
-      throw new InputError(`dep "${dep}" matches no file and no stage produces it`, { file: project.file, field: `stages.${node.name}.deps` });
+      throw new InputError(`dep "${dep}" matches no file and no stage produces it`, project.locate(['stages', node.name, 'deps']));
     }
     for (const m of matched) files.add(m.replace(/^\.\//, ''));
   }

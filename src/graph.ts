@@ -1,6 +1,6 @@
 // The DAG: stages, the edges their inputs and deps imply, and a topological order.
 // Every structural problem is bad input, reported before anything runs.
-import { InputError } from './errors.js';
+import { InputError, type InputErrorWhere } from './errors.js';
 import type { StageConfig } from '../schemas/pipeline.js';
 import type { LoadedStage } from './modules.js';
 import type { OutputDecl } from './stage.js';
@@ -48,7 +48,10 @@ export function producedPaths(graph: Graph): Set<string> {
   return new Set([...graph.nodes.values()].flatMap((n) => n.config.outs.map(normalisePath)));
 }
 
-export function buildGraph(stages: Record<string, { config: StageConfig; loaded?: LoadedStage }>, file: string): Graph {
+/** Where a field of pipeline.yaml is, for error messages: file, line, column and the field path. */
+export type Locate = (path: (string | number)[]) => InputErrorWhere;
+
+export function buildGraph(stages: Record<string, { config: StageConfig; loaded?: LoadedStage }>, locate: Locate): Graph {
   const nodes = new Map<string, StageNode>();
   for (const [name, { config, loaded }] of Object.entries(stages)) {
     nodes.set(name, {
@@ -66,7 +69,7 @@ export function buildGraph(stages: Record<string, { config: StageConfig; loaded?
     for (const [output, decl] of Object.entries(node.outputs)) {
       if (decl.kind === 'table') {
         const other = tableOwners.get(output);
-        if (other) throw new InputError(`table "${output}" is produced by both ${other} and ${node.name}: table names must be unique`, { file, field: `stages.${node.name}` });
+        if (other) throw new InputError(`table "${output}" is produced by both ${other} and ${node.name}: table names must be unique`, locate(['stages', node.name]));
         tableOwners.set(output, node.name);
       }
     }
@@ -74,11 +77,11 @@ export function buildGraph(stages: Record<string, { config: StageConfig; loaded?
   }
   for (const node of nodes.values()) {
     for (const edge of node.inputs) {
-      const field = `stages.${node.name}.inputs`;
+      const where = locate(['stages', node.name, 'inputs', ...(Array.isArray(node.config.inputs) ? [] : [edge.local])]);
       const producer = nodes.get(edge.stage);
-      if (!producer) throw new InputError(`unknown stage "${edge.stage}" (stages: ${[...nodes.keys()].join(', ')})`, { file, field });
+      if (!producer) throw new InputError(`unknown stage "${edge.stage}" (stages: ${[...nodes.keys()].join(', ')})`, where);
       if (!(edge.output in producer.outputs)) {
-        throw new InputError(`stage ${edge.stage} has no output "${edge.output}" (it has: ${Object.keys(producer.outputs).join(', ') || 'none'})`, { file, field });
+        throw new InputError(`stage ${edge.stage} has no output "${edge.output}" (it has: ${Object.keys(producer.outputs).join(', ') || 'none'})`, where);
       }
       node.upstream.add(edge.stage);
     }
@@ -89,17 +92,17 @@ export function buildGraph(stages: Record<string, { config: StageConfig; loaded?
       }
     }
   }
-  return { nodes, order: topologicalOrder(nodes, file) };
+  return { nodes, order: topologicalOrder(nodes, locate) };
 }
 
-function topologicalOrder(nodes: Map<string, StageNode>, file: string): string[] {
+function topologicalOrder(nodes: Map<string, StageNode>, locate: Locate): string[] {
   const order: string[] = [];
   const mark = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, path: string[]) => {
     if (mark.get(name) === 'done') return;
     if (mark.get(name) === 'visiting') {
       const cycle = [...path.slice(path.indexOf(name)), name];
-      throw new InputError(`the stages form a cycle: ${cycle.join(' -> ')}`, { file, field: 'stages' });
+      throw new InputError(`the stages form a cycle: ${cycle.join(' -> ')}`, locate(['stages', cycle[0]!]));
     }
     mark.set(name, 'visiting');
     for (const up of [...nodes.get(name)!.upstream].sort()) visit(up, [...path, name]);

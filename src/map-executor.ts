@@ -80,6 +80,8 @@ export async function runMapStage(options: {
   ctx: StageContext;
   memoKey: string;
   runId: string;
+  /** recompute every item, ignoring memoised results */
+  force?: boolean;
   resourceLimit?: LimitFunction;
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
@@ -87,7 +89,7 @@ export async function runMapStage(options: {
   const columns = new Map<string, ColumnTypes>(tables.map(([n, s]) => [n, [...columnsOf(s), ['_item', 'VARCHAR'], ['_ord', 'BIGINT']]]));
   const { items, hashes } = await loadItems(stage, ctx);
   const memo = await loadMemo(state, ctx.stage, memoKey);
-  const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => memo.get(hash)?.status !== 'ok');
+  const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => options.force || memo.get(hash)?.status !== 'ok');
   const reused = items.length - todo.length;
   const partDir = join(project.paths.memo, ctx.stage, memoKey.slice(0, 16));
   let done = reused;

@@ -5,12 +5,12 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
-import { readYamlFile, validateYaml, positionOf, type ParsedYaml } from './yaml-file.js';
+import { readYamlFile, validateYaml, positionOf, formatPath, type ParsedYaml } from './yaml-file.js';
 import fg from 'fast-glob';
 import { applyOverrides, selectParams, type ParamTree } from './params.js';
 import { parseStageParams } from './context.js';
 import { loadStageModule, loadCommandModule, type LoadedStage } from './modules.js';
-import { buildGraph, normalisePath, producedPaths, type Graph } from './graph.js';
+import { buildGraph, normalisePath, producedPaths, type Graph, type Locate } from './graph.js';
 import type { Command } from './command.js';
 
 export interface Project {
@@ -20,6 +20,8 @@ export interface Project {
   config: PipelineConfig;
   params: ParamTree;
   graph: Graph;
+  /** file:line:col of a pipeline.yaml field, for messages */
+  locate: Locate;
   paths: {
     state: string;
     lock: string;
@@ -62,9 +64,10 @@ export async function loadProject(dirArg: string, overrides: Record<string, unkn
     const where = { file: parsed.file, ...positionOf(parsed, ['stages', name, 'uses']), field: `stages.${name}.uses` };
     stages[name] = { config: stage, loaded: stage.uses ? await loadStageModule(stage.uses, dir, where) : undefined };
   }
-  const graph = buildGraph(stages, parsed.file);
+  const locate = (path: (string | number)[]) => ({ file: parsed.file, ...positionOf(parsed, path), field: formatPath(path) });
+  const graph = buildGraph(stages, locate);
   const { dataDir, paths } = projectPaths(dir);
-  const project: Project = { dir, file: parsed.file, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths };
+  const project: Project = { dir, file: parsed.file, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths, locate };
   checkBeforeWriting(project);
   return project;
 }
@@ -76,7 +79,7 @@ function checkBeforeWriting(project: Project): void {
     if (node.loaded) parseStageParams(project, node.name, node.loaded.module, selectParams(project.params, node.config.params));
     for (const [i, dep] of node.config.deps.entries()) {
       if (fg.isDynamicPattern(dep) || produced.has(normalisePath(dep)) || existsSync(join(project.dir, dep))) continue;
-      throw new InputError(`dep "${dep}" does not exist and no stage produces it`, { file: project.file, field: `stages.${node.name}.deps[${i}]` });
+      throw new InputError(`dep "${dep}" does not exist and no stage produces it`, project.locate(['stages', node.name, 'deps', i]));
     }
   }
 }

@@ -152,7 +152,8 @@ export class Runner {
       const node = this.project.graph.nodes.get(name)!;
       outcomes.set(name, (async () => {
         const ups = await Promise.all([...node.upstream].filter((u) => outcomes.has(u)).map((u) => outcomes.get(u)!));
-        if (ups.some((u) => u.status === 'failed')) return { name, status: 'failed' as const };
+        const failedUp = ups.find((u) => u.status === 'failed');
+        if (failedUp) return { name, status: 'failed' as const, error: `upstream ${failedUp.name} failed` };
         return jobs(() => this.runStage(node, runId, forced.has(name), options.signal));
       })());
     }
@@ -176,7 +177,7 @@ export class Runner {
         { run: runId, stage: node.name, start: started, status, fp: fingerprint, total: items?.total ?? null, ran: items?.run ?? null, reused: items?.reused ?? null, failed: items?.failed ?? null, ms: Date.now() - started, error: error ?? null },
       );
     };
-    if (signal.aborted) return { name: node.name, status: 'failed' };
+    if (signal.aborted) return { name: node.name, status: 'failed', error: 'interrupted before it started' };
     let fingerprint = '';
     try {
       const known = await this.identify(node, signal);
@@ -195,7 +196,7 @@ export class Runner {
         for (const out of node.config.outs) await rm(resolve(this.project.dir, out), { recursive: true, force: true });
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
-        const result = await runMapStage({ project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId, resourceLimit: this.resourceLimit(module.resource) });
+        const result = await runMapStage({ project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId, force, resourceLimit: this.resourceLimit(module.resource) });
         outs = result.outputs;
         items = result.items;
       } else {
@@ -216,7 +217,7 @@ export class Runner {
       await record(interrupted ? 'interrupted' : 'failed', fingerprint, message);
       this.reporter.info(`${node.name}: ${interrupted ? 'interrupted' : 'FAILED'}: ${message}`);
       if (!interrupted && process.env.SDLOOP_DEBUG && error instanceof Error) this.reporter.info(error.stack ?? '');
-      return { name: node.name, status: 'failed' };
+      return { name: node.name, status: 'failed', error: message };
     }
   }
 

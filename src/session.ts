@@ -3,6 +3,7 @@
 import { InputError } from './errors.js';
 import { applyOverrides } from './params.js';
 import { loadProject, type Project } from './project.js';
+import { selectStages } from './graph.js';
 import { State, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
@@ -16,6 +17,8 @@ export interface SessionOptions {
   dir: string;
   set: Record<string, unknown>;
   json: boolean;
+  /** stage names the command will act on, checked before anything is written */
+  targets?: string[];
 }
 
 export class ProjectSession {
@@ -28,12 +31,14 @@ export class ProjectSession {
 
   static async open(options: SessionOptions): Promise<ProjectSession> {
     const project = await loadProject(options.dir, options.set);
+    selectStages(project.graph, options.targets ?? []);
     const state = await State.open(project.paths.state).catch((error: Error) => {
       const holder = readLockHolder(project.paths.runLock);
       throw holder ? new ProjectLockedError(holder, project.paths.runLock) : error;
     });
     const stats = await StatCache.load(state);
-    const reporter = createReporter(options.json ? 'silent' : process.stderr.isTTY ? 'tty' : 'plain');
+    // --json owns stdout; what happens still goes to stderr, as plain lines.
+    const reporter = createReporter(process.stderr.isTTY && !options.json ? 'tty' : 'plain');
     return new ProjectSession(project, state, new Runner(project, state, stats, reporter), reporter);
   }
 

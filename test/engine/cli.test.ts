@@ -39,7 +39,7 @@ describe('exit codes', () => {
     }
   });
 
-  it('BUG: run --json still says why a stage failed (in the summary or on stderr)', async () => {
+  it('run --json still says why a stage failed (in the summary or on stderr)', async () => {
     const failing = TestProject.create();
     try {
       failing.write('pipeline.yaml', `stages:\n  broken:\n    cmd: "echo it broke >&2; exit 3"\n    outs: [never.txt]\n`);
