@@ -62,8 +62,32 @@ async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promi
       }
     }
   }
+  if (await viewExists(ctx, 'prompts')) {
+    const values = await axisValues(ctx);
+    for (const l of labels) {
+      const known = l.axis === null ? undefined : values.get(l.axis);
+      if (known && l.value !== null && !known.keys.has(l.value) && !known.texts.has(l.value)) {
+        errors.push(new InputError(`expected a value of ${l.axis} (${[...known.keys].join(', ')}) or its text, got '${l.value}'`, where(l, 'value')));
+      }
+    }
+  }
   if (errors.length === 1) throw errors[0];
   if (errors.length) throw new InputErrors(errors);
+}
+
+/** axis -> its variation keys and their texts, over every planned prompt. */
+async function axisValues(ctx: CommandContext): Promise<Map<string, { keys: Set<string>; texts: Set<string> }>> {
+  const out = new Map<string, { keys: Set<string>; texts: Set<string> }>();
+  for (const { variations } of await ctx.sql<{ variations: unknown }>('select distinct variations from prompts')) {
+    const parsed = (typeof variations === 'string' ? JSON.parse(variations) : variations) as Record<string, { keys?: string[]; texts?: string[] }>;
+    for (const [axis, v] of Object.entries(parsed ?? {})) {
+      const entry = out.get(axis) ?? { keys: new Set<string>(), texts: new Set<string>() };
+      for (const k of v.keys ?? []) entry.keys.add(k);
+      for (const t of v.texts ?? []) entry.texts.add(t);
+      out.set(axis, entry);
+    }
+  }
+  return out;
 }
 
 /** The last verdict on an (image, axis) in one batch wins; rows keep their first position. */

@@ -18,6 +18,11 @@ async function context() {
     (await connection.runAndReadAll(query, params as never)).getRowObjectsJson() as Record<string, unknown>[];
   await sql(`create table images as select * from (values ('img1'), ('img2'), ('img3')) t(image_id)`);
   await sql(`create table scores as select * from (values ('img1', 'Hair'), ('img1', 'Colour')) t(image_id, axis)`);
+  const variations = JSON.stringify({
+    Hair: { key: 'Bob', value: 'bob cut, chin-length', keys: ['Bob', 'Long'], texts: ['bob cut, chin-length', 'long hair'] },
+    Colour: { key: 'Red', value: 'red', keys: ['Red', 'Blue'], texts: ['red', 'blue'] },
+  });
+  await sql(`create table prompts as select $v::JSON as variations`, { v: variations });
   const out: string[] = [];
   const ctx = {
     projectDir: '/nowhere', dataDir: '/nowhere/data', params: {}, sql,
@@ -63,12 +68,13 @@ describe('pipeline label', () => {
   it('rejects unknown images and axes, naming the CSV line and column, and writes nothing', async () => {
     const { ctx, sql } = await context();
     const file = join(tmp(), 'labels.csv');
-    writeFileSync(file, 'image_id,axis,value\nimg1,Hair,Bob\nnope,Hair,Bob\nimg1,Shoes,Red\n');
+    writeFileSync(file, 'image_id,axis,value\nimg1,Hair,Bob\nnope,Hair,Bob\nimg1,Shoes,Red\nimg1,Hair,Bobb\n');
     const error = await label.run(['--csv', file], ctx).catch((e) => e);
     expect(error).toBeInstanceOf(InputErrors);
     expect((error as InputErrors).errors.map((e) => e.format())).toEqual([
       `${file}:3: image_id: expected the id of a generated image, got 'nope'`,
       `${file}:4: axis: expected a scored axis (Colour, Hair), got 'Shoes'`,
+      `${file}:5: value: expected a value of Hair (Bob, Long) or its text, got 'Bobb'`,
     ]);
     expect(await readLabelRows(sql)).toEqual([]);
   });
