@@ -1,6 +1,6 @@
 // Commands beyond the engine's own (plan, label, loop, report --html, prune...) come from
 // modules that pipeline.yaml lists under `commands:`, so the engine stays domain-free.
-import type { Row } from './stage.js';
+import type { Sql } from './stage.js';
 
 export interface RunOptions {
   targets?: string[];
@@ -23,7 +23,7 @@ export interface CommandContext {
   /** pipeline.yaml params with --set applied */
   params: Record<string, unknown>;
   /** SQL on the state database, where every current table artifact is a view by its name. */
-  sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  sql: Sql;
   /** Current table artifacts: name -> Parquet path and content hash. */
   tables(): Promise<Record<string, { path: string; hash: string }>>;
   /** Run the pipeline as `pipeline run` would, in this process. */

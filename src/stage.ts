@@ -5,6 +5,9 @@ import type { z } from 'zod';
 
 export type Row = Record<string, unknown>;
 
+/** SQL on the state database, with named $parameters. */
+export type Sql = <T = Row>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
+
 /** What a stage produces, by output name. */
 export type OutputDecl =
   | { kind: 'table'; schema: z.ZodObject<z.ZodRawShape> }
@@ -54,7 +57,7 @@ export interface StageContext<P = unknown> {
   /** A folder owned by this stage for a `path` output (created empty-or-as-left). */
   outDir(output: string): string;
   /** Run SQL on the state database; every input table is a view by its input name. */
-  sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  sql: Sql;
   /** Record a file the stage read that pipeline.yaml did not list (like a depfile). */
   dependOn(paths: string[]): void;
   log(message: string): void;

@@ -1,6 +1,6 @@
 // Human verdicts from the state table `labels` (written by `pipeline label`). They win
 // over zero-shot labels; a reject takes the image out of training and out of selection.
-import type { StageContext } from '../../src/stage.js';
+import type { Sql } from '../../src/stage.js';
 import { hashValue } from '../../src/hash.js';
 import { labelRow, type LabelRow } from '../../schemas/tables.js';
 
@@ -12,7 +12,6 @@ export interface HumanLabels {
 
 export const labelKey = (imageId: string, axis: string) => `${imageId}\u0000${axis}`;
 
-type Sql = StageContext['sql'];
 
 async function labelsTableExists(sql: Sql): Promise<boolean> {
   const rows = await sql(`select table_name from information_schema.tables where table_name = 'labels'`);

@@ -2,13 +2,12 @@
 // as `running` when it starts so a killed round resumes under the same number) and
 // `promoted_loras` (what every later round generates with). A round's end and its
 // promotion are one transaction, so a kill never leaves a promotion without its round.
-import type { Row } from '../../src/stage.js';
+import type { Row, Sql } from '../../src/stage.js';
 import type { z } from 'zod';
 import type { loopRoundRow, promotedLoraRow } from '../../schemas/tables.js';
 
 export type LoopRound = z.infer<typeof loopRoundRow>;
 export type PromotedLora = z.infer<typeof promotedLoraRow>;
-export type Sql = <T = Row>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
 
 const schema = `
 CREATE TABLE IF NOT EXISTS loop_rounds (

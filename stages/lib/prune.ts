@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../../src/atomic.js';
 import { InputError } from '../../src/errors.js';
 import { prunedRow } from '../../schemas/tables.js';
-import type { Sql } from './report-sql.js';
+import type { Sql } from '../../src/stage.js';
 
 export interface PruneContext {
   projectDir: string;

@@ -12,6 +12,7 @@
 // every declared one (its default unless --param overrides it). DuckDB rejects a bound
 // name the query does not use, so declarations and uses are checked to match at load.
 // In the duckdb CLI the same text runs as `PREPARE r AS <query>; EXECUTE r(since := '...')`.
+import type { Sql } from '../../src/stage.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -20,7 +21,6 @@ import { z } from 'zod';
 import { InputError } from '../../src/errors.js';
 
 /** SQL on the state database, as CommandContext.sql runs it (a prepared statement with named params). */
-export type Sql = <T = Record<string, unknown>>(query: string, params?: Record<string, unknown>) => Promise<T[]>;
 
 export const reportParamType = z.enum(['string', 'int', 'number', 'timestamp', 'boolean']);
 
