@@ -23,9 +23,9 @@ Commands:
                      --format table|csv|json
   gc                 delete memoised results and objects nothing refers to
   help               this text
-Project commands (from pipeline.yaml commands:) are listed below when a project is found.
 
-Global options: -C DIR (the project folder, default .), --set PATH=VALUE (repeatable)`;
+Global options: -C DIR (the project folder, default .), --set PATH=VALUE (repeatable)
+Each command takes --help.`;
 
 interface Global {
   dir: string;
@@ -115,13 +115,19 @@ async function projectCommands(global: Global): Promise<Command[]> {
 export async function dispatch(argv: string[]): Promise<number> {
   const global = splitGlobal(argv);
   const [command, ...args] = global.rest;
+  const engineCommands = ['run', 'status', 'dag', 'sql', 'gc'];
+  if (command && engineCommands.includes(command) && (args.includes('--help') || args.includes('-h'))) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
   switch (command) {
     case undefined:
     case 'help':
     case '--help':
     case '-h': {
       const extra = await projectCommands(global);
-      process.stdout.write(`${usage}\n${extra.map((c) => `  ${c.name.padEnd(17)}  ${c.summary}\n`).join('')}`);
+      const listed = extra.map((c) => `  ${c.name.padEnd(17)}  ${c.summary}\n`).join('');
+      process.stdout.write(`${usage}\n${listed ? `\nProject commands (pipeline.yaml commands:):\n${listed}` : ''}`);
       return 0;
     }
     case 'run':
