@@ -12,7 +12,6 @@ export interface HumanLabels {
 
 export const labelKey = (imageId: string, axis: string) => `${imageId}\u0000${axis}`;
 
-
 async function labelsTableExists(sql: Sql): Promise<boolean> {
   const rows = await sql(`select table_name from information_schema.tables where table_name = 'labels'`);
   return rows.length > 0;
