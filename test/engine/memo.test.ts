@@ -63,3 +63,9 @@ it('gc forgets results memoised under params no output uses any more', async () 
   expect(again.stdout).toMatch(/removed [1-9]\d* memo parts/);
   expect((await project.run()).stages.map((s) => s.status)).toEqual(['skipped', 'skipped', 'skipped']);
 });
+
+it('--force recomputes every item of a map stage, not only its fingerprint', async () => {
+  const summary = await project.run(['--force']);
+  expect(stageOf(summary, 'upper').items).toEqual({ done: 12, failed: 0, reused: 0 });
+  expect(stageOf(summary, 'upper').status).toBe('cut-off');
+});
