@@ -108,7 +108,7 @@ export const classifierMetricRow = z.object({
   n_test: z.number().int(),
   probe_accuracy: z.number().nullable().describe('held-out; null when fewer than two values had labels'),
   zero_shot_accuracy: z.number().nullable().describe('on the same held-out images'),
-  lambda: z.number().nullable(),
+  l2_lambda: z.number().nullable().describe('the L2 strength cross-validation chose (`lambda` is an SQL keyword)'),
   truth_probe_accuracy: z.number().nullable().describe('against the synthetic backend\'s rendered values, on images the probe did not train on'),
   truth_zero_shot_accuracy: z.number().nullable(),
   n_truth: z.number().int(),

@@ -143,7 +143,7 @@ function finishAxis(plan: AxisPlan, trained: TrainedProbe | null, X: Matrix, p: 
     n_test: trained ? split.test.length : 0,
     probe_accuracy: trained ? accuracyOf(test.map((t) => [t.prediction.probe_value, t.item.label])) : null,
     zero_shot_accuracy: trained ? accuracyOf(test.map((t) => [t.item.score.top_value, t.item.label])) : null,
-    lambda: trained?.lambda ?? null,
+    l2_lambda: trained?.lambda ?? null,
     truth_probe_accuracy: trained ? accuracyOf(unseen.map((t) => [t.prediction.probe_value, t.item.truth])) : null,
     truth_zero_shot_accuracy: accuracyOf(unseen.map((t) => [t.item.score.top_value, t.item.truth])),
     n_truth: unseen.filter((t) => t.item.truth !== null).length,
