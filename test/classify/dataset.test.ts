@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import dataset, { captionFor, paramsSchema, repeatsFor } from '../../stages/dataset.js';
+import dataset, { captionFor, paramsSchema, planConcepts, repeatsFor } from '../../stages/dataset.js';
 import { GENERAL_KEYS, SUBSET_KEYS, DATASET_KEYS } from '../../stages/lib/kohya-toml.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import { hashBytes } from '../../src/hash.js';
@@ -142,6 +142,19 @@ describe('captions and repeats', () => {
     expect(captionFor('sdloop', prompt, 'Hair')).toBe('sdloop, bob');
     expect(captionFor('trig', prompt, 'Colour')).toBe('trig, sdloop, bob');
     expect(captionFor('trig', undefined, 'Hair')).toBe('trig');
+  });
+
+  it('keeps concept folders apart when two values clean up to the same name, and each image in one concept', () => {
+    const row = (image_id: string, value: string, rank: number) => ({ image_id, axis: 'Hair', value, score: 0.9, rank, reason: '' });
+    const concepts = planConcepts(
+      [row('a', 'Bob cut', 1), row('b', 'Bob/cut', 1), row('a', 'Bob/cut', 2)],
+      new Map(), new Map(), paramsSchema.parse({}).dataset,
+    );
+    expect(concepts.map((c) => c.images.map((i) => i.imageId))).toEqual([['a'], ['b']]);
+    const [first, second] = concepts.map((c) => c.dir);
+    expect(first).toMatch(/^10_Hair_Bob-cut-[0-9a-f]{8}$/);
+    expect(second).toMatch(/^10_Hair_Bob-cut-[0-9a-f]{8}$/);
+    expect(first).not.toBe(second);
   });
 
   it('balances concepts: smallest gets max_repeats, larger ones proportionally fewer, never zero', () => {
