@@ -102,7 +102,9 @@ export function selectRows(
       continue;
     }
     const key = `${p.axis}\u0000${p.value}`;
-    groups.set(key, [...(groups.get(key) ?? []), p]);
+    const group = groups.get(key);
+    if (group) group.push(p);
+    else groups.set(key, [p]);
   }
   const selection: SelectionRow[] = [];
   for (const key of [...groups.keys()].sort(compareIds)) {
