@@ -120,8 +120,12 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   };
 
   const readAxis = async (tier: Tier, image: Float32Array, axis: string, alt: Alternatives, method: string): Promise<Reading> => {
+    const target = alt.keys.indexOf(alt.key);
+    if (target < 0 || alt.texts.length !== alt.keys.length) {
+      throw new Error(`axis ${axis}: expected key ${alt.key} among its ${alt.keys.length} keys, with one text per key`);
+    }
     const texts = await tier.embedAlternatives(alt.texts, phrasingsFor(params, axis));
-    return { score: scoreAxis(image, texts, alt.keys.indexOf(alt.key)), method, model: tier.model.name };
+    return { score: scoreAxis(image, texts, target), method, model: tier.model.name };
   };
 
   /** Ask a tier about every still-uncertain (item, axis): whole image (except for the primary), then zones. */
