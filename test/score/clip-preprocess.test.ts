@@ -77,4 +77,17 @@ describe('CLIP preprocessing', () => {
     expect(at(t, 0, 7, 7)).toBeCloseTo(norm(10, 0), 5);
     expect(at(t, 2, 7, 7)).toBeCloseTo(norm(30, 2), 5);
   });
+
+  it('reads greyscale and 16-bit PNGs as 8-bit RGB', async () => {
+    const grey = await sharp(Buffer.alloc(224 * 224, 77), { raw: { width: 224, height: 224, channels: 1 } }).png().toBuffer();
+    const g = await preprocessImage(grey, clip);
+    for (let ch = 0; ch < 3; ch++) expect(at(g, ch, 10, 10)).toBeCloseTo(norm(77, ch), 5);
+    const deep = await sharp(Buffer.alloc(224 * 224 * 3, 200), { raw: { width: 224, height: 224, channels: 3 } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer();
+    expect((await sharp(deep).metadata()).depth).toBe('ushort');
+    const d = await preprocessImage(deep, clip);
+    expect(at(d, 1, 100, 100)).toBeCloseTo(norm(200, 1), 5);
+  });
 });
