@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClipModel } from '../../adapters/clip-onnx.js';
@@ -43,6 +43,9 @@ describe('CLIP ONNX loader', () => {
     expect(model.layout).toBe('split');
     expect(model.name).toBe('clip-demo');
     expect(model.dim).toBe(48);
+    for (const file of ['config.json', 'preprocessor_config.json', 'tokenizer_config.json']) {
+      expect(readFileSync(join(demoDir, file), 'utf8'), file).toMatch(/DEMO model/);
+    }
     const [a, b, a2] = await model.embedTexts(['neon blue', 'gala dress', 'neon blue']);
     expect(dot(a, a)).toBeCloseTo(1, 5);
     expect(a2).toBe(a);
