@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClipModel } from '../../adapters/clip-onnx.js';
-import { writeDemoModel } from '../../stages/lib/demo-model.js';
+import { ensureDemoModel, writeDemoModel } from '../../stages/lib/demo-model.js';
 import { createGraph, writeModel } from '../../stages/lib/onnx-build.js';
 
 function dot(a: Float32Array, b: Float32Array): number {
@@ -53,6 +53,15 @@ describe('CLIP ONNX loader', () => {
     const [grey] = await model.embedImages([new Float32Array(3 * 224 * 224)]);
     expect(grey).toHaveLength(48);
     await model.close();
+  });
+
+  it('writes the demo model under data/models/clip-demo once and reuses it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sdloop-data-'));
+    const dir = await ensureDemoModel(dataDir);
+    expect(dir).toBe(join(dataDir, 'models', 'clip-demo'));
+    const written = statSync(join(dir, 'onnx', 'text_model.onnx')).mtimeMs;
+    expect(await ensureDemoModel(dataDir)).toBe(dir);
+    expect(statSync(join(dir, 'onnx', 'text_model.onnx')).mtimeMs).toBe(written);
   });
 
   it('picks the file of the variant asked for', async () => {
