@@ -200,6 +200,19 @@ const { writeFileSync } = await import('node:fs');
 writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ images, prompts }));
 
 console.log(`machine: ${availableParallelism()} cores; batch ${batch}, ONNX threads ${threads}, preprocessing workers ${workers}`);
+// What the workers must keep up with: one thread's cost to decode, check and preprocess a PNG.
+{
+  const { prepareImage } = await import('../dist/stages/lib/preprocess-pool.js');
+  const { readPreprocess } = await import('../dist/adapters/clip-preprocess.js');
+  const p = readPreprocess(vitDir);
+  const sample = images.slice(0, 64);
+  await prepareImage(sample[0].path, p);
+  const started = performance.now();
+  for (const im of sample) await prepareImage(im.path, p);
+  const ms = (performance.now() - started) / sample.length;
+  console.log(`decode + quality checks + preprocessing, one thread: ${ms.toFixed(1)} ms per PNG (${(1000 / ms).toFixed(0)} images/s per worker)`);
+}
+
 // Measured before and after the end-to-end run, so a machine shared with other work shows up as a spread.
 const rawBefore = await rawInference(images);
 console.log(`raw inference (ViT-B/32 shape, preprocessed tensors): ${rawBefore.toFixed(1)} images/s`);
