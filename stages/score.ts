@@ -59,7 +59,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   async setup(ctx) {
     const { createScorer } = await import('./lib/scorer.js');
     const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
-    ctx.log(`scoring with ${scorer.models.join(' then ')} (batch ${ctx.params.score.batch_size}, ${ctx.params.score.workers} workers)`);
+    ctx.log(`scoring with ${scorer.models.join(' then ')} (batch ${ctx.params.score.batch_size}, ${scorer.workers} preprocessing workers)`);
     return scorer;
   },
 

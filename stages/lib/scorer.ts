@@ -35,6 +35,8 @@ export interface ScoredImages {
 export interface Scorer {
   /** model name per tier, primary first */
   models: string[];
+  /** preprocessing worker threads actually running (0 when running from TypeScript sources) */
+  workers: number;
   scoreItems(items: ScoreItem[]): Promise<ScoredImages>;
   /** The benchmark's entry point: PNG bytes with their prompt rows. */
   scoreImages(items: { png: Uint8Array; image_id: string; prompt: PromptRow }[]): Promise<ScoredImages>;
@@ -241,6 +243,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
 
   return {
     models: tiers.map((tier) => tier.model.name),
+    workers: pool.workers,
     scoreItems,
     stats: () => ({ ...stats }),
     scoreImages: (items) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt))),
