@@ -131,4 +131,20 @@ describe('score stage', () => {
     expect(results[1].error).toBeUndefined();
     expect(results[1].rows.quality).toHaveLength(1);
   });
+
+  it('scores PNG bytes for the benchmark in chunks of batch_size, rows in item order', async () => {
+    const { createScorer } = await import('../../stages/lib/scorer.js');
+    const { readFileSync } = await import('node:fs');
+    const scorer = await createScorer(params({ batch_size: 3 }).score, { projectDir: dir });
+    const items = images.slice(0, 7).map((im) => ({
+      png: readFileSync(im.path), image_id: im.image_id, prompt: prompts.find((p) => p.prompt_id === im.prompt_id)!,
+    }));
+    const all = await scorer.scoreImages(items);
+    expect(all.quality.map((q) => q.image_id)).toEqual(items.map((it) => it.image_id));
+    expect(all.scores.map((s) => s.image_id)).toEqual(items.flatMap((it) => Object.keys(it.prompt.variations).map(() => it.image_id)));
+    const one = await scorer.scoreImages([items[5]]);
+    expect(all.scores.slice(15, 18)).toEqual(one.scores);
+    expect(scorer.stats().images).toBe(8);
+    await scorer.close();
+  });
 });
