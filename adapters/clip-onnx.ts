@@ -1,7 +1,7 @@
 // A CLIP model in the Hugging Face / Xenova ONNX export layout: split
 // onnx/vision_model.onnx + onnx/text_model.onnx, or one combined onnx/model.onnx, each
 // optionally as an _fp16 / _quantized variant. Embeddings come back L2-normalised.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { InputError } from '../src/errors.js';
@@ -125,24 +125,19 @@ function inputType(session: InferenceSession, name: string): string {
   return meta && meta.isTensor ? meta.type : 'float32';
 }
 
-const fileHashes = new Map<string, string>();
+/** How to hash a model file: the engine's stat-cached ctx.fileHash, so a 2 GB model is read once, not on every status. */
+export type FileHasher = (path: string) => Promise<string>;
 
-async function identityOf(files: string[]): Promise<string> {
+async function identityOf(files: string[], fileHash: FileHasher): Promise<string> {
   const parts: string[] = [];
-  for (const file of files) {
-    const st = statSync(file);
-    const key = `${file}:${st.size}:${st.mtimeMs}`;
-    let hash = fileHashes.get(key);
-    if (!hash) fileHashes.set(key, (hash = await hashFile(file)));
-    parts.push(hash);
-  }
+  for (const file of files) parts.push(await fileHash(file));
   return hashValue(parts);
 }
 
 /** Hash of the ONNX files a folder's variant would load. */
-export async function modelIdentity(dir: string, variant: ClipVariant = 'fp32'): Promise<string> {
+export async function modelIdentity(dir: string, variant: ClipVariant = 'fp32', fileHash: FileHasher = hashFile): Promise<string> {
   const { files } = findLayout(dir, variant);
-  return identityOf('combined' in files ? [files.combined] : [files.vision, files.text]);
+  return identityOf('combined' in files ? [files.combined] : [files.vision, files.text], fileHash);
 }
 
 export async function loadClipModel(dir: string, options: ClipModelOptions = {}): Promise<ClipModel> {
@@ -226,7 +221,7 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
   const suffix = variant === 'fp32' ? '' : `:${variant}`;
   return {
     name: options.name ?? `${basename(dir)}${suffix}`,
-    identity: await identityOf(files),
+    identity: await identityOf(files, hashFile),
     layout: found.layout,
     dim: probe[0].length,
     preprocess,

@@ -8,6 +8,7 @@ import { readParquetRows, sqlString } from './tables.js';
 import { queryRows, type State } from './state.js';
 import type { InputArtifact, Row, StageContext, StageModule } from './stage.js';
 import type { Project } from './project.js';
+import type { StatCache } from './stat-cache.js';
 import type { OutputRecord } from './lockfile.js';
 import type { ParamTree } from './params.js';
 
@@ -41,6 +42,7 @@ export function createStageContext(options: {
   signal: AbortSignal;
   channels: ContextChannels;
   dynamicDeps: Set<string>;
+  stats: StatCache;
 }): StageContext {
   const { project, state, stage, inputs, channels } = options;
   const views = Object.values(inputs)
@@ -64,6 +66,12 @@ export function createStageContext(options: {
         if (views) await c.run(views);
         return queryRows<T>(c, query, params);
       });
+    },
+    async fileHash(path: string) {
+      const absolute = resolve(project.dir, path);
+      const hash = (await options.stats.hashFiles([absolute])).get(absolute);
+      if (!hash) throw new Error(`cannot hash ${absolute}: not a readable file`);
+      return hash;
     },
     dependOn(paths: string[]) {
       for (const p of paths) options.dynamicDeps.add(resolve(project.dir, p));

@@ -76,7 +76,7 @@ export class Runner {
 
   private makeContext(node: StageNode, params: unknown, records: Record<string, OutputRecord>, signal: AbortSignal, dynamicDeps: Set<string>): StageContext {
     const inputs = Object.fromEntries(Object.entries(records).map(([local, rec]) => [local, inputArtifact(this.project, this.state, local, rec)]));
-    return createStageContext({ project: this.project, state: this.state, stage: node.name, params, inputs, signal, channels: this.reporter, dynamicDeps });
+    return createStageContext({ project: this.project, state: this.state, stage: node.name, params, inputs, signal, channels: this.reporter, dynamicDeps, stats: this.stats });
   }
 
   /** Everything that decides whether the stage must run; undefined when an input does not exist yet. */

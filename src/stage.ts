@@ -58,6 +58,8 @@ export interface StageContext<P = unknown> {
   outDir(output: string): string;
   /** Run SQL on the state database; every input table is a view by its input name. */
   sql: Sql;
+  /** Content hash of a file, remembered across runs by (size, mtime, inode): cheap for a 2 GB model. */
+  fileHash(path: string): Promise<string>;
   /** Record a file the stage read that pipeline.yaml did not list (like a depfile). */
   dependOn(paths: string[]): void;
   log(message: string): void;

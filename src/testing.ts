@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createObjectStore } from './store.js';
+import { hashFile } from './hash.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput, WholeStage } from './stage.js';
 
 export interface TestContextOptions<P> {
@@ -35,6 +36,7 @@ export function makeTestContext<P>(options: TestContextOptions<P>): StageContext
     async sql() {
       throw new Error('ctx.sql is not available in makeTestContext; run through the engine');
     },
+    fileHash: (path: string) => hashFile(join(options.dir, path)),
     dependOn() {},
     log: (m) => logs.push(m),
     warn: (m) => logs.push(`warning: ${m}`),

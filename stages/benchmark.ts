@@ -102,7 +102,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
     },
     async resources(ctx) {
       const { scorerResources } = await import('./lib/scorer.js');
-      return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
+      return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
     },
     async run(ctx) {
       const s = ctx.params.benchmark;

@@ -53,7 +53,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
 
   async resources(ctx) {
     const { scorerResources } = await import('./lib/scorer.js');
-    return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
+    return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
   },
 
   async setup(ctx) {

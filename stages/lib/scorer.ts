@@ -2,7 +2,7 @@
 // adherence of every variation axis (full image, then a zone crop, then a fallback model
 // while uncertain), quality checks and the embedding.
 import { isAbsolute, join, resolve } from 'node:path';
-import { loadClipModel, type ClipModel } from '../../adapters/clip-onnx.js';
+import { loadClipModel, type ClipModel, type FileHasher } from '../../adapters/clip-onnx.js';
 import type { EmbeddingRow, PromptRow, QualityRow, ScoreRow } from '../../schemas/tables.js';
 import { createTextEmbedder, scoreAxis, type AxisScore } from './adherence.js';
 import { ensureDemoModel } from './demo-model.js';
@@ -255,9 +255,9 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
 }
 
 /** Identities of the models in use, for the stage fingerprint. */
-export async function scorerResources(params: ScoreParams, options: ScorerOptions): Promise<Record<string, string>> {
+export async function scorerResources(params: ScoreParams, options: ScorerOptions & { fileHash: FileHasher }): Promise<Record<string, string>> {
   const { modelIdentity } = await import('../../adapters/clip-onnx.js');
-  const out: Record<string, string> = { model: await modelIdentity(await resolveModelDir(params.model, options), params.variant) };
-  if (params.fallback_model) out.fallback_model = await modelIdentity(await resolveModelDir(params.fallback_model, options), params.variant);
+  const out: Record<string, string> = { model: await modelIdentity(await resolveModelDir(params.model, options), params.variant, options.fileHash) };
+  if (params.fallback_model) out.fallback_model = await modelIdentity(await resolveModelDir(params.fallback_model, options), params.variant, options.fileHash);
   return out;
 }
