@@ -2,8 +2,8 @@
 // hashes of its inputs and files. Same fingerprint, same outputs: the stage is skipped.
 import { relative, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import fg from 'fast-glob';
-import { hashValue } from './hash.js';
+import { hashBytes, hashValue } from './hash.js';
+import { isGlobPattern } from './glob.js';
 import { InputError } from './errors.js';
 import { moduleClosure, codeHash } from './modules.js';
 import { selectParams, type ParamTree } from './params.js';
@@ -37,7 +37,7 @@ export async function expandDeps(project: Project, node: StageNode, producedPath
     const abs = resolve(project.dir, dep);
     const isDir = existsSync(abs) && statSync(abs).isDirectory();
     const pattern = isDir ? `${dep.replace(/\/+$/, '')}/**` : dep;
-    const matched = fg.isDynamicPattern(pattern) || isDir ? await globs.glob(project.dir, pattern) : existsSync(abs) ? [dep] : [];
+    const matched = isGlobPattern(pattern) || isDir ? await globs.glob(project.dir, pattern) : existsSync(abs) ? [dep] : [];
     if (matched.length === 0 && !producedPaths.has(normalisePath(dep))) {
       throw new InputError(`dep "${dep}" matches no file and no stage produces it`, project.locate(['stages', node.name, 'deps']));
     }
@@ -51,7 +51,9 @@ export async function hashDeps(project: Project, relPaths: string[], stats: Stat
   const hashes = await stats.hashFiles(absolute);
   const files = new Map<string, string>();
   relPaths.forEach((rel, i) => files.set(rel, hashes.get(absolute[i]!) ?? 'missing'));
-  return { files, hash: hashValue([...files]) };
+  let listing = '';
+  for (const [path, hash] of files) listing += `${path}\0${hash}\n`;
+  return { files, hash: hashBytes(listing) };
 }
 
 /** Files the stage reported reading last time (ctx.dependOn), to check along with its declared deps. */

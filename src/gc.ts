@@ -2,7 +2,7 @@
 // and stored objects no table mentions. Never touches tables, sessions or user files.
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import fg from 'fast-glob';
+import { glob } from './glob.js';
 import { sqlString } from './tables.js';
 import type { ProjectSession } from './session.js';
 
@@ -15,7 +15,7 @@ export async function collectGarbage(session: ProjectSession): Promise<string> {
     await c.run('DELETE FROM memo WHERE (stage, fp) NOT IN (SELECT (stage, fp) FROM keep_memo)');
   });
   const referencedParts = new Set((await state.query<{ part: string }>('SELECT DISTINCT part FROM memo')).map((r) => r.part));
-  const partFiles = await fg('**/*.parquet', { cwd: project.paths.memo, absolute: true }).catch(() => []);
+  const partFiles = await glob('**/*.parquet', { cwd: project.paths.memo, absolute: true }).catch(() => []);
   let partsRemoved = 0;
   for (const file of partFiles) {
     const part = relative(project.dir, file).replace(/\.[^.]+\.parquet$/, '');
@@ -24,7 +24,7 @@ export async function collectGarbage(session: ProjectSession): Promise<string> {
       partsRemoved++;
     }
   }
-  const objectFiles = await fg('*/*', { cwd: project.paths.objects, absolute: true }).catch(() => [] as string[]);
+  const objectFiles = await glob('*/*', { cwd: project.paths.objects, absolute: true }).catch(() => [] as string[]);
   const referenced = new Set<string>();
   for (const out of Object.values(session.runner.currentOutputs())) {
     if (out.kind !== 'table') continue;

@@ -3,7 +3,7 @@
 // base changed, the last expansion still holds and only the directories are stat'ed.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import fg from 'fast-glob';
+import { glob, globBases } from './glob.js';
 import type { State } from './state.js';
 
 interface CachedGlob {
@@ -16,11 +16,11 @@ function mtimeOf(path: string): string | undefined {
 }
 
 async function directoriesUnder(cwd: string, pattern: string): Promise<string[]> {
-  const bases = [...new Set(fg.generateTasks(pattern).map((t) => t.base))];
+  const bases = await globBases(pattern);
   const dirs: string[] = [];
   for (const base of bases) {
     dirs.push(base);
-    for (const d of await fg('**', { cwd: join(cwd, base), onlyDirectories: true, dot: false })) dirs.push(join(base, d));
+    for (const d of await glob('**', { cwd: join(cwd, base), onlyDirectories: true, dot: false })) dirs.push(join(base, d));
   }
   return dirs;
 }
@@ -45,7 +45,7 @@ export class GlobCache {
     const cached = this.updates.get(key) ?? (await this.entries()).get(key);
     if (cached && cached.dirs.every(([dir, mtime]) => mtimeOf(join(cwd, dir)) === mtime)) return cached.files;
     const dirsBefore = (await directoriesUnder(cwd, pattern)).map((d): [string, string] => [d, mtimeOf(join(cwd, d)) ?? 'missing']);
-    const files = (await fg(pattern, { cwd, onlyFiles: true, dot: false })).sort();
+    const files = (await glob(pattern, { cwd, onlyFiles: true, dot: false })).sort();
     this.updates.set(key, { dirs: dirsBefore, files });
     return files;
   }

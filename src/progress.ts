@@ -1,6 +1,7 @@
 // Progress for long work: bars with rate and ETA on a terminal, plain periodic lines
 // otherwise (CI logs, pipes), nothing at all with --json.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { SingleBar } from 'cli-progress';
 import type { ContextChannels } from './context.js';
 
 export interface Reporter extends ContextChannels {
@@ -13,6 +14,8 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: stri
     return { log() {}, warn() {}, progress() {}, info() {}, stop() {} };
   }
   if (mode === 'plain') return plainReporter(write);
+  // Loaded only for a terminal: scripts and CI never pay for it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
   const multi = new cliProgress.MultiBar(
     {
       format: '{stage} [{bar}] {value}/{total} items | {rate}/s | ETA {eta_formatted}',
@@ -23,7 +26,7 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: stri
     },
     cliProgress.Presets.shades_classic,
   );
-  const bars = new Map<string, { bar: cliProgress.SingleBar; started: number; first: number }>();
+  const bars = new Map<string, { bar: SingleBar; started: number; first: number }>();
   const line = (s: string) => multi.log(`${s}\n`);
   return {
     log: (stage, m) => line(`${stage}: ${m}`),

@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
 import { readYamlFile, validateYaml, positionOf, formatPath, type ParsedYaml } from './yaml-file.js';
-import fg from 'fast-glob';
 import { applyOverrides, selectParams, type ParamTree } from './params.js';
 import { parseStageParams } from './context.js';
+import { isGlobPattern } from './glob.js';
 import { loadStageModule, loadCommandModule, type LoadedStage } from './modules.js';
 import { buildGraph, normalisePath, producedPaths, type Graph, type Locate } from './graph.js';
 import type { Command } from './command.js';
@@ -78,7 +78,7 @@ function checkBeforeWriting(project: Project): void {
   for (const node of project.graph.nodes.values()) {
     if (node.loaded) parseStageParams(project, node.name, node.loaded.module, selectParams(project.params, node.config.params));
     for (const [i, dep] of node.config.deps.entries()) {
-      if (fg.isDynamicPattern(dep) || produced.has(normalisePath(dep)) || existsSync(join(project.dir, dep))) continue;
+      if (isGlobPattern(dep) || produced.has(normalisePath(dep)) || existsSync(join(project.dir, dep))) continue;
       throw new InputError(`dep "${dep}" does not exist and no stage produces it`, project.locate(['stages', node.name, 'deps', i]));
     }
   }
