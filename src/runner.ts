@@ -87,7 +87,8 @@ export class Runner {
     const module = node.loaded?.module;
     const params = module ? parseStageParams(this.project, node.name, module, rawParams) : rawParams;
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
-    const dynamic = (await recordedDynamicDeps(this.state, node.name)).filter((p) => !staticDeps.includes(p));
+    const staticSet = new Set(staticDeps);
+    const dynamic = (await recordedDynamicDeps(this.state, node.name)).filter((p) => !staticSet.has(p));
     const deps = await hashDeps(this.project, [...staticDeps, ...dynamic].sort(), this.stats);
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
@@ -232,11 +233,15 @@ export class Runner {
   /** Files the stage read on its own join its deps, and are what its fingerprint is checked against next time. */
   private async withDynamicDeps(node: StageNode, identity: StageIdentity, dynamicDeps: Set<string>): Promise<StageIdentity> {
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
-    const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p)).filter((p) => !staticDeps.includes(p));
-    const deps = await hashDeps(this.project, [...new Set([...staticDeps, ...dynamic])].sort(), this.stats);
+    const staticSet = new Set(staticDeps);
+    const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p)).filter((p) => !staticSet.has(p));
+    const all = [...staticDeps, ...dynamic].sort();
+    // Usually the stage read what it read last time: the hashes taken before the run still hold.
+    const unchanged = all.length === identity.deps.files.size && all.every((p) => identity.deps.files.has(p));
+    const deps = unchanged ? identity.deps : await hashDeps(this.project, all, this.stats);
+    const dynamicSet = new Set(dynamic);
     await this.state.transaction(async (c) => {
       await c.run('DELETE FROM dep_files WHERE stage = $stage', { stage: node.name });
-      const dynamicSet = new Set(dynamic);
       await appendRows(c, 'dep_files', [...deps.files].map(([path, hash]) => [node.name, path, hash, dynamicSet.has(path) ? 'true' : 'false']));
     });
     return composeIdentity({ ...identity, deps });

@@ -7,7 +7,7 @@ import { appendRows, type State } from './state.js';
 
 interface Entry {
   size: number;
-  mtimeNs: string;
+  mtimeMs: number;
   ino: number;
   hash: string;
 }
@@ -24,12 +24,12 @@ export class StatCache {
   static async load(state: State): Promise<StatCache> {
     // One string instead of 5 x N values: converting DuckDB values one by one costs more than splitting.
     const rows = await state.query<{ dump: string | null }>(
-      `SELECT string_agg(concat_ws(chr(9), path, size, mtime_ns, ino, hash), chr(10)) AS dump FROM stat_cache`,
+      `SELECT string_agg(concat_ws(chr(9), path, size, mtime_ms, ino, hash), chr(10)) AS dump FROM stat_cache`,
     );
     const entries = new Map<string, Entry>();
     for (const line of rows[0]?.dump?.split('\n') ?? []) {
-      const [path, size, mtimeNs, ino, hash] = line.split('\t') as [string, string, string, string, string];
-      entries.set(path, { size: Number(size), mtimeNs, ino: Number(ino), hash });
+      const [path, size, mtimeMs, ino, hash] = line.split('\t') as [string, string, string, string, string];
+      entries.set(path, { size: Number(size), mtimeMs: Number(mtimeMs), ino: Number(ino), hash });
     }
     return new StatCache(state, entries);
   }
@@ -46,10 +46,9 @@ export class StatCache {
         result.set(path, undefined);
         continue;
       }
-      const seen = { size: s.size, mtimeNs: String(s.mtimeMs), ino: s.ino };
       const known = this.dirty.get(path) ?? this.entries.get(path);
-      if (known && known.size === seen.size && known.mtimeNs === seen.mtimeNs && known.ino === seen.ino) result.set(path, known.hash);
-      else misses.push([path, seen]);
+      if (known && known.size === s.size && known.mtimeMs === s.mtimeMs && known.ino === s.ino) result.set(path, known.hash);
+      else misses.push([path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino }]);
     }
     const hashed = await Promise.all(misses.map(([path]) => this.readLimit(() => hashFile(path))));
     misses.forEach(([path, seen], i) => {
@@ -65,11 +64,11 @@ export class StatCache {
     const changed = [...this.dirty];
     this.dirty = new Map();
     await this.state.transaction(async (c) => {
-      await c.run('CREATE OR REPLACE TEMP TABLE stat_update (path VARCHAR, size BIGINT, mtime_ns VARCHAR, ino BIGINT, hash VARCHAR)');
+      await c.run('CREATE OR REPLACE TEMP TABLE stat_update (path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT, hash VARCHAR)');
       await appendRows(
         c,
         'stat_update',
-        changed.map(([path, e]) => [path, e.size, e.mtimeNs, e.ino, e.hash]),
+        changed.map(([path, e]) => [path, e.size, String(e.mtimeMs), e.ino, e.hash]),
       );
       await c.run('DELETE FROM stat_cache WHERE path IN (SELECT path FROM stat_update)');
       await c.run('INSERT INTO stat_cache SELECT * FROM stat_update');

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS memo (
   stage VARCHAR, fp VARCHAR, item VARCHAR, item_key VARCHAR, part VARCHAR,
   out_hash VARCHAR, status VARCHAR, error VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS stat_cache (
-  path VARCHAR, size BIGINT, mtime_ns VARCHAR, ino BIGINT, hash VARCHAR);
+  path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT, hash VARCHAR);
 CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS dep_files (stage VARCHAR, path VARCHAR, hash VARCHAR, dynamic BOOLEAN);
 `;
