@@ -53,16 +53,15 @@ export async function copyQueryToParquet(state: State, query: string, path: stri
   }
 }
 
-/** Rows of a Parquet table as plain objects, JSON columns parsed. */
-export async function readParquetRows<T = Row>(state: State, path: string, where = ''): Promise<T[]> {
-  const source = `read_parquet(${sqlString(path)})`;
-  const described = await state.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${source}`);
-  const jsonColumns = described.filter((d) => d.column_type === 'JSON').map((d) => d.column_name);
-  const rows = await state.query<Row>(`SELECT * FROM ${source} ${where}`);
-  for (const row of rows) {
-    for (const c of jsonColumns) if (typeof row[c] === 'string') row[c] = JSON.parse(row[c] as string);
-  }
-  return rows as T[];
+/**
+ * Rows of a Parquet table as plain objects, JSON columns nested. DuckDB renders each row
+ * as JSON text: one string per row converts several times faster than value by value.
+ */
+export async function readParquetRows<T = Row>(state: State, path: string): Promise<T[]> {
+  return state.exclusive(async (c) => {
+    const reader = await c.runAndReadAll(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet(${sqlString(path)}) t`);
+    return (reader.getColumns()[0] ?? []).map((json) => JSON.parse(json as string) as T);
+  });
 }
 
 export { sqlString };
