@@ -169,6 +169,10 @@ export async function main(argv: string[]): Promise<number> {
       for (const e of errors) process.stderr.write(`error: ${e.format()}\n`);
       return 2;
     }
+    if (String((error as NodeJS.ErrnoException)?.code ?? '').startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`error: ${(error as Error).message}\n`);
+      return 2;
+    }
     if (error instanceof ProjectLockedError) {
       process.stderr.write(`error: ${error.message}\n`);
       return 1;

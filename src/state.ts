@@ -6,7 +6,12 @@ import { dirname } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Row } from './stage.js';
 
+/** Bumped when a cache table changes shape; caches are dropped and rebuilt, records are kept. */
+const stateVersion = '2';
+const cacheTables = ['stat_cache', 'glob_cache'];
+
 const schema = `
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
   run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
   argv VARCHAR, pid INTEGER, host VARCHAR);
@@ -44,8 +49,19 @@ export class State {
     }
     const connection = await instance.connect();
     const state = new State(instance, connection);
-    await connection.run(schema);
+    await state.upgrade();
     return state;
+  }
+
+  private async upgrade(): Promise<void> {
+    const c = this.connection;
+    await c.run('CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)');
+    const found = (await c.runAndReadAll("SELECT value FROM meta WHERE key = 'state_version'")).getColumns()[0]?.[0];
+    if (found === stateVersion) return;
+    for (const table of cacheTables) await c.run(`DROP TABLE IF EXISTS ${table}`);
+    await c.run(schema);
+    await c.run("DELETE FROM meta WHERE key = 'state_version'");
+    await c.run(`INSERT INTO meta VALUES ('state_version', '${stateVersion}')`);
   }
 
   /** Serialise every use of the connection: DuckDB runs one statement at a time per connection anyway. */
