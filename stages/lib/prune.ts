@@ -17,15 +17,8 @@ export interface PruneContext {
   sql: Sql;
 }
 
-export const pruneItem = z.object({
-  image_id: z.string(),
-  prompt_id: z.string(),
-  /** where the file was: relative to the project when inside it */
-  file: z.string(),
-  /** where it is now: relative to the batch folder */
-  trash_file: z.string(),
-  restored_at: z.string().nullable(),
-});
+/** One moved file, as record.json keeps it: the state table's row without the batch-wide fields. */
+export const pruneItem = prunedRow.pick({ image_id: true, prompt_id: true, file: true, trash_file: true, restored_at: true });
 
 export const pruneRecord = z.object({
   batch: z.string(),
