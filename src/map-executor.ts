@@ -150,7 +150,7 @@ export async function runMapStage(options: {
     const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
     return { outputs, items: { total: items.length, run: todo.length, reused, failed } };
   } finally {
-    if (todo.length > 0) await stage.teardown?.(setupState as never);
+    if (todo.length > 0) await stage.teardown?.(setupState);
   }
 }
 

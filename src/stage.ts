@@ -106,8 +106,12 @@ export interface MapStage<P = any, I extends Row = Row, S = unknown> extends Sta
   setup?(ctx: StageContext<P>, items: I[]): Promise<S>;
   /** Results aligned with `items`. */
   mapBatch(items: I[], ctx: StageContext<P>, state: S): Promise<ItemResult[]>;
-  /** Once per run after all batches, with the assembled output tables (e.g. write a manifest). */
-  finish?(ctx: StageContext<P>, state: S, outputs: Record<string, TableInput>): Promise<void>;
+  /**
+   * Once per run after all batches, with the assembled output tables (e.g. write a manifest).
+   * `state` is undefined when every item was memoised: setup (a model load, a server check) is skipped then.
+   */
+  finish?(ctx: StageContext<P>, state: S | undefined, outputs: Record<string, TableInput>): Promise<void>;
+  /** After finish, when setup ran. */
   teardown?(state: S): Promise<void>;
 }
 

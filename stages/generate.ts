@@ -84,6 +84,8 @@ const stage = defineMapStage<Params, PromptRow, State>({
     return Promise.all(items.map((row) => generateOne(row, ctx, state)));
   },
   async finish(_ctx, state) {
+    // Nothing ran: the sessions were closed by the run that made their images.
+    if (!state) return;
     await state.sessions.close('completed', state.failedSessions);
     state.closed = true;
   },
