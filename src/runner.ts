@@ -35,6 +35,7 @@ export class Runner {
   private readonly resourceLimits = new Map<string, LimitFunction>();
   private readonly producedPaths: Set<string>;
   private readonly globs: GlobCache;
+  private recordRun: () => Promise<void> = async () => {};
 
   constructor(
     private readonly project: Project,
@@ -143,9 +144,12 @@ export class Runner {
     this.reloadLock();
     const order = selectStages(this.project.graph, options.targets);
     const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
-    await this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
-      id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
-    });
+    // Recorded when the first stage starts work: a no-op run writes nothing, so closing the database stays free.
+    let recorded: Promise<void> | undefined;
+    this.recordRun = () =>
+      (recorded ??= this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
+        id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
+      }));
     const jobs = pLimit(Math.max(1, options.jobs));
     const outcomes = new Map<string, Promise<StageOutcome>>();
     const forced = new Set(options.force ? order : []);
@@ -164,15 +168,19 @@ export class Runner {
     await this.globs.flush();
     const failed = stages.some((s) => s.status === 'failed');
     const exitCode = options.signal.aborted ? 130 : failed ? 1 : 0;
-    await this.state.run('UPDATE runs SET finished_at = now(), status = $status WHERE run_id = $id', {
-      id: runId, status: options.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok',
-    });
+    if (recorded) {
+      await recorded;
+      await this.state.run('UPDATE runs SET finished_at = now(), status = $status WHERE run_id = $id', {
+        id: runId, status: options.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok',
+      });
+    }
     return { ok: exitCode === 0, exitCode, stages };
   }
 
   private async runStage(node: StageNode, runId: string, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
     const started = Date.now();
     const record = async (status: string, fingerprint: string, error?: string, items?: LockEntry['items']) => {
+      await this.recordRun();
       await this.state.run(
         'INSERT INTO stage_runs VALUES ($run, $stage, to_timestamp($start / 1000), now(), $status, $fp, $total, $ran, $reused, $failed, $ms, $error)',
         { run: runId, stage: node.name, start: started, status, fp: fingerprint, total: items?.total ?? null, ran: items?.run ?? null, reused: items?.reused ?? null, failed: items?.failed ?? null, ms: Date.now() - started, error: error ?? null },
@@ -187,6 +195,7 @@ export class Runner {
       fingerprint = identity.fingerprint;
       const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records, false);
       if (reasons.length === 0) return { name: node.name, status: 'skipped' };
+      await this.recordRun();
       this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
       const dynamicDeps = new Set<string>();
       const ctx = this.makeContext(node, params, records, signal, dynamicDeps);
