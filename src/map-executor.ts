@@ -79,6 +79,28 @@ function validateRows(stage: string, output: string, schema: TableSchema, rows: 
   });
 }
 
+/**
+ * Where a map stage's batches run. In this process today; a distributed queue (workers on
+ * other machines, this process still the only one committing to the state) would be
+ * another implementation of the same interface.
+ */
+export interface BatchExecutor {
+  /** Run every batch; rejects with the first failure after the others have settled. */
+  run<B>(batches: B[], work: (batch: B) => Promise<void>): Promise<void>;
+}
+
+export function localBatchExecutor(concurrency: number, resourceLimit?: LimitFunction): BatchExecutor {
+  const stageLimit = pLimit(Math.max(1, concurrency));
+  const limit = resourceLimit ?? ((fn: () => Promise<void>) => fn());
+  return {
+    async run(batches, work) {
+      const settled = await Promise.allSettled(batches.map((b) => stageLimit(() => limit(() => work(b)))));
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failure) throw failure.reason;
+    },
+  };
+}
+
 export async function runMapStage(options: {
   project: Project;
   state: State;
@@ -89,6 +111,7 @@ export async function runMapStage(options: {
   /** recompute every item, ignoring memoised results */
   force?: boolean;
   resourceLimit?: LimitFunction;
+  executor?: BatchExecutor;
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
   const tables = tableOutputs(stage);
@@ -135,11 +158,8 @@ export async function runMapStage(options: {
     const size = Math.max(1, stage.batchSize(ctx.params));
     const batches: (typeof todo)[] = [];
     for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
-    const stageLimit = pLimit(Math.max(1, stage.concurrency(ctx.params)));
-    const limit = options.resourceLimit ?? ((fn: () => Promise<void>) => fn());
-    const settled = await Promise.allSettled(batches.map((b) => stageLimit(() => limit(() => runBatch(b, setupState)))));
-    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failure) throw failure.reason;
+    const executor = options.executor ?? localBatchExecutor(stage.concurrency(ctx.params), options.resourceLimit);
+    await executor.run(batches, (b) => runBatch(b, setupState));
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
     const outputs = await assembleOutputs(project, state, tables, hashes, memo);
