@@ -27,7 +27,8 @@ export function renderDag(graph: Graph, format: 'text' | 'mermaid' | 'dot'): str
         const node = graph.nodes.get(name)!;
         const kind = node.loaded ? `uses ${node.config.uses}${node.loaded.module.kind === 'map' ? ' (map)' : ''}` : `cmd`;
         const outs = Object.keys(node.outputs).join(', ') || '-';
-        const from = all.filter(([, b]) => b === name).map(([a, , l]) => (l ? `${a}.${l}` : a));
+        const from = node.inputs.map((e) => `${e.stage}.${e.output}`);
+        for (const up of node.upstream) if (!node.inputs.some((e) => e.stage === up)) from.push(up);
         return `${name}  [${kind}]  -> ${outs}${from.length ? `  <- ${from.join(', ')}` : ''}`;
       })
       .join('\n') + '\n'

@@ -38,6 +38,7 @@ async function depChanges(state: State, stage: string, files: Map<string, string
   const added = [...files.keys()].filter((f) => !before.has(f));
   const removed = [...before.keys()].filter((f) => !files.has(f));
   const modified = [...files].filter(([f, h]) => before.has(f) && before.get(f) !== h).map(([f]) => f);
+  if (added.length + removed.length + modified.length === 0) return 'dependency fingerprint recorded differently by an older version: rechecking';
   const sample = [...modified, ...added, ...removed].slice(0, 3).join(', ');
   return `files changed: +${added.length} -${removed.length} ~${modified.length}${sample ? ` (${sample}${added.length + removed.length + modified.length > 3 ? ', ...' : ''})` : ''}`;
 }
