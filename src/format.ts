@@ -1,6 +1,6 @@
 // Query results as the user asked to see them: an aligned text table for people, CSV
-// for spreadsheets, JSON for scripts. Rows come from DuckDB's JSON conversion, so wide
-// integers and timestamps arrive as strings and lists as arrays.
+// for spreadsheets, JSON for scripts. Rows come from DuckDB's JSON conversion:
+// timestamps arrive as strings, lists as arrays.
 import type { Row } from './stage.js';
 
 export const outputFormats = ['table', 'csv', 'json'] as const;

@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { z } from 'zod';
-import { hashValue } from './hash.js';
+import { hashBytes, hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf, type ColumnTypes } from './table-schema.js';
 import { copyQueryToParquet, writeParquet, sqlString } from './tables.js';
@@ -47,7 +47,9 @@ export async function loadItems(stage: MapStage, ctx: StageContext): Promise<{ i
   const items: Row[] = [];
   const hashes: string[] = [];
   for (const item of all) {
-    const h = hashValue(item);
+    // Plain JSON, not key-sorted: items come from table rows (column order) or a stage's own
+    // code, so their key order is stable, and a change could only cost a recompute, never a wrong reuse.
+    const h = hashBytes(JSON.stringify(item));
     if (seen.has(h)) continue;
     seen.add(h);
     items.push(item);
@@ -136,9 +138,10 @@ export async function runMapStage(options: {
       });
       await writeParquet(state, join(project.dir, `${part}.${name}.parquet`), columns.get(name)!, rows);
     }
+    const outHashes = results.map((r) => hashBytes(JSON.stringify(r.rows)));
     const memoRows = results.map((r, i) => {
       const { item, hash } = batch[i]!;
-      return [ctx.stage, memoKey, hash, String(item[stage.key]), part, hashValue(r.rows), r.error ? 'failed' : 'ok', r.error ?? null, runId];
+      return [ctx.stage, memoKey, hash, String(item[stage.key]), part, outHashes[i]!, r.error ? 'failed' : 'ok', r.error ?? null, runId];
     });
     await state.transaction(async (c) => {
       await c.run('DELETE FROM memo WHERE stage = $stage AND fp = $fp AND item IN (SELECT unnest($items::VARCHAR[]))', {
@@ -148,7 +151,7 @@ export async function runMapStage(options: {
       });
       await appendRows(c, 'memo', memoRows);
     });
-    results.forEach((r, i) => memo.set(batch[i]!.hash, { part, outHash: hashValue(r.rows), status: r.error ? 'failed' : 'ok' }));
+    results.forEach((r, i) => memo.set(batch[i]!.hash, { part, outHash: outHashes[i]!, status: r.error ? 'failed' : 'ok' }));
     done += batch.length;
     ctx.progress(done, items.length);
   };
