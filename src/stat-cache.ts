@@ -12,13 +12,17 @@ interface Entry {
   hash: string;
 }
 
+/** How an entry's stat reads in the cache: `size<TAB>mtimeMs<TAB>ino<TAB>`, followed by its hash. */
+const statKey = (size: number, mtimeMs: number, ino: number) => `${size}\t${mtimeMs}\t${ino}\t`;
+
 export class StatCache {
   private dirty = new Map<string, Entry>();
   private readonly readLimit = pLimit(16);
 
   private constructor(
     private readonly state: State,
-    private readonly entries: Map<string, Entry>,
+    /** path -> `size<TAB>mtimeMs<TAB>ino<TAB>hash`, kept as text: 20,000 objects cost more than a prefix compare */
+    private readonly entries: Map<string, string>,
   ) {}
 
   static async load(state: State): Promise<StatCache> {
@@ -26,12 +30,20 @@ export class StatCache {
     const rows = await state.query<{ dump: string | null }>(
       `SELECT string_agg(concat_ws(chr(9), path, size, mtime_ms, ino, hash), chr(10)) AS dump FROM stat_cache`,
     );
-    const entries = new Map<string, Entry>();
+    const entries = new Map<string, string>();
     for (const line of rows[0]?.dump?.split('\n') ?? []) {
-      const [path, size, mtimeMs, ino, hash] = line.split('\t') as [string, string, string, string, string];
-      entries.set(path, { size: Number(size), mtimeMs: Number(mtimeMs), ino: Number(ino), hash });
+      const tab = line.indexOf('\t');
+      entries.set(line.slice(0, tab), line.slice(tab + 1));
     }
     return new StatCache(state, entries);
+  }
+
+  private cachedHash(path: string, size: number, mtimeMs: number, ino: number): string | undefined {
+    const fresh = this.dirty.get(path);
+    if (fresh) return fresh.size === size && fresh.mtimeMs === mtimeMs && fresh.ino === ino ? fresh.hash : undefined;
+    const entry = this.entries.get(path);
+    const key = entry === undefined ? '' : statKey(size, mtimeMs, ino);
+    return entry?.startsWith(key) ? entry.slice(key.length) : undefined;
   }
 
   /** Hash of each file (absolute paths); missing files map to undefined. */
@@ -46,8 +58,8 @@ export class StatCache {
         result.set(path, undefined);
         continue;
       }
-      const known = this.dirty.get(path) ?? this.entries.get(path);
-      if (known && known.size === s.size && known.mtimeMs === s.mtimeMs && known.ino === s.ino) result.set(path, known.hash);
+      const known = this.cachedHash(path, s.size, s.mtimeMs, s.ino);
+      if (known !== undefined) result.set(path, known);
       else misses.push([path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino }]);
     }
     const hashed = await Promise.all(misses.map(([path]) => this.readLimit(() => hashFile(path))));
@@ -74,6 +86,6 @@ export class StatCache {
       await c.run('INSERT INTO stat_cache SELECT * FROM stat_update');
       await c.run('DROP TABLE stat_update');
     });
-    for (const [path, entry] of changed) this.entries.set(path, entry);
+    for (const [path, e] of changed) this.entries.set(path, statKey(e.size, e.mtimeMs, e.ino) + e.hash);
   }
 }
