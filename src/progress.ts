@@ -16,17 +16,20 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: stri
   if (mode === 'plain') return plainReporter(write);
   // Loaded only for a terminal: scripts and CI never pay for it.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
-  const multi = new cliProgress.MultiBar(
-    {
-      format: '{stage} [{bar}] {value}/{total} items | {rate}/s | ETA {eta_formatted}',
-      hideCursor: true,
-      clearOnComplete: false,
-      stopOnComplete: false,
-      etaBuffer: 50,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  const bars = new Map<string, { bar: SingleBar; started: number; first: number }>();
+  const newMultiBar = () =>
+    new cliProgress.MultiBar(
+      {
+        format: '{stage} [{bar}] {value}/{total} items | {rate}/s | ETA {eta_formatted}',
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  // A fresh set of bars per run: `pipeline loop` runs the pipeline several times in one process.
+  let multi = newMultiBar();
+  let bars = new Map<string, { bar: SingleBar; started: number; first: number }>();
   const line = (s: string) => multi.log(`${s}\n`);
   return {
     log: (stage, m) => line(`${stage}: ${m}`),
@@ -43,7 +46,11 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: stri
       entry.bar.setTotal(total);
       entry.bar.update(done, { stage: stage.padEnd(10), rate });
     },
-    stop: () => multi.stop(),
+    stop() {
+      multi.stop();
+      multi = newMultiBar();
+      bars = new Map();
+    },
   };
 }
 
