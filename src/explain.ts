@@ -66,11 +66,15 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
   }
   if (entry.deps.hash !== identity.deps.hash) reasons.push(await depChanges(state, stage, identity.deps.files));
-  if (input.itemsToRun && reasons.some((r) => r.startsWith('input') || r.startsWith('files'))) {
+  if (input.itemsToRun && reasons.length > 0) {
     const { toRun, total } = input.itemsToRun;
-    const previous = entry.items?.total ?? 0;
-    const removed = Math.max(0, previous - (total - toRun));
-    reasons.push(`items: +${toRun} to run, -${removed} removed, ${total - toRun} reused`);
+    if (entry.memo !== identity.memoKey) {
+      // Items are memoised per (code, params, resources): a change back finds the old results again.
+      reasons.push(toRun === 0 ? `items: all ${total} memoised by an earlier run with these settings` : `items: ${toRun} of ${total} to run with these settings`);
+    } else {
+      const removed = Math.max(0, (entry.items?.total ?? 0) - (total - toRun));
+      reasons.push(`items: +${toRun} to run, -${removed} removed, ${total - toRun} reused`);
+    }
   }
   for (const [name, out] of Object.entries(entry.outs)) {
     if (!existsSync(resolve(project.dir, out.path))) reasons.push(`output ${name} missing (${out.path})`);

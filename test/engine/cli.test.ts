@@ -60,11 +60,18 @@ describe('exit codes', () => {
 describe('--set', () => {
   it('overrides a param for one command, parsing the value as YAML, in both spellings', async () => {
     const status = await project.status(['--set', 'upper.batch=3', '--set=upper.extra.deep=[1, 2]']);
-    expect(status.upper!.reasons).toEqual(['param upper.batch changed: 10 -> 3', 'param upper.extra.deep added: [1,2]']);
+    expect(status.upper!.reasons).toEqual([
+      'param upper.batch changed: 10 -> 3',
+      'param upper.extra.deep added: [1,2]',
+      'items: 2 of 2 to run with these settings',
+    ]);
     const run = await project.run(['--set', 'upper.suffix=" (set)"', 'upper']);
     expect(stageOf(run, 'upper').status).toBe('ran');
     expect(await project.sql('select text from upper order by path')).toEqual([{ text: 'ALPHA (set)' }, { text: 'BETA, "QUOTED" (set)' }]);
-    expect((await project.status()).upper!.reasons).toEqual(['param upper.suffix changed: " (set)" -> "!"']);
+    expect((await project.status()).upper!.reasons).toEqual([
+      'param upper.suffix changed: " (set)" -> "!"',
+      'items: all 2 memoised by an earlier run with these settings',
+    ]);
     expect((await project.run()).code).toBe(0);
   });
 });

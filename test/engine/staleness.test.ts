@@ -56,10 +56,13 @@ describe('status explains staleness', () => {
 
   it('says "code changed" when the stage module or a helper it imports is edited', async () => {
     project.write('upper.mjs', `${project.read('upper.mjs')}\n// an edit\n`);
-    expect((await project.status()).upper!.reasons).toEqual(['code changed']);
+    expect((await project.status()).upper!.reasons).toEqual([
+      'code changed',
+      'items: 3 of 3 to run with these settings',
+    ]);
     expect((await project.run()).code).toBe(0);
     project.write('shout.mjs', `${project.read('shout.mjs')}\n// an edit to a helper\n`);
-    expect((await project.status()).upper!.reasons).toEqual(['code changed']);
+    expect((await project.status()).upper!.reasons).toEqual(['code changed', 'items: 3 of 3 to run with these settings']);
   });
 
   it('lists modified dep files, and ignores a touch that keeps the content', async () => {
