@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { createObjectStore } from './store.js';
-import { readParquetRows, sqlString } from './tables.js';
+import { readParquetRows, tableViews } from './tables.js';
 import { queryRows, type State } from './state.js';
 import type { InputArtifact, Row, StageContext, StageModule } from './stage.js';
 import type { Project } from './project.js';
@@ -45,10 +45,7 @@ export function createStageContext(options: {
   stats: StatCache;
 }): StageContext {
   const { project, state, stage, inputs, channels } = options;
-  const views = Object.values(inputs)
-    .filter((i) => i.kind === 'table')
-    .map((i) => `CREATE OR REPLACE TEMP VIEW "${i.name}" AS SELECT * FROM read_parquet(${sqlString(i.path)});`)
-    .join('\n');
+  const views = tableViews(Object.values(inputs).flatMap((i) => (i.kind === 'table' ? [[i.name, i.path] as [string, string]] : [])));
   return {
     stage,
     params: options.params,

@@ -113,7 +113,6 @@ export async function runMapStage(options: {
   /** recompute every item, ignoring memoised results */
   force?: boolean;
   resourceLimit?: LimitFunction;
-  executor?: BatchExecutor;
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
   const tables = tableOutputs(stage);
@@ -161,7 +160,7 @@ export async function runMapStage(options: {
     const size = Math.max(1, stage.batchSize(ctx.params));
     const batches: (typeof todo)[] = [];
     for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
-    const executor = options.executor ?? localBatchExecutor(stage.concurrency(ctx.params), options.resourceLimit);
+    const executor: BatchExecutor = localBatchExecutor(stage.concurrency(ctx.params), options.resourceLimit);
     await executor.run(batches, (b) => runBatch(b, setupState));
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 

@@ -29,13 +29,18 @@ export interface StageStatus {
 
 type StageOutcome = RunSummary['stages'][number];
 
+/** This run's row in the runs table, written only once some stage has work to do. */
+interface RunRecord {
+  id: string;
+  ensureRecorded(): Promise<void>;
+}
+
 export class Runner {
   private lock: LockFile;
   private lockWrites: Promise<void> = Promise.resolve();
   private readonly resourceLimits = new Map<string, LimitFunction>();
   private readonly producedPaths: Set<string>;
   private readonly globs: GlobCache;
-  private recordRun: () => Promise<void> = async () => {};
 
   constructor(
     private readonly project: Project,
@@ -146,10 +151,13 @@ export class Runner {
     const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
     // Recorded when the first stage starts work: a no-op run writes nothing, so closing the database stays free.
     let recorded: Promise<void> | undefined;
-    this.recordRun = () =>
-      (recorded ??= this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
-        id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
-      }));
+    const run: RunRecord = {
+      id: runId,
+      ensureRecorded: () =>
+        (recorded ??= this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
+          id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
+        })),
+    };
     const jobs = pLimit(Math.max(1, options.jobs));
     const outcomes = new Map<string, Promise<StageOutcome>>();
     const forced = new Set(options.force ? order : []);
@@ -159,7 +167,7 @@ export class Runner {
         const ups = await Promise.all([...node.upstream].filter((u) => outcomes.has(u)).map((u) => outcomes.get(u)!));
         const failedUp = ups.find((u) => u.status === 'failed');
         if (failedUp) return { name, status: 'failed' as const, error: `upstream ${failedUp.name} failed` };
-        return jobs(() => this.runStage(node, runId, forced.has(name), options.signal));
+        return jobs(() => this.runStage(node, run, forced.has(name), options.signal));
       })());
     }
     const stages = await Promise.all(order.map((n) => outcomes.get(n)!));
@@ -177,13 +185,13 @@ export class Runner {
     return { ok: exitCode === 0, exitCode, stages };
   }
 
-  private async runStage(node: StageNode, runId: string, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
+  private async runStage(node: StageNode, run: RunRecord, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
     const started = Date.now();
     const record = async (status: string, fingerprint: string, error?: string, items?: LockEntry['items']) => {
-      await this.recordRun();
+      await run.ensureRecorded();
       await this.state.run(
         'INSERT INTO stage_runs VALUES ($run, $stage, to_timestamp($start / 1000), now(), $status, $fp, $total, $ran, $reused, $failed, $ms, $error)',
-        { run: runId, stage: node.name, start: started, status, fp: fingerprint, total: items?.total ?? null, ran: items?.run ?? null, reused: items?.reused ?? null, failed: items?.failed ?? null, ms: Date.now() - started, error: error ?? null },
+        { run: run.id, stage: node.name, start: started, status, fp: fingerprint, total: items?.total ?? null, ran: items?.run ?? null, reused: items?.reused ?? null, failed: items?.failed ?? null, ms: Date.now() - started, error: error ?? null },
       );
     };
     if (signal.aborted) return { name: node.name, status: 'failed', error: 'interrupted before it started' };
@@ -195,7 +203,7 @@ export class Runner {
       fingerprint = identity.fingerprint;
       const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records, false);
       if (reasons.length === 0) return { name: node.name, status: 'skipped' };
-      await this.recordRun();
+      await run.ensureRecorded();
       this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
       const dynamicDeps = new Set<string>();
       const ctx = this.makeContext(node, params, records, signal, dynamicDeps);
@@ -206,7 +214,7 @@ export class Runner {
         for (const out of node.config.outs) await rm(resolve(this.project.dir, out), { recursive: true, force: true });
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
-        const result = await runMapStage({ project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId, force, resourceLimit: this.resourceLimit(module.resource) });
+        const result = await runMapStage({ project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force, resourceLimit: this.resourceLimit(module.resource) });
         outs = result.outputs;
         items = result.items;
       } else {

@@ -8,7 +8,7 @@ import { State, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
 import { acquireProjectLock, readLockHolder, ProjectLockedError } from './project-lock.js';
-import { sqlString } from './tables.js';
+import { tableViews } from './tables.js';
 import { createReporter, type Reporter } from './progress.js';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
 import type { Row } from './stage.js';
@@ -27,6 +27,7 @@ export class ProjectSession {
     readonly state: State,
     readonly runner: Runner,
     readonly reporter: Reporter,
+    private readonly stats: StatCache,
   ) {}
 
   static async open(options: SessionOptions): Promise<ProjectSession> {
@@ -39,7 +40,7 @@ export class ProjectSession {
     const stats = await StatCache.load(state);
     // --json owns stdout; what happens still goes to stderr, as plain lines.
     const reporter = createReporter(process.stderr.isTTY && !options.json ? 'tty' : 'plain');
-    return new ProjectSession(project, state, new Runner(project, state, stats, reporter), reporter);
+    return new ProjectSession(project, state, new Runner(project, state, stats, reporter), reporter, stats);
   }
 
   /** Run under the project lock; SIGINT stops after the batches in flight. */
@@ -58,7 +59,7 @@ export class ProjectSession {
       let runner = this.runner;
       if (options.set && Object.keys(options.set).length > 0) {
         const project = { ...this.project, params: applyOverrides(this.project.params, options.set) };
-        runner = new Runner(project, this.state, await StatCache.load(this.state), this.reporter);
+        runner = new Runner(project, this.state, this.stats, this.reporter);
       }
       return await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });
     } finally {
@@ -69,12 +70,18 @@ export class ProjectSession {
     }
   }
 
+  /** Current table artifacts: name -> absolute Parquet path and content hash. */
+  async tables(): Promise<Record<string, { path: string; hash: string }>> {
+    return Object.fromEntries(
+      Object.entries(this.runner.currentOutputs())
+        .filter(([, o]) => o.kind === 'table')
+        .map(([name, o]) => [name, { path: `${this.project.dir}/${o.path}`, hash: o.hash }]),
+    );
+  }
+
   /** Every current table artifact as a view by its name. */
   async sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> {
-    const views = Object.entries(this.runner.currentOutputs())
-      .filter(([, o]) => o.kind === 'table')
-      .map(([name, o]) => `CREATE OR REPLACE TEMP VIEW "${name}" AS SELECT * FROM read_parquet(${sqlString(`${this.project.dir}/${o.path}`)});`)
-      .join('\n');
+    const views = tableViews(Object.entries(await this.tables()).map(([name, t]) => [name, t.path]));
     return this.state.exclusive(async (c) => {
       if (views) await c.run(views);
       try {
@@ -91,12 +98,7 @@ export class ProjectSession {
       dataDir: this.project.dataDir,
       params: this.project.params,
       sql: (q, p) => this.sql(q, p),
-      tables: async () =>
-        Object.fromEntries(
-          Object.entries(this.runner.currentOutputs())
-            .filter(([, o]) => o.kind === 'table')
-            .map(([name, o]) => [name, { path: `${this.project.dir}/${o.path}`, hash: o.hash }]),
-        ),
+      tables: () => this.tables(),
       run: (options) => this.run({ ...options, argv: 'loop' }),
       stdout: (t) => process.stdout.write(t),
       stderr: (t) => process.stderr.write(t),

@@ -64,4 +64,9 @@ export async function readParquetRows<T = Row>(state: State, path: string): Prom
   });
 }
 
+/** SQL that makes each table queryable by its name for the statements that follow. */
+export function tableViews(tables: [name: string, path: string][]): string {
+  return tables.map(([name, path]) => `CREATE OR REPLACE TEMP VIEW "${name}" AS SELECT * FROM read_parquet(${sqlString(path)});`).join('\n');
+}
+
 export { sqlString };
