@@ -1,11 +1,25 @@
 // Every file the engine or a stage writes goes through here: a temporary name in the
 // same folder, then rename, so a killed process never leaves a half-written file visible.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { processAlive } from './pid.js';
 
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Remove the temporary files a killed process left in `dir` (never those of a live one). */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !processAlive(Number(pid))) {
+      await rm(join(dir, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {

@@ -3,21 +3,13 @@
 import { readFileSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
+import { processAlive } from './pid.js';
 
 export interface LockHolder {
   pid: number;
   host: string;
   started_at: string;
   command: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class ProjectLockedError extends Error {
@@ -46,7 +38,7 @@ export function acquireProjectLock(file: string, command: string): { release: ()
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readLockHolder(file);
-      if (holder && (holder.host !== me.host || alive(holder.pid))) throw new ProjectLockedError(holder, file);
+      if (holder && (holder.host !== me.host || processAlive(holder.pid))) throw new ProjectLockedError(holder, file);
       staleNote = holder
         ? `removed a stale lock left by pid ${holder.pid} (started ${holder.started_at}), which is no longer running`
         : 'removed an unreadable lock file';

@@ -7,7 +7,7 @@
 import { link, copyFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { produceAtomic, writeFileAtomic } from '../../src/atomic.js';
+import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import type { PromptRow } from '../../schemas/tables.js';
 
 export const manifestImage = z.object({
@@ -159,7 +159,11 @@ export class SessionBook {
     if (!session) {
       session = (async () => {
         const found = await unfinishedFolder(this.root, suffix);
-        if (found) return new Session(found.dir, found.manifest);
+        if (found) {
+          // A killed run may have left a half-written manifest or image under a temporary name.
+          await removeStaleTemps(found.dir);
+          return new Session(found.dir, found.manifest);
+        }
         const dir = join(this.root, `${folderTimestamp(new Date())}-${suffix}`);
         const s = new Session(dir, { snapshot: snapshotOf(row, this.checkpoint), images: [], status: 'ongoing' });
         await s.save();
