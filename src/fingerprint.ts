@@ -46,8 +46,13 @@ export async function expandDeps(project: Project, node: StageNode, producedPath
   return [...files].sort();
 }
 
+/** Project-relative path made absolute: plain concatenation for already normal paths, which is most of them and far cheaper than resolve. */
+function absoluteIn(dir: string, rel: string): string {
+  return rel === '' || /^\/|\/\/|\/$|(^|\/)\.\.?(\/|$)/.test(rel) ? resolve(dir, rel) : `${dir}/${rel}`;
+}
+
 export async function hashDeps(project: Project, relPaths: string[], stats: StatCache): Promise<DepFiles> {
-  const absolute = relPaths.map((p) => resolve(project.dir, p));
+  const absolute = relPaths.map((p) => absoluteIn(project.dir, p));
   const hashes = await stats.hashFiles(absolute);
   const files = new Map<string, string>();
   relPaths.forEach((rel, i) => files.set(rel, hashes.get(absolute[i]!) ?? 'missing'));

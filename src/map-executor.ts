@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { hashBytes, hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf, type ColumnTypes } from './table-schema.js';
-import { copyQueryToParquet, writeParquet, sqlString } from './tables.js';
+import { copyQueryToParquet, writeParquetPart, sqlString } from './tables.js';
 import { appendRows, type State } from './state.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stage.js';
 import type { OutputRecord } from './lockfile.js';
@@ -135,19 +135,23 @@ export async function runMapStage(options: {
         const key = String(batch[i]!.item[stage.key]);
         return validateRows(ctx.stage, name, schema, r.rows[name] ?? [], key).map((row, ord) => ({ ...row, _item: batch[i]!.hash, _ord: ord }));
       });
-      await writeParquet(state, join(project.dir, `${part}.${name}.parquet`), columns.get(name)!, rows);
+      await writeParquetPart(state, join(project.dir, `${part}.${name}.parquet`), columns.get(name)!, rows);
     }
     const outHashes = results.map((r) => hashBytes(JSON.stringify(r.rows)));
     const memoRows = results.map((r, i) => {
       const { item, hash } = batch[i]!;
       return [ctx.stage, memoKey, hash, String(item[stage.key]), part, outHashes[i]!, r.error ? 'failed' : 'ok', r.error ?? null, runId];
     });
+    // Only items memoised before (failed ones retried, or --force) have a row to replace.
+    const replaced = batch.filter((b) => memo.has(b.hash));
     await state.transaction(async (c) => {
-      await c.run('DELETE FROM memo WHERE stage = $stage AND fp = $fp AND item IN (SELECT unnest($items::VARCHAR[]))', {
-        stage: ctx.stage,
-        fp: memoKey,
-        items: `[${batch.map((b) => `"${b.hash}"`).join(',')}]`,
-      });
+      if (replaced.length > 0) {
+        await c.run('DELETE FROM memo WHERE stage = $stage AND fp = $fp AND item IN (SELECT unnest($items::VARCHAR[]))', {
+          stage: ctx.stage,
+          fp: memoKey,
+          items: `[${replaced.map((b) => `"${b.hash}"`).join(',')}]`,
+        });
+      }
       await appendRows(c, 'memo', memoRows);
     });
     results.forEach((r, i) => memo.set(batch[i]!.hash, { part, outHash: outHashes[i]!, status: r.error ? 'failed' : 'ok' }));

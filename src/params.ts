@@ -1,7 +1,9 @@
 // Params are one nested tree (pipeline.yaml `params:`); each stage reads a few dot paths
 // of it, and only those values enter its fingerprint.
-import { parse as parseYaml } from 'yaml';
+import { requireCommonJs } from './commonjs.js';
 import { InputError } from './errors.js';
+
+const { parse: parseYaml } = requireCommonJs('yaml') as typeof import('yaml');
 
 export type ParamTree = Record<string, unknown>;
 

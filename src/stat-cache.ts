@@ -2,8 +2,11 @@
 // reads a file: ninja's and git's trick, kept in the state database.
 import { statSync } from 'node:fs';
 import pLimit from 'p-limit';
-import { hashFile } from './hash.js';
+import { hashFile, hashSmallFileSync } from './hash.js';
 import { appendRows, type State } from './state.js';
+
+/** Misses up to this size are hashed in the stat loop itself; bigger ones on the thread pool. */
+const syncHashLimit = 1 << 20;
 
 interface Entry {
   size: number;
@@ -60,14 +63,17 @@ export class StatCache {
       }
       const known = this.cachedHash(path, s.size, s.mtimeMs, s.ino);
       if (known !== undefined) result.set(path, known);
+      else if (s.size <= syncHashLimit) this.remember(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, hash: hashSmallFileSync(path) }, result);
       else misses.push([path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino }]);
     }
     const hashed = await Promise.all(misses.map(([path]) => this.readLimit(() => hashFile(path))));
-    misses.forEach(([path, seen], i) => {
-      this.dirty.set(path, { ...seen, hash: hashed[i]! });
-      result.set(path, hashed[i]!);
-    });
+    misses.forEach(([path, seen], i) => this.remember(path, { ...seen, hash: hashed[i]! }, result));
     return result;
+  }
+
+  private remember(path: string, entry: Entry, result: Map<string, string | undefined>): void {
+    this.dirty.set(path, entry);
+    result.set(path, entry.hash);
   }
 
   /** Write what changed since load; cheap when nothing did. */

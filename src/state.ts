@@ -2,6 +2,7 @@
 // executions, the item memo, the stat cache and user-filled tables. One connection,
 // used by one query at a time.
 import { mkdirSync } from 'node:fs';
+import { requireCommonJs } from './commonjs.js';
 import { dirname } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Row } from './stage.js';
@@ -38,7 +39,7 @@ export class State {
 
   static async open(file: string): Promise<State> {
     mkdirSync(dirname(file), { recursive: true });
-    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(file);

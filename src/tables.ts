@@ -27,6 +27,19 @@ function selectFrom(jsonPath: string, columns: ColumnTypes, empty: boolean): str
 /** Write rows as Parquet at `path` (temp + rename); returns the content hash. */
 export async function writeParquet(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<string> {
   const { lines, hash } = canonicalLines(rows);
+  await writeParquetLines(state, path, columns, lines);
+  return hash;
+}
+
+/**
+ * Write rows as Parquet without hashing them: for parts whose identity is kept elsewhere.
+ * Plain JSON serves, since DuckDB reads the lines by column name.
+ */
+export async function writeParquetPart(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<void> {
+  await writeParquetLines(state, path, columns, rows.map((row) => JSON.stringify(row)));
+}
+
+async function writeParquetLines(state: State, path: string, columns: ColumnTypes, lines: string[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const json = tempPathFor(`${path}.ndjson`);
   const tmp = tempPathFor(path);
@@ -38,7 +51,6 @@ export async function writeParquet(state: State, path: string, columns: ColumnTy
     await rm(json, { force: true });
     await rm(tmp, { force: true });
   }
-  return hash;
 }
 
 /** Run a query and write its result as Parquet at `path`, atomically. */

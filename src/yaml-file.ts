@@ -1,14 +1,17 @@
 // Parse a YAML file and validate it with a zod schema, reporting problems as
 // file:line:col plus the field path, the way a user needs to find them.
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { Document, LineCounter as LineCounterType } from 'yaml';
+import { requireCommonJs } from './commonjs.js';
 import type { z } from 'zod';
 import { InputError, InputErrors } from './errors.js';
+
+const { LineCounter, parseDocument, isNode } = requireCommonJs('yaml') as typeof import('yaml');
 
 export interface ParsedYaml {
   file: string;
   doc: Document;
-  lines: LineCounter;
+  lines: LineCounterType;
   value: unknown;
 }
 
