@@ -1,22 +1,13 @@
 import { createRequire } from 'node:module';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 const { DuckDBInstance } = createRequire(import.meta.url)('@duckdb/node-api');
 const inst = await DuckDBInstance.create(':memory:');
 const c = await inst.connect();
-const f = '/tmp/sdloop-bench-engine-a17eTK/data/tables/files.parquet';
-for (let r = 0; r < 4; r++) {
-  let t = performance.now();
-  const reader = await c.runAndReadAll(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet('${f}') t`);
-  const rows = reader.getColumns()[0].map((j) => JSON.parse(j));
-  const t1 = performance.now();
-  const r2 = await c.runAndReadAll(`SELECT string_agg(to_json(t)::VARCHAR, chr(10)) AS j FROM read_parquet('${f}') t`);
-  const rows2 = r2.getColumns()[0][0].split('\n').map((j) => JSON.parse(j));
-  const t2 = performance.now();
-  await c.run(`COPY (SELECT * FROM read_parquet('${f}')) TO '/tmp/x.json' (FORMAT json)`);
-  const rows3 = readFileSync('/tmp/x.json', 'utf8').trimEnd().split('\n').map((j) => JSON.parse(j));
-  const t3 = performance.now();
-  const r4 = await c.runAndReadAll(`SELECT '[' || string_agg(to_json(t)::VARCHAR, ',') || ']' AS j FROM read_parquet('${f}') t`);
-  const rows4 = JSON.parse(r4.getColumns()[0][0]);
-  const t4 = performance.now();
-  console.log('per-row', (t1 - t).toFixed(1), 'agg', (t2 - t1).toFixed(1), 'copy', (t3 - t2).toFixed(1), 'array', (t4 - t3).toFixed(1), rows.length, rows4.length, JSON.stringify(rows[5]) === JSON.stringify(rows4[5]));
-}
+await c.run(`COPY (SELECT i::BIGINT AS b, i / 3.0 AS d, [0.1::FLOAT, 1e-8::FLOAT, 3.4e38::FLOAT] AS f, '{"z":1,"a":[1,2],"s":"x\\"y"}'::JSON AS j, CASE WHEN i % 2 = 0 THEN NULL ELSE 'é\t\n"' END AS s, ['a','b'] AS l, 9007199254740993::BIGINT AS big, true AS t FROM range(5) r(i)) TO '/tmp/y.parquet' (FORMAT parquet)`);
+const reader = await c.runAndReadAll(`SELECT to_json(q)::VARCHAR AS j FROM read_parquet('/tmp/y.parquet') q`);
+const rows = reader.getColumns()[0].map((j) => JSON.parse(j));
+await c.run(`COPY (SELECT * FROM read_parquet('/tmp/y.parquet')) TO '/tmp/y.json' (FORMAT json, ARRAY true)`);
+const rows3 = JSON.parse(readFileSync('/tmp/y.json', 'utf8'));
+console.log(JSON.stringify(rows) === JSON.stringify(rows3));
+console.log(reader.getColumns()[0][1]);
+console.log(readFileSync('/tmp/y.json', 'utf8').split('\n')[2]);

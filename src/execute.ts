@@ -2,7 +2,7 @@
 // validated, written atomically and hashed by content.
 import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { glob } from './glob.js';
+import { walkFolder } from './glob.js';
 import { hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf } from './table-schema.js';
@@ -17,7 +17,7 @@ import type { Project } from './project.js';
 export async function hashPath(path: string, stats: StatCache): Promise<string | undefined> {
   if (!existsSync(path)) return undefined;
   if (!statSync(path).isDirectory()) return (await stats.hashFiles([path])).get(path);
-  const files = (await glob('**', { cwd: path, onlyFiles: true, dot: true })).sort();
+  const { files } = walkFolder(path, { dot: true });
   const hashes = await stats.hashFiles(files.map((f) => join(path, f)));
   return hashValue(files.map((f) => [f, hashes.get(join(path, f))]));
 }

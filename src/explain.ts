@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { stableStringify } from './hash.js';
 import type { State } from './state.js';
 import type { LockEntry } from './lockfile.js';
-import type { StageIdentity } from './fingerprint.js';
+import { recordedDepHashes, type StageIdentity } from './fingerprint.js';
 import type { Project } from './project.js';
 
 function flatten(tree: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
@@ -33,8 +33,7 @@ export function paramChanges(before: unknown, after: unknown): string[] {
 }
 
 async function depChanges(state: State, stage: string, files: Map<string, string>): Promise<string> {
-  const rows = await state.query<{ path: string; hash: string }>('SELECT path, hash FROM dep_files WHERE stage = $stage', { stage });
-  const before = new Map(rows.map((r) => [r.path, r.hash]));
+  const before = await recordedDepHashes(state, stage);
   const added = [...files.keys()].filter((f) => !before.has(f));
   const removed = [...before.keys()].filter((f) => !files.has(f));
   const modified = [...files].filter(([f, h]) => before.has(f) && before.get(f) !== h).map(([f]) => f);

@@ -9,6 +9,7 @@ import { moduleClosure, codeHash } from './modules.js';
 import { selectParams, type ParamTree } from './params.js';
 import type { StatCache } from './stat-cache.js';
 import type { GlobCache } from './glob-cache.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { State } from './state.js';
 import { normalisePath, type StageNode } from './graph.js';
 import type { Project } from './project.js';
@@ -61,10 +62,30 @@ export async function hashDeps(project: Project, relPaths: string[], stats: Stat
   return { files, hash: hashBytes(listing) };
 }
 
+/**
+ * The files a stage last ran against, and which of them it reported reading on its own.
+ * One row per stage holding JSON lists as text: 20,000 dep files are one string to write, not
+ * 20,000 rows.
+ */
+export async function recordDeps(connection: DuckDBConnection, stage: string, deps: DepFiles, dynamic: Set<string>): Promise<void> {
+  await connection.run('DELETE FROM stage_deps WHERE stage = $stage', { stage });
+  await connection.run('INSERT INTO stage_deps VALUES ($stage, $files, $dynamic)', {
+    stage,
+    files: JSON.stringify([...deps.files]),
+    dynamic: JSON.stringify([...deps.files.keys()].filter((p) => dynamic.has(p))),
+  });
+}
+
+/** Path -> hash of the files the stage last ran against. */
+export async function recordedDepHashes(state: State, stage: string): Promise<Map<string, string>> {
+  const rows = await state.query<{ files: string }>('SELECT files FROM stage_deps WHERE stage = $stage', { stage });
+  return new Map(rows[0] ? (JSON.parse(rows[0].files) as [string, string][]) : []);
+}
+
 /** Files the stage reported reading last time (ctx.dependOn), to check along with its declared deps. */
 export async function recordedDynamicDeps(state: State, stage: string): Promise<string[]> {
-  const rows = await state.query<{ path: string }>('SELECT path FROM dep_files WHERE stage = $stage AND dynamic', { stage });
-  return rows.map((r) => r.path);
+  const rows = await state.query<{ dynamic: string }>('SELECT dynamic FROM stage_deps WHERE stage = $stage', { stage });
+  return rows[0] ? (JSON.parse(rows[0].dynamic) as string[]) : [];
 }
 
 export async function stageCode(node: StageNode, stats: StatCache): Promise<string> {

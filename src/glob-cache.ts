@@ -3,13 +3,8 @@
 // base changed, the last expansion still holds and only the directories are stat'ed.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { glob, globBases } from './glob.js';
+import { glob, globBases, isGlobPattern, walkFolder, type FolderListing } from './glob.js';
 import type { State } from './state.js';
-
-interface CachedGlob {
-  dirs: [path: string, mtimeNs: string][];
-  files: string[];
-}
 
 function mtimeOf(path: string): string | undefined {
   return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs.toString();
@@ -25,16 +20,36 @@ async function directoriesUnder(cwd: string, pattern: string): Promise<string[]>
   return dirs;
 }
 
+/** `in/**` is a plain folder: walked directly, its folders' mtimes taken on the way. */
+function folderOf(pattern: string): string | undefined {
+  const folder = /^(.+)\/\*\*$/.exec(pattern)?.[1];
+  return folder !== undefined && !isGlobPattern(folder) ? folder : undefined;
+}
+
+async function listPattern(cwd: string, pattern: string): Promise<FolderListing> {
+  const folder = folderOf(pattern);
+  if (folder !== undefined) {
+    const walked = walkFolder(join(cwd, folder));
+    return {
+      dirs: walked.dirs.map(([d, mtime]) => [d ? `${folder}/${d}` : folder, mtime]),
+      files: walked.files.map((f) => `${folder}/${f}`),
+    };
+  }
+  const dirs = (await directoriesUnder(cwd, pattern)).map((d): [string, string] => [d, mtimeOf(join(cwd, d)) ?? 'missing']);
+  const files = (await glob(pattern, { cwd, onlyFiles: true, dot: false })).sort();
+  return { dirs, files };
+}
+
 export class GlobCache {
-  private loaded?: Map<string, CachedGlob>;
-  private readonly updates = new Map<string, CachedGlob>();
+  private loaded?: Map<string, FolderListing>;
+  private readonly updates = new Map<string, FolderListing>();
 
   constructor(private readonly state: State) {}
 
-  private async entries(): Promise<Map<string, CachedGlob>> {
+  private async entries(): Promise<Map<string, FolderListing>> {
     if (!this.loaded) {
       const rows = await this.state.query<{ pattern: string; entry: string }>('SELECT pattern, entry FROM glob_cache');
-      this.loaded = new Map(rows.map((r) => [r.pattern, JSON.parse(r.entry) as CachedGlob]));
+      this.loaded = new Map(rows.map((r) => [r.pattern, JSON.parse(r.entry) as FolderListing]));
     }
     return this.loaded;
   }
@@ -44,12 +59,10 @@ export class GlobCache {
     const key = `${cwd}\0${pattern}`;
     const cached = this.updates.get(key) ?? (await this.entries()).get(key);
     if (cached && cached.dirs.every(([dir, mtime]) => mtimeOf(join(cwd, dir)) === mtime)) return cached.files;
-    const dirsBefore = (await directoriesUnder(cwd, pattern)).map((d): [string, string] => [d, mtimeOf(join(cwd, d)) ?? 'missing']);
-    const files = (await glob(pattern, { cwd, onlyFiles: true, dot: false })).sort();
-    this.updates.set(key, { dirs: dirsBefore, files });
-    return files;
+    const listing = await listPattern(cwd, pattern);
+    this.updates.set(key, listing);
+    return listing.files;
   }
-
   async flush(): Promise<void> {
     if (this.updates.size === 0) return;
     const updates = [...this.updates];

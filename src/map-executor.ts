@@ -1,15 +1,14 @@
 // Item-level map stages: each item's result is memoised under (stage, memo key, item
-// hash), so new items run alone, removed items drop out, and a killed run resumes at
-// the first batch that had not committed. A batch is committed as Parquet parts plus
-// memo rows in one DuckDB transaction.
+// hash), so new items run alone, removed items drop out, and a killed run resumes after
+// the last batch that committed (see memo.ts).
 import { join, relative } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { z } from 'zod';
 import { hashBytes, hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf, type ColumnTypes } from './table-schema.js';
-import { copyQueryToParquet, writeParquetPart, sqlString } from './tables.js';
+import { copyQueryToParquet, sqlString } from './tables.js';
+import { loadMemo, MemoWriter, type MemoEntry } from './memo.js';
 import { appendRows, type State } from './state.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stage.js';
 import type { OutputRecord } from './lockfile.js';
@@ -19,12 +18,6 @@ import { inputArtifact } from './context.js';
 export interface MapRunResult {
   outputs: Record<string, OutputRecord>;
   items: { total: number; run: number; reused: number; failed: number };
-}
-
-interface MemoEntry {
-  part: string;
-  outHash: string;
-  status: 'ok' | 'failed';
 }
 
 export class Interrupted extends Error {
@@ -56,20 +49,6 @@ export async function loadItems(stage: MapStage, ctx: StageContext): Promise<{ i
     hashes.push(h);
   }
   return { items, hashes };
-}
-
-export async function loadMemo(state: State, stage: string, memoKey: string): Promise<Map<string, MemoEntry>> {
-  // One tab-joined string per row: converting DuckDB values one by one costs more than splitting.
-  const lines = await state.exclusive(async (c) => {
-    const reader = await c.runAndReadAll("SELECT concat_ws(chr(9), item, part, out_hash, status) FROM memo WHERE stage = $stage AND fp = $fp", { stage, fp: memoKey });
-    return (reader.getColumns()[0] ?? []) as string[];
-  });
-  const memo = new Map<string, MemoEntry>();
-  for (const line of lines) {
-    const [item, part, outHash, status] = line.split('\t') as [string, string, string, MemoEntry['status']];
-    memo.set(item, { part, outHash, status });
-  }
-  return memo;
 }
 
 function validateRows(stage: string, output: string, schema: TableSchema, rows: Row[], key: string): Row[] {
@@ -121,42 +100,36 @@ export async function runMapStage(options: {
   const memo = await loadMemo(state, ctx.stage, memoKey);
   const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => options.force || memo.get(hash)?.status !== 'ok');
   const reused = items.length - todo.length;
-  const partDir = join(project.paths.memo, ctx.stage, memoKey.slice(0, 16));
   let done = reused;
   ctx.progress(done, items.length);
+
+  const writer = new MemoWriter({
+    state,
+    projectDir: project.dir,
+    stage: ctx.stage,
+    memoKey,
+    runId,
+    partDir: join(project.paths.memo, ctx.stage, memoKey.slice(0, 16)),
+    columns,
+    memo,
+    backlog: Math.max(2, stage.concurrency(ctx.params)),
+    committed(count) {
+      done += count;
+      ctx.progress(done, items.length);
+    },
+  });
 
   const runBatch = async (batch: typeof todo, setupState: unknown) => {
     if (ctx.signal.aborted) return;
     const results: ItemResult[] = await stage.mapBatch(batch.map((b) => b.item), ctx, setupState);
     if (results.length !== batch.length) throw new StageFailure(ctx.stage, `mapBatch returned ${results.length} results for ${batch.length} items`);
-    const part = relative(project.dir, join(partDir, `${randomBytes(8).toString('hex')}`));
+    const keys = batch.map((b) => String(b.item[stage.key]));
+    const rows = new Map<string, Row[]>();
     for (const [name, schema] of tables) {
-      const rows = results.flatMap((r, i) => {
-        const key = String(batch[i]!.item[stage.key]);
-        return validateRows(ctx.stage, name, schema, r.rows[name] ?? [], key).map((row, ord) => ({ ...row, _item: batch[i]!.hash, _ord: ord }));
-      });
-      await writeParquetPart(state, join(project.dir, `${part}.${name}.parquet`), columns.get(name)!, rows);
+      rows.set(name, results.flatMap((r, i) => validateRows(ctx.stage, name, schema, r.rows[name] ?? [], keys[i]!).map((row, ord) => ({ ...row, _item: batch[i]!.hash, _ord: ord }))));
     }
-    const outHashes = results.map((r) => hashBytes(JSON.stringify(r.rows)));
-    const memoRows = results.map((r, i) => {
-      const { item, hash } = batch[i]!;
-      return [ctx.stage, memoKey, hash, String(item[stage.key]), part, outHashes[i]!, r.error ? 'failed' : 'ok', r.error ?? null, runId];
-    });
-    // Only items memoised before (failed ones retried, or --force) have a row to replace.
-    const replaced = batch.filter((b) => memo.has(b.hash));
-    await state.transaction(async (c) => {
-      if (replaced.length > 0) {
-        await c.run('DELETE FROM memo WHERE stage = $stage AND fp = $fp AND item IN (SELECT unnest($items::VARCHAR[]))', {
-          stage: ctx.stage,
-          fp: memoKey,
-          items: `[${replaced.map((b) => `"${b.hash}"`).join(',')}]`,
-        });
-      }
-      await appendRows(c, 'memo', memoRows);
-    });
-    results.forEach((r, i) => memo.set(batch[i]!.hash, { part, outHash: outHashes[i]!, status: r.error ? 'failed' : 'ok' }));
-    done += batch.length;
-    ctx.progress(done, items.length);
+    const finished = results.map((r, i) => ({ hash: batch[i]!.hash, key: keys[i]!, outHash: hashBytes(JSON.stringify(r.rows)), error: r.error }));
+    await writer.add({ items: finished, rows });
   };
 
   const setupState = todo.length > 0 ? await stage.setup?.(ctx, todo.map((t) => t.item)) : undefined;
@@ -165,7 +138,10 @@ export async function runMapStage(options: {
     const batches: (typeof todo)[] = [];
     for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
     const executor: BatchExecutor = localBatchExecutor(stage.concurrency(ctx.params), options.resourceLimit);
-    await executor.run(batches, (b) => runBatch(b, setupState));
+    // Batches that finished are committed even when another failed: a rerun resumes after them.
+    const computeFailure = await executor.run(batches, (b) => runBatch(b, setupState)).then(() => undefined, (error: unknown) => ({ error }));
+    await writer.drain();
+    if (computeFailure) throw computeFailure.error;
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
     const outputs = await assembleOutputs(project, state, tables, hashes, memo);

@@ -6,14 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
-import { composeIdentity, expandDeps, hashDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
+import { composeIdentity, expandDeps, hashDeps, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
 import { createStageContext, inputArtifact, parseStageParams } from './context.js';
 import { runWholeStage, runCommandStage } from './execute.js';
-import { runMapStage, loadItems, loadMemo, Interrupted } from './map-executor.js';
+import { runMapStage, loadItems, Interrupted } from './map-executor.js';
+import { loadMemo } from './memo.js';
 import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';
-import { appendRows, type State } from './state.js';
+import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import { GlobCache } from './glob-cache.js';
 import type { Project } from './project.js';
@@ -256,11 +257,7 @@ export class Runner {
     // Usually the stage read what it read last time: the hashes taken before the run still hold.
     const unchanged = all.length === identity.deps.files.size && all.every((p) => identity.deps.files.has(p));
     const deps = unchanged ? identity.deps : await hashDeps(this.project, all, this.stats);
-    const dynamicSet = new Set(dynamic);
-    await this.state.transaction(async (c) => {
-      await c.run('DELETE FROM dep_files WHERE stage = $stage', { stage: node.name });
-      await appendRows(c, 'dep_files', [...deps.files].map(([path, hash]) => [node.name, path, hash, dynamicSet.has(path) ? 'true' : 'false']));
-    });
+    await this.state.transaction((c) => recordDeps(c, node.name, deps, new Set(dynamic)));
     return composeIdentity({ ...identity, deps });
   }
 

@@ -2,11 +2,8 @@
 // reads a file: ninja's and git's trick, kept in the state database.
 import { statSync } from 'node:fs';
 import pLimit from 'p-limit';
-import { hashFile, hashSmallFileSync } from './hash.js';
+import { hashFile, hashSmallFileSync, smallFileLimit } from './hash.js';
 import { appendRows, type State } from './state.js';
-
-/** Misses up to this size are hashed in the stat loop itself; bigger ones on the thread pool. */
-const syncHashLimit = 1 << 20;
 
 interface Entry {
   size: number;
@@ -62,9 +59,11 @@ export class StatCache {
         continue;
       }
       const known = this.cachedHash(path, s.size, s.mtimeMs, s.ino);
+      const seen = { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
       if (known !== undefined) result.set(path, known);
-      else if (s.size <= syncHashLimit) this.remember(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, hash: hashSmallFileSync(path) }, result);
-      else misses.push([path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino }]);
+      // Small misses are hashed in the stat loop itself; bigger ones are streamed below.
+      else if (s.size < smallFileLimit) this.remember(path, { ...seen, hash: hashSmallFileSync(path) }, result);
+      else misses.push([path, seen]);
     }
     const hashed = await Promise.all(misses.map(([path]) => this.readLimit(() => hashFile(path))));
     misses.forEach(([path, seen], i) => this.remember(path, { ...seen, hash: hashed[i]! }, result));
@@ -81,16 +80,16 @@ export class StatCache {
     if (this.dirty.size === 0) return;
     const changed = [...this.dirty];
     this.dirty = new Map();
+    // Files seen for the first time, all of them on a first run, need no DELETE.
+    const replaced = changed.filter(([path]) => this.entries.has(path));
     await this.state.transaction(async (c) => {
-      await c.run('CREATE OR REPLACE TEMP TABLE stat_update (path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT, hash VARCHAR)');
-      await appendRows(
-        c,
-        'stat_update',
-        changed.map(([path, e]) => [path, e.size, String(e.mtimeMs), e.ino, e.hash]),
-      );
-      await c.run('DELETE FROM stat_cache WHERE path IN (SELECT path FROM stat_update)');
-      await c.run('INSERT INTO stat_cache SELECT * FROM stat_update');
-      await c.run('DROP TABLE stat_update');
+      if (replaced.length > 0) {
+        await c.run('CREATE OR REPLACE TEMP TABLE stat_replaced (path VARCHAR)');
+        await appendRows(c, 'stat_replaced', replaced.map(([path]) => [path]));
+        await c.run('DELETE FROM stat_cache WHERE path IN (SELECT path FROM stat_replaced)');
+        await c.run('DROP TABLE stat_replaced');
+      }
+      await appendRows(c, 'stat_cache', changed.map(([path, e]) => [path, e.size, String(e.mtimeMs), e.ino, e.hash]));
     });
     for (const [path, e] of changed) this.entries.set(path, statKey(e.size, e.mtimeMs, e.ino) + e.hash);
   }

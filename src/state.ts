@@ -8,8 +8,9 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Row } from './stage.js';
 
 /** Bumped when a cache table changes shape; caches are dropped and rebuilt, records are kept. */
-const stateVersion = '2';
-const cacheTables = ['stat_cache', 'glob_cache'];
+const stateVersion = '3';
+/** Dropped on an upgrade: caches, and tables an older version kept (dep_files became stage_deps). */
+const cacheTables = ['stat_cache', 'glob_cache', 'dep_files'];
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
@@ -26,7 +27,7 @@ CREATE TABLE IF NOT EXISTS memo (
 CREATE TABLE IF NOT EXISTS stat_cache (
   path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT, hash VARCHAR);
 CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
-CREATE TABLE IF NOT EXISTS dep_files (stage VARCHAR, path VARCHAR, hash VARCHAR, dynamic BOOLEAN);
+CREATE TABLE IF NOT EXISTS stage_deps (stage VARCHAR, files VARCHAR, dynamic VARCHAR);
 `;
 
 export class State {

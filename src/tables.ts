@@ -1,7 +1,9 @@
 // Table artifacts: rows -> Parquet (through DuckDB, atomically) and back. A table's
 // identity is the hash of its canonical rows, not of the Parquet bytes, so a stage that
 // reproduces the same rows leaves its dependents up to date (early cut-off).
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
 import { hashBytes, stableStringify } from './hash.js';
 import { tempPathFor } from './atomic.js';
@@ -65,15 +67,28 @@ export async function copyQueryToParquet(state: State, query: string, path: stri
   }
 }
 
+
 /**
- * Rows of a Parquet table as plain objects, JSON columns nested. DuckDB renders each row
- * as JSON text: one string per row converts several times faster than value by value.
+ * Rows of a Parquet table as plain objects, JSON columns nested. DuckDB writes them as
+ * JSON lines, parsed here in one go: twice as fast as converting its values to JS one
+ * by one, or even one row's JSON string at a time. Beyond `wholeTextLimit` bytes of JSON
+ * (128 MiB) it is read line by line, since a JS string cannot hold much more.
  */
-export async function readParquetRows<T = Row>(state: State, path: string): Promise<T[]> {
-  return state.exclusive(async (c) => {
-    const reader = await c.runAndReadAll(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet(${sqlString(path)}) t`);
-    return (reader.getColumns()[0] ?? []).map((json) => JSON.parse(json as string) as T);
-  });
+export async function readParquetRows<T = Row>(state: State, path: string, wholeTextLimit = 128 << 20): Promise<T[]> {
+  const json = tempPathFor(`${path}.ndjson`);
+  try {
+    await state.run(`COPY (SELECT * FROM read_parquet(${sqlString(path)})) TO ${sqlString(json)} (FORMAT json)`);
+    if ((await stat(json)).size <= wholeTextLimit) {
+      // A record never spans lines (JSON escapes newlines in strings), so the lines join into one array.
+      const text = (await readFile(json, 'utf8')).trimEnd();
+      return JSON.parse(`[${text.replaceAll('\n', ',')}]`) as T[];
+    }
+    const rows: T[] = [];
+    for await (const line of createInterface({ input: createReadStream(json), crlfDelay: Infinity })) if (line) rows.push(JSON.parse(line) as T);
+    return rows;
+  } finally {
+    await rm(json, { force: true });
+  }
 }
 
 /** SQL that makes each table queryable by its name for the statements that follow. */
