@@ -1,13 +1,16 @@
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-const { DuckDBInstance } = createRequire(import.meta.url)('@duckdb/node-api');
-const inst = await DuckDBInstance.create(':memory:');
-const c = await inst.connect();
-await c.run(`COPY (SELECT i::BIGINT AS b, i / 3.0 AS d, [0.1::FLOAT, 1e-8::FLOAT, 3.4e38::FLOAT] AS f, '{"z":1,"a":[1,2],"s":"x\\"y"}'::JSON AS j, CASE WHEN i % 2 = 0 THEN NULL ELSE 'é\t\n"' END AS s, ['a','b'] AS l, 9007199254740993::BIGINT AS big, true AS t FROM range(5) r(i)) TO '/tmp/y.parquet' (FORMAT parquet)`);
-const reader = await c.runAndReadAll(`SELECT to_json(q)::VARCHAR AS j FROM read_parquet('/tmp/y.parquet') q`);
-const rows = reader.getColumns()[0].map((j) => JSON.parse(j));
-await c.run(`COPY (SELECT * FROM read_parquet('/tmp/y.parquet')) TO '/tmp/y.json' (FORMAT json, ARRAY true)`);
-const rows3 = JSON.parse(readFileSync('/tmp/y.json', 'utf8'));
-console.log(JSON.stringify(rows) === JSON.stringify(rows3));
-console.log(reader.getColumns()[0][1]);
-console.log(readFileSync('/tmp/y.json', 'utf8').split('\n')[2]);
+import { stableStringify } from './dist/src/hash.js';
+function canon(v) {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? `"${v}"` : JSON.stringify(v);
+  if (Array.isArray(v)) { let s = '['; for (let i = 0; i < v.length; i++) { if (i) s += ','; const e = v[i]; s += e === undefined || typeof e === 'function' || typeof e === 'symbol' ? 'null' : canon(e); } return s + ']'; }
+  if (typeof v.toJSON === 'function') return canon(v.toJSON());
+  const keys = Object.keys(v).sort(); let s = '{'; let first = true;
+  for (const k of keys) { const e = v[k]; if (e === undefined || typeof e === 'function' || typeof e === 'symbol') continue; if (!first) s += ','; first = false; s += JSON.stringify(k) + ':' + canon(e); }
+  return s + '}';
+}
+const rows = Array.from({ length: 20000 }, (_, i) => ({ path: `in/d001/f${i}.txt`, size: 30 + i, mtime: 1764364000000.123 + i }));
+const rows2 = Array.from({ length: 2000 }, (_, i) => ({ id: `x${i}`, emb: Array.from({ length: 512 }, (_, j) => Math.sin(i + j)), meta: { b: 1, a: [1, { d: 2, c: null }] }, u: undefined }));
+for (let r = 0; r < 3; r++) {
+  let t = performance.now(); const a = rows.map(stableStringify); const t1 = performance.now(); const b = rows.map(canon); const t2 = performance.now();
+  const c = rows2.map(stableStringify); const t3 = performance.now(); const d = rows2.map(canon); const t4 = performance.now();
+  console.log('flat stable', (t1 - t).toFixed(1), 'canon', (t2 - t1).toFixed(1), a.every((x, i) => x === b[i]), 'emb stable', (t3 - t2).toFixed(1), 'canon', (t4 - t3).toFixed(1), c.every((x, i) => x === d[i]));
+}

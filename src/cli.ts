@@ -59,7 +59,7 @@ async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSe
   try {
     return await work(session);
   } finally {
-    session.close();
+    await session.close();
   }
 }
 

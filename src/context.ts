@@ -66,7 +66,7 @@ export function createStageContext(options: {
     },
     async fileHash(path: string) {
       const absolute = resolve(project.dir, path);
-      const hash = (await options.stats.hashFiles([absolute])).get(absolute);
+      const [hash] = await options.stats.hashFiles([absolute]);
       if (!hash) throw new Error(`cannot hash ${absolute}: not a readable file`);
       return hash;
     },

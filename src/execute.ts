@@ -16,10 +16,10 @@ import type { Project } from './project.js';
 /** Hash of a file, or of a folder's files and their relative names. */
 export async function hashPath(path: string, stats: StatCache): Promise<string | undefined> {
   if (!existsSync(path)) return undefined;
-  if (!statSync(path).isDirectory()) return (await stats.hashFiles([path])).get(path);
+  if (!statSync(path).isDirectory()) return (await stats.hashFiles([path]))[0];
   const { files } = walkFolder(path, { dot: true });
   const hashes = await stats.hashFiles(files.map((f) => join(path, f)));
-  return hashValue(files.map((f) => [f, hashes.get(join(path, f))]));
+  return hashValue(files.map((f, i) => [f, hashes[i]]));
 }
 
 export async function runWholeStage(options: {

@@ -56,7 +56,7 @@ export async function hashDeps(project: Project, relPaths: string[], stats: Stat
   const absolute = relPaths.map((p) => absoluteIn(project.dir, p));
   const hashes = await stats.hashFiles(absolute);
   const files = new Map<string, string>();
-  relPaths.forEach((rel, i) => files.set(rel, hashes.get(absolute[i]!) ?? 'missing'));
+  relPaths.forEach((rel, i) => files.set(rel, hashes[i] ?? 'missing'));
   let listing = '';
   for (const [path, hash] of files) listing += `${path}\0${hash}\n`;
   return { files, hash: hashBytes(listing) };

@@ -84,5 +84,5 @@ export function moduleClosure(file: string): string[] {
 
 export async function codeHash(files: string[], stats: StatCache, version: string | undefined): Promise<string> {
   const hashes = await stats.hashFiles(files);
-  return hashValue({ files: files.map((f) => hashes.get(f)), version: version ?? null });
+  return hashValue({ files: hashes, version: version ?? null });
 }

@@ -36,6 +36,13 @@ interface RunRecord {
   ensureRecorded(): Promise<void>;
 }
 
+/** The sorted union of a stage's declared dep files and those it read on its own. */
+function withDynamic(staticDeps: string[], dynamic: string[]): string[] {
+  if (dynamic.length === 0) return staticDeps;
+  const staticSet = new Set(staticDeps);
+  return [...staticDeps, ...dynamic.filter((p) => !staticSet.has(p))].sort();
+}
+
 export class Runner {
   private lock: LockFile;
   private lockWrites: Promise<void> = Promise.resolve();
@@ -94,9 +101,7 @@ export class Runner {
     const module = node.loaded?.module;
     const params = module ? parseStageParams(this.project, node.name, module, rawParams) : rawParams;
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
-    const staticSet = new Set(staticDeps);
-    const dynamic = (await recordedDynamicDeps(this.state, node.name)).filter((p) => !staticSet.has(p));
-    const deps = await hashDeps(this.project, [...staticDeps, ...dynamic].sort(), this.stats);
+    const deps = await hashDeps(this.project, withDynamic(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
     const identity = composeIdentity({ code: await stageCode(node, this.stats), params: rawParams, resources, inputs, deps });
@@ -251,9 +256,8 @@ export class Runner {
   /** Files the stage read on its own join its deps, and are what its fingerprint is checked against next time. */
   private async withDynamicDeps(node: StageNode, identity: StageIdentity, dynamicDeps: Set<string>): Promise<StageIdentity> {
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
-    const staticSet = new Set(staticDeps);
-    const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p)).filter((p) => !staticSet.has(p));
-    const all = [...staticDeps, ...dynamic].sort();
+    const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p));
+    const all = withDynamic(staticDeps, dynamic);
     // Usually the stage read what it read last time: the hashes taken before the run still hold.
     const unchanged = all.length === identity.deps.files.size && all.every((p) => identity.deps.files.has(p));
     const deps = unchanged ? identity.deps : await hashDeps(this.project, all, this.stats);

@@ -37,7 +37,7 @@ export class ProjectSession {
       const holder = readLockHolder(project.paths.runLock);
       throw holder ? new ProjectLockedError(holder, project.paths.runLock) : error;
     });
-    const stats = await StatCache.load(state);
+    const stats = StatCache.open(state);
     // --json owns stdout; what happens still goes to stderr, as plain lines.
     const reporter = createReporter(process.stderr.isTTY && !options.json ? 'tty' : 'plain');
     return new ProjectSession(project, state, new Runner(project, state, stats, reporter), reporter, stats);
@@ -105,7 +105,7 @@ export class ProjectSession {
     };
   }
 
-  close(): void {
-    this.state.close();
+  close(): Promise<void> {
+    return this.state.close();
   }
 }

@@ -22,57 +22,63 @@ export class StatCache {
   private constructor(
     private readonly state: State,
     /** path -> `size<TAB>mtimeMs<TAB>ino<TAB>hash`, kept as text: 20,000 objects cost more than a prefix compare */
-    private readonly entries: Map<string, string>,
+    private readonly entries: Promise<Map<string, string>>,
   ) {}
 
-  static async load(state: State): Promise<StatCache> {
+  /** The cache is read in the background: the first hashFiles stats its files meanwhile. */
+  static open(state: State): StatCache {
     // One string instead of 5 x N values: converting DuckDB values one by one costs more than splitting.
-    const rows = await state.query<{ dump: string | null }>(
+    const dump = state.query<{ dump: string | null }>(
       `SELECT string_agg(concat_ws(chr(9), path, size, mtime_ms, ino, hash), chr(10)) AS dump FROM stat_cache`,
     );
-    const entries = new Map<string, string>();
-    for (const line of rows[0]?.dump?.split('\n') ?? []) {
-      const tab = line.indexOf('\t');
-      entries.set(line.slice(0, tab), line.slice(tab + 1));
-    }
+    const entries = dump.then((rows) => {
+      const map = new Map<string, string>();
+      for (const line of rows[0]?.dump?.split('\n') ?? []) {
+        const tab = line.indexOf('\t');
+        map.set(line.slice(0, tab), line.slice(tab + 1));
+      }
+      return map;
+    });
+    // Nobody may be waiting yet when it fails: the next hashFiles reports it.
+    entries.catch(() => undefined);
     return new StatCache(state, entries);
   }
 
-  private cachedHash(path: string, size: number, mtimeMs: number, ino: number): string | undefined {
+  private cachedHash(entries: Map<string, string>, path: string, size: number, mtimeMs: number, ino: number): string | undefined {
     const fresh = this.dirty.get(path);
     if (fresh) return fresh.size === size && fresh.mtimeMs === mtimeMs && fresh.ino === ino ? fresh.hash : undefined;
-    const entry = this.entries.get(path);
+    const entry = entries.get(path);
     const key = entry === undefined ? '' : statKey(size, mtimeMs, ino);
     return entry?.startsWith(key) ? entry.slice(key.length) : undefined;
   }
 
-  /** Hash of each file (absolute paths); missing files map to undefined. */
-  async hashFiles(paths: string[]): Promise<Map<string, string | undefined>> {
-    const result = new Map<string, string | undefined>();
-    const misses: [string, Omit<Entry, 'hash'>][] = [];
+  /** Hash of each file (absolute paths), in the same order; undefined for a missing file. */
+  async hashFiles(paths: string[]): Promise<(string | undefined)[]> {
     // Synchronous stat in one loop: for thousands of cached files it is several times faster than the thread pool.
-    for (const path of paths) {
-      // Plain numbers, not bigint: mtimeMs keeps sub-microsecond digits and is 20% cheaper to get.
+    // Plain numbers, not bigint: mtimeMs keeps sub-microsecond digits and is 20% cheaper to get.
+    const seen = paths.map((path) => {
       const s = statSync(path, { throwIfNoEntry: false });
-      if (!s || !s.isFile()) {
-        result.set(path, undefined);
-        continue;
-      }
-      const known = this.cachedHash(path, s.size, s.mtimeMs, s.ino);
-      const seen = { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
-      if (known !== undefined) result.set(path, known);
-      // Small misses are hashed in the stat loop itself; bigger ones are streamed below.
-      else if (s.size < smallFileLimit) this.remember(path, { ...seen, hash: hashSmallFileSync(path) }, result);
-      else misses.push([path, seen]);
-    }
-    const hashed = await Promise.all(misses.map(([path]) => this.readLimit(() => hashFile(path))));
-    misses.forEach(([path, seen], i) => this.remember(path, { ...seen, hash: hashed[i]! }, result));
+      return s?.isFile() ? { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino } : undefined;
+    });
+    const entries = await this.entries;
+    const result: (string | undefined)[] = [];
+    const misses: number[] = [];
+    seen.forEach((s, i) => {
+      const path = paths[i]!;
+      const known = s && this.cachedHash(entries, path, s.size, s.mtimeMs, s.ino);
+      if (!s || known !== undefined) result[i] = known;
+      // Small misses are hashed right here; bigger ones are streamed below.
+      else if (s.size < smallFileLimit) result[i] = this.remember(path, { ...s, hash: hashSmallFileSync(path) });
+      else misses.push(i);
+    });
+    const hashed = await Promise.all(misses.map((i) => this.readLimit(() => hashFile(paths[i]!))));
+    misses.forEach((i, k) => (result[i] = this.remember(paths[i]!, { ...seen[i]!, hash: hashed[k]! })));
     return result;
   }
 
-  private remember(path: string, entry: Entry, result: Map<string, string | undefined>): void {
+  private remember(path: string, entry: Entry): string {
     this.dirty.set(path, entry);
-    result.set(path, entry.hash);
+    return entry.hash;
   }
 
   /** Write what changed since load; cheap when nothing did. */
@@ -80,8 +86,9 @@ export class StatCache {
     if (this.dirty.size === 0) return;
     const changed = [...this.dirty];
     this.dirty = new Map();
+    const entries = await this.entries;
     // Files seen for the first time, all of them on a first run, need no DELETE.
-    const replaced = changed.filter(([path]) => this.entries.has(path));
+    const replaced = changed.filter(([path]) => entries.has(path));
     await this.state.transaction(async (c) => {
       if (replaced.length > 0) {
         await c.run('CREATE OR REPLACE TEMP TABLE stat_replaced (path VARCHAR)');
@@ -91,6 +98,6 @@ export class StatCache {
       }
       await appendRows(c, 'stat_cache', changed.map(([path, e]) => [path, e.size, String(e.mtimeMs), e.ino, e.hash]));
     });
-    for (const [path, e] of changed) this.entries.set(path, statKey(e.size, e.mtimeMs, e.ino) + e.hash);
+    for (const [path, e] of changed) entries.set(path, statKey(e.size, e.mtimeMs, e.ino) + e.hash);
   }
 }

@@ -106,7 +106,9 @@ export class State {
     return (rows[0]?.n ?? 0) > 0;
   }
 
-  close(): void {
+  /** Closes once the statements queued so far have finished: closing under a running one can hang the process. */
+  async close(): Promise<void> {
+    await this.queue;
     this.connection.closeSync();
     this.instance.closeSync();
   }

@@ -14,8 +14,8 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sdloop-memo-writer-'));
   state = await State.open(join(dir, 'state.duckdb'));
 });
-afterEach(() => {
-  state.close();
+afterEach(async () => {
+  await state.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

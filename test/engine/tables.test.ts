@@ -10,8 +10,8 @@ let state: State;
 beforeAll(async () => {
   state = await State.open(join(dir, 'state.duckdb'));
 });
-afterAll(() => {
-  state.close();
+afterAll(async () => {
+  await state.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
