@@ -42,9 +42,10 @@ export async function expandDeps(project: Project, node: StageNode, producedPath
     if (matched.length === 0 && !producedPaths.has(normalisePath(dep))) {
       throw new InputError(`dep "${dep}" matches no file and no stage produces it`, project.locate(['stages', node.name, 'deps']));
     }
-    for (const m of matched) files.add(m.replace(/^\.\//, ''));
+    for (const m of matched) files.add(m.startsWith('./') ? m.slice(2) : m);
   }
-  return [...files].sort();
+  // One dep is one sorted listing already.
+  return node.config.deps.length === 1 ? [...files] : [...files].sort();
 }
 
 /** Project-relative path made absolute: plain concatenation for already normal paths, which is most of them and far cheaper than resolve. */

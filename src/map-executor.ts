@@ -124,11 +124,20 @@ export async function runMapStage(options: {
     const results: ItemResult[] = await stage.mapBatch(batch.map((b) => b.item), ctx, setupState);
     if (results.length !== batch.length) throw new StageFailure(ctx.stage, `mapBatch returned ${results.length} results for ${batch.length} items`);
     const keys = batch.map((b) => String(b.item[stage.key]));
+    const finished = results.map((r, i) => ({ hash: batch[i]!.hash, key: keys[i]!, outHash: hashBytes(JSON.stringify(r.rows)), error: r.error }));
     const rows = new Map<string, Row[]>();
     for (const [name, schema] of tables) {
-      rows.set(name, results.flatMap((r, i) => validateRows(ctx.stage, name, schema, r.rows[name] ?? [], keys[i]!).map((row, ord) => ({ ...row, _item: batch[i]!.hash, _ord: ord }))));
+      const validated: Row[] = [];
+      results.forEach((r, i) =>
+        validateRows(ctx.stage, name, schema, r.rows[name] ?? [], keys[i]!).forEach((row, ord) => {
+          // zod hands back fresh objects: tagging them in place spares a copy of every row.
+          row._item = batch[i]!.hash;
+          row._ord = ord;
+          validated.push(row);
+        }),
+      );
+      rows.set(name, validated);
     }
-    const finished = results.map((r, i) => ({ hash: batch[i]!.hash, key: keys[i]!, outHash: hashBytes(JSON.stringify(r.rows)), error: r.error }));
     await writer.add({ items: finished, rows });
   };
 
