@@ -63,6 +63,7 @@ export class GlobCache {
     this.updates.set(key, listing);
     return listing.files;
   }
+
   async flush(): Promise<void> {
     if (this.updates.size === 0) return;
     const updates = [...this.updates];

@@ -1,9 +1,9 @@
 // pipeline.lock: the human-readable record of what each stage last produced and from
 // what (like dvc.lock). Read at every status; rewritten atomically after each stage.
 import { readFileSync } from 'node:fs';
-import { requireCommonJs } from './commonjs.js';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic.js';
+import { requireCommonJs } from './commonjs.js';
 
 const { stringify, parse } = requireCommonJs('yaml') as typeof import('yaml');
 

@@ -61,7 +61,7 @@ export class StatCache {
       return s?.isFile() ? { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino } : undefined;
     });
     const entries = await this.entries;
-    const result: (string | undefined)[] = [];
+    const result = new Array<string | undefined>(paths.length);
     const misses: number[] = [];
     seen.forEach((s, i) => {
       const path = paths[i]!;

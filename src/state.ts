@@ -2,8 +2,8 @@
 // executions, the item memo, the stat cache and user-filled tables. One connection,
 // used by one query at a time.
 import { mkdirSync } from 'node:fs';
-import { requireCommonJs } from './commonjs.js';
 import { dirname } from 'node:path';
+import { requireCommonJs } from './commonjs.js';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Row } from './stage.js';
 

@@ -67,12 +67,11 @@ export async function copyQueryToParquet(state: State, query: string, path: stri
   }
 }
 
-
 /**
  * Rows of a Parquet table as plain objects, JSON columns nested. DuckDB writes them as
  * JSON lines, parsed here in one go: twice as fast as converting its values to JS one
  * by one, or even one row's JSON string at a time. Beyond `wholeTextLimit` bytes of JSON
- * (128 MiB) it is read line by line, since a JS string cannot hold much more.
+ * (128 MiB) it is read line by line: a JS string tops out at 512 MiB.
  */
 export async function readParquetRows<T = Row>(state: State, path: string, wholeTextLimit = 128 << 20): Promise<T[]> {
   const json = tempPathFor(`${path}.ndjson`);
