@@ -10,6 +10,8 @@ import { renderDag } from './dag.js';
 import { collectGarbage } from './gc.js';
 import { formatRows, outputFormats, type OutputFormat } from './format.js';
 import { ProjectLockedError } from './project-lock.js';
+import { describeRunProgress, readRunProgress } from './run-progress.js';
+import { selectStages } from './graph.js';
 import type { Command } from './command.js';
 
 const usage = `Usage: pipeline [-C DIR] <command> [options]
@@ -85,12 +87,32 @@ async function runCommand(global: Global, args: string[]): Promise<number> {
 
 async function statusCommand(global: Global, args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } });
-  return withSession(global, Boolean(values.json), async (session) => {
-    const statuses = await session.runner.status(positionals);
-    if (values.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
-    else for (const s of statuses) process.stdout.write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
-    return 0;
-  }, positionals);
+  try {
+    return await withSession(global, Boolean(values.json), async (session) => {
+      const statuses = await session.runner.status(positionals);
+      if (values.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
+      else for (const s of statuses) process.stdout.write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
+      return 0;
+    }, positionals);
+  } catch (error) {
+    if (!(error instanceof ProjectLockedError)) throw error;
+    return runInProgressStatus(global, error, positionals, Boolean(values.json));
+  }
+}
+
+/** While a run holds the state database, status tells what that run is doing. */
+async function runInProgressStatus(global: Global, locked: ProjectLockedError, targets: string[], json: boolean): Promise<number> {
+  const project = await loadProject(global.dir, global.set);
+  const progress = readRunProgress(project.paths.runProgress);
+  if (!progress) throw locked;
+  const stages = selectStages(project.graph, targets);
+  if (json) {
+    process.stdout.write(JSON.stringify({ running: { pid: locked.holder.pid, host: locked.holder.host, started_at: progress.started_at, command: progress.command, updated_at: progress.updated_at }, stages: stages.map((name) => ({ name, ...(progress.stages[name] ?? { state: 'waiting' }) })) }, null, 2) + '\n');
+  } else {
+    process.stdout.write(`a run is in progress (pid ${locked.holder.pid} on ${locked.holder.host} since ${progress.started_at}: ${progress.command}); staleness is checked once it ends\n`);
+    for (const line of describeRunProgress(progress, stages)) process.stdout.write(`${line}\n`);
+  }
+  return 0;
 }
 
 async function sqlCommand(global: Global, args: string[]): Promise<number> {

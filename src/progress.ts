@@ -3,9 +3,12 @@
 import { createRequire } from 'node:module';
 import type { SingleBar } from 'cli-progress';
 import type { ContextChannels } from './context.js';
+import type { StageState } from './run-progress.js';
 
 export interface Reporter extends ContextChannels {
   info(message: string): void;
+  /** A stage started running, finished, failed or was skipped. */
+  stageState?(stage: string, state: StageState): void;
   stop(): void;
 }
 

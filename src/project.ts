@@ -26,6 +26,7 @@ export interface Project {
     state: string;
     lock: string;
     runLock: string;
+    runProgress: string;
     tables: string;
     objects: string;
     memo: string;
@@ -41,6 +42,7 @@ export function projectPaths(dir: string) {
       state: join(dataDir, 'state.duckdb'),
       lock: join(dir, 'pipeline.lock'),
       runLock: join(dataDir, '.sdloop', 'run.lock'),
+      runProgress: join(dataDir, '.sdloop', 'progress.json'),
       tables: join(dataDir, 'tables'),
       objects: join(dataDir, 'objects'),
       memo: join(dataDir, 'memo'),

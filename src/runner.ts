@@ -208,8 +208,12 @@ export class Runner {
       const { identity, params, records } = known;
       fingerprint = identity.fingerprint;
       const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records, false);
-      if (reasons.length === 0) return { name: node.name, status: 'skipped' };
+      if (reasons.length === 0) {
+        this.reporter.stageState?.(node.name, 'skipped');
+        return { name: node.name, status: 'skipped' };
+      }
       await run.ensureRecorded();
+      this.reporter.stageState?.(node.name, 'running');
       this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
       const dynamicDeps = new Set<string>();
       const ctx = this.makeContext(node, params, records, signal, dynamicDeps);
@@ -232,6 +236,7 @@ export class Runner {
       await this.commitEntry(node.name, finalIdentity, outs, started, items);
       await record('ok', finalIdentity.fingerprint, undefined, items);
       const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
+      this.reporter.stageState?.(node.name, 'done');
       this.reporter.info(`${node.name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${itemNote}${unchanged ? '; outputs unchanged' : ''}`);
       return { name: node.name, status: unchanged ? 'cut-off' : 'ran', items: items && { done: items.run, failed: items.failed, reused: items.reused } };
     } catch (error) {
@@ -239,6 +244,7 @@ export class Runner {
       const interrupted = error instanceof Interrupted;
       const message = error instanceof Error ? error.message : String(error);
       await record(interrupted ? 'interrupted' : 'failed', fingerprint, message);
+      this.reporter.stageState?.(node.name, 'failed');
       this.reporter.info(`${node.name}: ${interrupted ? 'interrupted' : 'FAILED'}: ${message}`);
       if (!interrupted && process.env.SDLOOP_DEBUG && error instanceof Error) this.reporter.info(error.stack ?? '');
       return { name: node.name, status: 'failed', error: message };

@@ -10,6 +10,7 @@ import { Runner } from './runner.js';
 import { acquireProjectLock, readLockHolder, ProjectLockedError } from './project-lock.js';
 import { tableViews } from './tables.js';
 import { createReporter, type Reporter } from './progress.js';
+import { RunProgressFile, recordingTo } from './run-progress.js';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
 import type { Row } from './stage.js';
 
@@ -55,17 +56,18 @@ export class ProjectSession {
     };
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigint);
+    let progress: RunProgressFile | undefined;
     try {
-      let runner = this.runner;
-      if (options.set && Object.keys(options.set).length > 0) {
-        const project = { ...this.project, params: applyOverrides(this.project.params, options.set) };
-        runner = new Runner(project, this.state, this.stats, this.reporter);
-      }
+      progress = new RunProgressFile(this.project.paths.runProgress, { command: options.argv });
+      const set = options.set ?? {};
+      const project = Object.keys(set).length > 0 ? { ...this.project, params: applyOverrides(this.project.params, set) } : this.project;
+      const runner = new Runner(project, this.state, this.stats, recordingTo(progress, this.reporter));
       return await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });
     } finally {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);
       this.reporter.stop();
+      progress?.remove();
       lock.release();
     }
   }

@@ -35,6 +35,23 @@ it('the refusal names the run holding the project (pid and command), not just a 
   await first.exit;
 });
 
+it('status during a run tells what the run is doing instead of failing on the busy database', async () => {
+  const first = await holdingRun();
+  await waitFor(() => project.exists('data/.sdloop/progress.json') && project.read('data/.sdloop/progress.json').includes('"total": 8'), 'the run to reach the map stage');
+  const status = await project.pipeline(['status']);
+  expect(status.code, status.stderr).toBe(0);
+  expect(status.stdout).toContain(`a run is in progress (pid ${first.child.pid} on ${hostname()}`);
+  expect(status.stdout).toMatch(/^files: done$/m);
+  expect(status.stdout).toMatch(/^upper: running for \d+ s \d\/8 items/m);
+  const json = await project.pipeline(['status', '--json']);
+  const parsed = JSON.parse(json.stdout) as { running: { pid: number }; stages: { name: string; state: string; total?: number }[] };
+  expect(parsed.running.pid).toBe(first.child.pid);
+  expect(parsed.stages.find((s) => s.name === 'upper')).toMatchObject({ state: 'running', total: 8 });
+  expect((await first.exit).code).toBe(0);
+  expect(project.exists('data/.sdloop/progress.json')).toBe(false);
+  expect((await project.pipeline(['status', '--set', 'upper.batch=1'])).stdout).toMatch(/^upper: up to date$/m);
+});
+
 it('takes over a stale lock left by a dead process, with a note', async () => {
   const dead = spawnSync(process.execPath, ['-e', '']).pid;
   project.write('data/.sdloop/run.lock', JSON.stringify({ pid: dead, host: hostname(), started_at: '2020-01-01T00:00:00.000Z', command: 'run' }));
