@@ -23,13 +23,19 @@ export interface SessionOptions {
 }
 
 export class ProjectSession {
+  private statusRunner?: Runner;
+
   private constructor(
     readonly project: Project,
     readonly state: State,
-    readonly runner: Runner,
     readonly reporter: Reporter,
     private readonly stats: StatCache,
   ) {}
+
+  /** The runner for status and the current outputs; each run gets its own, recording its progress. */
+  get runner(): Runner {
+    return (this.statusRunner ??= new Runner(this.project, this.state, this.stats, this.reporter));
+  }
 
   static async open(options: SessionOptions): Promise<ProjectSession> {
     const project = await loadProject(options.dir, options.set);
@@ -41,7 +47,7 @@ export class ProjectSession {
     const stats = StatCache.open(state);
     // --json owns stdout; what happens still goes to stderr, as plain lines.
     const reporter = createReporter(process.stderr.isTTY && !options.json ? 'tty' : 'plain');
-    return new ProjectSession(project, state, new Runner(project, state, stats, reporter), reporter, stats);
+    return new ProjectSession(project, state, reporter, stats);
   }
 
   /** Run under the project lock; SIGINT stops after the batches in flight. */
