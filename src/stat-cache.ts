@@ -63,14 +63,22 @@ export class StatCache {
     const entries = await this.entries;
     const result = new Array<string | undefined>(paths.length);
     const misses: number[] = [];
-    seen.forEach((s, i) => {
+    let yielded = performance.now();
+    for (let i = 0; i < paths.length; i++) {
+      const s = seen[i];
       const path = paths[i]!;
       const known = s && this.cachedHash(entries, path, s.size, s.mtimeMs, s.ino);
       if (!s || known !== undefined) result[i] = known;
-      // Small misses are hashed right here; bigger ones are streamed below.
-      else if (s.size < smallFileLimit) result[i] = this.remember(path, { ...s, hash: hashSmallFileSync(path) });
-      else misses.push(i);
-    });
+      else if (s.size < smallFileLimit) {
+        // Small misses are hashed right here (bigger ones are streamed below), with a pause
+        // now and then so that Ctrl-C and progress still get through 20 GB of new images.
+        result[i] = this.remember(path, { ...s, hash: hashSmallFileSync(path) });
+        if (performance.now() - yielded > 100) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yielded = performance.now();
+        }
+      } else misses.push(i);
+    }
     const hashed = await Promise.all(misses.map((i) => this.readLimit(() => hashFile(paths[i]!))));
     misses.forEach((i, k) => (result[i] = this.remember(paths[i]!, { ...seen[i]!, hash: hashed[k]! })));
     return result;
