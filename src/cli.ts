@@ -107,7 +107,10 @@ async function runInProgressStatus(global: Global, locked: ProjectLockedError, t
   if (!progress) throw locked;
   const stages = selectStages(project.graph, targets);
   if (json) {
-    process.stdout.write(JSON.stringify({ running: { pid: locked.holder.pid, host: locked.holder.host, started_at: progress.started_at, command: progress.command, updated_at: progress.updated_at }, stages: stages.map((name) => ({ name, ...(progress.stages[name] ?? { state: 'waiting' }) })) }, null, 2) + '\n');
+    const { pid, host } = locked.holder;
+    const running = { pid, host, started_at: progress.started_at, command: progress.command, updated_at: progress.updated_at };
+    const perStage = stages.map((name) => ({ name, ...(progress.stages[name] ?? { state: 'waiting' }) }));
+    process.stdout.write(JSON.stringify({ running, stages: perStage }, null, 2) + '\n');
   } else {
     process.stdout.write(`a run is in progress (pid ${locked.holder.pid} on ${locked.holder.host} since ${progress.started_at}: ${progress.command}); staleness is checked once it ends\n`);
     for (const line of describeRunProgress(progress, stages)) process.stdout.write(`${line}\n`);
