@@ -112,7 +112,7 @@ export async function runMapStage(options: {
     partDir: join(project.paths.memo, ctx.stage, memoKey.slice(0, 16)),
     columns,
     memo,
-    backlog: Math.max(2, stage.concurrency(ctx.params)),
+    backlog: Math.max(4, 2 * stage.concurrency(ctx.params)),
     committed(count) {
       done += count;
       ctx.progress(done, items.length);

@@ -72,7 +72,7 @@ export class StatCache {
       else if (s.size < smallFileLimit) {
         // Small misses are hashed right here (bigger ones are streamed below), with a pause
         // now and then so that Ctrl-C and progress still get through 20 GB of new images.
-        result[i] = this.remember(path, { ...s, hash: hashSmallFileSync(path) });
+        result[i] = this.remember(path, { ...s, hash: hashSmallFileSync(path, s.size) });
         if (performance.now() - yielded > 100) {
           await new Promise((resolve) => setImmediate(resolve));
           yielded = performance.now();

@@ -50,6 +50,9 @@ export class State {
       throw error;
     }
     const connection = await instance.connect();
+    // The state is mostly hashes and paths, rewritten at every checkpoint: compressing them
+    // costs half of a first run's closing time (30 ms for 20,000 files) to save a few MB.
+    await connection.run("PRAGMA force_compression = 'uncompressed'");
     const state = new State(instance, connection);
     await state.upgrade();
     return state;
@@ -60,10 +63,13 @@ export class State {
     await c.run('CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)');
     const found = (await c.runAndReadAll("SELECT value FROM meta WHERE key = 'state_version'")).getColumns()[0]?.[0];
     if (found === stateVersion) return;
-    for (const table of cacheTables) await c.run(`DROP TABLE IF EXISTS ${table}`);
-    await c.run(schema);
-    await c.run("DELETE FROM meta WHERE key = 'state_version'");
-    await c.run(`INSERT INTO meta VALUES ('state_version', '${stateVersion}')`);
+    // One statement list in one transaction: a killed upgrade leaves the old version whole.
+    await c.run(`BEGIN TRANSACTION;
+      ${cacheTables.map((table) => `DROP TABLE IF EXISTS ${table};`).join('\n')}
+      ${schema}
+      DELETE FROM meta WHERE key = 'state_version';
+      INSERT INTO meta VALUES ('state_version', '${stateVersion}');
+      COMMIT;`);
   }
 
   /** Serialise every use of the connection: DuckDB runs one statement at a time per connection anyway. */
