@@ -12,17 +12,46 @@ interface Entry {
   hash: string;
 }
 
-/** How an entry's stat reads in the cache: `size<TAB>mtimeMs<TAB>ino<TAB>`, followed by its hash. */
-const statKey = (size: number, mtimeMs: number, ino: number) => `${size}\t${mtimeMs}\t${ino}\t`;
+/**
+ * The cache as loaded: stats in flat number arrays, found through a path -> row map.
+ * 20,000 entry objects (or strings built to compare) would be garbage the collector
+ * then spends a tenth of a no-op run on.
+ */
+interface LoadedEntries {
+  row: Map<string, number>;
+  /** size, mtimeMs, ino of row i at 3i, 3i+1, 3i+2 */
+  stats: Float64Array;
+  hashes: string[];
+}
+
+function parseDump(dump: string | null | undefined): LoadedEntries {
+  const lines = dump ? dump.split('\n') : [];
+  const loaded: LoadedEntries = { row: new Map(), stats: new Float64Array(lines.length * 3), hashes: new Array<string>(lines.length) };
+  lines.forEach((line, i) => {
+    // path, size, mtime_ms, ino, hash: the path may hold tabs, the other four never do.
+    const t4 = line.lastIndexOf('\t');
+    const t3 = line.lastIndexOf('\t', t4 - 1);
+    const t2 = line.lastIndexOf('\t', t3 - 1);
+    const t1 = line.lastIndexOf('\t', t2 - 1);
+    loaded.row.set(line.slice(0, t1), i);
+    loaded.stats[3 * i] = Number(line.slice(t1 + 1, t2));
+    loaded.stats[3 * i + 1] = Number(line.slice(t2 + 1, t3));
+    loaded.stats[3 * i + 2] = Number(line.slice(t3 + 1, t4));
+    loaded.hashes[i] = line.slice(t4 + 1);
+  });
+  return loaded;
+}
 
 export class StatCache {
+  /** hashed since the last flush */
   private dirty = new Map<string, Entry>();
+  /** flushed since the cache was loaded */
+  private readonly flushed = new Map<string, Entry>();
   private readonly readLimit = pLimit(16);
 
   private constructor(
     private readonly state: State,
-    /** path -> `size<TAB>mtimeMs<TAB>ino<TAB>hash`, kept as text: 20,000 objects cost more than a prefix compare */
-    private readonly entries: Promise<Map<string, string>>,
+    private readonly loaded: Promise<LoadedEntries>,
   ) {}
 
   /** The cache is read in the background: the first hashFiles stats its files meanwhile. */
@@ -31,48 +60,47 @@ export class StatCache {
     const dump = state.query<{ dump: string | null }>(
       `SELECT string_agg(concat_ws(chr(9), path, size, mtime_ms, ino, hash), chr(10)) AS dump FROM stat_cache`,
     );
-    const entries = dump.then((rows) => {
-      const map = new Map<string, string>();
-      for (const line of rows[0]?.dump?.split('\n') ?? []) {
-        const tab = line.indexOf('\t');
-        map.set(line.slice(0, tab), line.slice(tab + 1));
-      }
-      return map;
-    });
+    const loaded = dump.then((rows) => parseDump(rows[0]?.dump));
     // Nobody may be waiting yet when it fails: the next hashFiles reports it.
-    entries.catch(() => undefined);
-    return new StatCache(state, entries);
+    loaded.catch(() => undefined);
+    return new StatCache(state, loaded);
   }
 
-  private cachedHash(entries: Map<string, string>, path: string, size: number, mtimeMs: number, ino: number): string | undefined {
-    const fresh = this.dirty.get(path);
-    if (fresh) return fresh.size === size && fresh.mtimeMs === mtimeMs && fresh.ino === ino ? fresh.hash : undefined;
-    const entry = entries.get(path);
-    const key = entry === undefined ? '' : statKey(size, mtimeMs, ino);
-    return entry?.startsWith(key) ? entry.slice(key.length) : undefined;
+  private cachedHash(loaded: LoadedEntries, path: string, stats: Float64Array, i: number): string | undefined {
+    const fresh = this.dirty.get(path) ?? this.flushed.get(path);
+    if (fresh) return fresh.size === stats[3 * i] && fresh.mtimeMs === stats[3 * i + 1] && fresh.ino === stats[3 * i + 2] ? fresh.hash : undefined;
+    const row = loaded.row.get(path);
+    if (row === undefined) return undefined;
+    const same = loaded.stats[3 * row] === stats[3 * i] && loaded.stats[3 * row + 1] === stats[3 * i + 1] && loaded.stats[3 * row + 2] === stats[3 * i + 2];
+    return same ? loaded.hashes[row] : undefined;
   }
 
   /** Hash of each file (absolute paths), in the same order; undefined for a missing file. */
   async hashFiles(paths: string[]): Promise<(string | undefined)[]> {
     // Synchronous stat in one loop: for thousands of cached files it is several times faster than the thread pool.
     // Plain numbers, not bigint: mtimeMs keeps sub-microsecond digits and is 20% cheaper to get.
-    const seen = paths.map((path) => {
+    const stats = new Float64Array(paths.length * 3);
+    const isFile = paths.map((path, i) => {
       const s = statSync(path, { throwIfNoEntry: false });
-      return s?.isFile() ? { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino } : undefined;
+      if (!s?.isFile()) return false;
+      stats[3 * i] = s.size;
+      stats[3 * i + 1] = s.mtimeMs;
+      stats[3 * i + 2] = s.ino;
+      return true;
     });
-    const entries = await this.entries;
+    const loaded = await this.loaded;
+    const seen = (i: number) => ({ size: stats[3 * i]!, mtimeMs: stats[3 * i + 1]!, ino: stats[3 * i + 2]! });
     const result = new Array<string | undefined>(paths.length);
     const misses: number[] = [];
     let yielded = performance.now();
     for (let i = 0; i < paths.length; i++) {
-      const s = seen[i];
       const path = paths[i]!;
-      const known = s && this.cachedHash(entries, path, s.size, s.mtimeMs, s.ino);
-      if (!s || known !== undefined) result[i] = known;
-      else if (s.size < smallFileLimit) {
+      const known = isFile[i] ? this.cachedHash(loaded, path, stats, i) : undefined;
+      if (!isFile[i] || known !== undefined) result[i] = known;
+      else if (stats[3 * i]! < smallFileLimit) {
         // Small misses are hashed right here (bigger ones are streamed below), with a pause
         // now and then so that Ctrl-C and progress still get through 20 GB of new images.
-        result[i] = this.remember(path, { ...s, hash: hashSmallFileSync(path, s.size) });
+        result[i] = this.remember(path, { ...seen(i), hash: hashSmallFileSync(path, stats[3 * i]!) });
         if (performance.now() - yielded > 100) {
           await new Promise((resolve) => setImmediate(resolve));
           yielded = performance.now();
@@ -80,7 +108,7 @@ export class StatCache {
       } else misses.push(i);
     }
     const hashed = await Promise.all(misses.map((i) => this.readLimit(() => hashFile(paths[i]!))));
-    misses.forEach((i, k) => (result[i] = this.remember(paths[i]!, { ...seen[i]!, hash: hashed[k]! })));
+    misses.forEach((i, k) => (result[i] = this.remember(paths[i]!, { ...seen(i), hash: hashed[k]! })));
     return result;
   }
 
@@ -94,9 +122,9 @@ export class StatCache {
     if (this.dirty.size === 0) return;
     const changed = [...this.dirty];
     this.dirty = new Map();
-    const entries = await this.entries;
+    const loaded = await this.loaded;
     // Files seen for the first time, all of them on a first run, need no DELETE.
-    const replaced = changed.filter(([path]) => entries.has(path));
+    const replaced = changed.filter(([path]) => loaded.row.has(path) || this.flushed.has(path));
     await this.state.transaction(async (c) => {
       if (replaced.length > 0) {
         await c.run('CREATE OR REPLACE TEMP TABLE stat_replaced (path VARCHAR)');
@@ -106,6 +134,6 @@ export class StatCache {
       }
       await appendRows(c, 'stat_cache', changed.map(([path, e]) => [path, e.size, String(e.mtimeMs), e.ino, e.hash]));
     });
-    for (const [path, e] of changed) entries.set(path, statKey(e.size, e.mtimeMs, e.ino) + e.hash);
+    for (const [path, entry] of changed) this.flushed.set(path, entry);
   }
 }
