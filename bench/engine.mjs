@@ -102,9 +102,10 @@ function timedCommand(command, args, env = {}) {
   return { seconds, cpu, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** The sample with the median wall time of three. */
-function medianOfThree(measure) {
-  return [measure(), measure(), measure()].sort((a, b) => a.seconds - b.seconds)[1];
+/** The sample with the median wall time of `count`: this machine's timings wander by 10-20%. */
+function median(count, measure) {
+  const samples = Array.from({ length: count }, () => measure()).sort((a, b) => a.seconds - b.seconds);
+  return samples[Math.floor(count / 2)];
 }
 
 function main() {
@@ -133,11 +134,11 @@ function main() {
       return { ...pipeline('run'), work: stageWork() };
     };
     writeInputs(dir, 0, HALF);
-    const half = medianOfThree(fromScratch);
+    const half = median(3, fromScratch);
     writeInputs(dir, HALF, ITEMS);
-    const full = medianOfThree(fromScratch);
-    const noopRun = medianOfThree(() => pipeline('run'));
-    const noopStatus = medianOfThree(() => pipeline('status'));
+    const full = median(3, fromScratch);
+    const noopRun = median(7, () => pipeline('run'));
+    const noopStatus = median(7, () => pipeline('status'));
     stageWork();
     writeInputs(dir, ITEMS, ITEMS + ADDED);
     const added = pipeline('run');
@@ -157,8 +158,8 @@ function measureNinja(dir) {
   const ninja = (...args) => timedCommand(NINJA, ['-C', dir, ...args]);
   writeBuildNinja(dir, ITEMS);
   const full = ninja('-j', '2');
-  const noop = medianOfThree(() => ninja());
-  const dry = medianOfThree(() => ninja('-n'));
+  const noop = median(7, () => ninja());
+  const dry = median(7, () => ninja('-n'));
   writeBuildNinja(dir, ITEMS + ADDED);
   const added = ninja('-j', '2');
   return { full, noop, dry, added };
@@ -188,7 +189,7 @@ function report(m) {
   process.stdout.write(`${[line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')}\n`);
   process.stdout.write(`1% run target: 2 x (no-op run + that run's stage work, ${fmt(m.addedWork)}: the list stage re-stats every file, the map stage runs ${ADDED} items)\n`);
   process.stdout.write(`overhead per item: engine time (wall - stage work) of the full run on ${ITEMS} files minus that on ${HALF}, per extra file; the average divides the whole full run's engine time, start-up included, by ${ITEMS}\n`);
-  process.stdout.write('full and no-op figures are the median of 3\n');
+  process.stdout.write('full runs are the median of 3, no-op figures the median of 7\n');
   process.stdout.write(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end (wall times grow with load, cpu times much less)\n`);
   process.stdout.write(
     NINJA
