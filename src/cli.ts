@@ -1,7 +1,7 @@
 // `pipeline <command>`: the engine's own commands (run, status, dag, sql, gc) and the
 // ones a project adds through pipeline.yaml `commands:`. Exit codes: 0 ok, 1 a stage
 // failed, 2 bad input, 130 interrupted.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { InputError, InputErrors } from './errors.js';
 import { parseSetArg } from './params.js';
 import { ProjectSession } from './session.js';
@@ -12,7 +12,7 @@ import { formatRows, outputFormats, type OutputFormat } from './format.js';
 import { ProjectLockedError } from './project-lock.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
 import { selectStages } from './graph.js';
-import type { Command } from './command.js';
+import { parseCommandArgs, type Command } from './command.js';
 
 const usage = `Usage: pipeline [-C DIR] <command> [options]
 
@@ -49,11 +49,7 @@ function splitGlobal(argv: string[]): Global {
 }
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new InputError((error as Error).message, { field: 'arguments' });
-  }
+  return parseCommandArgs({ args, options, allowPositionals: true, strict: true });
 }
 
 async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = []): Promise<T> {

@@ -1,5 +1,7 @@
 // Commands beyond the engine's own (plan, label, loop, report --html, prune...) come from
 // modules that pipeline.yaml lists under `commands:`, so the engine stays domain-free.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InputError } from './errors.js';
 import type { Sql } from './stage.js';
 
 export interface RunOptions {
@@ -42,4 +44,15 @@ export interface Command {
 
 export function defineCommand(command: Command): Command {
   return command;
+}
+
+/** parseArgs for a command: an unknown option or a missing value is bad input (exit 2), with the usage when given. */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T, usage?: string): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    if (!String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw error;
+    const message = (error as Error).message;
+    throw new InputError(usage ? `${message}; usage: ${usage}` : message, { field: 'arguments' });
+  }
 }

@@ -2,23 +2,14 @@
 // classify stage reads them (they win over zero-shot labels; a reject drops the image),
 // and their content is part of its fingerprint, so the next run retrains.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { defineCommand, type CommandContext } from '../../src/command.js';
+import { defineCommand, parseCommandArgs, type CommandContext } from '../../src/command.js';
 import { InputError, InputErrors } from '../../src/errors.js';
 import { parseLabelCsv, type NewLabel } from '../lib/label-csv.js';
 
 const USAGE = 'pipeline label <image_id> <axis>=<value>... | pipeline label <image_id> --reject | pipeline label --csv FILE';
 
 function parseCommandLine(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: { reject: { type: 'boolean', default: false }, csv: { type: 'string' } },
-    });
-  } catch (error) {
-    throw new InputError(`${(error as Error).message}; usage: ${USAGE}`);
-  }
+  return parseCommandArgs({ args, allowPositionals: true, options: { reject: { type: 'boolean', default: false }, csv: { type: 'string' } } }, USAGE);
 }
 
 /** Labels from `<image_id> <axis>=<value>...` or `<image_id> --reject`. */

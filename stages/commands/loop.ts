@@ -3,10 +3,9 @@
 // came out best, benchmark compares it against the promoted set on fixed seeds, and the
 // candidate is promoted (copied to data/models/lora, used by every later round) only when
 // it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
-import { parseArgs } from 'node:util';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defineCommand, type CommandContext } from '../../src/command.js';
+import { defineCommand, parseCommandArgs, type CommandContext } from '../../src/command.js';
 import { InputError } from '../../src/errors.js';
 import { produceAtomic } from '../../src/atomic.js';
 import type { LoraInfoRow } from '../../schemas/tables.js';
@@ -176,17 +175,15 @@ export async function runOnSchedule(ctx: CommandContext, pattern: string, option
 }
 
 export function parseLoopArgs(args: string[]): LoopOptions & { schedule: string | null } {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseCommandArgs(
+    {
       args,
       options: { rounds: { type: 'string' }, 'until-no-gain': { type: 'boolean' }, schedule: { type: 'string' }, targeted: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new InputError(`${(error as Error).message}\n${usage}`, { field: 'arguments' });
-  }
+    },
+    usage,
+  );
   const untilNoGain = Boolean(values['until-no-gain']);
   const rounds = values.rounds === undefined ? (untilNoGain ? 20 : 1) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new InputError(`--rounds expects a positive integer, got "${values.rounds}"`, { field: '--rounds' });

@@ -2,22 +2,11 @@
 // `pipeline prune` moves images a predicate picks into the trash and back. The heavy
 // parts (vega, sharp) load only when a command runs: the engine imports this module
 // on every invocation.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { join, relative, resolve } from 'node:path';
-import { defineCommand, type CommandContext } from '../../src/command.js';
+import { defineCommand, parseCommandArgs, type CommandContext } from '../../src/command.js';
 import { InputError } from '../../src/errors.js';
 import { MissingTables, loadReports, parseParamArgs, reportDirs, runReport, unknownParams, type Report } from '../lib/report-sql.js';
 import { formatRows, outputFormats, type OutputFormat } from '../../src/format.js';
-
-/** parseArgs, with its unknown-option and missing-value errors turned into bad input (exit 2). */
-function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (error) {
-    if (String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw new InputError((error as Error).message);
-    throw error;
-  }
-}
 
 function listReports(reports: Map<string, Report>, ctx: CommandContext): number {
   const width = Math.max(0, ...[...reports.keys()].map((n) => n.length));

@@ -1,13 +1,12 @@
 // `pipeline plan`, `pipeline validate` and `pipeline schema export`: look at templates
 // before spending GPU hours on them. None of them touches the pipeline state.
 import { resolve, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { pipelineConfigSchema } from '../../schemas/pipeline.js';
 import { templateFileSchemas } from '../../schemas/templates.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import { writeFileAtomic } from '../../src/atomic.js';
-import { defineCommand } from '../../src/command.js';
+import { defineCommand, parseCommandArgs } from '../../src/command.js';
 import { InputError, InputErrors } from '../../src/errors.js';
 import { formatRows, outputFormats, type OutputFormat } from '../../src/format.js';
 import { resolveParams } from '../resolve.js';
@@ -41,10 +40,13 @@ const plan = defineCommand({
   summary: 'print the prompts one prompt file would plan, touching no state',
   usage: PLAN_USAGE,
   async run(args, ctx) {
-    const { values, positionals } = parseArgs({
-      args, allowPositionals: true,
-      options: { theme: { type: 'string' }, style: { type: 'string' }, seeds: { type: 'string' }, fixed: { type: 'string' }, count: { type: 'string' }, format: { type: 'string' } },
-    });
+    const { values, positionals } = parseCommandArgs(
+      {
+        args, allowPositionals: true,
+        options: { theme: { type: 'string' }, style: { type: 'string' }, seeds: { type: 'string' }, fixed: { type: 'string' }, count: { type: 'string' }, format: { type: 'string' } },
+      },
+      PLAN_USAGE,
+    );
     if (positionals.length !== 1) throw new InputError(`expected one prompt file; usage: ${PLAN_USAGE}`);
     const format = formatOf(values.format);
     const result = planPromptFile(resolve(positionals[0]!), {
@@ -62,7 +64,7 @@ const validate = defineCommand({
   summary: 'check every prompt, template, chunk, variations and theme file; report every problem',
   usage: 'pipeline validate [file or folder...]',
   async run(args, ctx) {
-    const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+    const { positionals } = parseCommandArgs({ args, allowPositionals: true, options: {} });
     const options = resolveParams.parse({ resolve: (ctx.params as { resolve?: unknown }).resolve }).resolve;
     const entries = await findPromptFiles(ctx.projectDir, options.prompts);
     const folders = positionals.length > 0 ? positionals.map((p) => resolve(p)) : options.prompts.map(globBase);
@@ -91,7 +93,7 @@ const schema = defineCommand({
   summary: 'write JSON Schema for pipeline.yaml and the template files (for editor autocompletion)',
   usage: SCHEMA_USAGE,
   async run(args, ctx) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' } } });
+    const { values, positionals } = parseCommandArgs({ args, allowPositionals: true, options: { out: { type: 'string' } } }, SCHEMA_USAGE);
     if (positionals[0] !== 'export' || positionals.length !== 1) throw new InputError(`expected "schema export"; usage: ${SCHEMA_USAGE}`);
     const out = values.out ? resolve(values.out) : join(ctx.projectDir, 'schemas', 'json');
     for (const [name, json] of Object.entries(jsonSchemas())) {
