@@ -94,7 +94,10 @@ export class Runner {
   }
 
   /** Everything that decides whether the stage must run; undefined when an input does not exist yet. */
-  private async identify(node: StageNode, signal: AbortSignal): Promise<{ identity: StageIdentity; params: unknown; records: Record<string, OutputRecord> } | undefined> {
+  private async identify(
+    node: StageNode,
+    signal: AbortSignal,
+  ): Promise<{ identity: StageIdentity; params: unknown; records: Record<string, OutputRecord>; staticDeps: string[] } | undefined> {
     const records = this.inputRecords(node);
     if (!records) return undefined;
     const rawParams = stageParams(this.project, node);
@@ -105,7 +108,7 @@ export class Runner {
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
     const identity = composeIdentity({ code: await stageCode(node, this.stats), params: rawParams, resources, inputs, deps });
-    return { identity, params, records };
+    return { identity, params, records, staticDeps };
   }
 
   private async reasons(node: StageNode, identity: StageIdentity, params: unknown, records: Record<string, OutputRecord>, countItems: boolean): Promise<string[]> {
@@ -205,7 +208,7 @@ export class Runner {
     try {
       const known = await this.identify(node, signal);
       if (!known) throw new StageFailure(node.name, 'an input was not produced');
-      const { identity, params, records } = known;
+      const { identity, params, records, staticDeps } = known;
       fingerprint = identity.fingerprint;
       const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records, false);
       if (reasons.length === 0) {
@@ -230,7 +233,7 @@ export class Runner {
       } else {
         outs = await runWholeStage({ project: this.project, state: this.state, stats: this.stats, stage: module, ctx });
       }
-      const finalIdentity = await this.withDynamicDeps(node, identity, dynamicDeps);
+      const finalIdentity = await this.withDynamicDeps(node, identity, staticDeps, dynamicDeps);
       const previous = this.lock.stages[node.name];
       const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
       await this.commitEntry(node.name, finalIdentity, outs, started, items);
@@ -259,9 +262,12 @@ export class Runner {
     return this.resourceLimits.get(name);
   }
 
-  /** Files the stage read on its own join its deps, and are what its fingerprint is checked against next time. */
-  private async withDynamicDeps(node: StageNode, identity: StageIdentity, dynamicDeps: Set<string>): Promise<StageIdentity> {
-    const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
+  /**
+   * Files the stage read on its own join its deps, and are what its fingerprint is checked
+   * against next time. The declared deps are those listed before the run, whose hashes the
+   * fingerprint already holds.
+   */
+  private async withDynamicDeps(node: StageNode, identity: StageIdentity, staticDeps: string[], dynamicDeps: Set<string>): Promise<StageIdentity> {
     const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p));
     const all = withDynamic(staticDeps, dynamic);
     // Usually the stage read what it read last time: the hashes taken before the run still hold.
