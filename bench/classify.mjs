@@ -2,8 +2,8 @@
 // default lambda grid and 3-fold CV, against one full-data pass of loss + gradient
 // (the unit every optimiser iteration pays) measured in the same run.
 import { performance } from 'node:perf_hooks';
-import { l2NormalizeRows, fitLogistic } from '../dist/stages/lib/logistic.js';
-import { seededRandom, trainProbe, stratifiedSplit } from '../dist/stages/lib/cross-validation.js';
+import { l2NormalizeRows, fitLogistic } from '../dist/stages/classify/logistic.js';
+import { seededRandom, trainProbe, stratifiedSplit } from '../dist/stages/classify/cross-validation.js';
 
 const N = Number(process.env.BENCH_ROWS ?? 20_000);
 const D = 512;
@@ -64,7 +64,7 @@ console.log(`  chosen lambda ${lambda}, final fit ${model.iterations} iterations
 console.log(`  cv: ${cv.map((s) => `${s.lambda}:${s.accuracy.toFixed(3)}`).join(' ')}`);
 
 // Several axes: one probe per axis, in-process one after another versus on worker threads.
-const { trainProbes } = await import('../dist/stages/lib/probe-pool.js');
+const { trainProbes } = await import('../dist/stages/classify/probe-pool.js');
 const { availableParallelism } = await import('node:os');
 const axes = Number(process.env.BENCH_AXES ?? 3);
 const threads = Math.min(axes, availableParallelism());

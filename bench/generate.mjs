@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 
 const repo = resolve(import.meta.dirname, '..');
-const { default: stage } = await import('../dist/stages/generate.js');
+const { default: stage } = await import('../dist/stages/generate/index.js');
 const { makeTestContext } = await import('../dist/src/testing.js');
 
 // The stand-in lives with the tests (TypeScript, node built-ins only): compile it alone.

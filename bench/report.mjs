@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { loadReports, reportDirs, runReport } from '../dist/stages/lib/report-sql.js';
-import { buildHtmlReport } from '../dist/stages/lib/html-report.js';
+import { loadReports, reportDirs, runReport } from '../dist/commands/report/sql.js';
+import { buildHtmlReport } from '../dist/commands/report/html.js';
 
 // Every 50th image fails (no scores), so 255,103 images give exactly 1,000,000 score rows.
 const IMAGES = Number(process.env.REPORT_BENCH_IMAGES ?? 255_103);

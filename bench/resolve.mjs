@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { planPromptFile } from '../dist/stages/lib/templates/plan.js';
+import { planPromptFile } from '../dist/stages/resolve/templates/plan.js';
 
 const AXES = ['Hair', 'Outfit', 'Pose', 'Place', 'Light'];
 const VALUES = 10;

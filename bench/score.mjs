@@ -33,7 +33,7 @@ const threads = Number(args.threads ?? Math.max(1, availableParallelism() - work
 const cacheDir = join(tmpdir(), 'sdloop-bench-score');
 const vitDir = join(cacheDir, 'vit-b32-random-v1');
 
-const { default: stage } = await import('../dist/stages/score.js');
+const { default: stage } = await import('../dist/stages/score/index.js');
 const { makeTestContext } = await import('../dist/src/testing.js');
 
 /** Run the stage as the engine does: batches of batchSize(params), concurrency(params) at a time. */
@@ -65,12 +65,12 @@ if (args['e2e-child']) {
   process.exit(0);
 }
 
-const { writeVitModel } = await import('../dist/stages/lib/vit-model.js');
+const { writeVitModel } = await import('../dist/demo/vit-model.js');
 const { loadClipModel } = await import('../dist/adapters/clip-onnx.js');
 const { preprocessImage } = await import('../dist/adapters/clip-preprocess.js');
-const { renderSynthetic } = await import('../dist/adapters/synthetic.js');
-const { createScorer } = await import('../dist/stages/lib/scorer.js');
-const { scoreParams } = await import('../dist/stages/lib/score-params.js');
+const { renderSynthetic } = await import('../dist/demo/synthetic.js');
+const { createScorer } = await import('../dist/stages/score/scorer.js');
+const { scoreParams } = await import('../dist/stages/score/params.js');
 const sharp = (await import('sharp')).default;
 
 /** The example variation files of the project, as axis -> [key, text][]. */
@@ -202,7 +202,7 @@ writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ images, prompts }));
 console.log(`machine: ${availableParallelism()} cores; batch ${batch}, ONNX threads ${threads}, preprocessing workers ${workers}`);
 // What the workers must keep up with: one thread's cost to decode, check and preprocess a PNG.
 {
-  const { prepareImage } = await import('../dist/stages/lib/preprocess-pool.js');
+  const { prepareImage } = await import('../dist/stages/score/preprocess-pool.js');
   const { readPreprocess } = await import('../dist/adapters/clip-preprocess.js');
   const p = readPreprocess(vitDir);
   const sample = images.slice(0, 64);

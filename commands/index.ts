@@ -1,8 +1,8 @@
 // The SD loop's commands beyond the engine's own; pipeline.yaml lists this module under `commands:`.
-import type { Command } from '../../src/command.js';
+import type { Command } from '../src/command.js';
 
 const modules = await Promise.all([
-  import('./templates.js'),
+  import('./plan.js'),
   import('./label.js'),
   import('./loop.js'),
   import('./report.js'),

@@ -1,8 +1,8 @@
 // The bulk form of `pipeline label`: a CSV with a header naming the columns image_id,
 // axis, value, reject (any order; axis/value/reject may be absent). Every bad line is
 // reported at once, with its line and column.
-import { InputError, InputErrors } from '../../src/errors.js';
-import type { LabelRow } from '../../schemas/tables.js';
+import { InputError, InputErrors } from '../src/errors.js';
+import type { LabelRow } from '../schemas/tables.js';
 
 /** A label as given, with where it was written (for error messages). */
 export type NewLabel = Omit<LabelRow, 'created_at'> & { line?: number; file?: string };

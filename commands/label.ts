@@ -2,9 +2,9 @@
 // classify stage reads them (they win over zero-shot labels; a reject drops the image),
 // and their content is part of its fingerprint, so the next run retrains.
 import { readFile } from 'node:fs/promises';
-import { defineCommand, parseCommandArgs, type CommandContext } from '../../src/command.js';
-import { InputError, InputErrors } from '../../src/errors.js';
-import { parseLabelCsv, type NewLabel } from '../lib/label-csv.js';
+import { defineCommand, parseCommandArgs, type CommandContext } from '../src/command.js';
+import { InputError, InputErrors } from '../src/errors.js';
+import { parseLabelCsv, type NewLabel } from './label-csv.js';
 
 const USAGE = 'pipeline label <image_id> <axis>=<value>... | pipeline label <image_id> --reject | pipeline label --csv FILE';
 

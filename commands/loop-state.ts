@@ -2,9 +2,9 @@
 // as `running` when it starts so a killed round resumes under the same number) and
 // `promoted_loras` (what every later round generates with). A round's end and its
 // promotion are one transaction, so a kill never leaves a promotion without its round.
-import type { Row, Sql } from '../../src/stage.js';
+import type { Row, Sql } from '../src/stage.js';
 import type { z } from 'zod';
-import type { loopRoundRow, promotedLoraRow } from '../../schemas/tables.js';
+import type { loopRoundRow, promotedLoraRow } from '../schemas/tables.js';
 
 export type LoopRound = z.infer<typeof loopRoundRow>;
 export type PromotedLora = z.infer<typeof promotedLoraRow>;

@@ -5,12 +5,12 @@
 // it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defineCommand, parseCommandArgs, type CommandContext } from '../../src/command.js';
-import { InputError } from '../../src/errors.js';
-import { produceAtomic } from '../../src/atomic.js';
-import type { LoraInfoRow } from '../../schemas/tables.js';
-import type { BenchmarkSummaryRow } from '../lib/benchmark-verdict.js';
-import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from '../lib/loop-state.js';
+import { defineCommand, parseCommandArgs, type CommandContext } from '../src/command.js';
+import { InputError } from '../src/errors.js';
+import { produceAtomic } from '../src/atomic.js';
+import type { LoraInfoRow } from '../schemas/tables.js';
+import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
+import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 
 export interface LoopOptions {
   rounds: number;

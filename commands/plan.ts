@@ -2,17 +2,17 @@
 // before spending GPU hours on them. None of them touches the pipeline state.
 import { resolve, join } from 'node:path';
 import { z } from 'zod';
-import { pipelineConfigSchema } from '../../schemas/pipeline.js';
-import { templateFileSchemas } from '../../schemas/templates.js';
-import type { PromptRow } from '../../schemas/tables.js';
-import { writeFileAtomic } from '../../src/atomic.js';
-import { defineCommand, parseCommandArgs } from '../../src/command.js';
-import { InputError, InputErrors } from '../../src/errors.js';
-import { formatRows, outputFormats, type OutputFormat } from '../../src/format.js';
-import { resolveParams } from '../resolve.js';
-import { findPromptFiles } from '../lib/templates/discover.js';
-import { planPromptFile } from '../lib/templates/plan.js';
-import { globBase, validateTemplates } from '../lib/templates/validate.js';
+import { pipelineConfigSchema } from '../schemas/pipeline.js';
+import { templateFileSchemas } from '../schemas/templates.js';
+import type { PromptRow } from '../schemas/tables.js';
+import { writeFileAtomic } from '../src/atomic.js';
+import { defineCommand, parseCommandArgs } from '../src/command.js';
+import { InputError, InputErrors } from '../src/errors.js';
+import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
+import { resolveParams } from '../stages/resolve/index.js';
+import { findPromptFiles } from '../stages/resolve/templates/discover.js';
+import { planPromptFile } from '../stages/resolve/templates/plan.js';
+import { globBase, validateTemplates } from '../stages/resolve/templates/validate.js';
 
 const PLAN_USAGE = 'pipeline plan <prompt file> [--theme NAME] [--style S] [--seeds SPEC] [--fixed SPEC] [--count N] [--format table|json|csv]';
 const SCHEMA_USAGE = 'pipeline schema export [--out DIR]   (default DIR: schemas/json)';

@@ -6,10 +6,10 @@
 import { copyFile, mkdir, readdir, readFile, rename, rm, access } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../src/atomic.js';
-import { InputError } from '../../src/errors.js';
-import { prunedRow } from '../../schemas/tables.js';
-import type { Sql } from '../../src/stage.js';
+import { writeFileAtomic } from '../src/atomic.js';
+import { InputError } from '../src/errors.js';
+import { prunedRow } from '../schemas/tables.js';
+import type { Sql } from '../src/stage.js';
 
 export interface PruneContext {
   projectDir: string;

@@ -3,10 +3,10 @@
 // parts (vega, sharp) load only when a command runs: the engine imports this module
 // on every invocation.
 import { join, relative, resolve } from 'node:path';
-import { defineCommand, parseCommandArgs, type CommandContext } from '../../src/command.js';
-import { InputError } from '../../src/errors.js';
-import { MissingTables, loadReports, parseParamArgs, reportDirs, runReport, unknownParams, type Report } from '../lib/report-sql.js';
-import { formatRows, outputFormats, type OutputFormat } from '../../src/format.js';
+import { defineCommand, parseCommandArgs, type CommandContext } from '../src/command.js';
+import { InputError } from '../src/errors.js';
+import { MissingTables, loadReports, parseParamArgs, reportDirs, runReport, unknownParams, type Report } from './report/sql.js';
+import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
 
 function listReports(reports: Map<string, Report>, ctx: CommandContext): number {
   const width = Math.max(0, ...[...reports.keys()].map((n) => n.length));
@@ -46,7 +46,7 @@ async function runOne(name: string, format: OutputFormat, given: Record<string, 
 
 async function writeHtml(file: string, given: Record<string, string>, reports: Map<string, Report>, ctx: CommandContext): Promise<number> {
   checkParams([...reports.values()], given);
-  const { writeHtmlReport } = await import('../lib/html-report.js');
+  const { writeHtmlReport } = await import('./report/html.js');
   const target = resolve(file);
   const { notes } = await writeHtmlReport(target, { projectDir: ctx.projectDir, sql: ctx.sql, reports, params: given });
   for (const n of notes) ctx.stderr(`note: ${n}\n`);
@@ -85,7 +85,7 @@ const prune = defineCommand({
       args,
       options: { where: { type: 'string' }, apply: { type: 'boolean', default: false }, restore: { type: 'boolean', default: false }, batch: { type: 'string' } },
     });
-    const { planPrune, applyPrune, restorePrune } = await import('../lib/prune.js');
+    const { planPrune, applyPrune, restorePrune } = await import('./prune.js');
     const pruneCtx = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, sql: ctx.sql };
     if (values.restore) {
       if (values.where !== undefined || values.apply) throw new InputError('expected --restore alone (with an optional --batch)', { field: '--restore' });

@@ -1,13 +1,13 @@
 // DEMO PART: writes the built-in `demo` scoring model, a folder in the Hugging Face /
 // Xenova CLIP export layout whose two ONNX graphs read the codes the synthetic backend
-// paints (stages/lib/demo-world.ts). It runs through the same loader, tokenizer and
+// paints (world.ts). It runs through the same loader, tokenizer and
 // preprocessing as a real CLIP; it is not a CLIP and says so in every file it writes.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../src/atomic.js';
-import { CLIP_CONTEXT, CLIP_VOCAB_SIZE, buildClipTokenizerJson, clipTokenizerConfig } from '../../adapters/clip-tokenizer.js';
-import { CLIP_MEAN, CLIP_STD } from '../../adapters/clip-preprocess.js';
-import { DEMO_CODE_SCALE, DEMO_DIM, DEMO_GREY, DEMO_GRID, tokenTable } from './demo-world.js';
+import { writeFileAtomic } from '../src/atomic.js';
+import { CLIP_CONTEXT, CLIP_VOCAB_SIZE, buildClipTokenizerJson, clipTokenizerConfig } from '../adapters/clip-tokenizer.js';
+import { CLIP_MEAN, CLIP_STD } from '../adapters/clip-preprocess.js';
+import { DEMO_CODE_SCALE, DEMO_DIM, DEMO_GREY, DEMO_GRID, tokenTable } from './world.js';
 import { createGraph, writeModel } from './onnx-build.js';
 
 /** Bump when the graphs change so that existing demo folders are rewritten. */

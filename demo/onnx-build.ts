@@ -1,6 +1,6 @@
 // A small builder for ONNX graphs, encoded with onnx-proto: enough to write the demo CLIP
 // and a ViT-shaped benchmark model from the project's own code, with no Python export.
-import { writeFileAtomic } from '../../src/atomic.js';
+import { writeFileAtomic } from '../src/atomic.js';
 
 export const OPSET = 17;
 const IR_VERSION = 8;

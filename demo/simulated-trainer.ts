@@ -4,8 +4,8 @@
 // (validation, the synthetic backend, A1111's LoRA list) sees a genuine file. The
 // metadata says it is a demo. Same dataset and settings give the same bytes.
 import { createHash } from 'node:crypto';
-import { writeSafetensors, type TensorData } from '../../adapters/safetensors.js';
-import { countTrainImages, type DatasetSubset } from './dataset-folder.js';
+import { writeSafetensors, type TensorData } from '../adapters/safetensors.js';
+import { countTrainImages, type DatasetSubset } from '../adapters/kohya-dataset.js';
 
 export interface SimulatedLoraOptions {
   name: string;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSafetensorsHeader } from './safetensors.js';
+import { readSafetensorsHeader } from '../adapters/safetensors.js';
 
 export interface SyntheticLora {
   name: string;

@@ -1,15 +1,15 @@
 // DEMO PART: the built-in synthetic backend. It stands in for a diffusion model on a
 // machine without GPU, weights or A1111: each variation value is painted as its demo
-// code (stages/lib/demo-world.ts) so the demo CLIP can read it back, with a configurable
+// code (world.ts) so the demo CLIP can read it back, with a configurable
 // chance per value of painting another value instead (a "failed" render), which LoRAs
 // named in the prompt lower for the tags they were trained on. Every random choice comes
 // from a PRNG seeded by the prompt (LoRA tags removed) and the seed, so the same row
 // always gives the same PNG, and a LoRA only turns failures into successes.
 import { hashBytes } from '../src/hash.js';
 import type { PromptRow } from '../schemas/tables.js';
-import { axisRow, centreSquare, paintGrid, valueCode } from '../stages/lib/demo-world.js';
-import { formatParameters, writePngText } from './png-text.js';
-import { lorasInPrompt, type LoraRef } from './a1111.js';
+import { axisRow, centreSquare, paintGrid, valueCode } from './world.js';
+import { formatParameters, writePngText } from '../adapters/png-text.js';
+import { lorasInPrompt, type LoraRef } from '../adapters/a1111.js';
 import type { SyntheticLora } from './synthetic-lora.js';
 
 export const SYNTHETIC_VERSION = 'sdloop-synthetic-1';

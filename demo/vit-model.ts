@@ -4,9 +4,9 @@
 // what a real ViT-B/32 costs. Its embeddings mean nothing; every file says so.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../src/atomic.js';
-import { buildClipTokenizerJson, clipTokenizerConfig, CLIP_VOCAB_SIZE } from '../../adapters/clip-tokenizer.js';
-import { demoPreprocessorConfig } from './demo-model.js';
+import { writeFileAtomic } from '../src/atomic.js';
+import { buildClipTokenizerJson, clipTokenizerConfig, CLIP_VOCAB_SIZE } from '../adapters/clip-tokenizer.js';
+import { demoPreprocessorConfig } from './clip-model.js';
 import { createGraph, writeModel, type GraphBuilder } from './onnx-build.js';
 
 export interface VitShape {

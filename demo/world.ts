@@ -2,7 +2,7 @@
 // and what the demo "CLIP" model computes to read it back. DEMO PART: this stands in for
 // a real diffusion model and a real CLIP on a machine that has neither. Both sides import
 // these definitions, so a change here changes what is drawn and what is read together.
-import { CLIP_VOCAB_SIZE, EOT_ID, SOT_ID, encodeClip } from '../../adapters/clip-tokenizer.js';
+import { CLIP_VOCAB_SIZE, EOT_ID, SOT_ID, encodeClip } from '../adapters/clip-tokenizer.js';
 
 /** Width of a demo embedding: 16 cells x 3 colour channels. */
 export const DEMO_DIM = 48;

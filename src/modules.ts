@@ -12,15 +12,17 @@ import { hashValue } from './hash.js';
 
 const engineDir = dirname(fileURLToPath(import.meta.url));
 const runningFromSource = engineDir.endsWith(`${sep}src`) && !engineDir.includes(`${sep}dist${sep}`);
-/** Built-in modules sit beside the engine: dist/stages/*.js when built, stages/*.ts under vitest. */
+/** Built-in modules sit beside the engine: dist/stages/<name>/index.js when built, stages/<name>/index.ts under vitest. */
 const builtinRoot = resolve(engineDir, '..');
 const moduleExt = runningFromSource ? '.ts' : '.js';
 
-export function resolveModulePath(ref: string, projectDir: string): string | undefined {
+/** Where a built-in name is looked up: stages under stages/, command modules at the top (commands/). */
+type ModuleKind = 'stage' | 'command';
+
+export function resolveModulePath(ref: string, projectDir: string, kind: ModuleKind = 'stage'): string | undefined {
   const isPath = ref.startsWith('.') || isAbsolute(ref) || /\.(m?js|ts)$/.test(ref);
-  const candidates = isPath
-    ? [resolve(projectDir, ref)]
-    : [join(builtinRoot, 'stages', `${ref}${moduleExt}`), join(builtinRoot, 'stages', ref, `index${moduleExt}`)];
+  const folder = kind === 'stage' ? join(builtinRoot, 'stages') : builtinRoot;
+  const candidates = isPath ? [resolve(projectDir, ref)] : [join(folder, ref, `index${moduleExt}`)];
   return candidates.find((c) => existsSync(c));
 }
 
@@ -54,7 +56,7 @@ export async function loadStageModule(ref: string, projectDir: string, where: { 
 }
 
 export async function loadCommandModule(ref: string, projectDir: string, where: { file: string; field: string }): Promise<Command[]> {
-  const file = resolveModulePath(ref, projectDir);
+  const file = resolveModulePath(ref, projectDir, 'command');
   if (!file) throw new InputError(`command module "${ref}" not found`, where);
   const mod = await importModule(file);
   const commands = Array.isArray(mod) ? mod : [mod];

@@ -3,10 +3,10 @@
 // can be mailed around. Sections whose tables do not exist yet say what to run instead.
 import { writeFileAtomic } from '../../src/atomic.js';
 import type { Row } from '../../src/stage.js';
-import { MissingTables, existingTables, runReport, type Report } from './report-sql.js';
+import { MissingTables, existingTables, runReport, type Report } from './sql.js';
 import type { Sql } from '../../src/stage.js';
-import { loopSpec, renderSvg, scoreBinsSql, scoreDistributionSpec, successSpec } from './report-plots.js';
-import { buildGrids, gridSql, type Grid } from './report-grids.js';
+import { loopSpec, renderSvg, scoreBinsSql, scoreDistributionSpec, successSpec } from './plots.js';
+import { buildGrids, gridSql, type Grid } from './grids.js';
 
 export interface HtmlReportOptions {
   projectDir: string;

@@ -1,17 +1,17 @@
-// benchmark: does the new LoRA help? The fixed benchmark prompts (stages/lib/benchmark-plan.ts)
+// benchmark: does the new LoRA help? The fixed benchmark prompts (plan.ts)
 // are rendered twice with the same seeds, by the same backend generate uses: the baseline
 // with the currently promoted LoRAs (generate.loras) and the candidate with the new LoRA
-// added at benchmark.weight. The same scorer scores both; stages/lib/benchmark-verdict.ts
+// added at benchmark.weight. The same scorer scores both; verdict.ts
 // turns the outcomes into rates, intervals and a promote/reject verdict.
 import { z } from 'zod';
 import pLimit from 'p-limit';
-import { InputError, StageFailure } from '../src/errors.js';
-import { defineStage, type PathInput, type StageContext, type TableInput } from '../src/stage.js';
-import { benchmarkRow, benchmarkSummaryRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../schemas/tables.js';
-import { createBackend, generateParams, type Backend, type GenerateParams } from './lib/backend.js';
-import { benchmarkPrompts, benchmarkSettings } from './lib/benchmark-plan.js';
-import { scoreParams, type ScoreParams } from './lib/score-params.js';
-import { decide, tally, type Arm, type Outcome } from './lib/benchmark-verdict.js';
+import { InputError, StageFailure } from '../../src/errors.js';
+import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
+import { benchmarkRow, benchmarkSummaryRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
+import { createBackend, generateParams, type Backend, type GenerateParams } from '../generate/backend.js';
+import { benchmarkPrompts, benchmarkSettings } from './plan.js';
+import { scoreParams, type ScoreParams } from '../score/params.js';
+import { decide, tally, type Arm, type Outcome } from './verdict.js';
 
 const params = z.object({
   benchmark: benchmarkSettings.prefault({}),
@@ -26,7 +26,7 @@ export interface ScoreItem {
   prompt: PromptRow;
 }
 
-/** The part of the score stage's scorer (stages/lib/scorer.ts) the benchmark uses. */
+/** The part of the score stage's scorer (stages/score/scorer.ts) the benchmark uses. */
 export interface BenchmarkScorer {
   scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[] }>;
   close?(): Promise<void>;
@@ -39,7 +39,7 @@ export interface BenchmarkDeps {
 
 /** Loaded on first use: the engine imports every stage module on every `pipeline status`. */
 async function loadScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer> {
-  const { createScorer } = await import('./lib/scorer.js');
+  const { createScorer } = await import('../score/scorer.js');
   return createScorer(params, opts);
 }
 
@@ -101,7 +101,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark_summary: { kind: 'table', schema: benchmarkSummaryRow },
     },
     async resources(ctx) {
-      const { scorerResources } = await import('./lib/scorer.js');
+      const { scorerResources } = await import('../score/scorer.js');
       return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
     },
     async run(ctx) {

@@ -4,8 +4,8 @@
 // backend's ground truth when images carry it.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage, type StageContext } from '../src/stage.js';
-import { writeFileAtomic } from '../src/atomic.js';
+import { defineStage, type StageContext } from '../../src/stage.js';
+import { writeFileAtomic } from '../../src/atomic.js';
 import {
   classifierMetricRow,
   predictionRow,
@@ -15,11 +15,11 @@ import {
   type PredictionRow,
   type PromptRow,
   type ScoreRow,
-} from '../schemas/tables.js';
-import { argmaxRows, l2NormalizeRows, matrixFromRows, predictProba, type Matrix } from './lib/logistic.js';
-import { stratifiedSplit } from './lib/cross-validation.js';
-import { threadsFor, trainProbes, type ProbeJob, type TrainedProbe } from './lib/probe-pool.js';
-import { humanLabelsOf, labelKey, labelsFingerprint, readLabelRows, type HumanLabels } from './lib/human-labels.js';
+} from '../../schemas/tables.js';
+import { argmaxRows, l2NormalizeRows, matrixFromRows, predictProba, type Matrix } from './logistic.js';
+import { stratifiedSplit } from './cross-validation.js';
+import { threadsFor, trainProbes, type ProbeJob, type TrainedProbe } from './probe-pool.js';
+import { humanLabelsOf, labelKey, labelsFingerprint, readLabelRows, type HumanLabels } from './human-labels.js';
 
 const classifyParams = z.object({
   confirm_threshold: z.number().min(0).max(1).default(0.6).describe('p_target from which a zero-shot score labels an image'),

@@ -1,4 +1,4 @@
-// Worker thread of stages/lib/probe-pool.ts: the shared embedding matrix arrives once as
+// Worker thread of probe-pool.ts: the shared embedding matrix arrives once as
 // workerData, then one probe job per message; weights go back without a copy.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runJob, type ProbeJob } from './probe-pool.js';

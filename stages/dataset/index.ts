@@ -7,11 +7,11 @@
 import { access, copyFile, link, mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { defineStage, type StageContext } from '../src/stage.js';
-import { produceAtomic } from '../src/atomic.js';
-import { hashValue } from '../src/hash.js';
-import type { ImageRow, PromptRow, SelectionRow } from '../schemas/tables.js';
-import { renderDatasetToml } from './lib/kohya-toml.js';
+import { defineStage, type StageContext } from '../../src/stage.js';
+import { produceAtomic } from '../../src/atomic.js';
+import { hashValue } from '../../src/hash.js';
+import type { ImageRow, PromptRow, SelectionRow } from '../../schemas/tables.js';
+import { renderDatasetToml } from '../../adapters/kohya-toml.js';
 
 const datasetParams = z.object({
   trigger: z.string().regex(/^[^,\n]+$/, 'one caption tag: no commas or newlines').default('sdloop'),

@@ -9,8 +9,8 @@ import {
 } from '../../adapters/a1111.js';
 import { createEndpointPool, PoolTaskError } from '../../adapters/endpoint-pool.js';
 import { formatParameters, parseParameters, writePngText } from '../../adapters/png-text.js';
-import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../adapters/synthetic.js';
-import { loraLoader } from '../../adapters/synthetic-lora.js';
+import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../demo/synthetic.js';
+import { loraLoader } from '../../demo/synthetic-lora.js';
 
 export const generateParams = z.object({
   backend: z.enum(['synthetic', 'a1111']).default('synthetic'),

@@ -4,13 +4,13 @@
 // hash and are hard-linked into sdgen-style session folders for people.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseLoraSpec } from '../adapters/a1111.js';
-import { SYNTHETIC_VERSION } from '../adapters/synthetic.js';
-import { loraLoader } from '../adapters/synthetic-lora.js';
-import { defineMapStage, type ItemResult, type StageContext } from '../src/stage.js';
-import { imageRow, type ImageRow, type PromptRow } from '../schemas/tables.js';
-import { createBackend, generateParams, type Backend, type RenderResult } from './lib/backend.js';
-import { SessionBook, sessionSuffix } from './lib/sessions.js';
+import { parseLoraSpec } from '../../adapters/a1111.js';
+import { SYNTHETIC_VERSION } from '../../demo/synthetic.js';
+import { loraLoader } from '../../demo/synthetic-lora.js';
+import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
+import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
+import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
+import { SessionBook, sessionSuffix } from './sessions.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
 type Params = z.infer<typeof params>;

@@ -1,11 +1,11 @@
 // resolve: sdgen V2.0 prompt files (and the templates, chunks, variations and themes they
 // reach) -> table `prompts`, one row per planned image, in plan order.
 import { z } from 'zod';
-import { promptRow } from '../schemas/tables.js';
-import { InputError } from '../src/errors.js';
-import { defineStage } from '../src/stage.js';
-import { findPromptFiles } from './lib/templates/discover.js';
-import { planPromptFile } from './lib/templates/plan.js';
+import { promptRow } from '../../schemas/tables.js';
+import { InputError } from '../../src/errors.js';
+import { defineStage } from '../../src/stage.js';
+import { findPromptFiles } from './templates/discover.js';
+import { planPromptFile } from './templates/plan.js';
 
 const text = z.union([z.string(), z.number()]).transform(String);
 

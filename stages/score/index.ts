@@ -1,11 +1,11 @@
 // Score stage: for every generated image, how well each variation of its prompt rendered
 // (zero-shot CLIP adherence), weight-free quality checks and the image embedding. A map
 // stage: each image is scored once and memoised, so new images score only themselves.
-import { defineMapStage, type InputArtifact, type ItemResult } from '../src/stage.js';
-import { StageFailure } from '../src/errors.js';
-import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../schemas/tables.js';
-import { scoreStageParams, type ScoreStageParams } from './lib/score-params.js';
-import type { Alternatives, ScoredImages, ScoreItem, Scorer } from './lib/scorer.js';
+import { defineMapStage, type InputArtifact, type ItemResult } from '../../src/stage.js';
+import { StageFailure } from '../../src/errors.js';
+import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
+import { scoreStageParams, type ScoreStageParams } from './params.js';
+import type { Alternatives, ScoredImages, ScoreItem, Scorer } from './scorer.js';
 
 /** One image with what its prompt asked for; the memo key is the hash of all of this. */
 export interface ScoreStageItem extends Record<string, unknown> {
@@ -52,12 +52,12 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   concurrency: () => 2,
 
   async resources(ctx) {
-    const { scorerResources } = await import('./lib/scorer.js');
+    const { scorerResources } = await import('./scorer.js');
     return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
   },
 
   async setup(ctx) {
-    const { createScorer } = await import('./lib/scorer.js');
+    const { createScorer } = await import('./scorer.js');
     const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
     ctx.log(`scoring with ${scorer.models.join(' then ')} (batch ${ctx.params.score.batch_size}, ${scorer.workers} preprocessing workers)`);
     return scorer;

@@ -1,4 +1,4 @@
-// Worker thread of stages/lib/preprocess-pool.ts: runs one task per message and hands
+// Worker thread of preprocess-pool.ts: runs one task per message and hands
 // the float tensors back without copying them.
 import { parentPort } from 'node:worker_threads';
 import { runTask, type Task } from './preprocess-pool.js';

@@ -5,10 +5,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { loadClipModel, type ClipModel, type FileHasher } from '../../adapters/clip-onnx.js';
 import type { EmbeddingRow, PromptRow, QualityRow, ScoreRow } from '../../schemas/tables.js';
 import { createTextEmbedder, scoreAxis, type AxisScore } from './adherence.js';
-import { ensureDemoModel } from './demo-model.js';
+import { ensureDemoModel } from '../../demo/clip-model.js';
 import { createPreprocessor, type ImageSource, type Prepared } from './preprocess-pool.js';
 import { aestheticScore, frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
-import { phrasingsFor, type ScoreParams } from './score-params.js';
+import { phrasingsFor, type ScoreParams } from './params.js';
 
 export interface Alternatives {
   key: string;

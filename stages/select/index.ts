@@ -2,8 +2,8 @@
 // LoRA should learn from. Blank, blurred and near-duplicate images never qualify, nor do
 // images a human labelled with another value.
 import { z } from 'zod';
-import { defineStage } from '../src/stage.js';
-import { selectionRow, type ImageRow, type PredictionRow, type QualityRow, type SelectionRow } from '../schemas/tables.js';
+import { defineStage } from '../../src/stage.js';
+import { selectionRow, type ImageRow, type PredictionRow, type QualityRow, type SelectionRow } from '../../schemas/tables.js';
 
 const selectParams = z.object({
   top_k: z.number().int().positive().default(8).describe('images per (axis, value), unless top_fraction is set'),

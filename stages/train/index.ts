@@ -4,14 +4,14 @@
 import { copyFile, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { produceAtomic } from '../src/atomic.js';
-import { StageFailure } from '../src/errors.js';
-import { defineStage, type PathInput, type StageContext } from '../src/stage.js';
-import { loraInfoRow, type LoraInfoRow } from '../schemas/tables.js';
-import { readSafetensorsHeader, validateLora } from '../adapters/safetensors.js';
-import { buildTrainArgv, runTrainer, type TrainProgress } from '../adapters/sd-scripts.js';
-import { countImages, readDatasetFolder, trainingLength, type DatasetSubset } from './lib/dataset-folder.js';
-import { writeSimulatedLora } from './lib/simulated-trainer.js';
+import { produceAtomic } from '../../src/atomic.js';
+import { StageFailure } from '../../src/errors.js';
+import { defineStage, type PathInput, type StageContext } from '../../src/stage.js';
+import { loraInfoRow, type LoraInfoRow } from '../../schemas/tables.js';
+import { readSafetensorsHeader, validateLora } from '../../adapters/safetensors.js';
+import { buildTrainArgv, runTrainer, type TrainProgress } from '../../adapters/sd-scripts.js';
+import { countImages, readDatasetFolder, trainingLength, type DatasetSubset } from '../../adapters/kohya-dataset.js';
+import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
 
 export const trainSettings = z
   .object({

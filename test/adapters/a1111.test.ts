@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkServer, txt2imgPayload, parseLoraSpec, lorasInPrompt } from '../../adapters/a1111.js';
-import { createBackend, generateParams } from '../../stages/lib/backend.js';
+import { createBackend, generateParams } from '../../stages/generate/backend.js';
 import { parseParameters, readPngText } from '../../adapters/png-text.js';
 import { startA1111StandIn, type A1111StandIn } from '../standins/a1111-server.js';
-import { promptRow, promptRows } from './rows.js';
+import { promptRow, promptRows } from '../generate/rows.js';
 
 const servers: A1111StandIn[] = [];
 async function standIn(...args: Parameters<typeof startA1111StandIn>) {

@@ -3,8 +3,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClipModel } from '../../adapters/clip-onnx.js';
-import { ensureDemoModel, writeDemoModel } from '../../stages/lib/demo-model.js';
-import { createGraph, writeModel } from '../../stages/lib/onnx-build.js';
+import { ensureDemoModel, writeDemoModel } from '../../demo/clip-model.js';
+import { createGraph, writeModel } from '../../demo/onnx-build.js';
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;

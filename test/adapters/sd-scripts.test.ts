@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProgressParser, buildTrainArgv, parseProgressLine, runTrainer, type TrainArgvOptions } from '../../adapters/sd-scripts.js';
 import { readSafetensorsHeader, validateLora } from '../../adapters/safetensors.js';
-import { freshDir, makeDataset, standinDir } from './fixtures.js';
+import { freshDir, makeDataset, standinDir } from '../train/fixtures.js';
 
 const base: TrainArgvOptions = {
   sdScriptsDir: '/opt/sd-scripts',

@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { hashBytes } from '../../src/hash.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import { benchmarkRow, benchmarkSummaryRow, type ScoreRow } from '../../schemas/tables.js';
-import { createBackend } from '../../stages/lib/backend.js';
-import { benchmarkPrompts, benchmarkSettings } from '../../stages/lib/benchmark-plan.js';
-import { decide, tally, type Outcome } from '../../stages/lib/benchmark-verdict.js';
-import { writeSimulatedLora } from '../../stages/lib/simulated-trainer.js';
-import benchmark, { makeBenchmarkStage, type BenchmarkScorer } from '../../stages/benchmark.js';
-import { freshDir } from './fixtures.js';
+import { createBackend } from '../../stages/generate/backend.js';
+import { benchmarkPrompts, benchmarkSettings } from '../../stages/benchmark/plan.js';
+import { decide, tally, type Outcome } from '../../stages/benchmark/verdict.js';
+import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
+import benchmark, { makeBenchmarkStage, type BenchmarkScorer } from '../../stages/benchmark/index.js';
+import { freshDir } from '../train/fixtures.js';
 
 const axes = { Hair: { red: 'red hair', blonde: 'blonde hair', black: 'black hair' }, Eyes: { blue: 'blue eyes', green: 'green eyes' } };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { differenceInterval, normalCdf, twoProportionTest, wilson } from '../../stages/lib/stats.js';
+import { differenceInterval, normalCdf, twoProportionTest, wilson } from '../../stages/benchmark/stats.js';
 
 // Expected values are worked by hand from the textbook formulas (and, where marked, the
 // published worked examples), not produced by the code under test.

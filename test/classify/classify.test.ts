@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import classify, { paramsSchema } from '../../stages/classify.js';
+import classify, { paramsSchema } from '../../stages/classify/index.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import { classifierMetricRow, predictionRow, type ClassifierMetricRow, type PredictionRow, type LabelRow } from '../../schemas/tables.js';
 import { labelsSql, makeWorld, type World } from './world.js';

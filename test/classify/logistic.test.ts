@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { argmaxRows, evaluate, fitLogistic, l2NormalizeRows, matrixFromRows, predictProba, type Matrix } from '../../stages/lib/logistic.js';
+import { argmaxRows, evaluate, fitLogistic, l2NormalizeRows, matrixFromRows, predictProba, type Matrix } from '../../stages/classify/logistic.js';
 import {
   bestLambda,
   crossValidate,
@@ -8,7 +8,7 @@ import {
   stratifiedSample,
   stratifiedSplit,
   trainProbe,
-} from '../../stages/lib/cross-validation.js';
+} from '../../stages/classify/cross-validation.js';
 
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(random() + 1e-300)) * Math.cos(2 * Math.PI * random());

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { matrixFromRows } from '../../stages/lib/logistic.js';
-import { seededRandom } from '../../stages/lib/cross-validation.js';
-import { threadsFor, trainProbes, type ProbeJob } from '../../stages/lib/probe-pool.js';
+import { matrixFromRows } from '../../stages/classify/logistic.js';
+import { seededRandom } from '../../stages/classify/cross-validation.js';
+import { threadsFor, trainProbes, type ProbeJob } from '../../stages/classify/probe-pool.js';
 
 // The worker script exists only compiled (npm test builds dist first): test that build.
-const compiledPool = join(import.meta.dirname, '../../dist/stages/lib/probe-pool.js');
+const compiledPool = join(import.meta.dirname, '../../dist/stages/classify/probe-pool.js');
 
 function jobs(): { X: ReturnType<typeof matrixFromRows>; jobs: ProbeJob[] } {
   const random = seededRandom(11);
@@ -36,7 +36,7 @@ describe('probe pool', () => {
   });
 
   it.skipIf(!existsSync(compiledPool))('gives identical probes on worker threads and in-process (compiled build)', async () => {
-    const compiled = (await import(compiledPool)) as typeof import('../../stages/lib/probe-pool.js');
+    const compiled = (await import(compiledPool)) as typeof import('../../stages/classify/probe-pool.js');
     const { X, jobs: list } = jobs();
     const threaded = await compiled.trainProbes(X, list, 3);
     const inProcess = await compiled.trainProbes(X, list, 1);

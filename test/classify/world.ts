@@ -1,7 +1,7 @@
 // A small synthetic world for the classify/select/dataset tests: prompts that vary two
 // axes, images whose rendered values sometimes differ from the asked ones, embeddings
 // that encode what was rendered, and a noisy zero-shot scorer.
-import { seededRandom } from '../../stages/lib/cross-validation.js';
+import { seededRandom } from '../../stages/classify/cross-validation.js';
 import type { EmbeddingRow, ImageRow, PromptRow, QualityRow, ScoreRow } from '../../schemas/tables.js';
 import type { Row, StageContext } from '../../src/stage.js';
 import type { LabelRow } from '../../schemas/tables.js';

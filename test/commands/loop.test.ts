@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CommandContext, RunOptions, RunSummary } from '../../src/command.js';
 import { InputError } from '../../src/errors.js';
-import { sqlLiteral, loopRounds, promotedLoras } from '../../stages/lib/loop-state.js';
-import loopCommands, { parseLoopArgs, runOnSchedule, runRounds } from '../../stages/commands/loop.js';
-import { freshDir } from './fixtures.js';
+import { sqlLiteral, loopRounds, promotedLoras } from '../../commands/loop-state.js';
+import loopCommands, { parseLoopArgs, runOnSchedule, runRounds } from '../../commands/loop.js';
+import { freshDir } from '../train/fixtures.js';
 
 type Outcome = { verdict: 'promote' | 'reject'; before: number; after: number } | { fail: number } | { crash: string };
 

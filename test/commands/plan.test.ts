@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandContext } from '../../src/command.js';
 import { InputErrors } from '../../src/errors.js';
-import commands from '../../stages/commands/templates.js';
-import { project, promptYaml } from './helpers.js';
+import commands from '../../commands/plan.js';
+import { project, promptYaml } from '../resolve/helpers.js';
 
 function context(projectDir: string, params: Record<string, unknown> = {}) {
   const out: string[] = [];

@@ -156,7 +156,7 @@ export async function buildFixture(options: { withLoop?: boolean; skip?: string[
     artifacts[name] = { path, hash: name };
   }
   if (options.withLoop ?? true) {
-    // as the loop command creates it (stages/lib/loop-state.ts)
+    // as the loop command creates it (commands/loop-state.ts)
     await db.run('CREATE TABLE loop_rounds (round BIGINT, started_at VARCHAR, finished_at VARCHAR, target VARCHAR, lora VARCHAR, adherence_before DOUBLE, adherence_after DOUBLE, verdict VARCHAR, reason VARCHAR, promoted VARCHAR[])');
     for (const r of loopRounds) {
       await db.run('INSERT INTO loop_rounds VALUES ($round, $started_at, $finished_at, $target, $lora, $adherence_before, $adherence_after, $verdict, $reason, $promoted::VARCHAR[])', {

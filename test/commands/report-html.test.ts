@@ -6,9 +6,9 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { buildFixture, plan, type Fixture } from './fixture.js';
-import { loadReports } from '../../stages/lib/report-sql.js';
-import { writeHtmlReport, type HtmlReport } from '../../stages/lib/html-report.js';
+import { buildFixture, plan, type Fixture } from './report-fixture.js';
+import { loadReports } from '../../commands/report/sql.js';
+import { writeHtmlReport, type HtmlReport } from '../../commands/report/html.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const hasChromium = existsSync(chromiumPath);

@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import commands from '../../stages/commands/report.js';
-import { buildFixture, type Fixture } from './fixture.js';
+import commands from '../../commands/report.js';
+import { buildFixture, type Fixture } from './report-fixture.js';
 import { InputError } from '../../src/errors.js';
 
 const command = (name: string) => commands.find((c) => c.name === name)!;

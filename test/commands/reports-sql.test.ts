@@ -5,8 +5,8 @@
 // 1/1  -> [0.20654, 1]         8/10 -> [0.49016, 0.94332]   3/10 -> [0.10779, 0.60322]
 // Newcombe 8/10 - 3/10: 0.5, [0.5 - sqrt(0.30984² + 0.30322²), 0.5 + sqrt(0.14332² + 0.19221²)] = [0.06647, 0.73976]
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildFixture, type Fixture } from './fixture.js';
-import { loadReports, parseReport, runReport, MissingTables, type Report } from '../../stages/lib/report-sql.js';
+import { buildFixture, type Fixture } from './report-fixture.js';
+import { loadReports, parseReport, runReport, MissingTables, type Report } from '../../commands/report/sql.js';
 import { InputError } from '../../src/errors.js';
 
 let fixture: Fixture;

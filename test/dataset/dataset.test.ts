@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import dataset, { captionFor, paramsSchema, planConcepts, repeatsFor } from '../../stages/dataset.js';
-import { GENERAL_KEYS, SUBSET_KEYS, DATASET_KEYS } from '../../stages/lib/kohya-toml.js';
+import dataset, { captionFor, paramsSchema, planConcepts, repeatsFor } from '../../stages/dataset/index.js';
+import { GENERAL_KEYS, SUBSET_KEYS, DATASET_KEYS } from '../../adapters/kohya-toml.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import { hashBytes } from '../../src/hash.js';
 import type { ImageRow, SelectionRow } from '../../schemas/tables.js';
-import { readDatasetFolder, countTrainImages } from '../../stages/lib/dataset-folder.js';
-import { makeWorld } from './world.js';
+import { readDatasetFolder, countTrainImages } from '../../adapters/kohya-dataset.js';
+import { makeWorld } from '../classify/world.js';
 
 /** A world whose images are real PNGs in the test context's object store. */
 async function setup(dir: string, n: number) {

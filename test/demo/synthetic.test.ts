@@ -3,11 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../adapters/synthetic.js';
-import { loraFromMetadata, loadSyntheticLora } from '../../adapters/synthetic-lora.js';
+import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../demo/synthetic.js';
+import { loraFromMetadata, loadSyntheticLora } from '../../demo/synthetic-lora.js';
 import { writeSafetensors } from '../../adapters/safetensors.js';
 import { parseParameters, readPngText } from '../../adapters/png-text.js';
-import { promptRow, promptRows } from './rows.js';
+import { promptRow, promptRows } from '../generate/rows.js';
 
 const noLora = async () => { throw new Error('no LoRA expected'); };
 const options = { failureRate: 0.3, valueFailureRates: {}, blankRate: 0, lora: noLora };
@@ -87,7 +87,7 @@ describe('synthetic backend (demo)', () => {
 
 describe('synthetic pictures read back through the demo world', () => {
   it('each axis row of the centre square decodes closest to the value that was drawn', async () => {
-    const { DEMO_GRID, DEMO_GREY, DEMO_CODE_SCALE, axisRow, cellSpan, centreSquare, valueCode } = await import('../../stages/lib/demo-world.js');
+    const { DEMO_GRID, DEMO_GREY, DEMO_CODE_SCALE, axisRow, cellSpan, centreSquare, valueCode } = await import('../../demo/world.js');
     for (const row of promptRows(12)) {
       const r = await renderSynthetic(row, options);
       const { data, info } = await sharp(r.png).raw().toBuffer({ resolveWithObject: true });

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClipModel } from '../../adapters/clip-onnx.js';
-import { writeVitModel } from '../../stages/lib/vit-model.js';
+import { writeVitModel } from '../../demo/vit-model.js';
 
 describe('ViT-shaped benchmark model', () => {
   it('loads through the CLIP loader and embeds a batch', async () => {

@@ -8,7 +8,7 @@ import {
   textCode,
   tokenVector,
   valueCode,
-} from '../../stages/lib/demo-world.js';
+} from '../../demo/world.js';
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;

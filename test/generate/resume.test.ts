@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeF
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startA1111StandIn, type A1111StandIn } from '../standins/a1111-server.js';
-import { sessionManifest } from '../../stages/lib/sessions.js';
+import { sessionManifest } from '../../stages/generate/sessions.js';
 import { promptRows } from './rows.js';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -21,7 +21,7 @@ beforeAll(async () => {
   } catch {
     // Type errors elsewhere in the tree still emit JavaScript; what matters is that generate's files exist.
   }
-  if (!existsSync(join(build, 'stages/generate.js'))) throw new Error('tsc emitted no stages/generate.js');
+  if (!existsSync(join(build, 'stages/generate/index.js'))) throw new Error('tsc emitted no stages/generate/index.js');
   symlinkSync(join(repo, 'node_modules'), join(build, 'node_modules'));
   writeFileSync(join(build, 'package.json'), '{"type":"module"}');
   server = await startA1111StandIn({ latencyMs: 15 });

@@ -1,7 +1,7 @@
 // The example project under data/ plans as its comments say, with themes and styles.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planPromptFile } from '../../stages/lib/templates/plan.js';
+import { planPromptFile } from '../../stages/resolve/templates/plan.js';
 
 const projectDir = join(import.meta.dirname, '..', '..');
 const planOf = (file: string, options = {}) => planPromptFile(join(projectDir, 'data/prompts', file), { projectDir, ...options });

@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { planPromptFile, type PlanOptions } from '../../stages/lib/templates/plan.js';
+import { planPromptFile, type PlanOptions } from '../../stages/resolve/templates/plan.js';
 
 /** Write `files` (relative path -> text) into a new temp project; returns its folder. */
 export function project(files: Record<string, string>): string {

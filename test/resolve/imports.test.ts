@@ -1,6 +1,6 @@
 // imports: single files, merged lists with inline texts, collisions, multipart values.
 import { describe, expect, it } from 'vitest';
-import { collisionPrefix } from '../../stages/lib/templates/imports.js';
+import { collisionPrefix } from '../../stages/resolve/templates/imports.js';
 import { plan, project, promptYaml } from './helpers.js';
 
 describe('imports', () => {

@@ -1,7 +1,7 @@
 // Selectors, combinatorial and random modes, seeds, sweeps and fixed placeholders.
 import { describe, expect, it } from 'vitest';
-import { parseSelector } from '../../stages/lib/templates/selectors.js';
-import { parseFixed, parseSeedSweep } from '../../stages/lib/templates/seeds.js';
+import { parseSelector } from '../../stages/resolve/templates/selectors.js';
+import { parseFixed, parseSeedSweep } from '../../stages/resolve/templates/seeds.js';
 import { plan, project, promptYaml } from './helpers.js';
 
 const letters = 'A: a\nB: b\nC: c\nD: d\nE: e\n';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { promptRow } from '../../schemas/tables.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
-import resolveStage, { resolveParams } from '../../stages/resolve.js';
+import resolveStage, { resolveParams } from '../../stages/resolve/index.js';
 import { project, promptYaml } from './helpers.js';
 
 function files() {

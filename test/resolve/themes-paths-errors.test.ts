@@ -1,7 +1,7 @@
 // Themes, the paths rule, normalisation steps, and bad input (old formats, YAML syntax).
 import { describe, expect, it } from 'vitest';
 import { InputError, InputErrors } from '../../src/errors.js';
-import { flattenForApi, normalisePrompt } from '../../stages/lib/templates/normalise.js';
+import { flattenForApi, normalisePrompt } from '../../stages/resolve/templates/normalise.js';
 import { plan, project, promptYaml } from './helpers.js';
 
 const themed = (themesBlock: string, extraImports = '') => ({

@@ -1,8 +1,8 @@
 // The worked examples at the end of spec/templates.md, from sdgen's own behaviour.
 import { describe, expect, it } from 'vitest';
-import { inlineKey } from '../../stages/lib/templates/imports.js';
-import { normalisePrompt } from '../../stages/lib/templates/normalise.js';
-import { parseSeedSweep } from '../../stages/lib/templates/seeds.js';
+import { inlineKey } from '../../stages/resolve/templates/imports.js';
+import { normalisePrompt } from '../../stages/resolve/templates/normalise.js';
+import { parseSeedSweep } from '../../stages/resolve/templates/seeds.js';
 import { plan, project, promptYaml } from './helpers.js';
 
 const imports = (names: string[]) => `imports:\n${names.map((n) => `  ${n}: ${n.toLowerCase()}.yaml`).join('\n')}\n`;

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { CLIP_MEAN, CLIP_STD } from '../../adapters/clip-preprocess.js';
 import { CLIP_VOCAB_SIZE, encodeClip } from '../../adapters/clip-tokenizer.js';
-import { scoreAxis, softmax } from '../../stages/lib/adherence.js';
-import { createGraph, writeModel } from '../../stages/lib/onnx-build.js';
-import { scoreParams } from '../../stages/lib/score-params.js';
-import { createScorer, type ScoreItem } from '../../stages/lib/scorer.js';
+import { scoreAxis, softmax } from '../../stages/score/adherence.js';
+import { createGraph, writeModel } from '../../demo/onnx-build.js';
+import { scoreParams } from '../../stages/score/params.js';
+import { createScorer, type ScoreItem } from '../../stages/score/scorer.js';
 
 /**
  * A three-dimensional "CLIP" built here: the image embedding is the mean colour (in 0..1,

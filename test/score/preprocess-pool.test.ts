@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { preprocessFromConfig } from '../../adapters/clip-preprocess.js';
-import * as source from '../../stages/lib/preprocess-pool.js';
+import * as source from '../../stages/score/preprocess-pool.js';
 
 // Worker threads run compiled JavaScript, so the pool is compiled here as it ships.
 let compiled: typeof source;
@@ -17,11 +17,11 @@ beforeAll(() => {
   execFileSync(tsc, [
     '--outDir', out, '--rootDir', root, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
     '--strict', '--skipLibCheck', '--types', 'node', '--ignoreConfig',
-    join(root, 'stages/lib/preprocess-pool.ts'), join(root, 'stages/lib/preprocess-worker.ts'),
+    join(root, 'stages/score/preprocess-pool.ts'), join(root, 'stages/score/preprocess-worker.ts'),
   ], { cwd: root, stdio: 'pipe' });
-  expect(existsSync(join(out, 'stages/lib/preprocess-worker.js'))).toBe(true);
+  expect(existsSync(join(out, 'stages/score/preprocess-worker.js'))).toBe(true);
   symlinkSync(join(root, 'node_modules'), join(out, 'node_modules'), 'dir');
-  return import(pathToFileURL(join(out, 'stages/lib/preprocess-pool.js')).href).then((m) => (compiled = m));
+  return import(pathToFileURL(join(out, 'stages/score/preprocess-pool.js')).href).then((m) => (compiled = m));
 }, 120_000);
 
 async function picture(seed: number): Promise<Uint8Array> {

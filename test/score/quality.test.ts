@@ -12,7 +12,7 @@ import {
   pixelChecks,
   qualityThresholds,
   readAestheticHead,
-} from '../../stages/lib/quality.js';
+} from '../../stages/score/quality.js';
 
 const thresholds = qualityThresholds.parse({});
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PHRASINGS, phrasingsFor, scoreStageParams } from '../../stages/lib/score-params.js';
+import { DEFAULT_PHRASINGS, phrasingsFor, scoreStageParams } from '../../stages/score/params.js';
 
 describe('score params', () => {
   it('fill every default from an empty pipeline.yaml block', () => {

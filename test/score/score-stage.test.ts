@@ -6,9 +6,9 @@ import sharp from 'sharp';
 import { makeTestContext, runMapStage } from '../../src/testing.js';
 import { hashValue } from '../../src/hash.js';
 import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
-import { renderSynthetic } from '../../adapters/synthetic.js';
-import scoreStage from '../../stages/score.js';
-import { scoreStageParams } from '../../stages/lib/score-params.js';
+import { renderSynthetic } from '../../demo/synthetic.js';
+import scoreStage from '../../stages/score/index.js';
+import { scoreStageParams } from '../../stages/score/params.js';
 
 const axes: Record<string, [string, string][]> = {
   HairColor: [['neon_blue', 'neon blue hair'], ['red', 'red hair'], ['blonde', 'blonde hair'], ['black', 'black hair']],
@@ -133,7 +133,7 @@ describe('score stage', () => {
   });
 
   it('scores PNG bytes for the benchmark in chunks of batch_size, rows in item order', async () => {
-    const { createScorer } = await import('../../stages/lib/scorer.js');
+    const { createScorer } = await import('../../stages/score/scorer.js');
     const { readFileSync } = await import('node:fs');
     const scorer = await createScorer(params({ batch_size: 3 }).score, { projectDir: dir });
     const items = images.slice(0, 7).map((im) => ({

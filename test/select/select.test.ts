@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import select, { paramsSchema, selectRows } from '../../stages/select.js';
+import select, { paramsSchema, selectRows } from '../../stages/select/index.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import type { ImageRow, PredictionRow, QualityRow, SelectionRow } from '../../schemas/tables.js';
-import { makeWorld } from './world.js';
+import { makeWorld } from '../classify/world.js';
 
 function prediction(image_id: string, value: string, p_combined: number, extra: Partial<PredictionRow> = {}): PredictionRow {
   return {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import { loraInfoRow } from '../../schemas/tables.js';
 import { readSafetensorsHeader, validateLora } from '../../adapters/safetensors.js';
-import train from '../../stages/train.js';
+import train from '../../stages/train/index.js';
 import { freshDir, makeDataset, standinDir } from './fixtures.js';
 
 const datasetHash = '0123456789abcdef0123456789abcdef';
