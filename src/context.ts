@@ -2,15 +2,13 @@
 // SQL with its inputs as views, and channels for logs and progress.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InputError } from './errors.js';
 import { createObjectStore } from './store.js';
 import { readParquetRows, tableViews } from './tables.js';
 import { queryRows, type State } from './state.js';
-import type { InputArtifact, Row, StageContext, StageModule } from './stage.js';
+import type { InputArtifact, Row, StageContext } from './stage.js';
 import type { Project } from './project.js';
 import type { StatCache } from './stat-cache.js';
 import type { OutputRecord } from './lockfile.js';
-import type { ParamTree } from './params.js';
 
 export interface ContextChannels {
   log(stage: string, message: string): void;
@@ -25,14 +23,6 @@ export function inputArtifact(project: Project, state: State, name: string, reco
 }
 
 /** Validate a stage's params subtree with its module's schema: bad values are bad input. */
-export function parseStageParams(project: Project, stage: string, module: StageModule, params: ParamTree): unknown {
-  const result = module.params.safeParse(params);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = ['params', ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
-  throw new InputError(`${issue.message} (read by stage ${stage})`, project.locate(path));
-}
-
 export function createStageContext(options: {
   project: Project;
   state: State;

@@ -2,6 +2,8 @@
 // of it, and only those values enter its fingerprint.
 import { requireCommonJs } from './commonjs.js';
 import { InputError } from './errors.js';
+import type { StageModule } from './stage.js';
+import type { Locate } from './graph.js';
 
 const { parse: parseYaml } = requireCommonJs('yaml') as typeof import('yaml');
 
@@ -55,4 +57,13 @@ export function selectParams(params: ParamTree, paths: string[]): ParamTree {
     if (value !== undefined) setPath(selected, path, structuredClone(value));
   }
   return selected;
+}
+
+/** A stage's slice of the params, parsed by its schema; a bad value points at its line in pipeline.yaml. */
+export function parseStageParams(locate: Locate, stage: string, module: StageModule, params: ParamTree): unknown {
+  const result = module.params.safeParse(params);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = ['params', ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
+  throw new InputError(`${issue.message} (read by stage ${stage})`, locate(path));
 }

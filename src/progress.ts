@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import type { SingleBar } from 'cli-progress';
 import type { ContextChannels } from './context.js';
-import type { StageState } from './run-progress.js';
+import type { RunProgressFile, StageState } from './run-progress.js';
 
 export interface Reporter extends ContextChannels {
   info(message: string): void;
@@ -76,5 +76,20 @@ function plainReporter(write: (s: string) => void): Reporter {
       write(`${stage}: ${done}/${total} items${seconds > 0 ? ` (${rate.toFixed(1)}/s${eta})` : ''}\n`);
     },
     stop() {},
+  };
+}
+
+/** The reporter a run uses: everything goes on to `reporter`, stage states and item counts also to `file`. */
+export function recordingTo(file: RunProgressFile, reporter: Reporter): Reporter {
+  return {
+    ...reporter,
+    progress(stage, done, total) {
+      reporter.progress(stage, done, total);
+      file.items(stage, done, total);
+    },
+    stageState(stage, state) {
+      reporter.stageState?.(stage, state);
+      file.stage(stage, state);
+    },
   };
 }

@@ -5,9 +5,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
-import { readYamlFile, validateYaml, positionOf, formatPath, type ParsedYaml } from './yaml-file.js';
-import { applyOverrides, selectParams, type ParamTree } from './params.js';
-import { parseStageParams } from './context.js';
+import { readYaml, parseWith, positionOf, fieldName, type YamlFile } from './yaml-file.js';
+import { applyOverrides, parseStageParams, selectParams, type ParamTree } from './params.js';
 import { isGlobPattern } from './glob.js';
 import { loadStageModule, loadCommandModule, type LoadedStage } from './modules.js';
 import { buildGraph, normalisePath, producedPaths, type Graph, type Locate } from './graph.js';
@@ -51,11 +50,11 @@ export function projectPaths(dir: string) {
   };
 }
 
-export async function readConfig(dir: string): Promise<{ parsed: ParsedYaml; config: PipelineConfig }> {
+export async function readConfig(dir: string): Promise<{ parsed: YamlFile; config: PipelineConfig }> {
   const file = join(dir, 'pipeline.yaml');
   if (!existsSync(file)) throw new InputError(`no pipeline.yaml in ${dir} (run from a project folder or pass -C DIR)`, { file });
-  const parsed = await readYamlFile(file);
-  return { parsed, config: validateYaml(parsed, pipelineConfigSchema) };
+  const parsed = readYaml(file);
+  return { parsed, config: parseWith(parsed, pipelineConfigSchema) };
 }
 
 export async function loadProject(dirArg: string, overrides: Record<string, unknown> = {}): Promise<Project> {
@@ -63,13 +62,13 @@ export async function loadProject(dirArg: string, overrides: Record<string, unkn
   const { parsed, config } = await readConfig(dir);
   const stages: Record<string, { config: PipelineConfig['stages'][string]; loaded?: LoadedStage }> = {};
   for (const [name, stage] of Object.entries(config.stages)) {
-    const where = { file: parsed.file, ...positionOf(parsed, ['stages', name, 'uses']), field: `stages.${name}.uses` };
+    const where = { file: parsed.path, ...positionOf(parsed, ['stages', name, 'uses']), field: `stages.${name}.uses` };
     stages[name] = { config: stage, loaded: stage.uses ? await loadStageModule(stage.uses, dir, where) : undefined };
   }
-  const locate = (path: (string | number)[]) => ({ file: parsed.file, ...positionOf(parsed, path), field: formatPath(path) });
+  const locate = (path: (string | number)[]) => ({ file: parsed.path, ...positionOf(parsed, path), field: fieldName(path) });
   const graph = buildGraph(stages, locate);
   const { dataDir, paths } = projectPaths(dir);
-  const project: Project = { dir, file: parsed.file, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths, locate };
+  const project: Project = { dir, file: parsed.path, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths, locate };
   checkBeforeWriting(project);
   return project;
 }
@@ -78,7 +77,7 @@ export async function loadProject(dirArg: string, overrides: Record<string, unkn
 function checkBeforeWriting(project: Project): void {
   const produced = producedPaths(project.graph);
   for (const node of project.graph.nodes.values()) {
-    if (node.loaded) parseStageParams(project, node.name, node.loaded.module, selectParams(project.params, node.config.params));
+    if (node.loaded) parseStageParams(project.locate, node.name, node.loaded.module, selectParams(project.params, node.config.params));
     for (const [i, dep] of node.config.deps.entries()) {
       if (isGlobPattern(dep) || produced.has(normalisePath(dep)) || existsSync(join(project.dir, dep))) continue;
       throw new InputError(`dep "${dep}" does not exist and no stage produces it`, project.locate(['stages', node.name, 'deps', i]));

@@ -3,7 +3,6 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { tempPathFor } from './atomic.js';
-import type { Reporter } from './progress.js';
 
 const stageStates = ['running', 'done', 'failed', 'skipped'] as const;
 export type StageState = (typeof stageStates)[number];
@@ -72,21 +71,6 @@ export class RunProgressFile {
     writeFileSync(tmp, JSON.stringify(this.progress, null, 2));
     renameSync(tmp, this.path);
   }
-}
-
-/** The reporter a run uses: everything goes on to `reporter`, stage states and item counts also to `file`. */
-export function recordingTo(file: RunProgressFile, reporter: Reporter): Reporter {
-  return {
-    ...reporter,
-    progress(stage, done, total) {
-      reporter.progress(stage, done, total);
-      file.items(stage, done, total);
-    },
-    stageState(stage, state) {
-      reporter.stageState?.(stage, state);
-      file.stage(stage, state);
-    },
-  };
 }
 
 export function readRunProgress(path: string): RunProgress | undefined {

@@ -8,7 +8,8 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
 import { composeIdentity, expandDeps, hashDeps, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
-import { createStageContext, inputArtifact, parseStageParams } from './context.js';
+import { createStageContext, inputArtifact } from './context.js';
+import { parseStageParams } from './params.js';
 import { runWholeStage, runCommandStage } from './execute.js';
 import { runMapStage, loadItems, Interrupted } from './map-executor.js';
 import { loadMemo } from './memo.js';
@@ -102,7 +103,7 @@ export class Runner {
     if (!records) return undefined;
     const rawParams = stageParams(this.project, node);
     const module = node.loaded?.module;
-    const params = module ? parseStageParams(this.project, node.name, module, rawParams) : rawParams;
+    const params = module ? parseStageParams(this.project.locate, node.name, module, rawParams) : rawParams;
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
     const deps = await hashDeps(this.project, withDynamic(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};

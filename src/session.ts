@@ -9,8 +9,8 @@ import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
 import { acquireProjectLock, readLockHolder, ProjectLockedError } from './project-lock.js';
 import { tableViews } from './tables.js';
-import { createReporter, type Reporter } from './progress.js';
-import { RunProgressFile, recordingTo } from './run-progress.js';
+import { createReporter, recordingTo, type Reporter } from './progress.js';
+import { RunProgressFile } from './run-progress.js';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
 import type { Row } from './stage.js';
 

@@ -1,68 +1,85 @@
-// Parse a YAML file and validate it with a zod schema, reporting problems as
-// file:line:col plus the field path, the way a user needs to find them.
-import { readFile } from 'node:fs/promises';
+// Reading one YAML file with positions, so every complaint about it (pipeline.yaml, a
+// prompt, template, chunk, variations or theme file) names the file, line, column and
+// field at fault. The one YAML reader of the project: the engine and the stages use it.
+import { readFileSync } from 'node:fs';
 import type { Document, LineCounter as LineCounterType } from 'yaml';
-import { requireCommonJs } from './commonjs.js';
 import type { z } from 'zod';
+import { requireCommonJs } from './commonjs.js';
 import { InputError, InputErrors } from './errors.js';
 
 const { LineCounter, parseDocument, isNode } = requireCommonJs('yaml') as typeof import('yaml');
 
-export interface ParsedYaml {
-  file: string;
-  doc: Document;
+export interface YamlFile {
+  path: string;
+  text: string;
+  data: unknown;
+  doc: Document.Parsed;
   lines: LineCounterType;
-  value: unknown;
 }
 
-export function parseYamlText(text: string, file: string): ParsedYaml {
+export type FieldPath = readonly (string | number)[];
+
+/** A single problem stays an InputError, which every caller knows; several become InputErrors. */
+export function oneOrMany(errors: InputError[]): InputError | InputErrors {
+  return errors.length === 1 ? errors[0]! : new InputErrors(errors);
+}
+
+/** Parse YAML text; syntax errors become InputErrors with line and column. */
+export function parseYaml(path: string, text: string): YamlFile {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new InputErrors(
+    throw oneOrMany(
       doc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        return new InputError(`YAML syntax: ${e.message.split('\n')[0]}`, { file, line: pos.line, col: pos.col });
+        const pos = e.linePos?.[0];
+        return new InputError(`YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, { file: path, line: pos?.line, col: pos?.col });
       }),
     );
   }
-  return { file, doc, lines, value: doc.toJS() };
+  return { path, text, data: doc.toJS({ maxAliasCount: 1000 }), doc, lines };
 }
 
-export async function readYamlFile(file: string): Promise<ParsedYaml> {
+/** Read and parse a YAML file; a missing file is bad input naming it. */
+export function readYaml(path: string): YamlFile {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
-    throw new InputError('file not found', { file });
+    throw new InputError('file not found', { file: path });
   }
-  return parseYamlText(text, file);
+  return parseYaml(path, text);
 }
 
-/** Where a dotted path points in the document (the deepest node that exists). */
-export function positionOf(parsed: ParsedYaml, path: (string | number)[]): { line?: number; col?: number } {
-  for (let n = path.length; n >= 0; n--) {
-    const node = parsed.doc.getIn(path.slice(0, n), true);
+/** Line and column of the node at `field`, or of its nearest existing parent. */
+export function positionOf(file: YamlFile, field: FieldPath): { line?: number; col?: number } {
+  for (let depth = field.length; depth >= 0; depth--) {
+    const node = depth === 0 ? file.doc.contents : file.doc.getIn(field.slice(0, depth), true);
     if (isNode(node) && node.range) {
-      const pos = parsed.lines.linePos(node.range[0]);
-      return { line: pos.line, col: pos.col };
+      const { line, col } = file.lines.linePos(node.range[0]);
+      return { line, col };
     }
   }
   return {};
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+/** `stages.generate.deps[0]`: how a field is named in messages. */
+export function fieldName(field: FieldPath): string {
+  return field.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
 }
 
-/** Validate with zod; every issue becomes an InputError at the right line. */
-export function validateYaml<S extends z.ZodType>(parsed: ParsedYaml, schema: S): z.infer<S> {
-  const result = schema.safeParse(parsed.value);
+/** An InputError located at `field` of `file`. */
+export function errorAt(file: YamlFile, field: FieldPath, message: string): InputError {
+  return new InputError(message, { file: file.path, ...positionOf(file, field), field: fieldName(field) || undefined });
+}
+
+/** Validate with zod; every issue becomes one located InputError. `what` names the kind of file in the message. */
+export function parseWith<S extends z.ZodType>(file: YamlFile, schema: S, what?: string): z.infer<S> {
+  const result = schema.safeParse(file.data);
   if (result.success) return result.data;
-  throw new InputErrors(
+  throw oneOrMany(
     result.error.issues.map((issue) => {
-      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-      return new InputError(issue.message, { file: parsed.file, ...positionOf(parsed, path), field: formatPath(path) || undefined });
+      const field = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      return errorAt(file, field, what ? `${issue.message} (in a ${what} file)` : issue.message);
     }),
   );
 }

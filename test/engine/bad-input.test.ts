@@ -23,7 +23,7 @@ const cases: Case[] = [
   {
     name: 'malformed YAML, at file:line:col',
     yaml: `stages:\n  files: {uses: ./list.mjs\n  other: 1\n`,
-    error: /^error: FILE:3:3: YAML syntax: .+/,
+    error: /^error: FILE:3:3: YAML syntax error: .+/,
   },
   {
     name: 'a schema violation, with the zod path and what was expected',

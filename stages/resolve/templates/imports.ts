@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { ImportValue, VariationValue } from '../../../schemas/templates.js';
 import type { Declared } from './inherit.js';
 import type { TemplateLoader } from './loader.js';
-import { errorAt } from './yaml-file.js';
+import { errorAt } from '../../../src/yaml-file.js';
 
 /** The values one placeholder can take, keys in merge order. */
 export interface VariationSource {

@@ -2,7 +2,7 @@
 import type { GenerationBlock, ImportValue, OutputBlock, ThemesBlock } from '../../../schemas/templates.js';
 import { InputError } from '../../../src/errors.js';
 import type { TemplateLoader } from './loader.js';
-import type { YamlFile } from './yaml-file.js';
+import type { YamlFile } from '../../../src/yaml-file.js';
 
 /** A value declared in some file: paths inside it are relative to that file. */
 export interface Declared<T> {

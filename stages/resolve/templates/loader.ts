@@ -8,7 +8,7 @@ import {
   type ChunkFile, type PromptFile, type TemplateFile, type ThemeFile, type VariationValue,
 } from '../../../schemas/templates.js';
 import { InputError } from '../../../src/errors.js';
-import { errorAt, oneOrMany, parseWith, readYaml, type FieldPath, type YamlFile } from './yaml-file.js';
+import { errorAt, oneOrMany, parseWith, readYaml, type FieldPath, type YamlFile } from '../../../src/yaml-file.js';
 
 export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations';
 

@@ -16,7 +16,7 @@ import { hash32, Rng } from './prng.js';
 import { parseFixed, parseSeedSweep } from './seeds.js';
 import { applySelector, SelectorError } from './selectors.js';
 import { applyTheme, type AppliedTheme } from './themes.js';
-import { errorAt } from './yaml-file.js';
+import { errorAt } from '../../../src/yaml-file.js';
 
 export interface PlanOptions {
   /** `source` is written relative to this folder */

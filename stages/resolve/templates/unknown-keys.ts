@@ -4,7 +4,7 @@ import { isMap, isScalar } from 'yaml';
 import { chunkFileSchema, promptFileSchema, templateFileSchema, themeFileSchema } from '../../../schemas/templates.js';
 import { InputError } from '../../../src/errors.js';
 import type { FileKind } from './loader.js';
-import type { YamlFile } from './yaml-file.js';
+import type { YamlFile } from '../../../src/yaml-file.js';
 
 /** Keys real sdgen files carry that sdgen itself does not act on. */
 const SDGEN_EXTRAS = ['themable', 'style_sensitive', 'prompts'];
