@@ -3,9 +3,9 @@
 // first promoted, and adherence is measured before and after each candidate.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { copyExampleProject } from '../example-project.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 
@@ -16,12 +16,7 @@ function pipeline(dir: string, ...args: string[]) {
 
 describe('pipeline loop on the synthetic world', () => {
   it('runs two rounds, records them and generates round 2 with the promoted LoRA', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sdloop-loop-'));
-    cpSync(join(repo, 'pipeline.yaml'), join(dir, 'pipeline.yaml'));
-    mkdirSync(join(dir, 'data'));
-    for (const folder of ['prompts', 'templates', 'chunks', 'variations', 'themes']) {
-      cpSync(join(repo, 'data', folder), join(dir, 'data', folder), { recursive: true });
-    }
+    const dir = copyExampleProject('sdloop-loop-');
     const started = Date.now();
     const loop = pipeline(dir, 'loop', '--rounds', '2');
     expect(loop.code, loop.stderr).toBe(0);

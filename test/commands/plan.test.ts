@@ -6,6 +6,7 @@ import type { CommandContext } from '../../src/command.js';
 import { InputErrors } from '../../src/errors.js';
 import commands from '../../commands/plan.js';
 import { project, promptYaml } from '../resolve/helpers.js';
+import { exampleDir } from '../example-project.js';
 
 function context(projectDir: string, params: Record<string, unknown> = {}) {
   const out: string[] = [];
@@ -20,7 +21,7 @@ function context(projectDir: string, params: Record<string, unknown> = {}) {
   return { ctx, out, err };
 }
 const command = (name: string) => commands.find((c) => c.name === name)!;
-const example = join(import.meta.dirname, '..', '..');
+const example = exampleDir;
 
 describe('pipeline plan', () => {
   it('prints the rows as JSON with the table column names', async () => {

@@ -3,9 +3,9 @@
 // session folders and their manifests, and finished images are not requested again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { copyExampleProject } from '../example-project.js';
 import { startA1111StandIn, type A1111StandIn } from '../standins/a1111-server.js';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -14,11 +14,7 @@ let server: A1111StandIn;
 let dir: string;
 
 function projectFor(url: string): string {
-  const project = mkdtempSync(join(tmpdir(), 'sdloop-generate-engine-'));
-  mkdirSync(join(project, 'data'));
-  for (const folder of ['prompts', 'templates', 'chunks', 'variations', 'themes']) {
-    cpSync(join(repo, 'data', folder), join(project, 'data', folder), { recursive: true });
-  }
+  const project = copyExampleProject('sdloop-generate-engine-');
   symlinkSync(join(repo, 'node_modules'), join(project, 'node_modules'));
   writeFileSync(
     join(project, 'pipeline.yaml'),

@@ -1,9 +1,10 @@
-// The example project under data/ plans as its comments say, with themes and styles.
+// The example project (its frozen copy under test/fixtures/example) plans as its comments say, with themes and styles.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planPromptFile } from '../../stages/resolve/templates/plan.js';
+import { exampleDir } from '../example-project.js';
 
-const projectDir = join(import.meta.dirname, '..', '..');
+const projectDir = exampleDir;
 const planOf = (file: string, options = {}) => planPromptFile(join(projectDir, 'data/prompts', file), { projectDir, ...options });
 
 describe('example project', () => {
