@@ -1,0 +1,17 @@
+const validate = defineCommand({
+  name: 'validate',
+  summary: 'check every prompt, template, chunk, variations and theme file; report every problem',
+  usage: 'pipeline validate [file or folder...]',
+  async run(args, ctx) {
+    const { positionals } = parseCommandArgs({ args, allowPositionals: true, options: {} });
+    const options = resolveParams.parse({ resolve: (ctx.params as { resolve?: unknown }).resolve }).resolve;
+    const entries = await findPromptFiles(ctx.projectDir, options.prompts);
+    const folders = positionals.length > 0 ? positionals.map((p) => resolve(p)) : options.prompts.map(globBase);
+    const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...options });
+    for (const warning of report.warnings) ctx.stderr(`warning: ${warning.format()}\n`);
+    if (report.problems.length > 0) throw new InputErrors(report.problems);
+    ctx.stdout(`ok: ${report.files.length} files checked, ${entries.length} prompt files planned\n`);
+    return 0;
+  },
+});
+
