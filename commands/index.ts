@@ -3,9 +3,12 @@ import type { Command } from '../src/command.js';
 
 const modules = await Promise.all([
   import('./plan.js'),
+  import('./validate.js'),
+  import('./schema.js'),
   import('./label.js'),
-  import('./loop.js'),
   import('./report.js'),
+  import('./prune.js'),
+  import('./loop.js'),
 ]);
 
 const commands: Command[] = modules.flatMap((m) => m.default as Command[]);

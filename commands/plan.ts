@@ -1,21 +1,13 @@
-// `pipeline plan`, `pipeline validate` and `pipeline schema export`: look at templates
-// before spending GPU hours on them. None of them touches the pipeline state.
-import { resolve, join } from 'node:path';
-import { z } from 'zod';
-import { pipelineConfigSchema } from '../schemas/pipeline.js';
-import { templateFileSchemas } from '../schemas/templates.js';
+// `pipeline plan`: the rows one prompt file would plan, to look at a template before
+// spending GPU hours on it. Touches no state.
+import { resolve } from 'node:path';
 import type { PromptRow } from '../schemas/tables.js';
-import { writeFileAtomic } from '../src/atomic.js';
 import { defineCommand, parseCommandArgs } from '../src/command.js';
-import { InputError, InputErrors } from '../src/errors.js';
+import { InputError } from '../src/errors.js';
 import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
-import { resolveParams } from '../stages/resolve/index.js';
-import { findPromptFiles } from '../stages/resolve/templates/discover.js';
 import { planPromptFile } from '../stages/resolve/templates/plan.js';
-import { globBase, validateTemplates } from '../stages/resolve/templates/validate.js';
 
 const PLAN_USAGE = 'pipeline plan <prompt file> [--theme NAME] [--style S] [--seeds SPEC] [--fixed SPEC] [--count N] [--format table|json|csv]';
-const SCHEMA_USAGE = 'pipeline schema export [--out DIR]   (default DIR: schemas/json)';
 
 function formatOf(value: string | undefined): OutputFormat {
   const format = (value ?? 'table') as OutputFormat;
@@ -59,4 +51,4 @@ const plan = defineCommand({
   },
 });
 
-export default [plan, validate, schema];
+export default [plan];

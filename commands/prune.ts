@@ -1,3 +1,9 @@
+// `pipeline prune`: move images a SQL predicate picks into the trash, and back. The
+// record and file moves live in prune-record.ts, loaded only when the command runs.
+import { join, relative } from 'node:path';
+import { defineCommand, parseCommandArgs } from '../src/command.js';
+import { InputError } from '../src/errors.js';
+
 const prune = defineCommand({
   name: 'prune',
   summary: 'Move images a SQL predicate over quality/scores picks into data/trash (lists them unless --apply); --restore brings them back',
@@ -7,7 +13,7 @@ const prune = defineCommand({
       args,
       options: { where: { type: 'string' }, apply: { type: 'boolean', default: false }, restore: { type: 'boolean', default: false }, batch: { type: 'string' } },
     });
-    const { planPrune, applyPrune, restorePrune } = await import('./prune.js');
+    const { planPrune, applyPrune, restorePrune } = await import('./prune-record.js');
     const pruneCtx = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, sql: ctx.sql };
     if (values.restore) {
       if (values.where !== undefined || values.apply) throw new InputError('expected --restore alone (with an optional --batch)', { field: '--restore' });
@@ -30,3 +36,5 @@ const prune = defineCommand({
   },
 });
 
+
+export default [prune];

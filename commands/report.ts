@@ -1,8 +1,7 @@
-// `pipeline report` runs the SQL files in reports/ (or writes the HTML report) and
-// `pipeline prune` moves images a predicate picks into the trash and back. The heavy
-// parts (vega, sharp) load only when a command runs: the engine imports this module
-// on every invocation.
-import { join, relative, resolve } from 'node:path';
+// `pipeline report` runs the SQL files in reports/ (or writes the HTML report). The
+// heavy parts (vega, sharp) load only when the command runs: the engine imports this
+// module on every invocation.
+import { resolve } from 'node:path';
 import { defineCommand, parseCommandArgs, type CommandContext } from '../src/command.js';
 import { InputError } from '../src/errors.js';
 import { MissingTables, loadReports, parseParamArgs, reportDirs, runReport, unknownParams, type Report } from './report/sql.js';
@@ -76,4 +75,4 @@ const report = defineCommand({
   },
 });
 
-export default [report, prune];
+export default [report];

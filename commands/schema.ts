@@ -1,3 +1,15 @@
+// `pipeline schema export`: JSON Schema for pipeline.yaml and the template files, for
+// editor autocompletion.
+import { resolve, join } from 'node:path';
+import { z } from 'zod';
+import { pipelineConfigSchema } from '../schemas/pipeline.js';
+import { templateFileSchemas } from '../schemas/templates.js';
+import { writeFileAtomic } from '../src/atomic.js';
+import { defineCommand, parseCommandArgs } from '../src/command.js';
+import { InputError } from '../src/errors.js';
+
+const SCHEMA_USAGE = 'pipeline schema export [--out DIR]   (default DIR: schemas/json)';
+
 /**
  * JSON Schema of every file a user writes, for editors (`# yaml-language-server: $schema=...`).
  * Draft-07 because that is the draft VS Code's YAML extension supports best; `input` because
@@ -27,3 +39,5 @@ const schema = defineCommand({
   },
 });
 
+
+export default [schema];

@@ -1,3 +1,12 @@
+// `pipeline validate`: every prompt, template, chunk, variations and theme file checked
+// in one pass, each problem reported with file, line and field. Touches no state.
+import { resolve } from 'node:path';
+import { defineCommand, parseCommandArgs } from '../src/command.js';
+import { InputErrors } from '../src/errors.js';
+import { resolveParams } from '../stages/resolve/index.js';
+import { findPromptFiles } from '../stages/resolve/templates/discover.js';
+import { globBase, validateTemplates } from '../stages/resolve/templates/validate.js';
+
 const validate = defineCommand({
   name: 'validate',
   summary: 'check every prompt, template, chunk, variations and theme file; report every problem',
@@ -15,3 +24,5 @@ const validate = defineCommand({
   },
 });
 
+
+export default [validate];

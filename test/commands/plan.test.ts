@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandContext } from '../../src/command.js';
 import { InputErrors } from '../../src/errors.js';
-import commands from '../../commands/plan.js';
+import commands from '../../commands/index.js';
 import { project, promptYaml } from '../resolve/helpers.js';
 
 function context(projectDir: string, params: Record<string, unknown> = {}) {

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import commands from '../../commands/report.js';
+import commands from '../../commands/index.js';
 import { buildFixture, type Fixture } from './report-fixture.js';
 import { InputError } from '../../src/errors.js';
 
