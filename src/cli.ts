@@ -7,7 +7,7 @@ import { parseSetArg } from './params.js';
 import { ProjectSession } from './session.js';
 import { loadCommands, loadProject } from './project.js';
 import { renderDag } from './dag.js';
-import { collectGarbage } from './gc.js';
+import { collectGarbage, describeGcReport } from './gc.js';
 import { formatRows, outputFormats, type OutputFormat } from './format.js';
 import { ProjectLockedError } from './project-lock.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
@@ -23,7 +23,8 @@ Commands:
   dag                the stage graph (--mermaid | --dot)
   sql "<query>"      query the tables (each table output is a view by its name)
                      --format table|csv|json
-  gc                 delete memoised results and objects nothing refers to
+  gc                 list memoised results and objects nothing refers to
+                     (--apply deletes them, --json)
   help               this text
 
 Global options: -C DIR (the project folder, default .), --set PATH=VALUE (repeatable)
@@ -163,11 +164,14 @@ export async function dispatch(argv: string[]): Promise<number> {
     }
     case 'sql':
       return sqlCommand(global, args);
-    case 'gc':
-      return withSession(global, false, async (session) => {
-        process.stdout.write(await collectGarbage(session));
+    case 'gc': {
+      const { values } = parse(args, { apply: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } });
+      return withSession(global, Boolean(values.json), async (session) => {
+        const report = await collectGarbage(session, { apply: Boolean(values.apply) });
+        process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : describeGcReport(report));
         return 0;
       });
+    }
     default: {
       const project = await loadProject(global.dir, global.set);
       const found = (await loadCommands(project)).find((c) => c.name === command);
