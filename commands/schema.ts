@@ -5,10 +5,7 @@ import { z } from 'zod';
 import { pipelineConfigSchema } from '../schemas/pipeline.js';
 import { templateFileSchemas } from '../schemas/templates.js';
 import { writeFileAtomic } from '../src/atomic.js';
-import { defineCommand, parseCommandArgs } from '../src/command.js';
-import { InputError } from '../src/errors.js';
-
-const SCHEMA_USAGE = 'pipeline schema export [--out DIR]   (default DIR: schemas/json)';
+import { defineCommand, examples } from '../src/command.js';
 
 /**
  * JSON Schema of every file a user writes, for editors (`# yaml-language-server: $schema=...`).
@@ -22,14 +19,17 @@ export function jsonSchemas(): Record<string, unknown> {
   );
 }
 
-const schema = defineCommand({
+export default defineCommand<{ out?: string }>({
   name: 'schema',
   summary: 'write JSON Schema for pipeline.yaml and the template files (for editor autocompletion)',
-  usage: SCHEMA_USAGE,
-  async run(args, ctx) {
-    const { values, positionals } = parseCommandArgs({ args, allowPositionals: true, options: { out: { type: 'string' } } }, SCHEMA_USAGE);
-    if (positionals[0] !== 'export' || positionals.length !== 1) throw new InputError(`expected "schema export"; usage: ${SCHEMA_USAGE}`);
-    const out = values.out ? resolve(values.out) : join(ctx.projectDir, 'schemas', 'json');
+  configure(cli) {
+    cli
+      .addArgument(cli.createArgument('<action>', 'what to do with the schemas').choices(['export']))
+      .option('--out <dir>', 'the folder to write them to (default: schemas/json in the project)')
+      .addHelpText('after', examples('pipeline schema export', 'pipeline schema export --out /tmp/schemas'));
+  },
+  async run({ options }, ctx) {
+    const out = options.out ? resolve(options.out) : join(ctx.projectDir, 'schemas', 'json');
     for (const [name, json] of Object.entries(jsonSchemas())) {
       const file = join(out, `${name}.schema.json`);
       await writeFileAtomic(file, JSON.stringify(json, null, 2) + '\n');
@@ -38,6 +38,3 @@ const schema = defineCommand({
     return 0;
   },
 });
-
-
-export default [schema];
