@@ -89,7 +89,10 @@ async function projectCommands(dir: string): Promise<Command[]> {
 export async function dispatch(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = buildProgram();
-  const global = () => ({ dir: program.opts<Global>().dir, set: program.opts<Partial<Global>>().set ?? {} });
+  const global = (): Global => {
+    const { dir, set } = program.opts<{ dir: string; set?: Global['set'] }>();
+    return { dir, set: set ?? {} };
+  };
   const cli: EngineCli = { global, argv, done: (code) => (exitCode = code) };
   addEngineCommands(program, cli);
   const { name, dir, bare } = peek(argv);

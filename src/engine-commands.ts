@@ -1,8 +1,7 @@
 // The engine's own commands (run, status, dag, sql, gc) as commander commands: each
 // declares its arguments and options, so its --help and the checks on argv come from
 // one place, and its action returns the exit code through `done`.
-import type { CliCommand } from './command.js';
-import { examples, integerAtLeast } from './command.js';
+import { examples, integerAtLeast, type CliCommand } from './command.js';
 import { ProjectSession } from './session.js';
 import { loadProject } from './project.js';
 import { renderDag } from './dag.js';
