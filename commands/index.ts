@@ -1,12 +1,12 @@
 // The SD loop's commands beyond the engine's own; pipeline.yaml lists this module under `commands:`.
 import type { Command } from '../src/command.js';
+import plan from './plan.js';
+import validate from './validate.js';
+import schema from './schema.js';
+import label from './label.js';
+import report from './report.js';
+import prune from './prune.js';
+import loop from './loop.js';
 
-const modules = await Promise.all([
-  import('./plan.js'),
-  import('./label.js'),
-  import('./loop.js'),
-  import('./report.js'),
-]);
-
-const commands: Command[] = modules.flatMap((m) => m.default as Command[]);
+const commands: Command[] = [plan, validate, schema, label, report, prune, loop];
 export default commands;

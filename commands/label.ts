@@ -2,15 +2,11 @@
 // classify stage reads them (they win over zero-shot labels; a reject drops the image),
 // and their content is part of its fingerprint, so the next run retrains.
 import { readFile } from 'node:fs/promises';
-import { defineCommand, parseCommandArgs, type CommandContext } from '../src/command.js';
+import { defineCommand, examples, type CommandContext } from '../src/command.js';
 import { InputError, InputErrors } from '../src/errors.js';
 import { parseLabelCsv, type NewLabel } from './label-csv.js';
 
 const USAGE = 'pipeline label <image_id> <axis>=<value>... | pipeline label <image_id> --reject | pipeline label --csv FILE';
-
-function parseCommandLine(args: string[]) {
-  return parseCommandArgs({ args, allowPositionals: true, options: { reject: { type: 'boolean', default: false }, csv: { type: 'string' } } }, USAGE);
-}
 
 /** Labels from `<image_id> <axis>=<value>...` or `<image_id> --reject`. */
 export function labelsFromArgs(positionals: string[], reject: boolean): NewLabel[] {
@@ -104,21 +100,29 @@ export async function recordLabels(labels: NewLabel[], ctx: CommandContext, now 
   return rows.length;
 }
 
-const label = defineCommand({
+export default defineCommand<{ reject?: boolean; csv?: string }>({
   name: 'label',
-  summary: 'Record human labels (they win over model labels) or rejects; classify retrains on them',
-  usage: USAGE,
-  async run(args, ctx) {
-    const { values, positionals } = parseCommandLine(args);
+  summary: 'record human labels (they win over model labels) or rejects; classify retrains on them',
+  configure(cli) {
+    cli
+      .usage('<image_id> <axis>=<value>... | <image_id> --reject | --csv FILE')
+      .argument('[image_id]', 'the image to label')
+      .argument('[axis=value...]', 'the variation value the image shows, per axis')
+      .option('--reject', 'reject the image: classify leaves it out')
+      .option('--csv <file>', 'record every label of a CSV file (header: image_id, axis, value, reject)')
+      .addHelpText('after', examples('pipeline label 3f2a9c Hair=BobCut Colour=Red', 'pipeline label 3f2a9c --reject', 'pipeline label --csv labels.csv'));
+  },
+  async run({ args, options }, ctx) {
     let labels: NewLabel[];
-    if (values.csv !== undefined) {
-      if (positionals.length || values.reject) throw new InputError(`expected either --csv FILE or an image id, not both; usage: ${USAGE}`, { field: 'csv' });
-      const text = await readFile(values.csv, 'utf8').catch((error: Error) => {
-        throw new InputError(`expected a readable CSV file: ${error.message}`, { file: values.csv });
+    if (options.csv !== undefined) {
+      const file = options.csv;
+      if (args.length || options.reject) throw new InputError(`expected either --csv FILE or an image id, not both; usage: ${USAGE}`, { field: 'csv' });
+      const text = await readFile(file, 'utf8').catch((error: Error) => {
+        throw new InputError(`expected a readable CSV file: ${error.message}`, { file });
       });
-      labels = parseLabelCsv(text, values.csv);
+      labels = parseLabelCsv(text, file);
     } else {
-      labels = labelsFromArgs(positionals, values.reject ?? false);
+      labels = labelsFromArgs(args, options.reject ?? false);
     }
     const count = await recordLabels(labels, ctx);
     const rejects = labels.filter((l) => l.reject).length;
@@ -126,5 +130,3 @@ const label = defineCommand({
     return 0;
   },
 });
-
-export default [label];

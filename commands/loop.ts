@@ -5,7 +5,7 @@
 // it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defineCommand, parseCommandArgs, type CommandContext } from '../src/command.js';
+import { defineCommand, examples, integerAtLeast, type CommandContext } from '../src/command.js';
 import { InputError } from '../src/errors.js';
 import { produceAtomic } from '../src/atomic.js';
 import type { LoraInfoRow } from '../schemas/tables.js';
@@ -24,14 +24,6 @@ export interface Target {
   value: string;
   rate: number;
 }
-
-const usage = `pipeline loop [--rounds N] [--until-no-gain] [--schedule "<cron>"] [--targeted]
-
-  --rounds N         rounds to run (default 1; 20 at most with --until-no-gain alone)
-  --until-no-gain    stop after the first round whose LoRA is rejected
-  --schedule CRON    stay in the foreground and run the rounds on this cron schedule
-                     (croner syntax, e.g. "0 2 * * *" for 02:00 every night)
-  --targeted         train a micro-LoRA for the worst-scoring variation value alone`;
 
 /** LoRAs the user listed themselves stay; the loop adds the promoted ones after them. */
 function loraOverrides(ctx: CommandContext, promoted: PromotedLora[]): string[] {
@@ -174,40 +166,43 @@ export async function runOnSchedule(ctx: CommandContext, pattern: string, option
   return last;
 }
 
-export function parseLoopArgs(args: string[]): LoopOptions & { schedule: string | null } {
-  const { values } = parseCommandArgs(
-    {
-      args,
-      options: { rounds: { type: 'string' }, 'until-no-gain': { type: 'boolean' }, schedule: { type: 'string' }, targeted: { type: 'boolean' } },
-      strict: true,
-      allowPositionals: false,
-    },
-    usage,
-  );
-  const untilNoGain = Boolean(values['until-no-gain']);
-  const rounds = values.rounds === undefined ? (untilNoGain ? 20 : 1) : Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new InputError(`--rounds expects a positive integer, got "${values.rounds}"`, { field: '--rounds' });
-  return { rounds, untilNoGain, targeted: Boolean(values.targeted), schedule: values.schedule ?? null };
+/** The options as commander parsed them (camelCase). */
+export interface LoopFlags {
+  rounds?: number;
+  untilNoGain?: boolean;
+  schedule?: string;
+  targeted?: boolean;
 }
 
-export default [
-  defineCommand({
-    name: 'loop',
-    summary: 'run self-improvement rounds: generate, train, benchmark, promote the LoRA if it wins',
-    usage,
-    async run(args, ctx) {
-      const { schedule, ...options } = parseLoopArgs(args);
-      if (!schedule) return runRounds(ctx, options);
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        return await runOnSchedule(ctx, schedule, options, stop.signal);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    },
-  }),
-];
+/** --until-no-gain alone means "until it stops helping", bounded at 20 rounds. */
+export function loopOptions(flags: LoopFlags): LoopOptions & { schedule: string | null } {
+  const untilNoGain = Boolean(flags.untilNoGain);
+  return { rounds: flags.rounds ?? (untilNoGain ? 20 : 1), untilNoGain, targeted: Boolean(flags.targeted), schedule: flags.schedule ?? null };
+}
+
+export default defineCommand<LoopFlags>({
+  name: 'loop',
+  summary: 'run self-improvement rounds: generate, train, benchmark, promote the LoRA if it wins',
+  configure(cli) {
+    cli
+      .option('--rounds <n>', 'rounds to run (default 1; 20 at most with --until-no-gain alone)', integerAtLeast(1))
+      .option('--until-no-gain', 'stop after the first round whose LoRA is rejected')
+      .option('--schedule <cron>', 'stay in the foreground and run the rounds on this cron schedule (croner syntax, e.g. "0 2 * * *" for 02:00 every night)')
+      .option('--targeted', 'train a micro-LoRA for the worst-scoring variation value alone')
+      .addHelpText('after', examples('pipeline loop --rounds 3', 'pipeline loop --until-no-gain --targeted', 'pipeline loop --schedule "0 2 * * *"'));
+  },
+  async run({ options: flags }, ctx) {
+    const { schedule, ...options } = loopOptions(flags);
+    if (!schedule) return runRounds(ctx, options);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      return await runOnSchedule(ctx, schedule, options, stop.signal);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+});

@@ -1,182 +1,50 @@
-// Pruning moves images the user chose (by a SQL predicate over quality and scores) out
-// of the session folders into data/trash/<batch>/, never deleting anything: the JSON
-// record written before the first move says where every file came from, so restore
-// works even if the state database is gone, and the `pruned` state table lets reports
-// and SQL see what was taken out.
-import { copyFile, mkdir, readdir, readFile, rename, rm, access } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { z } from 'zod';
-import { writeFileAtomic } from '../src/atomic.js';
+// `pipeline prune`: move images a SQL predicate picks into the trash, and back. The
+// record and file moves live in prune-record.ts, loaded only when the command runs.
+import { join, relative } from 'node:path';
+import { defineCommand, examples } from '../src/command.js';
 import { InputError } from '../src/errors.js';
-import { prunedRow } from '../schemas/tables.js';
-import type { Sql } from '../src/stage.js';
 
-export interface PruneContext {
-  projectDir: string;
-  dataDir: string;
-  sql: Sql;
+interface PruneOptions {
+  where?: string;
+  apply?: boolean;
+  restore?: boolean;
+  batch?: string;
 }
 
-/** One moved file, as record.json keeps it: the state table's row without the batch-wide fields. */
-export const pruneItem = prunedRow.pick({ image_id: true, prompt_id: true, file: true, trash_file: true, restored_at: true });
-
-export const pruneRecord = z.object({
-  batch: z.string(),
-  created_at: z.string(),
-  where: z.string(),
-  items: z.array(pruneItem),
-});
-
-export type PruneItem = z.infer<typeof pruneItem>;
-export type PruneRecord = z.infer<typeof pruneRecord>;
-
-export interface PruneCandidate {
-  image_id: string;
-  prompt_id: string;
-  /** as recorded: project-relative when inside the project */
-  file: string;
-}
-
-const exists = (path: string) => access(path).then(() => true, () => false);
-const trashRoot = (ctx: PruneContext) => join(ctx.dataDir, 'trash');
-const inProject = (ctx: PruneContext, file: string) => (isAbsolute(file) ? file : join(ctx.projectDir, file));
-
-function recordedPath(ctx: PruneContext, file: string): string {
-  const rel = relative(ctx.projectDir, resolve(ctx.projectDir, file));
-  return rel.startsWith('..') || isAbsolute(rel) ? resolve(ctx.projectDir, file) : rel;
-}
-
-/** One boolean expression: no statement separator, no parenthesis closing the WHERE it is pasted into. */
-function checkPredicate(where: string): void {
-  const expected = 'expected one SQL predicate, e.g. "quality.blurred OR scores.p_target < 0.1"';
-  const code = where.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"/g, "''");
-  if (!code.trim()) throw new InputError(expected, { field: '--where' });
-  if (/;|--|\/\*/.test(code)) throw new InputError(`${expected}, without ; or comments`, { field: '--where' });
-  let depth = 0;
-  for (const c of code) {
-    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
-    if (depth < 0) break;
-  }
-  if (depth !== 0) throw new InputError(`${expected}, with balanced parentheses`, { field: '--where' });
-}
-
-/** Images whose session copy exists and matches `where`, a predicate over images, quality and scores. */
-export async function planPrune(ctx: PruneContext, where: string): Promise<PruneCandidate[]> {
-  checkPredicate(where);
-  const tables = new Set((await ctx.sql('SELECT table_name FROM information_schema.tables')).map((r) => String(r.table_name)));
-  for (const table of ['images', 'quality']) {
-    if (!tables.has(table)) throw new InputError(`prune needs table ${table}, which does not exist yet: run \`pipeline run ${table === 'images' ? 'generate' : 'score'}\` first`, { field: '--where' });
-  }
-  const scores = tables.has('scores') ? 'LEFT JOIN scores ON scores.image_id = images.image_id AND scores.prompt_id = images.prompt_id' : '';
-  const query = `SELECT DISTINCT images.image_id, images.prompt_id, images.session_dir, images.filename
-    FROM images
-    LEFT JOIN quality ON quality.image_id = images.image_id AND quality.prompt_id = images.prompt_id
-    ${scores}
-    WHERE images.image_id <> '' AND images.filename <> '' AND (${where})
-    ORDER BY images.session_dir, images.filename`;
-  let rows: Record<string, unknown>[];
-  try {
-    rows = await ctx.sql(query);
-  } catch (error) {
-    const detail = (error as Error).message.split('\n')[0];
-    throw new InputError(`expected a SQL predicate over columns of images, quality and scores (prefix a column with its table when two have it); DuckDB said: ${detail}`, { field: '--where' });
-  }
-  const candidates: PruneCandidate[] = [];
-  for (const row of rows) {
-    const file = recordedPath(ctx, join(String(row.session_dir), String(row.filename)));
-    if (await exists(inProject(ctx, file))) candidates.push({ image_id: String(row.image_id), prompt_id: String(row.prompt_id), file });
-  }
-  return candidates;
-}
-
-/** rename, or copy-then-unlink across file systems: either way the file ends up in exactly one place. */
-async function move(from: string, to: string): Promise<void> {
-  await mkdir(dirname(to), { recursive: true });
-  try {
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    await copyFile(from, to);
-    await rm(from);
-  }
-}
-
-const prunedColumns = Object.keys(prunedRow.shape);
-
-async function ensurePrunedTable(ctx: PruneContext): Promise<void> {
-  const columns = prunedColumns.map((c) => `${c} VARCHAR`).join(', ');
-  await ctx.sql(`CREATE TABLE IF NOT EXISTS pruned (${columns})`);
-}
-
-async function recordInState(ctx: PruneContext, record: PruneRecord): Promise<void> {
-  await ensurePrunedTable(ctx);
-  const rows = record.items.map((item) =>
-    prunedRow.parse({ ...item, batch: record.batch, predicate: record.where, pruned_at: record.created_at }),
-  );
-  const struct = JSON.stringify(Object.fromEntries(prunedColumns.map((c) => [c, 'VARCHAR'])));
-  await ctx.sql(`INSERT INTO pruned SELECT unnest(from_json($rows, '[${struct}]'), recursive := true)`, { rows: JSON.stringify(rows) });
-}
-
-function batchName(now: Date): string {
-  return now.toISOString().replace(/[:.]/g, '-');
-}
-
-/** Move the candidates into data/trash/<batch>/files/..., after writing the record that undoes it. */
-export async function applyPrune(ctx: PruneContext, where: string, candidates: PruneCandidate[], now = new Date()): Promise<PruneRecord> {
-  const batch = batchName(now);
-  const batchDir = join(trashRoot(ctx), batch);
-  const items = candidates.map((c) => ({ ...c, trash_file: join('files', isAbsolute(c.file) ? c.file.slice(1) : c.file), restored_at: null }));
-  const record = pruneRecord.parse({ batch, created_at: now.toISOString(), where, items });
-  await writeFileAtomic(join(batchDir, 'record.json'), JSON.stringify(record, null, 2) + '\n');
-  for (const item of record.items) await move(inProject(ctx, item.file), join(batchDir, item.trash_file));
-  await recordInState(ctx, record);
-  return record;
-}
-
-async function readRecords(ctx: PruneContext): Promise<PruneRecord[]> {
-  if (!(await exists(trashRoot(ctx)))) return [];
-  const records: PruneRecord[] = [];
-  for (const batch of (await readdir(trashRoot(ctx))).sort()) {
-    const file = join(trashRoot(ctx), batch, 'record.json');
-    if (await exists(file)) records.push(pruneRecord.parse(JSON.parse(await readFile(file, 'utf8'))));
-  }
-  return records;
-}
-
-export interface RestoreResult {
-  restored: PruneItem[];
-  /** left in the trash, with why */
-  skipped: { item: PruneItem; reason: string }[];
-}
-
-/** Move pruned files back where they were (one batch, or all), never over a file that is there now. */
-export async function restorePrune(ctx: PruneContext, batch?: string, now = new Date()): Promise<RestoreResult> {
-  const records = (await readRecords(ctx)).filter((r) => !batch || r.batch === batch);
-  if (batch && records.length === 0) throw new InputError(`expected the name of a folder under ${trashRoot(ctx)}`, { field: '--batch' });
-  const result: RestoreResult = { restored: [], skipped: [] };
-  await ensurePrunedTable(ctx);
-  for (const record of records) {
-    const batchDir = join(trashRoot(ctx), record.batch);
-    const restoredNow: PruneItem[] = [];
-    for (const item of record.items.filter((i) => i.restored_at === null)) {
-      const from = join(batchDir, item.trash_file);
-      const to = inProject(ctx, item.file);
-      if (await exists(to)) result.skipped.push({ item, reason: `a file is already at ${item.file}` });
-      else if (!(await exists(from))) result.skipped.push({ item, reason: `${from} is gone from the trash` });
-      else {
-        await move(from, to);
-        item.restored_at = now.toISOString();
-        restoredNow.push(item);
-      }
+export default defineCommand<PruneOptions>({
+  name: 'prune',
+  summary: 'move images a SQL predicate over quality/scores picks into data/trash (lists them unless --apply); --restore brings them back',
+  configure(cli) {
+    cli
+      .option('--where <predicate>', 'SQL predicate over images, quality and scores picking the images')
+      .option('--apply', 'move them (without it they are only listed)')
+      .addOption(cli.createOption('--restore', 'move pruned images back where they were').conflicts(['where', 'apply']))
+      .option('--batch <name>', 'with --restore: only this batch (a folder under data/trash)')
+      .addHelpText('after', examples(
+        'pipeline prune --where "quality.blurred"',
+        'pipeline prune --where "quality.blank OR scores.p_target < 0.1" --apply',
+        'pipeline prune --restore --batch 2026-11-01T12-00-00-000Z',
+      ));
+  },
+  async run({ options }, ctx) {
+    const { planPrune, applyPrune, restorePrune } = await import('./prune-record.js');
+    const pruneCtx = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, sql: ctx.sql };
+    if (options.restore) {
+      const { restored, skipped } = await restorePrune(pruneCtx, options.batch);
+      for (const { item, reason } of skipped) ctx.stderr(`kept in trash: ${item.file}: ${reason}\n`);
+      ctx.stdout(`restored ${restored.length} image${restored.length === 1 ? '' : 's'}\n`);
+      return 0;
     }
-    if (restoredNow.length === 0) continue;
-    await writeFileAtomic(join(batchDir, 'record.json'), JSON.stringify(record, null, 2) + '\n');
-    await ctx.sql(`UPDATE pruned SET restored_at = $at WHERE batch = $batch AND file IN (SELECT unnest(from_json($files, '["VARCHAR"]')))`, {
-      at: now.toISOString(),
-      batch: record.batch,
-      files: JSON.stringify(restoredNow.map((i) => i.file)),
-    });
-    result.restored.push(...restoredNow);
-  }
-  return result;
-}
+    if (options.where === undefined) throw new InputError('expected --where "<SQL predicate>" (e.g. "quality.blurred") or --restore', { field: '--where' });
+    const candidates = await planPrune(pruneCtx, options.where);
+    if (!options.apply) {
+      for (const c of candidates) ctx.stdout(`${c.file}  ${c.image_id}\n`);
+      ctx.stdout(`would move ${candidates.length} image${candidates.length === 1 ? '' : 's'} to ${relative(ctx.projectDir, join(ctx.dataDir, 'trash'))}/ (nothing moved; add --apply)\n`);
+      return 0;
+    }
+    const record = await applyPrune(pruneCtx, options.where, candidates);
+    const batchDir = relative(ctx.projectDir, join(ctx.dataDir, 'trash', record.batch));
+    ctx.stdout(`moved ${record.items.length} image${record.items.length === 1 ? '' : 's'} to ${batchDir}/ (record: ${batchDir}/record.json); undo with: pipeline prune --restore --batch ${record.batch}\n`);
+    return 0;
+  },
+});

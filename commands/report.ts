@@ -1,9 +1,8 @@
-// `pipeline report` runs the SQL files in reports/ (or writes the HTML report) and
-// `pipeline prune` moves images a predicate picks into the trash and back. The heavy
-// parts (vega, sharp) load only when a command runs: the engine imports this module
-// on every invocation.
-import { join, relative, resolve } from 'node:path';
-import { defineCommand, parseCommandArgs, type CommandContext } from '../src/command.js';
+// `pipeline report` runs the SQL files in reports/ (or writes the HTML report). The
+// heavy parts (vega, sharp) load only when the command runs: the engine imports this
+// module on every invocation.
+import { resolve } from 'node:path';
+import { defineCommand, examples, type CommandContext } from '../src/command.js';
 import { InputError } from '../src/errors.js';
 import { MissingTables, loadReports, parseParamArgs, reportDirs, runReport, unknownParams, type Report } from './report/sql.js';
 import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
@@ -16,11 +15,6 @@ function listReports(reports: Map<string, Report>, ctx: CommandContext): number 
   }
   ctx.stdout(`\nRun one with: pipeline report <name> [--format table|csv|json] [--param name=value]\n`);
   return 0;
-}
-
-function checkFormat(format: string): OutputFormat {
-  if ((outputFormats as readonly string[]).includes(format)) return format as OutputFormat;
-  throw new InputError(`expected one of ${outputFormats.join(', ')}, got ${JSON.stringify(format)}`, { field: '--format' });
 }
 
 function checkParams(reports: Report[], given: Record<string, string>): void {
@@ -54,58 +48,38 @@ async function writeHtml(file: string, given: Record<string, string>, reports: M
   return 0;
 }
 
-const report = defineCommand({
+interface ReportOptions {
+  format: OutputFormat;
+  param: string[];
+  html?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export default defineCommand<ReportOptions>({
   name: 'report',
-  summary: 'Run a report from reports/*.sql, or write the HTML report with plots and image grids',
-  usage: 'pipeline report [name] [--format table|csv|json] [--param name=value]... | pipeline report --html FILE [--param name=value]...',
-  async run(args, ctx) {
-    const { values, positionals } = parseCommandArgs({
-      args,
-      allowPositionals: true,
-      options: { format: { type: 'string', default: 'table' }, param: { type: 'string', multiple: true }, html: { type: 'string' } },
-    });
+  summary: 'run a report from reports/*.sql, or write the HTML report with plots and image grids',
+  configure(cli) {
+    cli
+      .argument('[name]', 'the report to run (default: list the reports and their parameters)')
+      .addOption(cli.createOption('--format <format>', 'how to print the rows').choices(outputFormats).default('table'))
+      .option('--param <name=value>', 'a report parameter (repeatable)', collect, [])
+      .option('--html <file>', 'write every report, with plots and image grids, into one HTML file')
+      .addHelpText('after', examples(
+        'pipeline report',
+        'pipeline report variation_success --format csv',
+        'pipeline report sessions --param since=2026-11-01',
+        'pipeline report --html report.html',
+      ));
+  },
+  async run({ args, options }, ctx) {
     const reports = await loadReports(reportDirs(ctx.projectDir));
-    const given = parseParamArgs(values.param ?? []);
-    if (positionals.length > 1) throw new InputError(`expected at most one report name, got ${positionals.join(' ')}`, { field: 'name' });
-    if (values.html !== undefined) {
-      if (positionals.length > 0) throw new InputError('expected either a report name or --html, not both', { field: '--html' });
-      return writeHtml(values.html, given, reports, ctx);
+    const given = parseParamArgs(options.param);
+    if (options.html !== undefined) {
+      if (args.length > 0) throw new InputError('expected either a report name or --html, not both', { field: '--html' });
+      return writeHtml(options.html, given, reports, ctx);
     }
-    if (positionals.length === 0) return listReports(reports, ctx);
-    return runOne(positionals[0], checkFormat(values.format), given, reports, ctx);
+    if (args.length === 0) return listReports(reports, ctx);
+    return runOne(args[0]!, options.format, given, reports, ctx);
   },
 });
-
-const prune = defineCommand({
-  name: 'prune',
-  summary: 'Move images a SQL predicate over quality/scores picks into data/trash (lists them unless --apply); --restore brings them back',
-  usage: 'pipeline prune --where "<predicate>" [--apply] | pipeline prune --restore [--batch NAME]',
-  async run(args, ctx) {
-    const { values } = parseCommandArgs({
-      args,
-      options: { where: { type: 'string' }, apply: { type: 'boolean', default: false }, restore: { type: 'boolean', default: false }, batch: { type: 'string' } },
-    });
-    const { planPrune, applyPrune, restorePrune } = await import('./prune.js');
-    const pruneCtx = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, sql: ctx.sql };
-    if (values.restore) {
-      if (values.where !== undefined || values.apply) throw new InputError('expected --restore alone (with an optional --batch)', { field: '--restore' });
-      const { restored, skipped } = await restorePrune(pruneCtx, values.batch);
-      for (const { item, reason } of skipped) ctx.stderr(`kept in trash: ${item.file}: ${reason}\n`);
-      ctx.stdout(`restored ${restored.length} image${restored.length === 1 ? '' : 's'}\n`);
-      return 0;
-    }
-    if (values.where === undefined) throw new InputError('expected --where "<SQL predicate>" (e.g. "quality.blurred") or --restore', { field: '--where' });
-    const candidates = await planPrune(pruneCtx, values.where);
-    if (!values.apply) {
-      for (const c of candidates) ctx.stdout(`${c.file}  ${c.image_id}\n`);
-      ctx.stdout(`would move ${candidates.length} image${candidates.length === 1 ? '' : 's'} to ${relative(ctx.projectDir, join(ctx.dataDir, 'trash'))}/ (nothing moved; add --apply)\n`);
-      return 0;
-    }
-    const record = await applyPrune(pruneCtx, values.where, candidates);
-    const batchDir = relative(ctx.projectDir, join(ctx.dataDir, 'trash', record.batch));
-    ctx.stdout(`moved ${record.items.length} image${record.items.length === 1 ? '' : 's'} to ${batchDir}/ (record: ${batchDir}/record.json); undo with: pipeline prune --restore --batch ${record.batch}\n`);
-    return 0;
-  },
-});
-
-export default [report, prune];

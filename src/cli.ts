@@ -1,197 +1,127 @@
 // `pipeline <command>`: the engine's own commands (run, status, dag, sql, gc) and the
-// ones a project adds through pipeline.yaml `commands:`. Exit codes: 0 ok, 1 a stage
-// failed, 2 bad input, 130 interrupted.
-import type { ParseArgsConfig } from 'node:util';
+// ones a project adds through pipeline.yaml `commands:`, on commander. Exit codes: 0 ok,
+// 1 a stage failed, 2 bad input, 130 interrupted.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { requireCommonJs } from './commonjs.js';
 import { InputError, InputErrors } from './errors.js';
 import { parseSetArg } from './params.js';
-import { ProjectSession } from './session.js';
-import { loadCommands, loadProject } from './project.js';
-import { renderDag } from './dag.js';
-import { collectGarbage } from './gc.js';
-import { formatRows, outputFormats, type OutputFormat } from './format.js';
+import { loadCommands, readConfig } from './project.js';
 import { ProjectLockedError } from './project-lock.js';
-import { describeRunProgress, readRunProgress } from './run-progress.js';
-import { selectStages } from './graph.js';
-import { parseCommandArgs, type Command } from './command.js';
+import { examples, type CliCommand, type Command } from './command.js';
+import { addEngineCommands, withSession, type EngineCli, type Global } from './engine-commands.js';
 
-const usage = `Usage: pipeline [-C DIR] <command> [options]
+const commander = requireCommonJs('commander') as typeof import('commander');
 
-Commands:
-  run [stage...]     run the stages (and whatever upstream is stale)
-                     --force, --dry-run, --jobs N, --set a.b=VALUE, --json
-  status [stage...]  up to date, or why not (--json, --set)
-  dag                the stage graph (--mermaid | --dot)
-  sql "<query>"      query the tables (each table output is a view by its name)
-                     --format table|csv|json
-  gc                 delete memoised results and objects nothing refers to
-  help               this text
+const projectGroup = 'Project commands (pipeline.yaml commands:):';
 
-Global options: -C DIR (the project folder, default .), --set PATH=VALUE (repeatable)
-Each command takes --help.`;
-
-interface Global {
-  dir: string;
-  set: Record<string, unknown>;
-  rest: string[];
-}
-
-/** Pull -C and --set out of argv wherever they are; the rest goes to the command. */
-function splitGlobal(argv: string[]): Global {
-  const global: Global = { dir: '.', set: {}, rest: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-C' || arg === '--dir') global.dir = argv[++i] ?? '.';
-    else if (arg === '--set' || arg === '-S') Object.assign(global.set, Object.fromEntries([parseSetArg(argv[++i] ?? '')]));
-    else if (arg.startsWith('--set=')) Object.assign(global.set, Object.fromEntries([parseSetArg(arg.slice(6))]));
-    else global.rest.push(arg);
+/** package.json sits above src/ when run from source and above dist/src/ when built. */
+function packageVersion(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    const file = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
   }
-  return global;
+  return 'unknown';
 }
 
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
-  return parseCommandArgs({ args, options, allowPositionals: true, strict: true });
+function collectSet(value: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
+  const [path, parsed] = parseSetArg(value);
+  return { ...previous, [path]: parsed };
 }
 
-async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = []): Promise<T> {
-  const session = await ProjectSession.open({ dir: global.dir, set: global.set, json, targets });
+/** -C and --set belong to the program, so commander takes them before or after the command. */
+function addGlobalOptions(cmd: CliCommand): CliCommand {
+  return cmd
+    .option('-C, --dir <dir>', 'the project folder holding pipeline.yaml', '.')
+    .option('-S, --set <PATH=VALUE>', 'override a param for this command, VALUE parsed as YAML (repeatable)', collectSet);
+}
+
+/**
+ * The command name and project folder, read before the program is built: project
+ * commands are known only once pipeline.yaml in that folder is read.
+ */
+function peek(argv: string[]): { name: string | undefined; dir: string; bare: boolean } {
+  const scan = addGlobalOptions(new commander.Command()).helpOption(false).allowUnknownOption().exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   try {
-    return await work(session);
-  } finally {
-    await session.close();
-  }
-}
-
-async function runCommand(global: Global, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    force: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, jobs: { type: 'string', short: 'j' }, json: { type: 'boolean' },
-  });
-  const jobs = values.jobs === undefined ? 2 : Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`--jobs expects a positive integer, got "${values.jobs}"`, { field: '--jobs' });
-  const json = Boolean(values.json);
-  return withSession(global, json, async (session) => {
-    if (values['dry-run']) {
-      const statuses = await session.runner.status(positionals, Boolean(values.force));
-      if (json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
-      else for (const s of statuses) process.stdout.write(s.upToDate ? `${s.name}: up to date, would skip\n` : `${s.name}: would run: ${s.reasons.join('; ')}\n`);
-      return 0;
-    }
-    const summary = await session.run({ targets: positionals, force: Boolean(values.force), jobs, argv: ['run', ...args].join(' ') });
-    if (json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-    return summary.exitCode;
-  }, positionals);
-}
-
-async function statusCommand(global: Global, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
-  try {
-    return await withSession(global, Boolean(values.json), async (session) => {
-      const statuses = await session.runner.status(positionals);
-      if (values.json) process.stdout.write(JSON.stringify(statuses, null, 2) + '\n');
-      else for (const s of statuses) process.stdout.write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
-      return 0;
-    }, positionals);
+    const { operands, unknown } = scan.parseOptions(argv);
+    return { name: operands[0], dir: scan.opts<Global>().dir, bare: operands.length === 0 && unknown.length === 0 };
   } catch (error) {
-    if (!(error instanceof ProjectLockedError)) throw error;
-    return runInProgressStatus(global, error, positionals, Boolean(values.json));
+    // A missing option value: the program's own parse reports it, with the usage.
+    if (error instanceof commander.CommanderError) return { name: undefined, dir: '.', bare: false };
+    throw error;
   }
 }
 
-/** While a run holds the state database, status tells what that run is doing. */
-async function runInProgressStatus(global: Global, locked: ProjectLockedError, targets: string[], json: boolean): Promise<number> {
-  const project = await loadProject(global.dir, global.set);
-  const progress = readRunProgress(project.paths.runProgress);
-  if (!progress) throw locked;
-  const stages = selectStages(project.graph, targets);
-  if (json) {
-    const { pid, host } = locked.holder;
-    const running = { pid, host, started_at: progress.started_at, command: progress.command, updated_at: progress.updated_at };
-    const perStage = stages.map((name) => ({ name, ...(progress.stages[name] ?? { state: 'waiting' }) }));
-    process.stdout.write(JSON.stringify({ running, stages: perStage }, null, 2) + '\n');
-  } else {
-    process.stdout.write(`a run is in progress (pid ${locked.holder.pid} on ${locked.holder.host} since ${progress.started_at}: ${progress.command}); staleness is checked once it ends\n`);
-    for (const line of describeRunProgress(progress, stages)) process.stdout.write(`${line}\n`);
-  }
-  return 0;
+function buildProgram(): CliCommand {
+  // Settings first: commander copies them into each command as it is created.
+  const program = new commander.Command('pipeline')
+    .usage('[-C DIR] <command> [options]')
+    .description('A Make-like, file-based DAG runner: runs the stages of pipeline.yaml whose code, params or inputs changed.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', `${examples('pipeline run', 'pipeline -C my-project status', 'pipeline help run')}
+Exit codes: 0 ok, 1 a stage failed, 2 bad input, 130 interrupted.\n`);
+  return addGlobalOptions(program);
 }
 
-async function sqlCommand(global: Global, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { format: { type: 'string', default: 'table' } });
-  const format = values.format as OutputFormat;
-  if (!outputFormats.includes(format)) throw new InputError(`--format expects one of ${outputFormats.join(', ')}`, { field: '--format' });
-  if (positionals.length !== 1) throw new InputError('sql expects one query, e.g. pipeline sql "select count(*) from images"', { field: 'query' });
-  return withSession(global, true, async (session) => {
-    process.stdout.write(formatRows(await session.sql(positionals[0]!), format));
-    return 0;
+function addProjectCommand(program: CliCommand, command: Command, global: () => Global, done: (code: number) => void): void {
+  if (program.commands.some((c) => c.name() === command.name)) {
+    throw new InputError(`a command module defines "${command.name}", which is already a command`, { field: 'commands' });
+  }
+  const cli = program.command(command.name).summary(command.summary).description(command.summary).helpGroup(projectGroup);
+  command.configure(cli);
+  cli.action(async () => {
+    done(await withSession(global(), false, (session) => command.run({ args: cli.args, options: cli.opts() }, session.commandContext())));
   });
 }
 
-async function projectCommands(global: Global): Promise<Command[]> {
-  try {
-    return await loadCommands(await loadProject(global.dir, global.set));
-  } catch {
-    return [];
-  }
+async function projectCommands(dir: string): Promise<Command[]> {
+  const root = resolve(dir);
+  const { parsed, config } = await readConfig(root);
+  return loadCommands({ dir: root, file: parsed.file, config });
 }
 
 export async function dispatch(argv: string[]): Promise<number> {
-  const global = splitGlobal(argv);
-  const [command, ...args] = global.rest;
-  const engineCommands = ['run', 'status', 'dag', 'sql', 'gc'];
-  if (command && engineCommands.includes(command) && (args.includes('--help') || args.includes('-h'))) {
-    process.stdout.write(`${usage}\n`);
+  let exitCode = 0;
+  const program = buildProgram();
+  const global = (): Global => {
+    const { dir, set } = program.opts<{ dir: string; set?: Global['set'] }>();
+    return { dir, set: set ?? {} };
+  };
+  const cli: EngineCli = { global, argv, done: (code) => (exitCode = code) };
+  addEngineCommands(program, cli);
+  const { name, dir, bare } = peek(argv);
+  if (name === undefined || !program.commands.some((c) => c.name() === name)) {
+    // For the overall help a project that does not load only hides its commands; for a
+    // command by name its error is the answer.
+    const extra = await projectCommands(dir).catch((error: unknown) => {
+      if (name === undefined || name === 'help') return [];
+      throw error;
+    });
+    for (const command of extra) addProjectCommand(program, command, cli.global, cli.done);
+  }
+  if (bare) {
+    program.outputHelp();
     return 0;
   }
-  switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h': {
-      const extra = await projectCommands(global);
-      const listed = extra.map((c) => `  ${c.name.padEnd(17)}  ${c.summary}\n`).join('');
-      process.stdout.write(`${usage}\n${listed ? `\nProject commands (pipeline.yaml commands:):\n${listed}` : ''}`);
-      return 0;
-    }
-    case 'run':
-      return runCommand(global, args);
-    case 'status':
-      return statusCommand(global, args);
-    case 'dag': {
-      const { values } = parse(args, { mermaid: { type: 'boolean' }, dot: { type: 'boolean' } });
-      const project = await loadProject(global.dir, global.set);
-      process.stdout.write(renderDag(project.graph, values.mermaid ? 'mermaid' : values.dot ? 'dot' : 'text'));
-      return 0;
-    }
-    case 'sql':
-      return sqlCommand(global, args);
-    case 'gc':
-      return withSession(global, false, async (session) => {
-        process.stdout.write(await collectGarbage(session));
-        return 0;
-      });
-    default: {
-      const project = await loadProject(global.dir, global.set);
-      const found = (await loadCommands(project)).find((c) => c.name === command);
-      if (!found) throw new InputError(`unknown command "${command}" (see pipeline help)`, { field: 'command' });
-      if (args.includes('--help')) {
-        process.stdout.write(`${found.usage}\n`);
-        return 0;
-      }
-      return withSession(global, false, (session) => found.run(args, session.commandContext()));
-    }
-  }
+  await program.parseAsync(argv, { from: 'user' });
+  return exitCode;
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
     return await dispatch(argv);
   } catch (error) {
+    // commander has printed its message already; help and --version end this way too.
+    if (error instanceof commander.CommanderError) return error.exitCode === 0 ? 0 : 2;
     if (error instanceof InputError || error instanceof InputErrors) {
       const errors = error instanceof InputErrors ? error.errors : [error];
       for (const e of errors) process.stderr.write(`error: ${e.format()}\n`);
-      return 2;
-    }
-    if (String((error as NodeJS.ErrnoException)?.code ?? '').startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`error: ${(error as Error).message}\n`);
       return 2;
     }
     if (error instanceof ProjectLockedError) {

@@ -1,8 +1,15 @@
 // Commands beyond the engine's own (plan, label, loop, report --html, prune...) come from
 // modules that pipeline.yaml lists under `commands:`, so the engine stays domain-free.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+// A command declares its arguments and options on a commander command; the CLI builds
+// its --help and checks argv against them before `run` sees anything.
+import type { Command as CliCommand } from 'commander';
+import { requireCommonJs } from './commonjs.js';
 import { InputError } from './errors.js';
 import type { Sql } from './stage.js';
+
+const commander = requireCommonJs('commander') as typeof import('commander');
+
+export type { CliCommand };
 
 export interface RunOptions {
   targets?: string[];
@@ -34,25 +41,63 @@ export interface CommandContext {
   stderr(text: string): void;
 }
 
-export interface Command {
-  name: string;
-  summary: string;
-  usage: string;
-  /** Returns the exit code; throw InputError for bad arguments (exit 2). */
-  run(args: string[], ctx: CommandContext): Promise<number>;
+/** What `run` gets: the operands in order, and the options as commander parsed them (camelCase keys). */
+export interface CommandInput<Options> {
+  args: string[];
+  options: Options;
 }
 
-export function defineCommand(command: Command): Command {
+export interface Command<Options = Record<string, unknown>> {
+  name: string;
+  /** one line, for `pipeline --help` */
+  summary: string;
+  /**
+   * Declare arguments, options and help text (with an example) on the command the CLI
+   * made for it. -C/--dir, -S/--set, -h/--help and -V/--version belong to the CLI.
+   */
+  configure(cli: CliCommand): void;
+  /** Returns the exit code; throw InputError for bad input (exit 2). */
+  run(input: CommandInput<Options>, ctx: CommandContext): Promise<number>;
+}
+
+export function defineCommand<Options>(command: Command<Options>): Command<Options> {
   return command;
 }
 
-/** parseArgs for a command: an unknown option or a missing value is bad input (exit 2), with the usage when given. */
-export function parseCommandArgs<T extends ParseArgsConfig>(config: T, usage?: string): ReturnType<typeof parseArgs<T>> {
+/** The "Examples:" section of a command's --help, one `pipeline ...` line each. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+/** An option value parser for whole numbers >= min; commander reports a bad value naming the option. */
+export function integerAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < min) {
+      throw new commander.InvalidArgumentError(min === 0 ? 'expected a whole number >= 0' : `expected a whole number >= ${min}`);
+    }
+    return Number(value);
+  };
+}
+
+/**
+ * Parse `argv` as the CLI would (the command's own declarations) and run it with `ctx`:
+ * bad arguments throw InputError instead of exiting. For testing a command in-process.
+ */
+export async function invokeCommand<Options>(command: Command<Options>, argv: string[], ctx: CommandContext): Promise<number> {
+  const cli = new commander.Command(command.name)
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => ctx.stdout(text), writeErr: () => undefined });
+  command.configure(cli);
+  let code = 0;
+  cli.action(async () => {
+    code = await command.run({ args: cli.args, options: cli.opts() as Options }, ctx);
+  });
   try {
-    return parseArgs(config);
+    await cli.parseAsync(argv, { from: 'user' });
   } catch (error) {
-    if (!String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw error;
-    const message = (error as Error).message;
-    throw new InputError(usage ? `${message}; usage: ${usage}` : message, { field: 'arguments' });
+    if (!(error instanceof commander.CommanderError)) throw error;
+    if (error.exitCode === 0) return 0;
+    throw new InputError(error.message.replace(/^error: /, ''), { field: 'arguments' });
   }
+  return code;
 }

@@ -1,49 +1,126 @@
-// Delete what no current output refers to: memo rows and parts of old params or code,
-// and stored objects no table mentions. Never touches tables, sessions or user files.
-import { readdir, rm, rmdir } from 'node:fs/promises';
+// What no current output refers to: memo rows and parts of old params or code, and
+// stored objects no table mentions. Listed by default, deleted only when asked (a memo
+// row of an old param is what makes changing that param back cheap). Never touches
+// tables, sessions or user files.
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { glob } from './glob.js';
 import { sqlString } from './tables.js';
 import type { ProjectSession } from './session.js';
 
-export async function collectGarbage(session: ProjectSession): Promise<string> {
+export interface GcReport {
+  /** memo rows recorded under a stage fingerprint the lock no longer holds */
+  memoRows: number;
+  /** memo part files no kept memo row points at */
+  parts: number;
+  /** stored objects no current table mentions */
+  objects: number;
+  /** bytes the parts and objects take on disk (memo rows live in the state database) */
+  bytes: number;
+  /** true when they were deleted, false when only listed */
+  applied: boolean;
+}
+
+/** What gc keeps. */
+interface Referenced {
+  /** stage -> the memo fingerprint its current lock entry uses */
+  memo: Record<string, string>;
+  /** memo parts, project-relative without their `.<hash>.parquet` ending */
+  parts: Set<string>;
+  /** object file names (content hashes) */
+  objects: Set<string>;
+}
+
+interface Garbage {
+  memoRows: number;
+  files: { path: string; kind: 'part' | 'object'; bytes: number }[];
+}
+
+const keptMemo = '(stage, fp) IN (SELECT (stage, fp) FROM gc_keep_memo)';
+
+/**
+ * The one place that decides what is still in use: the memo rows of each stage's
+ * current fingerprint, the parts those rows point at, and every object a VARCHAR cell
+ * of a current table output names by its path under objects/.
+ */
+async function findReferenced(session: ProjectSession): Promise<Referenced> {
   const { project, state } = session;
-  const lock = session.runner.currentMemoKeys();
+  const memo = session.runner.currentMemoKeys();
   await state.transaction(async (c) => {
-    await c.run('CREATE OR REPLACE TEMP TABLE keep_memo (stage VARCHAR, fp VARCHAR)');
-    for (const [stage, fp] of Object.entries(lock)) await c.run('INSERT INTO keep_memo VALUES ($stage, $fp)', { stage, fp });
-    await c.run('DELETE FROM memo WHERE (stage, fp) NOT IN (SELECT (stage, fp) FROM keep_memo)');
+    await c.run('CREATE OR REPLACE TEMP TABLE gc_keep_memo (stage VARCHAR, fp VARCHAR)');
+    for (const [stage, fp] of Object.entries(memo)) await c.run('INSERT INTO gc_keep_memo VALUES ($stage, $fp)', { stage, fp });
   });
-  const referencedParts = new Set((await state.query<{ part: string }>('SELECT DISTINCT part FROM memo')).map((r) => r.part));
-  const partFiles = await glob('**/*.parquet', { cwd: project.paths.memo, absolute: true }).catch(() => []);
-  let partsRemoved = 0;
-  for (const file of partFiles) {
-    const part = relative(project.dir, file).replace(/\.[^.]+\.parquet$/, '');
-    if (!referencedParts.has(part)) {
-      await rm(file, { force: true });
-      partsRemoved++;
-    }
-  }
-  const objectFiles = await glob('*/*', { cwd: project.paths.objects, absolute: true }).catch(() => [] as string[]);
-  const referenced = new Set<string>();
+  const parts = new Set((await state.query<{ part: string }>(`SELECT DISTINCT part FROM memo WHERE ${keptMemo}`)).map((r) => r.part));
+  const objects = new Set<string>();
   for (const out of Object.values(session.runner.currentOutputs())) {
     if (out.kind !== 'table') continue;
     const source = `read_parquet(${sqlString(join(project.dir, out.path))})`;
     const cols = await state.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${source}`);
     for (const col of cols.filter((c) => c.column_type === 'VARCHAR')) {
       const rows = await state.query<{ v: string }>(`SELECT DISTINCT "${col.column_name}" AS v FROM ${source} WHERE "${col.column_name}" LIKE '%objects/%'`);
-      for (const r of rows) referenced.add(r.v.split('/').pop()!);
+      for (const r of rows) objects.add(r.v.split('/').pop()!);
     }
   }
-  let objectsRemoved = 0;
-  for (const file of objectFiles) {
-    if (!referenced.has(file.split('/').pop()!)) {
-      await rm(file, { force: true });
-      objectsRemoved++;
-    }
+  return { memo, parts, objects };
+}
+
+async function sized(path: string, kind: 'part' | 'object') {
+  return { path, kind, bytes: (await stat(path)).size };
+}
+
+async function findGarbage(session: ProjectSession, referenced: Referenced): Promise<Garbage> {
+  const { project, state } = session;
+  const [{ n }] = await state.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM memo WHERE NOT ${keptMemo}`);
+  const files: Garbage['files'] = [];
+  for (const file of await glob('**/*.parquet', { cwd: project.paths.memo, absolute: true }).catch(() => [] as string[])) {
+    const part = relative(project.dir, file).replace(/\.[^.]+\.parquet$/, '');
+    if (!referenced.parts.has(part)) files.push(await sized(file, 'part'));
   }
+  for (const file of await glob('*/*', { cwd: project.paths.objects, absolute: true }).catch(() => [] as string[])) {
+    if (!referenced.objects.has(file.split('/').pop()!)) files.push(await sized(file, 'object'));
+  }
+  return { memoRows: n ?? 0, files };
+}
+
+async function deleteGarbage(session: ProjectSession, garbage: Garbage): Promise<void> {
+  const { project, state } = session;
+  await state.run(`DELETE FROM memo WHERE NOT ${keptMemo}`);
+  for (const file of garbage.files) await rm(file.path, { force: true });
+  // Object folders are named by hash prefix; an emptied one would otherwise stay forever.
   for (const dir of await readdir(project.paths.objects).catch(() => [] as string[])) {
     await rmdir(join(project.paths.objects, dir)).catch(() => undefined);
   }
-  return `gc: removed ${partsRemoved} memo parts and ${objectsRemoved} objects nothing refers to\n`;
+}
+
+export async function collectGarbage(session: ProjectSession, options: { apply: boolean }): Promise<GcReport> {
+  const garbage = await findGarbage(session, await findReferenced(session));
+  if (options.apply) await deleteGarbage(session, garbage);
+  return {
+    memoRows: garbage.memoRows,
+    parts: garbage.files.filter((f) => f.kind === 'part').length,
+    objects: garbage.files.filter((f) => f.kind === 'object').length,
+    bytes: garbage.files.reduce((sum, f) => sum + f.bytes, 0),
+    applied: options.apply,
+  };
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** One line for people: what was freed, or what would be and how to free it. */
+export function describeGcReport(report: GcReport): string {
+  const what = `${plural(report.memoRows, 'memo row')}, ${plural(report.parts, 'memo part')} and ${plural(report.objects, 'object')} (${formatBytes(report.bytes)})`;
+  if (report.applied) return `gc: freed ${what} nothing refers to\n`;
+  const nothing = report.memoRows + report.parts + report.objects === 0;
+  return nothing ? `gc: nothing to free\n` : `gc: would free ${what} nothing refers to; nothing deleted (add --apply to delete them)\n`;
 }

@@ -60,8 +60,8 @@ export async function loadCommandModule(ref: string, projectDir: string, where: 
   if (!file) throw new InputError(`command module "${ref}" not found`, where);
   const mod = await importModule(file);
   const commands = Array.isArray(mod) ? mod : [mod];
-  if (!commands.every((c) => c && typeof c.name === 'string' && typeof c.run === 'function')) {
-    throw new InputError(`${file} does not export commands: its default export must be an array of defineCommand(...)`, where);
+  if (!commands.every((c) => c && typeof c.name === 'string' && typeof c.configure === 'function' && typeof c.run === 'function')) {
+    throw new InputError(`${file} does not export commands: its default export must be defineCommand(...) or an array of them`, where);
   }
   return commands as Command[];
 }

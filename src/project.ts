@@ -85,7 +85,8 @@ function checkBeforeWriting(project: Project): void {
   }
 }
 
-export async function loadCommands(project: Project): Promise<Command[]> {
+/** Only the config is needed: a command's --help works while a stage module is broken. */
+export async function loadCommands(project: Pick<Project, 'dir' | 'file' | 'config'>): Promise<Command[]> {
   const commands: Command[] = [];
   for (const [i, ref] of project.config.commands.entries()) {
     commands.push(...(await loadCommandModule(ref, project.dir, { file: project.file, field: `commands[${i}]` })));

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import commands from '../../commands/label.js';
+import label from '../../commands/label.js';
 import { parseLabelCsv, splitCsvLine } from '../../commands/label-csv.js';
 import { humanLabelsOf, readLabelRows, labelKey } from '../../stages/classify/human-labels.js';
 import { InputError, InputErrors } from '../../src/errors.js';
-import type { CommandContext } from '../../src/command.js';
+import { invokeCommand, type CommandContext } from '../../src/command.js';
 import type { StageContext } from '../../src/stage.js';
 
 /** A CommandContext over a real in-memory DuckDB, holding `images` and `scores` tables like the state's views. */
@@ -32,15 +32,14 @@ async function context() {
   return { ctx, out, sql: sql as unknown as StageContext['sql'] };
 }
 
-const [label] = commands;
 const tmp = () => mkdtempSync(join(tmpdir(), 'sdloop-label-'));
 
 describe('pipeline label', () => {
   it('records axis=value labels and rejects in the state table labels, which classify reads back', async () => {
     const { ctx, out, sql } = await context();
     expect(await readLabelRows(sql)).toEqual([]);
-    expect(await label.run(['img1', 'Hair=Bob', 'Colour=Red'], ctx)).toBe(0);
-    expect(await label.run(['img2', '--reject'], ctx)).toBe(0);
+    expect(await invokeCommand(label, ['img1', 'Hair=Bob', 'Colour=Red'], ctx)).toBe(0);
+    expect(await invokeCommand(label, ['img2', '--reject'], ctx)).toBe(0);
     const rows = await readLabelRows(sql);
     expect(rows.map(({ created_at, ...r }) => r)).toEqual([
       { image_id: 'img1', axis: 'Colour', value: 'Red', reject: false },
@@ -57,7 +56,7 @@ describe('pipeline label', () => {
     const { ctx, sql } = await context();
     const file = join(tmp(), 'labels.csv');
     writeFileSync(file, 'image_id,axis,value,reject\nimg1,Hair,"bob cut, chin-length",\nimg3,,,true\nimg1,Hair,Long,false\n');
-    expect(await label.run(['--csv', file], ctx)).toBe(0);
+    expect(await invokeCommand(label, ['--csv', file], ctx)).toBe(0);
     const rows = (await readLabelRows(sql)).map(({ created_at, ...r }) => r);
     expect(rows).toEqual([
       { image_id: 'img1', axis: 'Hair', value: 'Long', reject: false },
@@ -69,7 +68,7 @@ describe('pipeline label', () => {
     const { ctx, sql } = await context();
     const file = join(tmp(), 'labels.csv');
     writeFileSync(file, 'image_id,axis,value\nimg1,Hair,Bob\nnope,Hair,Bob\nimg1,Shoes,Red\nimg1,Hair,Bobb\n');
-    const error = await label.run(['--csv', file], ctx).catch((e) => e);
+    const error = await invokeCommand(label, ['--csv', file], ctx).catch((e) => e);
     expect(error).toBeInstanceOf(InputErrors);
     expect((error as InputErrors).errors.map((e) => e.format())).toEqual([
       `${file}:3: image_id: expected the id of a generated image, got 'nope'`,
@@ -81,12 +80,12 @@ describe('pipeline label', () => {
 
   it('says what it expected for bad command lines', async () => {
     const { ctx } = await context();
-    await expect(label.run([], ctx)).rejects.toThrow(/expected an image id/);
-    await expect(label.run(['img1'], ctx)).rejects.toThrow(/expected <axis>=<value> or --reject/);
-    await expect(label.run(['img1', 'Hair'], ctx)).rejects.toThrow(/expected <axis>=<value>.*got 'Hair'/);
-    await expect(label.run(['img1', 'Hair=Bob', '--reject'], ctx)).rejects.toThrow(InputError);
-    await expect(label.run(['--bogus'], ctx)).rejects.toThrow(InputError);
-    await expect(label.run(['--csv', '/does/not/exist.csv'], ctx)).rejects.toThrow(/expected a readable CSV file/);
+    await expect(invokeCommand(label, [], ctx)).rejects.toThrow(/expected an image id/);
+    await expect(invokeCommand(label, ['img1'], ctx)).rejects.toThrow(/expected <axis>=<value> or --reject/);
+    await expect(invokeCommand(label, ['img1', 'Hair'], ctx)).rejects.toThrow(/expected <axis>=<value>.*got 'Hair'/);
+    await expect(invokeCommand(label, ['img1', 'Hair=Bob', '--reject'], ctx)).rejects.toThrow(InputError);
+    await expect(invokeCommand(label, ['--bogus'], ctx)).rejects.toThrow(InputError);
+    await expect(invokeCommand(label, ['--csv', '/does/not/exist.csv'], ctx)).rejects.toThrow(/expected a readable CSV file/);
   });
 });
 

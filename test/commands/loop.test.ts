@@ -2,10 +2,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { CommandContext, RunOptions, RunSummary } from '../../src/command.js';
+import { invokeCommand, type CommandContext, type RunOptions, type RunSummary } from '../../src/command.js';
 import { InputError } from '../../src/errors.js';
 import { sqlLiteral, loopRounds, promotedLoras } from '../../commands/loop-state.js';
-import loopCommands, { parseLoopArgs, runOnSchedule, runRounds } from '../../commands/loop.js';
+import loop, { loopOptions, runOnSchedule, runRounds } from '../../commands/loop.js';
 import { freshDir } from '../train/fixtures.js';
 
 type Outcome = { verdict: 'promote' | 'reject'; before: number; after: number } | { fail: number } | { crash: string };
@@ -68,12 +68,18 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
 const options = { rounds: 3, untilNoGain: false, targeted: false };
 
 describe('loop arguments', () => {
-  it('defaults to one round, twenty with --until-no-gain, and rejects bad input', () => {
-    expect(parseLoopArgs([])).toEqual({ rounds: 1, untilNoGain: false, targeted: false, schedule: null });
-    expect(parseLoopArgs(['--until-no-gain', '--targeted'])).toMatchObject({ rounds: 20, untilNoGain: true, targeted: true });
-    expect(parseLoopArgs(['--rounds', '3', '--schedule', '0 2 * * *'])).toMatchObject({ rounds: 3, schedule: '0 2 * * *' });
-    expect(() => parseLoopArgs(['--rounds', '0'])).toThrow(InputError);
-    expect(() => parseLoopArgs(['--round', '2'])).toThrow(/Unknown option '--round'/);
+  it('defaults to one round, twenty with --until-no-gain', () => {
+    expect(loopOptions({})).toEqual({ rounds: 1, untilNoGain: false, targeted: false, schedule: null });
+    expect(loopOptions({ untilNoGain: true, targeted: true })).toMatchObject({ rounds: 20, untilNoGain: true, targeted: true });
+    expect(loopOptions({ rounds: 3, schedule: '0 2 * * *' })).toMatchObject({ rounds: 3, schedule: '0 2 * * *' });
+  });
+
+  it('rejects bad input before a round starts', async () => {
+    const f = await fakeContext([]);
+    await expect(invokeCommand(loop, ['--rounds', '0'], f.ctx)).rejects.toThrow(InputError);
+    await expect(invokeCommand(loop, ['--rounds', 'x'], f.ctx)).rejects.toThrow(/option '--rounds <n>' argument 'x' is invalid/);
+    await expect(invokeCommand(loop, ['--round', '2'], f.ctx)).rejects.toThrow(/unknown option '--round'\n\(Did you mean --rounds\?\)/);
+    expect(f.runs).toEqual([]);
   });
 });
 
@@ -151,6 +157,6 @@ describe('loop on a schedule', () => {
   });
 
   it('is exported as the `loop` command', () => {
-    expect(loopCommands.map((c) => c.name)).toEqual(['loop']);
+    expect(loop.name).toBe('loop');
   });
 });

@@ -2,9 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CommandContext } from '../../src/command.js';
+import { invokeCommand, type CommandContext } from '../../src/command.js';
 import { InputErrors } from '../../src/errors.js';
-import commands from '../../commands/plan.js';
+import commands from '../../commands/index.js';
 import { project, promptYaml } from '../resolve/helpers.js';
 import { exampleDir } from '../example-project.js';
 
@@ -26,7 +26,7 @@ const example = exampleDir;
 describe('pipeline plan', () => {
   it('prints the rows as JSON with the table column names', async () => {
     const { ctx, out } = context(example);
-    const code = await command('plan').run([join(example, 'data/prompts/pet.prompt.yaml'), '--format', 'json', '--count', '5', '--seeds', '3#10'], ctx);
+    const code = await invokeCommand(command('plan'), [join(example, 'data/prompts/pet.prompt.yaml'), '--format', 'json', '--count', '5', '--seeds', '3#10'], ctx);
     expect(code).toBe(0);
     const rows = JSON.parse(out.join(''));
     expect(rows).toHaveLength(5);
@@ -36,20 +36,20 @@ describe('pipeline plan', () => {
 
   it('prints a table and CSV; rejects an unknown format', async () => {
     const { ctx, out } = context(example);
-    await command('plan').run([join(example, 'data/prompts/scenery.prompt.yaml'), '--fixed', 'Location:Beach', '--count', '2'], ctx);
+    await invokeCommand(command('plan'), [join(example, 'data/prompts/scenery.prompt.yaml'), '--fixed', 'Location:Beach', '--count', '2'], ctx);
     expect(out.join('')).toMatch(/idx\s+seed\s+variations\s+api_prompt/);
     expect(out.join('')).toContain('Location=Beach');
     const csv = context(example);
-    await command('plan').run([join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'csv', '--count', '1'], csv.ctx);
+    await invokeCommand(command('plan'), [join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'csv', '--count', '1'], csv.ctx);
     expect(csv.out.join('').split('\r\n')[0]).toMatch(/^prompt_id,source,session/);
-    await expect(command('plan').run([join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'xml'], ctx)).rejects.toThrow(/expected one of table, csv, json/);
+    await expect(invokeCommand(command('plan'), [join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'xml'], ctx)).rejects.toThrow(/option '--format <format>' argument 'xml' is invalid. Allowed choices are table, csv, json/);
   });
 });
 
 describe('pipeline validate', () => {
   it('passes on the example project', async () => {
     const { ctx, out, err } = context(example, { resolve: { prompts: ['data/prompts/*.prompt.yaml'] } });
-    expect(await command('validate').run([], ctx)).toBe(0);
+    expect(await invokeCommand(command('validate'), [], ctx)).toBe(0);
     expect(err).toEqual([]);
     expect(out.join('')).toMatch(/^ok: \d+ files checked, 4 prompt files planned/);
   });
@@ -63,7 +63,7 @@ describe('pipeline validate', () => {
       'vars/old.yaml': '- red hair\n- blue hair\n',
     });
     const { ctx } = context(dir, { resolve: { prompts: ['prompts/*.prompt.yaml'] } });
-    const error = await command('validate').run([join(dir, 'prompts'), join(dir, 'vars')], ctx).catch((e) => e);
+    const error = await invokeCommand(command('validate'), [join(dir, 'prompts'), join(dir, 'vars')], ctx).catch((e) => e);
     expect(error).toBeInstanceOf(InputErrors);
     const lines = (error as InputErrors).errors.map((e) => e.format());
     expect(lines.some((l) => /a\.prompt\.yaml:\d+:\d+: imports: unknown placeholders: Missing.*available imports: Hair/.test(l))).toBe(true);
@@ -78,7 +78,7 @@ describe('pipeline validate warnings', () => {
   it('points out unknown keys (typos) without failing', async () => {
     const dir = project({ 'prompts/a.prompt.yaml': promptYaml('cat', 'negative_promt: "ugly"\nthemable: true\n') });
     const { ctx, err } = context(dir, { resolve: { prompts: ['prompts/*.prompt.yaml'] } });
-    expect(await command('validate').run([], ctx)).toBe(0);
+    expect(await invokeCommand(command('validate'), [], ctx)).toBe(0);
     expect(err.join('')).toMatch(/^warning: .*a\.prompt\.yaml:9:1: negative_promt: unknown key "negative_promt" in a prompt file, ignored/);
     expect(err.join('').match(/^warning:/gm)).toHaveLength(1);
   });
@@ -88,7 +88,7 @@ describe('pipeline schema export', () => {
   it('writes JSON Schema for every file kind and for pipeline.yaml', async () => {
     const dir = project({});
     const { ctx } = context(dir);
-    expect(await command('schema').run(['export', '--out', join(dir, 'out')], ctx)).toBe(0);
+    expect(await invokeCommand(command('schema'), ['export', '--out', join(dir, 'out')], ctx)).toBe(0);
     for (const name of ['prompt', 'template', 'chunk', 'variations', 'theme', 'pipeline']) {
       expect(existsSync(join(dir, 'out', `${name}.schema.json`))).toBe(true);
     }

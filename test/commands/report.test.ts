@@ -2,9 +2,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import commands from '../../commands/report.js';
+import commands from '../../commands/index.js';
 import { buildFixture, type Fixture } from './report-fixture.js';
 import { InputError } from '../../src/errors.js';
+import { invokeCommand } from '../../src/command.js';
 
 const command = (name: string) => commands.find((c) => c.name === name)!;
 let fixture: Fixture | undefined;
@@ -12,7 +13,7 @@ afterEach(() => fixture?.ctx.close());
 
 async function report(args: string[], options?: Parameters<typeof buildFixture>[0]) {
   fixture = await buildFixture(options);
-  const code = await command('report').run(args, fixture.ctx);
+  const code = await invokeCommand(command('report'), args, fixture.ctx);
   return { code, out: fixture.ctx.out.join(''), err: fixture.ctx.err.join('') };
 }
 
@@ -32,11 +33,11 @@ describe('pipeline report', () => {
     mkdirSync(join(fixture.dir, 'reports'));
     writeFileSync(join(fixture.dir, 'reports', 'custom.sql'), '-- Images per status.\n-- @needs images\nSELECT status, count(*)::INTEGER AS n FROM images GROUP BY status ORDER BY status\n');
     writeFileSync(join(fixture.dir, 'reports', 'sessions.sql'), '-- My own sessions view.\n-- @needs prompts\nSELECT DISTINCT session FROM prompts ORDER BY session\n');
-    expect(await command('report').run([], fixture.ctx)).toBe(0);
+    expect(await invokeCommand(command('report'), [], fixture.ctx)).toBe(0);
     expect(fixture.ctx.out.join('')).toMatch(/^custom\s+Images per status\.$/m);
     expect(fixture.ctx.out.join('')).toMatch(/^sessions\s+My own sessions view\.$/m);
     fixture.ctx.out.length = 0;
-    expect(await command('report').run(['custom', '--format', 'json'], fixture.ctx)).toBe(0);
+    expect(await invokeCommand(command('report'), ['custom', '--format', 'json'], fixture.ctx)).toBe(0);
     expect(JSON.parse(fixture.ctx.out.join(''))).toEqual([{ status: 'blank', n: 1 }, { status: 'failed', n: 1 }, { status: 'ok', n: 24 }]);
   });
 
@@ -62,7 +63,7 @@ describe('pipeline report', () => {
   test('bad names, formats and parameters are bad input saying what is expected', async () => {
     await expect(report(['nope'])).rejects.toThrow(/unknown report "nope": expected one of .*variation_success/);
     fixture!.ctx.close();
-    await expect(report(['sessions', '--format', 'xml'])).rejects.toThrow(/expected one of table, csv, json/);
+    await expect(report(['sessions', '--format', 'xml'])).rejects.toThrow(/option '--format <format>' argument 'xml' is invalid. Allowed choices are table, csv, json/);
     fixture!.ctx.close();
     await expect(report(['sessions', '--param', 'sinse=2026-01-01'])).rejects.toThrow(/unknown parameter sinse: expected one of since, complete_at/);
     fixture!.ctx.close();
@@ -80,7 +81,7 @@ describe('pipeline report', () => {
   test('--html writes one file and notes what could not be shown', async () => {
     fixture = await buildFixture({ withLoop: false });
     const file = join(fixture.dir, 'out', 'report.html');
-    expect(await command('report').run(['--html', file], fixture.ctx)).toBe(0);
+    expect(await invokeCommand(command('report'), ['--html', file], fixture.ctx)).toBe(0);
     expect(existsSync(file)).toBe(true);
     expect(readFileSync(file, 'utf8')).toContain('data-plot="success"');
     expect(fixture.ctx.err.join('')).toContain('note: report loop_history needs table loop_rounds');
@@ -89,7 +90,7 @@ describe('pipeline report', () => {
 });
 
 describe('pipeline prune', () => {
-  const prune = (args: string[]) => command('prune').run(args, fixture!.ctx);
+  const prune = (args: string[]) => invokeCommand(command('prune'), args, fixture!.ctx);
   const output = () => fixture!.ctx.out.splice(0).join('');
 
   test('lists by default, --apply moves to the trash with a record, --restore brings them back', async () => {

@@ -128,7 +128,7 @@ describe('sql', () => {
     expect(unknown.stderr).toMatch(/^error: query: SQL: .*nosuch/);
     const format = await project.pipeline(['sql', '--format', 'xml', query]);
     expect(format.code).toBe(2);
-    expect(format.stderr).toBe('error: --format: --format expects one of table, csv, json\n');
+    expect(format.stderr.split('\n')[0]).toBe("error: option '--format <format>' argument 'xml' is invalid. Allowed choices are table, csv, json.");
   });
 });
 

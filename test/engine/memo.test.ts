@@ -52,15 +52,15 @@ it('reruns every item when a param changes, and reuses the old results when it c
   expect((await upperRows())[0]!.text).toBe('FILE 0!');
 });
 
-it('gc forgets results memoised under params no output uses any more', async () => {
+it('gc --apply forgets results memoised under params no output uses any more', async () => {
   await project.run(['--set', 'upper.suffix="?"']);
-  const gc = await project.pipeline(['gc']);
+  const gc = await project.pipeline(['gc', '--apply']);
   expect(gc.code).toBe(0);
-  expect(gc.stdout).toMatch(/^gc: removed [1-9]\d* memo parts and 0 objects nothing refers to\n$/);
+  expect(gc.stdout).toMatch(/^gc: freed [1-9]\d* memo rows, [1-9]\d* memo parts and 0 objects \(\d+(\.\d)? [KM]?i?B\) nothing refers to\n$/);
   const back = await project.run();
   expect(stageOf(back, 'upper').items).toEqual({ done: 12, failed: 0, reused: 0 });
-  const again = await project.pipeline(['gc']);
-  expect(again.stdout).toMatch(/removed [1-9]\d* memo parts/);
+  const again = await project.pipeline(['gc', '--apply']);
+  expect(again.stdout).toMatch(/freed [1-9]\d* memo rows, [1-9]\d* memo parts/);
   expect((await project.run()).stages.map((s) => s.status)).toEqual(['skipped', 'skipped', 'skipped']);
 });
 
