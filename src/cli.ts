@@ -83,7 +83,7 @@ function addProjectCommand(program: CliCommand, command: Command, global: () => 
 async function projectCommands(dir: string): Promise<Command[]> {
   const root = resolve(dir);
   const { parsed, config } = await readConfig(root);
-  return loadCommands({ dir: root, file: parsed.file, config });
+  return loadCommands({ dir: root, file: parsed.path, config });
 }
 
 export async function dispatch(argv: string[]): Promise<number> {
