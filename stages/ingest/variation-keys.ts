@@ -53,7 +53,9 @@ export class VariationIndex {
 
   constructor(dirs: string[], projectDir: string) {
     const loader = new TemplateLoader(projectDir);
-    for (const path of dirs.flatMap(yamlFilesUnder)) {
+    // Named relative to their variations folder: `hair.yaml:Blonde`, as the user knows them.
+    const files = dirs.flatMap((dir) => yamlFilesUnder(dir).map((path) => [dir, path] as const));
+    for (const [dir, path] of files) {
       if (kindOf(path) !== 'variations') continue;
       let file: VariationsFile;
       try {
@@ -64,7 +66,7 @@ export class VariationIndex {
         continue;
       }
       this.files.push(path);
-      const name = relative(projectDir, path);
+      const name = relative(dir, path);
       file.keys.forEach((key, i) => {
         const candidate = { file, name, key };
         push(this.byText, norm(renderValue(file.values[i]!, null) ?? ''), candidate);
