@@ -45,15 +45,21 @@ export function mergeCatalog(
 ): { images: CatalogImageRow[]; prompts: CatalogPromptRow[] } {
   const images: CatalogImageRow[] = generated.images.map((i) => ({ ...i, origin: 'generated', annotated: false }));
   const seen = new Set(images.map((i) => i.image_id).filter(Boolean));
-  const keptPrompts = new Set<string>();
+  /** prompt id -> the folder of the copy kept: each copy recovered its own prompt row */
+  const keptFolder = new Map<string, string>();
   for (const image of [...imported.images].sort((a, b) => a.path.localeCompare(b.path))) {
     if (seen.has(image.image_id) || excluded.has(image.image_id)) continue;
     seen.add(image.image_id);
-    keptPrompts.add(image.prompt_id);
+    keptFolder.set(image.prompt_id, image.session_dir);
     images.push(image);
   }
   const prompts: CatalogPromptRow[] = generated.prompts.map((p) => ({ ...p, origin: 'generated', unresolved: [] }));
-  prompts.push(...imported.prompts.filter((p) => keptPrompts.has(p.prompt_id)));
+  for (const p of imported.prompts) {
+    const folder = keptFolder.get(p.prompt_id);
+    if (folder === undefined || !p.source.startsWith(`${folder}/`)) continue;
+    keptFolder.delete(p.prompt_id);
+    prompts.push(p);
+  }
   return { images, prompts };
 }
 

@@ -82,17 +82,16 @@ export class VariationIndex {
    */
   map(axis: string, text: string, available: string[] = [], fixedKey?: string): Mapping {
     let candidates = fixedKey !== undefined ? (this.byKey.get(fixedKey) ?? []) : (this.byText.get(norm(text)) ?? []);
-    if (candidates.length > 1 && available.length > 0) {
-      const holdsAll = (c: Candidate) => available.every((t) => c.file.values.some((v) => norm(renderValue(v, null) ?? '') === norm(t)));
-      const narrowed = candidates.filter(holdsAll);
-      if (narrowed.length > 0) candidates = narrowed;
-    }
-    const distinct = new Map(candidates.map((c) => [`${c.name}:${c.key}`, c]));
-    const unresolved = (reason: string): Mapping => ({ unresolved: { axis, text, key: null, reason, candidates: [...distinct.keys()] } });
-    if (distinct.size === 0) return unresolved(fixedKey !== undefined ? `pinned key ${fixedKey} is in no variations file` : 'the text is in no variations file');
-    if (distinct.size > 1) return unresolved(`the text is a value of ${distinct.size} keys`);
-    const [only] = distinct.values();
-    return { axis, mapped: mappedOf(only!) };
+    // The axis' file is the one holding most of the texts sdgen listed for it.
+    const holds = (c: Candidate) => available.filter((t) => c.file.values.some((v) => norm(renderValue(v, null) ?? '') === norm(t))).length;
+    const most = Math.max(0, ...candidates.map(holds));
+    candidates = candidates.filter((c) => holds(c) === most);
+    const unresolved = (reason: string): Mapping => ({ unresolved: { axis, text, key: null, reason, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
+    if (candidates.length === 0) return unresolved(fixedKey !== undefined ? `pinned key ${fixedKey} is in no variations file` : 'the text is in no variations file');
+    // Copies of one file (the same key for the text) agree; different keys are a real ambiguity.
+    const keys = new Set(candidates.map((c) => c.key));
+    if (keys.size > 1) return unresolved(`the text is a value of ${keys.size} keys`);
+    return { axis, mapped: mappedOf(candidates[0]!) };
   }
 
   /**
@@ -105,11 +104,12 @@ export class VariationIndex {
     for (const part of prompt.split(/[,\n]/).map(norm).filter(Boolean)) {
       const candidates = this.byText.get(part) ?? [];
       const files = new Set(candidates.map((c) => c.name));
-      if (files.size === 1) {
+      const keys = new Set(candidates.map((c) => c.key));
+      if (files.size === 1 || (files.size > 1 && keys.size === 1)) {
         const axis = basename(candidates[0]!.name).replace(/\.yaml$/, '');
         found.set(axis, { axis, mapped: mappedOf(candidates[0]!) });
       } else if (files.size > 1) {
-        found.set(`?${part}`, { unresolved: { axis: '', text: part, key: null, reason: `the text is a value in ${files.size} variations files`, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
+        found.set(`?${part}`, { unresolved: { axis: '', text: part, key: null, reason: `the text is a value of ${keys.size} keys`, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
       }
     }
     return [...found.values()];
