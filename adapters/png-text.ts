@@ -2,7 +2,7 @@
 // the "PNG Info" format every Stable Diffusion tool reads. Chunks are length + type +
 // data + CRC-32 over type and data; text goes after IHDR so readers that stop at IDAT
 // still see it.
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 
 const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -178,27 +178,26 @@ const iend = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 
  * Size and text chunks of a PNG file, reading only up to its first IDAT and its last 12
  * bytes: an imported folder holds gigabytes of pixels that nothing here needs. A file
  * that is not a PNG, has a bad chunk before IDAT or does not end in IEND (a truncated
- * download or render) is an error naming what is wrong.
+ * download or render) is an error naming what is wrong. Synchronous: these are two small
+ * reads of a file just hashed, so in the page cache, and a thread-pool round trip per
+ * read cost more than the reads.
  */
-export async function readPngHead(path: string): Promise<PngHead> {
-  const file = await open(path, 'r');
+export function readPngHead(path: string): PngHead {
+  const fd = openSync(path, 'r');
   try {
-    const { size } = await file.stat();
+    const { size } = fstatSync(fd);
     const tail = Buffer.alloc(12);
-    await file.read(tail, 0, 12, Math.max(0, size - 12));
+    readSync(fd, tail, 0, 12, Math.max(0, size - 12));
     if (size < 8 + 25 + 12 || !tail.equals(iend)) throw new Error('not a complete PNG: it does not end with an IEND chunk');
-    let head = Buffer.alloc(Math.min(size, 64 << 10));
-    await file.read(head, 0, head.length, 0);
-    for (;;) {
+    for (let length = Math.min(size, 64 << 10); ; length = Math.min(size, length * 4)) {
+      const head = Buffer.alloc(length);
+      readSync(fd, head, 0, length, 0);
       const chunks = headChunks(head);
       if (chunks) return describeHead(chunks);
-      if (head.length >= size) throw new Error('no IDAT chunk: the PNG holds no image data');
-      const bigger = Buffer.alloc(Math.min(size, head.length * 4));
-      await file.read(bigger, 0, bigger.length, 0);
-      head = bigger;
+      if (length >= size) throw new Error('no IDAT chunk: the PNG holds no image data');
     }
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 

@@ -4,7 +4,6 @@
 // for seed and model (sdgen saved the bytes A1111 returned); the manifest adds what A1111
 // never knew: the variation texts, the planned count, the session's status.
 import { basename, join } from 'node:path';
-import pLimit from 'p-limit';
 import { parseParameters, readPngHead, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
 import { hashValue } from '../../src/hash.js';
 import type { CatalogImageRow, CatalogPromptRow, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
@@ -26,7 +25,6 @@ export interface FolderRows {
 }
 
 const isPng = (name: string) => /\.png$/i.test(name);
-const readLimit = pLimit(8);
 
 /** `name.safetensors [abc123def4]` -> name and hash, as A1111 titles checkpoints. */
 function splitCheckpoint(title: string | null): { name: string; hash: string } {
@@ -110,7 +108,13 @@ export async function importFolder(item: FolderItem, index: VariationIndex): Pro
   const problems: string[] = [];
   const plan = await planOf(item, problems);
   const pngs = item.files.filter(([n]) => isPng(n));
-  const heads = await Promise.all(pngs.map(([name]) => readLimit(() => readPngHead(join(item.session_dir, name)).catch((e: Error) => e))));
+  const heads = pngs.map(([name]): PngHead | Error => {
+    try {
+      return readPngHead(join(item.session_dir, name));
+    } catch (error) {
+      return error as Error;
+    }
+  });
   const rows: FolderRows = { imported: [], imported_prompts: [], imported_sessions: [], problems };
   const unreadable: string[] = [];
   const indexes: number[] = [];

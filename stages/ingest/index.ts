@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { hashValue } from '../../src/hash.js';
 import { defineMapStage } from '../../src/stage.js';
 import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
-import { importFolder, type FolderItem } from './folder.js';
+import type { FolderItem } from './folder.js';
+import { ImportPool } from './import-pool.js';
 import { expandRoots, folderItems, sessionFolders } from './roots.js';
 import { VariationIndex } from './variation-keys.js';
 
@@ -25,7 +26,7 @@ export const ingestParams = z.object({
 type Params = z.infer<typeof ingestParams>;
 
 interface State {
-  index: VariationIndex;
+  pool: ImportPool;
   folders: number;
   done: { folders: number; images: number; loggedAt: number };
 }
@@ -58,16 +59,21 @@ export default defineMapStage<Params, FolderItem, State>({
     return { variations: hashValue(hashes) };
   },
   batchSize: () => 4,
+  // Enough folders in flight to keep every worker thread of the pool busy.
   concurrency: () => availableParallelism(),
   async setup(ctx, items) {
-    const index = new VariationIndex(variationDirs(ctx.params, ctx.projectDir), ctx.projectDir);
+    const pool = ImportPool.open({ dirs: variationDirs(ctx.params, ctx.projectDir), projectDir: ctx.projectDir }, items.length);
+    const index = pool.index();
     for (const problem of index.problems) ctx.warn(problem);
-    ctx.log(`${items.length} folders; texts mapped through ${index.files.length} variation files`);
-    return { index, folders: items.length, done: { folders: 0, images: 0, loggedAt: Date.now() } };
+    ctx.log(`${items.length} folders on ${Math.max(1, pool.threads)} threads; texts mapped through ${index.files.length} variation files`);
+    return { pool, folders: items.length, done: { folders: 0, images: 0, loggedAt: Date.now() } };
+  },
+  async teardown(state) {
+    await state.pool.close();
   },
   async mapBatch(items, ctx, state) {
     return Promise.all(items.map(async (item) => {
-      const { problems, ...rows } = await importFolder(item, state.index);
+      const { problems, ...rows } = await state.pool.import(item);
       for (const p of problems) ctx.warn(p);
       state.done.folders += 1;
       state.done.images += rows.imported.length;

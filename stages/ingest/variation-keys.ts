@@ -116,9 +116,16 @@ export class VariationIndex {
   }
 }
 
-function mappedOf({ file, key }: Candidate): MappedVariation {
-  const texts = file.values.map((v) => renderValue(v, null) ?? '');
-  return { key, value: file.values[file.keys.indexOf(key)], keys: file.keys, texts };
+/** One object per candidate, shared by every image that took it: 38,000 images make no 38,000 copies. */
+const mappedCache = new WeakMap<Candidate, MappedVariation>();
+function mappedOf(candidate: Candidate): MappedVariation {
+  let mapped = mappedCache.get(candidate);
+  if (!mapped) {
+    const { file, key } = candidate;
+    mapped = { key, value: file.values[file.keys.indexOf(key)], keys: file.keys, texts: file.values.map((v) => renderValue(v, null) ?? '') };
+    mappedCache.set(candidate, mapped);
+  }
+  return mapped;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
