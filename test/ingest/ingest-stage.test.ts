@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
 import { hashBytes } from '../../src/hash.js';
+import { expandRoots } from '../../stages/ingest/roots.js';
 import { makeTestContext, runMapStage } from '../../src/testing.js';
 import ingest, { ingestParams } from '../../stages/ingest/index.js';
 import { catalogImageRow, catalogPromptRow, importedSessionRow, type CatalogImageRow, type CatalogPromptRow, type ImportedSessionRow } from '../../schemas/tables.js';
@@ -93,5 +95,20 @@ describe('ingest', () => {
     expect(sessionNamed('-broken')).toMatchObject({ format: 'png-info', present: 2 });
     expect(promptOfFile('broken_0000_seed-9.png').variations.hair?.key).toBe('Black');
     expect(sessionNamed('2025-11-20').unreadable).toEqual([expect.stringMatching(/^00003-1236\.png: not a complete PNG/)]);
+  });
+});
+
+describe('ingest.paths', () => {
+  it('expands ~ and globs to folders, and names a path that holds none', async () => {
+    const home = process.env.HOME;
+    process.env.HOME = join(history.root, '..');
+    try {
+      expect(await expandRoots(['~/results'], '/elsewhere')).toEqual([history.root]);
+      expect(await expandRoots([join(history.root, '2025-*')], '/elsewhere')).toEqual([join(history.root, '2025-06-01_080000_oldstyle'), join(history.root, '2025-10-01_120000_legacy')]);
+      await expect(expandRoots(['~/no-such-results'], '/elsewhere')).rejects.toThrow(/ingest path "~\/no-such-results" names no folder/);
+      await expect(expandRoots(['~/no-such-results'], '/elsewhere')).rejects.toBeInstanceOf(InputError);
+    } finally {
+      process.env.HOME = home;
+    }
   });
 });
