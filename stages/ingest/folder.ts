@@ -62,7 +62,8 @@ function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined,
 function rowsOf(dir: string, name: string, hash: string, head: PngHead, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
   const info: GenerationParameters = head.texts.parameters ? parseParameters(head.texts.parameters) : { prompt: '', negativePrompt: '', settings: {} };
   const idx = indexOf(name);
-  const planned = plan.byFilename.get(name) ?? (idx !== null && plan.format !== 'v2' ? plan.byIndex.get(idx) : undefined);
+  // By name (V2 lists successes by file name), else by the index in the name (the October manifest plans by index).
+  const planned = plan.byFilename.get(name) ?? (idx !== null ? plan.byIndex.get(idx) : undefined);
   const prompt = planned?.prompt || info.prompt;
   const pngSeed = Number.parseInt(info.settings.Seed ?? '', 10);
   const seed = Number.isFinite(pngSeed) ? pngSeed : (planned?.seed ?? -1);
@@ -79,7 +80,7 @@ function rowsOf(dir: string, name: string, hash: string, head: PngHead, plan: Se
   const promptRow: CatalogPromptRow = {
     prompt_id: promptId, source: plan.manifest ? join(dir, plan.manifest) : join(dir, name), session, theme: plan.theme, style: plan.style,
     idx: planned?.idx ?? idx ?? -1, prompt, api_prompt: prompt, negative_prompt: planned?.negative || info.negativePrompt, seed,
-    variations: Object.fromEntries(Object.entries(variations).map(([axis, v]) => [axis, v])),
+    variations,
     params: { ...plan.params, ...info.settings }, manifest: { format: plan.format, status: plan.status, confidence: plan.confidence },
     origin: 'imported', unresolved,
   };
