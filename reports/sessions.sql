@@ -9,7 +9,8 @@
 -- flagged: quality.flagged plus imported images with their variation text burned in.
 -- verdict: `complete` when avg_match is above score.thresholds.session_complete
 -- (default 0.75), else `review`; `complete_at` re-judges at another threshold here.
--- started: from the folder name (YYYYMMDD_HHMMSS-... or YYYY-MM-DD_HHMMSS_...).
+-- started: from the folder name (YYYYMMDD_HHMMSS-... or YYYY-MM-DD_HHMMSS_...); the
+-- folder itself is sessions.session_dir (`pipeline sql "select * from sessions"`).
 --
 -- @needs sessions, prompts, images
 -- @param since timestamp 1970-01-01 only sessions started on or after this (folders with no date in their name are always listed)
@@ -44,8 +45,7 @@ SELECT d.session,
        CASE WHEN $complete_at = '' THEN d.verdict = 'complete'
             ELSE coalesce(d.mean_match > CAST($complete_at AS DOUBLE), false) END AS complete,
        CASE WHEN $complete_at = '' THEN d.verdict
-            WHEN coalesce(d.mean_match > CAST($complete_at AS DOUBLE), false) THEN 'complete' ELSE 'review' END AS verdict,
-       d.session_dir
+            WHEN coalesce(d.mean_match > CAST($complete_at AS DOUBLE), false) THEN 'complete' ELSE 'review' END AS verdict
 FROM dated d
 LEFT JOIN missing m ON m.session = d.session AND d.origin = 'generated'
 WHERE d.started IS NULL OR d.started >= CAST($since AS TIMESTAMP)

@@ -51,7 +51,7 @@ describe('pipeline report', () => {
 
   test('csv and json with --param', async () => {
     const csv = await report(['sessions', '--format', 'csv', '--param', 'since=2026-11-05']);
-    expect(csv.out.split('\r\n')[0]).toBe('session,started,origin,format,planned,made,failed,blank,missing,avg_match,flagged,annotated,complete,verdict,session_dir');
+    expect(csv.out.split('\r\n')[0]).toBe('session,started,origin,format,planned,made,failed,blank,missing,avg_match,flagged,annotated,complete,verdict');
     expect(csv.out.split('\r\n').filter(Boolean)).toHaveLength(3);
     fixture!.ctx.close();
     const json = await report(['failing_variations', '--format', 'json', '--param', 'limit=1']);

@@ -66,8 +66,8 @@ describe('pipeline run generate, killed and resumed', () => {
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(rerun.stderr).toMatch(/removed a stale lock/);
 
-    const planned = sql<{ n: number }>('select count(*) as n from prompts')[0]!.n;
-    const images = sql<{ prompt_id: string; status: string; session_dir: string; filename: string }>('select prompt_id, status, session_dir, filename from images');
+    const planned = sql<{ n: number }>('select count(*) as n from planned')[0]!.n;
+    const images = sql<{ prompt_id: string; status: string; session_dir: string; filename: string }>('select prompt_id, status, session_dir, filename from rendered');
     expect(planned).toBe(108);
     expect(images).toHaveLength(planned);
     expect(new Set(images.map((i) => i.prompt_id)).size).toBe(planned);
