@@ -2,7 +2,7 @@
 // origins, sessions judged, prune and restore, a no-op rescan, a missing path as bad
 // input, and every one of the user's files byte- and stat-identical afterwards.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashBytes } from '../../src/hash.js';
@@ -85,6 +85,14 @@ describe('importing a history beside the demo', () => {
     expect(sql<{ n: number }>(dir, "select count(*)::INTEGER as n from images where origin = 'imported'")[0]!.n).toBe(14);
 
     expect(fingerprintTree(join(history.root, '..'))).toEqual(before);
+
+    // The user renames a session: the same images, found at their new path, not scored again.
+    renameSync(join(history.root, '20251020_093000-october'), join(history.root, '20251020_093000-october-renamed'));
+    const moved = pipeline(dir, 'run', 'score');
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stderr + moved.stdout).toMatch(/ingest: done .*: 1 items run, 6 reused/);
+    expect(moved.stderr + moved.stdout).toMatch(/score: done .*: 0 items run/);
+    expect(sql<{ n: number }>(dir, "select count(*)::INTEGER as n from images where session_dir like '%october-renamed'")[0]!.n).toBe(3);
 
     const missing = pipeline(dir, 'run', 'ingest', '--set', 'ingest.paths=["/no/such/sd/results"]');
     expect(missing.code).toBe(2);
