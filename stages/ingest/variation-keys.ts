@@ -82,6 +82,9 @@ export class VariationIndex {
    */
   map(axis: string, text: string, available: string[] = [], fixedKey?: string): Mapping {
     let candidates = fixedKey !== undefined ? (this.byKey.get(fixedKey) ?? []) : (this.byText.get(norm(text)) ?? []);
+    // A pinned key names no file: the files where that key renders the image's text are the axis'.
+    const rendersText = candidates.filter((c) => norm(renderValue(c.file.values[c.file.keys.indexOf(c.key)]!, null) ?? '') === norm(text));
+    if (rendersText.length > 0) candidates = rendersText;
     // The axis' file is the one holding most of the texts sdgen listed for it.
     const holds = (c: Candidate) => available.filter((t) => c.file.values.some((v) => norm(renderValue(v, null) ?? '') === norm(t))).length;
     const most = Math.max(0, ...candidates.map(holds));
