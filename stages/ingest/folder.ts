@@ -3,8 +3,9 @@
 // planned / present / failed counts. The PNG's own `parameters` text is the ground truth
 // for seed and model (sdgen saved the bytes A1111 returned); the manifest adds what A1111
 // never knew: the variation texts, the planned count, the session's status.
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseParameters, readPngHead, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
+import { parseParameters, readPngHead, readPngText, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
 import { hashValue } from '../../src/hash.js';
 import type { CatalogImageRow, CatalogPromptRow, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
 import { indexOf, plainFolderPlan, readSessionPlan, v1Applied, type PlannedImage, type SessionPlan } from './manifests.js';
@@ -59,8 +60,18 @@ function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined,
   return { variations: {}, unresolved: [...out.unresolved, ...withheld] };
 }
 
+/** A1111 writes its text before the pixels; other tools may put it after IDAT, so a PNG without it is read whole once. */
+function parametersAfterPixels(path: string): string | undefined {
+  try {
+    return readPngText(readFileSync(path)).parameters;
+  } catch {
+    return undefined;
+  }
+}
+
 function rowsOf(dir: string, name: string, hash: string, head: PngHead, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
-  const info: GenerationParameters = head.texts.parameters ? parseParameters(head.texts.parameters) : { prompt: '', negativePrompt: '', settings: {} };
+  const text = head.texts.parameters ?? parametersAfterPixels(join(dir, name));
+  const info: GenerationParameters = text ? parseParameters(text) : { prompt: '', negativePrompt: '', settings: {} };
   const idx = indexOf(name);
   // By name (V2 lists successes by file name), else by the index in the name (the October manifest plans by index).
   const planned = plan.byFilename.get(name) ?? (idx !== null ? plan.byIndex.get(idx) : undefined);

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { formatParameters, writePngText } from '../../adapters/png-text.js';
+import { crc32 } from 'node:zlib';
+import { formatParameters, readChunks, writePngText } from '../../adapters/png-text.js';
 
 export interface Shot {
   prompt: string;
@@ -27,6 +28,22 @@ export async function a1111Png(shot: Shot, size: [number, number] = [64, 96]): P
   const [model, hash] = shot.model ?? ['dreamshaper_8', '879db523c3'];
   const settings = { Steps: '20', Sampler: 'DPM++ 2M', 'Schedule type': 'Karras', 'CFG scale': '7', Seed: String(shot.seed), Size: `${width}x${height}`, 'Model hash': hash, Model: model, Version: 'v1.10.1' };
   return writePngText(pixels, { parameters: formatParameters({ prompt: shot.prompt, negativePrompt: shot.negative ?? 'lowres', settings }) });
+}
+
+/** The same PNG with its text chunk moved after the pixels, just before IEND, as some tools write it. */
+export function textAfterPixels(png: Buffer): Buffer {
+  const chunks = readChunks(png);
+  const encode = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const texts = chunks.filter((c) => c.type === 'tEXt');
+  const rest = chunks.filter((c) => c.type !== 'tEXt' && c.type !== 'IEND');
+  return Buffer.concat([png.subarray(0, 8), ...[...rest, ...texts].map((c) => encode(c.type, c.data)), encode('IEND', Buffer.alloc(0))]);
 }
 
 function write(path: string, data: string | Buffer): void {
@@ -146,13 +163,14 @@ async function annotatedSession(root: string): Promise<void> {
   }));
 }
 
-/** A1111's own output folder: no manifest, a truncated PNG, and a copy of an image found elsewhere too. */
+/** A1111's own output folder: no manifest, a truncated PNG, one with its text after the pixels, and a copy of an image found elsewhere too. */
 async function plainFolder(root: string): Promise<Buffer> {
   const dir = join(root, 'txt2img-images', '2025-11-20');
   const shared = await a1111Png({ prompt: 'masterpiece, blonde hair, happy', seed: 1234, model: ['juggernaut', 'abcdef0123'], colour: next() });
   write(join(dir, '00001-1234.png'), shared);
   write(join(dir, '00002-1235.png'), await a1111Png({ prompt: 'masterpiece, gloomy, a red car', seed: 1235, colour: next() }));
   write(join(dir, '00003-1236.png'), shared.subarray(0, shared.length - 30));
+  write(join(dir, '00004-1237.png'), textAfterPixels(await a1111Png({ prompt: 'masterpiece, black hair', seed: 1237, colour: next() })));
   return shared;
 }
 

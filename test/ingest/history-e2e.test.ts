@@ -48,12 +48,12 @@ describe('importing a history beside the demo', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr + run.stdout).toMatch(/00003-1236\.png: skipped, not a complete PNG/);
     const origins = sql<{ origin: string; n: number }>(dir, 'select origin, count(*)::INTEGER as n from images group by 1 order by 1');
-    // 15 readable imported files, one a copy of another: 14 images.
-    expect(origins).toEqual([{ origin: 'generated', n: expect.any(Number) }, { origin: 'imported', n: 14 }]);
+    // 16 readable imported files, one a copy of another: 15 images.
+    expect(origins).toEqual([{ origin: 'generated', n: expect.any(Number) }, { origin: 'imported', n: 15 }]);
     const importedPrompts = sql<{ n: number }>(dir, "select count(*)::INTEGER as n from prompts where origin = 'imported'");
-    expect(importedPrompts[0]!.n).toBe(14);
+    expect(importedPrompts[0]!.n).toBe(15);
     const scored = sql<{ n: number }>(dir, "select count(distinct q.image_id)::INTEGER as n from quality q join images i using (image_id) where i.origin = 'imported'");
-    expect(scored[0]!.n).toBe(14);
+    expect(scored[0]!.n).toBe(15);
 
     const sessions = sql<{ session_dir: string; planned: number; present: number; failed: number; verdict: string; annotated: number; flagged: number }>(
       dir, "select session_dir, planned::INTEGER as planned, present::INTEGER as present, failed::INTEGER as failed, verdict, annotated::INTEGER as annotated, flagged::INTEGER as flagged from sessions where origin = 'imported' order by 1");
@@ -78,11 +78,11 @@ describe('importing a history beside the demo', () => {
     expect(prune.stdout).toMatch(/imported: your files stay where they are/);
     expect(pipeline(dir, 'run', 'catalog').code).toBe(0);
     const afterPrune = sql<{ n: number }>(dir, "select count(*)::INTEGER as n from images where origin = 'imported'")[0]!.n;
-    expect(afterPrune).toBeLessThan(14);
+    expect(afterPrune).toBeLessThan(15);
     const restore = pipeline(dir, 'prune', '--restore');
     expect(restore.code, restore.stderr).toBe(0);
     expect(pipeline(dir, 'run', 'catalog').code).toBe(0);
-    expect(sql<{ n: number }>(dir, "select count(*)::INTEGER as n from images where origin = 'imported'")[0]!.n).toBe(14);
+    expect(sql<{ n: number }>(dir, "select count(*)::INTEGER as n from images where origin = 'imported'")[0]!.n).toBe(15);
 
     expect(fingerprintTree(join(history.root, '..'))).toEqual(before);
 

@@ -38,7 +38,7 @@ describe('ingest', () => {
     expect(sessionNamed('_legacy')).toMatchObject({ format: 'v2-inferred', confidence: 'medium', planned: 2, present: 2, failed_indexes: [] });
     expect(sessionNamed('-october')).toMatchObject({ format: 'october-2025', planned: 4, present: 3, failed_indexes: [3] });
     expect(sessionNamed('_oldstyle')).toMatchObject({ format: 'v1', planned: 2, present: 2, failed_indexes: [] });
-    expect(sessionNamed('2025-11-20')).toMatchObject({ format: 'png-info', planned: 2, present: 2 });
+    expect(sessionNamed('2025-11-20')).toMatchObject({ format: 'png-info', planned: 3, present: 3 });
   });
 
   it('keys every image by the xxh128 content hash generate uses, and points at the file where it is', () => {
@@ -87,6 +87,8 @@ describe('ingest', () => {
     expect(Object.fromEntries(Object.entries(plain.variations).map(([axis, v]) => [axis, v.key]))).toEqual({ hair: 'Blonde', expression: 'Happy' });
     expect(images.find((i) => i.filename === '00001-1234.png')).toMatchObject({ model_name: 'juggernaut', model_hash: 'abcdef0123' });
     expect(promptOfFile('00002-1235.png').variations.mood?.key).toBe('Gloomy');
+    // text after IDAT (not A1111's order) is still found
+    expect(promptOfFile('00004-1237.png')).toMatchObject({ seed: 1237, prompt: 'masterpiece, black hair' });
   });
 
   it('names and skips a corrupt manifest and a truncated PNG, importing the rest', () => {
