@@ -2,6 +2,7 @@
 // the "PNG Info" format every Stable Diffusion tool reads. Chunks are length + type +
 // data + CRC-32 over type and data; text goes after IHDR so readers that stop at IDAT
 // still see it.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 
 const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -162,4 +163,70 @@ export function parseParameters(text: string): GenerationParameters {
     if (m[1]) settings[m[1].trim()] = unquote(m[2]!.trim());
   }
   return { prompt, negativePrompt, settings };
+}
+
+export interface PngHead {
+  width: number;
+  height: number;
+  /** text chunks before the first IDAT, where A1111 and PIL write them */
+  texts: Record<string, string>;
+}
+
+const iend = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/**
+ * Size and text chunks of a PNG file, reading only up to its first IDAT and its last 12
+ * bytes: an imported folder holds gigabytes of pixels that nothing here needs. A file
+ * that is not a PNG, has a bad chunk before IDAT or does not end in IEND (a truncated
+ * download or render) is an error naming what is wrong. Synchronous: these are two small
+ * reads of a file just hashed, so in the page cache, and a thread-pool round trip per
+ * read cost more than the reads.
+ */
+export function readPngHead(path: string): PngHead {
+  const fd = openSync(path, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    const tail = Buffer.alloc(12);
+    readSync(fd, tail, 0, 12, Math.max(0, size - 12));
+    if (size < 8 + 25 + 12 || !tail.equals(iend)) throw new Error('not a complete PNG: it does not end with an IEND chunk');
+    for (let length = Math.min(size, 64 << 10); ; length = Math.min(size, length * 4)) {
+      const head = Buffer.alloc(length);
+      readSync(fd, head, 0, length, 0);
+      const chunks = headChunks(head);
+      if (chunks) return describeHead(chunks);
+      if (length >= size) throw new Error('no IDAT chunk: the PNG holds no image data');
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The chunks before IDAT, or null when `head` ends before reaching it. */
+function headChunks(head: Buffer): PngChunk[] | null {
+  if (!isPng(head)) throw new Error('not a PNG: the 8-byte PNG signature is missing');
+  const chunks: PngChunk[] = [];
+  for (let at = 8; at + 8 <= head.length; ) {
+    const length = head.readUInt32BE(at);
+    const type = head.toString('latin1', at + 4, at + 8);
+    if (type === 'IDAT') return chunks;
+    const end = at + 12 + length;
+    if (end > head.length) return null;
+    if (crc32(head.subarray(at + 4, at + 8 + length)) !== head.readUInt32BE(at + 8 + length)) {
+      throw new Error(`PNG chunk ${type} at byte ${at} has a bad CRC`);
+    }
+    chunks.push({ type, data: head.subarray(at + 8, at + 8 + length) });
+    at = end;
+  }
+  return null;
+}
+
+function describeHead(chunks: PngChunk[]): PngHead {
+  const ihdr = chunks[0];
+  if (ihdr?.type !== 'IHDR' || ihdr.data.length < 8) throw new Error('the first PNG chunk is not IHDR');
+  const texts: Record<string, string> = {};
+  for (const chunk of chunks) {
+    const entry = decodeTextChunk(chunk);
+    if (entry && !(entry[0] in texts)) texts[entry[0]] = entry[1];
+  }
+  return { width: ihdr.data.readUInt32BE(0), height: ihdr.data.readUInt32BE(4), texts };
 }

@@ -38,7 +38,7 @@ async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promi
   if (await viewExists(ctx, 'images')) {
     const known = new Set((await ctx.sql<{ image_id: string }>('select distinct image_id from images')).map((r) => r.image_id));
     for (const l of labels) {
-      if (!known.has(l.image_id)) errors.push(new InputError(`expected the id of a generated image, got '${l.image_id}'`, where(l, 'image_id')));
+      if (!known.has(l.image_id)) errors.push(new InputError(`expected the id of an image (generated or imported), got '${l.image_id}'`, where(l, 'image_id')));
     }
   }
   if (await viewExists(ctx, 'scores')) {

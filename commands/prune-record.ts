@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../src/atomic.js';
 import { InputError } from '../src/errors.js';
-import { prunedRow } from '../schemas/tables.js';
+import { pruneItem, pruneRecord, prunedRow } from '../schemas/tables.js';
 import type { Sql } from '../src/stage.js';
 
 export interface PruneContext {
@@ -17,15 +17,7 @@ export interface PruneContext {
   sql: Sql;
 }
 
-/** One moved file, as record.json keeps it: the state table's row without the batch-wide fields. */
-export const pruneItem = prunedRow.pick({ image_id: true, prompt_id: true, file: true, trash_file: true, restored_at: true });
-
-export const pruneRecord = z.object({
-  batch: z.string(),
-  created_at: z.string(),
-  where: z.string(),
-  items: z.array(pruneItem),
-});
+export { pruneItem, pruneRecord };
 
 export type PruneItem = z.infer<typeof pruneItem>;
 export type PruneRecord = z.infer<typeof pruneRecord>;
@@ -35,6 +27,8 @@ export interface PruneCandidate {
   prompt_id: string;
   /** as recorded: project-relative when inside the project */
   file: string;
+  /** the user's own file (ingest): recorded, left where it is, and left out of the tables */
+  imported: boolean;
 }
 
 const exists = (path: string) => access(path).then(() => true, () => false);
@@ -68,10 +62,13 @@ export async function planPrune(ctx: PruneContext, where: string): Promise<Prune
     if (!tables.has(table)) throw new InputError(`prune needs table ${table}, which does not exist yet: run \`pipeline run ${table === 'images' ? 'generate' : 'score'}\` first`, { field: '--where' });
   }
   const scores = tables.has('scores') ? 'LEFT JOIN scores ON scores.image_id = images.image_id AND scores.prompt_id = images.prompt_id' : '';
-  const query = `SELECT DISTINCT images.image_id, images.prompt_id, images.session_dir, images.filename
+  const session = tables.has('sessions') ? 'LEFT JOIN sessions AS session ON session.session_dir = images.session_dir' : '';
+  const origin = (await ctx.sql("SELECT 1 FROM information_schema.columns WHERE table_name = 'images' AND column_name = 'origin'")).length > 0;
+  const query = `SELECT DISTINCT images.image_id, images.prompt_id, images.session_dir, images.filename, ${origin ? 'images.origin' : "'generated'"} AS origin
     FROM images
     LEFT JOIN quality ON quality.image_id = images.image_id AND quality.prompt_id = images.prompt_id
     ${scores}
+    ${session}
     WHERE images.image_id <> '' AND images.filename <> '' AND (${where})
     ORDER BY images.session_dir, images.filename`;
   let rows: Record<string, unknown>[];
@@ -79,12 +76,12 @@ export async function planPrune(ctx: PruneContext, where: string): Promise<Prune
     rows = await ctx.sql(query);
   } catch (error) {
     const detail = (error as Error).message.split('\n')[0];
-    throw new InputError(`expected a SQL predicate over columns of images, quality and scores (prefix a column with its table when two have it); DuckDB said: ${detail}`, { field: '--where' });
+    throw new InputError(`expected a SQL predicate over columns of images, quality, scores and session (prefix a column with its table when two have it); DuckDB said: ${detail}`, { field: '--where' });
   }
   const candidates: PruneCandidate[] = [];
   for (const row of rows) {
     const file = recordedPath(ctx, join(String(row.session_dir), String(row.filename)));
-    if (await exists(inProject(ctx, file))) candidates.push({ image_id: String(row.image_id), prompt_id: String(row.prompt_id), file });
+    if (await exists(inProject(ctx, file))) candidates.push({ image_id: String(row.image_id), prompt_id: String(row.prompt_id), file, imported: row.origin === 'imported' });
   }
   return candidates;
 }
@@ -125,10 +122,16 @@ function batchName(now: Date): string {
 export async function applyPrune(ctx: PruneContext, where: string, candidates: PruneCandidate[], now = new Date()): Promise<PruneRecord> {
   const batch = batchName(now);
   const batchDir = join(trashRoot(ctx), batch);
-  const items = candidates.map((c) => ({ ...c, trash_file: join('files', isAbsolute(c.file) ? c.file.slice(1) : c.file), restored_at: null }));
+  // An imported image is the user's file: "never move a file you did not create". It stays
+  // put with an empty trash_file, and catalog leaves it out of the tables until restored.
+  const items = candidates.map(({ imported, ...c }) => ({
+    ...c,
+    trash_file: imported ? '' : join('files', isAbsolute(c.file) ? c.file.slice(1) : c.file),
+    restored_at: null,
+  }));
   const record = pruneRecord.parse({ batch, created_at: now.toISOString(), where, items });
   await writeFileAtomic(join(batchDir, 'record.json'), JSON.stringify(record, null, 2) + '\n');
-  for (const item of record.items) await move(inProject(ctx, item.file), join(batchDir, item.trash_file));
+  for (const item of record.items.filter((i) => i.trash_file !== '')) await move(inProject(ctx, item.file), join(batchDir, item.trash_file));
   await recordInState(ctx, record);
   return record;
 }
@@ -161,7 +164,11 @@ export async function restorePrune(ctx: PruneContext, batch?: string, now = new 
     for (const item of record.items.filter((i) => i.restored_at === null)) {
       const from = join(batchDir, item.trash_file);
       const to = inProject(ctx, item.file);
-      if (await exists(to)) result.skipped.push({ item, reason: `a file is already at ${item.file}` });
+      if (item.trash_file === '') {
+        // Never moved (an imported file): restoring only lets catalog list it again.
+        item.restored_at = now.toISOString();
+        restoredNow.push(item);
+      } else if (await exists(to)) result.skipped.push({ item, reason: `a file is already at ${item.file}` });
       else if (!(await exists(from))) result.skipped.push({ item, reason: `${from} is gone from the trash` });
       else {
         await move(from, to);

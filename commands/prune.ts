@@ -37,14 +37,17 @@ export default defineCommand<PruneOptions>({
     }
     if (options.where === undefined) throw new InputError('expected --where "<SQL predicate>" (e.g. "quality.blurred") or --restore', { field: '--where' });
     const candidates = await planPrune(pruneCtx, options.where);
+    const plural = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
+    const kept = candidates.filter((c) => c.imported).length;
+    const keptNote = kept ? `; ${plural(kept)} imported: your files stay where they are, left out of the tables (run \`pipeline run\`)` : '';
     if (!options.apply) {
-      for (const c of candidates) ctx.stdout(`${c.file}  ${c.image_id}\n`);
-      ctx.stdout(`would move ${candidates.length} image${candidates.length === 1 ? '' : 's'} to ${relative(ctx.projectDir, join(ctx.dataDir, 'trash'))}/ (nothing moved; add --apply)\n`);
+      for (const c of candidates) ctx.stdout(`${c.file}  ${c.image_id}${c.imported ? '  (imported: not moved)' : ''}\n`);
+      ctx.stdout(`would move ${plural(candidates.length - kept)} to ${relative(ctx.projectDir, join(ctx.dataDir, 'trash'))}/${keptNote} (nothing done; add --apply)\n`);
       return 0;
     }
     const record = await applyPrune(pruneCtx, options.where, candidates);
     const batchDir = relative(ctx.projectDir, join(ctx.dataDir, 'trash', record.batch));
-    ctx.stdout(`moved ${record.items.length} image${record.items.length === 1 ? '' : 's'} to ${batchDir}/ (record: ${batchDir}/record.json); undo with: pipeline prune --restore --batch ${record.batch}\n`);
+    ctx.stdout(`moved ${plural(record.items.length - kept)} to ${batchDir}/${keptNote} (record: ${batchDir}/record.json); undo with: pipeline prune --restore --batch ${record.batch}\n`);
     return 0;
   },
 });

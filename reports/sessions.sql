@@ -1,45 +1,52 @@
--- Per session: images planned, made and failed, average match, flagged images, and whether it is complete.
+-- Per session folder, generated or imported: images planned, made and failed, average match, flagged images, and the verdict.
 --
--- planned: prompt rows of the session (what resolve asked for).
--- made / failed / blank: images by status; missing: planned but not generated (yet).
--- avg_match: mean quality.match_score over the session's scored images.
--- complete: avg_match is over `complete_at` (0.75 by default).
--- started: the earliest session folder timestamp (folders are YYYYMMDD_HHMMSS-...);
--- sessions with no images yet have none and are always listed.
+-- One row per folder of the `sessions` table (stage sessions), imported sdgen sessions and
+-- A1111 folders included (origin, format).
+-- planned: what the manifest planned (imported), or the session's prompt rows (generated).
+-- made / failed / blank: images present, missing from the manifest's plan (gaps in the
+-- index are failures), and blank; missing: planned prompts not generated (yet).
+-- avg_match: mean quality.match_score over the images with a measured variation.
+-- flagged: quality.flagged plus imported images with their variation text burned in.
+-- verdict: `complete` when avg_match is above score.thresholds.session_complete
+-- (default 0.75), else `review`; `complete_at` re-judges at another threshold here.
+-- started: from the folder name (YYYYMMDD_HHMMSS-... or YYYY-MM-DD_HHMMSS_...); the
+-- folder itself is sessions.session_dir (`pipeline sql "select * from sessions"`).
 --
--- @needs prompts, images, quality
--- @param since timestamp 1970-01-01 only sessions started on or after this
--- @param complete_at number 0.75 average match above which a session counts as complete
-WITH planned AS (
-  SELECT session, count(*)::INTEGER AS planned
-  FROM prompts
-  GROUP BY session
-),
-generated AS (
-  SELECT p.session,
-         min(try_strptime(regexp_extract(i.session_dir, '(\d{8}_\d{6})', 1), '%Y%m%d_%H%M%S')) AS started,
-         (count(*) FILTER (WHERE i.status = 'ok'))::INTEGER AS made,
-         (count(*) FILTER (WHERE i.status = 'failed'))::INTEGER AS failed,
-         (count(*) FILTER (WHERE i.status = 'blank'))::INTEGER AS blank,
-         count(DISTINCT i.prompt_id)::INTEGER AS attempted,
-         avg(q.match_score) AS avg_match,
-         (count(*) FILTER (WHERE q.flagged))::INTEGER AS flagged
-  FROM images i
-  JOIN prompts p ON p.prompt_id = i.prompt_id
-  LEFT JOIN quality q ON q.image_id = i.image_id AND q.prompt_id = i.prompt_id
+-- @needs sessions, prompts, images
+-- @param since timestamp 1970-01-01 only sessions started on or after this (folders with no date in their name are always listed)
+-- @param complete_at string '' a threshold to judge by instead of the one the sessions stage used
+WITH missing AS (
+  SELECT p.session, count(*)::INTEGER AS missing
+  FROM prompts p
+  LEFT JOIN images i ON i.prompt_id = p.prompt_id
+  WHERE i.prompt_id IS NULL
   GROUP BY p.session
+),
+dated AS (
+  SELECT s.*,
+         coalesce(
+           try_strptime(regexp_extract(s.session_dir, '(\d{8}_\d{6})', 1), '%Y%m%d_%H%M%S'),
+           try_strptime(regexp_extract(s.session_dir, '(\d{4}-\d{2}-\d{2}_\d{6})', 1), '%Y-%m-%d_%H%M%S')
+         ) AS started
+  FROM sessions s
 )
-SELECT pl.session,
-       strftime(g.started, '%Y-%m-%d %H:%M:%S') AS started,
-       pl.planned,
-       coalesce(g.made, 0) AS made,
-       coalesce(g.failed, 0) AS failed,
-       coalesce(g.blank, 0) AS blank,
-       pl.planned - coalesce(g.attempted, 0) AS missing,
-       g.avg_match,
-       coalesce(g.flagged, 0) AS flagged,
-       coalesce(g.avg_match > $complete_at, false) AS complete
-FROM planned pl
-LEFT JOIN generated g ON g.session = pl.session
-WHERE g.started IS NULL OR g.started >= CAST($since AS TIMESTAMP)
-ORDER BY g.started NULLS LAST, pl.session
+SELECT d.session,
+       strftime(d.started, '%Y-%m-%d %H:%M:%S') AS started,
+       d.origin,
+       d.format,
+       (d.planned + coalesce(m.missing, 0))::INTEGER AS planned,
+       d.present::INTEGER AS made,
+       d.failed::INTEGER AS failed,
+       d.blank::INTEGER AS blank,
+       coalesce(m.missing, 0) AS missing,
+       d.mean_match AS avg_match,
+       d.flagged::INTEGER AS flagged,
+       d.annotated::INTEGER AS annotated,
+       CASE WHEN $complete_at = '' THEN d.verdict = 'complete'
+            ELSE coalesce(d.mean_match > CAST($complete_at AS DOUBLE), false) END AS complete,
+       CASE WHEN $complete_at = '' THEN d.verdict
+            WHEN coalesce(d.mean_match > CAST($complete_at AS DOUBLE), false) THEN 'complete' ELSE 'review' END AS verdict
+FROM dated d
+LEFT JOIN missing m ON m.session = d.session AND d.origin = 'generated'
+WHERE d.started IS NULL OR d.started >= CAST($since AS TIMESTAMP)
+ORDER BY d.started NULLS LAST, d.session

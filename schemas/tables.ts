@@ -51,6 +51,66 @@ export const imageRow = z.object({
   filename: z.string().describe('its name there'),
 });
 
+export const imageOrigin = z.enum(['generated', 'imported']);
+
+/**
+ * One image of either origin, as every stage after `catalog` sees it (table `images`).
+ * Imported images are the user's files, referenced in place: `path` is absolute and the
+ * file is never modified, moved or deleted.
+ */
+export const catalogImageRow = imageRow.extend({
+  origin: imageOrigin,
+  /** sdgen burned the variation text into the pixels (output.annotations): adherence would read the text */
+  annotated: z.boolean(),
+});
+
+/** A variation text of an imported image that maps to no key, or to several, with why. */
+export const unresolvedVariation = z.object({
+  axis: z.string(),
+  text: z.string(),
+  key: z.null(),
+  reason: z.string(),
+  /** `file:key` of every candidate when the text was ambiguous */
+  candidates: z.array(z.string()),
+});
+
+/** One prompt row of either origin (table `prompts`); imported rows hold what was recovered. */
+export const catalogPromptRow = promptRow.extend({
+  origin: imageOrigin,
+  /** variations whose key is unknown: left out of `variations`, so never scored nor trained on */
+  unresolved: z.array(unresolvedVariation),
+});
+
+/** One folder ingest read: what sdgen planned there and what is on disk. */
+export const importedSessionRow = z.object({
+  session_dir: z.string().describe('absolute path of the folder'),
+  session: z.string(),
+  format: z.enum(['v2', 'v2-inferred', 'october-2025', 'v1', 'png-info']),
+  confidence: z.string().nullable().describe("inferred manifests: sdgen's confidence in the reconstruction"),
+  status: z.string().nullable().describe('the manifest status (ongoing, completed, aborted); null when it had none'),
+  planned: z.number().int(),
+  present: z.number().int(),
+  failed_indexes: z.array(z.number()).describe('planned indexes with no image: the failures'),
+  unreadable: z.array(z.string()).describe('files that could not be read, with why'),
+});
+
+/** Per session folder, both origins (table `sessions`). */
+export const sessionRow = z.object({
+  session_dir: z.string(),
+  session: z.string(),
+  origin: imageOrigin,
+  format: z.string(),
+  planned: z.number().int(),
+  present: z.number().int(),
+  failed: z.number().int(),
+  blank: z.number().int(),
+  scored: z.number().int().describe('images with at least one variation measured'),
+  mean_match: z.number().nullable().describe('mean quality.match_score over the scored images; null when none was'),
+  flagged: z.number().int().describe('quality.flagged, plus annotated images'),
+  annotated: z.number().int(),
+  verdict: z.enum(['complete', 'review']),
+});
+
 export const scoreRow = z.object({
   image_id: z.string(),
   prompt_id: z.string(),
@@ -198,15 +258,31 @@ export const prunedRow = z.object({
   image_id: z.string(),
   prompt_id: z.string(),
   file: z.string().describe('where the session copy was, relative to the project'),
-  trash_file: z.string().describe('where it is now, relative to data/trash/<batch>/'),
+  trash_file: z.string().describe("where it is now, relative to data/trash/<batch>/; empty for an imported image: the user's file stays where it is and is only left out of the tables"),
   batch: z.string().describe('the data/trash folder holding the file and record.json'),
   predicate: z.string().describe('the --where that chose it'),
   pruned_at: z.string(),
   restored_at: z.string().nullable(),
 });
 
+/** One moved file, as record.json keeps it: the state table's row without the batch-wide fields. */
+export const pruneItem = prunedRow.pick({ image_id: true, prompt_id: true, file: true, trash_file: true, restored_at: true });
+
+/** data/trash/<batch>/record.json: written before the first move, so restore works without the database. */
+export const pruneRecord = z.object({
+  batch: z.string(),
+  created_at: z.string(),
+  where: z.string(),
+  items: z.array(pruneItem),
+});
+
 export type PromptRow = z.infer<typeof promptRow>;
 export type ImageRow = z.infer<typeof imageRow>;
+export type CatalogImageRow = z.infer<typeof catalogImageRow>;
+export type CatalogPromptRow = z.infer<typeof catalogPromptRow>;
+export type UnresolvedVariation = z.infer<typeof unresolvedVariation>;
+export type ImportedSessionRow = z.infer<typeof importedSessionRow>;
+export type SessionRow = z.infer<typeof sessionRow>;
 export type ScoreRow = z.infer<typeof scoreRow>;
 export type QualityRow = z.infer<typeof qualityRow>;
 export type EmbeddingRow = z.infer<typeof embeddingRow>;

@@ -31,9 +31,21 @@ export interface StageIdentity {
   fingerprint: string;
 }
 
+/** Folders and globs a stage module names from its params, listed relative to the project (an absent one lists nothing). */
+async function moduleDeps(project: Project, node: StageNode, params: unknown, globs: GlobCache): Promise<string[]> {
+  const declared = (await node.loaded?.module.deps?.(params, project.dir)) ?? [];
+  const files: string[] = [];
+  for (const dep of declared) {
+    const rel = relative(project.dir, resolve(project.dir, dep)) || '.';
+    const pattern = isGlobPattern(rel) ? rel : `${rel.replace(/\/+$/, '')}/**`;
+    files.push(...(await globs.glob(project.dir, pattern)));
+  }
+  return files;
+}
+
 /** Expand a stage's declared deps (files, folders, globs) to files, relative to the project. */
-export async function expandDeps(project: Project, node: StageNode, producedPaths: Set<string>, globs: GlobCache): Promise<string[]> {
-  const files = new Set<string>();
+export async function expandDeps(project: Project, node: StageNode, producedPaths: Set<string>, globs: GlobCache, params?: unknown): Promise<string[]> {
+  const files = new Set<string>(await moduleDeps(project, node, params, globs));
   for (const dep of node.config.deps) {
     const abs = resolve(project.dir, dep);
     const isDir = existsSync(abs) && statSync(abs).isDirectory();
@@ -44,8 +56,8 @@ export async function expandDeps(project: Project, node: StageNode, producedPath
     }
     for (const m of matched) files.add(m.startsWith('./') ? m.slice(2) : m);
   }
-  // One dep is one sorted listing already.
-  return node.config.deps.length === 1 ? [...files] : [...files].sort();
+  // One declared dep is one sorted listing already.
+  return node.config.deps.length === 1 && !node.loaded?.module.deps ? [...files] : [...files].sort();
 }
 
 /** Project-relative path made absolute: plain concatenation for already normal paths, which is most of them and far cheaper than resolve. */

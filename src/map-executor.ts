@@ -153,7 +153,7 @@ export async function runMapStage(options: {
     if (computeFailure) throw computeFailure.error;
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
-    const outputs = await assembleOutputs(project, state, tables, hashes, memo);
+    const outputs = await assembleOutputs(project, state, ctx.stage, tables, hashes, memo);
     if (stage.finish) {
       const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
       await stage.finish(ctx, setupState, finished);
@@ -169,14 +169,17 @@ export async function runMapStage(options: {
 async function assembleOutputs(
   project: Project,
   state: State,
+  stage: string,
   tables: [string, TableSchema][],
   hashes: string[],
   memo: Map<string, MemoEntry>,
 ): Promise<Record<string, OutputRecord>> {
   const parts = [...new Set(hashes.map((h) => memo.get(h)!.part))].sort();
+  // One table per stage: two independent map stages (run --jobs) finish at the same time.
+  const current = `current_items_${hashValue(stage).slice(0, 12)}`;
   await state.exclusive(async (c) => {
-    await c.run('CREATE OR REPLACE TEMP TABLE current_items (item VARCHAR, ord BIGINT)');
-    await appendRows(c, 'current_items', hashes.map((h, i) => [h, i]));
+    await c.run(`CREATE OR REPLACE TEMP TABLE ${current} (item VARCHAR, ord BIGINT)`);
+    await appendRows(c, current, hashes.map((h, i) => [h, i]));
   });
   const outputs: Record<string, OutputRecord> = {};
   for (const [name, schema] of tables) {
@@ -186,12 +189,12 @@ async function assembleOutputs(
     const query =
       parts.length === 0
         ? `SELECT ${columnsOf(schema).map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')} WHERE false`
-        : `SELECT ${cols} FROM read_parquet([${files}]) p JOIN current_items c ON p._item = c.item ORDER BY c.ord, p._ord`;
+        : `SELECT ${cols} FROM read_parquet([${files}]) p JOIN ${current} c ON p._item = c.item ORDER BY c.ord, p._ord`;
     await copyQueryToParquet(state, query, path);
     const hash = hashValue([name, hashes.map((h) => memo.get(h)!.outHash)]);
     const rows = await state.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(path)})`);
     outputs[name] = { kind: 'table', path: relative(project.dir, path), hash, rows: rows[0]!.n };
   }
-  await state.run('DROP TABLE IF EXISTS current_items');
+  await state.run(`DROP TABLE IF EXISTS ${current}`);
   return outputs;
 }

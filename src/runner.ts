@@ -104,7 +104,7 @@ export class Runner {
     const rawParams = stageParams(this.project, node);
     const module = node.loaded?.module;
     const params = module ? parseStageParams(this.project.locate, node.name, module, rawParams) : rawParams;
-    const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs);
+    const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs, params);
     const deps = await hashDeps(this.project, withDynamic(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));

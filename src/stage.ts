@@ -76,6 +76,13 @@ interface StageCommon<P> {
   outputs: Record<string, OutputDecl>;
   /** Identities of outside things the results depend on (model hashes...). */
   resources?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /**
+   * Folders and globs the stage reads that its params name (a source stage's inputs outside
+   * the project): fingerprinted like pipeline.yaml `deps`, listings cached by folder mtime,
+   * so a no-op re-lists nothing; one that does not exist counts as empty. Absolute or
+   * relative to the project.
+   */
+  deps?(params: P, projectDir: string): Promise<string[]>;
 }
 
 export interface WholeStage<P = any> extends StageCommon<P> {

@@ -1,7 +1,7 @@
 // Run a stage module in-process without the scheduler, state or Parquet: for unit tests
 // of stage modules. The engine's own tests exercise the real path.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createObjectStore } from './store.js';
 import { hashFile } from './hash.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput, WholeStage } from './stage.js';
@@ -36,7 +36,7 @@ export function makeTestContext<P>(options: TestContextOptions<P>): StageContext
     async sql() {
       throw new Error('ctx.sql is not available in makeTestContext; run through the engine');
     },
-    fileHash: (path: string) => hashFile(join(options.dir, path)),
+    fileHash: (path: string) => hashFile(resolve(options.dir, path)),
     dependOn() {},
     log: (m) => logs.push(m),
     warn: (m) => logs.push(`warning: ${m}`),

@@ -46,8 +46,9 @@ export interface Report {
 
 /** Which stage or command makes each table a report may read, for "run X first" messages. */
 export const tableMakers: Record<string, string> = {
-  prompts: 'pipeline run resolve',
-  images: 'pipeline run generate',
+  prompts: 'pipeline run catalog',
+  images: 'pipeline run catalog',
+  sessions: 'pipeline run sessions',
   scores: 'pipeline run score',
   quality: 'pipeline run score',
   embeddings: 'pipeline run score',

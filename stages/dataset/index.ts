@@ -104,6 +104,12 @@ export function planConcepts(selection: SelectionRow[], prompts: Map<string, Pro
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
+/** Captions name every variation: an imported image with a text no key matched (or burned into it) would teach the wrong one. */
+function knownKeys(image: (ImageRow & { origin?: string; annotated?: boolean }) | undefined, prompt: (PromptRow & { unresolved?: unknown[] }) | undefined): boolean {
+  if (image?.origin !== 'imported') return true;
+  return !image.annotated && prompt !== undefined && (prompt.unresolved ?? []).length === 0 && Object.keys(prompt.variations).length > 0;
+}
+
 /** The PNG of an image: its object in the store, else the path the images table gives. */
 async function sourceOf(ctx: StageContext<Params>, image: ImageRow | undefined, imageId: string): Promise<string> {
   const stored = ctx.store.pathOf(imageId, 'png');
@@ -153,7 +159,10 @@ export default defineStage<Params>({
     const p = ctx.params.dataset;
     const imageById = new Map(images.map((i) => [i.image_id, i]));
     const promptOf = new Map(images.map((i) => [i.image_id, i.prompt_id]));
-    const concepts = planConcepts(selection, new Map(prompts.map((r) => [r.prompt_id, r])), promptOf, p);
+    const promptById = new Map(prompts.map((r) => [r.prompt_id, r]));
+    const trainable = selection.filter((s) => knownKeys(imageById.get(s.image_id), promptById.get(promptOf.get(s.image_id) ?? '')));
+    if (trainable.length < selection.length) ctx.log(`${selection.length - trainable.length} selected imported images left out: some of their variation keys are unknown`);
+    const concepts = planConcepts(trainable, promptById, promptOf, p);
     if (concepts.length === 0) ctx.warn('the selection is empty: the dataset folder has no images to train on');
 
     const dir = ctx.outDir('dataset');
@@ -163,7 +172,11 @@ export default defineStage<Params>({
         const folder = join(tmp, 'img', concept.dir);
         await mkdir(folder);
         for (const { imageId, caption } of concept.images) {
-          await linkOrCopy(await sourceOf(ctx, imageById.get(imageId), imageId), join(folder, `${imageId}.png`));
+          const image = imageById.get(imageId) as (ImageRow & { origin?: string }) | undefined;
+          const source = await sourceOf(ctx, image, imageId);
+          // A hard link to a user's file would change its link count and ctime: imported images are copied.
+          if (image?.origin === 'imported') await copyFile(source, join(folder, `${imageId}.png`));
+          else await linkOrCopy(source, join(folder, `${imageId}.png`));
           await writeFile(join(folder, `${imageId}.txt`), caption);
         }
       }

@@ -50,18 +50,19 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
   if (!r.png) {
     state.failedSessions.add(sessionSuffix(row.session, row.theme, row.style));
     const dir = await state.sessions.folderOf(row);
-    return { rows: { images: [imageRowOf(row, r, state.backend.name, null, { dir, filename: '' })] }, error: r.error ?? 'no image' };
+    return { rows: { rendered: [imageRowOf(row, r, state.backend.name, null, { dir, filename: '' })] }, error: r.error ?? 'no image' };
   }
   const stored = await ctx.store.put(r.png, 'png');
   const at = await state.sessions.add(row, stored.path, r.seed);
-  return { rows: { images: [imageRowOf(row, r, state.backend.name, stored, at)] } };
+  return { rows: { rendered: [imageRowOf(row, r, state.backend.name, stored, at)] } };
 }
 
 const stage = defineMapStage<Params, PromptRow, State>({
   description: 'render each planned prompt to a PNG (synthetic demo backend or A1111 servers)',
   version: '1',
   params,
-  outputs: { images: { kind: 'table', schema: imageRow } },
+  // `rendered`: catalog adds the imported images to make `images`.
+  outputs: { rendered: { kind: 'table', schema: imageRow } },
   over: 'prompts',
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),

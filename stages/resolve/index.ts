@@ -1,5 +1,6 @@
 // resolve: sdgen V2.0 prompt files (and the templates, chunks, variations and themes they
-// reach) -> table `prompts`, one row per planned image, in plan order.
+// reach) -> table `planned`, one row per planned image, in plan order (catalog adds the
+// imported prompts to make `prompts`).
 import { z } from 'zod';
 import { promptRow } from '../../schemas/tables.js';
 import { InputError } from '../../src/errors.js';
@@ -27,7 +28,7 @@ export default defineStage({
   description: 'plan one prompt row per image from sdgen V2.0 prompt files',
   version: '1',
   params: resolveParams,
-  outputs: { prompts: { kind: 'table', schema: promptRow } },
+  outputs: { planned: { kind: 'table', schema: promptRow } },
   async run(ctx) {
     const options = ctx.params.resolve;
     const files = await findPromptFiles(ctx.projectDir, options.prompts);
@@ -42,6 +43,6 @@ export default defineStage({
       ctx.log(`${file}: ${plan.rows.length} prompts`);
       rows.push(...plan.rows);
     }
-    return { prompts: rows };
+    return { planned: rows };
   },
 });

@@ -64,9 +64,10 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   },
 
   async mapBatch(items, ctx, scorer) {
+    const imported = await importedSources(ctx.inputs);
     const asScoreItem = (item: ScoreStageItem): ScoreItem => ({
       ...item,
-      source: ctx.store.pathOf(item.image_id, 'png'),
+      source: imported.get(item.image_id) ?? ctx.store.pathOf(item.image_id, 'png'),
       blank: item.status === 'blank',
     });
     try {
@@ -106,6 +107,22 @@ function splitByItem(items: ScoreStageItem[], scored: ScoredImages): ItemResult[
     at += axes;
     return { rows: { scores, quality: [scored.quality[i]], embeddings: [scored.embeddings[i]] } };
   });
+}
+
+/**
+ * Imported images are read where the user keeps them (they are never copied into the
+ * store). Looked up once per run rather than carried in the item, so an image keeps its
+ * scores when its folder is moved.
+ */
+const importedByInputs = new WeakMap<object, Promise<Map<string, string>>>();
+function importedSources(inputs: Record<string, InputArtifact>): Promise<Map<string, string>> {
+  let found = importedByInputs.get(inputs);
+  if (!found) {
+    found = requireTable(inputs, 'images').rows<ImageRow & { origin?: string }>()
+      .then((rows) => new Map(rows.filter((r) => r.origin === 'imported').map((r) => [r.image_id, r.path])));
+    importedByInputs.set(inputs, found);
+  }
+  return found;
 }
 
 function requireTable(inputs: Record<string, InputArtifact>, name: string) {

@@ -71,7 +71,7 @@ describe('pipeline label', () => {
     const error = await invokeCommand(label, ['--csv', file], ctx).catch((e) => e);
     expect(error).toBeInstanceOf(InputErrors);
     expect((error as InputErrors).errors.map((e) => e.format())).toEqual([
-      `${file}:3: image_id: expected the id of a generated image, got 'nope'`,
+      `${file}:3: image_id: expected the id of an image (generated or imported), got 'nope'`,
       `${file}:4: axis: expected a scored axis (Colour, Hair), got 'Shoes'`,
       `${file}:5: value: expected a value of Hair (Bob, Long) or its text, got 'Bobb'`,
     ]);

@@ -11,6 +11,7 @@ import * as tables from '../../schemas/tables.js';
 import { columnsOf } from '../../src/table-schema.js';
 import type { CommandContext } from '../../src/command.js';
 import type { Row } from '../../src/stage.js';
+import { judgeSessions } from '../../stages/sessions/index.js';
 
 interface Planned {
   session: string;
@@ -147,6 +148,14 @@ export async function buildFixture(options: { withLoop?: boolean; skip?: string[
     ['images', tables.imageRow, generated.map((r) => r.image)],
     ['scores', tables.scoreRow, scored.map((r) => r.score)],
     ['quality', tables.qualityRow, scored.map((r) => r.quality)],
+    // as the sessions stage derives it from the tables above
+    ['sessions', tables.sessionRow, judgeSessions({
+      images: generated.map((r) => tables.catalogImageRow.parse({ ...r.image, origin: 'generated', annotated: false })),
+      prompts: rows.map((r) => tables.promptRow.parse(r.prompt)),
+      quality: scored.map((r) => tables.qualityRow.parse(r.quality)),
+      scores: scored.map((r) => tables.scoreRow.parse(r.score)),
+      imported_sessions: [],
+    }, 0.75)],
   ];
   const artifacts: Record<string, { path: string; hash: string }> = {};
   for (const [name, schema, data] of tableRows) {

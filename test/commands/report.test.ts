@@ -52,7 +52,7 @@ describe('pipeline report', () => {
 
   test('csv and json with --param', async () => {
     const csv = await report(['sessions', '--format', 'csv', '--param', 'since=2026-11-05']);
-    expect(csv.out.split('\r\n')[0]).toBe('session,started,planned,made,failed,blank,missing,avg_match,flagged,complete');
+    expect(csv.out.split('\r\n')[0]).toBe('session,started,origin,format,planned,made,failed,blank,missing,avg_match,flagged,annotated,complete,verdict');
     expect(csv.out.split('\r\n').filter(Boolean)).toHaveLength(3);
     fixture!.ctx.close();
     const json = await report(['failing_variations', '--format', 'json', '--param', 'limit=1']);
@@ -137,7 +137,7 @@ describe('pipeline prune', () => {
 
   test('a broken predicate is bad input quoting DuckDB', async () => {
     fixture = await buildFixture();
-    await expect(prune(['--where', 'no_such_column > 1'])).rejects.toThrow(/expected a SQL predicate over columns of images, quality and scores.*no_such_column/);
+    await expect(prune(['--where', 'no_such_column > 1'])).rejects.toThrow(/expected a SQL predicate over columns of images, quality, scores and session.*no_such_column/);
     await expect(prune([])).rejects.toThrow(/expected --where/);
     await expect(prune(['--where', 'true); DELETE FROM images; SELECT (1'])).rejects.toThrow(/without ; or comments/);
     await expect(prune(['--where', 'true) OR (true'])).rejects.toThrow(/balanced parentheses/);

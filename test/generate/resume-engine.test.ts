@@ -23,7 +23,7 @@ function projectFor(url: string): string {
   generate: {backend: a1111, endpoints: ["${url}"], concurrency: 2, retries: 1, backoff_ms: 10}
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/chunks, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.prompts}}
+  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
 `,
   );
   return project;
@@ -66,8 +66,8 @@ describe('pipeline run generate, killed and resumed', () => {
     expect(rerun.status, rerun.stderr).toBe(0);
     expect(rerun.stderr).toMatch(/removed a stale lock/);
 
-    const planned = sql<{ n: number }>('select count(*) as n from prompts')[0]!.n;
-    const images = sql<{ prompt_id: string; status: string; session_dir: string; filename: string }>('select prompt_id, status, session_dir, filename from images');
+    const planned = sql<{ n: number }>('select count(*) as n from planned')[0]!.n;
+    const images = sql<{ prompt_id: string; status: string; session_dir: string; filename: string }>('select prompt_id, status, session_dir, filename from rendered');
     expect(planned).toBe(108);
     expect(images).toHaveLength(planned);
     expect(new Set(images.map((i) => i.prompt_id)).size).toBe(planned);

@@ -34,7 +34,7 @@ describe('generate stage', () => {
     const ctx = makeTestContext({ dir, params: generate.params.parse({ generate: { blank_rate: 0 } }), inputs: { prompts: rows } });
     const { tables, results } = await runMapStage(generate, ctx);
     expect(results.every((r) => !r.error)).toBe(true);
-    const images = tables.images!.map((r) => imageRow.parse(r));
+    const images = tables.rendered!.map((r) => imageRow.parse(r));
     expect(images.map((i) => i.prompt_id)).toEqual(rows.map((r) => r.prompt_id));
     for (const image of images) {
       expect(image).toMatchObject({ backend: 'synthetic', endpoint: 'synthetic', model_name: 'sdloop-synthetic-demo', status: 'ok', width: 64, height: 96 });
@@ -60,7 +60,7 @@ describe('generate stage', () => {
       const params = generate.params.parse({ generate: { backend: 'a1111', endpoints: [server.url], retries: 1, backoff_ms: 10 } });
       const first = await runMapStage(generate, makeTestContext({ dir, params, inputs: { prompts: promptRows(4) } }));
       expect(first.results.map((r) => Boolean(r.error))).toEqual([false, false, true, false]);
-      const failed = imageRow.parse(first.tables.images![2]);
+      const failed = imageRow.parse(first.tables.rendered![2]);
       expect(failed).toMatchObject({ status: 'failed', image_id: '', path: '', error: expect.stringMatching(/HTTP 500/) });
       expect(sessionFolders(dir)[0]!.manifest).toMatchObject({ status: 'aborted' });
       failing = false;

@@ -20,7 +20,7 @@ async function run(dir: string, resolve: Record<string, unknown>) {
   const depended: string[] = [];
   ctx.dependOn = (paths) => depended.push(...paths);
   const out = await runWholeStage(resolveStage, ctx);
-  return { rows: out.prompts as Record<string, unknown>[], depended };
+  return { rows: out.planned as Record<string, unknown>[], depended };
 }
 
 describe('resolve stage', () => {

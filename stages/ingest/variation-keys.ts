@@ -1,0 +1,138 @@
+// sdgen's manifests store the TEXT each placeholder rendered, not its key. The key is
+// what scores, labels and datasets speak, so each text is mapped back through the
+// user's variation files, loaded with resolve's own loader. A text no file holds, or one
+// several files hold with different keys, stays unresolved with the reason: a wrong key
+// would make CLIP grade the image against the wrong alternatives.
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { renderValue } from '../resolve/templates/compile.js';
+import { kindOf, TemplateLoader, type VariationsFile } from '../resolve/templates/loader.js';
+import type { UnresolvedVariation } from '../../schemas/tables.js';
+
+interface Candidate {
+  file: VariationsFile;
+  /** project-relative name, for messages */
+  name: string;
+  key: string;
+}
+
+export interface MappedVariation {
+  key: string;
+  value: unknown;
+  keys: string[];
+  texts: string[];
+}
+
+export type Mapping = { axis: string; mapped: MappedVariation } | { unresolved: UnresolvedVariation };
+
+/** What a placeholder's text is compared as: sdgen normalises whitespace and case is not meaningful to CLIP. */
+const norm = (text: string) => text.trim().replace(/\s+/g, ' ').toLowerCase();
+
+function yamlFilesUnder(dir: string): string[] {
+  const found: string[] = [];
+  const entries = (() => {
+    try {
+      return readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+  })();
+  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) found.push(...yamlFilesUnder(path));
+    else if (e.name.endsWith('.yaml') && statSync(path).isFile()) found.push(path);
+  }
+  return found;
+}
+
+export class VariationIndex {
+  private readonly byText = new Map<string, Candidate[]>();
+  private readonly byKey = new Map<string, Candidate[]>();
+  readonly files: string[] = [];
+  readonly problems: string[] = [];
+
+  constructor(dirs: string[], projectDir: string) {
+    const loader = new TemplateLoader(projectDir);
+    // Named relative to their variations folder: `hair.yaml:Blonde`, as the user knows them.
+    const files = dirs.flatMap((dir) => yamlFilesUnder(dir).map((path) => [dir, path] as const));
+    for (const [dir, path] of files) {
+      if (kindOf(path) !== 'variations') continue;
+      let file: VariationsFile;
+      try {
+        file = loader.variationsFile(path);
+      } catch (error) {
+        // Prompt, template and theme files also end in .yaml; only real variation files count.
+        this.problems.push(`${path}: not read as a variations file (${(error as Error).message.split('\n')[0]})`);
+        continue;
+      }
+      this.files.push(path);
+      const name = relative(dir, path);
+      file.keys.forEach((key, i) => {
+        const candidate = { file, name, key };
+        push(this.byText, norm(renderValue(file.values[i]!, null) ?? ''), candidate);
+        push(this.byKey, key, candidate);
+      });
+    }
+  }
+
+  /**
+   * The key of `text` on `axis`. `available` (the texts sdgen listed for the axis) narrows
+   * the candidates to files that hold all of them; `fixedKey` is a key sdgen recorded as
+   * pinned for the axis.
+   */
+  map(axis: string, text: string, available: string[] = [], fixedKey?: string): Mapping {
+    let candidates = fixedKey !== undefined ? (this.byKey.get(fixedKey) ?? []) : (this.byText.get(norm(text)) ?? []);
+    // A pinned key names no file: the files where that key renders the image's text are the axis'.
+    const rendersText = candidates.filter((c) => norm(renderValue(c.file.values[c.file.keys.indexOf(c.key)]!, null) ?? '') === norm(text));
+    if (rendersText.length > 0) candidates = rendersText;
+    // The axis' file is the one holding most of the texts sdgen listed for it.
+    const holds = (c: Candidate) => available.filter((t) => c.file.values.some((v) => norm(renderValue(v, null) ?? '') === norm(t))).length;
+    const most = Math.max(0, ...candidates.map(holds));
+    candidates = candidates.filter((c) => holds(c) === most);
+    const unresolved = (reason: string): Mapping => ({ unresolved: { axis, text, key: null, reason, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
+    if (candidates.length === 0) return unresolved(fixedKey !== undefined ? `pinned key ${fixedKey} is in no variations file` : 'the text is in no variations file');
+    // Copies of one file (the same key for the text) agree; different keys are a real ambiguity.
+    const keys = new Set(candidates.map((c) => c.key));
+    if (keys.size > 1) return unresolved(`the text is a value of ${keys.size} keys`);
+    return { axis, mapped: mappedOf(candidates[0]!) };
+  }
+
+  /**
+   * For a prompt with no manifest (a plain A1111 folder): each comma-separated part that is
+   * exactly a value text of one variations file. The axis is named after that file, since
+   * the placeholder's name was never written down.
+   */
+  findInPrompt(prompt: string): Mapping[] {
+    const found = new Map<string, Mapping>();
+    for (const part of prompt.split(/[,\n]/).map(norm).filter(Boolean)) {
+      const candidates = this.byText.get(part) ?? [];
+      const files = new Set(candidates.map((c) => c.name));
+      const keys = new Set(candidates.map((c) => c.key));
+      if (files.size === 1 || (files.size > 1 && keys.size === 1)) {
+        const axis = basename(candidates[0]!.name).replace(/\.yaml$/, '');
+        found.set(axis, { axis, mapped: mappedOf(candidates[0]!) });
+      } else if (files.size > 1) {
+        found.set(`?${part}`, { unresolved: { axis: '', text: part, key: null, reason: `the text is a value of ${keys.size} keys`, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
+      }
+    }
+    return [...found.values()];
+  }
+}
+
+/** One object per candidate, shared by every image that took it: 38,000 images make no 38,000 copies. */
+const mappedCache = new WeakMap<Candidate, MappedVariation>();
+function mappedOf(candidate: Candidate): MappedVariation {
+  let mapped = mappedCache.get(candidate);
+  if (!mapped) {
+    const { file, key } = candidate;
+    mapped = { key, value: file.values[file.keys.indexOf(key)], keys: file.keys, texts: file.values.map((v) => renderValue(v, null) ?? '') };
+    mappedCache.set(candidate, mapped);
+  }
+  return mapped;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
