@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
-import { composeIdentity, expandDeps, hashDeps, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
+import { composeIdentity, expandDeps, identityParams, hashDeps, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
 import { createStageContext, inputArtifact, parseStageParams } from './context.js';
 import { runWholeStage, runCommandStage } from './execute.js';
@@ -107,7 +107,8 @@ export class Runner {
     const deps = await hashDeps(this.project, withDynamic(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
-    const identity = composeIdentity({ code: await stageCode(node, this.stats), params: rawParams, resources, inputs, deps });
+    const code = await stageCode(node, this.stats);
+    const identity = composeIdentity({ code, version: module?.version ?? null, ...identityParams(module, rawParams), resources, inputs, deps });
     return { identity, params, records, staticDeps };
   }
 
@@ -115,7 +116,7 @@ export class Runner {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
-      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry });
+      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
@@ -126,7 +127,7 @@ export class Runner {
       const memo = await loadMemo(this.state, node.name, identity.memoKey);
       itemsToRun = { toRun: hashes.filter((h) => memo.get(h)?.status !== 'ok').length, total: hashes.length };
     }
-    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun });
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map' });
     if (failure) reasons.push(failure);
     return reasons.length > 0 ? reasons : ['fingerprint changed'];
   }
@@ -281,6 +282,7 @@ export class Runner {
     this.lock.stages[name] = {
       fingerprint: identity.fingerprint,
       code: identity.code,
+      version: identity.version,
       memo: identity.memoKey,
       params: identity.params,
       resources: identity.resources,
