@@ -98,3 +98,55 @@ export function onlyPaths(tree: ParamTree, paths: Iterable<string>): ParamTree {
   }
   return out;
 }
+
+/** Levenshtein distance, for suggesting the param a mistyped path meant. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The closest of `candidates` to `path`, when it is close enough to be the one meant. */
+export function closestPath(path: string, candidates: string[]): string | undefined {
+  let best: { path: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(path, candidate);
+    if (!best || distance < best.distance) best = { path: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(path.length / 4)) ? best.path : undefined;
+}
+
+/** A stage as far as its params go: the paths pipeline.yaml lets it read, and its schema if it has one. */
+export interface ParamReader {
+  paths: string[];
+  schema?: z.ZodType;
+}
+
+function leafPaths(tree: unknown, prefix = ''): string[] {
+  if (tree === null || typeof tree !== 'object' || Array.isArray(tree)) return prefix ? [prefix] : [];
+  return Object.entries(tree).flatMap(([k, v]) => [prefix ? `${prefix}.${k}` : k, ...leafPaths(v, prefix ? `${prefix}.${k}` : k)]);
+}
+
+/**
+ * The first of the override paths that pipeline.yaml's params do not hold and no stage
+ * reads, with the known path it most likely meant. A stage without a schema (a cmd stage)
+ * reads everything under the paths it declares.
+ */
+export function unknownParamPath(paths: string[], params: ParamTree, readers: ParamReader[]): { path: string; suggestion?: string } | undefined {
+  const reads = (path: string) =>
+    getPath(params, path) !== undefined ||
+    readers.some((r) => r.paths.some((declared) => {
+      if (path !== declared && !path.startsWith(`${declared}.`)) return false;
+      return r.schema ? readsPath(r.schema, path.split('.')) : true;
+    }));
+  const unknown = paths.find((p) => !reads(p));
+  if (unknown === undefined) return undefined;
+  const known = [...leafPaths(params), ...readers.flatMap((r) => (r.schema ? knownPaths(r.schema) : r.paths))];
+  return { path: unknown, suggestion: closestPath(unknown, [...new Set(known)]) };
+}
