@@ -16,13 +16,13 @@ import type { Project } from './project.js';
 
 type TableSchema = z.ZodObject<z.ZodRawShape>;
 
-/** The rows of one memoised table for the current items, with `_row` giving their order. */
+/** The rows of one memoised table for the current items, with their item's memo hash (`_item`) and `_row` giving their order. */
 function measureQuery(project: Project, name: string, schema: TableSchema, parts: string[]): string {
   const columns = columnsOf(schema);
-  if (parts.length === 0) return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')}, 0::BIGINT AS _row WHERE false`;
+  if (parts.length === 0) return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')}, ''::VARCHAR AS _item, 0::BIGINT AS _row WHERE false`;
   const files = parts.map((p) => sqlString(join(project.dir, `${p}.${name}.parquet`))).join(', ');
   const cols = columns.map(([n]) => `p."${n}"`).join(', ');
-  return `SELECT ${cols}, row_number() OVER (ORDER BY c.ord, p._ord) AS _row FROM read_parquet([${files}]) p JOIN current_items c ON p._item = c.item`;
+  return `SELECT ${cols}, p._item, row_number() OVER (ORDER BY c.ord, p._ord) AS _row FROM read_parquet([${files}]) p JOIN current_items c ON p._item = c.item`;
 }
 
 async function writeTable(project: Project, state: State, name: string, query: string, hash: string): Promise<OutputRecord> {
