@@ -57,9 +57,11 @@ export interface ExplainInput {
 /** A code edit or a version bump, told apart: only the second changes a map stage's items. */
 function codeChange(input: ExplainInput, entry: LockEntry): string[] {
   const { identity, itemsToRun, stage } = input;
-  const was = entry.version ?? null;
+  const count = itemsToRun ? `: ${itemsToRun.toRun} items to rerun` : '';
+  // Entries written before stages declared versions have no version field at all.
+  if (entry.version === undefined) return [`recorded by an older sdloop, before stage identities${count}`];
+  const was = entry.version;
   if (was !== identity.version) {
-    const count = itemsToRun ? `: ${itemsToRun.toRun} items to rerun` : '';
     return [`${stage} version ${was ?? 'none'} -> ${identity.version ?? 'none'}${count}`];
   }
   if (entry.code === identity.code) return [];
@@ -78,7 +80,7 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
   }
   if (entry.deps.hash !== identity.deps.hash) reasons.push(await depChanges(state, stage, identity.deps.files));
-  const versionCounted = (entry.version ?? null) !== identity.version;
+  const versionCounted = entry.version === undefined || entry.version !== identity.version;
   if (input.itemsToRun && reasons.length > 0 && !versionCounted) {
     const { toRun, total } = input.itemsToRun;
     if (entry.memo !== identity.memoKey) {

@@ -60,7 +60,7 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
 const stage = defineMapStage<Params, PromptRow, State>({
   description: 'render each planned prompt to a PNG (synthetic demo backend or A1111 servers)',
   // Bump when a change here or in the backends changes the images rendered for a request.
-  version: '2',
+  version: '1',
   params,
   outputs: { images: { kind: 'table', schema: imageRow } },
   over: 'prompts',

@@ -22,7 +22,7 @@ export interface ScoreStageItem extends Record<string, unknown> {
 export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   description: 'CLIP adherence per variation, quality checks and embeddings of every image',
   // Bump when a change here, in the scorer or in the pixel checks changes a measurement.
-  version: '2',
+  version: '1',
   params: scoreStageParams,
   outputs: {
     scores: { kind: 'table', schema: scoreRow },

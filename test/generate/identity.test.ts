@@ -136,15 +136,15 @@ describe('code changes', () => {
     expect(edited.code, edited.stderr).toBe(0);
     expect([itemsRun(edited, 'generate'), itemsRun(edited, 'score')]).toEqual([0, 0]);
 
-    p.editBuild('dist/stages/generate/index.js', (t) => t.replace("version: '2'", "version: '3'"));
-    expect((await p.status()).generate!.reasons).toEqual(['generate version 2 -> 3: 6 items to rerun']);
+    p.editBuild('dist/stages/generate/index.js', (t) => t.replace("version: '1'", "version: '2'"));
+    expect((await p.status()).generate!.reasons).toEqual(['generate version 1 -> 2: 6 items to rerun']);
     const bumped = await p.run();
     expect(bumped.code, bumped.stderr).toBe(0);
     expect(itemsRun(bumped, 'generate')).toBe(6);
     // The same pictures again: score finds its measurements memoised.
     expect(itemsRun(bumped, 'score')).toBe(0);
 
-    p.editBuild('dist/stages/score/index.js', (t) => t.replace("version: '2'", "version: '3'"));
+    p.editBuild('dist/stages/score/index.js', (t) => t.replace("version: '1'", "version: '2'"));
     const rescored = await p.run();
     expect(itemsRun(rescored, 'score')).toBe(6);
   });
