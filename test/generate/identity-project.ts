@@ -7,16 +7,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoRoot, finished, type CliResult, type RunSummary, type StageStatus } from '../engine/helpers.js';
 
-const files: Record<string, string> = {
-  'pipeline.yaml': `params:
+const syntheticParams = '{backend: synthetic, concurrency: 2, retries: 3, timeout_s: 600, failure_rate: 0.3, blank_rate: 0}';
+
+const pipelineYaml = (generate: string) => `params:
   resolve: {prompts: [data/prompts/look.prompt.yaml], count: 0}
-  generate: {backend: synthetic, concurrency: 2, retries: 3, timeout_s: 600, failure_rate: 0.3, blank_rate: 0}
+  generate: ${generate}
   score: {model: demo, batch_size: 8, workers: 0}
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
   generate: {uses: generate, params: [generate], inputs: {prompts: resolve.prompts}}
   score: {uses: score, params: [score], inputs: {images: generate.images, prompts: resolve.prompts}}
-`,
+`;
+
+const files: Record<string, string> = {
   'data/templates/small.template.yaml': `version: "2.0"
 type: template
 name: small
@@ -46,9 +49,13 @@ export class IdentityProject {
     private readonly build: string,
   ) {}
 
-  /** A fresh project, run by the repo's build, or by a private copy of it when `ownBuild`. */
-  static create(options: { ownBuild?: boolean } = {}): IdentityProject {
+  /**
+   * A fresh project, run by the repo's build, or by a private copy of it when `ownBuild`;
+   * `generate` replaces the synthetic backend's params (a YAML flow map).
+   */
+  static create(options: { ownBuild?: boolean; generate?: string } = {}): IdentityProject {
     const dir = mkdtempSync(join(tmpdir(), 'sdloop-identity-'));
+    writeFileSync(join(dir, 'pipeline.yaml'), pipelineYaml(options.generate ?? syntheticParams));
     for (const [rel, text] of Object.entries(files)) {
       mkdirSync(dirname(join(dir, rel)), { recursive: true });
       writeFileSync(join(dir, rel), text);

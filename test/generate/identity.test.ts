@@ -5,11 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IdentityProject, itemsRun } from './identity-project.js';
+import { startA1111StandIn } from '../standins/a1111-server.js';
 
 let project: IdentityProject | undefined;
 afterEach(() => project?.dispose());
 
-async function ranProject(options: { ownBuild?: boolean; set?: string[] } = {}): Promise<IdentityProject> {
+async function ranProject(options: { ownBuild?: boolean; generate?: string; set?: string[] } = {}): Promise<IdentityProject> {
   project = IdentityProject.create(options);
   const first = await project.run(options.set ?? []);
   expect(first.code, first.stderr).toBe(0);
@@ -36,6 +37,23 @@ describe('operational params never make anything stale', () => {
     expect(rerun.stages.map((s) => [s.name, s.status, itemsRun(rerun, s.name)])).toEqual([
       ['resolve', 'skipped', 0], ['generate', 'skipped', 0], ['score', 'skipped', 0],
     ]);
+  });
+
+  it('against A1111 servers: another endpoint list or pool settings request nothing; a pinned model requests everything', async () => {
+    const server = await startA1111StandIn({});
+    try {
+      const p = await ranProject({ generate: `{backend: a1111, endpoints: ["${server.url}"], concurrency: 1, retries: 1, backoff_ms: 10}` });
+      expect(server.txt2img()).toHaveLength(6);
+      const pool = ['--set', `generate.endpoints=["${server.url}", "http://127.0.0.1:9"]`, '--set', 'generate.concurrency=2', '--set', 'generate.timeout_s=30'];
+      const same = await p.run(pool);
+      expect([itemsRun(same, 'generate'), itemsRun(same, 'score')]).toEqual([0, 0]);
+      expect(server.txt2img()).toHaveLength(6);
+      const models = await p.run(['--set', 'generate.model=animefull']);
+      expect(itemsRun(models, 'generate')).toBe(6);
+      expect(server.txt2img().slice(6).map((r) => (r.override_settings as { sd_model_checkpoint?: string })?.sd_model_checkpoint)).toEqual(Array(6).fill('animefull'));
+    } finally {
+      await server.close();
+    }
   });
 
   it('a mistyped param is bad input that names the param meant', async () => {
