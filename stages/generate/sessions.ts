@@ -10,6 +10,7 @@ import { link, copyFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
+import { stableStringify } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
 
 export const manifestImage = z.object({
@@ -135,10 +136,30 @@ class Session {
   private writing: Promise<void> = Promise.resolve();
   private placing: Promise<unknown> = Promise.resolve();
   private dirty = false;
+  private recorded = false;
+  /** a finished folder reopened to extend it; an unfinished one is a crashed run's, to complete */
+  private readonly reopenedFinished: boolean;
   constructor(
     readonly dir: string,
     readonly manifest: SessionManifest,
-  ) {}
+    /** a reopened folder's plan as of this run: it replaces the recorded one once an image is added */
+    private replan?: SessionManifest['snapshot'],
+  ) {
+    this.reopenedFinished = manifest.status === 'completed' && manifest.images.length > 0;
+  }
+
+  /**
+   * Whether this image is a new picture of a planned image the finished folder already
+   * holds (its request changed: a LoRA promoted, a renderer bumped). Such a run is a new
+   * session, as sdgen would make it, rather than a second copy of every name here.
+   */
+  async holdsOtherRender(row: PromptRow, seed: number, source: string): Promise<boolean> {
+    if (!this.reopenedFinished) return false;
+    const planned = manifestEntry(row, imageFileName(row, seed), seed);
+    const held = this.manifest.images.find((i) => i.filename === planned.filename);
+    if (!held || stableStringify(held) !== stableStringify(planned)) return false;
+    return (await occupant(source, join(this.dir, planned.filename))) === 'other';
+  }
 
   /** Link the image and record it; where its planned name holds another image, it takes the next free index. */
   async add(row: PromptRow, seed: number, source: string): Promise<string> {
@@ -164,7 +185,16 @@ class Session {
     return placed;
   }
 
+  /** Mark the folder finished; one this run left as it found it is not rewritten. */
+  async finish(status: SessionManifest['status']): Promise<void> {
+    if (!this.recorded && this.manifest.status === status) return;
+    this.manifest.status = status;
+    await this.save();
+  }
+
   private record(entry: ManifestImage): void {
+    this.recorded = true;
+    if (this.replan) [this.manifest.snapshot, this.replan] = [this.replan, undefined];
     const at = this.manifest.images.findIndex((i) => i.filename === entry.filename);
     if (at >= 0) this.manifest.images[at] = entry;
     else {
@@ -187,40 +217,50 @@ class Session {
   }
 }
 
+/** A folder name of this session that no folder has yet (two runs can start in one second). */
+async function freshFolder(root: string, suffix: string): Promise<string> {
+  const names = new Set(await readdir(root).catch(() => [] as string[]));
+  let at = Date.now();
+  while (names.has(`${folderTimestamp(new Date(at))}-${suffix}`)) at += 1000;
+  return join(root, `${folderTimestamp(new Date(at))}-${suffix}`);
+}
+
 /** The session folders of one generate run. */
 export class SessionBook {
   private sessions = new Map<string, Promise<Session>>();
+  /** per session, the new folder of images that re-render what its latest folder holds */
+  private rerenders = new Map<string, Promise<Session>>();
   constructor(
     readonly root: string,
     /** the checkpoint title the runtime_info records */
     readonly checkpoint: string,
   ) {}
 
-  private open(row: PromptRow): Promise<Session> {
+  private async create(row: PromptRow, suffix: string): Promise<Session> {
+    const s = new Session(await freshFolder(this.root, suffix), { snapshot: snapshotOf(row, this.checkpoint), images: [], status: 'ongoing' });
+    await s.save();
+    return s;
+  }
+
+  private async reopenOrCreate(row: PromptRow, suffix: string): Promise<Session> {
+    const found = await latestFolder(this.root, suffix, this.checkpoint);
+    if (!found) return this.create(row, suffix);
+    // A killed run may have left a half-written manifest or image under a temporary name.
+    await removeStaleTemps(found.dir);
+    return new Session(found.dir, found.manifest, snapshotOf(row, this.checkpoint, found.manifest.snapshot.timestamp));
+  }
+
+  private open(row: PromptRow, books = this.sessions, make = (suffix: string) => this.reopenOrCreate(row, suffix)): Promise<Session> {
     const suffix = sessionSuffix(row.session, row.theme, row.style);
-    let session = this.sessions.get(suffix);
-    if (!session) {
-      session = (async () => {
-        const found = await latestFolder(this.root, suffix, this.checkpoint);
-        if (found) {
-          // A killed run may have left a half-written manifest or image under a temporary name.
-          await removeStaleTemps(found.dir);
-          const manifest = { ...found.manifest, snapshot: snapshotOf(row, this.checkpoint, found.manifest.snapshot.timestamp) };
-          return new Session(found.dir, manifest);
-        }
-        const dir = join(this.root, `${folderTimestamp(new Date())}-${suffix}`);
-        const s = new Session(dir, { snapshot: snapshotOf(row, this.checkpoint), images: [], status: 'ongoing' });
-        await s.save();
-        return s;
-      })();
-      this.sessions.set(suffix, session);
-    }
+    let session = books.get(suffix);
+    if (!session) books.set(suffix, (session = make(suffix)));
     return session;
   }
 
   /** Link one image into its session and record it; returns where it went. */
   async add(row: PromptRow, source: string, seed: number): Promise<{ dir: string; filename: string }> {
-    const session = await this.open(row);
+    let session = await this.open(row);
+    if (await session.holdsOtherRender(row, seed, source)) session = await this.open(row, this.rerenders, (suffix) => this.create(row, suffix));
     return { dir: session.dir, filename: await session.add(row, seed, source) };
   }
 
@@ -230,10 +270,10 @@ export class SessionBook {
   }
 
   async close(status: 'completed' | 'aborted', failedSessions: Set<string> = new Set()): Promise<void> {
-    for (const [suffix, pending] of this.sessions) {
-      const session = await pending;
-      session.manifest.status = failedSessions.has(suffix) ? 'aborted' : status;
-      await session.save();
+    for (const books of [this.sessions, this.rerenders]) {
+      for (const [suffix, pending] of books) {
+        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status);
+      }
     }
   }
 }

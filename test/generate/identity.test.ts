@@ -127,6 +127,23 @@ describe('sessions extend', () => {
     expect(pngs(folder!)).toHaveLength(6);
   });
 
+  it('a change to every request renders a new session folder and leaves the first as it was', async () => {
+    const p = await ranProject();
+    const [first] = sessionFolders(p);
+    const before = readFileSync(join(first!, 'manifest.json'), 'utf8');
+    const inodes = pngs(first!).map((n) => statSync(join(first!, n)).ino);
+    // Every image blank: the same planned images, other pictures.
+    const rerun = await p.run(['--set', 'generate.blank_rate=1']);
+    expect(itemsRun(rerun, 'generate')).toBe(6);
+    const folders = sessionFolders(p).sort();
+    expect(folders).toHaveLength(2);
+    expect(folders[0]).toBe(first);
+    expect(readFileSync(join(first!, 'manifest.json'), 'utf8')).toBe(before);
+    expect(pngs(first!).map((n) => statSync(join(first!, n)).ino)).toEqual(inodes);
+    expect(pngs(folders[1]!)).toEqual(pngs(first!));
+    expect(manifestOf(folders[1]!).images).toHaveLength(6);
+  });
+
   it('resolve.count 5 -> 6 renders 1, into the folder holding the 5', async () => {
     const p = await ranProject({ set: ['--set', 'resolve.count=5'] });
     const rerun = await p.run(['--set', 'resolve.count=6']);
