@@ -111,7 +111,9 @@ export function identityParams(module: StageModule | undefined, raw: ParamTree):
   const byRole = (role: string) => [...roles].filter(([, r]) => r === role).map(([path]) => path);
   const params = withoutPaths(raw, byRole('operational'));
   if (module.kind === 'map' && module.identity) return { params, memoParams: {} };
-  return { params, memoParams: withoutPaths(params, byRole('derivation')) };
+  // Only a derive step can honour a derivation param without running items.
+  const derived = module.kind === 'map' && module.derive ? byRole('derivation') : [];
+  return { params, memoParams: withoutPaths(params, derived) };
 }
 
 export function composeIdentity(parts: Omit<StageIdentity, 'memoKey' | 'fingerprint'>): StageIdentity {

@@ -164,9 +164,9 @@ export interface MapStage<P = any, I extends Row = Row, S = unknown> extends Sta
    * Cheap outputs computed by SQL from the measures on every run of the stage: per output
    * not among the measures, one SELECT giving its schema's columns and `_row`, the order
    * its rows are written in. Each measure is a view by its name, with `_item` (its item's
-   * memo hash) and `_row` (item order, then the item's row order). Values from params are inlined by the stage,
-   * from its validated params. A change to a derivation param re-derives these tables and
-   * runs no item.
+   * memo hash) and `_row` (item order, then the item's row order). Values from params are
+   * inlined by the stage, from its validated params. A change to a derivation param
+   * re-derives these tables and runs no item.
    */
   derive?(params: P): Record<string, string>;
 }
