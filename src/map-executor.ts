@@ -8,6 +8,7 @@ import { hashBytes } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf, type ColumnTypes } from './table-schema.js';
 import { loadMemo, MemoWriter } from './memo.js';
+import { adoptResults, legacyResults } from './memo-legacy.js';
 import type { State } from './state.js';
 import { assembleOutputs } from './map-outputs.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stage.js';
@@ -29,7 +30,7 @@ export class Interrupted extends Error {
 type TableSchema = z.ZodObject<z.ZodRawShape>;
 
 /** The tables the items produce and the memo keeps: the measures, else the table outputs. */
-function memoTables(stage: MapStage): [string, TableSchema][] {
+export function memoTables(stage: MapStage): [string, TableSchema][] {
   if (stage.measures) return Object.entries(stage.measures);
   return Object.entries(stage.outputs).flatMap(([name, decl]) => (decl.kind === 'table' ? [[name, decl.schema] as [string, TableSchema]] : []));
 }
@@ -64,6 +65,16 @@ export async function loadItems(stage: MapStage, ctx: StageContext): Promise<{ i
     hashes.push(h);
   }
   return { items, hashes };
+}
+
+/** For status: items without a finished result under the memo key (none that an old result will serve). */
+export async function countItemsToRun(options: { project: Project; state: State; stage: MapStage; ctx: StageContext; memoKey: string; legacyKey?: string }) {
+  const { project, state, stage, ctx, legacyKey } = options;
+  const { items, hashes } = await loadItems(stage, ctx);
+  const memo = await loadMemo(state, ctx.stage, options.memoKey);
+  const tables = memoTables(stage).map(([n]) => n);
+  const adoptable = legacyKey ? await legacyResults({ state, projectDir: project.dir, stage: ctx.stage, legacyKey, items, hashes, tables, memo }) : new Map();
+  return { toRun: hashes.filter((h) => memo.get(h)?.status !== 'ok' && !adoptable.has(h)).length, total: hashes.length };
 }
 
 function validateRows(stage: string, output: string, schema: TableSchema, rows: Row[], key: string): Row[] {
@@ -106,6 +117,8 @@ export async function runMapStage(options: {
   runId: string;
   /** recompute every item, ignoring memoised results */
   force?: boolean;
+  /** the memo key of a run from before stage identities whose results still hold (memo-legacy.ts) */
+  legacyKey?: string;
   resourceLimit?: LimitFunction;
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
@@ -113,6 +126,11 @@ export async function runMapStage(options: {
   const columns = new Map<string, ColumnTypes>(tables.map(([n, s]) => [n, [...columnsOf(s), ['_item', 'VARCHAR'], ['_ord', 'BIGINT']]]));
   const { items, hashes } = await loadItems(stage, ctx);
   const memo = await loadMemo(state, ctx.stage, memoKey);
+  if (options.legacyKey && !options.force) {
+    const legacy = { state, projectDir: project.dir, stage: ctx.stage, legacyKey: options.legacyKey, items, hashes, tables: tables.map(([n]) => n), memo };
+    const byHash = new Map(hashes.map((h, i) => [h, items[i]!]));
+    await adoptResults({ state, stage: ctx.stage, memoKey, runId, adopted: await legacyResults(legacy), keyOf: (h) => String(byHash.get(h)![stage.key]), memo });
+  }
   const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => options.force || memo.get(hash)?.status !== 'ok');
   const reused = items.length - todo.length;
   let done = reused;

@@ -10,8 +10,8 @@ import { composeIdentity, expandDeps, identityParams, hashDeps, recordDeps, reco
 import { explainStaleness, lastFailure } from './explain.js';
 import { createStageContext, inputArtifact, parseStageParams } from './context.js';
 import { runWholeStage, runCommandStage } from './execute.js';
-import { runMapStage, loadItems, Interrupted } from './map-executor.js';
-import { loadMemo } from './memo.js';
+import { runMapStage, countItemsToRun, Interrupted } from './map-executor.js';
+import { legacyMemoKey } from './memo-legacy.js';
 import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
@@ -123,9 +123,7 @@ export class Runner {
     // Counting items means reading the input table: worth it for status, not when the run will count them anyway.
     if (countItems && module?.kind === 'map') {
       const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
-      const { hashes } = await loadItems(module, ctx);
-      const memo = await loadMemo(this.state, node.name, identity.memoKey);
-      itemsToRun = { toRun: hashes.filter((h) => memo.get(h)?.status !== 'ok').length, total: hashes.length };
+      itemsToRun = await countItemsToRun({ project: this.project, state: this.state, stage: module, ctx, memoKey: identity.memoKey, legacyKey: legacyMemoKey(entry, node, identity) });
     }
     const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map' });
     if (failure) reasons.push(failure);
@@ -228,7 +226,10 @@ export class Runner {
         for (const out of node.config.outs) await rm(resolve(this.project.dir, out), { recursive: true, force: true });
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
-        const result = await runMapStage({ project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force, resourceLimit: this.resourceLimit(module.resource) });
+        const result = await runMapStage({
+          project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force,
+          resourceLimit: this.resourceLimit(module.resource), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity),
+        });
         outs = result.outputs;
         items = result.items;
       } else {

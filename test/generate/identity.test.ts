@@ -2,7 +2,7 @@
 // threshold, a new variation value, a higher count, an edit to bookkeeping code and a
 // version bump, each counted in items run (`run --json`).
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IdentityProject, itemsRun } from './identity-project.js';
 import { startA1111StandIn } from '../standins/a1111-server.js';
@@ -182,5 +182,41 @@ describe('code changes', () => {
     p.editBuild('dist/stages/score/index.js', (t) => t.replace("version: '1'", "version: '2'"));
     const rescored = await p.run();
     expect(itemsRun(rescored, 'score')).toBe(6);
+  });
+});
+
+describe('upgrading from memo keys that predate identities', () => {
+  /** A project whose generate ran as every map stage did before identities, lock entries without versions. */
+  async function legacyProject(): Promise<IdentityProject> {
+    project = IdentityProject.create({ ownBuild: true });
+    const p = project;
+    const stage = 'dist/stages/generate/index.js';
+    let declared = '';
+    p.editBuild(stage, (t) => ((declared = t), t.replace("version: '1',", '').replace('identity: renderIdentities,', '')));
+    expect(itemsRun(await p.run(), 'generate')).toBe(6);
+    writeFileSync(p.path('pipeline.lock'), p.read('pipeline.lock').replace(/^ +version: .*\n/gm, ''));
+    p.editBuild(stage, () => declared);
+    return p;
+  }
+
+  it('takes the old results over: 0 items rendered, the same session folder', async () => {
+    const p = await legacyProject();
+    expect((await p.status()).resolve!.reasons).toEqual(['recorded by an older sdloop, before stage identities']);
+    expect(itemsRun(await p.run(['resolve']), 'resolve')).toBe(0);
+    expect((await p.status()).generate!.reasons).toEqual(['recorded by an older sdloop, before stage identities: 0 items to rerun']);
+    const upgraded = await p.run();
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    expect([itemsRun(upgraded, 'generate'), itemsRun(upgraded, 'score')]).toEqual([0, 0]);
+    expect(sessionFolders(p)).toHaveLength(1);
+    expect(Object.values(await p.status()).every((s) => s.upToDate)).toBe(true);
+    // Once taken over, the results are the stage's own: a param changed and back finds them.
+    expect(itemsRun(await p.run(['--set', 'generate.blank_rate=0.5']), 'generate')).toBeGreaterThan(0);
+    expect(itemsRun(await p.run(), 'generate')).toBe(0);
+  });
+
+  it('takes nothing over when a param that defines results changed with the upgrade', async () => {
+    const p = await legacyProject();
+    const changed = await p.run(['--set', 'generate.blank_rate=1']);
+    expect(itemsRun(changed, 'generate')).toBe(6);
   });
 });
