@@ -117,26 +117,46 @@ async function drawValues(row: PromptRow, options: SyntheticOptions, random: () 
   return rendered;
 }
 
-export async function renderSynthetic(row: PromptRow, options: SyntheticOptions): Promise<SyntheticRender> {
-  const { default: sharp } = await import('sharp');
+/** What a render decides before painting, from the row and the options alone; `random` goes on to decorate. */
+async function drawRender(row: PromptRow, options: SyntheticOptions) {
   const width = intParam(row.params.width, 512);
   const height = intParam(row.params.height, 512);
   const seed = row.seed === -1 ? Number.parseInt(hashBytes(row.prompt_id).slice(0, 8), 16) : row.seed;
   const random = prng(`${withoutLoraTags(row.api_prompt)}\u0000${seed}`);
   const loras = lorasInPrompt(row.api_prompt);
   const blank = random() < options.blankRate;
+  const rendered = blank ? null : await drawValues(row, options, random, loras);
+  return { width, height, seed, random, loras, blank, rendered };
+}
+
+const paintedText = (row: PromptRow, axis: string, key: string) => {
+  const v = row.variations[axis]!;
+  return v.texts[v.keys.indexOf(key)] ?? key;
+};
+
+/**
+ * Exactly what a render of this row reads: the alternatives of an axis matter only when its
+ * failure draw hits, so the identity holds the text painted per axis, not the axis' list of
+ * values, and a value added to a variations file leaves the other images alone.
+ */
+export async function syntheticIdentity(row: PromptRow, options: SyntheticOptions): Promise<unknown> {
+  const { width, height, seed, loras, blank, rendered } = await drawRender(row, options);
+  const painted = rendered && Object.keys(row.variations).map((axis) => [axis, rendered[axis]!, paintedText(row, axis, rendered[axis]!)]);
+  const p = row.params;
+  const settings = [p.steps, p.sampler_name ?? p.sampler, p.scheduler, p.cfg_scale];
+  const loraHashes = await Promise.all(loras.map(async (l) => [l.name, (await options.lora(l.name)).shortHash]));
+  return { renderer: SYNTHETIC_VERSION, prompt: row.api_prompt, negative: row.negative_prompt, seed, width, height, settings, blank, painted, loraHashes };
+}
+
+export async function renderSynthetic(row: PromptRow, options: SyntheticOptions): Promise<SyntheticRender> {
+  const { default: sharp } = await import('sharp');
+  const { width, height, seed, random, loras, blank, rendered } = await drawRender(row, options);
   const rgb = Buffer.alloc(width * height * 3);
-  let rendered: Record<string, string> | null = null;
-  if (!blank) {
-    rendered = await drawValues(row, options, random, loras);
+  if (rendered) {
     decorate(rgb, width, height, random);
     const axes = Object.keys(row.variations);
     const rows = await Promise.all(
-      axes.map(async (axis) => {
-        const v = row.variations[axis]!;
-        const text = v.texts[v.keys.indexOf(rendered![axis]!)] ?? rendered![axis]!;
-        return { row: axisRow(axis, axes), code: await cachedValueCode(text) };
-      }),
+      axes.map(async (axis) => ({ row: axisRow(axis, axes), code: await cachedValueCode(paintedText(row, axis, rendered[axis]!)) })),
     );
     paintGrid(rgb, width, height, rows);
   }

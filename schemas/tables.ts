@@ -143,6 +143,12 @@ export const qualityRow = z.object({
   flagged: z.boolean(),
 });
 
+/** What score measures per axis; `matched` is derived from it with score.thresholds.matched. */
+export const readingRow = scoreRow.omit({ matched: true });
+
+/** What score measures per image; blurred, verdict and flagged are derived from it with score.thresholds. */
+export const frameRow = qualityRow.omit({ blurred: true, verdict: true, flagged: true });
+
 export const embeddingRow = z.object({
   image_id: z.string(),
   model: z.string(),
@@ -285,6 +291,8 @@ export type ImportedSessionRow = z.infer<typeof importedSessionRow>;
 export type SessionRow = z.infer<typeof sessionRow>;
 export type ScoreRow = z.infer<typeof scoreRow>;
 export type QualityRow = z.infer<typeof qualityRow>;
+export type ReadingRow = z.infer<typeof readingRow>;
+export type FrameRow = z.infer<typeof frameRow>;
 export type EmbeddingRow = z.infer<typeof embeddingRow>;
 export type PredictionRow = z.infer<typeof predictionRow>;
 export type SelectionRow = z.infer<typeof selectionRow>;

@@ -50,13 +50,28 @@ export interface ExplainInput {
   entry: LockEntry | undefined;
   /** for map stages: items without a finished result under the current memo key */
   itemsToRun?: { toRun: number; total: number };
+  /** items are memoised: a code edit under an unchanged memo key reruns none */
+  mapStage?: boolean;
+}
+
+/** A code edit or a version bump, told apart: only the second changes a map stage's items. */
+function codeChange(input: ExplainInput, entry: LockEntry): string[] {
+  const { identity, itemsToRun, stage } = input;
+  const count = itemsToRun ? `: ${itemsToRun.toRun} items to rerun` : '';
+  // Entries written before stages declared versions have no version field at all.
+  if (entry.version === undefined) return [`recorded by an older sdloop, before stage identities${count}`];
+  const was = entry.version;
+  if (was !== identity.version) {
+    return [`${stage} version ${was ?? 'none'} -> ${identity.version ?? 'none'}${count}`];
+  }
+  if (entry.code === identity.code) return [];
+  return [input.mapStage && entry.memo === identity.memoKey ? 'code changed; results unaffected' : 'code changed'];
 }
 
 export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   const { project, state, stage, identity, entry } = input;
   if (!entry) return ['never run'];
-  const reasons: string[] = [];
-  if (entry.code !== identity.code) reasons.push('code changed');
+  const reasons = codeChange(input, entry);
   reasons.push(...paramChanges(entry.params, identity.params));
   for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
     if (entry.resources[k] !== identity.resources[k]) reasons.push(`resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
@@ -65,7 +80,8 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
   }
   if (entry.deps.hash !== identity.deps.hash) reasons.push(await depChanges(state, stage, identity.deps.files));
-  if (input.itemsToRun && reasons.length > 0) {
+  const versionCounted = entry.version === undefined || entry.version !== identity.version;
+  if (input.itemsToRun && reasons.length > 0 && !versionCounted) {
     const { toRun, total } = input.itemsToRun;
     if (entry.memo !== identity.memoKey) {
       // Items are memoised per (code, params, resources): a change back finds the old results again.

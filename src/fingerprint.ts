@@ -1,5 +1,7 @@
-// A stage's identity: code version, the params it reads, outside resources, and the
-// hashes of its inputs and files. Same fingerprint, same outputs: the stage is skipped.
+// A stage's identity: its code and declared version, the params it reads (less the
+// operational ones), outside resources, and the hashes of its inputs and files. Same
+// fingerprint, same outputs: the stage is skipped. Map stages also get a memo key: what
+// their items' results are memoised under (see stage.ts for what enters it).
 import { relative, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { hashBytes, hashValue } from './hash.js';
@@ -7,6 +9,8 @@ import { isGlobPattern } from './glob.js';
 import { InputError } from './errors.js';
 import { moduleClosure, codeHash } from './modules.js';
 import { selectParams, type ParamTree } from './params.js';
+import { paramRoles, withoutPaths } from './param-schema.js';
+import type { StageModule } from './stage.js';
 import type { StatCache } from './stat-cache.js';
 import type { GlobCache } from './glob-cache.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -21,12 +25,18 @@ export interface DepFiles {
 }
 
 export interface StageIdentity {
+  /** hash of the stage module and the helpers it imports */
   code: string;
+  /** the stage's declared version; null when it declares none */
+  version: string | null;
+  /** the params it reads, less the operational ones */
   params: ParamTree;
+  /** the params its memo key holds: none when the stage's identity hook picks them, else those that are not derivation params */
+  memoParams: ParamTree;
   resources: Record<string, string>;
   inputs: Record<string, string>;
   deps: DepFiles;
-  /** what item results are memoised under: everything but the inputs */
+  /** what item results are memoised under: version (or code), memo params, resources */
   memoKey: string;
   fingerprint: string;
 }
@@ -103,12 +113,25 @@ export async function recordedDynamicDeps(state: State, stage: string): Promise<
 
 export async function stageCode(node: StageNode, stats: StatCache): Promise<string> {
   if (!node.loaded) return hashValue({ cmd: node.config.cmd, outs: node.config.outs });
-  return codeHash(moduleClosure(node.loaded.file), stats, node.loaded.module.version);
+  return codeHash(moduleClosure(node.loaded.file), stats);
+}
+
+/** The params that can change outputs, and those of them that can change an item's result. */
+export function identityParams(module: StageModule | undefined, raw: ParamTree): { params: ParamTree; memoParams: ParamTree } {
+  if (!module) return { params: raw, memoParams: raw };
+  const roles = paramRoles(module.params);
+  const byRole = (role: string) => [...roles].filter(([, r]) => r === role).map(([path]) => path);
+  const params = withoutPaths(raw, byRole('operational'));
+  if (module.kind === 'map' && module.identity) return { params, memoParams: {} };
+  // Only a derive step can honour a derivation param without running items.
+  const derived = module.kind === 'map' && module.derive ? byRole('derivation') : [];
+  return { params, memoParams: withoutPaths(params, derived) };
 }
 
 export function composeIdentity(parts: Omit<StageIdentity, 'memoKey' | 'fingerprint'>): StageIdentity {
-  const memoKey = hashValue({ code: parts.code, params: parts.params, resources: parts.resources });
-  const fingerprint = hashValue({ memoKey, inputs: parts.inputs, deps: parts.deps.hash });
+  // A declared version speaks for the code's effect on results; without one, any edit counts.
+  const memoKey = hashValue({ version: parts.version ?? parts.code, params: parts.memoParams, resources: parts.resources });
+  const fingerprint = hashValue({ code: parts.code, memoKey, params: parts.params, inputs: parts.inputs, deps: parts.deps.hash });
   return { ...parts, memoKey, fingerprint };
 }
 

@@ -17,7 +17,9 @@ export const outputRecordSchema = z.object({
 export const lockEntrySchema = z.object({
   fingerprint: z.string(),
   code: z.string(),
-  /** what item results are memoised under (code, params, resources) */
+  /** the stage's declared version (null: none) */
+  version: z.string().nullable().optional(),
+  /** what item results are memoised under (version or code, params, resources) */
   memo: z.string(),
   params: z.record(z.string(), z.unknown()),
   resources: z.record(z.string(), z.string()),

@@ -1,15 +1,16 @@
 // Item-level map stages: each item's result is memoised under (stage, memo key, item
 // hash), so new items run alone, removed items drop out, and a killed run resumes after
 // the last batch that committed (see memo.ts).
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { z } from 'zod';
-import { hashBytes, hashValue } from './hash.js';
+import { hashBytes } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf, type ColumnTypes } from './table-schema.js';
-import { copyQueryToParquet, sqlString } from './tables.js';
-import { loadMemo, MemoWriter, type MemoEntry } from './memo.js';
-import { appendRows, type State } from './state.js';
+import { loadMemo, MemoWriter } from './memo.js';
+import { adoptResults, legacyResults } from './memo-legacy.js';
+import type { State } from './state.js';
+import { assembleOutputs } from './map-outputs.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stage.js';
 import type { OutputRecord } from './lockfile.js';
 import type { Project } from './project.js';
@@ -28,27 +29,52 @@ export class Interrupted extends Error {
 
 type TableSchema = z.ZodObject<z.ZodRawShape>;
 
-function tableOutputs(stage: MapStage): [string, TableSchema][] {
+/** The tables the items produce and the memo keeps: the measures, else the table outputs. */
+export function memoTables(stage: MapStage): [string, TableSchema][] {
+  if (stage.measures) return Object.entries(stage.measures);
   return Object.entries(stage.outputs).flatMap(([name, decl]) => (decl.kind === 'table' ? [[name, decl.schema] as [string, TableSchema]] : []));
+}
+
+/** Per item, the hash its result is memoised under: of its declared identity, else of the item. */
+async function itemHashes(stage: MapStage, items: Row[], ctx: StageContext): Promise<string[]> {
+  if (!stage.identity) {
+    // Plain JSON, not key-sorted: items and identities come from table rows (column order) or a
+    // stage's own code, so their key order is stable, and a change could only cost a recompute, never a wrong reuse.
+    return items.map((item) => hashBytes(JSON.stringify(item)));
+  }
+  const identities = await stage.identity(items, ctx);
+  if (identities.length !== items.length) throw new StageFailure(ctx.stage, `identity returned ${identities.length} values for ${items.length} items`);
+  // Plain JSON for the same reason: key-sorting 40,000 identities would cost a second.
+  return identities.map((identity) => hashBytes(JSON.stringify(identity)));
 }
 
 export async function loadItems(stage: MapStage, ctx: StageContext): Promise<{ items: Row[]; hashes: string[] }> {
   const over = ctx.inputs[stage.over];
   if (!stage.items && over?.kind !== 'table') throw new StageFailure(ctx.stage, `map input "${stage.over}" is not a table input of this stage`);
   const all = stage.items ? await stage.items(ctx) : await (over as TableInput).rows();
+  const allHashes = await itemHashes(stage, all, ctx);
   const seen = new Set<string>();
   const items: Row[] = [];
   const hashes: string[] = [];
-  for (const item of all) {
-    // Plain JSON, not key-sorted: items come from table rows (column order) or a stage's own
-    // code, so their key order is stable, and a change could only cost a recompute, never a wrong reuse.
-    const h = hashBytes(JSON.stringify(item));
+  for (const [i, item] of all.entries()) {
+    // Items of equal identity share one result: the first of them stands for all.
+    const h = allHashes[i]!;
     if (seen.has(h)) continue;
     seen.add(h);
     items.push(item);
     hashes.push(h);
   }
   return { items, hashes };
+}
+
+/** For status: items without a finished result under the memo key (none that an old result will serve). */
+export async function countItemsToRun(options: { project: Project; state: State; stage: MapStage; ctx: StageContext; memoKey: string; legacyKey?: string }) {
+  const { project, state, stage, ctx, legacyKey } = options;
+  const { items, hashes } = await loadItems(stage, ctx);
+  const memo = await loadMemo(state, ctx.stage, options.memoKey);
+  const tables = memoTables(stage).map(([n]) => n);
+  const adoptable = legacyKey ? await legacyResults({ state, projectDir: project.dir, stage: ctx.stage, legacyKey, items, hashes, tables, memo }) : new Map();
+  return { toRun: hashes.filter((h) => memo.get(h)?.status !== 'ok' && !adoptable.has(h)).length, total: hashes.length };
 }
 
 function validateRows(stage: string, output: string, schema: TableSchema, rows: Row[], key: string): Row[] {
@@ -91,13 +117,20 @@ export async function runMapStage(options: {
   runId: string;
   /** recompute every item, ignoring memoised results */
   force?: boolean;
+  /** the memo key of a run from before stage identities whose results still hold (memo-legacy.ts) */
+  legacyKey?: string;
   resourceLimit?: LimitFunction;
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
-  const tables = tableOutputs(stage);
+  const tables = memoTables(stage);
   const columns = new Map<string, ColumnTypes>(tables.map(([n, s]) => [n, [...columnsOf(s), ['_item', 'VARCHAR'], ['_ord', 'BIGINT']]]));
   const { items, hashes } = await loadItems(stage, ctx);
   const memo = await loadMemo(state, ctx.stage, memoKey);
+  if (options.legacyKey && !options.force) {
+    const legacy = { state, projectDir: project.dir, stage: ctx.stage, legacyKey: options.legacyKey, items, hashes, tables: tables.map(([n]) => n), memo };
+    const byHash = new Map(hashes.map((h, i) => [h, items[i]!]));
+    await adoptResults({ state, stage: ctx.stage, memoKey, runId, adopted: await legacyResults(legacy), keyOf: (h) => String(byHash.get(h)![stage.key]), memo });
+  }
   const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => options.force || memo.get(hash)?.status !== 'ok');
   const reused = items.length - todo.length;
   let done = reused;
@@ -153,7 +186,7 @@ export async function runMapStage(options: {
     if (computeFailure) throw computeFailure.error;
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
-    const outputs = await assembleOutputs(project, state, ctx.stage, tables, hashes, memo);
+    const outputs = await assembleOutputs(project, state, ctx.stage, stage, ctx.params, hashes, memo);
     if (stage.finish) {
       const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
       await stage.finish(ctx, setupState, finished);
@@ -163,38 +196,4 @@ export async function runMapStage(options: {
   } finally {
     if (todo.length > 0) await stage.teardown?.(setupState);
   }
-}
-
-/** The output tables: the current items' rows, in item order, from their parts. */
-async function assembleOutputs(
-  project: Project,
-  state: State,
-  stage: string,
-  tables: [string, TableSchema][],
-  hashes: string[],
-  memo: Map<string, MemoEntry>,
-): Promise<Record<string, OutputRecord>> {
-  const parts = [...new Set(hashes.map((h) => memo.get(h)!.part))].sort();
-  // One table per stage: two independent map stages (run --jobs) finish at the same time.
-  const current = `current_items_${hashValue(stage).slice(0, 12)}`;
-  await state.exclusive(async (c) => {
-    await c.run(`CREATE OR REPLACE TEMP TABLE ${current} (item VARCHAR, ord BIGINT)`);
-    await appendRows(c, current, hashes.map((h, i) => [h, i]));
-  });
-  const outputs: Record<string, OutputRecord> = {};
-  for (const [name, schema] of tables) {
-    const path = join(project.paths.tables, `${name}.parquet`);
-    const cols = columnsOf(schema).map(([n]) => `p."${n}"`).join(', ');
-    const files = parts.map((p) => sqlString(join(project.dir, `${p}.${name}.parquet`))).join(', ');
-    const query =
-      parts.length === 0
-        ? `SELECT ${columnsOf(schema).map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')} WHERE false`
-        : `SELECT ${cols} FROM read_parquet([${files}]) p JOIN ${current} c ON p._item = c.item ORDER BY c.ord, p._ord`;
-    await copyQueryToParquet(state, query, path);
-    const hash = hashValue([name, hashes.map((h) => memo.get(h)!.outHash)]);
-    const rows = await state.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(path)})`);
-    outputs[name] = { kind: 'table', path: relative(project.dir, path), hash, rows: rows[0]!.n };
-  }
-  await state.run(`DROP TABLE IF EXISTS ${current}`);
-  return outputs;
 }

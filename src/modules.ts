@@ -84,7 +84,6 @@ export function moduleClosure(file: string): string[] {
   return [...seen].sort();
 }
 
-export async function codeHash(files: string[], stats: StatCache, version: string | undefined): Promise<string> {
-  const hashes = await stats.hashFiles(files);
-  return hashValue({ files: hashes, version: version ?? null });
+export async function codeHash(files: string[], stats: StatCache): Promise<string> {
+  return hashValue({ files: await stats.hashFiles(files) });
 }

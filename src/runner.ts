@@ -6,13 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
-import { composeIdentity, expandDeps, hashDeps, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
+import { composeIdentity, expandDeps, identityParams, hashDeps, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
 import { createStageContext, inputArtifact } from './context.js';
 import { parseStageParams } from './params.js';
 import { runWholeStage, runCommandStage } from './execute.js';
-import { runMapStage, loadItems, Interrupted } from './map-executor.js';
-import { loadMemo } from './memo.js';
+import { runMapStage, countItemsToRun, Interrupted } from './map-executor.js';
+import { legacyMemoKey } from './memo-legacy.js';
 import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
@@ -108,7 +108,8 @@ export class Runner {
     const deps = await hashDeps(this.project, withDynamic(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
     const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
-    const identity = composeIdentity({ code: await stageCode(node, this.stats), params: rawParams, resources, inputs, deps });
+    const code = await stageCode(node, this.stats);
+    const identity = composeIdentity({ code, version: module?.version ?? null, ...identityParams(module, rawParams), resources, inputs, deps });
     return { identity, params, records, staticDeps };
   }
 
@@ -116,18 +117,16 @@ export class Runner {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
-      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry });
+      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
     // Counting items means reading the input table: worth it for status, not when the run will count them anyway.
     if (countItems && module?.kind === 'map') {
       const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
-      const { hashes } = await loadItems(module, ctx);
-      const memo = await loadMemo(this.state, node.name, identity.memoKey);
-      itemsToRun = { toRun: hashes.filter((h) => memo.get(h)?.status !== 'ok').length, total: hashes.length };
+      itemsToRun = await countItemsToRun({ project: this.project, state: this.state, stage: module, ctx, memoKey: identity.memoKey, legacyKey: legacyMemoKey(entry, node, identity) });
     }
-    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun });
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map' });
     if (failure) reasons.push(failure);
     return reasons.length > 0 ? reasons : ['fingerprint changed'];
   }
@@ -228,7 +227,10 @@ export class Runner {
         for (const out of node.config.outs) await rm(resolve(this.project.dir, out), { recursive: true, force: true });
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
-        const result = await runMapStage({ project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force, resourceLimit: this.resourceLimit(module.resource) });
+        const result = await runMapStage({
+          project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force,
+          resourceLimit: this.resourceLimit(module.resource), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity),
+        });
         outs = result.outputs;
         items = result.items;
       } else {
@@ -282,6 +284,7 @@ export class Runner {
     this.lock.stages[name] = {
       fingerprint: identity.fingerprint,
       code: identity.code,
+      version: identity.version,
       memo: identity.memoKey,
       params: identity.params,
       resources: identity.resources,

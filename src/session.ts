@@ -2,6 +2,7 @@
 // CommandContext that extension commands get. Opened once per CLI invocation.
 import { InputError } from './errors.js';
 import { applyOverrides } from './params.js';
+import { unknownParamPath } from './param-schema.js';
 import { loadProject, type Project } from './project.js';
 import { selectStages } from './graph.js';
 import { State, queryRows } from './state.js';
@@ -22,6 +23,15 @@ export interface SessionOptions {
   targets?: string[];
 }
 
+/** A --set of a param nothing reads would change nothing, silently: a typo, most likely. */
+function checkOverrides(project: Project, set: Record<string, unknown>): void {
+  const readers = [...project.graph.nodes.values()].map((node) => ({ paths: node.config.params, schema: node.loaded?.module.params }));
+  const unknown = unknownParamPath(Object.keys(set), project.config.params, readers);
+  if (!unknown) return;
+  const hint = unknown.suggestion ? `; did you mean ${unknown.suggestion}?` : '';
+  throw new InputError(`${unknown.path}: no stage reads this param and pipeline.yaml's params do not hold it${hint}`, { field: '--set' });
+}
+
 export class ProjectSession {
   private statusRunner?: Runner;
 
@@ -39,6 +49,7 @@ export class ProjectSession {
 
   static async open(options: SessionOptions): Promise<ProjectSession> {
     const project = await loadProject(options.dir, options.set);
+    checkOverrides(project, options.set);
     selectStages(project.graph, options.targets ?? []);
     const state = await State.open(project.paths.state).catch((error: Error) => {
       const holder = readLockHolder(project.paths.runLock);
@@ -66,6 +77,7 @@ export class ProjectSession {
     try {
       progress = new RunProgressFile(this.project.paths.runProgress, { command: options.argv });
       const set = options.set ?? {};
+      checkOverrides(this.project, set);
       const project = Object.keys(set).length > 0 ? { ...this.project, params: applyOverrides(this.project.params, set) } : this.project;
       const runner = new Runner(project, this.state, this.stats, recordingTo(progress, this.reporter));
       return await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });

@@ -68,9 +68,42 @@ export interface StageContext<P = unknown> {
   signal: AbortSignal;
 }
 
+/**
+ * How a param bears on a stage's results. Unmarked params define results. Mark the others
+ * in the stage's params schema with `operational(...)` or `derivation(...)`:
+ * - operational: decides only how the work is done (concurrency, retries, timeouts,
+ *   endpoints, batch sizes, workers, threads). It never makes anything stale: not the
+ *   stage fingerprint, not an item.
+ * - derivation: read only by a map stage's `derive` step (thresholds over stored
+ *   measurements). A change re-derives the outputs and runs no item.
+ */
+export type ParamRole = 'operational' | 'derivation';
+
+// Keyed by the schema's definition, which `.describe()` and `.meta()` copies share.
+const paramRoles = new WeakMap<object, ParamRole>();
+
+function markRole<T extends z.ZodType>(schema: T, role: ParamRole): T {
+  paramRoles.set(schema._zod.def, role);
+  return schema;
+}
+
+export const operational = <T extends z.ZodType>(schema: T): T => markRole(schema, 'operational');
+export const derivation = <T extends z.ZodType>(schema: T): T => markRole(schema, 'derivation');
+
+export function roleOf(schema: z.ZodType): ParamRole | undefined {
+  return paramRoles.get(schema._zod.def);
+}
+
 interface StageCommon<P> {
   description: string;
-  /** Bump to invalidate memoised results when behaviour changes without a code diff. */
+  /**
+   * The version of the code that decides results (like Dagster's code_version): bump it
+   * when a change to the stage would change what it produces. With a version declared, a
+   * map stage's items are memoised under it instead of under its code, so an edit to
+   * bookkeeping, logging or the engine reruns no item. Without one, the code closure (the
+   * module and the helpers it imports) stands in, and any edit reruns every item. Whole
+   * stages are cheap and stay fingerprinted by their code as well.
+   */
   version?: string;
   params: z.ZodType<P>;
   outputs: Record<string, OutputDecl>;
@@ -101,8 +134,16 @@ export interface MapStage<P = any, I extends Row = Row, S = unknown> extends Sta
   kind: 'map';
   /** The input whose rows are the items, unless `items` builds them. */
   over: string;
-  /** The column that names an item (for messages and ordering); the memo key is the hash of the whole item. */
+  /** The column that names an item (for messages and ordering). */
   key: string;
+  /**
+   * What defines each item's result, one value per item: its memo key is the hash of that
+   * value, the stage's version and its resources, and nothing else, so params the identity
+   * leaves out cannot rerun an item. Items with equal identities share one result. Without
+   * it, the identity is the whole item plus every param that is neither operational nor
+   * derivation.
+   */
+  identity?(items: I[], ctx: StageContext<P>): Promise<unknown[]>;
   /** Build the items (for example a join of two inputs). Defaults to the rows of `over`. */
   items?(ctx: StageContext<P>): Promise<I[]>;
   batchSize(params: P): number;
@@ -120,6 +161,21 @@ export interface MapStage<P = any, I extends Row = Row, S = unknown> extends Sta
   finish?(ctx: StageContext<P>, state: S | undefined, outputs: Record<string, TableInput>): Promise<void>;
   /** After finish, when setup ran. */
   teardown?(state: S): Promise<void>;
+  /**
+   * The tables mapBatch returns and the memo keeps, when they are not the outputs
+   * themselves: expensive measurements that `derive` turns into outputs. An output named
+   * like a measure is that measure, passed through.
+   */
+  measures?: Record<string, z.ZodObject<z.ZodRawShape>>;
+  /**
+   * Cheap outputs computed by SQL from the measures on every run of the stage: per output
+   * not among the measures, one SELECT giving its schema's columns and `_row`, the order
+   * its rows are written in. Each measure is a view by its name, with `_item` (its item's
+   * memo hash) and `_row` (item order, then the item's row order). Values from params are
+   * inlined by the stage, from its validated params. A change to a derivation param
+   * re-derives these tables and runs no item.
+   */
+  derive?(params: P): Record<string, string>;
 }
 
 export type StageModule = WholeStage | MapStage<any, any, any>;

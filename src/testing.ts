@@ -1,9 +1,13 @@
 // Run a stage module in-process without the scheduler, state or Parquet: for unit tests
 // of stage modules. The engine's own tests exercise the real path.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createObjectStore } from './store.js';
 import { hashFile } from './hash.js';
+import { State } from './state.js';
+import { columnsOf } from './table-schema.js';
+import { readParquetRows, sqlString, writeParquet } from './tables.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput, WholeStage } from './stage.js';
 
 export interface TestContextOptions<P> {
@@ -61,9 +65,37 @@ export async function runMapStage<P, I extends Row, S>(stage: MapStage<P, I, S>,
   for (let i = 0; i < items.length; i += size) {
     results.push(...(await stage.mapBatch(items.slice(i, i + size), ctx, state)));
   }
-  const tables: Record<string, Row[]> = {};
-  for (const name of Object.keys(stage.outputs)) tables[name] = results.flatMap((r) => r.rows[name] ?? []);
+  const tables = stage.derive ? await deriveInMemory(stage, ctx.params, results) : Object.fromEntries(Object.keys(stage.outputs).map((name) => [name, results.flatMap((r) => r.rows[name] ?? [])]));
   await stage.finish?.(ctx, state, Object.fromEntries(Object.entries(tables).map(([n, rows]) => [n, tableOf(n, rows)])));
   await stage.teardown?.(state);
   return { items, results, tables };
+}
+
+/** The outputs of a stage with measures: its derive queries run as the engine runs them, in a throwaway DuckDB. */
+async function deriveInMemory<P>(stage: MapStage<P, any, any>, params: P, results: ItemResult[]): Promise<Record<string, Row[]>> {
+  const dir = mkdtempSync(join(tmpdir(), 'sdloop-derive-'));
+  const state = await State.open(join(dir, 'derive.duckdb'));
+  try {
+    const views: string[] = [];
+    for (const [name, schema] of Object.entries(stage.measures ?? {})) {
+      let row = 0;
+      const rows = results.flatMap((r, item) => (r.rows[name] ?? []).map((x) => ({ ...x, _item: String(item), _row: row++ })));
+      const path = join(dir, `${name}.parquet`);
+      await writeParquet(state, path, [...columnsOf(schema), ['_item', 'VARCHAR'], ['_row', 'BIGINT']], rows);
+      views.push(`"${name}" AS (SELECT * FROM read_parquet(${sqlString(path)}))`);
+    }
+    const derived = stage.derive!(params);
+    const tables: Record<string, Row[]> = {};
+    for (const [name, decl] of Object.entries(stage.outputs)) {
+      if (decl.kind !== 'table') continue;
+      const columns = columnsOf(decl.schema).map(([n]) => `"${n}"`).join(', ');
+      const path = join(dir, `out-${name}.parquet`);
+      await state.run(`COPY (WITH ${views.join(', ')} SELECT ${columns} FROM (${derived[name] ?? `SELECT * FROM "${name}"`}) q ORDER BY q._row) TO ${sqlString(path)} (FORMAT parquet)`);
+      tables[name] = await readParquetRows(state, path);
+    }
+    return tables;
+  } finally {
+    await state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -3,6 +3,7 @@
 // benchmark renders its fixed-seed prompts with and without a LoRA through the same code.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { operational } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import {
   A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef,
@@ -12,12 +13,13 @@ import { formatParameters, parseParameters, writePngText } from '../../adapters/
 import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../demo/synthetic.js';
 import { loraLoader } from '../../demo/synthetic-lora.js';
 
+// Operational params decide how images are fetched, never which: changing them re-renders nothing.
 export const generateParams = z.object({
   backend: z.enum(['synthetic', 'a1111']).default('synthetic'),
-  endpoints: z.array(z.string().url()).min(1).default(['http://127.0.0.1:7860']),
-  concurrency: z.number().int().min(1).default(2).describe('requests in flight per endpoint'),
-  retries: z.number().int().min(0).default(3),
-  timeout_s: z.number().positive().default(600),
+  endpoints: operational(z.array(z.string().url()).min(1).default(['http://127.0.0.1:7860'])),
+  concurrency: operational(z.number().int().min(1).default(2).describe('requests in flight per endpoint')),
+  retries: operational(z.number().int().min(0).default(3)),
+  timeout_s: operational(z.number().positive().default(600)),
   model: z.string().nullable().default(null).describe('checkpoint (title, name or hash) to pin'),
   loras: z.array(z.string()).default([]).describe("added to every prompt: 'name:0.8' or '<lora:name:0.8>'"),
   lora_dirs: z.array(z.string()).default(['data/models/lora']).describe('synthetic: where NAME.safetensors is looked for'),
@@ -25,7 +27,7 @@ export const generateParams = z.object({
   value_failure_rates: z.record(z.string(), z.number().min(0).max(1)).default({}).describe("synthetic: overrides keyed 'Axis:Key' or 'Key'"),
   blank_rate: z.number().min(0).max(1).default(0.03).describe('synthetic (demo): chance of an all-black image'),
   sessions_dir: z.string().default('data/sessions'),
-  backoff_ms: z.number().min(0).default(1000).describe('first retry delay; doubles per attempt'),
+  backoff_ms: operational(z.number().min(0).default(1000).describe('first retry delay; doubles per attempt')),
 });
 export type GenerateParams = z.infer<typeof generateParams>;
 

@@ -1,12 +1,12 @@
 // generate: one planned prompt becomes one image, item by item. The engine memoises
-// each prompt row, so a crash loses at most the batch in flight and a rerun renders only
-// what is missing (failed items included). Images go to the object store by content
-// hash and are hard-linked into sdgen-style session folders for people.
+// each image under its render request (identity.ts), so a crash loses at most the batch
+// in flight and a rerun renders only what is missing (failed items included), and a
+// prompt file that gains a value renders only the new combinations. Images go to the
+// object store by content hash and are hard-linked into sdgen-style session folders.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseLoraSpec } from '../../adapters/a1111.js';
 import { SYNTHETIC_VERSION } from '../../demo/synthetic.js';
-import { loraLoader } from '../../demo/synthetic-lora.js';
+import { renderIdentities } from './identity.js';
 import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
 import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
@@ -59,6 +59,7 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
 
 const stage = defineMapStage<Params, PromptRow, State>({
   description: 'render each planned prompt to a PNG (synthetic demo backend or A1111 servers)',
+  // Bump when a change here or in the backends changes the images rendered for a request.
   version: '1',
   params,
   // `rendered`: catalog adds the imported images to make `images`.
@@ -70,11 +71,10 @@ const stage = defineMapStage<Params, PromptRow, State>({
   async resources(ctx): Promise<Record<string, string>> {
     const g = ctx.params.generate;
     if (g.backend === 'a1111') return { backend: 'a1111', model: g.model ?? 'as loaded on the server' };
-    // A LoRA retrained under the same name must re-render: its content is part of the identity.
-    const lora = loraLoader(g.lora_dirs.map((d) => (isAbsolute(d) ? d : resolve(ctx.projectDir, d))));
-    const hashes = await Promise.all(g.loras.map(async (spec) => (await lora(parseLoraSpec(spec).name)).shortHash));
-    return { backend: 'synthetic', renderer: SYNTHETIC_VERSION, lora_hashes: hashes.join(',') };
+    return { backend: 'synthetic', renderer: SYNTHETIC_VERSION };
   },
+  // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
+  identity: renderIdentities,
   async setup(ctx) {
     const g = ctx.params.generate;
     const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m) });

@@ -2,12 +2,15 @@
 // <style>]`, the images hard-linked from the object store under sdgen's names, and a
 // manifest.json in sdgen's v2 format whose status goes ongoing -> completed | aborted.
 // The manifest is rewritten atomically after every image (writes coalesce under load),
-// so a crash leaves it listing exactly the images present; a rerun reopens the
-// unfinished folder and adds the rest without duplicates.
+// so a crash leaves it listing exactly the images present. A later run of the same
+// session on the same checkpoint extends its newest folder in place (a crash's leftovers,
+// a value added to a variations file, a higher count); a file already there is never
+// overwritten by a different image.
 import { link, copyFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
+import { stableStringify } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
 
 export const manifestImage = z.object({
@@ -62,10 +65,10 @@ function filenameKeys(row: PromptRow): string[] {
 }
 
 /** `<session>_<idx:04d>_seed-<seed>.png`, or the slugged values of output.filename_keys instead of the seed. */
-export function imageFileName(row: PromptRow, seed: number): string {
+export function imageFileName(row: PromptRow, seed: number, idx = row.idx): string {
   const keys = filenameKeys(row).filter((k) => row.variations[k]);
   const tail = keys.length ? keys.map((k) => slug(appliedText(row, k))).join('_') : `seed-${seed}`;
-  return safeName(`${row.session}_${pad(row.idx, 4)}_${tail}.png`);
+  return safeName(`${row.session}_${pad(idx, 4)}_${tail}.png`);
 }
 
 export function manifestEntry(row: PromptRow, filename: string, seed: number): ManifestImage {
@@ -73,14 +76,15 @@ export function manifestEntry(row: PromptRow, filename: string, seed: number): M
   return { filename, seed, prompt: row.prompt, negative_prompt: row.negative_prompt, applied_variations: applied };
 }
 
-function snapshotOf(row: PromptRow, checkpoint: string): SessionManifest['snapshot'] {
+/** The plan as of this run; an extended folder keeps the time it was started at. */
+function snapshotOf(row: PromptRow, checkpoint: string, timestamp = new Date().toISOString()): SessionManifest['snapshot'] {
   const { version: _v, timestamp: _t, runtime_info: _r, filename_keys: _f, ...planned } = row.manifest as Record<string, unknown>;
   return {
     theme_name: row.theme,
     style: row.style,
     ...planned,
     version: '2.0',
-    timestamp: new Date().toISOString(),
+    timestamp,
     runtime_info: { sd_model_checkpoint: checkpoint },
   };
 }
@@ -93,34 +97,104 @@ async function readManifest(dir: string): Promise<SessionManifest | null> {
   }
 }
 
-/** The newest unfinished folder of this session, if a previous run left one. */
-async function unfinishedFolder(root: string, suffix: string): Promise<{ dir: string; manifest: SessionManifest } | null> {
+/** The newest folder of this session rendered on this checkpoint, if a previous run left one. */
+async function latestFolder(root: string, suffix: string, checkpoint: string): Promise<{ dir: string; manifest: SessionManifest } | null> {
   const names = await readdir(root).catch(() => [] as string[]);
   const candidates = names.filter((n) => /^\d{8}_\d{6}-/.test(n) && n.slice(16) === suffix).sort().reverse();
   for (const name of candidates) {
     const manifest = await readManifest(join(root, name));
-    if (manifest && manifest.status !== 'completed') return { dir: join(root, name), manifest };
+    if (manifest?.snapshot.runtime_info.sd_model_checkpoint === checkpoint) return { dir: join(root, name), manifest };
   }
   return null;
 }
 
+/** 'same' when the file already holds the stored image, 'free' when nothing is there, else 'other'. */
+async function occupant(source: string, target: string): Promise<'same' | 'free' | 'other'> {
+  const [a, b] = await Promise.all([stat(source), stat(target).catch(() => null)]);
+  if (!b) return 'free';
+  if (a.ino === b.ino && a.dev === b.dev) return 'same';
+  if (a.size !== b.size) return 'other';
+  const [x, y] = await Promise.all([readFile(source), readFile(target)]);
+  return x.equals(y) ? 'same' : 'other';
+}
+
 /** Hard-link the stored object under its session name (copy across file systems). */
 async function linkInto(source: string, target: string): Promise<void> {
-  const [a, b] = await Promise.all([stat(source), stat(target).catch(() => null)]);
-  if (b && a.ino === b.ino && a.dev === b.dev) return;
   await produceAtomic(target, (tmp) => link(source, tmp).catch(() => copyFile(source, tmp)));
+}
+
+const indexPattern = /_(\d{4,})_/;
+
+/** One past the highest image index in the folder: where an image goes whose planned name is taken. */
+async function nextFreeIndex(dir: string, session: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const taken = names.filter((n) => n.startsWith(`${session}_`)).map((n) => Number(indexPattern.exec(n.slice(session.length))?.[1] ?? -1));
+  return Math.max(-1, ...taken) + 1;
 }
 
 class Session {
   private writing: Promise<void> = Promise.resolve();
+  private placing: Promise<unknown> = Promise.resolve();
   private dirty = false;
+  private recorded = false;
+  /** a finished folder reopened to extend it; an unfinished one is a crashed run's, to complete */
+  private readonly reopenedFinished: boolean;
   constructor(
     readonly dir: string,
     readonly manifest: SessionManifest,
-  ) {}
+    /** a reopened folder's plan as of this run: it replaces the recorded one once an image is added */
+    private replan?: SessionManifest['snapshot'],
+  ) {
+    this.reopenedFinished = manifest.status === 'completed' && manifest.images.length > 0;
+  }
 
-  async add(entry: ManifestImage, source: string): Promise<void> {
-    await linkInto(source, join(this.dir, entry.filename));
+  /**
+   * Whether this image is a new picture of a planned image the finished folder already
+   * holds (its request changed: a LoRA promoted, a renderer bumped). Such a run is a new
+   * session, as sdgen would make it, rather than a second copy of every name here.
+   */
+  async holdsOtherRender(row: PromptRow, seed: number, source: string): Promise<boolean> {
+    if (!this.reopenedFinished) return false;
+    const planned = manifestEntry(row, imageFileName(row, seed), seed);
+    const held = this.manifest.images.find((i) => i.filename === planned.filename);
+    if (!held || stableStringify(held) !== stableStringify(planned)) return false;
+    return (await occupant(source, join(this.dir, planned.filename))) === 'other';
+  }
+
+  /** Link the image and record it; where its planned name holds another image, it takes the next free index. */
+  async add(row: PromptRow, seed: number, source: string): Promise<string> {
+    const filename = await this.place(row, seed, source);
+    this.record(manifestEntry(row, filename, seed));
+    await this.save();
+    return filename;
+  }
+
+  /** One image placed at a time: two taking the next free index at once would take the same one. */
+  private place(row: PromptRow, seed: number, source: string): Promise<string> {
+    const placed = this.placing.then(async () => {
+      let filename = imageFileName(row, seed);
+      let found = await occupant(source, join(this.dir, filename));
+      if (found === 'other') {
+        filename = imageFileName(row, seed, await nextFreeIndex(this.dir, safeName(row.session)));
+        found = 'free';
+      }
+      if (found === 'free') await linkInto(source, join(this.dir, filename));
+      return filename;
+    });
+    this.placing = placed.catch(() => undefined);
+    return placed;
+  }
+
+  /** Mark the folder finished; one this run left as it found it is not rewritten. */
+  async finish(status: SessionManifest['status']): Promise<void> {
+    if (!this.recorded && this.manifest.status === status) return;
+    this.manifest.status = status;
+    await this.save();
+  }
+
+  private record(entry: ManifestImage): void {
+    this.recorded = true;
+    if (this.replan) [this.manifest.snapshot, this.replan] = [this.replan, undefined];
     const at = this.manifest.images.findIndex((i) => i.filename === entry.filename);
     if (at >= 0) this.manifest.images[at] = entry;
     else {
@@ -129,7 +203,6 @@ class Session {
       this.manifest.images.splice(before < 0 ? this.manifest.images.length : before, 0, entry);
     }
     this.manifest.status = 'ongoing';
-    await this.save();
   }
 
   /** One write in flight; changes made meanwhile go out together in the next one. */
@@ -144,42 +217,51 @@ class Session {
   }
 }
 
+/** A folder name of this session that no folder has yet (two runs can start in one second). */
+async function freshFolder(root: string, suffix: string): Promise<string> {
+  const names = new Set(await readdir(root).catch(() => [] as string[]));
+  let at = Date.now();
+  while (names.has(`${folderTimestamp(new Date(at))}-${suffix}`)) at += 1000;
+  return join(root, `${folderTimestamp(new Date(at))}-${suffix}`);
+}
+
 /** The session folders of one generate run. */
 export class SessionBook {
   private sessions = new Map<string, Promise<Session>>();
+  /** per session, the new folder of images that re-render what its latest folder holds */
+  private rerenders = new Map<string, Promise<Session>>();
   constructor(
     readonly root: string,
     /** the checkpoint title the runtime_info records */
     readonly checkpoint: string,
   ) {}
 
-  private open(row: PromptRow): Promise<Session> {
+  private async create(row: PromptRow, suffix: string): Promise<Session> {
+    const s = new Session(await freshFolder(this.root, suffix), { snapshot: snapshotOf(row, this.checkpoint), images: [], status: 'ongoing' });
+    await s.save();
+    return s;
+  }
+
+  private async reopenOrCreate(row: PromptRow, suffix: string): Promise<Session> {
+    const found = await latestFolder(this.root, suffix, this.checkpoint);
+    if (!found) return this.create(row, suffix);
+    // A killed run may have left a half-written manifest or image under a temporary name.
+    await removeStaleTemps(found.dir);
+    return new Session(found.dir, found.manifest, snapshotOf(row, this.checkpoint, found.manifest.snapshot.timestamp));
+  }
+
+  private open(row: PromptRow, books = this.sessions, make = (suffix: string) => this.reopenOrCreate(row, suffix)): Promise<Session> {
     const suffix = sessionSuffix(row.session, row.theme, row.style);
-    let session = this.sessions.get(suffix);
-    if (!session) {
-      session = (async () => {
-        const found = await unfinishedFolder(this.root, suffix);
-        if (found) {
-          // A killed run may have left a half-written manifest or image under a temporary name.
-          await removeStaleTemps(found.dir);
-          return new Session(found.dir, found.manifest);
-        }
-        const dir = join(this.root, `${folderTimestamp(new Date())}-${suffix}`);
-        const s = new Session(dir, { snapshot: snapshotOf(row, this.checkpoint), images: [], status: 'ongoing' });
-        await s.save();
-        return s;
-      })();
-      this.sessions.set(suffix, session);
-    }
+    let session = books.get(suffix);
+    if (!session) books.set(suffix, (session = make(suffix)));
     return session;
   }
 
   /** Link one image into its session and record it; returns where it went. */
   async add(row: PromptRow, source: string, seed: number): Promise<{ dir: string; filename: string }> {
-    const session = await this.open(row);
-    const filename = imageFileName(row, seed);
-    await session.add(manifestEntry(row, filename, seed), source);
-    return { dir: session.dir, filename };
+    let session = await this.open(row);
+    if (await session.holdsOtherRender(row, seed, source)) session = await this.open(row, this.rerenders, (suffix) => this.create(row, suffix));
+    return { dir: session.dir, filename: await session.add(row, seed, source) };
   }
 
   /** The folder a row goes to, without adding anything (for images that failed). */
@@ -188,10 +270,10 @@ export class SessionBook {
   }
 
   async close(status: 'completed' | 'aborted', failedSessions: Set<string> = new Set()): Promise<void> {
-    for (const [suffix, pending] of this.sessions) {
-      const session = await pending;
-      session.manifest.status = failedSessions.has(suffix) ? 'aborted' : status;
-      await session.save();
+    for (const books of [this.sessions, this.rerenders]) {
+      for (const [suffix, pending] of books) {
+        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status);
+      }
     }
   }
 }

@@ -1,13 +1,17 @@
 // Score stage: for every generated image, how well each variation of its prompt rendered
 // (zero-shot CLIP adherence), weight-free quality checks and the image embedding. A map
-// stage: each image is scored once and memoised, so new images score only themselves.
-import { defineMapStage, type InputArtifact, type ItemResult } from '../../src/stage.js';
+// stage: each image is measured once and memoised under its content and the scorer's
+// identity, so new images score only themselves; verdicts and flags are derived from the
+// stored measurements by SQL (derive.ts), so a threshold change runs no CLIP.
+import { resolve } from 'node:path';
+import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
-import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
+import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { scoreStageParams, type ScoreStageParams } from './params.js';
-import type { Alternatives, ScoredImages, ScoreItem, Scorer } from './scorer.js';
+import { deriveQueries } from './derive.js';
+import type { Alternatives, MeasuredImages, ScoreItem, Scorer } from './scorer.js';
 
-/** One image with what its prompt asked for; the memo key is the hash of all of this. */
+/** One image with what its prompt asked for. */
 export interface ScoreStageItem extends Record<string, unknown> {
   image_id: string;
   prompt_id: string;
@@ -17,6 +21,7 @@ export interface ScoreStageItem extends Record<string, unknown> {
 
 export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   description: 'CLIP adherence per variation, quality checks and embeddings of every image',
+  // Bump when a change here, in the scorer or in the pixel checks changes a measurement.
   version: '1',
   params: scoreStageParams,
   outputs: {
@@ -24,8 +29,11 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     quality: { kind: 'table', schema: qualityRow },
     embeddings: { kind: 'table', schema: embeddingRow },
   },
+  measures: { readings: readingRow, frames: frameRow, embeddings: embeddingRow },
+  derive: (params) => deriveQueries(params.score.thresholds),
   over: 'images',
   key: 'image_id',
+  identity: measurementIdentities,
 
   async items(ctx) {
     const images = await requireTable(ctx.inputs, 'images').rows<ImageRow>();
@@ -71,13 +79,13 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
       blank: item.status === 'blank',
     });
     try {
-      return splitByItem(items, await scorer.scoreItems(items.map(asScoreItem)));
+      return splitByItem(items, await scorer.measureItems(items.map(asScoreItem)));
     } catch {
       // Find the images at fault (unreadable, corrupt) so the rest of the batch still counts.
       const results: ItemResult[] = [];
       for (const item of items) {
         try {
-          results.push(...splitByItem([item], await scorer.scoreItems([asScoreItem(item)])));
+          results.push(...splitByItem([item], await scorer.measureItems([asScoreItem(item)])));
         } catch (err) {
           results.push({ rows: {}, error: `image ${item.image_id}: ${(err as Error).message}` });
         }
@@ -98,14 +106,14 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   },
 });
 
-/** The scorer's rows are in item order: one quality and embedding row each, one score row per axis. */
-function splitByItem(items: ScoreStageItem[], scored: ScoredImages): ItemResult[] {
+/** The scorer's rows are in item order: one frame and embedding row each, one reading per axis. */
+function splitByItem(items: ScoreStageItem[], measured: MeasuredImages): ItemResult[] {
   let at = 0;
   return items.map((item, i) => {
     const axes = Object.keys(item.variations).length;
-    const scores = scored.scores.slice(at, at + axes);
+    const readings = measured.readings.slice(at, at + axes);
     at += axes;
-    return { rows: { scores, quality: [scored.quality[i]], embeddings: [scored.embeddings[i]] } };
+    return { rows: { readings, frames: [measured.frames[i]], embeddings: [measured.embeddings[i]] } };
   });
 }
 
@@ -123,6 +131,23 @@ function importedSources(inputs: Record<string, InputArtifact>): Promise<Map<str
     importedByInputs.set(inputs, found);
   }
   return found;
+}
+
+/**
+ * What a measurement depends on: the image's content (image_id is its hash), what its
+ * prompt asked for (the alternatives are what CLIP compares), the prompt it is recorded
+ * under, and the params that change a reading. The models come in by content as the
+ * stage's resources; the aesthetic head is hashed here. Batch sizes, workers, threads and
+ * the derivation thresholds are left out.
+ */
+async function measurementIdentities(items: ScoreStageItem[], ctx: StageContext<ScoreStageParams>): Promise<unknown[]> {
+  const s = ctx.params.score;
+  const head = s.aesthetic_head ? await ctx.fileHash(resolve(ctx.projectDir, s.aesthetic_head)) : null;
+  const reading = {
+    phrasings: s.phrasings, zones: s.zones, cascade_margin: s.cascade_margin, aesthetic_head: head,
+    black_mean: s.thresholds.black_mean, uniform_std: s.thresholds.uniform_std,
+  };
+  return items.map((item) => ({ item, reading }));
 }
 
 function requireTable(inputs: Record<string, InputArtifact>, name: string) {

@@ -1,6 +1,7 @@
 // The `score` params (pipeline.yaml `params: score:`), shared by the score stage and by
 // the benchmark stage, which scores its images with the same scorer.
 import { z } from 'zod';
+import { derivation, operational } from '../../src/stage.js';
 import { qualityThresholds } from './quality.js';
 
 export const DEFAULT_PHRASINGS = ['a photo of {v}', '{v}', 'a picture of a person with {v}'];
@@ -23,11 +24,12 @@ export const scoreParams = z.object({
   variant: z.enum(['fp32', 'fp16', 'quantized']).default('fp32'),
   /** a second CLIP folder, asked when the first stays uncertain */
   fallback_model: z.string().nullable().default(null),
-  batch_size: z.number().int().positive().default(32),
+  // How the work is spread, never what it measures: operational.
+  batch_size: operational(z.number().int().positive().default(32)),
   /** ONNX Runtime intra-op threads; 0 lets it use every core */
-  threads: z.number().int().min(0).default(0),
+  threads: operational(z.number().int().min(0).default(0)),
   /** worker threads that decode and preprocess while the model runs; 0 does it in-process */
-  workers: z.number().int().min(0).default(2),
+  workers: operational(z.number().int().min(0).default(2)),
   /** prompt ensemble per axis name; `default` for axes without their own */
   phrasings: z.record(z.string(), z.array(phrasing).min(1)).default({ default: DEFAULT_PHRASINGS }),
   zones: z.record(z.string(), zone).default({}),
@@ -35,14 +37,18 @@ export const scoreParams = z.object({
   cascade_margin: fraction.default(0.2),
   /** optional JSON {weights, bias}: a linear aesthetic head on the image embedding */
   aesthetic_head: z.string().nullable().default(null),
+  // Thresholds over stored measurements are derivation params (derive.ts), except the
+  // blank-frame ones: a blank frame is never read by CLIP, so they decide what is measured.
   thresholds: qualityThresholds
     .extend({
-      success: fraction.default(0.8),
-      partial: fraction.default(0.5),
+      blur: derivation(qualityThresholds.shape.blur),
+      duplicate_distance: derivation(qualityThresholds.shape.duplicate_distance),
+      success: derivation(fraction.default(0.8)),
+      partial: derivation(fraction.default(0.5)),
       /** p_target at or above which an axis counts as matched */
-      matched: fraction.default(0.5),
+      matched: derivation(fraction.default(0.5)),
       /** an image is flagged when under this fraction of its axes matched */
-      flagged: fraction.default(0.7),
+      flagged: derivation(fraction.default(0.7)),
     })
     .prefault({}),
 });

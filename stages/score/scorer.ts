@@ -3,12 +3,13 @@
 // while uncertain), quality checks and the embedding.
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadClipModel, type ClipModel, type FileHasher } from '../../adapters/clip-onnx.js';
-import type { EmbeddingRow, PromptRow, QualityRow, ScoreRow } from '../../schemas/tables.js';
+import type { EmbeddingRow, FrameRow, PromptRow, QualityRow, ReadingRow, ScoreRow } from '../../schemas/tables.js';
 import { createTextEmbedder, scoreAxis, type AxisScore } from './adherence.js';
 import { ensureDemoModel } from '../../demo/clip-model.js';
 import { createPreprocessor, type ImageSource, type Prepared } from './preprocess-pool.js';
 import { aestheticScore, frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
 import { phrasingsFor, type ScoreParams } from './params.js';
+import { deriveImage } from './derive.js';
 
 export interface Alternatives {
   key: string;
@@ -32,11 +33,21 @@ export interface ScoredImages {
   embeddings: EmbeddingRow[];
 }
 
+/** What the model and the pixel checks measured, before any threshold but the blank-frame ones. */
+export interface MeasuredImages {
+  readings: ReadingRow[];
+  frames: FrameRow[];
+  embeddings: EmbeddingRow[];
+}
+
 export interface Scorer {
   /** model name per tier, primary first */
   models: string[];
   /** preprocessing worker threads actually running (0 when running from TypeScript sources) */
   workers: number;
+  /** Measurements only, in item order (one frame and embedding each, one reading per axis): what the score stage memoises. */
+  measureItems(items: ScoreItem[]): Promise<MeasuredImages>;
+  /** Measurements with the thresholds applied (derive.ts). */
   scoreItems(items: ScoreItem[]): Promise<ScoredImages>;
   /** The benchmark's entry point: PNG bytes with their prompt rows. */
   scoreImages(items: { png: Uint8Array; image_id: string; prompt: PromptRow }[]): Promise<ScoredImages>;
@@ -161,23 +172,36 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const prepareAll = (items: ScoreItem[]) => Promise.all(items.map((item) => pool.prepare(item.source, primary.preprocess)));
 
   /** Chunks of batch_size, the next one decoding while the current one is inferred: memory stays bounded. */
-  const scoreItems = async (items: ScoreItem[]): Promise<ScoredImages> => {
-    const out: ScoredImages = { scores: [], quality: [], embeddings: [] };
+  const measureItems = async (items: ScoreItem[]): Promise<MeasuredImages> => {
+    const out: MeasuredImages = { readings: [], frames: [], embeddings: [] };
     const chunks: ScoreItem[][] = [];
     for (let i = 0; i < items.length; i += params.batch_size) chunks.push(items.slice(i, i + params.batch_size));
     let next = chunks.length ? prepareAll(chunks[0]) : null;
     for (const [k, chunk] of chunks.entries()) {
       const prepared = await next!;
       next = k + 1 < chunks.length ? prepareAll(chunks[k + 1]) : null;
-      const scored = await scoreChunk(chunk, prepared);
-      out.scores.push(...scored.scores);
-      out.quality.push(...scored.quality);
-      out.embeddings.push(...scored.embeddings);
+      const measured = await measureChunk(chunk, prepared);
+      out.readings.push(...measured.readings);
+      out.frames.push(...measured.frames);
+      out.embeddings.push(...measured.embeddings);
     }
     return out;
   };
 
-  const scoreChunk = async (items: ScoreItem[], prepared: Prepared[]): Promise<ScoredImages> => {
+  const scoreItems = async (items: ScoreItem[]): Promise<ScoredImages> => {
+    const { readings, frames, embeddings } = await measureItems(items);
+    const out: ScoredImages = { scores: [], quality: [], embeddings };
+    let at = 0;
+    for (const [i, item] of items.entries()) {
+      const axes = Object.keys(item.variations).length;
+      const derived = deriveImage(frames[i]!, readings.slice(at, (at += axes)), t);
+      out.scores.push(...derived.scores);
+      out.quality.push(derived.quality);
+    }
+    return out;
+  };
+
+  const measureChunk = async (items: ScoreItem[], prepared: Prepared[]): Promise<MeasuredImages> => {
     const embeddings = await embed(tiers[0], prepared.map((p) => p.pixels));
     const blank = items.map((item, i) => Boolean(item.blank) || frameFlags(prepared[i].checks, t).blank);
     const readings: Map<string, Reading>[] = [];
@@ -200,41 +224,33 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     embeddings: Float32Array[],
     blank: boolean[],
     readings: Map<string, Reading>[],
-  ): ScoredImages => {
-    const out: ScoredImages = { scores: [], quality: [], embeddings: [] };
+  ): MeasuredImages => {
+    const out: MeasuredImages = { readings: [], frames: [], embeddings: [] };
     for (const [i, item] of items.entries()) {
       const ids = { image_id: item.image_id, prompt_id: item.prompt_id };
       const axes = Object.entries(item.variations);
-      for (const [axis, alt] of axes) {
+      const rows = axes.map(([axis, alt]): ReadingRow => {
         const r = readings[i].get(axis);
-        out.scores.push(
-          r
-            ? { ...ids, axis, value: alt.key, p_target: r.score.p_target, margin: r.score.margin, rank: r.score.rank,
-                matched: r.score.p_target >= t.matched, top_value: alt.keys[r.score.top_index], method: r.method, model: r.model }
-            : { ...ids, axis, value: alt.key, p_target: 0, margin: -1, rank: alt.keys.length, matched: false, top_value: '',
-                method: 'blank', model: primary.name },
-        );
-      }
-      const rows = out.scores.slice(out.scores.length - axes.length);
-      const matchScore = blank[i] ? 0 : rows.length ? rows.reduce((s, r) => s + r.p_target, 0) / rows.length : 1;
-      const matchedShare = rows.length ? rows.filter((r) => r.matched).length / rows.length : 1;
+        return r
+          ? { ...ids, axis, value: alt.key, p_target: r.score.p_target, margin: r.score.margin, rank: r.score.rank,
+              top_value: alt.keys[r.score.top_index], method: r.method, model: r.model }
+          : { ...ids, axis, value: alt.key, p_target: 0, margin: -1, rank: alt.keys.length, top_value: '', method: 'blank', model: primary.name };
+      });
+      out.readings.push(...rows);
       const checks = prepared[i].checks;
       const flags = frameFlags(checks, t);
-      out.quality.push({
+      out.frames.push({
         ...ids,
         blank: blank[i],
         uniform: flags.uniform,
         black: flags.black,
         blur: checks.blur,
-        blurred: flags.blurred,
         phash: checks.phash,
         // Items are memoised one by one, so the row can only name the exact-hash group;
         // nearDuplicateGroups() groups within thresholds.duplicate_distance across rows.
         duplicate_group: checks.phash,
         aesthetic: head ? aestheticScore(head, embeddings[i]) : null,
-        match_score: matchScore,
-        verdict: blank[i] ? 'blank' : matchScore > t.success ? 'success' : matchScore >= t.partial ? 'partial' : 'failed',
-        flagged: blank[i] || matchedShare < t.flagged,
+        match_score: blank[i] ? 0 : rows.length ? rows.reduce((s, r) => s + r.p_target, 0) / rows.length : 1,
       });
       out.embeddings.push({ image_id: item.image_id, model: primary.name, embedding: Array.from(embeddings[i]) });
     }
@@ -244,6 +260,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   return {
     models: tiers.map((tier) => tier.model.name),
     workers: pool.workers,
+    measureItems,
     scoreItems,
     stats: () => ({ ...stats }),
     scoreImages: (items) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt))),

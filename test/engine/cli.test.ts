@@ -59,12 +59,16 @@ describe('exit codes', () => {
 
 describe('--set', () => {
   it('overrides a param for one command, parsing the value as YAML, in both spellings', async () => {
-    const status = await project.status(['--set', 'upper.batch=3', '--set=upper.extra.deep=[1, 2]']);
+    const status = await project.status(['--set', 'upper.batch=3', "--set=upper.suffix='[1, 2]'"]);
     expect(status.upper!.reasons).toEqual([
       'param upper.batch changed: 10 -> 3',
-      'param upper.extra.deep added: [1,2]',
+      'param upper.suffix changed: "!" -> "[1, 2]"',
       'items: 2 of 2 to run with these settings',
     ]);
+    // A path no stage reads would change nothing: refused, not ignored.
+    const unread = await project.pipeline(['status', '--set=upper.extra.deep=[1, 2]']);
+    expect(unread.code).toBe(2);
+    expect(unread.stderr).toContain('upper.extra.deep: no stage reads this param');
     const run = await project.run(['--set', 'upper.suffix=" (set)"', 'upper']);
     expect(stageOf(run, 'upper').status).toBe('ran');
     expect(await project.sql('select text from upper order by path')).toEqual([{ text: 'ALPHA (set)' }, { text: 'BETA, "QUOTED" (set)' }]);

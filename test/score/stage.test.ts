@@ -119,7 +119,8 @@ describe('score stage', () => {
     const newRows = await scoreStage.mapBatch(fresh, second, state);
     await scoreStage.teardown!(state);
     const full = await runMapStage(scoreStage, second);
-    expect(newRows.flatMap((r) => r.rows.scores)).toEqual(full.tables.scores.slice(18));
+    // mapBatch returns measurements; the tables add what the thresholds derive from them.
+    expect(newRows.flatMap((r) => r.rows.readings)).toEqual(full.tables.scores.slice(18).map(({ matched: _m, ...reading }) => reading));
     expect(full.tables.scores.slice(0, 18)).toEqual(before.tables.scores);
   });
 
@@ -129,7 +130,22 @@ describe('score stage', () => {
     const { results } = await runMapStage(scoreStage, ctx);
     expect(results[0].error).toMatch(/image f{32}/);
     expect(results[1].error).toBeUndefined();
-    expect(results[1].rows.quality).toHaveLength(1);
+    expect(results[1].rows.frames).toHaveLength(1);
+  });
+
+  it('derives the same verdicts by SQL (the stage) as by JS (the scorer), whatever the thresholds', async () => {
+    const thresholds = { success: 0.95, partial: 0.6, matched: 0.7, flagged: 0.5, blur: 60 };
+    const stageParams = params({ thresholds });
+    const { tables } = await runMapStage(scoreStage, makeTestContext({ dir, params: stageParams, inputs: { images, prompts }, stage: 'score' }));
+    const { createScorer } = await import('../../stages/score/scorer.js');
+    const scorer = await createScorer(stageParams.score, { projectDir: dir });
+    const items = (await scoreStage.items!(makeTestContext({ dir, params: stageParams, inputs: { images, prompts }, stage: 'score' })))
+      .map((it) => ({ ...it, source: join(dir, 'data', 'objects', it.image_id.slice(0, 2), `${it.image_id}.png`), blank: it.status === 'blank' }));
+    const direct = await scorer.scoreItems(items);
+    await scorer.close();
+    expect(tables.quality).toEqual(direct.quality);
+    expect(tables.scores).toEqual(direct.scores);
+    expect(new Set(tables.quality.map((q) => (q as { verdict: string }).verdict)).size).toBeGreaterThan(1);
   });
 
   it('scores PNG bytes for the benchmark in chunks of batch_size, rows in item order', async () => {
