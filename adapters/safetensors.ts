@@ -3,7 +3,8 @@
 // an optional `__metadata__` of string values, then the raw little-endian tensor bytes.
 // Offsets are relative to the end of the header. kohya's sd-scripts keeps its training
 // facts (`ss_*`) in `__metadata__`, which is how A1111 and sdloop identify a LoRA.
-import { open, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../src/atomic.js';
 
@@ -200,4 +201,11 @@ export async function validateLora(path: string): Promise<string[]> {
     if (!(key in header.metadata)) problems.push(`metadata ${key} missing (sd-scripts writes it for every LoRA)`);
   }
   return problems.map((p) => `${path}: ${p}`);
+}
+
+/** Find NAME.safetensors in the folders, in order; a clear error naming every place tried. */
+export async function findLoraFile(name: string, dirs: string[]): Promise<string> {
+  const tried = dirs.map((d) => join(d, `${name}.safetensors`));
+  for (const path of tried) if (await access(path).then(() => true, () => false)) return path;
+  throw new Error(`LoRA ${JSON.stringify(name)} not found: looked for ${tried.join(', ')} (generate.lora_dirs)`);
 }

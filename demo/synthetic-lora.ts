@@ -3,9 +3,8 @@
 // was trained: the square root of its count relative to the most frequent tag, so a value
 // that appears in a fifth of the captions still gets ~0.45 of the full effect.
 import { createHash } from 'node:crypto';
-import { readFile, access } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readSafetensorsHeader } from '../adapters/safetensors.js';
+import { readFile } from 'node:fs/promises';
+import { findLoraFile, readSafetensorsHeader } from '../adapters/safetensors.js';
 
 export interface SyntheticLora {
   name: string;
@@ -53,17 +52,6 @@ export function loraFromMetadata(name: string, path: string, shortHash: string, 
       return Math.max(byText, strength(key));
     },
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
-}
-
-/** Find NAME.safetensors in the folders, in order; a clear error naming every place tried. */
-export async function findLoraFile(name: string, dirs: string[]): Promise<string> {
-  const tried = dirs.map((d) => join(d, `${name}.safetensors`));
-  for (const path of tried) if (await exists(path)) return path;
-  throw new Error(`LoRA ${JSON.stringify(name)} not found: looked for ${tried.join(', ')} (generate.lora_dirs)`);
 }
 
 export async function loadSyntheticLora(name: string, dirs: string[]): Promise<SyntheticLora> {

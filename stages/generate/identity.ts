@@ -5,8 +5,9 @@
 // come in as the stage's resources.
 import { isAbsolute, resolve } from 'node:path';
 import { lorasInPrompt, parseLoraSpec, txt2imgPayload, withLoras } from '../../adapters/a1111.js';
-import { syntheticIdentity } from '../../demo/synthetic.js';
-import { findLoraFile, loraLoader } from '../../demo/synthetic-lora.js';
+import { loraLoader } from '../../demo/synthetic-lora.js';
+import { SYNTHETIC_VERSION, syntheticIdentity } from '../../demo/synthetic.js';
+import { findLoraFile } from '../../adapters/safetensors.js';
 import type { StageContext } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import type { GenerateParams } from './backend.js';
@@ -56,4 +57,11 @@ async function syntheticIdentities(rows: PromptRow[], g: GenerateParams, ctx: Ct
 export function renderIdentities(rows: PromptRow[], ctx: Ctx): Promise<unknown[]> {
   const g = ctx.params.generate;
   return g.backend === 'a1111' ? a1111Identities(rows, g, ctx) : syntheticIdentities(rows, g, ctx);
+}
+
+/** The checkpoint and renderer every image of a run shares: the stage's resources. */
+export async function renderResources(ctx: Ctx): Promise<Record<string, string>> {
+  const g = ctx.params.generate;
+  if (g.backend === 'a1111') return { backend: 'a1111', model: g.model ?? 'as loaded on the server' };
+  return { backend: 'synthetic', renderer: SYNTHETIC_VERSION };
 }
