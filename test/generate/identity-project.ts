@@ -15,8 +15,8 @@ const pipelineYaml = (generate: string) => `params:
   score: {model: demo, batch_size: 8, workers: 0}
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.prompts}}
-  score: {uses: score, params: [score], inputs: {images: generate.images, prompts: resolve.prompts}}
+  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
+  score: {uses: score, params: [score], inputs: {images: generate.rendered, prompts: resolve.planned}}
 `;
 
 const files: Record<string, string> = {

@@ -110,7 +110,7 @@ describe('sessions extend', () => {
     const manifest = manifestOf(folder!);
     expect(manifest.images.map((i) => i.filename).sort()).toEqual(after);
     expect(manifest.status).toBe('completed');
-    const rows = await p.sql<{ n: number; files: number }>("SELECT count(*)::INTEGER AS n, count(DISTINCT session_dir || '/' || filename)::INTEGER AS files FROM images");
+    const rows = await p.sql<{ n: number; files: number }>("SELECT count(*)::INTEGER AS n, count(DISTINCT session_dir || '/' || filename)::INTEGER AS files FROM rendered");
     expect(rows).toEqual([{ n: 9, files: 9 }]);
   });
 
@@ -123,7 +123,7 @@ describe('sessions extend', () => {
     const rerun = await p.run();
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(itemsRun(rerun, 'generate')).toBe(0);
-    expect(await p.sql('SELECT count(*)::INTEGER AS n FROM images')).toEqual([{ n: 4 }]);
+    expect(await p.sql('SELECT count(*)::INTEGER AS n FROM rendered')).toEqual([{ n: 4 }]);
     expect(pngs(folder!)).toHaveLength(6);
   });
 
