@@ -5,7 +5,8 @@ import type { ParseArgsConfig } from 'node:util';
 import { InputError, InputErrors } from './errors.js';
 import { parseSetArg } from './params.js';
 import { ProjectSession } from './session.js';
-import { loadCommands, loadProject } from './project.js';
+import { loadCommands, loadProject, type Project } from './project.js';
+import { fileCommandContext, fileSql } from './file-context.js';
 import { renderDag } from './dag.js';
 import { collectGarbage } from './gc.js';
 import { formatRows, outputFormats, type OutputFormat } from './format.js';
@@ -125,6 +126,15 @@ async function sqlCommand(global: Global, args: string[]): Promise<number> {
   });
 }
 
+async function runOnFiles(command: Command, args: string[], project: Project): Promise<number> {
+  const files = await fileSql(project);
+  try {
+    return await command.run(args, fileCommandContext(project, files.sql));
+  } finally {
+    files.close();
+  }
+}
+
 async function projectCommands(global: Global): Promise<Command[]> {
   try {
     return await loadCommands(await loadProject(global.dir, global.set));
@@ -176,6 +186,7 @@ export async function dispatch(argv: string[]): Promise<number> {
         process.stdout.write(`${found.usage}\n`);
         return 0;
       }
+      if (found.reads === 'files') return runOnFiles(found, args, project);
       return withSession(global, false, (session) => found.run(args, session.commandContext()));
     }
   }

@@ -38,6 +38,11 @@ export interface Command {
   name: string;
   summary: string;
   usage: string;
+  /**
+   * 'files': the command reads pipeline.lock, the Parquet tables and the journals only, never
+   * the state database, so it runs while a `pipeline run` holds that (its ctx.run refuses).
+   */
+  reads?: 'state' | 'files';
   /** Returns the exit code; throw InputError for bad arguments (exit 2). */
   run(args: string[], ctx: CommandContext): Promise<number>;
 }

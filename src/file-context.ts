@@ -1,0 +1,64 @@
+// The CommandContext of a command that reads only files (pipeline.lock, the Parquet
+// tables, the journals) and never opens the state database, so it works beside a
+// `pipeline run`, which holds that database for as long as it runs.
+import { resolve } from 'node:path';
+import { requireCommonJs } from './commonjs.js';
+import { readLockFile } from './lockfile.js';
+import { tableViews } from './tables.js';
+import { journalViews } from './journal.js';
+import { queryRows } from './state.js';
+import { InputError } from './errors.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { CommandContext } from './command.js';
+import type { Project } from './project.js';
+import type { Row } from './stage.js';
+
+/** Current table artifacts as pipeline.lock records them: name -> absolute Parquet path and hash. */
+export function lockedTables(project: Project): Record<string, { path: string; hash: string }> {
+  const tables: Record<string, { path: string; hash: string }> = {};
+  for (const entry of Object.values(readLockFile(project.paths.lock).stages)) {
+    for (const [name, out] of Object.entries(entry.outs)) if (out.kind === 'table') tables[name] = { path: resolve(project.dir, out.path), hash: out.hash };
+  }
+  return tables;
+}
+
+/** An in-memory DuckDB whose views follow pipeline.lock and the journals at every query. */
+export async function fileSql(project: Project): Promise<{ sql: CommandContext['sql']; close(): void }> {
+  const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection: DuckDBConnection = await instance.connect();
+  let queue: Promise<unknown> = Promise.resolve();
+  const sql = <T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> => {
+    const next = queue.then(async () => {
+      const views = tableViews(Object.entries(lockedTables(project)).map(([name, t]) => [name, t.path])) + (await journalViews(project.dataDir));
+      if (views) await connection.run(views);
+      try {
+        return await queryRows<T>(connection, query, params);
+      } catch (error) {
+        throw new InputError(`SQL: ${(error as Error).message}`, { field: 'query' });
+      }
+    });
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  return {
+    sql,
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+export function fileCommandContext(project: Project, sql: CommandContext['sql']): CommandContext {
+  return {
+    projectDir: project.dir,
+    dataDir: project.dataDir,
+    params: project.params,
+    sql,
+    tables: async () => lockedTables(project),
+    run: () => Promise.reject(new Error('this command reads files only and cannot start a run')),
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+  };
+}
