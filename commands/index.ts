@@ -6,6 +6,7 @@ const modules = await Promise.all([
   import('./label.js'),
   import('./loop.js'),
   import('./report.js'),
+  import('./serve.js'),
 ]);
 
 const commands: Command[] = modules.flatMap((m) => m.default as Command[]);
