@@ -43,7 +43,7 @@ function pageSql(where: Where, order: string, extra = ''): string {
       WHERE a.image_id IN (SELECT image_id FROM w) GROUP BY a.image_id)
     SELECT w.image_id, w.session, w.prompt, w.seed, w.verdict, w.match_score, coalesce(ax.axes, []) AS axes,
       coalesce(f.favourite, false) AS favourite, w.image_id IN (SELECT image_id FROM labels WHERE reject) AS rejected,
-      w.negative_prompt, w.source, w.width, w.height, w.model_name, w.loras, w.filename, w.status
+      w.negative_prompt, w.source, w.width, w.height, w.model_name, w.loras, w.filename, w.status, w.path
     FROM w LEFT JOIN ax USING (image_id) LEFT JOIN (${latestFavourites}) f USING (image_id)
     ORDER BY ${order}`;
 }
@@ -98,7 +98,6 @@ export async function imageDetail(catalog: Catalog, q: ImageQuery, id: string) {
   const rows = await catalog.sql(pageSql({ sql: '', params: {} }, 'w.image_id', 'w.image_id = $id'), { id, limit: 1, offset: 0 });
   const row = rows[0];
   if (!row) return null;
-  const [path] = await catalog.sql<{ path: string }>('SELECT path FROM web_images WHERE image_id = $id', { id });
   const history = await catalog.sql(
     'SELECT axis, value, reject, created_at FROM labels WHERE image_id = $id ORDER BY created_at',
     { id },
@@ -107,7 +106,7 @@ export async function imageDetail(catalog: Catalog, q: ImageQuery, id: string) {
   return {
     ...toItem(row),
     negative_prompt, source, width, height, model_name, loras, filename, status,
-    png_info: await pngInfo(path!.path),
+    png_info: await pngInfo(String(row.path)),
     labels: history,
     neighbours: await neighbours(catalog, q, id),
   };
