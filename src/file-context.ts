@@ -1,11 +1,12 @@
 // The CommandContext of a command that reads only files (pipeline.lock, the Parquet
 // tables, the journals) and never opens the state database, so it works beside a
 // `pipeline run`, which holds that database for as long as it runs.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { requireCommonJs } from './commonjs.js';
 import { readLockFile } from './lockfile.js';
 import { tableViews } from './tables.js';
-import { journalViews } from './journal.js';
+import { journalViews, journalsDir } from './journal.js';
 import { queryRows } from './state.js';
 import { InputError } from './errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -22,16 +23,28 @@ export function lockedTables(project: Project): Record<string, { path: string; h
   return tables;
 }
 
-/** An in-memory DuckDB whose views follow pipeline.lock and the journals at every query. */
+/** What the views depend on: pipeline.lock's stat and the journal files there are (a rerun replaces a table at the same path). */
+function viewsKey(project: Project): string {
+  const lock = statSync(project.paths.lock, { throwIfNoEntry: false });
+  const journals = existsSync(journalsDir(project.dataDir)) ? readdirSync(journalsDir(project.dataDir)).sort().join('/') : '';
+  return `${lock?.mtimeMs}:${lock?.size}:${lock?.ino}|${journals}`;
+}
+
+/** An in-memory DuckDB whose views follow pipeline.lock and the journals: checked at every query, rebuilt when they changed. */
 export async function fileSql(project: Project): Promise<{ sql: CommandContext['sql']; close(): void }> {
   const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const connection: DuckDBConnection = await instance.connect();
   let queue: Promise<unknown> = Promise.resolve();
+  let viewsFor = '';
   const sql = <T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> => {
     const next = queue.then(async () => {
-      const views = tableViews(Object.entries(lockedTables(project)).map(([name, t]) => [name, t.path])) + (await journalViews(project.dataDir));
-      if (views) await connection.run(views);
+      const key = viewsKey(project);
+      if (key !== viewsFor) {
+        const views = tableViews(Object.entries(lockedTables(project)).map(([name, t]) => [name, t.path])) + (await journalViews(project.dataDir));
+        if (views) await connection.run(views);
+        viewsFor = key;
+      }
       try {
         return await queryRows<T>(connection, query, params);
       } catch (error) {
