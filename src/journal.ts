@@ -2,12 +2,13 @@
 // while a run may hold the state database. DuckDB admits one writer per file, so these
 // never go through it: a writer appends whole lines with one write, readers never wait,
 // and every query sees them as a view by the journal's name.
-import { appendFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { columnsOf } from './table-schema.js';
 import { sqlString } from './tables.js';
+import { writeFileAtomic } from './atomic.js';
 import { journalColumnsFile } from '../schemas/journal.js';
 
 export interface Journal<T> {
@@ -30,7 +31,7 @@ export function openJournal<S extends z.ZodObject<z.ZodRawShape>>(dataDir: strin
       const lines = rows.map((row) => `${JSON.stringify(schema.parse(row))}\n`).join('');
       await mkdir(dir, { recursive: true });
       await appendFile(file, lines, { flag: 'a' });
-      if (!existsSync(sidecar)) await writeFile(sidecar, JSON.stringify({ schema: 1, columns: columnsOf(schema) }));
+      if (!existsSync(sidecar)) await writeFileAtomic(sidecar, JSON.stringify({ schema: 1, columns: columnsOf(schema) }));
     },
     async read() {
       const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {

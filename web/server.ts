@@ -1,7 +1,7 @@
 // `pipeline serve`: the review app. Routes here, queries in web/api, the front end in
 // web/static. Reads go to the Parquet tables and journals (never the state database),
 // writes to the journals, so it answers while a `pipeline run` holds the state.
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
@@ -56,15 +56,19 @@ function imageRoutes(app: Hono, catalog: Catalog, thumbs: Thumbnails) {
     c.header('Cache-Control', 'private, max-age=31536000, immutable');
     return c.body(Readable.toWeb(createReadStream(path)) as ReadableStream);
   };
-  app.get('/api/images/:id/file', async (c) => {
+  // The tables may name a file that is gone (moved or deleted by hand): that image has no picture.
+  const fileOf = async (c: Context) => {
     const id = imageId.safeParse(c.req.param('id'));
     const path = id.success ? await imagePath(catalog, id.data) : null;
-    return path ? sendFile(c, path, 'image/png') : c.json({ error: 'no such image' }, 404);
+    return path && existsSync(path) ? { id: id.data!, path } : null;
+  };
+  app.get('/api/images/:id/file', async (c) => {
+    const found = await fileOf(c);
+    return found ? sendFile(c, found.path, 'image/png') : c.json({ error: 'no such image' }, 404);
   });
   app.get('/api/images/:id/thumb', async (c) => {
-    const id = imageId.safeParse(c.req.param('id'));
-    const path = id.success ? await imagePath(catalog, id.data) : null;
-    return path ? sendFile(c, await thumbs.get(id.data!, path), 'image/webp') : c.json({ error: 'no such image' }, 404);
+    const found = await fileOf(c);
+    return found ? sendFile(c, await thumbs.get(found.id, found.path), 'image/webp') : c.json({ error: 'no such image' }, 404);
   });
 }
 
@@ -114,6 +118,10 @@ export function createApp(ctx: Pick<CommandContext, 'sql' | 'tables' | 'dataDir'
   // browsers ask for it on every page; there is none
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.notFound((c) => c.json({ error: 'not found' }, 404));
+  app.onError((error, c) => {
+    process.stderr.write(`serve: ${c.req.method} ${c.req.path}: ${error.stack ?? error.message}\n`);
+    return c.json({ error: error.message }, 500);
+  });
   return app;
 }
 

@@ -194,8 +194,7 @@ export default defineStage<Params>({
     classifier: { kind: 'path' },
   },
   async resources(ctx) {
-    await adoptStateLabels(ctx.sql, ctx.dataDir);
-    return { labels: await labelsFingerprint(ctx.dataDir) };
+    return { labels: await labelsFingerprint(ctx.dataDir, ctx.sql) };
   },
   async run(ctx) {
     const p = ctx.params.classify;
@@ -210,6 +209,7 @@ export default defineStage<Params>({
       input<ImageRow>('images'),
       input<PromptRow>('prompts'),
     ]);
+    await adoptStateLabels(ctx.sql, ctx.dataDir);
     const human = humanLabelsOf(await readLabelRows(ctx.dataDir));
     const imageById = new Map(images.filter((i) => i.status === 'ok' && i.image_id).map((i) => [i.image_id, i]));
     const usable = embeddings

@@ -85,8 +85,11 @@ describe('pipeline label', () => {
     const { sql, dataDir } = await context();
     await sql(`create table labels (image_id varchar not null, axis varchar, value varchar, reject boolean not null, created_at varchar not null)`);
     await sql(`insert into labels values ('img1', 'Hair', 'Bob', false, '2026-01-01T00:00:00.000Z'), ('img2', null, null, true, '2026-01-01T00:00:00.000Z')`);
+    const before = await readLabelRows(dataDir, sql);
+    expect(before).toHaveLength(2);
     expect(await adoptStateLabels(sql, dataDir)).toBe(2);
     expect(await adoptStateLabels(sql, dataDir)).toBe(0);
+    expect(await readLabelRows(dataDir, sql)).toEqual(before);
     expect((await readLabelRows(dataDir)).map((r) => [r.image_id, r.axis, r.value, r.reject])).toEqual([
       ['img1', 'Hair', 'Bob', false],
       ['img2', null, null, true],

@@ -1,5 +1,5 @@
 // The review app's JSON API against a project a real `pipeline run` produced.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
@@ -121,6 +121,18 @@ describe('GET /api/images/{id}', () => {
     const madeAt = statSync(cached).mtimeMs;
     expect((await requestBytes(`${url}${item.thumb_url.slice(1)}`)).bytes.equals(thumb.bytes)).toBe(true);
     expect(statSync(cached).mtimeMs).toBe(madeAt);
+  });
+
+  it('answers 404 for an image whose file is gone', async () => {
+    const [item] = (await api('/api/images?sort=seed&order=desc&limit=1')).items;
+    const [{ path }] = await sql<{ path: string }>(`select path from images where image_id = '${item.image_id}'`);
+    renameSync(path, `${path}.away`);
+    try {
+      expect((await request(`${url}${item.image_url.slice(1)}`)).status).toBe(404);
+      expect((await request(`${url}${item.thumb_url.slice(1)}`)).status).toBe(404);
+    } finally {
+      renameSync(`${path}.away`, path);
+    }
   });
 });
 

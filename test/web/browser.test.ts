@@ -88,4 +88,25 @@ describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
     expect(predictions).toEqual(wanted.map((w) => ({ axis: w.axis, label: w.value, label_source: 'human' })));
     console.log(`screenshots in ${shots}`);
   });
+
+  it('walks on through the review queue after a label takes the image out of it', async () => {
+    const serve = await startServe(dir);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    try {
+      await page.goto(`${serve.url}?sort=uncertain&labelled=false`);
+      await page.waitForSelector('.card');
+      const [first, second] = await page.$$eval('.card', (cards) => cards.slice(0, 2).map((c) => c.getAttribute('data-id')));
+      await page.click('.card');
+      await page.waitForSelector('#full-image');
+      await page.keyboard.press('a');
+      await page.waitForFunction(() => document.querySelectorAll('table.axes tbody tr.ok').length === document.querySelectorAll('table.axes tbody tr').length);
+      await page.keyboard.press('ArrowRight');
+      await page.waitForURL(new RegExp(`image=${second}`));
+      const labelled = (await request(`${serve.url}api/images?labelled=true&limit=500`)).json();
+      expect(labelled.items.map((i: { image_id: string }) => i.image_id)).toContain(first);
+    } finally {
+      await page.close();
+      await serve.stop();
+    }
+  });
 });

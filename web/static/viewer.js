@@ -68,7 +68,10 @@ function draw() {
 }
 
 async function load(id) {
+  const before = view.detail;
   view.detail = await get(`/api/images/${encodeURIComponent(id)}?${galleryQuery()}`);
+  // A label can take the image out of the filtered set (the unlabelled review queue): keep walking from where it was.
+  if (!view.detail.neighbours && before?.image_id === id) view.detail.neighbours = before.neighbours;
   view.axis = Math.min(view.axis, Math.max(0, view.detail.axes.length - 1));
   view.picking = false;
   draw();
