@@ -16,7 +16,8 @@ let sql: <T>(q: string) => Promise<T[]>;
 
 beforeAll(async () => {
   dir = copyProject();
-  const run = await pipeline(dir, ['run', 'classify']);
+  // every prompt at four seeds (100-103), so that images share seeds as in a real same-seed comparison
+  const run = await pipeline(dir, ['run', 'classify', '--set', 'resolve.seeds=4#100', '--set', 'resolve.count=48']);
   if (run.code !== 0) throw new Error(run.stderr);
   const project = await loadProject(dir);
   const files = await fileSql(project);
@@ -104,6 +105,15 @@ describe('GET /api/images/{id}', () => {
     expect(detail.neighbours).toEqual({ prev: a, next: c, position: 2, total: page.total });
     expect(detail.png_info.parameters).toContain(`Seed: ${detail.seed}`);
     expect(detail.negative_prompt).toEqual(expect.any(String));
+  });
+
+  it('lists the other renders of the same seed', async () => {
+    const [item] = (await api('/api/images?sort=seed&limit=1')).items;
+    const detail = await api(`/api/images/${item.image_id}`);
+    const others = await sql<{ image_id: string }>(`select distinct image_id from images where seed = ${item.seed} and image_id <> '${item.image_id}' and status <> 'failed'`);
+    expect(detail.same_seed.length).toBe(Math.min(12, others.length));
+    expect(detail.same_seed.length).toBeGreaterThan(0);
+    for (const s of detail.same_seed) expect(others.map((o) => o.image_id)).toContain(s.image_id);
   });
 
   it('serves the PNG and a WebP thumbnail made once per image', async () => {

@@ -94,6 +94,15 @@ async function pngInfo(path: string): Promise<Record<string, string>> {
   }
 }
 
+/** Other renders of the same seed (another prompt, LoRA or model): the comparison that isolates what changed. */
+async function sameSeed(catalog: Catalog, id: string, seed: number) {
+  const rows = await catalog.sql<{ image_id: string; session: string; prompt: string; verdict: string | null }>(
+    `SELECT image_id, session, prompt, verdict FROM web_images WHERE seed = $seed AND image_id <> $id ORDER BY made_order LIMIT 12`,
+    { seed, id },
+  );
+  return rows.map((r) => ({ ...r, ...urls(r.image_id) }));
+}
+
 export async function imageDetail(catalog: Catalog, q: ImageQuery, id: string) {
   const rows = await catalog.sql(pageSql({ sql: '', params: {} }, 'w.image_id', 'w.image_id = $id'), { id, limit: 1, offset: 0 });
   const row = rows[0];
@@ -109,6 +118,7 @@ export async function imageDetail(catalog: Catalog, q: ImageQuery, id: string) {
     png_info: await pngInfo(String(row.path)),
     labels: history,
     neighbours: await neighbours(catalog, q, id),
+    same_seed: await sameSeed(catalog, id, Number(row.seed)),
   };
 }
 

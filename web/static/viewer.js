@@ -45,6 +45,13 @@ function infoList(detail) {
       png.map(([k, v]) => element('pre', {}, `${k}: ${v}`))))] : null);
 }
 
+function sameSeedStrip(detail) {
+  if (!detail.same_seed?.length) return null;
+  return element('div', { class: 'same-seed' }, element('h3', {}, `Same seed (${detail.seed})`),
+    element('div', { class: 'strip' }, detail.same_seed.map((s) => element('a', { href: '#', class: `verdict-${s.verdict}`, title: s.prompt, 'data-id': s.image_id, onclick: (e) => { e.preventDefault(); openImage(s.image_id); } },
+      element('img', { src: s.thumb_url, alt: s.prompt, width: 96, height: 96 }), element('span', { class: 'badge' }, s.verdict ?? '?')))));
+}
+
 function draw() {
   const d = view.detail;
   const root = document.getElementById('viewer');
@@ -64,7 +71,8 @@ function draw() {
         element('tbody', {}, d.axes.map(axisRow))),
       view.picking ? picker() : null,
       view.readOnly ? element('p', { class: 'hint' }, 'read-only: labels are off') : element('p', { class: 'hint' }, element('kbd', {}, 'o'), ' ok ', element('kbd', {}, 'w'), ' wrong ', element('kbd', {}, 'a'), ' all ok ', element('kbd', {}, 'x'), ' reject ', element('kbd', {}, 'f'), ' favourite ', element('kbd', {}, '?'), ' help'),
-      infoList(d)));
+      infoList(d),
+      sameSeedStrip(d)));
 }
 
 async function load(id) {
