@@ -31,7 +31,9 @@ export function openJournal<S extends z.ZodObject<z.ZodRawShape>>(dataDir: strin
       const lines = rows.map((row) => `${JSON.stringify(schema.parse(row))}\n`).join('');
       await mkdir(dir, { recursive: true });
       await appendFile(file, lines, { flag: 'a' });
-      if (!existsSync(sidecar)) await writeFileAtomic(sidecar, JSON.stringify({ schema: 1, columns: columnsOf(schema) }));
+      // rewritten when the schema gained a column, so the SQL view reads it too
+      const columns = JSON.stringify({ schema: 1, columns: columnsOf(schema) });
+      if ((await readFile(sidecar, 'utf8').catch(() => '')) !== columns) await writeFileAtomic(sidecar, columns);
     },
     async read() {
       const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {

@@ -47,7 +47,8 @@ function imageRoutes(app: Hono, catalog: Catalog, thumbs: Thumbnails) {
   app.get('/api/images/:id', async (c) => {
     const q = queryOf(c);
     const id = imageId.safeParse(c.req.param('id'));
-    if (!q.success || !id.success) return c.json({ error: 'no such image' }, 404);
+    if (!id.success) return c.json({ error: 'no such image' }, 404);
+    if (!q.success) return c.json({ error: q.error.issues[0]?.message }, 400);
     const detail = await imageDetail(catalog, q.data, id.data);
     return detail ? c.json(detail) : c.json({ error: 'no such image' }, 404);
   });

@@ -31,4 +31,13 @@ describe('journals', () => {
     expect(reader.getRowObjectsJson()).toEqual([{ id: 'a', text: 'one', n: '1' }, { id: 'b', text: null, n: '2' }]);
     expect(reader.columnTypes().map(String)).toEqual(['VARCHAR', 'VARCHAR', 'BIGINT']);
   });
+
+  it('follow a schema that gained a column: the view reads it, older lines have null there', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sdloop-journal-'));
+    await openJournal(dataDir, 'notes', noteRow).append([{ id: 'a', text: 'one', n: 1 }]);
+    await openJournal(dataDir, 'notes', noteRow.extend({ mood: z.string().nullable() })).append([{ id: 'b', text: null, n: 2, mood: 'glad' }]);
+    const connection = await (await DuckDBInstance.create(':memory:')).connect();
+    await connection.run(await journalViews(dataDir));
+    expect((await connection.runAndReadAll('select id, mood from notes order by id')).getRowObjectsJson()).toEqual([{ id: 'a', mood: null }, { id: 'b', mood: 'glad' }]);
+  });
 });
