@@ -50,7 +50,9 @@ describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
       expect(filtered).toBeLessThan(all);
 
       firstId = (await page.getAttribute('.card', 'data-id'))!;
-      await page.click('.card');
+      await page.keyboard.press('ArrowRight');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-id'))).toBe(firstId);
+      await page.keyboard.press('Enter');
       await page.waitForURL(new RegExp(`image=${firstId}`));
       await page.waitForSelector('#full-image');
       await page.waitForFunction(() => (document.querySelector('#full-image') as HTMLImageElement | null)?.complete);

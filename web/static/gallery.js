@@ -139,10 +139,28 @@ export async function renderGallery(root) {
   pageKeys = { next: () => offset + limit < page.total && go(offset + limit), prev: () => offset > 0 && go(Math.max(0, offset - limit)) };
 }
 
+/** Cards in a row: those sharing the first card's top edge. */
+function perRow(cards) {
+  const top = cards[0]?.offsetTop;
+  return Math.max(1, cards.filter((c) => c.offsetTop === top).length);
+}
+
+/** Arrow keys move the focus over the cards (Enter opens one); n and p turn pages. */
+function moveFocus(key) {
+  const cards = [...document.querySelectorAll('#grid .card')];
+  if (!cards.length) return false;
+  const at = cards.indexOf(document.activeElement);
+  const step = { ArrowRight: 1, l: 1, ArrowLeft: -1, h: -1, ArrowDown: perRow(cards), ArrowUp: -perRow(cards) }[key];
+  if (step === undefined) return false;
+  const to = at < 0 ? 0 : Math.min(cards.length - 1, Math.max(0, at + step));
+  cards[to].focus();
+  return true;
+}
+
 export function galleryKey(event) {
   if (!pageKeys) return false;
   if (event.key === 'n') pageKeys.next();
   else if (event.key === 'p') pageKeys.prev();
-  else return false;
+  else return moveFocus(event.key);
   return true;
 }
