@@ -1,5 +1,5 @@
-// `pipeline serve`: the local review web app (web/). It reads files only, so it starts
-// and answers while a `pipeline run` holds the state database.
+// `pipeline serve`: the local review web app (web/). It reads files only (through its own
+// in-memory DuckDB), so it starts and answers while a `pipeline run` holds the state database.
 import { defineCommand, parseCommandArgs } from '../src/command.js';
 import { InputError } from '../src/errors.js';
 import { startServer } from '../web/server.js';
@@ -23,7 +23,7 @@ const serveCommand = defineCommand({
   reads: 'files',
   async run(args, ctx) {
     const options = parseOptions(args);
-    const server = await startServer(ctx, options).catch((error: Error) => {
+    const server = await startServer(ctx.projectDir, options).catch((error: Error) => {
       throw new InputError(error.message, { field: options.host === '127.0.0.1' ? '--port' : '--host' });
     });
     const link = options.token ? `${server.url}?token=${encodeURIComponent(options.token)}` : server.url;

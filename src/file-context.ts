@@ -11,11 +11,23 @@ import { queryRows } from './state.js';
 import { InputError } from './errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CommandContext } from './command.js';
-import type { Project } from './project.js';
-import type { Row } from './stage.js';
+import { projectPaths, type Project } from './project.js';
+import type { Row, Sql } from './stage.js';
+
+/** The files a files-only reader needs: the project folder, its data folder and pipeline.lock. */
+export interface ProjectFiles {
+  dir: string;
+  dataDir: string;
+  paths: { lock: string };
+}
+
+export function projectFiles(dir: string): ProjectFiles {
+  const { dataDir, paths } = projectPaths(resolve(dir));
+  return { dir: resolve(dir), dataDir, paths: { lock: paths.lock } };
+}
 
 /** Current table artifacts as pipeline.lock records them: name -> absolute Parquet path and hash. */
-export function lockedTables(project: Project): Record<string, { path: string; hash: string }> {
+export function lockedTables(project: ProjectFiles): Record<string, { path: string; hash: string }> {
   const tables: Record<string, { path: string; hash: string }> = {};
   for (const entry of Object.values(readLockFile(project.paths.lock).stages)) {
     for (const [name, out] of Object.entries(entry.outs)) if (out.kind === 'table') tables[name] = { path: resolve(project.dir, out.path), hash: out.hash };
@@ -24,20 +36,17 @@ export function lockedTables(project: Project): Record<string, { path: string; h
 }
 
 /** What the views depend on: pipeline.lock's stat and the journal files there are (a rerun replaces a table at the same path). */
-function viewsKey(project: Project): string {
+function viewsKey(project: ProjectFiles): string {
   const lock = statSync(project.paths.lock, { throwIfNoEntry: false });
   const journals = existsSync(journalsDir(project.dataDir)) ? readdirSync(journalsDir(project.dataDir)).sort().join('/') : '';
   return `${lock?.mtimeMs}:${lock?.size}:${lock?.ino}|${journals}`;
 }
 
-/** An in-memory DuckDB whose views follow pipeline.lock and the journals: checked at every query, rebuilt when they changed. */
-export async function fileSql(project: Project): Promise<{ sql: CommandContext['sql']; close(): void }> {
-  const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection: DuckDBConnection = await instance.connect();
+/** One connection, one statement at a time, its temporary views rebuilt when pipeline.lock or the journals changed. */
+function channel(project: ProjectFiles, connection: DuckDBConnection): Sql {
   let queue: Promise<unknown> = Promise.resolve();
   let viewsFor = '';
-  const sql = <T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> => {
+  return <T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> => {
     const next = queue.then(async () => {
       const key = viewsKey(project);
       if (key !== viewsFor) {
@@ -54,16 +63,35 @@ export async function fileSql(project: Project): Promise<{ sql: CommandContext['
     queue = next.catch(() => undefined);
     return next;
   };
+}
+
+export interface FileSql {
+  sql: Sql;
+  /** Another connection to the same in-memory database (its tables shared, its views its own), for work that must not queue behind the first. */
+  connect(): Promise<Sql>;
+  close(): void;
+}
+
+/** An in-memory DuckDB whose views follow pipeline.lock and the journals: checked at every query, rebuilt when they changed. */
+export async function fileSql(project: ProjectFiles): Promise<FileSql> {
+  const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
+  const instance = await DuckDBInstance.create(':memory:');
+  const connections: DuckDBConnection[] = [await instance.connect()];
   return {
-    sql,
+    sql: channel(project, connections[0]!),
+    async connect() {
+      const connection = await instance.connect();
+      connections.push(connection);
+      return channel(project, connection);
+    },
     close() {
-      connection.closeSync();
+      for (const connection of connections) connection.closeSync();
       instance.closeSync();
     },
   };
 }
 
-export function fileCommandContext(project: Project, sql: CommandContext['sql']): CommandContext {
+export function fileCommandContext(project: Project, sql: Sql): CommandContext {
   return {
     projectDir: project.dir,
     dataDir: project.dataDir,

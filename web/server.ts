@@ -8,7 +8,7 @@ import { Hono, type Context } from 'hono';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
-import type { CommandContext } from '../src/command.js';
+import { fileSql, projectFiles } from '../src/file-context.js';
 import { Catalog } from './catalog.js';
 import { Thumbnails } from './thumbs.js';
 import { staticFile } from './static.js';
@@ -97,8 +97,7 @@ function reviewRoutes(app: Hono, catalog: Catalog, dataDir: string) {
   });
 }
 
-export function createApp(ctx: Pick<CommandContext, 'sql' | 'tables' | 'dataDir'>, access: Access): Hono {
-  const catalog = new Catalog(ctx.sql, ctx.tables);
+export function createApp(catalog: Catalog, dataDir: string, access: Access): Hono {
   const app = new Hono();
   app.use('*', securityHeaders(), hostCheck(access), tokenCheck(access), writeCheck(access));
   app.use('/api/*', async (c, next) => {
@@ -106,8 +105,8 @@ export function createApp(ctx: Pick<CommandContext, 'sql' | 'tables' | 'dataDir'
     return next();
   });
   app.get('/api/config', (c) => c.json({ read_only: access.readOnly }));
-  imageRoutes(app, catalog, new Thumbnails(join(ctx.dataDir, 'thumbs')));
-  reviewRoutes(app, catalog, ctx.dataDir);
+  imageRoutes(app, catalog, new Thumbnails(join(dataDir, 'thumbs')));
+  reviewRoutes(app, catalog, dataDir);
   app.get('/', async (c) => {
     const file = await staticFile('index.html');
     return c.body(file!.body, 200, { 'Content-Type': file!.type });
@@ -127,17 +126,25 @@ export function createApp(ctx: Pick<CommandContext, 'sql' | 'tables' | 'dataDir'
 }
 
 /** Listen and resolve with the URL people open (port 0 picks a free port); close() stops it. */
-export async function startServer(ctx: Pick<CommandContext, 'sql' | 'tables' | 'dataDir'>, options: ServeOptions): Promise<{ url: string; close(): Promise<void> }> {
+export async function startServer(projectDir: string, options: ServeOptions): Promise<{ url: string; close(): Promise<void> }> {
   checkBind(options);
-  const app = createApp(ctx, options);
+  const project = projectFiles(projectDir);
+  const files = await fileSql(project);
+  const app = createApp(await Catalog.open(files, project), project.dataDir, options);
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info: AddressInfo) => {
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${host}:${info.port}/`,
-        close: () => new Promise((done) => server.close(() => done())),
+        close: () => new Promise((done) => server.close(() => {
+          files.close();
+          done();
+        })),
       });
     });
-    server.on('error', reject);
+    server.on('error', (error) => {
+      files.close();
+      reject(error);
+    });
   });
 }

@@ -3,8 +3,7 @@ import { existsSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { loadProject } from '../../src/project.js';
-import { fileCommandContext, fileSql } from '../../src/file-context.js';
+import { fileSql, projectFiles } from '../../src/file-context.js';
 import { startServer } from '../../web/server.js';
 import { THUMB_SIZE } from '../../web/thumbs.js';
 import { copyProject, pipeline, request, requestBytes, sqlRows } from './helpers.js';
@@ -19,10 +18,9 @@ beforeAll(async () => {
   // every prompt at four seeds (100-103), so that images share seeds as in a real same-seed comparison
   const run = await pipeline(dir, ['run', 'classify', '--set', 'resolve.seeds=4#100', '--set', 'resolve.count=48']);
   if (run.code !== 0) throw new Error(run.stderr);
-  const project = await loadProject(dir);
-  const files = await fileSql(project);
+  const files = await fileSql(projectFiles(dir));
   sql = files.sql as typeof sql;
-  const server = await startServer(fileCommandContext(project, files.sql), { host: '127.0.0.1', port: 0, readOnly: false });
+  const server = await startServer(dir, { host: '127.0.0.1', port: 0, readOnly: false });
   url = server.url;
   close = async () => {
     await server.close();

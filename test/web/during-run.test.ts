@@ -37,6 +37,20 @@ describe('pipeline serve during a run', () => {
     expect(existsSync(runLock), 'the run was still going when serve answered').toBe(true);
 
     expect(await runDone).toBe(0);
+
+    // New tables show up once their copy is made, with no request waiting for it.
+    const rescored = await pipeline(dir, ['run', 'score', '--set', 'score.thresholds.success=0.99']);
+    expect(rescored.code, rescored.stderr).toBe(0);
+    const [{ n: successes }] = await sqlRows<{ n: number }>(dir, `select count(*)::integer as n from quality where verdict = 'success'`);
+    const verdictsBefore = (await request(`${serve.url}api/images?verdict=success&limit=1`)).json().total;
+    expect(verdictsBefore).not.toBe(successes);
+    let total = verdictsBefore;
+    const until = Date.now() + 20_000;
+    while (total !== successes && Date.now() < until) {
+      await sleep(50);
+      total = (await request(`${serve.url}api/images?verdict=success&limit=1`)).json().total;
+    }
+    expect(total).toBe(successes);
     expect(await serve.stop()).toBe(0);
     expect(await sqlRows(dir, 'select image_id, axis, value from labels')).toEqual([{ image_id: item.image_id, axis: item.axes[0].axis, value: item.axes[0].value }]);
   });

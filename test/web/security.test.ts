@@ -1,19 +1,16 @@
 // Who may read and write through pipeline serve: remote binds, tokens, cross-origin
 // writes, paths, read-only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadProject } from '../../src/project.js';
-import { fileCommandContext, fileSql } from '../../src/file-context.js';
+import { fileSql, projectFiles } from '../../src/file-context.js';
 import { startServer, type ServeOptions } from '../../web/server.js';
 import { copyProject, pipeline, request } from './helpers.js';
 
 let dir: string;
-let ctx: ReturnType<typeof fileCommandContext>;
-let closeSql: () => void;
 const servers: { close(): Promise<void> }[] = [];
 let imageId: string;
 
 async function serveWith(options: Partial<ServeOptions>) {
-  const server = await startServer(ctx, { host: '127.0.0.1', port: 0, readOnly: false, ...options });
+  const server = await startServer(dir, { host: '127.0.0.1', port: 0, readOnly: false, ...options });
   servers.push(server);
   return server.url;
 }
@@ -22,20 +19,17 @@ beforeAll(async () => {
   dir = copyProject();
   const run = await pipeline(dir, ['run', 'score']);
   if (run.code !== 0) throw new Error(run.stderr);
-  const project = await loadProject(dir);
-  const files = await fileSql(project);
-  closeSql = files.close;
-  ctx = fileCommandContext(project, files.sql);
+  const files = await fileSql(projectFiles(dir));
   imageId = (await files.sql<{ image_id: string }>(`select image_id from images where status = 'ok' order by image_id limit 1`))[0]!.image_id;
+  files.close();
 });
 afterAll(async () => {
   for (const server of servers) await server.close();
-  closeSql?.();
 });
 
 describe('binding', () => {
   it('refuses a host other than loopback without a token or read-only', async () => {
-    await expect(startServer(ctx, { host: '0.0.0.0', port: 0, readOnly: false })).rejects.toThrow(/--token/);
+    await expect(startServer(dir, { host: '0.0.0.0', port: 0, readOnly: false })).rejects.toThrow(/--token/);
     const cli = await pipeline(dir, ['serve', '--host', '0.0.0.0', '--port', '0']);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/--host: serving on 0\.0\.0\.0 lets other machines write labels: pass --token/);
