@@ -131,7 +131,7 @@ async function runOnFiles(command: Command, args: string[], project: Project): P
   try {
     return await command.run(args, fileCommandContext(project, files.sql));
   } finally {
-    files.close();
+    await files.close();
   }
 }
 

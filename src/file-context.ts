@@ -42,11 +42,19 @@ function viewsKey(project: ProjectFiles): string {
   return `${lock?.mtimeMs}:${lock?.size}:${lock?.ino}|${journals}`;
 }
 
+interface Channel {
+  sql: Sql;
+  /** Refuse further statements and resolve once the ones queued have finished. */
+  drain(): Promise<void>;
+}
+
 /** One connection, one statement at a time, its temporary views rebuilt when pipeline.lock or the journals changed. */
-function channel(project: ProjectFiles, connection: DuckDBConnection): Sql {
+function channel(project: ProjectFiles, connection: DuckDBConnection): Channel {
   let queue: Promise<unknown> = Promise.resolve();
   let viewsFor = '';
-  return <T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> => {
+  let draining = false;
+  const sql = <T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> => {
+    if (draining) return Promise.reject(new Error('the database is closing'));
     const next = queue.then(async () => {
       const key = viewsKey(project);
       if (key !== viewsFor) {
@@ -63,29 +71,39 @@ function channel(project: ProjectFiles, connection: DuckDBConnection): Sql {
     queue = next.catch(() => undefined);
     return next;
   };
+  return {
+    sql,
+    async drain() {
+      draining = true;
+      await queue;
+    },
+  };
 }
 
 export interface FileSql {
   sql: Sql;
   /** Another connection to the same in-memory database (its tables shared, its views its own), for work that must not queue behind the first. */
   connect(): Promise<Sql>;
-  close(): void;
+  /** Closes once every statement queued has finished: closing DuckDB under a running one crashes the process. */
+  close(): Promise<void>;
 }
 
 /** An in-memory DuckDB whose views follow pipeline.lock and the journals: checked at every query, rebuilt when they changed. */
 export async function fileSql(project: ProjectFiles): Promise<FileSql> {
   const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
-  const connections: DuckDBConnection[] = [await instance.connect()];
+  const first = await instance.connect();
+  const open: { connection: DuckDBConnection; channel: Channel }[] = [{ connection: first, channel: channel(project, first) }];
   return {
-    sql: channel(project, connections[0]!),
+    sql: open[0]!.channel.sql,
     async connect() {
       const connection = await instance.connect();
-      connections.push(connection);
-      return channel(project, connection);
+      open.push({ connection, channel: channel(project, connection) });
+      return open.at(-1)!.channel.sql;
     },
-    close() {
-      for (const connection of connections) connection.closeSync();
+    async close() {
+      await Promise.all(open.map((o) => o.channel.drain()));
+      for (const o of open) o.connection.closeSync();
       instance.closeSync();
     },
   };

@@ -136,14 +136,11 @@ export async function startServer(projectDir: string, options: ServeOptions): Pr
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${host}:${info.port}/`,
-        close: () => new Promise((done) => server.close(() => {
-          files.close();
-          done();
-        })),
+        close: () => new Promise<void>((done) => server.close(() => done())).then(() => files.close()),
       });
     });
     server.on('error', (error) => {
-      files.close();
+      void files.close();
       reject(error);
     });
   });

@@ -24,7 +24,7 @@ beforeAll(async () => {
   url = server.url;
   close = async () => {
     await server.close();
-    files.close();
+    await files.close();
   };
 });
 afterAll(() => close?.());

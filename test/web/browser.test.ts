@@ -29,6 +29,7 @@ describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
     let firstId = '';
     let axes: { axis: string; asked: string }[] = [];
     let shown = '';
+    let stopped: number | string = 'not stopped';
     try {
       await page.goto(serve.url);
       await page.waitForSelector('.card img');
@@ -74,8 +75,9 @@ describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
       expect(errors).toEqual([]);
     } finally {
       await page.close();
-      expect(await serve.stop()).toBe(0);
+      stopped = await serve.stop();
     }
+    expect(stopped).toBe(0);
 
     const id = firstId;
     const labels = await sqlRows<{ axis: string; value: string }>(dir, `select axis, value from labels where image_id = '${id}' order by axis`);
@@ -94,6 +96,7 @@ describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
   it('walks on through the review queue after a label takes the image out of it', async () => {
     const serve = await startServe(dir);
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    let stopped: number | string = 'not stopped';
     try {
       await page.goto(`${serve.url}?sort=uncertain&labelled=false`);
       await page.waitForSelector('.card');
@@ -108,7 +111,8 @@ describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
       expect(labelled.items.map((i: { image_id: string }) => i.image_id)).toContain(first);
     } finally {
       await page.close();
-      await serve.stop();
+      stopped = await serve.stop();
     }
+    expect(stopped).toBe(0);
   });
 });

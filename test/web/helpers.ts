@@ -46,7 +46,8 @@ export async function sqlRows<T = Record<string, unknown>>(dir: string, query: s
 }
 
 /** `pipeline serve` as a user starts it; resolves once it printed its URL (the last line). */
-export function startServe(dir: string, args: string[] = []): Promise<{ url: string; child: ChildProcess; output: () => string; stop(): Promise<number> }> {
+/** stop() resolves with the exit code, or the signal's name when one killed it. */
+export function startServe(dir: string, args: string[] = []): Promise<{ url: string; child: ChildProcess; output: () => string; stop(): Promise<number | string> }> {
   const child = spawnPipeline(dir, ['serve', '--port', '0', ...args]);
   let output = '';
   return new Promise((resolvePromise, reject) => {
@@ -55,8 +56,8 @@ export function startServe(dir: string, args: string[] = []): Promise<{ url: str
       const url = /(http:\/\/127\.0\.0\.1:\d+\/)\S*\n$/.exec(output)?.[1];
       if (url) {
         child.stdout!.off('data', onData);
-        const stop = () => new Promise<number>((done) => {
-          child.on('close', (code) => done(code ?? -1));
+        const stop = () => new Promise<number | string>((done) => {
+          child.on('close', (code, signal) => done(code ?? `${signal}: ${output}`));
           child.kill('SIGTERM');
         });
         resolvePromise({ url, child, output: () => output, stop });

@@ -21,7 +21,7 @@ beforeAll(async () => {
   if (run.code !== 0) throw new Error(run.stderr);
   const files = await fileSql(projectFiles(dir));
   imageId = (await files.sql<{ image_id: string }>(`select image_id from images where status = 'ok' order by image_id limit 1`))[0]!.image_id;
-  files.close();
+  await files.close();
 });
 afterAll(async () => {
   for (const server of servers) await server.close();
