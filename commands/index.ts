@@ -7,6 +7,7 @@ import label from './label.js';
 import report from './report.js';
 import prune from './prune.js';
 import loop from './loop.js';
+import serve from './serve.js';
 
-const commands: Command[] = [plan, validate, schema, label, report, prune, loop];
+const commands: Command[] = [plan, validate, schema, label, report, prune, loop, serve];
 export default commands;

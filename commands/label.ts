@@ -1,10 +1,12 @@
-// `pipeline label`: human verdicts on images, stored in the state table `labels`. The
-// classify stage reads them (they win over zero-shot labels; a reject drops the image),
-// and their content is part of its fingerprint, so the next run retrains.
+// `pipeline label`: human verdicts on images, appended to the journal `labels` (also while
+// a run holds the state). The classify stage reads them (they win over zero-shot labels;
+// a reject drops the image), and their content is part of its fingerprint, so the next
+// run retrains.
 import { readFile } from 'node:fs/promises';
 import { defineCommand, examples, type CommandContext } from '../src/command.js';
 import { InputError, InputErrors } from '../src/errors.js';
 import { parseLabelCsv, type NewLabel } from './label-csv.js';
+import { labelsJournal } from '../stages/classify/human-labels.js';
 
 const USAGE = 'pipeline label <image_id> <axis>=<value>... | pipeline label <image_id> --reject | pipeline label --csv FILE';
 
@@ -86,23 +88,17 @@ function lastWins(labels: NewLabel[]): NewLabel[] {
 
 export async function recordLabels(labels: NewLabel[], ctx: CommandContext, now = new Date()): Promise<number> {
   await checkAgainstState(labels, ctx);
-  const rows = lastWins(labels);
-  await ctx.sql(
-    `create table if not exists labels (image_id varchar not null, axis varchar, value varchar, reject boolean not null, created_at varchar not null)`,
-  );
-  const params: Record<string, unknown> = { created_at: now.toISOString() };
-  const tuples = rows.map((l, i) => {
-    Object.assign(params, { [`i${i}`]: l.image_id, [`a${i}`]: l.axis, [`v${i}`]: l.value, [`r${i}`]: l.reject });
-    return `($i${i}, $a${i}, $v${i}, $r${i}, $created_at)`;
-  });
-  // one statement, so a batch is recorded whole or not at all
-  await ctx.sql(`insert into labels (image_id, axis, value, reject, created_at) values ${tuples.join(', ')}`, params);
+  const created_at = now.toISOString();
+  const rows = lastWins(labels).map(({ image_id, axis, value, reject }) => ({ image_id, axis, value, reject, created_at }));
+  // one append, so a batch is recorded whole or not at all
+  await labelsJournal(ctx.dataDir).append(rows);
   return rows.length;
 }
 
 export default defineCommand<{ reject?: boolean; csv?: string }>({
   name: 'label',
   summary: 'record human labels (they win over model labels) or rejects; classify retrains on them',
+  reads: 'files',
   configure(cli) {
     cli
       .usage('<image_id> <axis>=<value>... | <image_id> --reject | --csv FILE')

@@ -180,11 +180,28 @@ export const classifierMetricRow = z.object({
   n_truth: z.number().int(),
 });
 
+/** Journal `labels` (data/journals/labels.jsonl): written by `pipeline label` and `pipeline serve`, read by classify. */
 export const labelRow = z.object({
-  image_id: z.string(),
+  image_id: z.string().min(1),
   axis: z.string().nullable(),
   value: z.string().nullable(),
   reject: z.boolean(),
+  created_at: z.string(),
+});
+
+/** Journal `favourites`: the latest row per image says whether it is one. */
+export const favouriteRow = z.object({
+  image_id: z.string().min(1),
+  favourite: z.boolean(),
+  created_at: z.string(),
+});
+
+/** Journal `session_notes`: each row is a session's whole review record after a change; the latest wins. */
+export const sessionNoteRow = z.object({
+  session: z.string().min(1),
+  rating: z.number().int().min(0).max(5).nullable(),
+  flags: z.array(z.string().min(1).max(40)).max(20),
+  note: z.string().max(4000),
   created_at: z.string(),
 });
 
@@ -298,4 +315,6 @@ export type PredictionRow = z.infer<typeof predictionRow>;
 export type SelectionRow = z.infer<typeof selectionRow>;
 export type ClassifierMetricRow = z.infer<typeof classifierMetricRow>;
 export type LabelRow = z.infer<typeof labelRow>;
+export type FavouriteRow = z.infer<typeof favouriteRow>;
+export type SessionNoteRow = z.infer<typeof sessionNoteRow>;
 export type LoraInfoRow = z.infer<typeof loraInfoRow>;

@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { requireCommonJs } from './commonjs.js';
 import { InputError, InputErrors } from './errors.js';
 import { parseSetArg } from './params.js';
-import { loadCommands, readConfig } from './project.js';
+import { loadCommands, loadProject, readConfig } from './project.js';
+import { fileCommandContext, fileSql } from './file-context.js';
 import { ProjectLockedError } from './project-lock.js';
-import { examples, type CliCommand, type Command } from './command.js';
+import { examples, type CliCommand, type Command, type CommandInput } from './command.js';
 import { addEngineCommands, withSession, type EngineCli, type Global } from './engine-commands.js';
 
 const commander = requireCommonJs('commander') as typeof import('commander');
@@ -75,9 +76,19 @@ function addProjectCommand(program: CliCommand, command: Command, global: () => 
   }
   const cli = program.command(command.name).summary(command.summary).description(command.summary).helpGroup(projectGroup);
   command.configure(cli);
-  cli.action(async () => {
-    done(await withSession(global(), false, (session) => command.run({ args: cli.args, options: cli.opts() }, session.commandContext())));
-  });
+  cli.action(async () => done(await runProjectCommand(command, { args: cli.args, options: cli.opts() }, global())));
+}
+
+/** A command that reads only files (pipeline.lock, Parquet, journals) runs beside a run; the others open the state. */
+async function runProjectCommand(command: Command, input: CommandInput<Record<string, unknown>>, global: Global): Promise<number> {
+  if (command.reads !== 'files') return withSession(global, false, (session) => command.run(input, session.commandContext()));
+  const project = await loadProject(global.dir, global.set);
+  const files = await fileSql(project);
+  try {
+    return await command.run(input, fileCommandContext(project, files.sql));
+  } finally {
+    await files.close();
+  }
 }
 
 async function projectCommands(dir: string): Promise<Command[]> {

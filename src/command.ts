@@ -56,6 +56,11 @@ export interface Command<Options = Record<string, unknown>> {
    * made for it. -C/--dir, -S/--set, -h/--help and -V/--version belong to the CLI.
    */
   configure(cli: CliCommand): void;
+  /**
+   * 'files': the command reads pipeline.lock, the Parquet tables and the journals only, never
+   * the state database, so it runs while a `pipeline run` holds that (its ctx.run refuses).
+   */
+  reads?: 'state' | 'files';
   /** Returns the exit code; throw InputError for bad input (exit 2). */
   run(input: CommandInput<Options>, ctx: CommandContext): Promise<number>;
 }

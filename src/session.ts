@@ -10,6 +10,7 @@ import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
 import { acquireProjectLock, readLockHolder, ProjectLockedError } from './project-lock.js';
 import { tableViews } from './tables.js';
+import { journalViews } from './journal.js';
 import { createReporter, recordingTo, type Reporter } from './progress.js';
 import { RunProgressFile } from './run-progress.js';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
@@ -99,9 +100,9 @@ export class ProjectSession {
     );
   }
 
-  /** Every current table artifact as a view by its name. */
+  /** Every current table artifact and every journal as a view by its name. */
   async sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> {
-    const views = tableViews(Object.entries(await this.tables()).map(([name, t]) => [name, t.path]));
+    const views = tableViews(Object.entries(await this.tables()).map(([name, t]) => [name, t.path])) + (await journalViews(this.project.dataDir));
     return this.state.exclusive(async (c) => {
       if (views) await c.run(views);
       try {

@@ -61,6 +61,8 @@ export const tableMakers: Record<string, string> = {
   loop_rounds: 'pipeline loop',
   promoted_loras: 'pipeline loop',
   labels: 'pipeline label',
+  favourites: 'pipeline serve',
+  session_notes: 'pipeline serve',
   pruned: 'pipeline prune --apply',
 };
 

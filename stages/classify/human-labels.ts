@@ -1,7 +1,9 @@
-// Human verdicts from the state table `labels` (written by `pipeline label`). They win
-// over zero-shot labels; a reject takes the image out of training and out of selection.
+// Human verdicts from the journal `labels` (written by `pipeline label` and `pipeline
+// serve`, also while a run holds the state). They win over zero-shot labels; a reject
+// takes the image out of training and out of selection.
 import type { Sql } from '../../src/stage.js';
 import { hashValue } from '../../src/hash.js';
+import { openJournal, type Journal } from '../../src/journal.js';
 import { labelRow, type LabelRow } from '../../schemas/tables.js';
 
 export interface HumanLabels {
@@ -12,19 +14,44 @@ export interface HumanLabels {
 
 export const labelKey = (imageId: string, axis: string) => `${imageId}\u0000${axis}`;
 
-async function labelsTableExists(sql: Sql): Promise<boolean> {
-  const rows = await sql(`select table_name from information_schema.tables where table_name = 'labels'`);
-  return rows.length > 0;
+export const labelsJournal = (dataDir: string): Journal<LabelRow> => openJournal(dataDir, 'labels', labelRow);
+
+const byTime = (a: LabelRow, b: LabelRow) => {
+  const order = (r: LabelRow) => [r.created_at, r.image_id, r.axis ?? '', r.value ?? '', r.reject ? '1' : '0'];
+  const [x, y] = [order(a), order(b)];
+  const i = x.findIndex((v, k) => v !== y[k]);
+  return i < 0 ? 0 : x[i]! < y[i]! ? -1 : 1;
+};
+
+/** Rows an older version kept in the state table `labels`, [] when there is none (the usual case). */
+async function stateLabelRows(sql: Sql): Promise<LabelRow[]> {
+  const found = await sql(`select table_name from information_schema.tables where table_name = 'labels' and table_schema = 'main' and table_type = 'BASE TABLE'`);
+  if (!found.length) return [];
+  const rows = await sql(`select image_id, axis, value, reject, cast(created_at as varchar) as created_at from main.labels`);
+  return rows.map((row) => labelRow.parse(row));
 }
 
-/** Every label row, oldest first (ties in a fixed order), or [] when nobody labelled yet. */
-export async function readLabelRows(sql: Sql): Promise<LabelRow[]> {
-  if (!(await labelsTableExists(sql))) return [];
-  const rows = await sql(
-    `select image_id, axis, value, reject, created_at from labels
-     order by created_at, image_id, axis nulls first, value nulls first, reject`,
-  );
-  return rows.map((row) => labelRow.parse({ ...row, created_at: String(row.created_at) }));
+/**
+ * Every label row, oldest first (ties in a fixed order), or [] when nobody labelled yet.
+ * With `sql` on the state, rows still in an older version's state table count too, so
+ * the fingerprint is the same before and after they move into the journal.
+ */
+export async function readLabelRows(dataDir: string, sql?: Sql): Promise<LabelRow[]> {
+  const rows = [...(await labelsJournal(dataDir).read()), ...(sql ? await stateLabelRows(sql) : [])];
+  return rows.sort(byTime);
+}
+
+/**
+ * Labels older versions kept in the state table `labels` move into the journal once, then
+ * the table goes (it would hide the journal's view of the same name). classify does this
+ * when it runs; `pipeline status`, which also asks for the fingerprint, writes nothing.
+ */
+export async function adoptStateLabels(sql: Sql, dataDir: string): Promise<number> {
+  const rows = await stateLabelRows(sql);
+  if (!rows.length) return 0;
+  await labelsJournal(dataDir).append(rows);
+  await sql('drop table main.labels');
+  return rows.length;
 }
 
 export function humanLabelsOf(rows: LabelRow[]): HumanLabels {
@@ -38,6 +65,6 @@ export function humanLabelsOf(rows: LabelRow[]): HumanLabels {
 }
 
 /** The fingerprint part that makes new human labels re-run classify. */
-export async function labelsFingerprint(sql: Sql): Promise<string> {
-  return hashValue(await readLabelRows(sql));
+export async function labelsFingerprint(dataDir: string, sql: Sql): Promise<string> {
+  return hashValue(await readLabelRows(dataDir, sql));
 }

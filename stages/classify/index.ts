@@ -19,7 +19,7 @@ import {
 import { argmaxRows, l2NormalizeRows, matrixFromRows, predictProba, type Matrix } from './logistic.js';
 import { stratifiedSplit } from './cross-validation.js';
 import { threadsFor, trainProbes, type ProbeJob, type TrainedProbe } from './probe-pool.js';
-import { humanLabelsOf, labelKey, labelsFingerprint, readLabelRows, type HumanLabels } from './human-labels.js';
+import { adoptStateLabels, humanLabelsOf, labelKey, labelsFingerprint, readLabelRows, type HumanLabels } from './human-labels.js';
 
 const classifyParams = z.object({
   confirm_threshold: z.number().min(0).max(1).default(0.6).describe('p_target from which a zero-shot score labels an image'),
@@ -194,7 +194,7 @@ export default defineStage<Params>({
     classifier: { kind: 'path' },
   },
   async resources(ctx) {
-    return { labels: await labelsFingerprint(ctx.sql) };
+    return { labels: await labelsFingerprint(ctx.dataDir, ctx.sql) };
   },
   async run(ctx) {
     const p = ctx.params.classify;
@@ -209,7 +209,8 @@ export default defineStage<Params>({
       input<ImageRow>('images'),
       input<PromptRow>('prompts'),
     ]);
-    const human = humanLabelsOf(await readLabelRows(ctx.sql));
+    await adoptStateLabels(ctx.sql, ctx.dataDir);
+    const human = humanLabelsOf(await readLabelRows(ctx.dataDir));
     const imageById = new Map(images.filter((i) => i.status === 'ok' && i.image_id).map((i) => [i.image_id, i]));
     const usable = embeddings
       .filter((e) => imageById.has(e.image_id) && !human.rejected.has(e.image_id))

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import classify, { paramsSchema } from '../../stages/classify/index.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
 import { classifierMetricRow, predictionRow, type ClassifierMetricRow, type PredictionRow, type LabelRow } from '../../schemas/tables.js';
-import { labelsSql, makeWorld, type World } from './world.js';
+import { stateWithoutLegacyLabels, makeWorld, type World } from './world.js';
+import { labelsJournal } from '../../stages/classify/human-labels.js';
 
 async function runClassify(world: World, labels: LabelRow[] | null = null, params: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sdloop-classify-'));
@@ -15,7 +16,8 @@ async function runClassify(world: World, labels: LabelRow[] | null = null, param
     params: paramsSchema.parse({ classify: params }),
     inputs: { scores: world.scores, embeddings: world.embeddings, images: world.images, prompts: world.prompts },
   });
-  ctx.sql = labelsSql(labels);
+  ctx.sql = stateWithoutLegacyLabels;
+  if (labels) await labelsJournal(ctx.dataDir).append(labels);
   const out = await runWholeStage(classify, ctx);
   return {
     ctx,
@@ -98,9 +100,12 @@ describe('classify stage', () => {
   it('changes its fingerprint resources when the labels change', async () => {
     const world = makeWorld(30);
     const { ctx } = await runClassify(world);
-    const none = await classify.resources!({ ...ctx, sql: labelsSql(null) });
-    const one = await classify.resources!({ ...ctx, sql: labelsSql([label('img0001', 'Hair', 'Bob')]) });
-    const other = await classify.resources!({ ...ctx, sql: labelsSql([label('img0001', 'Hair', 'Long')]) });
+    const journal = labelsJournal(ctx.dataDir);
+    const none = await classify.resources!(ctx);
+    await journal.append([label('img0001', 'Hair', 'Bob')]);
+    const one = await classify.resources!(ctx);
+    await journal.append([{ ...label('img0001', 'Hair', 'Long'), created_at: '2026-01-02T00:00:00Z' }]);
+    const other = await classify.resources!(ctx);
     expect(new Set([none.labels, one.labels, other.labels]).size).toBe(3);
   });
 

@@ -3,8 +3,7 @@
 // that encode what was rendered, and a noisy zero-shot scorer.
 import { seededRandom } from '../../stages/classify/cross-validation.js';
 import type { EmbeddingRow, ImageRow, PromptRow, QualityRow, ScoreRow } from '../../schemas/tables.js';
-import type { Row, StageContext } from '../../src/stage.js';
-import type { LabelRow } from '../../schemas/tables.js';
+import type { StageContext } from '../../src/stage.js';
 
 export const axes: Record<string, { keys: string[]; texts: string[] }> = {
   Hair: { keys: ['Bob', 'Long', 'Bald'], texts: ['bob cut, chin-length', 'long flowing hair', 'bald head'] },
@@ -76,11 +75,8 @@ export function makeWorld(n = 240, options: { failRate?: number; zeroShotNoise?:
   return world;
 }
 
-/** A stand-in for ctx.sql holding only the state table `labels`. */
-export function labelsSql(labels: LabelRow[] | null): StageContext['sql'] {
-  return (async (query: string) => {
-    if (query.includes('information_schema')) return labels ? [{ table_name: 'labels' }] : [];
-    if (/from labels/i.test(query)) return (labels ?? []) as unknown as Row[];
-    throw new Error(`unexpected query in test: ${query}`);
-  }) as StageContext['sql'];
-}
+/** A stand-in for ctx.sql on a state with no table `labels` left from older versions. */
+export const stateWithoutLegacyLabels = (async (query: string) => {
+  if (query.includes('information_schema')) return [];
+  throw new Error(`unexpected query in test: ${query}`);
+}) as StageContext['sql'];

@@ -5,7 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import label from '../../commands/label.js';
 import { parseLabelCsv, splitCsvLine } from '../../commands/label-csv.js';
-import { humanLabelsOf, readLabelRows, labelKey } from '../../stages/classify/human-labels.js';
+import { adoptStateLabels, humanLabelsOf, readLabelRows, labelKey } from '../../stages/classify/human-labels.js';
 import { InputError, InputErrors } from '../../src/errors.js';
 import { invokeCommand, type CommandContext } from '../../src/command.js';
 import type { StageContext } from '../../src/stage.js';
@@ -24,23 +24,25 @@ async function context() {
   });
   await sql(`create table prompts as select $v::JSON as variations`, { v: variations });
   const out: string[] = [];
+  const projectDir = mkdtempSync(join(tmpdir(), 'sdloop-label-project-'));
+  const dataDir = join(projectDir, 'data');
   const ctx = {
-    projectDir: '/nowhere', dataDir: '/nowhere/data', params: {}, sql,
+    projectDir, dataDir, params: {}, sql,
     tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, stages: [] }),
     stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t),
   } as unknown as CommandContext;
-  return { ctx, out, sql: sql as unknown as StageContext['sql'] };
+  return { ctx, out, dataDir, sql: sql as unknown as StageContext['sql'] };
 }
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sdloop-label-'));
 
 describe('pipeline label', () => {
-  it('records axis=value labels and rejects in the state table labels, which classify reads back', async () => {
-    const { ctx, out, sql } = await context();
-    expect(await readLabelRows(sql)).toEqual([]);
+  it('records axis=value labels and rejects in the journal labels, which classify reads back', async () => {
+    const { ctx, out, dataDir } = await context();
+    expect(await readLabelRows(dataDir)).toEqual([]);
     expect(await invokeCommand(label, ['img1', 'Hair=Bob', 'Colour=Red'], ctx)).toBe(0);
     expect(await invokeCommand(label, ['img2', '--reject'], ctx)).toBe(0);
-    const rows = await readLabelRows(sql);
+    const rows = await readLabelRows(dataDir);
     expect(rows.map(({ created_at, ...r }) => r)).toEqual([
       { image_id: 'img1', axis: 'Colour', value: 'Red', reject: false },
       { image_id: 'img1', axis: 'Hair', value: 'Bob', reject: false },
@@ -53,11 +55,11 @@ describe('pipeline label', () => {
   });
 
   it('reads the bulk CSV form, later lines winning for the same image and axis', async () => {
-    const { ctx, sql } = await context();
+    const { ctx, dataDir } = await context();
     const file = join(tmp(), 'labels.csv');
     writeFileSync(file, 'image_id,axis,value,reject\nimg1,Hair,"bob cut, chin-length",\nimg3,,,true\nimg1,Hair,Long,false\n');
     expect(await invokeCommand(label, ['--csv', file], ctx)).toBe(0);
-    const rows = (await readLabelRows(sql)).map(({ created_at, ...r }) => r);
+    const rows = (await readLabelRows(dataDir)).map(({ created_at, ...r }) => r);
     expect(rows).toEqual([
       { image_id: 'img1', axis: 'Hair', value: 'Long', reject: false },
       { image_id: 'img3', axis: null, value: null, reject: true },
@@ -65,7 +67,7 @@ describe('pipeline label', () => {
   });
 
   it('rejects unknown images and axes, naming the CSV line and column, and writes nothing', async () => {
-    const { ctx, sql } = await context();
+    const { ctx, dataDir } = await context();
     const file = join(tmp(), 'labels.csv');
     writeFileSync(file, 'image_id,axis,value\nimg1,Hair,Bob\nnope,Hair,Bob\nimg1,Shoes,Red\nimg1,Hair,Bobb\n');
     const error = await invokeCommand(label, ['--csv', file], ctx).catch((e) => e);
@@ -75,7 +77,22 @@ describe('pipeline label', () => {
       `${file}:4: axis: expected a scored axis (Colour, Hair), got 'Shoes'`,
       `${file}:5: value: expected a value of Hair (Bob, Long) or its text, got 'Bobb'`,
     ]);
-    expect(await readLabelRows(sql)).toEqual([]);
+    expect(await readLabelRows(dataDir)).toEqual([]);
+  });
+
+  it('moves labels an older version kept in the state table into the journal, once', async () => {
+    const { sql, dataDir } = await context();
+    await sql(`create table labels (image_id varchar not null, axis varchar, value varchar, reject boolean not null, created_at varchar not null)`);
+    await sql(`insert into labels values ('img1', 'Hair', 'Bob', false, '2026-01-01T00:00:00.000Z'), ('img2', null, null, true, '2026-01-01T00:00:00.000Z')`);
+    const before = await readLabelRows(dataDir, sql);
+    expect(before).toHaveLength(2);
+    expect(await adoptStateLabels(sql, dataDir)).toBe(2);
+    expect(await adoptStateLabels(sql, dataDir)).toBe(0);
+    expect(await readLabelRows(dataDir, sql)).toEqual(before);
+    expect((await readLabelRows(dataDir)).map((r) => [r.image_id, r.axis, r.value, r.reject])).toEqual([
+      ['img1', 'Hair', 'Bob', false],
+      ['img2', null, null, true],
+    ]);
   });
 
   it('says what it expected for bad command lines', async () => {

@@ -1,0 +1,118 @@
+// The review app in a real browser (Debian's chromium through playwright-core): filter
+// the gallery, open an image, label it with the keyboard, and see classify train on it.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import { copyProject, pipeline, request, sqlRows, startServe } from './helpers.js';
+
+const chromiumPath = '/usr/bin/chromium';
+let dir: string;
+let browser: Browser;
+const shots = mkdtempSync(join(tmpdir(), 'sdloop-serve-shots-'));
+
+beforeAll(async () => {
+  dir = copyProject();
+  const run = await pipeline(dir, ['run', 'classify']);
+  if (run.code !== 0) throw new Error(run.stderr);
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+});
+afterAll(() => browser?.close());
+
+describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
+  it('filters, opens an image, labels it by keyboard, and classify uses the label', async () => {
+    const serve = await startServe(dir);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    let firstId = '';
+    let axes: { axis: string; asked: string }[] = [];
+    let shown = '';
+    let stopped: number | string = 'not stopped';
+    try {
+      await page.goto(serve.url);
+      await page.waitForSelector('.card img');
+      const all = Number(await page.getAttribute('#summary', 'data-total'));
+      expect(all).toBeGreaterThan(100);
+      // every thumbnail in view made and decoded, so the screenshot shows the page as people see it
+      await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.card img')]
+        .filter((img) => img.getBoundingClientRect().top < innerHeight)
+        .every((img) => img.complete && img.naturalWidth > 0));
+      await page.screenshot({ path: join(shots, 'gallery.png') });
+
+      await page.click('details.axis:has(summary:text-is("HairColor")) summary');
+      await page.click('[data-filter="HairColor=Red"]');
+      await page.waitForURL(/axis=HairColor&value=Red/);
+      await page.waitForFunction((n) => Number(document.querySelector('#summary')?.getAttribute('data-total')) !== n, all);
+      const filtered = Number(await page.getAttribute('#summary', 'data-total'));
+      const api = (await request(`${serve.url}api/images?axis=HairColor&value=Red&limit=1`)).json();
+      expect(filtered).toBe(api.total);
+      expect(filtered).toBeLessThan(all);
+
+      firstId = (await page.getAttribute('.card', 'data-id'))!;
+      await page.keyboard.press('ArrowRight');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-id'))).toBe(firstId);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(new RegExp(`image=${firstId}`));
+      await page.waitForSelector('#full-image');
+      await page.waitForFunction(() => (document.querySelector('#full-image') as HTMLImageElement | null)?.complete);
+      expect(await page.textContent('#position')).toBe(`1 / ${filtered}`);
+      await page.screenshot({ path: join(shots, 'viewer.png') });
+
+      axes = await page.$$eval('table.axes tbody tr', (rows) => rows.map((r) => ({ axis: r.getAttribute('data-axis')!, asked: r.children[1]!.textContent! })));
+      await page.keyboard.press('o');
+      await page.waitForSelector(`tr[data-axis="${axes[0]!.axis}"].ok`);
+      await page.keyboard.press('w');
+      await page.waitForSelector('#picker');
+      shown = (await page.textContent('#picker button'))!.replace(/^1\s*/, '').trim();
+      await page.keyboard.press('1');
+      await page.waitForSelector(`tr[data-axis="${axes[1]!.axis}"].wrong`);
+      await page.screenshot({ path: join(shots, 'viewer-labelled.png') });
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(() => document.querySelector('#position')?.textContent?.startsWith('2 /'));
+      expect(page.url()).not.toContain(`image=${firstId}`);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      stopped = await serve.stop();
+    }
+    expect(stopped).toBe(0);
+
+    const id = firstId;
+    const labels = await sqlRows<{ axis: string; value: string }>(dir, `select axis, value from labels where image_id = '${id}' order by axis`);
+    const wanted = [{ axis: axes[0]!.axis, value: axes[0]!.asked }, { axis: axes[1]!.axis, value: shown }].sort((a, b) => a.axis.localeCompare(b.axis));
+    expect(labels).toEqual(wanted);
+
+    const rerun = await pipeline(dir, ['run', 'classify']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/classify: running/);
+    const predictions = await sqlRows<{ axis: string; label: string; label_source: string }>(dir,
+      `select axis, label, label_source from predictions where image_id = '${id}' and axis in ('${wanted[0]!.axis}', '${wanted[1]!.axis}') order by axis`);
+    expect(predictions).toEqual(wanted.map((w) => ({ axis: w.axis, label: w.value, label_source: 'human' })));
+    console.log(`screenshots in ${shots}`);
+  });
+
+  it('walks on through the review queue after a label takes the image out of it', async () => {
+    const serve = await startServe(dir);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    let stopped: number | string = 'not stopped';
+    try {
+      await page.goto(`${serve.url}?sort=uncertain&labelled=false`);
+      await page.waitForSelector('.card');
+      const [first, second] = await page.$$eval('.card', (cards) => cards.slice(0, 2).map((c) => c.getAttribute('data-id')));
+      await page.click('.card');
+      await page.waitForSelector('#full-image');
+      await page.keyboard.press('a');
+      await page.waitForFunction(() => document.querySelectorAll('table.axes tbody tr.ok').length === document.querySelectorAll('table.axes tbody tr').length);
+      await page.keyboard.press('ArrowRight');
+      await page.waitForURL(new RegExp(`image=${second}`));
+      const labelled = (await request(`${serve.url}api/images?labelled=true&limit=500`)).json();
+      expect(labelled.items.map((i: { image_id: string }) => i.image_id)).toContain(first);
+    } finally {
+      await page.close();
+      stopped = await serve.stop();
+    }
+    expect(stopped).toBe(0);
+  });
+});
