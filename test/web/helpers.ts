@@ -1,17 +1,15 @@
-// A real project for the review app's tests: the repository's pipeline.yaml and example
-// inputs copied into a temp folder and run through the built CLI, so serve sees exactly
+// A real project for the review app's tests: the example project (its frozen copy)
+// copied into a temp folder and run through the built CLI, so serve sees exactly
 // the tables a user's run leaves. Requests go through node:http, which (unlike fetch)
 // lets a test set Host, Origin and Sec-Fetch-Site as a hostile page or client would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyExampleProject } from '../example-project.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repoRoot, 'bin', 'pipeline.js');
-const inputs = ['prompts', 'templates', 'chunks', 'variations', 'themes'];
 
 export interface CliResult {
   code: number;
@@ -20,10 +18,7 @@ export interface CliResult {
 }
 
 export function copyProject(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sdloop-serve-'));
-  cpSync(join(repoRoot, 'pipeline.yaml'), join(dir, 'pipeline.yaml'));
-  for (const name of inputs) cpSync(join(repoRoot, 'data', name), join(dir, 'data', name), { recursive: true });
-  return dir;
+  return copyExampleProject('sdloop-serve-');
 }
 
 export function spawnPipeline(dir: string, args: string[]): ChildProcess {
