@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
 import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
-import { scoreStageParams, type ScoreStageParams } from './params.js';
+import { executionOf, scoreStageParams, type ScoreStageParams } from './params.js';
 import { deriveQueries } from './derive.js';
 import type { Alternatives, MeasuredImages, ScoreItem, Scorer } from './scorer.js';
 
@@ -55,7 +55,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     return items;
   },
 
-  batchSize: (params) => params.score.batch_size,
+  batchSize: (params) => executionOf(params.score).batchSize,
   // Two batches in flight: one decodes on the workers while the other runs the model.
   concurrency: () => 2,
 
@@ -67,7 +67,8 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   async setup(ctx) {
     const { createScorer } = await import('./scorer.js');
     const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
-    ctx.log(`scoring with ${scorer.models.join(' then ')} (batch ${ctx.params.score.batch_size}, ${scorer.workers} preprocessing workers)`);
+    const { batchSize } = executionOf(ctx.params.score);
+    ctx.log(`scoring with ${scorer.models.join(' then ')} on ${scorer.device} (batch ${batchSize}, ${scorer.workers} preprocessing workers)`);
     return scorer;
   },
 

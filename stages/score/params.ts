@@ -2,6 +2,8 @@
 // the benchmark stage, which scores its images with the same scorer.
 import { z } from 'zod';
 import { derivation, operational } from '../../src/stage.js';
+import { availableParallelism } from 'node:os';
+import { DEVICE_PATTERN, deviceDefaults, parseDevice, type Device } from '../../adapters/onnx-device.js';
 import { qualityThresholds } from './quality.js';
 
 export const DEFAULT_PHRASINGS = ['a photo of {v}', '{v}', 'a picture of a person with {v}'];
@@ -24,12 +26,18 @@ export const scoreParams = z.object({
   variant: z.enum(['fp32', 'fp16', 'quantized']).default('fp32'),
   /** a second CLIP folder, asked when the first stays uncertain */
   fallback_model: z.string().nullable().default(null),
-  // How the work is spread, never what it measures: operational.
-  batch_size: operational(z.number().int().positive().default(32)),
+  // How the work is spread, never what it measures: operational. The same model gives the
+  // same embeddings on every provider (to float rounding), so the device is operational too.
+  /** cpu, cuda[:N], dml[:N] or coreml: the ONNX Runtime execution provider */
+  device: operational(
+    z.string().regex(DEVICE_PATTERN, { message: 'expected cpu, cuda, cuda:N, dml, dml:N or coreml' }).default('cpu'),
+  ),
+  /** images per model run; unset: 32 on the CPU, 128 on a GPU */
+  batch_size: operational(z.number().int().positive().nullable().default(null)),
   /** ONNX Runtime intra-op threads; 0 lets it use every core */
   threads: operational(z.number().int().min(0).default(0)),
-  /** worker threads that decode and preprocess while the model runs; 0 does it in-process */
-  workers: operational(z.number().int().min(0).default(2)),
+  /** worker threads that decode and preprocess while the model runs; 0 does it in-process; unset: by device */
+  workers: operational(z.number().int().min(0).nullable().default(null)),
   /** prompt ensemble per axis name; `default` for axes without their own */
   phrasings: z.record(z.string(), z.array(phrasing).min(1)).default({ default: DEFAULT_PHRASINGS }),
   zones: z.record(z.string(), zone).default({}),
@@ -61,4 +69,17 @@ export type ScoreStageParams = z.infer<typeof scoreStageParams>;
 
 export function phrasingsFor(params: ScoreParams, axis: string): string[] {
   return params.phrasings[axis] ?? params.phrasings.default ?? DEFAULT_PHRASINGS;
+}
+
+export interface Execution {
+  device: Device;
+  batchSize: number;
+  workers: number;
+}
+
+/** The device and the batch size and workers it gets when the params leave them unset. */
+export function executionOf(params: ScoreParams, cores: number = availableParallelism()): Execution {
+  const device = parseDevice(params.device);
+  const defaults = deviceDefaults(device, cores);
+  return { device, batchSize: params.batch_size ?? defaults.batchSize, workers: params.workers ?? defaults.workers };
 }

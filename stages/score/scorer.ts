@@ -8,7 +8,7 @@ import { createTextEmbedder, scoreAxis, type AxisScore } from './adherence.js';
 import { ensureDemoModel } from '../../demo/clip-model.js';
 import { createPreprocessor, type ImageSource, type Prepared } from './preprocess-pool.js';
 import { aestheticScore, frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
-import { phrasingsFor, type ScoreParams } from './params.js';
+import { executionOf, phrasingsFor, type ScoreParams } from './params.js';
 import { deriveImage } from './derive.js';
 
 export interface Alternatives {
@@ -43,6 +43,8 @@ export interface MeasuredImages {
 export interface Scorer {
   /** model name per tier, primary first */
   models: string[];
+  /** where the models run, as cpu or cuda:N */
+  device: string;
   /** preprocessing worker threads actually running (0 when running from TypeScript sources) */
   workers: number;
   /** Measurements only, in item order (one frame and embedding each, one reading per axis): what the score stage memoises. */
@@ -103,8 +105,9 @@ export function scoreItemOf(image_id: string, source: ImageSource, prompt: Promp
 }
 
 export async function createScorer(params: ScoreParams, options: ScorerOptions): Promise<Scorer> {
+  const { device, batchSize, workers } = executionOf(params);
   const load = async (model: string, name?: string) => {
-    const clip = await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name });
+    const clip = await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name, device });
     return { model: clip, embedAlternatives: createTextEmbedder(clip) };
   };
   const tiers: Tier[] = [await load(params.model, params.model === 'demo' ? 'demo' : undefined)];
@@ -113,17 +116,17 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const head: AestheticHead | null = params.aesthetic_head
     ? readAestheticHead(resolve(options.projectDir, params.aesthetic_head), primary.dim)
     : null;
-  const pool = createPreprocessor(params.workers);
+  const pool = createPreprocessor(workers);
   const exclusive = serial();
   const t = params.thresholds;
 
   const stats: ScorerStats = { images: 0, inferenceSeconds: 0 };
   const embed = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
     const out: Float32Array[] = [];
-    for (let i = 0; i < pixels.length; i += params.batch_size) {
+    for (let i = 0; i < pixels.length; i += batchSize) {
       const embedded = await exclusive(async () => {
         const started = performance.now();
-        const result = await tier.model.embedImages(pixels.slice(i, i + params.batch_size));
+        const result = await tier.model.embedImages(pixels.slice(i, i + batchSize));
         stats.inferenceSeconds += (performance.now() - started) / 1000;
         return result;
       });
@@ -175,7 +178,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const measureItems = async (items: ScoreItem[]): Promise<MeasuredImages> => {
     const out: MeasuredImages = { readings: [], frames: [], embeddings: [] };
     const chunks: ScoreItem[][] = [];
-    for (let i = 0; i < items.length; i += params.batch_size) chunks.push(items.slice(i, i + params.batch_size));
+    for (let i = 0; i < items.length; i += batchSize) chunks.push(items.slice(i, i + batchSize));
     let next = chunks.length ? prepareAll(chunks[0]) : null;
     for (const [k, chunk] of chunks.entries()) {
       const prepared = await next!;
@@ -259,6 +262,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
 
   return {
     models: tiers.map((tier) => tier.model.name),
+    device: primary.device,
     workers: pool.workers,
     measureItems,
     scoreItems,
