@@ -3,7 +3,7 @@
 // stage: each image is measured once and memoised under its content and the scorer's
 // identity, so new images score only themselves; verdicts and flags are derived from the
 // stored measurements by SQL (derive.ts), so a threshold change runs no CLIP.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
 import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
@@ -66,7 +66,8 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
 
   async setup(ctx) {
     const { createScorer } = await import('./scorer.js');
-    const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
+    const memoDir = join(ctx.dataDir, 'cache', 'embeddings');
+    const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, memoDir });
     const { batchSize } = executionOf(ctx.params.score);
     ctx.log(`scoring with ${scorer.models.join(' then ')} on ${scorer.device} (batch ${batchSize}, ${scorer.workers} preprocessing workers)`);
     return scorer;
@@ -98,8 +99,8 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   async finish(ctx, scorer) {
     // No scorer when every image was already scored: nothing ran.
     if (!scorer) return;
-    const { images, inferenceSeconds } = scorer.stats();
-    if (images > 0) ctx.log(`scored ${images} images; the model ran ${inferenceSeconds.toFixed(1)} s of it`);
+    const { images, inferenceSeconds, visionEmbeddings } = scorer.stats();
+    if (images > 0) ctx.log(`scored ${images} images (${visionEmbeddings} views through the vision model, the rest remembered); the model ran ${inferenceSeconds.toFixed(1)} s of it`);
   },
 
   async teardown(scorer) {

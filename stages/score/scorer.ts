@@ -10,6 +10,7 @@ import { createPreprocessor, type ImageSource, type Prepared } from './preproces
 import { aestheticScore, frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
 import { executionOf, phrasingsFor, type ScoreParams } from './params.js';
 import { deriveImage } from './derive.js';
+import { fileEmbeddingMemo, imageKey, memoised, noEmbeddingMemo, withTextMemo } from './embedding-memo.js';
 
 export interface Alternatives {
   key: string;
@@ -18,6 +19,7 @@ export interface Alternatives {
 }
 
 export interface ScoreItem {
+  /** the image's content hash: embeddings are memoised under it */
   image_id: string;
   prompt_id: string;
   source: ImageSource;
@@ -62,12 +64,16 @@ export interface ScorerStats {
   images: number;
   /** time the model spent embedding images; against wall time it says whether decoding kept up */
   inferenceSeconds: number;
+  /** views (whole images and zone crops) the vision model embedded; memoised ones are not counted */
+  visionEmbeddings: number;
 }
 
 export interface ScorerOptions {
   projectDir: string;
   /** where the demo model is written; defaults to <projectDir>/data */
   dataDir?: string;
+  /** where embeddings are kept across runs (embedding-memo.ts); none kept without it */
+  memoDir?: string;
 }
 
 /** `demo` is the built-in demo model (written on first use); anything else a CLIP folder. */
@@ -106,8 +112,9 @@ export function scoreItemOf(image_id: string, source: ImageSource, prompt: Promp
 
 export async function createScorer(params: ScoreParams, options: ScorerOptions): Promise<Scorer> {
   const { device, batchSize, workers } = executionOf(params);
+  const memo = options.memoDir ? fileEmbeddingMemo(options.memoDir) : noEmbeddingMemo;
   const load = async (model: string, name?: string) => {
-    const clip = await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name, device });
+    const clip = withTextMemo(await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name, device }), memo);
     return { model: clip, embedAlternatives: createTextEmbedder(clip) };
   };
   const tiers: Tier[] = [await load(params.model, params.model === 'demo' ? 'demo' : undefined)];
@@ -120,8 +127,11 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const exclusive = serial();
   const t = params.thresholds;
 
-  const stats: ScorerStats = { images: 0, inferenceSeconds: 0 };
-  const embed = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
+  const stats: ScorerStats = { images: 0, inferenceSeconds: 0, visionEmbeddings: 0 };
+  const embed = (tier: Tier, pixels: Float32Array[], keys: string[]): Promise<Float32Array[]> =>
+    memoised(memo, keys, (missing) => runVision(tier, missing.map((i) => pixels[i])));
+  const runVision = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
+    stats.visionEmbeddings += pixels.length;
     const out: Float32Array[] = [];
     for (let i = 0; i < pixels.length; i += batchSize) {
       const embedded = await exclusive(async () => {
@@ -163,7 +173,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     });
     const list = [...jobs.values()];
     const pixels = await Promise.all(list.map((j) => pool.crop(items[j.item].source, tier.model.preprocess, j.box)));
-    const embeddings = await embed(tier, pixels);
+    const embeddings = await embed(tier, pixels, list.map((j) => imageKey(tier.model, items[j.item].image_id, j.box)));
     for (const [n, job] of list.entries()) {
       for (const axis of job.axes) {
         const reading = await readAxis(tier, embeddings[n], axis, items[job.item].variations[axis], job.method);
@@ -205,7 +215,8 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   };
 
   const measureChunk = async (items: ScoreItem[], prepared: Prepared[]): Promise<MeasuredImages> => {
-    const embeddings = await embed(tiers[0], prepared.map((p) => p.pixels));
+    const keys = items.map((item) => imageKey(primary, item.image_id, 'prepared'));
+    const embeddings = await embed(tiers[0], prepared.map((p) => p.pixels), keys);
     const blank = items.map((item, i) => Boolean(item.blank) || frameFlags(prepared[i].checks, t).blank);
     const readings: Map<string, Reading>[] = [];
     for (const [i, item] of items.entries()) {
