@@ -22,7 +22,9 @@ export interface ScoreStageItem extends Record<string, unknown> {
 export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   description: 'CLIP adherence per variation, quality checks and embeddings of every image',
   // Bump when a change here, in the scorer or in the pixel checks changes a measurement.
-  version: '1',
+  // 2: texts are cleaned as OpenAI's tokenizer cleans them (curly quotes, fullwidth forms,
+  // ligatures, entities) and a literal <|endoftext|> is text, so such prompts read anew.
+  version: '2',
   params: scoreStageParams,
   outputs: {
     scores: { kind: 'table', schema: scoreRow },
