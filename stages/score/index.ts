@@ -6,6 +6,7 @@
 import { join, resolve } from 'node:path';
 import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
+import { VisionEndpointError } from '../../adapters/openai-vision.js';
 import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { executionOf, scoreStageParams, type ScoreStageParams } from './params.js';
 import { deriveQueries } from './derive.js';
@@ -68,8 +69,8 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
 
   async setup(ctx) {
     const { createScorer } = await import('./scorer.js');
-    const memoDir = join(ctx.dataDir, 'cache', 'embeddings');
-    const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, memoDir });
+    const cacheDir = join(ctx.dataDir, 'cache');
+    const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, cacheDir });
     const { batchSize } = executionOf(ctx.params.score);
     ctx.log(`scoring with ${scorer.models.join(' then ')} on ${scorer.device} (batch ${batchSize}, ${scorer.workers} preprocessing workers)`);
     return scorer;
@@ -84,7 +85,9 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     });
     try {
       return splitByItem(items, await scorer.measureItems(items.map(asScoreItem)));
-    } catch {
+    } catch (err) {
+      // An endpoint that does not answer fails every image alike: stop, do not retry one by one.
+      if (err instanceof VisionEndpointError) throw new StageFailure('score', err.message);
       // Find the images at fault (unreadable, corrupt) so the rest of the batch still counts.
       const results: ItemResult[] = [];
       for (const item of items) {
@@ -101,8 +104,9 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   async finish(ctx, scorer) {
     // No scorer when every image was already scored: nothing ran.
     if (!scorer) return;
-    const { images, inferenceSeconds, visionEmbeddings } = scorer.stats();
-    if (images > 0) ctx.log(`scored ${images} images (${visionEmbeddings} views through the vision model, the rest remembered); the model ran ${inferenceSeconds.toFixed(1)} s of it`);
+    const { images, inferenceSeconds, visionEmbeddings, vqaQuestions } = scorer.stats();
+    const asked = ctx.params.score.vqa ? `, ${vqaQuestions} questions to ${ctx.params.score.vqa.model}` : '';
+    if (images > 0) ctx.log(`scored ${images} images (${visionEmbeddings} views through the vision model, the rest remembered${asked}); the model ran ${inferenceSeconds.toFixed(1)} s of it`);
   },
 
   async teardown(scorer) {
@@ -149,6 +153,7 @@ async function measurementIdentities(items: ScoreStageItem[], ctx: StageContext<
   const head = s.aesthetic_head ? await ctx.fileHash(resolve(ctx.projectDir, s.aesthetic_head)) : null;
   const reading = {
     phrasings: s.phrasings, zones: s.zones, cascade_margin: s.cascade_margin, aesthetic_head: head,
+    vqa: s.vqa && { model: s.vqa.model, only_below_margin: s.vqa.only_below_margin, question: s.vqa.question },
     black_mean: s.thresholds.black_mean, uniform_std: s.thresholds.uniform_std,
   };
   return items.map((item) => ({ item, reading }));

@@ -20,6 +20,21 @@ export const zone = z.object({
   }),
 });
 
+/** A vision-language model asked yes/no per value where CLIP stays unsure (vqa.ts). */
+export const vqaParams = z.object({
+  /** an OpenAI-compatible base URL up to /v1; where it runs does not change what it answers */
+  endpoint: operational(z.string().url()),
+  model: z.string().min(1),
+  /** asked only for axes whose CLIP certainty (top p minus second p) is under this */
+  only_below_margin: fraction.default(0.3),
+  question: z.string().refine((s) => s.includes('{v}'), { message: 'expected a question containing {v}' }).default('Does this image show {v}?'),
+  concurrency: operational(z.number().int().positive().default(4)),
+  timeout_s: operational(z.number().positive().default(60)),
+  retries: operational(z.number().int().min(0).default(2)),
+  backoff_ms: operational(z.number().int().min(0).default(500)),
+});
+export type VqaParams = z.infer<typeof vqaParams>;
+
 export const scoreParams = z.object({
   /** `demo` (the built-in demo model) or a CLIP ONNX folder, relative to the project */
   model: z.string().default('demo'),
@@ -43,6 +58,8 @@ export const scoreParams = z.object({
   zones: z.record(z.string(), zone).default({}),
   /** below this certainty (top p minus second p) a zone crop, then the fallback model, is tried */
   cascade_margin: fraction.default(0.2),
+  /** the VQA tier, off unless given */
+  vqa: vqaParams.nullable().default(null),
   /** optional JSON {weights, bias}: a linear aesthetic head on the image embedding */
   aesthetic_head: z.string().nullable().default(null),
   // Thresholds over stored measurements are derivation params (derive.ts), except the

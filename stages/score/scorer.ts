@@ -4,13 +4,15 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadClipModel, type ClipModel, type FileHasher } from '../../adapters/clip-onnx.js';
 import type { EmbeddingRow, FrameRow, PromptRow, QualityRow, ReadingRow, ScoreRow } from '../../schemas/tables.js';
-import { createTextEmbedder, scoreAxis, type AxisScore } from './adherence.js';
+import { createTextEmbedder, scoreAxis } from './adherence.js';
 import { ensureDemoModel } from '../../demo/clip-model.js';
 import { createPreprocessor, type ImageSource, type Prepared } from './preprocess-pool.js';
-import { aestheticScore, frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
+import { frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
 import { executionOf, phrasingsFor, type ScoreParams } from './params.js';
 import { deriveImage } from './derive.js';
 import { fileEmbeddingMemo, imageKey, memoised, noEmbeddingMemo, withTextMemo } from './embedding-memo.js';
+import { createVqaTier, type VqaTier } from './vqa.js';
+import { assembleRows, type Reading } from './assemble.js';
 
 export interface Alternatives {
   key: string;
@@ -66,14 +68,16 @@ export interface ScorerStats {
   inferenceSeconds: number;
   /** views (whole images and zone crops) the vision model embedded; memoised ones are not counted */
   visionEmbeddings: number;
+  /** questions sent to the VQA endpoint; memoised answers are not counted */
+  vqaQuestions: number;
 }
 
 export interface ScorerOptions {
   projectDir: string;
   /** where the demo model is written; defaults to <projectDir>/data */
   dataDir?: string;
-  /** where embeddings are kept across runs (embedding-memo.ts); none kept without it */
-  memoDir?: string;
+  /** where embeddings and VQA answers are kept across runs (embedding-memo.ts, vqa.ts); none kept without it */
+  cacheDir?: string;
 }
 
 /** `demo` is the built-in demo model (written on first use); anything else a CLIP folder. */
@@ -85,12 +89,6 @@ export async function resolveModelDir(model: string, options: ScorerOptions): Pr
 interface Tier {
   model: ClipModel;
   embedAlternatives: ReturnType<typeof createTextEmbedder>;
-}
-
-interface Reading {
-  score: AxisScore;
-  method: string;
-  model: string;
 }
 
 /** Runs one inference at a time: concurrent batches overlap preprocessing, not ONNX threads. */
@@ -112,7 +110,8 @@ export function scoreItemOf(image_id: string, source: ImageSource, prompt: Promp
 
 export async function createScorer(params: ScoreParams, options: ScorerOptions): Promise<Scorer> {
   const { device, batchSize, workers } = executionOf(params);
-  const memo = options.memoDir ? fileEmbeddingMemo(options.memoDir) : noEmbeddingMemo;
+  const memo = options.cacheDir ? fileEmbeddingMemo(join(options.cacheDir, 'embeddings')) : noEmbeddingMemo;
+  const vqa = params.vqa && createVqaTier(params.vqa, options.cacheDir && join(options.cacheDir, 'vqa'));
   const load = async (model: string, name?: string) => {
     const clip = withTextMemo(await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name, device }), memo);
     return { model: clip, embedAlternatives: createTextEmbedder(clip) };
@@ -127,7 +126,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const exclusive = serial();
   const t = params.thresholds;
 
-  const stats: ScorerStats = { images: 0, inferenceSeconds: 0, visionEmbeddings: 0 };
+  const stats = { images: 0, inferenceSeconds: 0, visionEmbeddings: 0 };
   const embed = (tier: Tier, pixels: Float32Array[], keys: string[]): Promise<Float32Array[]> =>
     memoised(memo, keys, (missing) => runVision(tier, missing.map((i) => pixels[i])));
   const runVision = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
@@ -182,6 +181,15 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     }
   };
 
+  /** The last tier: every axis still unsure after CLIP's, each axis's values asked at once. */
+  const askVqa = (tier: VqaTier, items: ScoreItem[], readings: Map<string, Reading>[]) =>
+    Promise.all(items.flatMap((item, i) => [...readings[i]]
+      .filter(([, r]) => tier.wants(r.score.certainty))
+      .map(async ([axis]) => {
+        const alt = item.variations[axis];
+        readings[i].set(axis, await tier.read(item, alt.texts, alt.keys.indexOf(alt.key)));
+      })));
+
   const prepareAll = (items: ScoreItem[]) => Promise.all(items.map((item) => pool.prepare(item.source, primary.preprocess)));
 
   /** Chunks of batch_size, the next one decoding while the current one is inferred: memory stays bounded. */
@@ -228,56 +236,18 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     }
     await retry(tiers[0], items, readings, false);
     for (const tier of tiers.slice(1)) await retry(tier, items, readings, true);
+    if (vqa) await askVqa(vqa, items, readings);
     stats.images += items.length;
-    return assemble(items, prepared, embeddings, blank, readings);
-  };
-
-  const assemble = (
-    items: ScoreItem[],
-    prepared: Prepared[],
-    embeddings: Float32Array[],
-    blank: boolean[],
-    readings: Map<string, Reading>[],
-  ): MeasuredImages => {
-    const out: MeasuredImages = { readings: [], frames: [], embeddings: [] };
-    for (const [i, item] of items.entries()) {
-      const ids = { image_id: item.image_id, prompt_id: item.prompt_id };
-      const axes = Object.entries(item.variations);
-      const rows = axes.map(([axis, alt]): ReadingRow => {
-        const r = readings[i].get(axis);
-        return r
-          ? { ...ids, axis, value: alt.key, p_target: r.score.p_target, margin: r.score.margin, rank: r.score.rank,
-              top_value: alt.keys[r.score.top_index], method: r.method, model: r.model }
-          : { ...ids, axis, value: alt.key, p_target: 0, margin: -1, rank: alt.keys.length, top_value: '', method: 'blank', model: primary.name };
-      });
-      out.readings.push(...rows);
-      const checks = prepared[i].checks;
-      const flags = frameFlags(checks, t);
-      out.frames.push({
-        ...ids,
-        blank: blank[i],
-        uniform: flags.uniform,
-        black: flags.black,
-        blur: checks.blur,
-        phash: checks.phash,
-        // Items are memoised one by one, so the row can only name the exact-hash group;
-        // nearDuplicateGroups() groups within thresholds.duplicate_distance across rows.
-        duplicate_group: checks.phash,
-        aesthetic: head ? aestheticScore(head, embeddings[i]) : null,
-        match_score: blank[i] ? 0 : rows.length ? rows.reduce((s, r) => s + r.p_target, 0) / rows.length : 1,
-      });
-      out.embeddings.push({ image_id: item.image_id, model: primary.name, embedding: Array.from(embeddings[i]) });
-    }
-    return out;
+    return assembleRows({ items, prepared, embeddings, blank, readings }, { model: primary.name, head, thresholds: t });
   };
 
   return {
-    models: tiers.map((tier) => tier.model.name),
+    models: [...tiers.map((tier) => tier.model.name), ...(vqa ? [`${vqa.model} (VQA)`] : [])],
     device: primary.device,
     workers: pool.workers,
     measureItems,
     scoreItems,
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, vqaQuestions: vqa?.asked() ?? 0 }),
     scoreImages: (items) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt))),
     async close() {
       await pool.close();
