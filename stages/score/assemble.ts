@@ -3,7 +3,7 @@
 import type { EmbeddingRow, FrameRow, ReadingRow } from '../../schemas/tables.js';
 import type { AxisScore } from './adherence.js';
 import type { Prepared } from './preprocess-pool.js';
-import { aestheticScore, frameFlags, type AestheticHead, type QualityThresholds } from './quality.js';
+import { frameFlags, type QualityThresholds } from './quality.js';
 
 export interface Reading {
   score: AxisScore;
@@ -17,12 +17,13 @@ export interface Measured {
   embeddings: Float32Array[];
   blank: boolean[];
   readings: Map<string, Reading>[];
+  /** one per image, when an aesthetic head is configured */
+  aesthetics: number[] | null;
 }
 
 export interface RowContext {
   /** the primary model, which names the embeddings and blank readings */
   model: string;
-  head: AestheticHead | null;
   thresholds: QualityThresholds;
 }
 
@@ -50,7 +51,7 @@ export function assembleRows(m: Measured, c: RowContext): { readings: ReadingRow
       // Items are memoised one by one, so the row can only name the exact-hash group;
       // nearDuplicateGroups() groups within thresholds.duplicate_distance across rows.
       duplicate_group: checks.phash,
-      aesthetic: c.head ? aestheticScore(c.head, m.embeddings[i]) : null,
+      aesthetic: m.aesthetics ? m.aesthetics[i] : null,
       match_score: m.blank[i] ? 0 : rows.length ? rows.reduce((s, r) => s + r.p_target, 0) / rows.length : 1,
     });
     out.embeddings.push({ image_id: item.image_id, model: c.model, embedding: Array.from(m.embeddings[i]) });

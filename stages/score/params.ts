@@ -60,7 +60,7 @@ export const scoreParams = z.object({
   cascade_margin: fraction.default(0.2),
   /** the VQA tier, off unless given */
   vqa: vqaParams.nullable().default(null),
-  /** optional JSON {weights, bias}: a linear aesthetic head on the image embedding */
+  /** optional aesthetic head on the image embedding (aesthetic.ts): JSON {weights, bias}, a JSON state dict of Linear layers (LAION's predictor v2), or .onnx */
   aesthetic_head: z.string().nullable().default(null),
   // Thresholds over stored measurements are derivation params (derive.ts), except the
   // blank-frame ones: a blank frame is never read by CLIP, so they decide what is measured.

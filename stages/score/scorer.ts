@@ -7,7 +7,8 @@ import type { EmbeddingRow, FrameRow, PromptRow, QualityRow, ReadingRow, ScoreRo
 import { createTextEmbedder, scoreAxis } from './adherence.js';
 import { ensureDemoModel } from '../../demo/clip-model.js';
 import { createPreprocessor, type ImageSource, type Prepared } from './preprocess-pool.js';
-import { frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
+import { frameFlags } from './quality.js';
+import { loadAestheticHead } from './aesthetic.js';
 import { executionOf, phrasingsFor, type ScoreParams } from './params.js';
 import { deriveImage } from './derive.js';
 import { fileEmbeddingMemo, imageKey, memoised, noEmbeddingMemo, withTextMemo } from './embedding-memo.js';
@@ -119,9 +120,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const tiers: Tier[] = [await load(params.model, params.model === 'demo' ? 'demo' : undefined)];
   if (params.fallback_model) tiers.push(await load(params.fallback_model));
   const primary = tiers[0].model;
-  const head: AestheticHead | null = params.aesthetic_head
-    ? readAestheticHead(resolve(options.projectDir, params.aesthetic_head), primary.dim)
-    : null;
+  const aesthetic = params.aesthetic_head ? await loadAestheticHead(resolve(options.projectDir, params.aesthetic_head), primary.dim) : null;
   const pool = createPreprocessor(workers);
   const exclusive = serial();
   const t = params.thresholds;
@@ -238,7 +237,8 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     for (const tier of tiers.slice(1)) await retry(tier, items, readings, true);
     if (vqa) await askVqa(vqa, items, readings);
     stats.images += items.length;
-    return assembleRows({ items, prepared, embeddings, blank, readings }, { model: primary.name, head, thresholds: t });
+    const aesthetics = aesthetic ? await aesthetic.score(embeddings) : null;
+    return assembleRows({ items, prepared, embeddings, blank, readings, aesthetics }, { model: primary.name, thresholds: t });
   };
 
   return {
@@ -251,6 +251,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     scoreImages: (items) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt))),
     async close() {
       await pool.close();
+      await aesthetic?.close();
       for (const tier of tiers) await tier.model.close();
     },
   };
