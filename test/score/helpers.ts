@@ -9,9 +9,9 @@ export const axes: Record<string, [string, string][]> = {
   Place: [['beach', 'sunny beach'], ['city', 'city street at night'], ['forest', 'dark forest']],
 };
 
-export function promptRow(i: number): PromptRow {
+export function promptRow(i: number, world: Record<string, [string, string][]> = axes): PromptRow {
   const variations: PromptRow['variations'] = {};
-  for (const [axis, values] of Object.entries(axes)) {
+  for (const [axis, values] of Object.entries(world)) {
     const [key, text] = values[(i * (axis.length + 1)) % values.length];
     variations[axis] = { key, value: text, keys: values.map((v) => v[0]), texts: values.map((v) => v[1]) };
   }
