@@ -2,7 +2,7 @@
 // asked), its frame (pixel checks, aesthetic, mean p_target) and its embedding.
 import type { EmbeddingRow, FrameRow, ReadingRow } from '../../schemas/tables.js';
 import type { AxisScore } from './adherence.js';
-import type { Prepared } from './preprocess-pool.js';
+import type { PixelChecks } from './quality.js';
 import { frameFlags, type QualityThresholds } from './quality.js';
 
 export interface Reading {
@@ -13,7 +13,7 @@ export interface Reading {
 
 export interface Measured {
   items: { image_id: string; prompt_id: string; variations: Record<string, { key: string; keys: string[] }> }[];
-  prepared: Prepared[];
+  prepared: { checks: PixelChecks }[];
   embeddings: Float32Array[];
   blank: boolean[];
   readings: Map<string, Reading>[];

@@ -9,7 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/atomic.js';
 import { hashValue } from '../../src/hash.js';
+import type { z } from 'zod';
 import type { ClipModel } from '../../adapters/clip-onnx.js';
+import { PREPROCESS_CODE_VERSION } from '../../adapters/clip-preprocess.js';
 
 export interface EmbeddingMemo {
   get(key: string): Promise<Float32Array | undefined>;
@@ -38,7 +40,7 @@ export const noEmbeddingMemo: EmbeddingMemo = { get: async () => undefined, put:
 
 /** `view`: 'prepared' for the whole image as the preprocessor resizes and crops it, else a zone's box. */
 export function imageKey(model: ClipModel, imageHash: string, view: 'prepared' | readonly number[]): string {
-  return hashValue(['image', model.visionIdentity, model.preprocess, imageHash, view]);
+  return hashValue(['image', model.visionIdentity, PREPROCESS_CODE_VERSION, model.preprocess, imageHash, view]);
 }
 
 export function textKey(model: ClipModel, ids: number[]): string {
@@ -74,4 +76,26 @@ export function withTextMemo(model: ClipModel, memo: EmbeddingMemo): ClipModel {
   const embedTexts = (texts: string[]) =>
     memoised(memo, texts.map((t) => textKey(model, model.tokenizer.encodeClip(t))), (missing) => model.embedTexts(missing.map((i) => texts[i])));
   return { ...model, embedTexts };
+}
+
+export interface JsonMemo<T> {
+  get(key: string): Promise<T | undefined>;
+  put(key: string, value: T): Promise<void>;
+}
+
+/** Small JSON records under `dir` (pixel checks, VQA answers), read back through their schema; none kept without a dir. */
+export function fileJsonMemo<T>(dir: string | undefined, schema: z.ZodType<T>): JsonMemo<T> {
+  if (!dir) return { get: async () => undefined, put: async () => undefined };
+  const pathOf = (key: string) => join(dir, key.slice(0, 2), `${key}.json`);
+  return {
+    async get(key) {
+      try {
+        return schema.parse(JSON.parse(await readFile(pathOf(key), 'utf8')));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+    },
+    put: (key, value) => writeFileAtomic(pathOf(key), `${JSON.stringify(value)}\n`),
+  };
 }

@@ -104,9 +104,9 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   async finish(ctx, scorer) {
     // No scorer when every image was already scored: nothing ran.
     if (!scorer) return;
-    const { images, inferenceSeconds, visionEmbeddings, vqaQuestions } = scorer.stats();
+    const { images, inferenceSeconds, visionEmbeddings, decoded, vqaQuestions } = scorer.stats();
     const asked = ctx.params.score.vqa ? `, ${vqaQuestions} questions to ${ctx.params.score.vqa.model}` : '';
-    if (images > 0) ctx.log(`scored ${images} images (${visionEmbeddings} views through the vision model, the rest remembered${asked}); the model ran ${inferenceSeconds.toFixed(1)} s of it`);
+    if (images > 0) ctx.log(`scored ${images} images (${decoded} decoded, ${visionEmbeddings} views through the vision model, the rest remembered${asked}); the model ran ${inferenceSeconds.toFixed(1)} s of it`);
   },
 
   async teardown(scorer) {

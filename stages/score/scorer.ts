@@ -6,12 +6,14 @@ import { loadClipModel, type ClipModel, type FileHasher } from '../../adapters/c
 import type { EmbeddingRow, FrameRow, PromptRow, QualityRow, ReadingRow, ScoreRow } from '../../schemas/tables.js';
 import { createTextEmbedder, scoreAxis } from './adherence.js';
 import { ensureDemoModel } from '../../demo/clip-model.js';
-import { createPreprocessor, type ImageSource, type Prepared } from './preprocess-pool.js';
-import { frameFlags } from './quality.js';
+import { createPreprocessor, type ImageSource } from './preprocess-pool.js';
+import { frameFlags, PIXEL_CHECKS_VERSION, type PixelChecks } from './quality.js';
 import { loadAestheticHead } from './aesthetic.js';
 import { executionOf, phrasingsFor, type ScoreParams } from './params.js';
 import { deriveImage } from './derive.js';
-import { fileEmbeddingMemo, imageKey, memoised, noEmbeddingMemo, withTextMemo } from './embedding-memo.js';
+import { fileEmbeddingMemo, fileJsonMemo, imageKey, memoised, noEmbeddingMemo, withTextMemo } from './embedding-memo.js';
+import { hashValue } from '../../src/hash.js';
+import { pixelChecksRecord } from '../../schemas/score-cache.js';
 import { createVqaTier, type VqaTier } from './vqa.js';
 import { assembleRows, type Reading } from './assemble.js';
 
@@ -69,6 +71,8 @@ export interface ScorerStats {
   inferenceSeconds: number;
   /** views (whole images and zone crops) the vision model embedded; memoised ones are not counted */
   visionEmbeddings: number;
+  /** images decoded and checked; a re-score whose embeddings and checks are kept decodes none */
+  decoded: number;
   /** questions sent to the VQA endpoint; memoised answers are not counted */
   vqaQuestions: number;
 }
@@ -85,6 +89,12 @@ export interface ScorerOptions {
 export async function resolveModelDir(model: string, options: ScorerOptions): Promise<string> {
   if (model === 'demo') return ensureDemoModel(options.dataDir ?? join(options.projectDir, 'data'));
   return isAbsolute(model) ? model : resolve(options.projectDir, model);
+}
+
+/** An image ready to measure: its checks, and its pixels unless its embedding is kept. */
+interface Ready {
+  checks: PixelChecks;
+  pixels?: Float32Array;
 }
 
 interface Tier {
@@ -112,6 +122,7 @@ export function scoreItemOf(image_id: string, source: ImageSource, prompt: Promp
 export async function createScorer(params: ScoreParams, options: ScorerOptions): Promise<Scorer> {
   const { device, batchSize, workers } = executionOf(params);
   const memo = options.cacheDir ? fileEmbeddingMemo(join(options.cacheDir, 'embeddings')) : noEmbeddingMemo;
+  const checksMemo = fileJsonMemo(options.cacheDir && join(options.cacheDir, 'checks'), pixelChecksRecord);
   const vqa = params.vqa && createVqaTier(params.vqa, options.cacheDir && join(options.cacheDir, 'vqa'));
   const load = async (model: string, name?: string) => {
     const clip = withTextMemo(await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name, device }), memo);
@@ -125,9 +136,10 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
   const exclusive = serial();
   const t = params.thresholds;
 
-  const stats = { images: 0, inferenceSeconds: 0, visionEmbeddings: 0 };
-  const embed = (tier: Tier, pixels: Float32Array[], keys: string[]): Promise<Float32Array[]> =>
-    memoised(memo, keys, (missing) => runVision(tier, missing.map((i) => pixels[i])));
+  const stats = { images: 0, inferenceSeconds: 0, visionEmbeddings: 0, decoded: 0 };
+  /** Embeddings of the views `keys` name; pixels are made only for the ones not kept. */
+  const embed = (tier: Tier, keys: string[], pixelsOf: (i: number) => Promise<Float32Array>): Promise<Float32Array[]> =>
+    memoised(memo, keys, async (missing) => runVision(tier, await Promise.all(missing.map(pixelsOf))));
   const runVision = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
     stats.visionEmbeddings += pixels.length;
     const out: Float32Array[] = [];
@@ -170,8 +182,8 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
       }
     });
     const list = [...jobs.values()];
-    const pixels = await Promise.all(list.map((j) => pool.crop(items[j.item].source, tier.model.preprocess, j.box)));
-    const embeddings = await embed(tier, pixels, list.map((j) => imageKey(tier.model, items[j.item].image_id, j.box)));
+    const keys = list.map((j) => imageKey(tier.model, items[j.item].image_id, j.box));
+    const embeddings = await embed(tier, keys, (n) => pool.crop(items[list[n].item].source, tier.model.preprocess, list[n].box));
     for (const [n, job] of list.entries()) {
       for (const axis of job.axes) {
         const reading = await readAxis(tier, embeddings[n], axis, items[job.item].variations[axis], job.method);
@@ -189,7 +201,20 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
         readings[i].set(axis, await tier.read(item, alt.texts, alt.keys.indexOf(alt.key)));
       })));
 
-  const prepareAll = (items: ScoreItem[]) => Promise.all(items.map((item) => pool.prepare(item.source, primary.preprocess)));
+  /**
+   * Decoded and checked, unless both the image's embedding and its checks are kept: then a
+   * re-score reads neither the file nor the model.
+   */
+  const prepareOne = async (item: ScoreItem): Promise<Ready> => {
+    const checksKey = hashValue(['checks', PIXEL_CHECKS_VERSION, item.image_id]);
+    const kept = await checksMemo.get(checksKey);
+    if (kept && (await memo.get(imageKey(primary, item.image_id, 'prepared')))) return { checks: kept };
+    const prepared = await pool.prepare(item.source, primary.preprocess);
+    stats.decoded++;
+    await checksMemo.put(checksKey, prepared.checks);
+    return prepared;
+  };
+  const prepareAll = (items: ScoreItem[]) => Promise.all(items.map(prepareOne));
 
   /** Chunks of batch_size, the next one decoding while the current one is inferred: memory stays bounded. */
   const measureItems = async (items: ScoreItem[]): Promise<MeasuredImages> => {
@@ -221,9 +246,11 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     return out;
   };
 
-  const measureChunk = async (items: ScoreItem[], prepared: Prepared[]): Promise<MeasuredImages> => {
+  const measureChunk = async (items: ScoreItem[], prepared: Ready[]): Promise<MeasuredImages> => {
     const keys = items.map((item) => imageKey(primary, item.image_id, 'prepared'));
-    const embeddings = await embed(tiers[0], prepared.map((p) => p.pixels), keys);
+    // A kept embedding can vanish between the check and the read (a cleaned cache): decode then.
+    const pixelsOf = async (i: number) => prepared[i].pixels ?? (await pool.prepare(items[i].source, primary.preprocess)).pixels;
+    const embeddings = await embed(tiers[0], keys, pixelsOf);
     const blank = items.map((item, i) => Boolean(item.blank) || frameFlags(prepared[i].checks, t).blank);
     const readings: Map<string, Reading>[] = [];
     for (const [i, item] of items.entries()) {

@@ -4,14 +4,13 @@
 // recorded as method `vqa`. Answers are memoised per (image content, model, question):
 // they outlive phrasings, thresholds and new images, and a re-score asks nothing twice.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { askYesNo, type VisionEndpoint } from '../../adapters/openai-vision.js';
-import { writeFileAtomic } from '../../src/atomic.js';
 import { hashValue } from '../../src/hash.js';
-import { vqaAnswer, type VqaAnswer } from '../../schemas/vqa.js';
+import { vqaAnswer, type VqaAnswer } from '../../schemas/score-cache.js';
 import { phrase, scoreProbabilities, type AxisScore } from './adherence.js';
+import { fileJsonMemo } from './embedding-memo.js';
 import type { VqaParams } from './params.js';
 
 export interface VqaReading {
@@ -24,27 +23,6 @@ export interface VqaImage {
   /** content hash: answers are memoised under it */
   image_id: string;
   source: string | Uint8Array;
-}
-
-export interface AnswerMemo {
-  get(key: string): Promise<VqaAnswer | undefined>;
-  put(key: string, answer: VqaAnswer): Promise<void>;
-}
-
-/** JSON files under `dir` (schemas/vqa.ts); none kept without a dir. */
-export function fileAnswerMemo(dir: string | undefined): AnswerMemo {
-  if (!dir) return { get: async () => undefined, put: async () => undefined };
-  const pathOf = (key: string) => join(dir, key.slice(0, 2), `${key}.json`);
-  return {
-    async get(key) {
-      const text = await readFile(pathOf(key), 'utf8').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
-      return text === undefined ? undefined : vqaAnswer.parse(JSON.parse(text));
-    },
-    put: (key, answer) => writeFileAtomic(pathOf(key), `${JSON.stringify(answer)}\n`),
-  };
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
@@ -75,7 +53,7 @@ export function createVqaTier(params: VqaParams, memoDir?: string): VqaTier {
     backoffMs: params.backoff_ms,
     apiKey: process.env.OPENAI_API_KEY,
   };
-  const memo = fileAnswerMemo(memoDir);
+  const memo = fileJsonMemo(memoDir, vqaAnswer);
   const limit = pLimit(params.concurrency);
   let asked = 0;
 

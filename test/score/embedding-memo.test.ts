@@ -26,7 +26,7 @@ async function score(over: Record<string, unknown>, inputs = { images, prompts }
   const ctx = makeTestContext({ dir, params, inputs, stage: 'score' });
   const { tables } = await runMapStage(scoreStage, ctx);
   const line = ctx.logs.find((l) => /views through the vision model/.test(l)) ?? '';
-  return { tables, visionRuns: Number(/\((\d+) views/.exec(line)?.[1] ?? NaN) };
+  return { tables, visionRuns: Number(/(\d+) views/.exec(line)?.[1] ?? NaN), decoded: Number(/\((\d+) decoded/.exec(line)?.[1] ?? NaN) };
 }
 
 describe('embedding memo', () => {
@@ -44,17 +44,18 @@ describe('embedding memo', () => {
 
   it('re-scores new phrasings without running the vision model, with the readings a cold run gives', async () => {
     const cold = await score({});
-    expect(cold.visionRuns).toBe(6);
+    expect([cold.decoded, cold.visionRuns]).toEqual([6, 6]);
     const phrasings = { default: ['{v}', 'an illustration of {v}'] };
     const warm = await score({ phrasings });
-    expect(warm.visionRuns).toBe(0);
+    // Neither decoded nor embedded: the pixel checks are kept beside the embeddings.
+    expect([warm.decoded, warm.visionRuns]).toEqual([0, 0]);
     expect(warm.tables.scores).toHaveLength(6 * 3);
     // The same phrasings scored from scratch in another project read the same.
     const fresh = mkdtempSync(join(tmpdir(), 'sdloop-memo-fresh-'));
     const params = scoreStageParams.parse({ score: { batch_size: 4, workers: 0, phrasings } });
     const ctx = makeTestContext({ dir: fresh, params, inputs: { images: images.map((im) => ({ ...im, origin: 'imported' })), prompts }, stage: 'score' });
     const scratch = await runMapStage(scoreStage, ctx);
-    expect(ctx.logs.join('\n')).toMatch(/\(6 views through the vision model/);
+    expect(ctx.logs.join('\n')).toMatch(/\(6 decoded, 6 views through the vision model/);
     expect(warm.tables.scores).toEqual(scratch.tables.scores);
   });
 
