@@ -1,7 +1,9 @@
 // `pipeline plan`: the rows one prompt file would plan, to look at a template before
 // spending GPU hours on it. Touches no state.
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { PromptRow } from '../schemas/tables.js';
+import { parseLoraSpec, txt2imgPayload } from '../adapters/a1111.js';
 import { defineCommand, examples, integerAtLeast } from '../src/command.js';
 import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
 import { planPromptFile } from '../stages/resolve/templates/plan.js';
@@ -13,6 +15,20 @@ interface PlanOptions {
   fixed?: string;
   count: number;
   format: OutputFormat;
+  payloads?: string;
+}
+
+/**
+ * One `<idx>.json` per image: the exact POST /sdapi/v1/txt2img body generate would send
+ * (generate.model pinned, generate.loras added, ControlNet images base64-encoded).
+ */
+function writePayloads(dir: string, rows: PromptRow[], params: Record<string, unknown>): void {
+  const generate = (params.generate ?? {}) as { model?: string | null; loras?: string[] };
+  const options = { model: generate.model ?? null, loras: (generate.loras ?? []).map(parseLoraSpec) };
+  mkdirSync(dir, { recursive: true });
+  for (const row of rows) {
+    writeFileSync(join(dir, `${String(row.idx).padStart(4, '0')}.json`), `${JSON.stringify(txt2imgPayload(row, options), null, 2)}\n`);
+  }
 }
 
 /** What people read: one line per image, the chosen keys and the prompt sent. */
@@ -33,9 +49,11 @@ export default defineCommand<PlanOptions>({
       .option('--fixed <spec>', 'pin variation keys, e.g. Location:Beach')
       .option('--count <n>', 'rows to plan (0: as the file says)', integerAtLeast(0), 0)
       .addOption(cli.createOption('--format <format>', 'how to print the rows').choices(outputFormats).default('table'))
+      .option('--payloads <dir>', "also write each image's exact txt2img request body as <idx>.json into this folder")
       .addHelpText('after', examples(
         'pipeline plan data/prompts/character.prompt.yaml --count 5',
         'pipeline plan data/prompts/scenery.prompt.yaml --fixed Location:Beach --format json',
+        'pipeline plan data/prompts/portrait.prompt.yaml --count 3 --payloads /tmp/payloads',
       ));
   },
   async run({ args: [file], options }, ctx) {
@@ -44,6 +62,7 @@ export default defineCommand<PlanOptions>({
       seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count,
     });
     for (const warning of result.warnings) ctx.stderr(`warning: ${warning}\n`);
+    if (options.payloads) writePayloads(resolve(options.payloads), result.rows, ctx.params);
     ctx.stdout(formatRows(options.format === 'table' ? result.rows.map(summaryRow) : result.rows, options.format));
     return 0;
   },

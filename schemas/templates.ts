@@ -2,6 +2,7 @@
 // (see spec/templates.md). Objects are loose because real sdgen files carry extra keys
 // (`themable`, `style_sensitive`, `prompts`...) that sdgen itself ignores.
 import { z } from 'zod';
+import { adetailerFileSchema, controlnetFileSchema } from './presets.js';
 
 /** YAML scalars that users write unquoted (`Age: 25`, `On: yes`) read as text. */
 const text = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
@@ -116,4 +117,6 @@ export const templateFileSchemas = {
   chunk: chunkFileSchema,
   variations: variationsFileSchema,
   theme: themeFileSchema,
+  adetailer: adetailerFileSchema,
+  controlnet: controlnetFileSchema,
 } as const;

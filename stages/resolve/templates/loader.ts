@@ -7,10 +7,12 @@ import {
   chunkFileSchema, promptFileSchema, templateFileSchema, themeFileSchema, variationsMapping,
   type ChunkFile, type PromptFile, type TemplateFile, type ThemeFile, type VariationValue,
 } from '../../../schemas/templates.js';
+import { adetailerFileSchema, controlnetFileSchema, isAdetailerFile, isControlnetFile } from '../../../schemas/presets.js';
+import type { z } from 'zod';
 import { InputError } from '../../../src/errors.js';
 import { errorAt, oneOrMany, parseWith, readYaml, type FieldPath, type YamlFile } from '../../../src/yaml-file.js';
 
-export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations';
+export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations' | 'adetailer' | 'controlnet';
 
 /** A variations file: keys in file order (the index `#` selectors use) and their values. */
 export interface VariationsFile {
@@ -25,10 +27,13 @@ export function kindOf(path: string, data?: unknown): FileKind {
   if (name.endsWith('.template.yaml')) return 'template';
   if (name.endsWith('.chunk.yaml')) return 'chunk';
   if (name === 'theme.yaml') return 'theme';
+  if (isAdetailerFile(name)) return 'adetailer';
+  if (isControlnetFile(name)) return 'controlnet';
   const type = data && typeof data === 'object' && !Array.isArray(data) ? (data as { type?: unknown }).type : undefined;
   if (type === 'prompt') return 'prompt';
   if (type === 'template') return 'template';
   if (type === 'theme_config') return 'theme';
+  if (type === 'controlnet_config') return 'controlnet';
   return 'variations';
 }
 
@@ -96,6 +101,18 @@ export class TemplateLoader {
   theme(path: string): { file: YamlFile; data: ThemeFile } {
     const file = this.checked(path, 'theme');
     return { file, data: parseWith(file, themeFileSchema, 'theme') };
+  }
+
+  /** A `.adetailer.yaml` preset: one ADetailer detector. */
+  adetailer(path: string): { file: YamlFile; data: z.infer<typeof adetailerFileSchema> } {
+    const file = this.checked(path, 'adetailer');
+    return { file, data: parseWith(file, adetailerFileSchema, 'sdgen ADetailer preset') };
+  }
+
+  /** A `.controlnet.yaml` preset: ControlNet units. */
+  controlnet(path: string): { file: YamlFile; data: z.infer<typeof controlnetFileSchema> } {
+    const file = this.checked(path, 'controlnet');
+    return { file, data: parseWith(file, controlnetFileSchema, 'ControlNet preset') };
   }
 
   variationsFile(path: string): VariationsFile {

@@ -16,6 +16,8 @@ import { hash32, Rng } from './prng.js';
 import { parseFixed, parseSeedSweep } from './seeds.js';
 import { applySelector, SelectorError } from './selectors.js';
 import { applyTheme, type AppliedTheme } from './themes.js';
+import { loadPresets } from './presets.js';
+import { bindPresets, type PresetBinding } from './preset-values.js';
 import { errorAt } from '../../../src/yaml-file.js';
 
 export interface PlanOptions {
@@ -126,6 +128,7 @@ interface Prepared {
   spec: GenerationSpec;
   /** axes with a source (not removed by a theme) */
   live: number[];
+  presets: PresetBinding | null;
   warnings: string[];
 }
 
@@ -162,7 +165,8 @@ function prepare(path: string, options: PlanOptions): Prepared {
     drawn: live.filter((a) => weight(a) <= 0), sweep: options.seeds ? parseSeedSweep(options.seeds) : null,
     count: options.count ?? 0, noPlaceholders: axes.length === 0,
   };
-  return { entryPath, loader, resolved, theme, texts, parsed, sources, fixed, spec, live, warnings };
+  const presets = bindPresets({ loader, resolved, parsed, sources, imports, baseSeed: base }, loadPresets(loader, (key) => resolved.parameterFiles.get(key)));
+  return { entryPath, loader, resolved, theme, texts, parsed, sources, fixed, spec, live, presets, warnings };
 }
 
 function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used: Set<number>[] } {
@@ -186,11 +190,13 @@ function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used
       used[a]!.add(k);
       variations[axes[a]!.name] = chosen[a]![k]!;
     }
+    const params = p.presets ? p.presets.paramsFor(image.choice, rows.length) : resolved.parameters;
+    const paramsText = p.presets ? stableStringify(params) : paramsJson;
     rows.push({
-      prompt_id: hashBytes(`${apiPrompt}\u0000${negativePrompt}\u0000${image.seed}\u0000${paramsJson}`),
+      prompt_id: hashBytes(`${apiPrompt}\u0000${negativePrompt}\u0000${image.seed}\u0000${paramsText}`),
       source, session, theme: theme?.name ?? null, style: theme?.style ?? null, idx: rows.length,
       prompt, api_prompt: apiPrompt, negative_prompt: negativePrompt, seed: image.seed, variations,
-      params: resolved.parameters, manifest: {},
+      params, manifest: {},
     });
   }
   return { rows, used };
@@ -215,7 +221,7 @@ function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record
       total_combinations: totalCombinations(spec, gen.mode === 'random' ? live : spec.enumerated),
       ...(spec.sweep ? { seed_list: spec.sweep } : {}),
     },
-    api_params: resolved.parameters,
+    api_params: p.presets?.manifestParams ?? resolved.parameters,
     variations: Object.fromEntries(live.map((a) => [axes[a]!.name, variationSummary(p.sources[a]!, spec.selected[a]!, used[a]!)])),
     fixed_placeholders: Object.fromEntries(p.fixed),
     theme_name: theme?.name ?? null,
