@@ -7,6 +7,8 @@ import { parseLoraSpec, txt2imgPayload } from '../adapters/a1111.js';
 import { defineCommand, examples, integerAtLeast } from '../src/command.js';
 import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
 import { planPromptFile } from '../stages/resolve/templates/plan.js';
+import { modes, seedModes, type Answers } from '../stages/resolve/templates/ask.js';
+import { answersFor } from './plan-answers.js';
 
 interface PlanOptions {
   theme?: string;
@@ -16,6 +18,8 @@ interface PlanOptions {
   count: number;
   format: OutputFormat;
   payloads?: string;
+  mode?: Answers['mode'];
+  seedMode?: Answers['seed_mode'];
 }
 
 /**
@@ -49,6 +53,8 @@ export default defineCommand<PlanOptions>({
       .option('--fixed <spec>', 'pin variation keys, e.g. Location:Beach')
       .option('--count <n>', 'rows to plan (0: as the file says)', integerAtLeast(0), 0)
       .addOption(cli.createOption('--format <format>', 'how to print the rows').choices(outputFormats).default('table'))
+      .addOption(cli.createOption('--mode <mode>', 'the answer to generation.mode: ask').choices(modes))
+      .addOption(cli.createOption('--seed-mode <mode>', 'the answer to generation.seed_mode: ask').choices(seedModes))
       .option('--payloads <dir>', "also write each image's exact txt2img request body as <idx>.json into this folder")
       .addHelpText('after', examples(
         'pipeline plan data/prompts/character.prompt.yaml --count 5',
@@ -57,9 +63,10 @@ export default defineCommand<PlanOptions>({
       ));
   },
   async run({ args: [file], options }, ctx) {
+    const answers = await answersFor(file!, { mode: options.mode, seed_mode: options.seedMode });
     const result = planPromptFile(resolve(file!), {
       projectDir: ctx.projectDir, theme: options.theme ?? null, style: options.style,
-      seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count,
+      seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count, answers,
     });
     for (const warning of result.warnings) ctx.stderr(`warning: ${warning}\n`);
     if (options.payloads) writePayloads(resolve(options.payloads), result.rows, ctx.params);

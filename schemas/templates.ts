@@ -28,9 +28,9 @@ export const themesBlock = z.looseObject({
 });
 
 export const generationBlock = z.looseObject({
-  mode: z.enum(['combinatorial', 'random']),
+  mode: z.enum(['combinatorial', 'random', 'ask']).describe('ask: pipeline plan asks on a terminal'),
   seed: z.number().int().describe('-1 draws one seed and records it in the plan'),
-  seed_mode: z.enum(['fixed', 'progressive', 'random']),
+  seed_mode: z.enum(['fixed', 'progressive', 'random', 'ask']).describe('ask: pipeline plan asks on a terminal'),
   max_images: z.number().int().describe('> 0 caps the count; <= 0 means all combinations'),
 });
 

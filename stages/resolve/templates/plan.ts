@@ -17,6 +17,8 @@ import { parseFixed, parseSeedSweep } from './seeds.js';
 import { applySelector, SelectorError } from './selectors.js';
 import { applyTheme, type AppliedTheme } from './themes.js';
 import { loadPresets } from './presets.js';
+import { samplerWarning } from './older-forms.js';
+import { withAnswers, type Answers, type AnsweredPrompt } from './ask.js';
 import { bindPresets, type PresetBinding } from './preset-values.js';
 import { errorAt } from '../../../src/yaml-file.js';
 
@@ -29,6 +31,8 @@ export interface PlanOptions {
   fixed?: string | null;
   /** 0 = no cap */
   count?: number;
+  /** for files whose generation says `mode: ask` / `seed_mode: ask` */
+  answers?: Answers;
 }
 
 export interface FilePlan {
@@ -118,7 +122,7 @@ function distinctValues(selected: number[], source: VariationSource | null): num
 interface Prepared {
   entryPath: string;
   loader: TemplateLoader;
-  resolved: ResolvedPrompt;
+  resolved: AnsweredPrompt;
   theme: AppliedTheme | null;
   /** the resolved prompt and negative, chunks expanded */
   texts: [string, string];
@@ -136,8 +140,10 @@ function prepare(path: string, options: PlanOptions): Prepared {
   const entryPath = resolve(path);
   const loader = new TemplateLoader(dirname(entryPath));
   const warnings: string[] = [];
-  const resolved = resolveInheritance(loader, entryPath);
+  const resolved = withAnswers(resolveInheritance(loader, entryPath), options.answers);
   const theme = chooseTheme(resolved, loader, options, warnings);
+  const sampler = samplerWarning(resolved.parameters, entryPath);
+  if (sampler) warnings.push(sampler);
   const imports = new Map([...(theme ? theme.imports : resolved.inheritedImports), ...resolved.ownImports]);
   const removed = new Set([...(theme?.removed ?? [])].filter((n) => !resolved.ownImports.has(n)));
   const registry = chunkRegistry(resolved.chunks, imports);
@@ -238,5 +244,5 @@ export function planPromptFile(path: string, options: PlanOptions): FilePlan {
   const { rows, used } = buildRows(prepared, options);
   const manifest = manifestOf(prepared, rows.length, used);
   for (const row of rows) row.manifest = manifest;
-  return { rows, files: [...prepared.loader.filesRead], warnings: prepared.warnings };
+  return { rows, files: [...prepared.loader.filesRead], warnings: [...prepared.loader.warnings, ...prepared.warnings] };
 }

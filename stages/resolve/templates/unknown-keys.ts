@@ -7,7 +7,7 @@ import type { FileKind } from './loader.js';
 import type { YamlFile } from '../../../src/yaml-file.js';
 
 /** Keys real sdgen files carry that sdgen itself does not act on. */
-const SDGEN_EXTRAS = ['themable', 'style_sensitive', 'prompts'];
+const SDGEN_EXTRAS = ['themable', 'style_sensitive', 'prompts', 'description', 'base_path'];
 
 const KNOWN: Partial<Record<FileKind, Set<string>>> = {
   prompt: new Set([...Object.keys(promptFileSchema.shape), ...SDGEN_EXTRAS]),

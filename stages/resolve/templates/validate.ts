@@ -80,7 +80,8 @@ export function validateTemplates(entries: string[], folders: string[], options:
   for (const entry of entries) {
     for (const theme of [options.theme ?? null, ...themesOf(entry)]) {
       try {
-        const plan = planPromptFile(entry, { ...options, theme });
+        // A file that asks is checked as the first answer would plan it.
+        const plan = planPromptFile(entry, { answers: { mode: 'combinatorial', seed_mode: 'fixed' }, ...options, theme });
         for (const file of plan.files) dirs.add(dirname(file));
       } catch (error) {
         report.problems.push(...problemsOf(error, entry));
