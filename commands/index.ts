@@ -8,5 +8,6 @@ import report from './report.js';
 import prune from './prune.js';
 import loop from './loop.js';
 
-const commands: Command[] = [plan, validate, schema, label, report, prune, loop];
+// Command<never>: each command declares its own option type, which no one shared type covers.
+const commands: Command<never>[] = [plan, validate, schema, label, report, prune, loop];
 export default commands;

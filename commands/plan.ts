@@ -44,6 +44,7 @@ function summaryRow(row: PromptRow) {
 export default defineCommand<PlanOptions>({
   name: 'plan',
   summary: 'print the prompts one prompt file would plan, touching no state',
+  standalone: true,
   configure(cli) {
     cli
       .argument('<prompt-file>', 'the .prompt.yaml file to plan')

@@ -2,14 +2,14 @@
 // warning naming the V2.0 form), and what cannot is rejected with a message naming it.
 import { isMap } from 'yaml';
 import { errorAt, type YamlFile } from '../../../src/yaml-file.js';
-import type { FileKind } from './loader.js';
 
 function fields(file: YamlFile): Record<string, unknown> | null {
   return file.data && typeof file.data === 'object' && !Array.isArray(file.data) ? (file.data as Record<string, unknown>) : null;
 }
 
 /** sdgen V1 files still in the wild: say what they are and what the V2.0 form looks like. */
-export function rejectOldFormat(file: YamlFile, kind: FileKind): void {
+/** `kind` as the loader names file kinds (prompt, template, chunk, ...). */
+export function rejectOldFormat(file: YamlFile, kind: string): void {
   if (Array.isArray(file.data)) {
     throw errorAt(file, [], 'old list-of-items variations format (sdgen V1); V2.0 expects a mapping key -> value, e.g. `BobCut: "bob cut, chin-length"`, or `variations:` holding that mapping');
   }

@@ -14,7 +14,7 @@ import { TemplateLoader } from './loader.js';
 import { flattenForApi, normalisePrompt } from './normalise.js';
 import { hash32, Rng } from './prng.js';
 import { parseFixed, parseSeedSweep } from './seeds.js';
-import { applySelector, SelectorError } from './selectors.js';
+import { applySelector, SelectorError, unknownSelections } from './selectors.js';
 import { applyTheme, type AppliedTheme } from './themes.js';
 import { loadPresets } from './presets.js';
 import { samplerWarning } from './older-forms.js';
@@ -44,10 +44,17 @@ export interface FilePlan {
 
 const LIMIT = 4;
 
-function missingError(resolved: ResolvedPrompt, missing: string[], imports: Map<string, unknown>): InputError {
-  const available = [...imports.keys()].sort().join(', ') || '(none)';
+/** Placeholders without variations: none declared, or the import is a chunk (an @ reference), not a variations file. */
+function missingError(resolved: ResolvedPrompt, missing: string[], imports: Map<string, Declared<ImportValue>>): InputError {
   const field = resolved.ownImports.size > 0 ? ['imports'] : ['prompt'];
-  return errorAt(resolved.entry, field, `unknown placeholders: ${missing.join(', ')}; no import declares them (available imports: ${available})`);
+  const chunks = missing.filter((n) => imports.has(n));
+  const undeclared = missing.filter((n) => !imports.has(n));
+  if (undeclared.length === 0) {
+    return errorAt(resolved.entry, field, `${chunks.map((n) => `{${n}}`).join(', ')}: imported as chunks, not variations; insert a chunk with @Name, or import a variations file for {Name}`);
+  }
+  const available = [...imports].filter(([, d]) => isVariationImport(d.value)).map(([n]) => n).sort().join(', ') || '(none)';
+  const alsoChunks = chunks.length ? `; ${chunks.join(', ')} are imported as chunks, not variations` : '';
+  return errorAt(resolved.entry, field, `unknown placeholders: ${undeclared.join(', ')}; no import declares them (available imports: ${available})${alsoChunks}`);
 }
 
 function chooseTheme(resolved: ResolvedPrompt, loader: TemplateLoader, options: PlanOptions, warnings: string[]): AppliedTheme | null {
@@ -70,7 +77,7 @@ function sourcesOf(loader: TemplateLoader, resolved: ResolvedPrompt, axes: Axis[
   return axes.map((a) => (removed.has(a.name) ? null : loadSource(loader, a.name, imports.get(a.name)!)));
 }
 
-function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: number, fixed: Map<string, string>, locate: Locate): number[][] {
+function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: number, fixed: Map<string, string>, locate: Locate, warnings: string[]): number[][] {
   return axes.map((axis, a) => {
     const source = sources[a];
     if (!source) return [0];
@@ -79,6 +86,11 @@ function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: n
       const at = source.keys.indexOf(pinned);
       if (at < 0) throw new InputError(`fixed ${axis.name}:${pinned}: unknown key; available keys: ${source.keys.join(', ')}`, { field: 'fixed' });
       return [at];
+    }
+    const unknown = unknownSelections(axis.selector, source.keys);
+    if (unknown) {
+      const { file, line } = locate(axis.written);
+      warnings.push(`${file ?? ''}${line ? `:${line}` : ''}: ${axis.written}: ${unknown}`);
     }
     try {
       return applySelector(axis.selector, source.keys, () => new Rng(base, LIMIT, hash32(axis.name)));
@@ -160,7 +172,7 @@ function prepare(path: string, options: PlanOptions): Prepared {
   const base = baseSeedOf(resolved);
   const fixed = parseFixed(options.fixed ?? '');
   for (const name of fixed.keys()) if (!axes.some((a) => a.name === name)) warnings.push(`fixed ${name}: no such placeholder in ${path}`);
-  const selected = selectValues(axes, sources, base, fixed, locate);
+  const selected = selectValues(axes, sources, base, fixed, locate, warnings);
   if (resolved.generation.mode === 'random') selected.forEach((values, a) => (selected[a] = distinctValues(values, sources[a] ?? null)));
   const live = axes.map((_, a) => a).filter((a) => sources[a] !== null);
   const weight = (a: number) => axes[a]!.selector.weight;
