@@ -95,6 +95,7 @@ export const themeFileSchema = z.looseObject({
   type: z.literal('theme_config').optional(),
   name: text,
   description: z.string().optional(),
+  tags: z.array(text).optional().describe('for `pipeline themes list --tag`'),
   imports: z.record(z.string(), z.union([z.string(), z.array(text)]))
     .describe('X: path, X.<style>: path, X: [Remove]'),
   variations: z.unknown().optional().describe('names, metadata only'),
