@@ -6,7 +6,7 @@ import type { PromptRow } from '../schemas/tables.js';
 import { parseLoraSpec, txt2imgPayload } from '../adapters/a1111.js';
 import { defineCommand, examples, integerAtLeast } from '../src/command.js';
 import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
-import { planPromptFile } from '../stages/resolve/templates/plan.js';
+import { parseThemes, planWithThemes } from '../stages/resolve/templates/theme-mix.js';
 import { modes, seedModes, type Answers } from '../stages/resolve/templates/ask.js';
 import { answersFor } from './plan-answers.js';
 
@@ -48,7 +48,7 @@ export default defineCommand<PlanOptions>({
   configure(cli) {
     cli
       .argument('<prompt-file>', 'the .prompt.yaml file to plan')
-      .option('--theme <name>', 'apply this theme')
+      .option('--theme <spec>', 'apply this theme, or mix several per image: cyberpunk,fantasy or cyberpunk:50,fantasy:30')
       .option('--style <name>', 'the theme style', 'default')
       .option('--seeds <spec>', 'seed sweep, e.g. 3#10 (3 seeds from 10)')
       .option('--fixed <spec>', 'pin variation keys, e.g. Location:Beach')
@@ -65,10 +65,9 @@ export default defineCommand<PlanOptions>({
   },
   async run({ args: [file], options }, ctx) {
     const answers = await answersFor(file!, { mode: options.mode, seed_mode: options.seedMode });
-    const result = planPromptFile(resolve(file!), {
-      projectDir: ctx.projectDir, theme: options.theme ?? null, style: options.style,
-      seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count, answers,
-    });
+    const result = planWithThemes(resolve(file!), {
+      projectDir: ctx.projectDir, style: options.style, seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count, answers,
+    }, parseThemes(options.theme));
     for (const warning of result.warnings) ctx.stderr(`warning: ${warning}\n`);
     if (options.payloads) writePayloads(resolve(options.payloads), result.rows, ctx.params);
     ctx.stdout(formatRows(options.format === 'table' ? result.rows.map(summaryRow) : result.rows, options.format));

@@ -38,7 +38,8 @@ export default defineCommand<ValidateOptions>({
     const entries = args.length === 0 && inProject ? await findPromptFiles(ctx.projectDir, params.prompts) : [];
     const folders = args.length > 0 ? args.map((p) => resolve(p)) : inProject ? params.prompts.map(globBase) : [ctx.projectDir];
     // Paths given: those and the files their prompts read; else whole folders, as the project has them.
-    const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...params, readFolders: args.length === 0 });
+    // Every theme a prompt can use is planned, so the configured theme (or mix) needs no pass of its own.
+    const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...params, theme: null, readFolders: args.length === 0 });
     const planned = report.files.filter((f) => f.endsWith('.prompt.yaml')).length;
     if (options.format === 'json') {
       printJson(report, planned, ctx.stdout);
