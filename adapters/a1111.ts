@@ -143,7 +143,7 @@ export interface SdModel {
   filename: string;
 }
 
-async function request(endpoint: string, path: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
+export async function request(endpoint: string, path: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
   let response: Response;
   try {
     response = await fetch(new URL(path, endpoint), { ...init, signal: AbortSignal.timeout(timeoutMs) });

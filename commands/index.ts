@@ -3,6 +3,7 @@ import type { Command } from '../src/command.js';
 import plan from './plan.js';
 import validate from './validate.js';
 import themes from './themes.js';
+import api from './api.js';
 import schema from './schema.js';
 import label from './label.js';
 import report from './report.js';
@@ -10,5 +11,5 @@ import prune from './prune.js';
 import loop from './loop.js';
 
 // Command<never>: each command declares its own option type, which no one shared type covers.
-const commands: Command<never>[] = [plan, validate, themes, schema, label, report, prune, loop];
+const commands: Command<never>[] = [plan, validate, themes, api, schema, label, report, prune, loop];
 export default commands;
