@@ -4,6 +4,7 @@ import plan from './plan.js';
 import validate from './validate.js';
 import themes from './themes.js';
 import api from './api.js';
+import pick from './pick.js';
 import schema from './schema.js';
 import label from './label.js';
 import report from './report.js';
@@ -11,5 +12,5 @@ import prune from './prune.js';
 import loop from './loop.js';
 
 // Command<never>: each command declares its own option type, which no one shared type covers.
-const commands: Command<never>[] = [plan, validate, themes, api, schema, label, report, prune, loop];
+const commands: Command<never>[] = [plan, validate, themes, pick, api, schema, label, report, prune, loop];
 export default commands;

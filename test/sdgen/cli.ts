@@ -25,3 +25,22 @@ export function writeFiles(files: Record<string, string | Buffer>, dir = mkdtemp
 
 /** The smallest pipeline.yaml that has the project commands (plan, validate, themes...). */
 export const projectYaml = 'commands: [commands]\nstages:\n  resolve:\n    uses: resolve\n    params: [resolve]\n';
+
+/**
+ * Run the CLI on a pseudo-terminal (script(1)) and type `keys` each time the output
+ * since the previous step matches `when`, as a person at the prompt would.
+ */
+export function onTerminal(cwd: string, args: string[], steps: { when: RegExp; keys: string }[]): Promise<CliResult> {
+  const command = [process.execPath, join(repoRoot, 'bin', 'pipeline.js'), ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let pending = '';
+  let step = 0;
+  child.stdout!.on('data', (d: Buffer) => {
+    pending += d.toString();
+    if (step < steps.length && steps[step]!.when.test(pending)) {
+      pending = '';
+      child.stdin!.write(steps[step++]!.keys);
+    }
+  });
+  return finished(child);
+}
