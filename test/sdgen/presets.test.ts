@@ -2,7 +2,7 @@
 // bodies: `plan --payloads` and what the A1111 stand-in received from `pipeline run`.
 // The expected detector and unit dicts are written out from sdgen's builders
 // (ADetailerDetector.to_api_dict and ControlNetUnit.to_api_dict), field by field.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyExampleProject } from '../example-project.js';
@@ -132,6 +132,12 @@ describe('presets reach A1111 as sdgen sends them', () => {
     // generate may send in any order; each planned body arrives once.
     expect(sent.map((b) => b.alwayson_scripts)).toEqual(expect.arrayContaining(expected));
     expect(new Set(sent.map((b) => JSON.stringify(b.alwayson_scripts))).size).toBe(4);
+    // A ControlNet image is an input of resolve like the YAML files: changing it makes resolve stale.
+    const before = await pipelineIn(dir, ['status', 'resolve', '--json', ...set]);
+    expect(JSON.parse(before.stdout)[0]).toMatchObject({ name: 'resolve', upToDate: true });
+    writeFileSync(join(dir, 'data/poses/sitting.png'), solidPng(8, [1, 2, 3]));
+    const status = await pipelineIn(dir, ['status', 'resolve', '--json', ...set]);
+    expect(JSON.parse(status.stdout)[0]).toMatchObject({ name: 'resolve', upToDate: false });
   });
 
   it('names the file and field of a bad preset', async () => {

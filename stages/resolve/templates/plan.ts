@@ -256,5 +256,6 @@ export function planPromptFile(path: string, options: PlanOptions): FilePlan {
   const { rows, used } = buildRows(prepared, options);
   const manifest = manifestOf(prepared, rows.length, used);
   for (const row of rows) row.manifest = manifest;
-  return { rows, files: [...prepared.loader.filesRead], warnings: [...prepared.loader.warnings, ...prepared.warnings] };
+  const images = prepared.presets ? [...prepared.presets.presets.images.keys()] : [];
+  return { rows, files: [...prepared.loader.filesRead, ...images], warnings: [...prepared.loader.warnings, ...prepared.warnings] };
 }

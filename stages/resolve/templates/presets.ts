@@ -30,6 +30,8 @@ export interface Presets {
   units: Unit[];
   /** the placeholders ad_prompt / ad_negative_prompt / images use */
   placeholders: Set<string>;
+  /** ControlNet image file -> content hash, for this plan: the images are inputs like the YAML files */
+  images: Map<string, string>;
 }
 
 /** A file reference sent to A1111 as base64 by the adapter; the hash makes it part of the image's identity. */
@@ -135,7 +137,7 @@ export function loadPresets(loader: TemplateLoader, declaredIn: (key: string) =>
   if (!adFile && !cnFile) return null;
   const detectors = adFile ? detectorsOf(loader, adFile) : [];
   const units = cnFile ? unitsOf(loader, cnFile) : [];
-  return { detectors, units, placeholders: placeholdersIn(detectors, units) };
+  return { detectors, units, placeholders: placeholdersIn(detectors, units), images: new Map() };
 }
 
 /** Per image: the text of `{Name}` / `{Name:part}`, and the image file of `{Name}` image variations. */
@@ -157,25 +159,24 @@ function detectorArgs(detector: Detector, values: ImageValues): Record<string, u
   return args;
 }
 
-const hashes = new Map<string, string>();
-
-export function imageFile(path: string): ImageFile {
-  let sha256 = hashes.get(path);
+/** Each image is read once per plan, and a new plan reads it again (it may have changed). */
+function imageFile(presets: Presets, path: string): ImageFile {
+  let sha256 = presets.images.get(path);
   if (sha256 === undefined) {
     try {
       sha256 = hashBytes(readFileSync(path));
     } catch {
       throw new InputError(`ControlNet image not found: ${path}`, { file: path });
     }
-    hashes.set(path, sha256);
+    presets.images.set(path, sha256);
   }
   return { file: path, sha256 };
 }
 
 /** ControlNet's API form of one unit, as sdgen's to_api_dict orders it (`guess_mode` is sent as `guessmode`). */
-function unitArgs(unit: Unit, values: ImageValues): Record<string, unknown> {
+function unitArgs(presets: Presets, unit: Unit, values: ImageValues): Record<string, unknown> {
   const { fields: f, image } = unit;
-  const sent = image === null ? null : image.kind === 'data' ? image.data : imageFile(image.kind === 'file' ? image.path : values.imageFile(image.name));
+  const sent = image === null ? null : image.kind === 'data' ? image.data : imageFile(presets, image.kind === 'file' ? image.path : values.imageFile(image.name));
   return {
     enabled: true, module: f.module, model: f.model, weight: f.weight, image: sent, resize_mode: f.resize_mode,
     low_vram: f.low_vram, processor_res: f.processor_res, threshold_a: f.threshold_a, threshold_b: f.threshold_b,
@@ -188,7 +189,7 @@ function unitArgs(unit: Unit, values: ImageValues): Record<string, unknown> {
 export function scriptsFor(presets: Presets, values: ImageValues): Record<string, unknown> {
   const scripts: Record<string, unknown> = {};
   if (presets.detectors.length) scripts.ADetailer = { args: [true, false, ...presets.detectors.map((d) => detectorArgs(d, values))] };
-  if (presets.units.length) scripts.controlnet = { args: presets.units.map((u) => unitArgs(u, values)) };
+  if (presets.units.length) scripts.controlnet = { args: presets.units.map((u) => unitArgs(presets, u, values)) };
   return scripts;
 }
 

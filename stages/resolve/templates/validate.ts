@@ -93,7 +93,7 @@ export function validateTemplates(entries: string[], folders: string[], options:
       try {
         // A file that asks is checked as the first answer would plan it.
         const plan = planPromptFile(entry, { answers: { mode: 'combinatorial', seed_mode: 'fixed' }, ...options, theme });
-        for (const file of plan.files) dirs.add(options.readFolders === false ? file : dirname(file));
+        for (const file of plan.files.filter((f) => /\.ya?ml$/.test(f))) dirs.add(options.readFolders === false ? file : dirname(file));
         report.warnings.push(...plan.warnings.map((w) => new InputError(w)));
       } catch (error) {
         report.problems.push(...problemsOf(error, entry));
