@@ -38,6 +38,10 @@ describe('sdgen keys and older forms', () => {
     expect(code, stderr).toBe(0);
     expect(rows.map((r) => r.api_prompt)).toEqual(['a red car', 'a blue car']);
     expect(stderr).toMatch(/`template:` is the older key of a prompt file; V2.0 writes `prompt:`/);
+    const validate = await pipelineIn(dir, ['validate', 'prompts/old/a.prompt.yaml']);
+    expect(validate.code, validate.stderr).toBe(0);
+    expect(validate.stderr).toMatch(/warning: .*`template:` is the older key/);
+    expect(validate.stderr).not.toMatch(/unknown key/);
   });
 
   it('rejects a V1 variations: block naming imports:', async () => {

@@ -10,7 +10,8 @@ import type { YamlFile } from '../../../src/yaml-file.js';
 const SDGEN_EXTRAS = ['themable', 'style_sensitive', 'prompts', 'description', 'base_path'];
 
 const KNOWN: Partial<Record<FileKind, Set<string>>> = {
-  prompt: new Set([...Object.keys(promptFileSchema.shape), ...SDGEN_EXTRAS]),
+  // `template:` in a prompt file is the older key for `prompt:`, read as such (with its own warning).
+  prompt: new Set([...Object.keys(promptFileSchema.shape), ...SDGEN_EXTRAS, 'template']),
   template: new Set([...Object.keys(templateFileSchema.shape), ...SDGEN_EXTRAS]),
   chunk: new Set([...Object.keys(chunkFileSchema.shape), ...SDGEN_EXTRAS]),
   theme: new Set([...Object.keys(themeFileSchema.shape), ...SDGEN_EXTRAS]),
