@@ -10,8 +10,18 @@ export type ListKind = (typeof listKinds)[number];
 type Json = Record<string, unknown>;
 const get = (endpoint: string, path: string, timeoutMs: number) => request(endpoint, path, {}, timeoutMs);
 
-/** One row per entry, with the columns worth showing. */
+/** One row per entry, with the columns worth showing; an extension's list missing says which extension. */
 export async function listFromServer(endpoint: string, kind: ListKind, timeoutMs = 10_000): Promise<Json[]> {
+  try {
+    return await listOf(endpoint, kind, timeoutMs);
+  } catch (error) {
+    const extension = kind === 'adetailer-models' ? 'ADetailer' : kind === 'controlnet-models' ? 'ControlNet' : null;
+    if (!extension || !(error instanceof A1111Error) || error.kind !== 'request') throw error;
+    throw new A1111Error(`${error.message} (is the ${extension} extension installed on ${endpoint}?)`, error.kind, endpoint);
+  }
+}
+
+async function listOf(endpoint: string, kind: ListKind, timeoutMs: number): Promise<Json[]> {
   switch (kind) {
     case 'samplers':
       return ((await get(endpoint, '/sdapi/v1/samplers', timeoutMs)) as Json[]).map((s) => ({ name: s.name, aliases: ((s.aliases as string[]) ?? []).join(', ') }));

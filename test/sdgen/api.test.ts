@@ -45,6 +45,11 @@ describe('pipeline api', () => {
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^name\s+aliases$/m);
     expect(table.stdout).toMatch(/^DPM\+\+ 2M\s+k_dpm_2m$/m);
+    const bare = await startA1111StandIn({ extensions: false });
+    servers.push(bare);
+    const missing = await pipelineIn(dir, ['api', 'adetailer-models', '--endpoint', bare.url]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/HTTP 404 .*\(is the ADetailer extension installed on http:\/\/127\.0\.0\.1:\d+\?\)/);
     await server.down();
     const down = await pipelineIn(dir, ['api', 'models', '--endpoint', server.url]);
     expect(down.code).toBe(1);

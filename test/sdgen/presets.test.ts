@@ -140,6 +140,30 @@ describe('presets reach A1111 as sdgen sends them', () => {
     expect(JSON.parse(status.stdout)[0]).toMatchObject({ name: 'resolve', upToDate: false });
   });
 
+  it('takes the other forms sdgen takes: {import, override}, a list with unit overrides, an inline unit, images drawn per image', async () => {
+    const prompt = (name: string, text: string, parameters: string) => `version: "2.0"\nname: ${name}\nprompt: "${text}"\nimports:\n  Expression: ../variations/expression.yaml\n  Pose: ../variations/poses.yaml\nparameters:\n${parameters}\ngeneration:\n  mode: combinatorial\n  seed: 7\n  seed_mode: fixed\n  max_images: 0\n`;
+    const dir = writeFiles({
+      ...files,
+      'data/prompts/single.prompt.yaml': prompt('single', 'portrait, {Expression}', '  adetailer:\n    import: ../presets/hands.adetailer.yaml\n    override: {ad_denoising_strength: 0.6}\n  controlnet: [../presets/pose.controlnet.yaml, {weight: 0.5, image: ../poses/sitting.png}]'),
+      'data/prompts/inline.prompt.yaml': prompt('inline', 'portrait, {Expression}', '  controlnet: {model: control_v11p_sd15_canny, module: canny, image: "{Pose}"}'),
+    }, copyExampleProject());
+    const payloads = async (file: string) => {
+      const out = join(dir, 'out', file);
+      const result = await pipelineIn(dir, ['plan', `data/prompts/${file}.prompt.yaml`, '--payloads', out]);
+      expect(result.code, result.stderr).toBe(0);
+      return readdirSync(out).sort().map((n) => JSON.parse(readFileSync(join(out, n), 'utf8')).alwayson_scripts);
+    };
+    const single = await payloads('single');
+    expect(single[0].ADetailer.args).toEqual([true, false, detector({ ad_model: 'hand_yolov8n.pt', ad_prompt: 'perfect hands', ad_denoising_strength: 0.6 })]);
+    expect(single.map((s: { controlnet: { args: unknown[] } }) => s.controlnet.args)).toEqual([[{ ...openposeUnit(sitting), weight: 0.5 }], [{ ...openposeUnit(sitting), weight: 0.5 }]]);
+    // {Pose} is no placeholder of this prompt: each image draws one pose, the same on every plan.
+    const inline = await payloads('inline');
+    const images = inline.map((s: { controlnet: { args: { image: string; module: string }[] } }) => s.controlnet.args[0]!.image);
+    expect(images.every((i: string) => [standing.toString('base64'), sitting.toString('base64')].includes(i))).toBe(true);
+    expect(await payloads('inline')).toEqual(inline);
+    expect(inline[0].controlnet.args[0].module).toBe('canny');
+  });
+
   it('names the file and field of a bad preset', async () => {
     const dir = writeFiles({
       ...files,

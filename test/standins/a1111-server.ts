@@ -27,6 +27,8 @@ export interface StandInOptions {
   fault?: (n: number, body: Record<string, unknown>) => Fault;
   imageSize?: number;
   port?: number;
+  /** the ADetailer and ControlNet extensions' routes (default true) */
+  extensions?: boolean;
 }
 
 export interface RecordedRequest {
@@ -188,9 +190,10 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     if (key === 'GET /sdapi/v1/schedulers') return sendJson(res, 200, standInLists.schedulers);
     if (key === 'GET /sdapi/v1/upscalers') return sendJson(res, 200, standInLists.upscalers);
     if (key === 'GET /sdapi/v1/latent-upscale-modes') return sendJson(res, 200, standInLists.latentUpscaleModes);
-    if (key === 'GET /adetailer/v1/ad_model') return sendJson(res, 200, standInLists.adetailer);
-    if (key === 'GET /controlnet/model_list') return sendJson(res, 200, standInLists.controlnetModels);
-    if (key === 'GET /controlnet/module_list') return sendJson(res, 200, standInLists.controlnetModules);
+    const extensions = options.extensions ?? true;
+    if (extensions && key === 'GET /adetailer/v1/ad_model') return sendJson(res, 200, standInLists.adetailer);
+    if (extensions && key === 'GET /controlnet/model_list') return sendJson(res, 200, standInLists.controlnetModels);
+    if (extensions && key === 'GET /controlnet/module_list') return sendJson(res, 200, standInLists.controlnetModules);
     if (key === 'POST /sdapi/v1/refresh-loras') return sendJson(res, 200, null);
     sendJson(res, 404, { detail: 'Not Found' });
   }
