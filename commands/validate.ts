@@ -35,8 +35,10 @@ export default defineCommand<ValidateOptions>({
   async run({ args, options }, ctx) {
     const params = resolveParams.parse({ resolve: (ctx.params as { resolve?: unknown }).resolve }).resolve;
     const inProject = existsSync(join(ctx.projectDir, 'pipeline.yaml'));
-    const entries = args.length === 0 && inProject ? await findPromptFiles(ctx.projectDir, params.prompts) : [];
-    const folders = args.length > 0 ? args.map((p) => resolve(p)) : inProject ? params.prompts.map(globBase) : [ctx.projectDir];
+    // The run plans' prompt files are entries as much as resolve.prompts.
+    const globs = [...params.prompts, ...(params.runs ?? []).flatMap((r) => r.prompts)];
+    const entries = args.length === 0 && inProject ? await findPromptFiles(ctx.projectDir, globs) : [];
+    const folders = args.length > 0 ? args.map((p) => resolve(p)) : inProject ? globs.map(globBase) : [ctx.projectDir];
     // Paths given: those and the files their prompts read; else whole folders, as the project has them.
     // Every theme a prompt can use is planned, so the configured theme (or mix) needs no pass of its own.
     const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...params, theme: null, readFolders: args.length === 0 });

@@ -67,5 +67,13 @@ describe('run plans', () => {
       { session: 'character-run1', theme: 'cyberpunk', seed: 101 },
       { session: 'pet-pets', theme: null, seed: expect.any(Number) },
     ]);
+    const only = "[{prompts: [data/batch/broken.prompt.yaml]}]";
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(dir, 'data/batch'));
+    // Outside the folders of resolve.prompts: validate finds it through the run plan only.
+    writeFileSync(join(dir, 'data/batch/broken.prompt.yaml'), 'name: broken\nprompt: "{Nope}"\ngeneration:\n  mode: combinatorial\n  seed: 1\n  seed_mode: fixed\n  max_images: 0\n');
+    const validate = await pipelineIn(dir, ['validate', '--set', 'resolve.prompts=[data/prompts/pet.prompt.yaml]', '--set', `resolve.runs=${only}`]);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toMatch(/broken\.prompt\.yaml:2:9: prompt: unknown placeholders: Nope/);
   });
 });
