@@ -1,6 +1,6 @@
 // pipeline themes list / show / check / new through the real CLI, run inside the
 // example project's data folder as an sdgen user would.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -19,6 +19,9 @@ function project(): string {
 describe('pipeline themes', () => {
   it('lists the themes, compactly, by tag and by template', async () => {
     const data = project();
+    // Run outputs are never searched: a copy of a theme inside a session folder is not a theme.
+    mkdirSync(join(data, 'sessions/20250101_000000-x/stray'), { recursive: true });
+    writeFileSync(join(data, 'sessions/20250101_000000-x/stray/theme.yaml'), 'name: stray\nimports: {}\n');
     const table = await pipelineIn(data, ['themes', 'list']);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^name\s+styles\s+tags\s+description\s+path$/m);

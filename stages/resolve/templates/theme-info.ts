@@ -38,13 +38,21 @@ export function readTheme(loader: TemplateLoader, path: string): ThemeInfo {
   return { name: basename(dirname(path)), path, description: data.description ?? '', tags: data.tags ?? [], styles, imports };
 }
 
-/** Every `<name>/theme.yaml` under `root`, tool folders (node_modules, dot folders) skipped. */
+/**
+ * Folders that hold what runs produce (tens of thousands of images) or tools' files: a
+ * theme is never there, and listing them would cost more than everything else.
+ */
+const NOT_THEMES = new Set(['node_modules', 'sessions', 'objects', 'tables', 'memo', 'trash']);
+
+/** Every `<name>/theme.yaml` under `root`, in path order. */
 export function themeFilesUnder(root: string): string[] {
   if (!existsSync(root) || !statSync(root).isDirectory()) return [];
-  return readdirSync(root, { recursive: true, encoding: 'utf8' })
-    .filter((name) => basename(name) === 'theme.yaml' && !name.split(/[\\/]/).some((p) => p.startsWith('.') || p === 'node_modules'))
-    .map((name) => join(root, name))
-    .sort();
+  const found: string[] = [];
+  for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name === 'theme.yaml' && entry.isFile()) found.push(join(root, entry.name));
+    else if (entry.isDirectory() && !entry.name.startsWith('.') && !NOT_THEMES.has(entry.name)) found.push(...themeFilesUnder(join(root, entry.name)));
+  }
+  return found;
 }
 
 /** The chain from `path` up through `implements`, child first: what a theme check needs. */
