@@ -43,7 +43,7 @@ describe('several themes in one plan', () => {
     const set = ['--set', 'resolve.prompts=[data/prompts/character.prompt.yaml]', '--set', 'resolve.count=4', '--set', 'resolve.theme={cyberpunk: 3, fantasy: 1}'];
     const run = await pipelineIn(dir, ['run', 'generate', ...set]);
     expect(run.code, run.stderr).toBe(0);
-    const sql = await pipelineIn(dir, ['sql', '--format', 'json', 'select theme, count(*)::int as n from prompts group by theme order by theme', ...set]);
+    const sql = await pipelineIn(dir, ['sql', '--format', 'json', 'select theme, count(*)::int as n from planned group by theme order by theme', ...set]);
     expect(JSON.parse(sql.stdout)).toEqual([{ theme: 'cyberpunk', n: 3 }, { theme: 'fantasy', n: 1 }]);
     const sessions = readdirSync(join(dir, 'data/sessions')).map((s) => s.replace(/^\d{8}_\d{6}-/, '')).sort();
     expect(sessions).toEqual(['character-cyberpunk-default', 'character-fantasy-default']);
@@ -61,7 +61,7 @@ describe('run plans', () => {
     const set = ['--set', `resolve.runs=${runs}`];
     const run = await pipelineIn(dir, ['run', 'resolve', ...set]);
     expect(run.code, run.stderr).toBe(0);
-    const sql = await pipelineIn(dir, ['sql', '--format', 'json', 'select session, theme, seed from prompts order by session, idx', ...set]);
+    const sql = await pipelineIn(dir, ['sql', '--format', 'json', 'select session, theme, seed from planned order by session, idx', ...set]);
     expect(JSON.parse(sql.stdout)).toEqual([
       { session: 'character-run1', theme: 'cyberpunk', seed: 100 },
       { session: 'character-run1', theme: 'cyberpunk', seed: 101 },
