@@ -34,7 +34,6 @@ describe('device specs', () => {
 
   it('gives a GPU larger batches and more decoding workers than the CPU', () => {
     expect(deviceDefaults(parseDevice('cpu'), 16)).toEqual({ batchSize: 32, workers: 2 });
-    expect(deviceDefaults(parseDevice('cpu'), 1)).toEqual({ batchSize: 32, workers: 0 });
     expect(deviceDefaults(parseDevice('cuda'), 16)).toEqual({ batchSize: 128, workers: 8 });
     expect(deviceDefaults(parseDevice('cuda'), 2)).toEqual({ batchSize: 128, workers: 1 });
   });
