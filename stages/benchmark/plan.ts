@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { hashValue } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
+import { scoreParams } from '../score/params.js';
 
 export const benchmarkSettings = z.object({
   axes: z
@@ -22,6 +23,8 @@ export const benchmarkSettings = z.object({
   weight: z.number().positive().default(0.8).describe('the candidate LoRA weight W in <lora:NAME:W>'),
   alpha: z.number().gt(0).lt(1).default(0.05).describe('significance level of the one-sided test for improvement'),
   tolerance: z.number().min(0).max(1).default(0.1).describe('the largest drop in one value\'s success rate that is accepted'),
+  judge: scoreParams.nullable().default(null)
+    .describe('an independent second scoring model (score params, e.g. {model: models/clip-large}); its verdict must agree for promotion'),
 });
 export type BenchmarkSettings = z.infer<typeof benchmarkSettings>;
 
