@@ -252,10 +252,21 @@ export const benchmarkSummaryRow = z.object({
   p_value: z.number().describe("McNemar's exact test, one-sided: the candidate wins more pairs than it loses"),
   p_two_sided: z.number(),
   worst_regression: z.number(),
+  worst_diversity_fall: z.number().describe("the largest relative fall of one value's mean pairwise embedding distance; 0 when none fell"),
   verdict: z.enum(['promote', 'reject']),
   reason: z.string(),
   judge_verdict: z.enum(['promote', 'reject']).nullable().describe('benchmark.judge: the second scoring model\'s own verdict; null without one'),
   judge_p_value: z.number().nullable(),
+});
+
+/** The spread of one value's benchmark images in one arm (the diversity guard). */
+export const benchmarkDiversityRow = z.object({
+  arm: z.enum(['baseline', 'candidate']),
+  axis: z.string(),
+  value: z.string(),
+  n: z.number().int().describe('images scored (failed and blank renders have no embedding)'),
+  mean_distance: z.number().nullable().describe('mean pairwise cosine distance of the image embeddings; null under two images'),
+  near_duplicate_rate: z.number().describe('share of images with another within benchmark.near_duplicate_distance'),
 });
 
 /** Agreement of a scorer with people's labels on benchmark images (Cohen's kappa per axis). */

@@ -7,12 +7,13 @@ import { z } from 'zod';
 import pLimit from 'p-limit';
 import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
-import { benchmarkAgreementRow, benchmarkRow, benchmarkSummaryRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
+import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type GenerateParams } from '../generate/backend.js';
-import { benchmarkPrompts, benchmarkSettings } from './plan.js';
+import { benchmarkPrompts, benchmarkSettings, type BenchmarkSettings } from './plan.js';
 import { scoreParams, type ScoreParams } from '../score/params.js';
 import { decide, tally, withJudge, type Arm, type Outcome } from './verdict.js';
 import { agreementRows, type Reading } from './agreement.js';
+import { diversityRows, pixelFeatures, worstDiversityFall, type Embedded } from './diversity.js';
 import { humanLabelsOf, labelsFingerprint, readLabelRows } from '../classify/human-labels.js';
 
 const params = z.object({
@@ -30,7 +31,8 @@ export interface ScoreItem {
 
 /** The part of the score stage's scorer (stages/score/scorer.ts) the benchmark uses. */
 export interface BenchmarkScorer {
-  scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[] }>;
+  /** embeddings feed the diversity guard; a scorer without them leaves it out */
+  scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[]; embeddings?: EmbeddingRow[] }>;
   close?(): Promise<void>;
 }
 
@@ -74,30 +76,38 @@ async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: P
 interface Scored {
   outcomes: Outcome[];
   readings: Reading[];
+  embedded: Embedded[];
 }
 
-async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[]): Promise<Scored> {
+type Features = BenchmarkSettings['diversity_features'];
+
+async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[], features: Features): Promise<Scored> {
   const items = rendered.flatMap((r) => (r.item ? [r.item] : []));
-  const { scores } = items.length ? await scorer.scoreImages(items) : { scores: [] };
+  const { scores, embeddings = [] } = items.length ? await scorer.scoreImages(items) : { scores: [] };
   const readings: Reading[] = [];
-  const outcomes = rendered.map(({ prompt, item }): Outcome => {
+  const embedded: Embedded[] = [];
+  const embeddingOf = new Map(embeddings.map((e) => [e.image_id, e.embedding]));
+  const outcomes = await Promise.all(rendered.map(async ({ prompt, item }): Promise<Outcome> => {
     const [axis] = Object.keys(prompt.variations);
     const value = prompt.variations[axis!]!.key;
     const score = item && scores.find((s) => s.image_id === item.image_id && s.axis === axis);
     if (item && score) readings.push({ image_id: item.image_id, axis: axis!, top_value: score.top_value });
+    const embedding = item && score?.matched && (features === 'pixels' ? await pixelFeatures(item.png) : embeddingOf.get(item.image_id));
+    if (embedding) embedded.push({ arm, axis: axis!, value, embedding });
     return { arm, prompt_id: prompt.prompt_id, axis: axis!, value, success: score?.matched ?? false, p_target: score ? score.p_target : null };
-  });
-  return { outcomes, readings };
+  }));
+  return { outcomes, readings, embedded };
 }
 
 /** Both arms' scores by one scorer: the same pictures whichever model reads them. */
-async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][]): Promise<Scored> {
-  const out: Scored = { outcomes: [], readings: [] };
+async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], features: Features): Promise<Scored> {
+  const out: Scored = { outcomes: [], readings: [], embedded: [] };
   try {
     for (const [arm, rendered] of arms) {
-      const scored = await scoreArm(scorer, arm, rendered);
+      const scored = await scoreArm(scorer, arm, rendered, features);
       out.outcomes.push(...scored.outcomes);
       out.readings.push(...scored.readings);
+      out.embedded.push(...scored.embedded);
     }
   } finally {
     await scorer.close?.();
@@ -153,6 +163,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark: { kind: 'table', schema: benchmarkRow },
       benchmark_summary: { kind: 'table', schema: benchmarkSummaryRow },
       benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
+      benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
     },
     async resources(ctx) {
       const { scorerResources } = await import('../score/scorer.js');
@@ -174,19 +185,20 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         ['candidate', candidateParams(ctx.params.generate, lora, dir, s.weight)],
       ], benchmarkPrompts(s));
       const scorerOpts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir };
-      const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered);
-      const rules = { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance };
+      const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features);
+      const diversity = diversityRows(primary.embedded, s.near_duplicate_distance);
+      const rules = { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance, diversityFall: worstDiversityFall(diversity), diversityTolerance: s.diversity_tolerance };
       let summary = decide(primary.outcomes, rules);
       // The journal alone: labels an older version kept in the state move there when classify runs.
       const labels = humanLabelsOf(await readLabelRows(ctx.dataDir));
       const agreement = agreementRows('score', primary.readings, labels);
       if (s.judge) {
-        const judged = await scoreArms(await deps.createScorer(s.judge, scorerOpts), rendered);
+        const judged = await scoreArms(await deps.createScorer(s.judge, scorerOpts), rendered, s.diversity_features);
         summary = withJudge(summary, decide(judged.outcomes, rules), s.judge.model);
         agreement.push(...agreementRows('judge', judged.readings, labels));
       }
       ctx.log(`${lora.name}: ${summary.verdict}: ${summary.reason}`);
-      return { benchmark: tally(primary.outcomes), benchmark_summary: [summary], benchmark_agreement: agreement };
+      return { benchmark: tally(primary.outcomes), benchmark_summary: [summary], benchmark_agreement: agreement, benchmark_diversity: diversity };
     },
   });
 }

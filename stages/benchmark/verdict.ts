@@ -5,6 +5,7 @@
 // value drops by more than `tolerance`.
 import type { z } from 'zod';
 import type { benchmarkRow, benchmarkSummaryRow } from '../../schemas/tables.js';
+import type { DiversityFall } from './diversity.js';
 import { mcnemarExact, pairedDifferenceInterval, wilson, type PairedTable } from './stats.js';
 
 export type BenchmarkRow = z.infer<typeof benchmarkRow>;
@@ -88,6 +89,15 @@ export interface DecideOptions {
   lora: string;
   alpha: number;
   tolerance: number;
+  /** the value whose image spread fell most (diversity.ts); undefined without embeddings */
+  diversityFall?: DiversityFall;
+  diversityTolerance?: number;
+}
+
+function diversityProblem(o: DecideOptions): string | null {
+  const f = o.diversityFall;
+  if (!f || f.fall <= (o.diversityTolerance ?? 1)) return null;
+  return `${f.axis}=${f.value} lost diversity: mean pairwise distance ${f.before.toFixed(4)} -> ${f.after.toFixed(4)} (-${pct(f.fall)}), more than the diversity tolerance ${pct(o.diversityTolerance ?? 1)}`;
 }
 
 export function decide(outcomes: Outcome[], o: DecideOptions): BenchmarkSummaryRow {
@@ -109,6 +119,9 @@ export function decide(outcomes: Outcome[], o: DecideOptions): BenchmarkSummaryR
   } else if (worst && worst.drop > o.tolerance) {
     verdict = 'reject';
     reason = `${change}, but ${worst.axis}=${worst.value} dropped ${pct(worst.before)} -> ${pct(worst.after)}, more than the tolerance ${pct(o.tolerance)}`;
+  } else if (diversityProblem(o)) {
+    verdict = 'reject';
+    reason = `${change}, but ${diversityProblem(o)}`;
   }
   return {
     lora: o.lora,
@@ -123,6 +136,7 @@ export function decide(outcomes: Outcome[], o: DecideOptions): BenchmarkSummaryR
     p_value: test.pGreater,
     p_two_sided: test.pTwoSided,
     worst_regression: round6(Math.max(0, worst?.drop ?? 0)),
+    worst_diversity_fall: round6(Math.max(0, o.diversityFall?.fall ?? 0)),
     verdict,
     reason,
     judge_verdict: null,

@@ -29,6 +29,8 @@ export const trainSettings = z
     mixed_precision: z.enum(['no', 'fp16', 'bf16']).default('fp16'),
     extra_args: z.array(z.string()).default([]).describe('appended to the sd-scripts argv as they are'),
     timeout_s: z.number().positive().default(21600).describe('a run past this is killed and fails'),
+    simulated_collapse: z.number().min(0).max(1).default(0)
+      .describe('DEMO, simulated trainer only: the share of its renders that collapse to one picture per prompt, to see the diversity guard refuse it'),
     name_prefix: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . or -').default('sdloop'),
     a1111_lora_dir: z.string().nullable().default(null).describe('also copy the LoRA into this A1111 models/Lora folder'),
     refresh_url: z.string().url().nullable().default(null).describe('A1111 base URL to POST /sdapi/v1/refresh-loras after copying'),
@@ -63,7 +65,7 @@ async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[
   await writeSimulatedLora(target, {
     name, subsets, datasetHash, steps, epochs,
     dim: t.network_dim, alpha: t.network_alpha, learningRate: t.learning_rate,
-    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: t.resolution,
+    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: t.resolution, collapse: t.simulated_collapse,
   });
   ctx.progress(steps, steps);
   return { file: target, steps };

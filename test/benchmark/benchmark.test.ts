@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashBytes } from '../../src/hash.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
-import { benchmarkAgreementRow, benchmarkRow, benchmarkSummaryRow, type ScoreRow } from '../../schemas/tables.js';
+import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkRow, benchmarkSummaryRow, type ScoreRow } from '../../schemas/tables.js';
 import { labelsJournal } from '../../stages/classify/human-labels.js';
 import { createBackend } from '../../stages/generate/backend.js';
 import { benchmarkPrompts, benchmarkSettings } from '../../stages/benchmark/plan.js';
@@ -123,6 +123,8 @@ interface BenchmarkRun {
   judge?: 'judge-sees' | 'judge-blind' | 'demo';
   /** label every benchmark picture of an axis with what it shows (people agree with the stand-in) */
   labelAxis?: string;
+  /** the simulated LoRA's sdloop_collapse (demo): that share of its renders ignore the seed */
+  collapse?: number;
 }
 
 async function runBenchmark(tags: Record<string, number>, run: BenchmarkRun = {}) {
@@ -132,7 +134,7 @@ async function runBenchmark(tags: Record<string, number>, run: BenchmarkRun = {}
   mkdirSync(loraDir, { recursive: true });
   const name = 'sdloop-test';
   const path = join(loraDir, `${name}.safetensors`);
-  await writeSimulatedLora(path, { name, subsets: [{ dir: '4_x', repeats: 4, images: ['a.png'], tags }], datasetHash: 'ab12', dim: 4, alpha: 2, learningRate: 1e-4, steps: 10, epochs: 1, baseModel: 'demo', resolution: 512 });
+  await writeSimulatedLora(path, { name, subsets: [{ dir: '4_x', repeats: 4, images: ['a.png'], tags }], datasetHash: 'ab12', dim: 4, alpha: 2, learningRate: 1e-4, steps: 10, epochs: 1, baseModel: 'demo', resolution: 512, collapse: run.collapse });
   const drawn = new Map<string, Record<string, string> | null>();
   const stage = real ? benchmark : makeBenchmarkStage({
     async createBackend(params, opts) {
@@ -149,17 +151,19 @@ async function runBenchmark(tags: Record<string, number>, run: BenchmarkRun = {}
     createScorer: async (params) => standinScorer(drawn, params.model === 'judge-blind'),
   });
   const judge = run.judge ? { model: run.judge } : null;
-  const settings = { benchmark: { axes, prompts_per_value: 30, width: 64, height: 64, judge }, generate: { failure_rate: 0.5, blank_rate: 0 } };
+  // Wider than tall: the synthetic renderer's seeded decoration lies outside the centre square.
+  const settings = { benchmark: { axes, prompts_per_value: 30, width: 96, height: 64, judge, diversity_features: 'pixels' }, generate: { failure_rate: 0.5, blank_rate: 0 } };
   const ctx = makeTestContext({ dir, stage: 'benchmark', params: stage.params.parse(settings) });
   ctx.inputs.lora = { kind: 'path', name: 'lora', path: loraDir, hash: 'h' };
   const info = { name, hash: 'h', path, trainer: 'simulated', dim: 4, alpha: 2, images: 1, steps: 10, base_model: 'demo', duration_s: 0 };
   ctx.inputs.lora_info = { kind: 'table', name: 'lora_info', path: 'memory', hash: 'h', rows: async <T>() => [info] as T[] };
   if (run.labelAxis) await labelEverything(ctx.dataDir, stage, settings, run.labelAxis, drawn);
-  const out = (await runWholeStage(stage, ctx)) as { benchmark: unknown[]; benchmark_summary: unknown[]; benchmark_agreement: unknown[] };
+  const out = (await runWholeStage(stage, ctx)) as Record<'benchmark' | 'benchmark_summary' | 'benchmark_agreement' | 'benchmark_diversity', unknown[]>;
   return {
     rows: out.benchmark.map((r) => benchmarkRow.parse(r)),
     summary: benchmarkSummaryRow.parse(out.benchmark_summary[0]),
     agreement: out.benchmark_agreement.map((r) => benchmarkAgreementRow.parse(r)),
+    diversity: out.benchmark_diversity.map((r) => benchmarkDiversityRow.parse(r)),
   };
 }
 
@@ -207,6 +211,23 @@ describe('benchmark stage on the synthetic backend', () => {
     const { summary } = await runBenchmark({ 'red hair': 5, 'blonde hair': 5, 'black hair': 5, 'blue eyes': 5, 'green eyes': 5 }, { real: true });
     expect(summary.verdict).toBe('promote');
     expect(summary.baseline_adherence).toBeLessThan(0.8);
+  });
+
+  it('refuses a LoRA that buys adherence by collapsing diversity', async () => {
+    const tags = { 'red hair': 5, 'blonde hair': 5, 'black hair': 5, 'blue eyes': 5, 'green eyes': 5 };
+    const healthy = await runBenchmark(tags, { real: true });
+    const collapsed = await runBenchmark(tags, { real: true, collapse: 0.9 });
+    // Same adherence gain either way: the collapse touches only what the scorer ignores.
+    expect(collapsed.summary.candidate_adherence).toBe(healthy.summary.candidate_adherence);
+    expect(healthy.summary).toMatchObject({ verdict: 'promote' });
+    expect(healthy.summary.worst_diversity_fall).toBeLessThan(0.1);
+    expect(collapsed.summary.verdict).toBe('reject');
+    expect(collapsed.summary.worst_diversity_fall).toBeGreaterThan(0.5);
+    expect(collapsed.summary.reason).toMatch(/lost diversity: mean pairwise distance .* more than the diversity tolerance 25.0%$/);
+    const rate = (d: typeof healthy.diversity, arm: string) => Math.max(...d.filter((r) => r.arm === arm).map((r) => r.near_duplicate_rate));
+    expect(rate(healthy.diversity, 'candidate')).toBe(0);
+    expect(rate(collapsed.diversity, 'baseline')).toBe(0);
+    expect(rate(collapsed.diversity, 'candidate')).toBeGreaterThan(0.5);
   });
 
   it('promotes only when the independent judge agrees', async () => {
