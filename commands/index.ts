@@ -8,6 +8,7 @@ import report from './report.js';
 import prune from './prune.js';
 import loop from './loop.js';
 import serve from './serve.js';
+import promoted from './promoted.js';
 
-const commands: Command[] = [plan, validate, schema, label, report, prune, loop, serve];
+const commands: Command[] = [plan, validate, schema, label, report, prune, loop, promoted, serve];
 export default commands;

@@ -25,20 +25,17 @@ export interface Target {
   rate: number;
 }
 
-/** LoRAs the user listed themselves stay; the loop adds the promoted ones after them. */
-function loraOverrides(ctx: CommandContext, promoted: PromotedLora[]): string[] {
-  const generate = (ctx.params.generate ?? {}) as { loras?: string[] };
-  const names = new Set(promoted.map((p) => p.name));
-  const own = (generate.loras ?? []).filter((spec) => !names.has(spec.replace(/^<lora:/, '').split(':')[0]!));
-  return [...own, ...promoted.map((p) => `${p.name}:${p.weight}`)];
-}
-
 function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'value';
 }
 
-export function roundOverrides(ctx: CommandContext, promoted: PromotedLora[], target: Target | null): Record<string, unknown> {
-  const set: Record<string, unknown> = { 'generate.loras': loraOverrides(ctx, promoted) };
+/**
+ * What a round sets beyond pipeline.yaml: nothing for a plain round (generate reads the
+ * promoted LoRAs from the state itself, as a plain `pipeline run` does), the target for
+ * a targeted one.
+ */
+export function roundOverrides(ctx: CommandContext, target: Target | null): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
   if (target) {
     set['select.target'] = { axis: target.axis, value: target.value };
     const prefix = ((ctx.params.train ?? {}) as { name_prefix?: string }).name_prefix ?? 'sdloop';
@@ -84,12 +81,12 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
   const target = unfinished
     ? parseTarget(unfinished.target)
-    : options.targeted ? await worstValue(ctx, roundOverrides(ctx, before, null)) : null;
+    : options.targeted ? await worstValue(ctx, roundOverrides(ctx, null)) : null;
   const { round, resumed } = await openRound(ctx.sql, target && targetText(target), now);
   const what = target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%)`}` : '';
   ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
 
-  const summary = await ctx.run({ set: roundOverrides(ctx, before, target) });
+  const summary = await ctx.run({ set: roundOverrides(ctx, target) });
   if (summary.exitCode === 130) {
     ctx.stderr(`round ${round.round}: interrupted; \`pipeline loop\` resumes it\n`);
     return { exitCode: 130, round };

@@ -302,6 +302,7 @@ export const promotedLoraRow = z.object({
   round: z.number().int(),
   promoted_at: z.string(),
 });
+export type PromotedLoraRow = z.infer<typeof promotedLoraRow>;
 
 /** State table `pruned` (pipeline prune --apply): one row per image moved to data/trash. */
 export const prunedRow = z.object({

@@ -8,12 +8,11 @@
 // the whole frame, such as the demo model, which reads only the centre code grid.
 import type { z } from 'zod';
 import type { benchmarkDiversityRow } from '../../schemas/tables.js';
-import type { Arm } from './verdict.js';
 
 export type DiversityRow = z.infer<typeof benchmarkDiversityRow>;
 
 export interface Embedded {
-  arm: Arm;
+  arm: DiversityRow['arm'];
   axis: string;
   value: string;
   /** L2-normalised, as the scorer writes them */
