@@ -9,10 +9,12 @@ import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
 import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type GenerateParams } from '../generate/backend.js';
+import { promotedResource, readPromoted, withPromoted } from '../generate/promoted.js';
 import { benchmarkPrompts, benchmarkSettings, type BenchmarkSettings } from './plan.js';
 import { scoreParams, type ScoreParams } from '../score/params.js';
 import { decide, tally, withJudge, type Arm, type Outcome } from './verdict.js';
 import { agreementRows, type Reading } from './agreement.js';
+import { confirmDeployed } from './deploy-check.js';
 import { diversityRows, pixelFeatures, worstDiversityFall, type Embedded } from './diversity.js';
 import { humanLabelsOf, labelsFingerprint, readLabelRows } from '../classify/human-labels.js';
 
@@ -171,6 +173,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       const judge = ctx.params.benchmark.judge;
       return {
         ...(await scorerResources(ctx.params.score, opts)),
+        ...promotedResource(await readPromoted(ctx.sql)),
         ...(judge ? prefixed('judge.', await scorerResources(judge, opts)) : {}),
         // New labels change the agreement table, nothing else.
         labels: await labelsFingerprint(ctx.dataDir, ctx.sql),
@@ -180,9 +183,12 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       const s = ctx.params.benchmark;
       checkSettings(s, ctx.params.score);
       const { lora, dir } = await candidateOf(ctx);
+      if (ctx.params.generate.backend === 'a1111') await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, lora);
+      // The baseline is what generate renders with: the promoted LoRAs included.
+      const baseline = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
       const rendered = await renderArms(ctx, deps, [
-        ['baseline', ctx.params.generate],
-        ['candidate', candidateParams(ctx.params.generate, lora, dir, s.weight)],
+        ['baseline', baseline],
+        ['candidate', candidateParams(baseline, lora, dir, s.weight)],
       ], benchmarkPrompts(s));
       const scorerOpts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir };
       const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features);
