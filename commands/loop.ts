@@ -10,6 +10,7 @@ import { InputError } from '../src/errors.js';
 import { produceAtomic } from '../src/atomic.js';
 import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
+import { chooseTarget, loopSettings, targetedOverrides, type Target } from './loop-targeted.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 
 export interface LoopOptions {
@@ -19,43 +20,13 @@ export interface LoopOptions {
   now?: () => Date;
 }
 
-export interface Target {
-  axis: string;
-  value: string;
-  rate: number;
-}
-
-function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'value';
-}
-
 /**
  * What a round sets beyond pipeline.yaml: nothing for a plain round (generate reads the
- * promoted LoRAs from the state itself, as a plain `pipeline run` does), the target for
- * a targeted one.
+ * promoted LoRAs from the state itself, as a plain `pipeline run` does), the focused
+ * batch and its judging for a targeted one.
  */
 export function roundOverrides(ctx: CommandContext, target: Target | null): Record<string, unknown> {
-  const set: Record<string, unknown> = {};
-  if (target) {
-    set['select.target'] = { axis: target.axis, value: target.value };
-    const prefix = ((ctx.params.train ?? {}) as { name_prefix?: string }).name_prefix ?? 'sdloop';
-    set['train.name_prefix'] = `${prefix}-${slug(target.axis)}-${slug(target.value)}`;
-  }
-  return set;
-}
-
-/** The variation value the latest scores match least often (ties: by name, for stability). */
-export async function worstValue(ctx: CommandContext, set: Record<string, unknown>): Promise<Target> {
-  const query = `SELECT axis, value, avg(CASE WHEN matched THEN 1.0 ELSE 0.0 END) AS rate
-    FROM scores GROUP BY axis, value ORDER BY rate, axis, value LIMIT 1`;
-  let rows = await ctx.sql<Target>(query).catch(() => null);
-  if (!rows) {
-    const summary = await ctx.run({ targets: ['score'], set });
-    if (!summary.ok) throw new Error(`--targeted needs scores, and running up to score failed (exit ${summary.exitCode})`);
-    rows = await ctx.sql<Target>(query);
-  }
-  if (!rows[0]) throw new Error('--targeted: the scores table is empty, so there is no worst value to target');
-  return { axis: rows[0].axis, value: rows[0].value, rate: Number(rows[0].rate) };
+  return target ? targetedOverrides(ctx, target, loopSettings.parse(ctx.params.loop ?? {})) : {};
 }
 
 const targetText = (t: Target) => `${t.axis}=${t.value}`;
@@ -63,7 +34,7 @@ const targetText = (t: Target) => `${t.axis}=${t.value}`;
 function parseTarget(text: string | null): Target | null {
   if (!text) return null;
   const cut = text.indexOf('=');
-  return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN };
+  return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN, upper: Number.NaN };
 }
 
 async function promote(ctx: CommandContext, info: LoraInfoRow, round: number, when: Date): Promise<PromotedLora> {
@@ -81,9 +52,9 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
   const target = unfinished
     ? parseTarget(unfinished.target)
-    : options.targeted ? await worstValue(ctx, roundOverrides(ctx, null)) : null;
+    : options.targeted ? await chooseTarget(ctx, loopSettings.parse(ctx.params.loop ?? {})) : null;
   const { round, resumed } = await openRound(ctx.sql, target && targetText(target), now);
-  const what = target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%)`}` : '';
+  const what = target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%, Wilson upper bound ${(target.upper * 100).toFixed(1)}%)`}` : '';
   ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
 
   const summary = await ctx.run({ set: roundOverrides(ctx, target) });

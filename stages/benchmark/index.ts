@@ -193,7 +193,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       const scorerOpts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir };
       const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features);
       const diversity = diversityRows(primary.embedded, s.near_duplicate_distance);
-      const rules = { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance, diversityFall: worstDiversityFall(diversity), diversityTolerance: s.diversity_tolerance };
+      const rules = { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance, diversityFall: worstDiversityFall(diversity), diversityTolerance: s.diversity_tolerance, focus: s.focus };
       let summary = decide(primary.outcomes, rules);
       // The journal alone: labels an older version kept in the state move there when classify runs.
       const labels = humanLabelsOf(await readLabelRows(ctx.dataDir));

@@ -29,6 +29,8 @@ export const benchmarkSettings = z.object({
     .describe("what the diversity guard compares: the scorer's image embeddings, or a grey thumbnail of the whole frame"),
   near_duplicate_distance: z.number().min(0).max(2).default(0.002)
     .describe('cosine distance of two image embeddings at or under which they count as near duplicates'),
+  focus: z.object({ axis: z.string(), value: z.string() }).nullable().default(null)
+    .describe('a targeted round (pipeline loop --targeted): the improvement is tested on this value\'s pairs, the tolerance still on every value'),
   judge: scoreParams.nullable().default(null)
     .describe('an independent second scoring model (score params, e.g. {model: models/clip-large}); its verdict must agree for promotion'),
 });

@@ -92,6 +92,8 @@ export interface DecideOptions {
   /** the value whose image spread fell most (diversity.ts); undefined without embeddings */
   diversityFall?: DiversityFall;
   diversityTolerance?: number;
+  /** a micro-LoRA's value: the improvement is tested on its pairs alone */
+  focus?: { axis: string; value: string } | null;
 }
 
 function diversityProblem(o: DecideOptions): string | null {
@@ -102,14 +104,18 @@ function diversityProblem(o: DecideOptions): string | null {
 
 export function decide(outcomes: Outcome[], o: DecideOptions): BenchmarkSummaryRow {
   const rows = tally(outcomes);
-  const table = pairedTable(outcomes);
+  const f = o.focus;
+  const table = pairedTable(f ? outcomes.filter((x) => x.axis === f.axis && x.value === f.value) : outcomes);
+  if (f && table.both + table.baselineOnly + table.candidateOnly + table.neither === 0) {
+    throw new Error(`benchmark.focus ${f.axis}=${f.value} is not in benchmark.axes, so the targeted value cannot be judged`);
+  }
   const pairs = table.both + table.baselineOnly + table.candidateOnly + table.neither;
   const test = mcnemarExact(table);
   const ci = pairedDifferenceInterval(table);
   const worst = worstDrop(rows);
   const before = pairs ? (table.both + table.baselineOnly) / pairs : 0;
   const after = pairs ? (table.both + table.candidateOnly) / pairs : 0;
-  const change = `adherence ${pct(before)} -> ${pct(after)} (${test.difference >= 0 ? '+' : ''}${pct(test.difference)}; ` +
+  const change = `${f ? `${f.axis}=${f.value} ` : ''}adherence ${pct(before)} -> ${pct(after)} (${test.difference >= 0 ? '+' : ''}${pct(test.difference)}; ` +
     `${table.candidateOnly} prompt(s) won, ${table.baselineOnly} lost of ${pairs}, McNemar one-sided p = ${test.pGreater.toPrecision(3)})`;
   let verdict: 'promote' | 'reject' = 'promote';
   let reason = `${change}; no value dropped more than ${pct(o.tolerance)}`;

@@ -87,6 +87,19 @@ describe('benchmark verdict', () => {
     expect(summary.reason).toMatch(/but Hair=blonde dropped 40.0% -> 20.0%, more than the tolerance 10.0%$/);
   });
 
+  it('a targeted round tests its value\'s pairs alone and still guards every other value', () => {
+    const focus = { axis: 'Hair', value: 'red' };
+    // red: 6 won, 0 lost of 20 (p = 1/64); blonde unchanged, so overall 6 of 60 pairs changed.
+    const gain = decide([...paired('red', { both: 4, baselineOnly: 0, candidateOnly: 6, neither: 10 }), ...paired('blonde', { both: 30, baselineOnly: 0, candidateOnly: 0, neither: 10 })], { ...rules, focus });
+    expect(gain).toMatchObject({ verdict: 'promote', pairs: 20, candidate_only: 6, baseline_adherence: 0.2, candidate_adherence: 0.5 });
+    expect(gain.p_value).toBeCloseTo(1 / 64, 12);
+    expect(gain.reason).toMatch(/^Hair=red adherence 20.0% -> 50.0%/);
+    const broke = decide([...paired('red', { both: 4, baselineOnly: 0, candidateOnly: 6, neither: 10 }), ...paired('blonde', { both: 20, baselineOnly: 10, candidateOnly: 0, neither: 10 })], { ...rules, focus });
+    expect(broke.verdict).toBe('reject');
+    expect(broke.reason).toMatch(/but Hair=blonde dropped 75.0% -> 50.0%/);
+    expect(() => decide(paired('red', { both: 1, baselineOnly: 0, candidateOnly: 0, neither: 0 }), { ...rules, focus: { axis: 'Hair', value: 'teal' } })).toThrow(/benchmark.focus Hair=teal is not in benchmark.axes/);
+  });
+
   it('needs the judge to agree', () => {
     const win = decide(paired('red', { both: 20, baselineOnly: 0, candidateOnly: 6, neither: 24 }), rules);
     const flat = decide(paired('red', { both: 20, baselineOnly: 2, candidateOnly: 2, neither: 26 }), rules);

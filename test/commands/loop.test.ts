@@ -136,14 +136,23 @@ describe('loop rounds', () => {
     expect(f.out.join('')).toContain(`round 1: resuming the round started ${running!.started_at}`);
   });
 
-  it('targets the worst-scoring value with a micro-LoRA, running up to score first when there are no scores', async () => {
-    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }], { train: { name_prefix: 'night' } });
+  it('targets the value with the lowest Wilson upper bound with a focused micro-LoRA round, running up to score first when there are no scores', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }], { train: { name_prefix: 'night' }, loop: { min_images: 1, focused_images: 12, keep_fraction: 0.5 } });
     expect(await runRounds(f.ctx, { ...options, rounds: 1, targeted: true })).toBe(0);
     expect(f.runs[0]!.targets).toEqual(['score']);
-    expect(f.runs[1]!.set).toMatchObject({ 'select.target': { axis: 'Eyes', value: 'green' }, 'train.name_prefix': 'night-eyes-green' });
+    // Eyes=green 0 of 1: upper bound 0.793; Hair=red and Eyes=blue 1 of 2: 0.906.
+    expect(f.runs[1]!.set).toEqual({
+      'resolve.fixed': 'Eyes:green', 'resolve.count': 12, 'select.target': { axis: 'Eyes', value: 'green' }, 'select.top_fraction': 0.5,
+      'train.name_prefix': 'night-eyes-green', 'benchmark.focus': { axis: 'Eyes', value: 'green' },
+    });
     const [round] = await loopRounds(f.ctx.sql);
     expect(round!.target).toBe('Eyes=green');
-    expect(f.out[0]).toContain('targeting Eyes=green (matched 0.0%)');
+    expect(f.out[0]).toContain('targeting Eyes=green (matched 0.0%, Wilson upper bound 79.3%)');
+  });
+
+  it('does not target a value with too few images yet', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }]);
+    await expect(runRounds(f.ctx, { ...options, rounds: 1, targeted: true })).rejects.toThrow(/no value of benchmark.axes has 8 scored images yet \(loop.min_images\)/);
   });
 });
 
