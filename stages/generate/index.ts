@@ -6,7 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { renderIdentities, renderResources } from './identity.js';
-import { promotedResource, readPromoted, withPromoted } from './promoted.js';
+import { readPromoted, withPromoted } from './promoted.js';
 import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
 import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
@@ -57,11 +57,6 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
   return { rows: { rendered: [imageRowOf(row, r, state.backend.name, stored, at)] } };
 }
 
-/** The run's context with the promoted LoRAs added to generate's params. */
-async function withPromotedParams<C extends StageContext<Params>>(ctx: C): Promise<C> {
-  return { ...ctx, params: { ...ctx.params, generate: withPromoted(ctx.params.generate, await readPromoted(ctx.sql)) } };
-}
-
 const stage = defineMapStage<Params, PromptRow, State>({
   description: 'render each planned prompt to a PNG (synthetic demo backend or A1111 servers)',
   // Bump when a change here or in the backends changes the images rendered for a request.
@@ -73,15 +68,11 @@ const stage = defineMapStage<Params, PromptRow, State>({
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
-  async resources(ctx) {
-    return { ...(await renderResources(ctx)), ...promotedResource(await readPromoted(ctx.sql)) };
-  },
+  resources: renderResources,
   // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
-  async identity(rows, ctx) {
-    return renderIdentities(rows, await withPromotedParams(ctx));
-  },
+  identity: renderIdentities,
   async setup(ctx) {
-    const g = (await withPromotedParams(ctx)).params.generate;
+    const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
     const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
     return { backend, sessions: new SessionBook(root, backend.checkpoint), failedSessions: new Set(), closed: false };
