@@ -5,16 +5,9 @@
 // round renders a focused batch holding that value (the other axes vary), keeps the best
 // share of it, trains a micro-LoRA named after the value, and benchmark judges it on that
 // value while still refusing a regression of any other.
-import { z } from 'zod';
 import type { CommandContext } from '../src/command.js';
 import { wilson } from '../stages/benchmark/stats.js';
-
-export const loopSettings = z.object({
-  focused_images: z.number().int().positive().default(48).describe('--targeted: prompts per prompt file rendered holding the target value'),
-  keep_fraction: z.number().gt(0).max(1).default(0.25).describe('--targeted: the share of the target value\'s images that goes into the micro-LoRA\'s dataset'),
-  min_images: z.number().int().positive().default(8).describe('--targeted: values with fewer scored images are not targeted yet'),
-});
-export type LoopSettings = z.infer<typeof loopSettings>;
+import type { LoopSettings } from './loop-settings.js';
 
 export interface Target {
   axis: string;

@@ -10,7 +10,8 @@ import { InputError } from '../src/errors.js';
 import { produceAtomic } from '../src/atomic.js';
 import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
-import { chooseTarget, loopSettings, targetedOverrides, type Target } from './loop-targeted.js';
+import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
+import { loopSettings } from './loop-settings.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 
 export interface LoopOptions {
@@ -75,7 +76,11 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   const [info] = await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info');
   if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary or lora_info row to judge');
   const again = names.includes(info.name);
-  const promoting = bench.verdict === 'promote' && !again;
+  const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
+  // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
+  // new one was judged against the stack, not alone. A full stack is a decision to make.
+  const full = names.length >= maxStack;
+  const promoting = bench.verdict === 'promote' && !again && !full;
   const promotion = promoting ? await promote(ctx, info, round.round, now()) : null;
   const done: LoopRound = {
     ...round,
@@ -84,7 +89,11 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
     adherence_before: bench.baseline_adherence,
     adherence_after: bench.candidate_adherence,
     verdict: promoting ? 'promote' : 'reject',
-    reason: again ? `${info.name} is already promoted (the dataset did not change)` : bench.reason,
+    reason: again
+      ? `${info.name} is already promoted (the dataset did not change)`
+      : bench.verdict === 'promote' && full
+        ? `${bench.reason}; but the stack already holds ${names.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
+        : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
   await finishRound(ctx.sql, done, promotion);

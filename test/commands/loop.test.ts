@@ -109,6 +109,14 @@ describe('loop rounds', () => {
     expect(existsSync(join(f.ctx.dataDir, 'models', 'lora', 'sdloop-r2.safetensors'))).toBe(false);
   });
 
+  it('does not promote past loop.max_stack, and says how to make room', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'promote', before: 0.6, after: 0.7 }], { loop: { max_stack: 1 } });
+    expect(await runRounds(f.ctx, { ...options, rounds: 2 })).toBe(0);
+    const rounds = await loopRounds(f.ctx.sql);
+    expect(rounds.map((r) => [r.verdict, r.promoted])).toEqual([['promote', ['sdloop-r1']], ['reject', ['sdloop-r1']]]);
+    expect(rounds[1]!.reason).toBe('why 2; but the stack already holds 1 LoRA(s) (loop.max_stack 1): drop one with `pipeline promoted --drop NAME` or raise loop.max_stack');
+  });
+
   it('stops at the first rejection with --until-no-gain', async () => {
     const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.6 }, { verdict: 'promote', before: 0.6, after: 0.7 }]);
     expect(await runRounds(f.ctx, { ...options, rounds: 20, untilNoGain: true })).toBe(0);
