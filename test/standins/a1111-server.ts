@@ -5,7 +5,8 @@
 // Other engineers' tests import startA1111StandIn too.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
+import { encodeChunk } from '../../adapters/png-text.js';
 
 export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset';
 
@@ -66,14 +67,7 @@ export function solidPng(size: number, rgb: [number, number, number], stripe = 0
     }
     row.copy(raw, y * row.length);
   }
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
+  const chunk = (type: string, data: Buffer) => encodeChunk({ type, data });
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(size, 0);
   ihdr.writeUInt32BE(size, 4);
