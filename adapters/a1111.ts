@@ -1,6 +1,7 @@
 // The Automatic1111 WebUI HTTP API (also Forge and SD.Next, started with --api): the
 // txt2img payload built from a planned prompt row, the call itself, the start-up checks
 // (/sdapi/v1/options, /sdapi/v1/sd-models) and the reading of `info`, a JSON string.
+import { readFileSync } from 'node:fs';
 import type { PromptRow } from '../schemas/tables.js';
 
 /** Why a request failed, which decides whether trying again can help. */
@@ -62,11 +63,23 @@ const passThrough = [
 ] as const;
 const hiresFields = ['hr_scale', 'hr_upscaler', 'hr_second_pass_steps', 'hr_resize_x', 'hr_resize_y', 'hr_sampler_name', 'hr_scheduler', 'hr_prompt', 'hr_negative_prompt'] as const;
 
+/** A ControlNet image resolve names by file: sent as the base64 A1111 expects, without a data: prefix. */
+function encodedImage(image: unknown): unknown {
+  if (!image || typeof image !== 'object' || typeof (image as { file?: unknown }).file !== 'string') return image;
+  return readFileSync((image as { file: string }).file).toString('base64');
+}
+
+/**
+ * `alwayson_scripts` as resolve built it (ADetailer's positional args, ControlNet units),
+ * with ControlNet images read and encoded only now, so plans and tables hold file names.
+ */
 function alwaysOnScripts(params: Record<string, unknown>): Record<string, unknown> | undefined {
   const scripts: Record<string, unknown> = { ...((params.alwayson_scripts as Record<string, unknown>) ?? {}) };
-  const asArgs = (v: unknown) => ({ args: Array.isArray(v) ? v : [v] });
-  if (params.adetailer !== undefined && scripts.ADetailer === undefined) scripts.ADetailer = asArgs(params.adetailer);
-  if (params.controlnet !== undefined && scripts.controlnet === undefined) scripts.controlnet = asArgs(params.controlnet);
+  const controlnet = scripts.controlnet as { args?: unknown[] } | undefined;
+  if (Array.isArray(controlnet?.args)) {
+    const args = controlnet.args.map((unit) => (unit && typeof unit === 'object' ? { ...unit, image: encodedImage((unit as { image?: unknown }).image) } : unit));
+    scripts.controlnet = { ...controlnet, args };
+  }
   return Object.keys(scripts).length ? scripts : undefined;
 }
 
@@ -91,7 +104,8 @@ export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Re
     n_iter: 1,
   };
   for (const key of passThrough) if (params[key] !== undefined) payload[key] = params[key];
-  const sampler = params.sampler_name ?? params.sampler;
+  // sdgen's key is `sampler` (it ignores `sampler_name`); A1111's own key counts when it is absent.
+  const sampler = params.sampler ?? params.sampler_name;
   if (sampler !== undefined) payload.sampler_name = sampler;
   if (params.scheduler !== undefined && params.scheduler !== null) payload.scheduler = params.scheduler;
   if (params.enable_hr) {
@@ -129,7 +143,7 @@ export interface SdModel {
   filename: string;
 }
 
-async function request(endpoint: string, path: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
+export async function request(endpoint: string, path: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
   let response: Response;
   try {
     response = await fetch(new URL(path, endpoint), { ...init, signal: AbortSignal.timeout(timeoutMs) });

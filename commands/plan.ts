@@ -1,10 +1,14 @@
 // `pipeline plan`: the rows one prompt file would plan, to look at a template before
 // spending GPU hours on it. Touches no state.
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { PromptRow } from '../schemas/tables.js';
+import { parseLoraSpec, txt2imgPayload } from '../adapters/a1111.js';
 import { defineCommand, examples, integerAtLeast } from '../src/command.js';
 import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
-import { planPromptFile } from '../stages/resolve/templates/plan.js';
+import { parseThemes, planWithThemes } from '../stages/resolve/templates/theme-mix.js';
+import { modes, seedModes, type Answers } from '../stages/resolve/templates/ask.js';
+import { answersFor } from './plan-answers.js';
 
 interface PlanOptions {
   theme?: string;
@@ -13,6 +17,22 @@ interface PlanOptions {
   fixed?: string;
   count: number;
   format: OutputFormat;
+  payloads?: string;
+  mode?: Answers['mode'];
+  seedMode?: Answers['seed_mode'];
+}
+
+/**
+ * One `<idx>.json` per image: the exact POST /sdapi/v1/txt2img body generate would send
+ * (generate.model pinned, generate.loras added, ControlNet images base64-encoded).
+ */
+function writePayloads(dir: string, rows: PromptRow[], params: Record<string, unknown>): void {
+  const generate = (params.generate ?? {}) as { model?: string | null; loras?: string[] };
+  const options = { model: generate.model ?? null, loras: (generate.loras ?? []).map(parseLoraSpec) };
+  mkdirSync(dir, { recursive: true });
+  for (const row of rows) {
+    writeFileSync(join(dir, `${String(row.idx).padStart(4, '0')}.json`), `${JSON.stringify(txt2imgPayload(row, options), null, 2)}\n`);
+  }
 }
 
 /** What people read: one line per image, the chosen keys and the prompt sent. */
@@ -24,26 +44,32 @@ function summaryRow(row: PromptRow) {
 export default defineCommand<PlanOptions>({
   name: 'plan',
   summary: 'print the prompts one prompt file would plan, touching no state',
+  standalone: true,
   configure(cli) {
     cli
       .argument('<prompt-file>', 'the .prompt.yaml file to plan')
-      .option('--theme <name>', 'apply this theme')
+      .option('--theme <spec>', 'apply this theme, or mix several per image: cyberpunk,fantasy or cyberpunk:50,fantasy:30')
       .option('--style <name>', 'the theme style', 'default')
       .option('--seeds <spec>', 'seed sweep, e.g. 3#10 (3 seeds from 10)')
       .option('--fixed <spec>', 'pin variation keys, e.g. Location:Beach')
       .option('--count <n>', 'rows to plan (0: as the file says)', integerAtLeast(0), 0)
       .addOption(cli.createOption('--format <format>', 'how to print the rows').choices(outputFormats).default('table'))
+      .addOption(cli.createOption('--mode <mode>', 'the answer to generation.mode: ask').choices(modes))
+      .addOption(cli.createOption('--seed-mode <mode>', 'the answer to generation.seed_mode: ask').choices(seedModes))
+      .option('--payloads <dir>', "also write each image's exact txt2img request body as <idx>.json into this folder")
       .addHelpText('after', examples(
         'pipeline plan data/prompts/character.prompt.yaml --count 5',
         'pipeline plan data/prompts/scenery.prompt.yaml --fixed Location:Beach --format json',
+        'pipeline plan data/prompts/portrait.prompt.yaml --count 3 --payloads /tmp/payloads',
       ));
   },
   async run({ args: [file], options }, ctx) {
-    const result = planPromptFile(resolve(file!), {
-      projectDir: ctx.projectDir, theme: options.theme ?? null, style: options.style,
-      seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count,
-    });
+    const answers = await answersFor(file!, { mode: options.mode, seed_mode: options.seedMode });
+    const result = planWithThemes(resolve(file!), {
+      projectDir: ctx.projectDir, style: options.style, seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count, answers,
+    }, parseThemes(options.theme));
     for (const warning of result.warnings) ctx.stderr(`warning: ${warning}\n`);
+    if (options.payloads) writePayloads(resolve(options.payloads), result.rows, ctx.params);
     ctx.stdout(formatRows(options.format === 'table' ? result.rows.map(summaryRow) : result.rows, options.format));
     return 0;
   },

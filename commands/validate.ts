@@ -1,28 +1,55 @@
-// `pipeline validate`: every prompt, template, chunk, variations and theme file checked
-// in one pass, each problem reported with file, line and field. Touches no state.
-import { resolve } from 'node:path';
+// `pipeline validate [PATH...]`: every prompt, template, chunk, variations, theme and
+// preset file checked in one pass, every prompt file planned, each problem reported with
+// file, line and field. Touches no state, and needs no project: in a folder of sdgen
+// files it checks that folder.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { defineCommand, examples } from '../src/command.js';
+import type { InputError } from '../src/errors.js';
 import { InputErrors } from '../src/errors.js';
 import { resolveParams } from '../stages/resolve/index.js';
 import { findPromptFiles } from '../stages/resolve/templates/discover.js';
-import { globBase, validateTemplates } from '../stages/resolve/templates/validate.js';
+import { globBase, validateTemplates, type ValidationReport } from '../stages/resolve/templates/validate.js';
 
-export default defineCommand({
+type ValidateOptions = {
+  format: 'text' | 'json';
+};
+
+const asJson = (e: InputError) => ({ ...e.where, message: e.message });
+
+function printJson(report: ValidationReport, planned: number, out: (t: string) => void): void {
+  const body = { ok: report.problems.length === 0, files: report.files.length, prompt_files: planned, problems: report.problems.map(asJson), warnings: report.warnings.map(asJson) };
+  out(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+export default defineCommand<ValidateOptions>({
   name: 'validate',
-  summary: 'check every prompt, template, chunk, variations and theme file; report every problem',
+  summary: 'check every prompt, template, chunk, variations, theme and preset file; report every problem',
+  standalone: true,
   configure(cli) {
     cli
-      .argument('[path...]', 'files or folders to check (default: the folders of resolve.prompts)')
-      .addHelpText('after', examples('pipeline validate', 'pipeline validate data/prompts data/variations'));
+      .argument('[path...]', 'files or folders to check, from where you are (default: the folders of resolve.prompts, or this folder outside a project)')
+      .addOption(cli.createOption('--format <format>', 'text, or json for scripts and editors').choices(['text', 'json']).default('text'))
+      .addHelpText('after', examples('pipeline validate', 'pipeline validate data/prompts data/variations', 'pipeline validate portrait.prompt.yaml --format json'));
   },
-  async run({ args }, ctx) {
-    const options = resolveParams.parse({ resolve: (ctx.params as { resolve?: unknown }).resolve }).resolve;
-    const entries = await findPromptFiles(ctx.projectDir, options.prompts);
-    const folders = args.length > 0 ? args.map((p) => resolve(p)) : options.prompts.map(globBase);
-    const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...options });
+  async run({ args, options }, ctx) {
+    const params = resolveParams.parse({ resolve: (ctx.params as { resolve?: unknown }).resolve }).resolve;
+    const inProject = existsSync(join(ctx.projectDir, 'pipeline.yaml'));
+    // The run plans' prompt files are entries as much as resolve.prompts.
+    const globs = [...params.prompts, ...(params.runs ?? []).flatMap((r) => r.prompts)];
+    const entries = args.length === 0 && inProject ? await findPromptFiles(ctx.projectDir, globs) : [];
+    const folders = args.length > 0 ? args.map((p) => resolve(p)) : inProject ? globs.map(globBase) : [ctx.projectDir];
+    // Paths given: those and the files their prompts read; else whole folders, as the project has them.
+    // Every theme a prompt can use is planned, so the configured theme (or mix) needs no pass of its own.
+    const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...params, theme: null, readFolders: args.length === 0 });
+    const planned = report.files.filter((f) => f.endsWith('.prompt.yaml')).length;
+    if (options.format === 'json') {
+      printJson(report, planned, ctx.stdout);
+      return report.problems.length > 0 ? 2 : 0;
+    }
     for (const warning of report.warnings) ctx.stderr(`warning: ${warning.format()}\n`);
     if (report.problems.length > 0) throw new InputErrors(report.problems);
-    ctx.stdout(`ok: ${report.files.length} files checked, ${entries.length} prompt files planned\n`);
+    ctx.stdout(`ok: ${report.files.length} files checked, ${planned} prompt files planned\n`);
     return 0;
   },
 });

@@ -2,6 +2,7 @@
 // (see spec/templates.md). Objects are loose because real sdgen files carry extra keys
 // (`themable`, `style_sensitive`, `prompts`...) that sdgen itself ignores.
 import { z } from 'zod';
+import { adetailerFileSchema, controlnetFileSchema } from './presets.js';
 
 /** YAML scalars that users write unquoted (`Age: 25`, `On: yes`) read as text. */
 const text = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
@@ -27,9 +28,9 @@ export const themesBlock = z.looseObject({
 });
 
 export const generationBlock = z.looseObject({
-  mode: z.enum(['combinatorial', 'random']),
+  mode: z.enum(['combinatorial', 'random', 'ask']).describe('ask: pipeline plan asks on a terminal'),
   seed: z.number().int().describe('-1 draws one seed and records it in the plan'),
-  seed_mode: z.enum(['fixed', 'progressive', 'random']),
+  seed_mode: z.enum(['fixed', 'progressive', 'random', 'ask']).describe('ask: pipeline plan asks on a terminal'),
   max_images: z.number().int().describe('> 0 caps the count; <= 0 means all combinations'),
 });
 
@@ -94,6 +95,7 @@ export const themeFileSchema = z.looseObject({
   type: z.literal('theme_config').optional(),
   name: text,
   description: z.string().optional(),
+  tags: z.array(text).optional().describe('for `pipeline themes list --tag`'),
   imports: z.record(z.string(), z.union([z.string(), z.array(text)]))
     .describe('X: path, X.<style>: path, X: [Remove]'),
   variations: z.unknown().optional().describe('names, metadata only'),
@@ -116,4 +118,6 @@ export const templateFileSchemas = {
   chunk: chunkFileSchema,
   variations: variationsFileSchema,
   theme: themeFileSchema,
+  adetailer: adetailerFileSchema,
+  controlnet: controlnetFileSchema,
 } as const;

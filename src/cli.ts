@@ -2,15 +2,18 @@
 // ones a project adds through pipeline.yaml `commands:`, on commander. Exit codes: 0 ok,
 // 1 a stage failed, 2 bad input, 130 interrupted.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireCommonJs } from './commonjs.js';
 import { InputError, InputErrors } from './errors.js';
 import { parseSetArg } from './params.js';
 import { loadCommands, loadProject, readConfig } from './project.js';
 import { fileCommandContext, fileSql } from './file-context.js';
+import { loadCommandModule } from './modules.js';
+import { folderContext } from './session.js';
 import { ProjectLockedError } from './project-lock.js';
 import { examples, type CliCommand, type Command, type CommandInput } from './command.js';
+import { projectDirFor } from './project-dir.js';
 import { addEngineCommands, withSession, type EngineCli, type Global } from './engine-commands.js';
 
 const commander = requireCommonJs('commander') as typeof import('commander');
@@ -34,7 +37,7 @@ function collectSet(value: string, previous: Record<string, unknown> = {}): Reco
 /** -C and --set belong to the program, so commander takes them before or after the command. */
 function addGlobalOptions(cmd: CliCommand): CliCommand {
   return cmd
-    .option('-C, --dir <dir>', 'the project folder holding pipeline.yaml', '.')
+    .option('-C, --dir <dir>', 'the project folder holding pipeline.yaml (default: the nearest one at or above this folder)')
     .option('-S, --set <PATH=VALUE>', 'override a param for this command, VALUE parsed as YAML (repeatable)', collectSet);
 }
 
@@ -43,14 +46,15 @@ function addGlobalOptions(cmd: CliCommand): CliCommand {
  * commands are known only once pipeline.yaml in that folder is read.
  */
 function peek(argv: string[]): { name: string | undefined; dir: string; bare: boolean } {
+  const fallback = projectDirFor(undefined);
   const scan = addGlobalOptions(new commander.Command()).helpOption(false).allowUnknownOption().exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   try {
     const { operands, unknown } = scan.parseOptions(argv);
-    return { name: operands[0], dir: scan.opts<Global>().dir, bare: operands.length === 0 && unknown.length === 0 };
+    return { name: operands[0], dir: projectDirFor(scan.opts<{ dir?: string }>().dir), bare: operands.length === 0 && unknown.length === 0 };
   } catch (error) {
     // A missing option value: the program's own parse reports it, with the usage.
-    if (error instanceof commander.CommanderError) return { name: undefined, dir: '.', bare: false };
+    if (error instanceof commander.CommanderError) return { name: undefined, dir: fallback, bare: false };
     throw error;
   }
 }
@@ -70,13 +74,23 @@ Exit codes: 0 ok, 1 a stage failed, 2 bad input, 130 interrupted.\n`);
   return addGlobalOptions(program);
 }
 
-function addProjectCommand(program: CliCommand, command: Command, global: () => Global, done: (code: number) => void): void {
+/** Project commands, or in a folder with no pipeline.yaml the built-in ones that work without one. */
+interface CommandSet {
+  commands: Command[];
+  inProject: boolean;
+}
+
+function addProjectCommand(program: CliCommand, command: Command, set: CommandSet, global: () => Global, done: (code: number) => void): void {
   if (program.commands.some((c) => c.name() === command.name)) {
     throw new InputError(`a command module defines "${command.name}", which is already a command`, { field: 'commands' });
   }
   const cli = program.command(command.name).summary(command.summary).description(command.summary).helpGroup(projectGroup);
   command.configure(cli);
-  cli.action(async () => done(await runProjectCommand(command, { args: cli.args, options: cli.opts() }, global())));
+  cli.action(async () => {
+    const input = { args: cli.args, options: cli.opts() };
+    const { dir, set: overrides } = global();
+    done(set.inProject ? await runProjectCommand(command, input, global()) : await command.run(input, folderContext(dir, overrides)));
+  });
 }
 
 /** A command that reads only files (pipeline.lock, Parquet, journals) runs beside a run; the others open the state. */
@@ -91,18 +105,22 @@ async function runProjectCommand(command: Command, input: CommandInput<Record<st
   }
 }
 
-async function projectCommands(dir: string): Promise<Command[]> {
+async function projectCommands(dir: string): Promise<CommandSet> {
   const root = resolve(dir);
+  if (!existsSync(join(root, 'pipeline.yaml'))) {
+    const builtin = await loadCommandModule('commands', root, { file: root, field: 'commands' });
+    return { commands: builtin.filter((c) => c.standalone), inProject: false };
+  }
   const { parsed, config } = await readConfig(root);
-  return loadCommands({ dir: root, file: parsed.path, config });
+  return { commands: await loadCommands({ dir: root, file: parsed.path, config }), inProject: true };
 }
 
 export async function dispatch(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = buildProgram();
   const global = (): Global => {
-    const { dir, set } = program.opts<{ dir: string; set?: Global['set'] }>();
-    return { dir, set: set ?? {} };
+    const { dir, set } = program.opts<{ dir?: string; set?: Global['set'] }>();
+    return { dir: projectDirFor(dir), set: set ?? {} };
   };
   const cli: EngineCli = { global, argv, done: (code) => (exitCode = code) };
   addEngineCommands(program, cli);
@@ -110,11 +128,11 @@ export async function dispatch(argv: string[]): Promise<number> {
   if (name === undefined || !program.commands.some((c) => c.name() === name)) {
     // For the overall help a project that does not load only hides its commands; for a
     // command by name its error is the answer.
-    const extra = await projectCommands(dir).catch((error: unknown) => {
-      if (name === undefined || name === 'help') return [];
+    const extra = await projectCommands(dir).catch((error: unknown): CommandSet => {
+      if (name === undefined || name === 'help') return { commands: [], inProject: true };
       throw error;
     });
-    for (const command of extra) addProjectCommand(program, command, cli.global, cli.done);
+    for (const command of extra.commands) addProjectCommand(program, command, extra, cli.global, cli.done);
   }
   if (bare) {
     program.outputHelp();

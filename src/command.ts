@@ -61,6 +61,12 @@ export interface Command<Options = Record<string, unknown>> {
    * the state database, so it runs while a `pipeline run` holds that (its ctx.run refuses).
    */
   reads?: 'state' | 'files';
+  /**
+   * Works in a folder with no pipeline.yaml at all (plan, validate): then the CLI offers it
+   * from the built-in commands, with the current folder as projectDir, no params but --set,
+   * and sql/tables/run refusing.
+   */
+  standalone?: boolean;
   /** Returns the exit code; throw InputError for bad input (exit 2). */
   run(input: CommandInput<Options>, ctx: CommandContext): Promise<number>;
 }

@@ -52,7 +52,7 @@ export function projectPaths(dir: string) {
 
 export async function readConfig(dir: string): Promise<{ parsed: YamlFile; config: PipelineConfig }> {
   const file = join(dir, 'pipeline.yaml');
-  if (!existsSync(file)) throw new InputError(`no pipeline.yaml in ${dir} (run from a project folder or pass -C DIR)`, { file });
+  if (!existsSync(file)) throw new InputError(`no pipeline.yaml in ${dir} (run inside a project folder or one below it, or pass -C DIR)`, { file });
   const parsed = readYaml(file);
   return { parsed, config: parseWith(parsed, pipelineConfigSchema) };
 }

@@ -13,6 +13,7 @@ import { tableViews } from './tables.js';
 import { journalViews } from './journal.js';
 import { createReporter, recordingTo, type Reporter } from './progress.js';
 import { RunProgressFile } from './run-progress.js';
+import { join } from 'node:path';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
 import type { Row } from './stage.js';
 
@@ -129,4 +130,17 @@ export class ProjectSession {
   close(): Promise<void> {
     return this.state.close();
   }
+}
+
+/** What a standalone command gets in a folder that is no project: files only, no state. */
+export function folderContext(dir: string, set: Record<string, unknown>): CommandContext {
+  const none = async (): Promise<never> => {
+    throw new InputError(`no pipeline.yaml in ${dir} or any folder above it; this needs a project (run inside one or pass -C DIR)`);
+  };
+  return {
+    projectDir: dir, dataDir: join(dir, 'data'), params: applyOverrides({}, set),
+    sql: none, tables: none, run: none,
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+  };
 }

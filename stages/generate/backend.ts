@@ -9,6 +9,8 @@ import {
   A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef,
 } from '../../adapters/a1111.js';
 import { createEndpointPool, PoolTaskError } from '../../adapters/endpoint-pool.js';
+import { serverNames, unknownName } from '../../adapters/a1111-lists.js';
+import { InputError } from '../../src/errors.js';
 import { formatParameters, parseParameters, writePngText } from '../../adapters/png-text.js';
 import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../demo/synthetic.js';
 import { loraLoader } from '../../demo/synthetic-lora.js';
@@ -116,6 +118,7 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
   if (modelMissing) throw (modelMissing as PromiseRejectedResult).reason;
   if (!up.length) throw new Error(`no A1111 endpoint is reachable:\n${reasons.join('\n')}`);
   for (const r of reasons) warn(`${r}; it is kept in the pool and retried later`);
+  const known = await serverNames(up[0]!.endpoint);
   const timeoutMs = params.timeout_s * 1000;
   const loras = params.loras.map(parseLoraSpec);
   const pool = createEndpointPool({
@@ -133,6 +136,9 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
     async render(row) {
       const started = performance.now();
       const payload = txt2imgPayload(row, { model: params.model, loras });
+      // A name the server lacks fails every image the same way: stop before sending any.
+      const refused = unknownName(payload, known, up[0]!.endpoint);
+      if (refused) throw new InputError(refused, { file: row.source, field: 'parameters' });
       const used = lorasInPrompt(String(payload.prompt)).map(loraText);
       const width = Number(payload.width);
       const height = Number(payload.height);

@@ -64,10 +64,19 @@ function filenameKeys(row: PromptRow): string[] {
   return Array.isArray(keys) ? keys.map(String) : [];
 }
 
-/** `<session>_<idx:04d>_seed-<seed>.png`, or the slugged values of output.filename_keys instead of the seed. */
+/** A variation key as a file name part: `PunkMohawk` -> `punk-mohawk`, `Streetwear` -> `streetwear`. */
+export function keySlug(key: string): string {
+  return slug(key.replace(/(\p{Ll}|\p{N})(\p{Lu})/gu, '$1-$2'));
+}
+
+/**
+ * sdgen's `<session>_<idx:04d>_seed-<seed>.png`; with output.filename_keys the chosen KEYS of
+ * those placeholders instead of the seed (`portrait_0007_streetwear_punk-mohawk.png`): keys
+ * are short and stable, value texts are neither.
+ */
 export function imageFileName(row: PromptRow, seed: number, idx = row.idx): string {
   const keys = filenameKeys(row).filter((k) => row.variations[k]);
-  const tail = keys.length ? keys.map((k) => slug(appliedText(row, k))).join('_') : `seed-${seed}`;
+  const tail = keys.length ? keys.map((k) => keySlug(row.variations[k]!.key)).join('_') : `seed-${seed}`;
   return safeName(`${row.session}_${pad(idx, 4)}_${tail}.png`);
 }
 

@@ -2,27 +2,59 @@
 // reach) -> table `planned`, one row per planned image, in plan order (catalog adds the
 // imported prompts to make `prompts`).
 import { z } from 'zod';
-import { promptRow } from '../../schemas/tables.js';
+import { promptRow, type PromptRow } from '../../schemas/tables.js';
 import { InputError } from '../../src/errors.js';
-import { defineStage } from '../../src/stage.js';
+import { defineStage, type StageContext } from '../../src/stage.js';
 import { findPromptFiles } from './templates/discover.js';
-import { planPromptFile } from './templates/plan.js';
+import { parseThemes, planWithThemes } from './templates/theme-mix.js';
 
 const text = z.union([z.string(), z.number()]).transform(String);
+const globs = z.union([z.string().transform((glob) => [glob]), z.array(z.string())]);
+const themeSpec = z.union([z.string(), z.array(z.string()), z.record(z.string(), z.number().positive())]).nullable()
+  .describe('a theme, a list (shared equally) or weights: cyberpunk:50,fantasy:30 or {cyberpunk: 50, fantasy: 30}');
+
+/** One entry of resolve.runs: its own prompts, theme, style, count and seeds, planned as its own session. */
+const runPlan = z.strictObject({
+  name: z.string().regex(/^[\p{L}\p{N}_-]+$/u).optional().describe('appended to the session name (default run<N>)'),
+  prompts: globs,
+  theme: themeSpec.default(null),
+  style: z.string().default('default'),
+  count: z.number().int().min(0).default(0),
+  seeds: text.nullable().default(null),
+  fixed: z.string().nullable().default(null),
+});
 
 export const resolveParams = z.object({
   resolve: z.object({
-    prompts: z.union([z.string().transform((glob) => [glob]), z.array(z.string())]).default(['data/prompts/**/*.prompt.yaml'])
+    prompts: globs.default(['data/prompts/**/*.prompt.yaml'])
       .describe('globs of entry prompt files, relative to the project; planned in this order'),
-    theme: z.string().nullable().default(null).describe('theme name applied to files that declare themes'),
+    theme: themeSpec.default(null).describe('applied to files that declare themes; a list or weights mix themes per image'),
     style: z.string().default('default').describe('theme style: picks X.<style> imports'),
     seeds: text.nullable().default(null).describe('seed sweep: C#S, a,b,c, a-b or one integer'),
     fixed: z.string().nullable().default(null).describe('pinned placeholders: Name:key|Name2:key2'),
     count: z.number().int().min(0).default(0).describe('at most this many images per prompt file; 0 = no cap'),
+    runs: z.array(runPlan).optional().describe('run plans: each its own prompts, theme, style, count and seeds, and its own session'),
   }).default({ prompts: ['data/prompts/**/*.prompt.yaml'], theme: null, style: 'default', seeds: null, fixed: null, count: 0 }),
 });
 
 export type ResolveParams = z.infer<typeof resolveParams>;
+type Plan = Omit<z.infer<typeof runPlan>, 'name'> & { session?: string };
+
+async function planFiles(ctx: StageContext<ResolveParams>, plan: Plan, field: string): Promise<PromptRow[]> {
+  const files = await findPromptFiles(ctx.projectDir, plan.prompts);
+  if (files.length === 0) {
+    throw new InputError(`no prompt file matches ${plan.prompts.join(', ')} (relative to ${ctx.projectDir})`, { field });
+  }
+  const rows: PromptRow[] = [];
+  for (const file of files) {
+    const result = planWithThemes(file, { projectDir: ctx.projectDir, ...plan }, parseThemes(plan.theme));
+    ctx.dependOn(result.files);
+    for (const warning of result.warnings) ctx.warn(warning);
+    ctx.log(`${file}: ${result.rows.length} prompts`);
+    rows.push(...(plan.session ? result.rows.map((r) => ({ ...r, session: `${r.session}-${plan.session}` })) : result.rows));
+  }
+  return rows;
+}
 
 export default defineStage({
   description: 'plan one prompt row per image from sdgen V2.0 prompt files',
@@ -31,18 +63,9 @@ export default defineStage({
   outputs: { planned: { kind: 'table', schema: promptRow } },
   async run(ctx) {
     const options = ctx.params.resolve;
-    const files = await findPromptFiles(ctx.projectDir, options.prompts);
-    if (files.length === 0) {
-      throw new InputError(`no prompt file matches ${options.prompts.join(', ')} (relative to ${ctx.projectDir})`, { field: 'resolve.prompts' });
-    }
-    const rows = [];
-    for (const file of files) {
-      const plan = planPromptFile(file, { projectDir: ctx.projectDir, ...options });
-      ctx.dependOn(plan.files);
-      for (const warning of plan.warnings) ctx.warn(warning);
-      ctx.log(`${file}: ${plan.rows.length} prompts`);
-      rows.push(...plan.rows);
-    }
+    if (!options.runs) return { planned: await planFiles(ctx, options, 'resolve.prompts') };
+    const rows: PromptRow[] = [];
+    for (const [i, run] of options.runs.entries()) rows.push(...(await planFiles(ctx, { ...run, session: run.name ?? `run${i + 1}` }, `resolve.runs[${i}].prompts`)));
     return { planned: rows };
   },
 });

@@ -23,7 +23,7 @@ describe('txt2img payload', () => {
       params: {
         width: 512, height: 768, steps: 28, cfg_scale: 6.5, sampler: 'DPM++ 2M', scheduler: 'Karras', enable_hr: true,
         hr_scale: 1.5, hr_upscaler: 'Latent', denoising_strength: 0.4, hr_second_pass_steps: 10,
-        adetailer: { ad_model: 'face_yolov8n.pt' }, alwayson_scripts: { controlnet: { args: [{ module: 'canny' }] } },
+        alwayson_scripts: { ADetailer: { args: [true, false, { ad_model: 'face_yolov8n.pt' }] }, controlnet: { args: [{ module: 'canny' }] } },
       },
     });
     const payload = txt2imgPayload(row, { model: 'animefull', loras: [parseLoraSpec('<lora:bob:0.7>'), parseLoraSpec('style:0.5')] });
@@ -31,7 +31,7 @@ describe('txt2img payload', () => {
       prompt: `${row.api_prompt}, <lora:bob:0.7>, <lora:style:0.5>`, negative_prompt: row.negative_prompt, seed: 1004,
       width: 512, height: 768, steps: 28, cfg_scale: 6.5, sampler_name: 'DPM++ 2M', scheduler: 'Karras', batch_size: 1, n_iter: 1,
       enable_hr: true, hr_scale: 1.5, hr_upscaler: 'Latent', denoising_strength: 0.4, hr_second_pass_steps: 10,
-      alwayson_scripts: { ADetailer: { args: [{ ad_model: 'face_yolov8n.pt' }] }, controlnet: { args: [{ module: 'canny' }] } },
+      alwayson_scripts: { ADetailer: { args: [true, false, { ad_model: 'face_yolov8n.pt' }] }, controlnet: { args: [{ module: 'canny' }] } },
       override_settings: { sd_model_checkpoint: 'animefull' }, override_settings_restore_afterwards: false,
       send_images: true, save_images: false,
     });

@@ -89,13 +89,13 @@ describe('pipeline schema export', () => {
     const dir = project({});
     const { ctx } = context(dir);
     expect(await invokeCommand(command('schema'), ['export', '--out', join(dir, 'out')], ctx)).toBe(0);
-    for (const name of ['prompt', 'template', 'chunk', 'variations', 'theme', 'pipeline']) {
+    for (const name of ['prompt', 'template', 'chunk', 'variations', 'theme', 'adetailer', 'controlnet', 'pipeline']) {
       expect(existsSync(join(dir, 'out', `${name}.schema.json`))).toBe(true);
     }
     const prompt = JSON.parse(readFileSync(join(dir, 'out', 'prompt.schema.json'), 'utf8'));
     expect(prompt.$schema).toBe('http://json-schema.org/draft-07/schema#');
     expect(prompt.required).toEqual(expect.arrayContaining(['name', 'prompt', 'generation']));
-    expect(prompt.properties.generation.properties.mode.enum).toEqual(['combinatorial', 'random']);
+    expect(prompt.properties.generation.properties.mode.enum).toEqual(['combinatorial', 'random', 'ask']);
     const pipeline = JSON.parse(readFileSync(join(dir, 'out', 'pipeline.schema.json'), 'utf8'));
     expect(pipeline.properties.stages).toBeDefined();
   });

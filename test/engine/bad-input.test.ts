@@ -137,6 +137,6 @@ describe('bad input: clear message, exit 2, nothing written', () => {
     project.remove('pipeline.yaml');
     const result = await project.pipeline(['status']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`error: ${project.path('pipeline.yaml')}: no pipeline.yaml in ${project.dir} (run from a project folder or pass -C DIR)\n`);
+    expect(result.stderr).toBe(`error: ${project.path('pipeline.yaml')}: no pipeline.yaml in ${project.dir} (run inside a project folder or one below it, or pass -C DIR)\n`);
   });
 });

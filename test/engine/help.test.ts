@@ -14,8 +14,11 @@ const commands: Record<string, string[]> = {
   dag: ['--mermaid', '--dot'],
   sql: ['--format <format>'],
   gc: ['--apply', '--dry-run', '--json'],
-  plan: ['--theme <name>', '--style <name>', '--seeds <spec>', '--fixed <spec>', '--count <n>', '--format <format>'],
-  validate: [],
+  plan: ['--theme <spec>', '--style <name>', '--seeds <spec>', '--fixed <spec>', '--count <n>', '--format <format>', '--payloads <dir>'],
+  validate: ['--format <format>'],
+  themes: ['--template <file>', '--compact', '--tag <tag>', '--style <style>', '--from <theme>'],
+  pick: ['--theme <name>', '--style <name>'],
+  api: ['--endpoint <url>', '--format <format>'],
   schema: ['--out <dir>'],
   label: ['--reject', '--csv <file>'],
   report: ['--format <format>', '--param <name=value>', '--html <file>'],
@@ -55,7 +58,7 @@ describe('help', () => {
     expect(help.stdout).toMatch(/^Usage: pipeline \[-C DIR\] <command> \[options\]\n/);
     const listed = (heading: string) => help.stdout.split(`${heading}\n`)[1]!.split('\n\n')[0]!.split('\n').map((l) => l.trim().split(' ')[0]);
     expect(listed('Commands:')).toEqual(['run', 'status', 'dag', 'sql', 'gc', 'help']);
-    expect(listed('Project commands (pipeline.yaml commands:):')).toEqual(['plan', 'validate', 'schema', 'label', 'report', 'prune', 'loop', 'promoted', 'serve']);
+    expect(listed('Project commands (pipeline.yaml commands:):')).toEqual(['plan', 'validate', 'themes', 'pick', 'api', 'schema', 'label', 'report', 'prune', 'loop', 'promoted', 'serve']);
     expect((await project.pipeline(['help', 'gc'])).stdout).toBe((await project.pipeline(['gc', '--help'])).stdout);
   });
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { repoRoot, finished, type CliResult, type RunSummary, type StageStatus } from '../engine/helpers.js';
+import { repoRoot, finished, runSummary, sqlRows, stageStatuses, type CliResult, type RunSummary, type StageStatus } from '../engine/helpers.js';
 
 const syntheticParams = '{backend: synthetic, concurrency: 2, retries: 3, timeout_s: 600, failure_rate: 0.3, blank_rate: 0}';
 
@@ -97,22 +97,16 @@ export class IdentityProject {
     return finished(child);
   }
 
-  async run(args: string[] = []): Promise<RunSummary & { stderr: string; code: number }> {
-    const result = await this.pipeline(['run', '--json', ...args]);
-    if (!result.stdout.trim()) throw new Error(`run printed no summary (exit ${result.code}): ${result.stderr}`);
-    return { ...(JSON.parse(result.stdout) as RunSummary), stderr: result.stderr, code: result.code };
+  run(args: string[] = []): Promise<RunSummary & { stderr: string; code: number }> {
+    return runSummary((a) => this.pipeline(a), args);
   }
 
-  async status(args: string[] = []): Promise<Record<string, StageStatus>> {
-    const result = await this.pipeline(['status', '--json', ...args]);
-    if (result.code !== 0) throw new Error(`status exited ${result.code}: ${result.stderr}`);
-    return Object.fromEntries((JSON.parse(result.stdout) as StageStatus[]).map((s) => [s.name, s]));
+  status(args: string[] = []): Promise<Record<string, StageStatus>> {
+    return stageStatuses((a) => this.pipeline(a), args);
   }
 
-  async sql<T = Record<string, unknown>>(query: string): Promise<T[]> {
-    const result = await this.pipeline(['sql', '--format', 'json', query]);
-    if (result.code !== 0) throw new Error(`sql exited ${result.code}: ${result.stderr}`);
-    return JSON.parse(result.stdout) as T[];
+  sql<T = Record<string, unknown>>(query: string): Promise<T[]> {
+    return sqlRows<T>((a) => this.pipeline(a), query);
   }
 
   dispose(): void {

@@ -19,11 +19,12 @@ function sessionFolders(dir: string) {
 }
 
 describe('sdgen names', () => {
-  it('names folders and files as sdgen does, or by output.filename_keys', () => {
+  it('names folders and files as sdgen does, or by the keys of output.filename_keys', () => {
     expect(folderTimestamp(new Date(2025, 0, 2, 3, 4, 5))).toBe('20250102_030405');
     expect(imageFileName(promptRow(7), 1007)).toBe('demo_0007_seed-1007.png');
     const keyed = promptRow(7, { manifest: { output: { filename_keys: ['Outfit', 'HairColor'] } } });
-    expect(imageFileName(keyed, 1007)).toBe('demo_0007_formal-suit_crimson-hair.png');
+    expect(imageFileName(keyed, 1007)).toBe('demo_0007_formal_crimson.png');
+    expect(imageFileName({ ...promptRow(6), manifest: keyed.manifest }, 1006)).toBe('demo_0006_casual_neon-blue.png');
   });
 });
 

@@ -5,9 +5,10 @@
 // Other engineers' tests import startA1111StandIn too.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodeChunk } from '../../adapters/png-text.js';
 import { readSafetensorsHeader } from '../../adapters/safetensors.js';
 
 export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset';
@@ -30,10 +31,12 @@ export interface StandInOptions {
   fault?: (n: number, body: Record<string, unknown>) => Fault;
   imageSize?: number;
   port?: number;
+  /** the ADetailer and ControlNet extensions' routes (default true) */
+  extensions?: boolean;
   /**
    * the WebUI's models/Lora folder: GET /sdapi/v1/loras lists the .safetensors found there
    * at start and at each POST /sdapi/v1/refresh-loras, as A1111 does (a file copied in
-   * between is not listed until the refresh)
+   * between is not listed until the refresh); without one, a fixed list (standInLists.loras)
    */
   loraDir?: string;
 }
@@ -57,7 +60,7 @@ export interface A1111StandIn {
 
 /** What A1111 lists for a LoRA folder: name (file stem), alias (ss_output_name), path, metadata. */
 async function scanLoras(dir: string | undefined): Promise<Record<string, unknown>[]> {
-  if (!dir) return [];
+  if (!dir) return standInLists.loras;
   const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.safetensors')).sort();
   return Promise.all(files.map(async (file) => {
     const path = join(dir, file);
@@ -85,14 +88,7 @@ export function solidPng(size: number, rgb: [number, number, number], stripe = 0
     }
     row.copy(raw, y * row.length);
   }
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
+  const chunk = (type: string, data: Buffer) => encodeChunk({ type, data });
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(size, 0);
   ihdr.writeUInt32BE(size, 4);
@@ -100,6 +96,19 @@ export function solidPng(size: number, rgb: [number, number, number], stripe = 0
   const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
+
+/** What A1111 1.10 lists, with the ADetailer and ControlNet extensions installed. */
+const samplerNames = ['DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2S a', 'DPM++ 3M SDE', 'Euler a', 'Euler', 'LMS', 'Heun', 'DPM2', 'DPM2 a', 'DDIM', 'PLMS', 'UniPC', 'LCM'];
+export const standInLists = {
+  samplers: samplerNames.map((name) => ({ name, aliases: [`k_${name.toLowerCase().replace(/\W+/g, '_')}`], options: {} })),
+  schedulers: ['Automatic', 'Uniform', 'Karras', 'Exponential', 'Polyexponential', 'SGM Uniform'].map((label) => ({ name: label.toLowerCase().replace(' ', '_'), label, aliases: null, default_rho: -1, need_inner_model: false })),
+  upscalers: ['None', 'Lanczos', 'Nearest', 'ESRGAN_4x', 'R-ESRGAN 4x+', 'R-ESRGAN 4x+ Anime6B', 'SwinIR 4x'].map((name) => ({ name, model_name: null, model_path: null, model_url: null, scale: 4 })),
+  latentUpscaleModes: ['Latent', 'Latent (antialiased)', 'Latent (bicubic)', 'Latent (nearest)'].map((name) => ({ name })),
+  loras: [{ name: 'bob', alias: 'bob', path: '/models/Lora/bob.safetensors', metadata: {} }],
+  adetailer: { ad_model: ['face_yolov8n.pt', 'face_yolov8s.pt', 'hand_yolov8n.pt', 'person_yolov8n-seg.pt', 'mediapipe_face_full'] },
+  controlnetModels: { model_list: ['control_v11p_sd15_canny [d14c016b]', 'control_v11p_sd15_openpose [cab727d4]'] },
+  controlnetModules: { module_list: ['none', 'canny', 'depth_midas', 'openpose', 'lineart'] },
+};
 
 function readBody(req: IncomingMessage): Promise<Record<string, unknown> | null> {
   return new Promise((resolve, reject) => {
@@ -193,6 +202,14 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     if (key === 'GET /sdapi/v1/progress') return sendJson(res, 200, { progress: 0, eta_relative: 0, state: {}, current_image: null, textinfo: null });
     if (key === 'POST /sdapi/v1/interrupt') return sendJson(res, 200, null);
     if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, loras);
+    if (key === 'GET /sdapi/v1/samplers') return sendJson(res, 200, standInLists.samplers);
+    if (key === 'GET /sdapi/v1/schedulers') return sendJson(res, 200, standInLists.schedulers);
+    if (key === 'GET /sdapi/v1/upscalers') return sendJson(res, 200, standInLists.upscalers);
+    if (key === 'GET /sdapi/v1/latent-upscale-modes') return sendJson(res, 200, standInLists.latentUpscaleModes);
+    const extensions = options.extensions ?? true;
+    if (extensions && key === 'GET /adetailer/v1/ad_model') return sendJson(res, 200, standInLists.adetailer);
+    if (extensions && key === 'GET /controlnet/model_list') return sendJson(res, 200, standInLists.controlnetModels);
+    if (extensions && key === 'GET /controlnet/module_list') return sendJson(res, 200, standInLists.controlnetModules);
     if (key === 'POST /sdapi/v1/refresh-loras') {
       loras = await scanLoras(options.loraDir);
       return sendJson(res, 200, null);

@@ -24,6 +24,8 @@ export interface ResolvedPrompt {
   ownImports: Map<string, Declared<ImportValue>>;
   chunks: Map<string, Declared<string | Record<string, string>>>;
   parameters: Record<string, unknown>;
+  /** the file that set each parameter (child over parent): preset paths are relative to it */
+  parameterFiles: Map<string, YamlFile>;
   generation: GenerationBlock;
   output: OutputBlock;
   themes: Declared<ThemesBlock> | null;
@@ -83,6 +85,7 @@ export function resolveInheritance(loader: TemplateLoader, entryPath: string): R
   const inheritedImports = new Map<string, Declared<ImportValue>>();
   const chunks = new Map<string, Declared<string | Record<string, string>>>();
   let parameters: Record<string, unknown> = {};
+  const parameterFiles = new Map<string, YamlFile>();
   let themes: Declared<ThemesBlock> | null = null;
   let styleSensitive: string[] = [];
   for (const link of links) {
@@ -91,6 +94,7 @@ export function resolveInheritance(loader: TemplateLoader, entryPath: string): R
     declare(inheritedImports, link.imports, link.file, 'imports');
     declare(chunks, link.chunks, link.file, 'chunks');
     parameters = { ...parameters, ...link.parameters };
+    for (const key of Object.keys(link.parameters ?? {})) parameterFiles.set(key, link.file);
     if (link.themes) themes = { value: link.themes, file: link.file, field: ['themes'] };
     if (link.styleSensitive) styleSensitive = link.styleSensitive;
   }
@@ -99,10 +103,11 @@ export function resolveInheritance(loader: TemplateLoader, entryPath: string): R
   const ownImports = new Map<string, Declared<ImportValue>>();
   declare(ownImports, data.imports, entry, 'imports');
   declare(chunks, data.chunks, entry, 'chunks');
+  for (const key of Object.keys(data.parameters ?? {})) parameterFiles.set(key, entry);
   if (data.themes) themes = { value: data.themes, file: entry, field: ['themes'] };
   return {
     entry, name: data.name, text, negative, inheritedImports, ownImports, chunks,
-    parameters: { ...parameters, ...data.parameters }, generation: data.generation, output: data.output ?? {},
+    parameters: { ...parameters, ...data.parameters }, parameterFiles, generation: data.generation, output: data.output ?? {},
     themes, styleSensitive, chain: [...links.map((l) => l.file.path), entryPath],
   };
 }

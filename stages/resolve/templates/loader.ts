@@ -7,10 +7,13 @@ import {
   chunkFileSchema, promptFileSchema, templateFileSchema, themeFileSchema, variationsMapping,
   type ChunkFile, type PromptFile, type TemplateFile, type ThemeFile, type VariationValue,
 } from '../../../schemas/templates.js';
+import { adetailerFileSchema, controlnetFileSchema, isAdetailerFile, isControlnetFile } from '../../../schemas/presets.js';
+import type { z } from 'zod';
+import { basePathOf, promptFromOlderForm, rejectOldFormat } from './older-forms.js';
 import { InputError } from '../../../src/errors.js';
 import { errorAt, oneOrMany, parseWith, readYaml, type FieldPath, type YamlFile } from '../../../src/yaml-file.js';
 
-export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations';
+export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations' | 'adetailer' | 'controlnet';
 
 /** A variations file: keys in file order (the index `#` selectors use) and their values. */
 export interface VariationsFile {
@@ -25,28 +28,21 @@ export function kindOf(path: string, data?: unknown): FileKind {
   if (name.endsWith('.template.yaml')) return 'template';
   if (name.endsWith('.chunk.yaml')) return 'chunk';
   if (name === 'theme.yaml') return 'theme';
+  if (isAdetailerFile(name)) return 'adetailer';
+  if (isControlnetFile(name)) return 'controlnet';
   const type = data && typeof data === 'object' && !Array.isArray(data) ? (data as { type?: unknown }).type : undefined;
   if (type === 'prompt') return 'prompt';
   if (type === 'template') return 'template';
   if (type === 'theme_config') return 'theme';
+  if (type === 'controlnet_config') return 'controlnet';
   return 'variations';
-}
-
-/** sdgen V1 files still in the wild: say what they are and what the V2.0 form looks like. */
-function rejectOldFormat(file: YamlFile, kind: FileKind): void {
-  const data = file.data;
-  if (Array.isArray(data)) {
-    throw errorAt(file, [], 'old list-of-items variations format (sdgen V1); V2.0 expects a mapping key -> value, e.g. `BobCut: "bob cut, chin-length"`, or `variations:` holding that mapping');
-  }
-  const type = data && typeof data === 'object' ? (data as { type?: unknown }).type : undefined;
-  if (type === 'character' && kind !== 'chunk') {
-    throw errorAt(file, ['type'], 'old `type: character` file (sdgen V1); in V2.0 write a chunk file `<name>.chunk.yaml` with `type: character`, `name` and `template`, declare it under `chunks:` and insert it with @Name');
-  }
 }
 
 export class TemplateLoader {
   /** Absolute paths of every file read, in first-read order. */
   readonly filesRead: string[] = [];
+  /** what an older file needed to be read (printed by plan, validate and resolve) */
+  readonly warnings: string[] = [];
   private readonly files = new Map<string, YamlFile>();
   private readonly variations = new Map<string, VariationsFile>();
 
@@ -66,21 +62,24 @@ export class TemplateLoader {
   resolvePath(relative: string, declaredIn: YamlFile, field: FieldPath): string {
     const found = this.findPath(relative, declaredIn);
     if (found) return found;
-    const [nearFile, nearEntry] = this.places(relative, declaredIn);
-    throw errorAt(declaredIn, field, `file not found: ${relative} (tried ${nearFile} and ${nearEntry})`);
+    const tried = this.places(relative, declaredIn);
+    throw errorAt(declaredIn, field, `file not found: ${relative} (tried ${tried.slice(0, -1).join(', ')} and ${tried.at(-1)})`);
   }
 
   findPath(relative: string, declaredIn: YamlFile): string | null {
     return this.places(relative, declaredIn).find((p) => existsSync(p)) ?? null;
   }
 
-  private places(relative: string, declaredIn: YamlFile): [string, string] {
-    return [resolve(dirname(declaredIn.path), relative), resolve(this.entryDir, relative)];
+  /** An older file's `base_path` is where its paths start; then its own folder, then the entry prompt's. */
+  private places(relative: string, declaredIn: YamlFile): string[] {
+    const base = basePathOf(declaredIn);
+    const near = [resolve(dirname(declaredIn.path), relative), resolve(this.entryDir, relative)];
+    return base === null ? near : [resolve(dirname(declaredIn.path), base, relative), ...near];
   }
 
   prompt(path: string): { file: YamlFile; data: PromptFile } {
     const file = this.checked(path, 'prompt');
-    return { file, data: parseWith(file, promptFileSchema, 'prompt') };
+    return { file, data: parseWith(promptFromOlderForm(file, this.warnings), promptFileSchema, 'prompt') };
   }
 
   template(path: string): { file: YamlFile; data: TemplateFile } {
@@ -96,6 +95,18 @@ export class TemplateLoader {
   theme(path: string): { file: YamlFile; data: ThemeFile } {
     const file = this.checked(path, 'theme');
     return { file, data: parseWith(file, themeFileSchema, 'theme') };
+  }
+
+  /** A `.adetailer.yaml` preset: one ADetailer detector. */
+  adetailer(path: string): { file: YamlFile; data: z.infer<typeof adetailerFileSchema> } {
+    const file = this.checked(path, 'adetailer');
+    return { file, data: parseWith(file, adetailerFileSchema, 'sdgen ADetailer preset') };
+  }
+
+  /** A `.controlnet.yaml` preset: ControlNet units. */
+  controlnet(path: string): { file: YamlFile; data: z.infer<typeof controlnetFileSchema> } {
+    const file = this.checked(path, 'controlnet');
+    return { file, data: parseWith(file, controlnetFileSchema, 'ControlNet preset') };
   }
 
   variationsFile(path: string): VariationsFile {

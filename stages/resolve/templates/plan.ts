@@ -14,8 +14,12 @@ import { TemplateLoader } from './loader.js';
 import { flattenForApi, normalisePrompt } from './normalise.js';
 import { hash32, Rng } from './prng.js';
 import { parseFixed, parseSeedSweep } from './seeds.js';
-import { applySelector, SelectorError } from './selectors.js';
+import { applySelector, SelectorError, unknownSelections } from './selectors.js';
 import { applyTheme, type AppliedTheme } from './themes.js';
+import { loadPresets } from './presets.js';
+import { samplerWarning } from './older-forms.js';
+import { withAnswers, type Answers, type AnsweredPrompt } from './ask.js';
+import { bindPresets, type PresetBinding } from './preset-values.js';
 import { errorAt } from '../../../src/yaml-file.js';
 
 export interface PlanOptions {
@@ -27,6 +31,8 @@ export interface PlanOptions {
   fixed?: string | null;
   /** 0 = no cap */
   count?: number;
+  /** for files whose generation says `mode: ask` / `seed_mode: ask` */
+  answers?: Answers;
 }
 
 export interface FilePlan {
@@ -38,10 +44,17 @@ export interface FilePlan {
 
 const LIMIT = 4;
 
-function missingError(resolved: ResolvedPrompt, missing: string[], imports: Map<string, unknown>): InputError {
-  const available = [...imports.keys()].sort().join(', ') || '(none)';
+/** Placeholders without variations: none declared, or the import is a chunk (an @ reference), not a variations file. */
+function missingError(resolved: ResolvedPrompt, missing: string[], imports: Map<string, Declared<ImportValue>>): InputError {
   const field = resolved.ownImports.size > 0 ? ['imports'] : ['prompt'];
-  return errorAt(resolved.entry, field, `unknown placeholders: ${missing.join(', ')}; no import declares them (available imports: ${available})`);
+  const chunks = missing.filter((n) => imports.has(n));
+  const undeclared = missing.filter((n) => !imports.has(n));
+  if (undeclared.length === 0) {
+    return errorAt(resolved.entry, field, `${chunks.map((n) => `{${n}}`).join(', ')}: imported as chunks, not variations; insert a chunk with @Name, or import a variations file for {Name}`);
+  }
+  const available = [...imports].filter(([, d]) => isVariationImport(d.value)).map(([n]) => n).sort().join(', ') || '(none)';
+  const alsoChunks = chunks.length ? `; ${chunks.join(', ')} are imported as chunks, not variations` : '';
+  return errorAt(resolved.entry, field, `unknown placeholders: ${undeclared.join(', ')}; no import declares them (available imports: ${available})${alsoChunks}`);
 }
 
 function chooseTheme(resolved: ResolvedPrompt, loader: TemplateLoader, options: PlanOptions, warnings: string[]): AppliedTheme | null {
@@ -64,7 +77,7 @@ function sourcesOf(loader: TemplateLoader, resolved: ResolvedPrompt, axes: Axis[
   return axes.map((a) => (removed.has(a.name) ? null : loadSource(loader, a.name, imports.get(a.name)!)));
 }
 
-function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: number, fixed: Map<string, string>, locate: Locate): number[][] {
+function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: number, fixed: Map<string, string>, locate: Locate, warnings: string[]): number[][] {
   return axes.map((axis, a) => {
     const source = sources[a];
     if (!source) return [0];
@@ -73,6 +86,11 @@ function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: n
       const at = source.keys.indexOf(pinned);
       if (at < 0) throw new InputError(`fixed ${axis.name}:${pinned}: unknown key; available keys: ${source.keys.join(', ')}`, { field: 'fixed' });
       return [at];
+    }
+    const unknown = unknownSelections(axis.selector, source.keys);
+    if (unknown) {
+      const { file, line } = locate(axis.written);
+      warnings.push(`${file ?? ''}${line ? `:${line}` : ''}: ${axis.written}: ${unknown}`);
     }
     try {
       return applySelector(axis.selector, source.keys, () => new Rng(base, LIMIT, hash32(axis.name)));
@@ -116,7 +134,7 @@ function distinctValues(selected: number[], source: VariationSource | null): num
 interface Prepared {
   entryPath: string;
   loader: TemplateLoader;
-  resolved: ResolvedPrompt;
+  resolved: AnsweredPrompt;
   theme: AppliedTheme | null;
   /** the resolved prompt and negative, chunks expanded */
   texts: [string, string];
@@ -126,6 +144,7 @@ interface Prepared {
   spec: GenerationSpec;
   /** axes with a source (not removed by a theme) */
   live: number[];
+  presets: PresetBinding | null;
   warnings: string[];
 }
 
@@ -133,8 +152,10 @@ function prepare(path: string, options: PlanOptions): Prepared {
   const entryPath = resolve(path);
   const loader = new TemplateLoader(dirname(entryPath));
   const warnings: string[] = [];
-  const resolved = resolveInheritance(loader, entryPath);
+  const resolved = withAnswers(resolveInheritance(loader, entryPath), options.answers);
   const theme = chooseTheme(resolved, loader, options, warnings);
+  const sampler = samplerWarning(resolved.parameters, entryPath);
+  if (sampler) warnings.push(sampler);
   const imports = new Map([...(theme ? theme.imports : resolved.inheritedImports), ...resolved.ownImports]);
   const removed = new Set([...(theme?.removed ?? [])].filter((n) => !resolved.ownImports.has(n)));
   const registry = chunkRegistry(resolved.chunks, imports);
@@ -151,7 +172,7 @@ function prepare(path: string, options: PlanOptions): Prepared {
   const base = baseSeedOf(resolved);
   const fixed = parseFixed(options.fixed ?? '');
   for (const name of fixed.keys()) if (!axes.some((a) => a.name === name)) warnings.push(`fixed ${name}: no such placeholder in ${path}`);
-  const selected = selectValues(axes, sources, base, fixed, locate);
+  const selected = selectValues(axes, sources, base, fixed, locate, warnings);
   if (resolved.generation.mode === 'random') selected.forEach((values, a) => (selected[a] = distinctValues(values, sources[a] ?? null)));
   const live = axes.map((_, a) => a).filter((a) => sources[a] !== null);
   const weight = (a: number) => axes[a]!.selector.weight;
@@ -162,7 +183,8 @@ function prepare(path: string, options: PlanOptions): Prepared {
     drawn: live.filter((a) => weight(a) <= 0), sweep: options.seeds ? parseSeedSweep(options.seeds) : null,
     count: options.count ?? 0, noPlaceholders: axes.length === 0,
   };
-  return { entryPath, loader, resolved, theme, texts, parsed, sources, fixed, spec, live, warnings };
+  const presets = bindPresets({ loader, resolved, parsed, sources, imports, baseSeed: base }, loadPresets(loader, (key) => resolved.parameterFiles.get(key)));
+  return { entryPath, loader, resolved, theme, texts, parsed, sources, fixed, spec, live, presets, warnings };
 }
 
 function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used: Set<number>[] } {
@@ -186,11 +208,13 @@ function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used
       used[a]!.add(k);
       variations[axes[a]!.name] = chosen[a]![k]!;
     }
+    const params = p.presets ? p.presets.paramsFor(image.choice, rows.length) : resolved.parameters;
+    const paramsText = p.presets ? stableStringify(params) : paramsJson;
     rows.push({
-      prompt_id: hashBytes(`${apiPrompt}\u0000${negativePrompt}\u0000${image.seed}\u0000${paramsJson}`),
+      prompt_id: hashBytes(`${apiPrompt}\u0000${negativePrompt}\u0000${image.seed}\u0000${paramsText}`),
       source, session, theme: theme?.name ?? null, style: theme?.style ?? null, idx: rows.length,
       prompt, api_prompt: apiPrompt, negative_prompt: negativePrompt, seed: image.seed, variations,
-      params: resolved.parameters, manifest: {},
+      params, manifest: {},
     });
   }
   return { rows, used };
@@ -215,7 +239,7 @@ function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record
       total_combinations: totalCombinations(spec, gen.mode === 'random' ? live : spec.enumerated),
       ...(spec.sweep ? { seed_list: spec.sweep } : {}),
     },
-    api_params: resolved.parameters,
+    api_params: p.presets?.manifestParams ?? resolved.parameters,
     variations: Object.fromEntries(live.map((a) => [axes[a]!.name, variationSummary(p.sources[a]!, spec.selected[a]!, used[a]!)])),
     fixed_placeholders: Object.fromEntries(p.fixed),
     theme_name: theme?.name ?? null,
@@ -232,5 +256,6 @@ export function planPromptFile(path: string, options: PlanOptions): FilePlan {
   const { rows, used } = buildRows(prepared, options);
   const manifest = manifestOf(prepared, rows.length, used);
   for (const row of rows) row.manifest = manifest;
-  return { rows, files: [...prepared.loader.filesRead], warnings: prepared.warnings };
+  const images = prepared.presets ? [...prepared.presets.presets.images.keys()] : [];
+  return { rows, files: [...prepared.loader.filesRead, ...images], warnings: [...prepared.loader.warnings, ...prepared.warnings] };
 }

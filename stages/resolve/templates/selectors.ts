@@ -48,3 +48,14 @@ export function applySelector(selector: Selector, keys: readonly string[], rng: 
   }
   return chosen;
 }
+
+/** What a selector names that the source lacks (dropped, per the spec): worth a warning, as it is usually a typo. */
+export function unknownSelections(selector: Selector, keys: readonly string[]): string | null {
+  if (selector.keys) {
+    const known = new Set(keys);
+    const unknown = selector.keys.filter((k) => !known.has(k));
+    return unknown.length ? `unknown keys ${unknown.join(', ')} dropped (available keys: ${keys.join(', ')})` : null;
+  }
+  const outside = (selector.indexes ?? []).filter((i) => i < 0 || i >= keys.length);
+  return outside.length ? `indexes ${outside.join(', ')} out of range 0-${keys.length - 1}, dropped` : null;
+}

@@ -7,10 +7,11 @@ import type { FileKind } from './loader.js';
 import type { YamlFile } from '../../../src/yaml-file.js';
 
 /** Keys real sdgen files carry that sdgen itself does not act on. */
-const SDGEN_EXTRAS = ['themable', 'style_sensitive', 'prompts'];
+const SDGEN_EXTRAS = ['themable', 'style_sensitive', 'prompts', 'description', 'base_path'];
 
 const KNOWN: Partial<Record<FileKind, Set<string>>> = {
-  prompt: new Set([...Object.keys(promptFileSchema.shape), ...SDGEN_EXTRAS]),
+  // `template:` in a prompt file is the older key for `prompt:`, read as such (with its own warning).
+  prompt: new Set([...Object.keys(promptFileSchema.shape), ...SDGEN_EXTRAS, 'template']),
   template: new Set([...Object.keys(templateFileSchema.shape), ...SDGEN_EXTRAS]),
   chunk: new Set([...Object.keys(chunkFileSchema.shape), ...SDGEN_EXTRAS]),
   theme: new Set([...Object.keys(themeFileSchema.shape), ...SDGEN_EXTRAS]),
