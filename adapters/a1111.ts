@@ -233,3 +233,24 @@ export async function checkServer(endpoint: string, model: string | null | undef
   }
   return { endpoint, checkpoint: found.title, models };
 }
+
+/** One entry of GET /sdapi/v1/loras: what the WebUI found in its LoRA folders at the last refresh. */
+export interface ListedLora {
+  name: string;
+  alias?: string;
+  path: string;
+  /** the file's safetensors __metadata__ (sshs_model_hash among it); {} when it has none */
+  metadata: Record<string, unknown>;
+}
+
+/** The LoRAs the WebUI knows; a file copied in since its last refresh is not among them. */
+export async function listLoras(endpoint: string, timeoutMs = 10_000): Promise<ListedLora[]> {
+  const body = await request(endpoint, '/sdapi/v1/loras', {}, timeoutMs);
+  if (!Array.isArray(body)) throw new A1111Error(`GET /sdapi/v1/loras on ${endpoint} answered ${JSON.stringify(body).slice(0, 80)}, not a list`, 'response', endpoint);
+  return body.map((entry: Partial<ListedLora>) => ({ name: String(entry.name ?? ''), alias: entry.alias, path: String(entry.path ?? ''), metadata: entry.metadata ?? {} }));
+}
+
+/** POST /sdapi/v1/refresh-loras: rescan the LoRA folders (after copying a file in). */
+export async function refreshLoras(endpoint: string, timeoutMs = 30_000): Promise<void> {
+  await request(endpoint, '/sdapi/v1/refresh-loras', { method: 'POST' }, timeoutMs);
+}

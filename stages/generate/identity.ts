@@ -11,6 +11,7 @@ import { findLoraFile } from '../../adapters/safetensors.js';
 import type { StageContext } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import type { GenerateParams } from './backend.js';
+import { promotedResource, readPromoted, withPromoted } from './promoted.js';
 
 type Ctx = StageContext<{ generate: GenerateParams }>;
 
@@ -54,14 +55,16 @@ async function syntheticIdentities(rows: PromptRow[], g: GenerateParams, ctx: Ct
   );
 }
 
-export function renderIdentities(rows: PromptRow[], ctx: Ctx): Promise<unknown[]> {
-  const g = ctx.params.generate;
+/** Each row's identity, with the promoted LoRAs in the request as the backend will send them. */
+export async function renderIdentities(rows: PromptRow[], ctx: Ctx): Promise<unknown[]> {
+  const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
   return g.backend === 'a1111' ? a1111Identities(rows, g, ctx) : syntheticIdentities(rows, g, ctx);
 }
 
-/** The checkpoint and renderer every image of a run shares: the stage's resources. */
+/** The checkpoint, renderer and promoted LoRAs every image of a run shares: the stage's resources. */
 export async function renderResources(ctx: Ctx): Promise<Record<string, string>> {
   const g = ctx.params.generate;
-  if (g.backend === 'a1111') return { backend: 'a1111', model: g.model ?? 'as loaded on the server' };
-  return { backend: 'synthetic', renderer: SYNTHETIC_VERSION };
+  const promoted = promotedResource(await readPromoted(ctx.sql));
+  if (g.backend === 'a1111') return { backend: 'a1111', model: g.model ?? 'as loaded on the server', ...promoted };
+  return { backend: 'synthetic', renderer: SYNTHETIC_VERSION, ...promoted };
 }

@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { renderIdentities, renderResources } from './identity.js';
+import { readPromoted, withPromoted } from './promoted.js';
 import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
 import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
@@ -71,7 +72,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
   // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
   identity: renderIdentities,
   async setup(ctx) {
-    const g = ctx.params.generate;
+    const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
     const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
     return { backend, sessions: new SessionBook(root, backend.checkpoint), failedSessions: new Set(), closed: false };

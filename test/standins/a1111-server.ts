@@ -6,7 +6,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { deflateSync } from 'node:zlib';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { encodeChunk } from '../../adapters/png-text.js';
+import { readSafetensorsHeader } from '../../adapters/safetensors.js';
 
 export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset';
 
@@ -30,6 +33,12 @@ export interface StandInOptions {
   port?: number;
   /** the ADetailer and ControlNet extensions' routes (default true) */
   extensions?: boolean;
+  /**
+   * the WebUI's models/Lora folder: GET /sdapi/v1/loras lists the .safetensors found there
+   * at start and at each POST /sdapi/v1/refresh-loras, as A1111 does (a file copied in
+   * between is not listed until the refresh); without one, a fixed list (standInLists.loras)
+   */
+  loraDir?: string;
 }
 
 export interface RecordedRequest {
@@ -47,6 +56,18 @@ export interface A1111StandIn {
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What A1111 lists for a LoRA folder: name (file stem), alias (ss_output_name), path, metadata. */
+async function scanLoras(dir: string | undefined): Promise<Record<string, unknown>[]> {
+  if (!dir) return standInLists.loras;
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.safetensors')).sort();
+  return Promise.all(files.map(async (file) => {
+    const path = join(dir, file);
+    const { metadata } = await readSafetensorsHeader(path);
+    const name = file.slice(0, -'.safetensors'.length);
+    return { name, alias: metadata.ss_output_name ?? name, path, metadata };
+  }));
 }
 
 export function standInModel(name: string): StandInModel {
@@ -120,6 +141,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
   const sockets = new Set<Socket>();
   let current = models[0]!;
   let txt2imgCount = 0;
+  let loras = await scanLoras(options.loraDir);
   let gpu: Promise<unknown> = Promise.resolve();
 
   const findModel = (name: unknown) =>
@@ -179,7 +201,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     }
     if (key === 'GET /sdapi/v1/progress') return sendJson(res, 200, { progress: 0, eta_relative: 0, state: {}, current_image: null, textinfo: null });
     if (key === 'POST /sdapi/v1/interrupt') return sendJson(res, 200, null);
-    if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, standInLists.loras);
+    if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, loras);
     if (key === 'GET /sdapi/v1/samplers') return sendJson(res, 200, standInLists.samplers);
     if (key === 'GET /sdapi/v1/schedulers') return sendJson(res, 200, standInLists.schedulers);
     if (key === 'GET /sdapi/v1/upscalers') return sendJson(res, 200, standInLists.upscalers);
@@ -188,7 +210,10 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     if (extensions && key === 'GET /adetailer/v1/ad_model') return sendJson(res, 200, standInLists.adetailer);
     if (extensions && key === 'GET /controlnet/model_list') return sendJson(res, 200, standInLists.controlnetModels);
     if (extensions && key === 'GET /controlnet/module_list') return sendJson(res, 200, standInLists.controlnetModules);
-    if (key === 'POST /sdapi/v1/refresh-loras') return sendJson(res, 200, null);
+    if (key === 'POST /sdapi/v1/refresh-loras') {
+      loras = await scanLoras(options.loraDir);
+      return sendJson(res, 200, null);
+    }
     sendJson(res, 404, { detail: 'Not Found' });
   }
 

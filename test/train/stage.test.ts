@@ -58,7 +58,7 @@ describe('train stage, simulated (demo) trainer', () => {
     const port = (server.address() as { port: number }).port;
     const loraDir = join(freshDir('a1111'), 'models', 'Lora');
     try {
-      await runTrain({ a1111_lora_dir: loraDir, refresh_url: `http://127.0.0.1:${port}/` });
+      await runTrain({ deploy: { lora_dir: loraDir, url: `http://127.0.0.1:${port}/` } });
     } finally {
       server.close();
     }
