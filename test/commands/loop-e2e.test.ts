@@ -18,10 +18,8 @@ function pipeline(dir: string, ...args: string[]) {
 describe('pipeline loop on the synthetic world', () => {
   it('runs two rounds, records them and generates round 2 with the promoted LoRA', () => {
     const dir = copyExampleProject('sdloop-loop-');
-    const started = Date.now();
     const loop = pipeline(dir, 'loop', '--rounds', '2');
     expect(loop.code, loop.stderr).toBe(0);
-    expect(Date.now() - started).toBeLessThan(120_000);
 
     const rounds = JSON.parse(
       pipeline(dir, 'sql', 'select round, lora, verdict, adherence_before, adherence_after, promoted from loop_rounds order by round', '--format', 'json').stdout,
