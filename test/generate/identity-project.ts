@@ -1,4 +1,4 @@
-// A small resolve -> generate -> score project in a temporary folder (synthetic backend,
+// A small resolve -> generate -> catalog -> score project in a temporary folder (synthetic backend,
 // demo CLIP, 64x96 images), driven through the real CLI as a child process: from the
 // repo's build, or from a copy of it whose stage files a test may edit.
 import { spawn } from 'node:child_process';
@@ -15,8 +15,9 @@ const pipelineYaml = (generate: string) => `params:
   score: {model: demo, batch_size: 8, workers: 0}
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.prompts}}
-  score: {uses: score, params: [score], inputs: {images: generate.images, prompts: resolve.prompts}}
+  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
+  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned}}
+  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts}}
 `;
 
 const files: Record<string, string> = {
