@@ -76,6 +76,10 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
     if (entry.resources[k] !== identity.resources[k]) reasons.push(`resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
   }
+  const observed = entry.observed ?? {};
+  for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {
+    if (observed[k] !== identity.observed[k]) reasons.push(`${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
+  }
   for (const k of Object.keys(identity.inputs)) {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
   }
