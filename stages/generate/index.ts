@@ -5,7 +5,7 @@
 // object store by content hash and are hard-linked into sdgen-style session folders.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { renderIdentities, renderResources } from './identity.js';
+import { renderIdentities, renderObserved, renderResources } from './identity.js';
 import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
 import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
@@ -68,6 +68,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
   resources: renderResources,
+  observe: renderObserved,
   // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
   identity: renderIdentities,
   async setup(ctx) {

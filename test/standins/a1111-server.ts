@@ -27,6 +27,15 @@ export interface StandInOptions {
   fault?: (n: number, body: Record<string, unknown>) => Fault;
   imageSize?: number;
   port?: number;
+  /** what GET /sdapi/v1/loras lists (models/Lora on the server) */
+  loras?: StandInLora[];
+}
+
+export interface StandInLora {
+  name: string;
+  alias: string;
+  path: string;
+  metadata: Record<string, string>;
 }
 
 export interface RecordedRequest {
@@ -40,6 +49,12 @@ export interface A1111StandIn {
   requests: RecordedRequest[];
   /** the txt2img bodies only, in arrival order */
   txt2img(): Record<string, unknown>[];
+  /** load another checkpoint (by title, name or hash), as the WebUI's dropdown does; throws for an unknown one */
+  load(model: string): void;
+  /** the checkpoint loaded now (its title) */
+  loaded(): string;
+  /** replace what GET /sdapi/v1/loras lists */
+  setLoras(loras: StandInLora[]): void;
   /** stop listening (connections are refused) until up() */
   down(): Promise<void>;
   up(): Promise<void>;
@@ -49,6 +64,11 @@ export interface A1111StandIn {
 export function standInModel(name: string): StandInModel {
   const sha256 = Buffer.from(name.padEnd(32, '#')).toString('hex').slice(0, 64);
   return { title: `${name}.safetensors [${sha256.slice(0, 10)}]`, model_name: name, hash: sha256.slice(0, 10), sha256, filename: `/models/Stable-diffusion/${name}.safetensors` };
+}
+
+/** A LoRA file in the server's models/Lora with sd-scripts' metadata (its weights' hash). */
+export function standInLora(name: string, weightsHash: string): StandInLora {
+  return { name, alias: name, path: `/models/Lora/${name}.safetensors`, metadata: { ss_output_name: name, sshs_model_hash: weightsHash } };
 }
 
 /** A small valid RGB PNG of one colour with a seed-dependent stripe (no sharp: this must be cheap). */
@@ -110,6 +130,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   let current = models[0]!;
+  let loras = options.loras ?? [];
   let txt2imgCount = 0;
   let gpu: Promise<unknown> = Promise.resolve();
 
@@ -170,7 +191,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     }
     if (key === 'GET /sdapi/v1/progress') return sendJson(res, 200, { progress: 0, eta_relative: 0, state: {}, current_image: null, textinfo: null });
     if (key === 'POST /sdapi/v1/interrupt') return sendJson(res, 200, null);
-    if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, []);
+    if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, loras);
     if (key === 'POST /sdapi/v1/refresh-loras') return sendJson(res, 200, null);
     sendJson(res, 404, { detail: 'Not Found' });
   }
@@ -198,6 +219,15 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     url: `http://127.0.0.1:${port}`,
     requests,
     txt2img: () => requests.filter((r) => r.path === '/sdapi/v1/txt2img').map((r) => r.body ?? {}),
+    load(model) {
+      const wanted = findModel(model);
+      if (!wanted) throw new Error(`the stand-in has no model ${model}`);
+      current = wanted;
+    },
+    loaded: () => current.title,
+    setLoras(list) {
+      loras = list;
+    },
     down: stop,
     up: () => listen(port),
     close: stop,
