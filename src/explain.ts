@@ -6,6 +6,7 @@ import { stableStringify } from './hash.js';
 import type { State } from './state.js';
 import type { LockEntry } from './lockfile.js';
 import { recordedDepHashes, type StageIdentity } from './fingerprint.js';
+import { itemsWithLostObjects, objectsAsLeft } from './memo-objects.js';
 import type { Project } from './project.js';
 
 function flatten(tree: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
@@ -99,6 +100,10 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
     if (!existsSync(resolve(project.dir, out.path))) reasons.push(`output ${name} missing (${out.path})`);
   }
   if (entry.items && entry.items.failed > 0) reasons.push(`${entry.items.failed} failed items to retry`);
+  if (input.mapStage && !(await objectsAsLeft(state, project.paths.objects))) {
+    const lost = await itemsWithLostObjects(state, project.dir, stage, identity.memoKey);
+    if (lost > 0) reasons.push(`${lost} memoised items name stored objects that are gone; they will be made again`);
+  }
   return reasons;
 }
 
