@@ -26,7 +26,7 @@ function measureQuery(project: Project, name: string, schema: TableSchema, parts
   if (parts.length === 0) return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')}, ''::VARCHAR AS _item, 0::BIGINT AS _row WHERE false`;
   const files = parts.map((p) => sqlString(join(project.dir, `${p}.${name}.parquet`))).join(', ');
   const cols = columns.map(([n]) => `p."${n}"`).join(', ');
-  const from = `read_parquet([${files}], filename = true) p JOIN ${current} c ON p._item = c.item AND p.filename = c.part || ${sqlString(`.${name}.parquet`)}`;
+  const from = `read_parquet([${files}], filename = '_part_file') p JOIN ${current} c ON p._item = c.item AND p._part_file = c.part || ${sqlString(`.${name}.parquet`)}`;
   return `SELECT ${cols}, p._item, row_number() OVER (ORDER BY c.ord, p._ord) AS _row FROM ${from}`;
 }
 
