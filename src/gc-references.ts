@@ -13,7 +13,7 @@ const engineTables = new Set(['meta', 'runs', 'stage_runs', 'memo', 'stat_cache'
 
 const objectsTable = 'gc_objects';
 
-/** Object file names (hash.ext) among `names` that a string column of `source` names. */
+/** The object files (hash.ext, in gc_objects) that a string cell of `source` names by hash or path. */
 async function namedIn(state: State, source: string): Promise<string[]> {
   const cols = await state.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${source}`);
   const found: string[] = [];
