@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -134,8 +134,11 @@ describe('score stage', () => {
   });
 
   it('marks an unreadable image as failed and keeps the rest of the batch', async () => {
-    const missing = { ...images[0], image_id: 'f'.repeat(32) };
-    const ctx = makeTestContext({ dir, params: params(), inputs: { images: [missing, images[1]], prompts }, stage: 'score' });
+    // A file that is there but is no PNG (a missing one fails the stage: see above).
+    const corrupt = { ...images[0], image_id: 'f'.repeat(32) };
+    mkdirSync(join(dir, 'data', 'objects', 'ff'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'objects', 'ff', `${corrupt.image_id}.png`), 'not a png');
+    const ctx = makeTestContext({ dir, params: params(), inputs: { images: [corrupt, images[1]], prompts }, stage: 'score' });
     const { results } = await runMapStage(scoreStage, ctx);
     expect(results[0].error).toMatch(/image f{32}/);
     expect(results[1].error).toBeUndefined();
