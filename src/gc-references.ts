@@ -1,8 +1,9 @@
 // Which stored objects something still names. An object is kept when any of these names
 // it, by path (absolute or project-relative) or by its content hash alone: a kept memo
 // row (a value removed and added back is served from it), any table under data/tables,
-// any table in the state database a command keeps (loop rounds, promoted LoRAs, labels),
-// and pipeline.lock. Deleting one of those would leave a row pointing at nothing.
+// any table a command keeps in the state database (its own records, whose meaning the
+// engine does not know) and pipeline.lock. Deleting one of those would leave a row
+// pointing at nothing.
 import { readFileSync } from 'node:fs';
 import { glob } from './glob.js';
 import { appendRows, type State } from './state.js';
