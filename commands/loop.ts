@@ -4,10 +4,11 @@
 // candidate is promoted (copied to data/models/lora, used by every later round) only when
 // it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
 import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defineCommand, examples, integerAtLeast, type CommandContext } from '../src/command.js';
 import { InputError } from '../src/errors.js';
 import { produceAtomic } from '../src/atomic.js';
+import { storedPath } from '../src/project.js';
 import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
@@ -40,9 +41,10 @@ function parseTarget(text: string | null): Target | null {
 
 async function promote(ctx: CommandContext, info: LoraInfoRow, round: number, when: Date): Promise<PromotedLora> {
   const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
-  await produceAtomic(path, (tmp) => copyFile(info.path, tmp));
+  // lora_info stores the object's path relative to the project.
+  await produceAtomic(path, (tmp) => copyFile(resolve(ctx.projectDir, info.path), tmp));
   const benchmark = (ctx.params.benchmark ?? {}) as { weight?: number };
-  return { name: info.name, hash: info.hash, path, weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
+  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
 }
 
 /** One round, from the DAG run to the recorded verdict. Returns the exit code. */

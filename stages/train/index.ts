@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { produceAtomic } from '../../src/atomic.js';
 import { StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext } from '../../src/stage.js';
+import { storedPath } from '../../src/project.js';
 import { loraInfoRow, type LoraInfoRow } from '../../schemas/tables.js';
 import { readSafetensorsHeader, validateLora } from '../../adapters/safetensors.js';
 import { refreshLoras } from '../../adapters/a1111.js';
@@ -187,7 +188,7 @@ export default defineStage<Params>({
     const row: LoraInfoRow = {
       name,
       hash: object.hash,
-      path: object.path,
+      path: storedPath(ctx.projectDir, object.path),
       trainer: t.trainer,
       dim: t.network_dim,
       alpha: t.network_alpha,

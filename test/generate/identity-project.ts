@@ -1,8 +1,8 @@
-// A small resolve -> generate -> score project in a temporary folder (synthetic backend,
+// A small resolve -> generate -> catalog -> score project in a temporary folder (synthetic backend,
 // demo CLIP, 64x96 images), driven through the real CLI as a child process: from the
 // repo's build, or from a copy of it whose stage files a test may edit.
 import { spawn } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoRoot, finished, runSummary, sqlRows, stageStatuses, type CliResult, type RunSummary, type StageStatus } from '../engine/helpers.js';
@@ -13,10 +13,12 @@ const pipelineYaml = (generate: string) => `params:
   resolve: {prompts: [data/prompts/look.prompt.yaml], count: 0}
   generate: ${generate}
   score: {model: demo, batch_size: 8, workers: 0}
+commands: [commands]
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
   generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
-  score: {uses: score, params: [score], inputs: {images: generate.rendered, prompts: resolve.planned}}
+  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned}}
+  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts}}
 `;
 
 const files: Record<string, string> = {
@@ -66,6 +68,13 @@ export class IdentityProject {
     for (const part of ['bin', 'dist', 'assets', 'package.json']) cpSync(join(repoRoot, part), join(build, part), { recursive: true });
     symlinkSync(join(repoRoot, 'node_modules'), join(build, 'node_modules'), 'dir');
     return new IdentityProject(dir, build);
+  }
+
+  /** The project renamed to another folder (`mv`), as a project of its own; this one then names nothing. */
+  moved(): IdentityProject {
+    const to = `${this.dir}-moved`;
+    renameSync(this.dir, to);
+    return new IdentityProject(to, this.build === this.dir ? to : this.build.replace(this.dir, to));
   }
 
   path(rel: string): string {

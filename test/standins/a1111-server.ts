@@ -36,9 +36,18 @@ export interface StandInOptions {
   /**
    * the WebUI's models/Lora folder: GET /sdapi/v1/loras lists the .safetensors found there
    * at start and at each POST /sdapi/v1/refresh-loras, as A1111 does (a file copied in
-   * between is not listed until the refresh); without one, a fixed list (standInLists.loras)
+   * between is not listed until the refresh); without one, `loras` or a fixed list (standInLists.loras)
    */
   loraDir?: string;
+  /** what GET /sdapi/v1/loras lists when there is no loraDir (models/Lora on the server) */
+  loras?: StandInLora[];
+}
+
+export interface StandInLora {
+  name: string;
+  alias: string;
+  path: string;
+  metadata: Record<string, string>;
 }
 
 export interface RecordedRequest {
@@ -52,6 +61,12 @@ export interface A1111StandIn {
   requests: RecordedRequest[];
   /** the txt2img bodies only, in arrival order */
   txt2img(): Record<string, unknown>[];
+  /** load another checkpoint (by title, name or hash), as the WebUI's dropdown does; throws for an unknown one */
+  load(model: string): void;
+  /** the checkpoint loaded now (its title) */
+  loaded(): string;
+  /** replace what GET /sdapi/v1/loras lists */
+  setLoras(loras: StandInLora[]): void;
   /** stop listening (connections are refused) until up() */
   down(): Promise<void>;
   up(): Promise<void>;
@@ -73,6 +88,11 @@ async function scanLoras(dir: string | undefined): Promise<Record<string, unknow
 export function standInModel(name: string): StandInModel {
   const sha256 = Buffer.from(name.padEnd(32, '#')).toString('hex').slice(0, 64);
   return { title: `${name}.safetensors [${sha256.slice(0, 10)}]`, model_name: name, hash: sha256.slice(0, 10), sha256, filename: `/models/Stable-diffusion/${name}.safetensors` };
+}
+
+/** A LoRA file in the server's models/Lora with sd-scripts' metadata (its weights' hash). */
+export function standInLora(name: string, weightsHash: string): StandInLora {
+  return { name, alias: name, path: `/models/Lora/${name}.safetensors`, metadata: { ss_output_name: name, sshs_model_hash: weightsHash } };
 }
 
 /** A small valid RGB PNG of one colour with a seed-dependent stripe (no sharp: this must be cheap). */
@@ -141,7 +161,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
   const sockets = new Set<Socket>();
   let current = models[0]!;
   let txt2imgCount = 0;
-  let loras = await scanLoras(options.loraDir);
+  let loras: unknown[] = options.loras && !options.loraDir ? options.loras : await scanLoras(options.loraDir);
   let gpu: Promise<unknown> = Promise.resolve();
 
   const findModel = (name: unknown) =>
@@ -211,7 +231,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     if (extensions && key === 'GET /controlnet/model_list') return sendJson(res, 200, standInLists.controlnetModels);
     if (extensions && key === 'GET /controlnet/module_list') return sendJson(res, 200, standInLists.controlnetModules);
     if (key === 'POST /sdapi/v1/refresh-loras') {
-      loras = await scanLoras(options.loraDir);
+      if (options.loraDir || !options.loras) loras = await scanLoras(options.loraDir);
       return sendJson(res, 200, null);
     }
     sendJson(res, 404, { detail: 'Not Found' });
@@ -240,6 +260,15 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     url: `http://127.0.0.1:${port}`,
     requests,
     txt2img: () => requests.filter((r) => r.path === '/sdapi/v1/txt2img').map((r) => r.body ?? {}),
+    load(model) {
+      const wanted = findModel(model);
+      if (!wanted) throw new Error(`the stand-in has no model ${model}`);
+      current = wanted;
+    },
+    loaded: () => current.title,
+    setLoras(list) {
+      loras = list;
+    },
     down: stop,
     up: () => listen(port),
     close: stop,
