@@ -233,3 +233,51 @@ export async function checkServer(endpoint: string, model: string | null | undef
   }
   return { endpoint, checkpoint: found.title, models };
 }
+
+/** One entry of GET /sdapi/v1/loras: what the WebUI found in its LoRA folders at the last refresh. */
+export interface ListedLora {
+  name: string;
+  alias?: string;
+  path: string;
+  /** the file's safetensors __metadata__ (sshs_model_hash among it); {} when it has none */
+  metadata: Record<string, unknown>;
+}
+
+/** The LoRAs the WebUI knows; a file copied in since its last refresh is not among them. */
+export async function listLoras(endpoint: string, timeoutMs = 10_000): Promise<ListedLora[]> {
+  const body = await request(endpoint, '/sdapi/v1/loras', {}, timeoutMs);
+  if (!Array.isArray(body)) throw new A1111Error(`GET /sdapi/v1/loras on ${endpoint} answered ${JSON.stringify(body).slice(0, 80)}, not a list`, 'response', endpoint);
+  return body.map((entry: Partial<ListedLora>) => ({ name: String(entry.name ?? ''), alias: entry.alias, path: String(entry.path ?? ''), metadata: entry.metadata ?? {} }));
+}
+
+/** POST /sdapi/v1/refresh-loras: rescan the LoRA folders (after copying a file in). */
+export async function refreshLoras(endpoint: string, timeoutMs = 30_000): Promise<void> {
+  await request(endpoint, '/sdapi/v1/refresh-loras', { method: 'POST' }, timeoutMs);
+}
+
+/** The checkpoint loaded on the server, as `name.safetensors [hash]`: what unpinned images come from. */
+export async function loadedCheckpoint(endpoint: string, timeoutMs = 10_000): Promise<string> {
+  const options = (await request(endpoint, '/sdapi/v1/options', {}, timeoutMs)) as { sd_model_checkpoint?: string };
+  const title = options.sd_model_checkpoint ?? '';
+  if (/\[[0-9a-f]+\]\s*$/i.test(title)) return title;
+  // Some servers report the bare file name: its hash comes from the model list.
+  const models = (await request(endpoint, '/sdapi/v1/sd-models', {}, timeoutMs)) as SdModel[];
+  const found = models.find((m) => matchesModel(m, title));
+  const hash = found?.sha256 ?? found?.hash;
+  return hash ? `${found!.title.replace(/\s*\[[^\]]*\]\s*$/, '')} [${hash}]` : title || 'unknown';
+}
+
+/**
+ * What stands for a server-side LoRA's content, which the API does not serve: the hash of
+ * the weights sd-scripts wrote into its metadata, else its path on the server with the
+ * training time (a LoRA retrained under the same name gets a new one).
+ */
+export function serverLoraIdentity(lora: ListedLora): string | null {
+  const meta = lora.metadata;
+  for (const key of ['sshs_model_hash', 'sshs_legacy_hash']) {
+    if (typeof meta[key] === 'string' && meta[key]) return `${key}:${meta[key] as string}`;
+  }
+  const trained = meta.ss_training_finished_at ?? meta.ss_training_started_at;
+  if (lora.path) return trained ? `path:${lora.path}@${String(trained)}` : `path:${lora.path}`;
+  return null;
+}

@@ -37,7 +37,8 @@ export function readChunks(png: Uint8Array): PngChunk[] {
   return chunks;
 }
 
-function encodeChunk({ type, data }: PngChunk): Buffer {
+/** One chunk as it stands in the file: length, type, data, CRC. */
+export function encodeChunk({ type, data }: PngChunk): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');

@@ -11,7 +11,8 @@ import report from './report.js';
 import prune from './prune.js';
 import loop from './loop.js';
 import serve from './serve.js';
+import promoted from './promoted.js';
 
 // Command<never>: each command declares its own option type, which no one shared type covers.
-const commands: Command<never>[] = [plan, validate, themes, pick, api, schema, label, report, prune, loop, serve];
+const commands: Command<never>[] = [plan, validate, themes, pick, api, schema, label, report, prune, loop, promoted, serve];
 export default commands;

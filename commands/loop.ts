@@ -4,12 +4,15 @@
 // candidate is promoted (copied to data/models/lora, used by every later round) only when
 // it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
 import { copyFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defineCommand, examples, integerAtLeast, type CommandContext } from '../src/command.js';
 import { InputError } from '../src/errors.js';
 import { produceAtomic } from '../src/atomic.js';
+import { storedPath } from '../src/project.js';
 import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
+import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
+import { loopSettings } from './loop-settings.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 
 export interface LoopOptions {
@@ -19,46 +22,13 @@ export interface LoopOptions {
   now?: () => Date;
 }
 
-export interface Target {
-  axis: string;
-  value: string;
-  rate: number;
-}
-
-/** LoRAs the user listed themselves stay; the loop adds the promoted ones after them. */
-function loraOverrides(ctx: CommandContext, promoted: PromotedLora[]): string[] {
-  const generate = (ctx.params.generate ?? {}) as { loras?: string[] };
-  const names = new Set(promoted.map((p) => p.name));
-  const own = (generate.loras ?? []).filter((spec) => !names.has(spec.replace(/^<lora:/, '').split(':')[0]!));
-  return [...own, ...promoted.map((p) => `${p.name}:${p.weight}`)];
-}
-
-function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'value';
-}
-
-export function roundOverrides(ctx: CommandContext, promoted: PromotedLora[], target: Target | null): Record<string, unknown> {
-  const set: Record<string, unknown> = { 'generate.loras': loraOverrides(ctx, promoted) };
-  if (target) {
-    set['select.target'] = { axis: target.axis, value: target.value };
-    const prefix = ((ctx.params.train ?? {}) as { name_prefix?: string }).name_prefix ?? 'sdloop';
-    set['train.name_prefix'] = `${prefix}-${slug(target.axis)}-${slug(target.value)}`;
-  }
-  return set;
-}
-
-/** The variation value the latest scores match least often (ties: by name, for stability). */
-export async function worstValue(ctx: CommandContext, set: Record<string, unknown>): Promise<Target> {
-  const query = `SELECT axis, value, avg(CASE WHEN matched THEN 1.0 ELSE 0.0 END) AS rate
-    FROM scores GROUP BY axis, value ORDER BY rate, axis, value LIMIT 1`;
-  let rows = await ctx.sql<Target>(query).catch(() => null);
-  if (!rows) {
-    const summary = await ctx.run({ targets: ['score'], set });
-    if (!summary.ok) throw new Error(`--targeted needs scores, and running up to score failed (exit ${summary.exitCode})`);
-    rows = await ctx.sql<Target>(query);
-  }
-  if (!rows[0]) throw new Error('--targeted: the scores table is empty, so there is no worst value to target');
-  return { axis: rows[0].axis, value: rows[0].value, rate: Number(rows[0].rate) };
+/**
+ * What a round sets beyond pipeline.yaml: nothing for a plain round (generate reads the
+ * promoted LoRAs from the state itself, as a plain `pipeline run` does), the focused
+ * batch and its judging for a targeted one.
+ */
+export function roundOverrides(ctx: CommandContext, target: Target | null): Record<string, unknown> {
+  return target ? targetedOverrides(ctx, target, loopSettings.parse(ctx.params.loop ?? {})) : {};
 }
 
 const targetText = (t: Target) => `${t.axis}=${t.value}`;
@@ -66,14 +36,15 @@ const targetText = (t: Target) => `${t.axis}=${t.value}`;
 function parseTarget(text: string | null): Target | null {
   if (!text) return null;
   const cut = text.indexOf('=');
-  return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN };
+  return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN, upper: Number.NaN };
 }
 
 async function promote(ctx: CommandContext, info: LoraInfoRow, round: number, when: Date): Promise<PromotedLora> {
   const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
-  await produceAtomic(path, (tmp) => copyFile(info.path, tmp));
+  // lora_info stores the object's path relative to the project.
+  await produceAtomic(path, (tmp) => copyFile(resolve(ctx.projectDir, info.path), tmp));
   const benchmark = (ctx.params.benchmark ?? {}) as { weight?: number };
-  return { name: info.name, hash: info.hash, path, weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
+  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
 }
 
 /** One round, from the DAG run to the recorded verdict. Returns the exit code. */
@@ -84,12 +55,12 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
   const target = unfinished
     ? parseTarget(unfinished.target)
-    : options.targeted ? await worstValue(ctx, roundOverrides(ctx, before, null)) : null;
+    : options.targeted ? await chooseTarget(ctx, loopSettings.parse(ctx.params.loop ?? {})) : null;
   const { round, resumed } = await openRound(ctx.sql, target && targetText(target), now);
-  const what = target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%)`}` : '';
+  const what = target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%, Wilson upper bound ${(target.upper * 100).toFixed(1)}%)`}` : '';
   ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
 
-  const summary = await ctx.run({ set: roundOverrides(ctx, before, target) });
+  const summary = await ctx.run({ set: roundOverrides(ctx, target) });
   if (summary.exitCode === 130) {
     ctx.stderr(`round ${round.round}: interrupted; \`pipeline loop\` resumes it\n`);
     return { exitCode: 130, round };
@@ -107,7 +78,11 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   const [info] = await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info');
   if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary or lora_info row to judge');
   const again = names.includes(info.name);
-  const promoting = bench.verdict === 'promote' && !again;
+  const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
+  // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
+  // new one was judged against the stack, not alone. A full stack is a decision to make.
+  const full = names.length >= maxStack;
+  const promoting = bench.verdict === 'promote' && !again && !full;
   const promotion = promoting ? await promote(ctx, info, round.round, now()) : null;
   const done: LoopRound = {
     ...round,
@@ -116,7 +91,11 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
     adherence_before: bench.baseline_adherence,
     adherence_after: bench.candidate_adherence,
     verdict: promoting ? 'promote' : 'reject',
-    reason: again ? `${info.name} is already promoted (the dataset did not change)` : bench.reason,
+    reason: again
+      ? `${info.name} is already promoted (the dataset did not change)`
+      : bench.verdict === 'promote' && full
+        ? `${bench.reason}; but the stack already holds ${names.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
+        : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
   await finishRound(ctx.sql, done, promotion);

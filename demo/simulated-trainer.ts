@@ -19,6 +19,12 @@ export interface SimulatedLoraOptions {
   epochs: number;
   baseModel: string;
   resolution: number;
+  /**
+   * 0..1, default 0: how strongly this LoRA collapses diversity in the synthetic world (at
+   * weight 1, that share of its renders ignore the seed and draw one picture per prompt),
+   * so the benchmark's diversity guard has a failure to catch.
+   */
+  collapse?: number;
 }
 
 /** A few of the attention projections a real SD 1.x LoRA carries. */
@@ -80,6 +86,7 @@ export function simulatedMetadata(o: SimulatedLoraOptions, tensors: Record<strin
     ss_tag_frequency: JSON.stringify(Object.fromEntries(o.subsets.map((s) => [s.dir, s.tags]))),
     ss_dataset_dirs: JSON.stringify(Object.fromEntries(o.subsets.map((s) => [s.dir, { n_repeats: s.repeats, img_count: s.images.length }]))),
     sshs_model_hash: tensorHash(tensors),
+    ...(o.collapse ? { sdloop_collapse: String(o.collapse) } : {}),
     sdloop_demo: 'true',
     sdloop_trainer: 'simulated',
     sdloop_note: 'DEMO: written by the simulated trainer, not trained; only the synthetic backend gives it an effect',

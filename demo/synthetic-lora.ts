@@ -13,6 +13,8 @@ export interface SyntheticLora {
   shortHash: string;
   /** 0..1: how much training this value saw (mean over the comma-separated parts of its text) */
   strengthOf(key: string, text: string): number;
+  /** 0..1: the share of renders at weight 1 that collapse to one picture per prompt (sdloop_collapse) */
+  collapse: number;
 }
 
 export function normaliseTag(tag: string): string {
@@ -42,10 +44,12 @@ export function loraFromMetadata(name: string, path: string, shortHash: string, 
   const counts = tagCounts(metadata);
   const max = Math.max(0, ...counts.values());
   const strength = (tag: string) => (max > 0 ? Math.sqrt((counts.get(normaliseTag(tag)) ?? 0) / max) : 0);
+  const collapse = Number(metadata.sdloop_collapse ?? 0);
   return {
     name,
     path,
     shortHash,
+    collapse: Number.isFinite(collapse) ? Math.min(1, Math.max(0, collapse)) : 0,
     strengthOf(key, text) {
       const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
       const byText = parts.length ? parts.reduce((sum, p) => sum + strength(p), 0) / parts.length : 0;

@@ -117,15 +117,28 @@ async function drawValues(row: PromptRow, options: SyntheticOptions, random: () 
   return rendered;
 }
 
+/**
+ * A collapsing LoRA (demo) makes a share of the renders ignore the seed: their decoration
+ * comes from the prompt alone, so every seed of the prompt draws the same picture. The
+ * draw is made only when some LoRA collapses, so every other render keeps its bytes.
+ */
+async function decorationStream(row: PromptRow, options: SyntheticOptions, random: () => number, loras: LoraRef[]): Promise<() => number> {
+  const collapses = await Promise.all(loras.map(async (l) => Math.min(1, Math.max(0, l.weight * (await options.lora(l.name)).collapse))));
+  const keep = collapses.reduce((k, c) => k * (1 - c), 1);
+  if (keep === 1) return random;
+  return random() < 1 - keep ? prng(withoutLoraTags(row.api_prompt)) : random;
+}
+
 /** What a render decides before painting, from the row and the options alone; `random` goes on to decorate. */
 async function drawRender(row: PromptRow, options: SyntheticOptions) {
   const width = intParam(row.params.width, 512);
   const height = intParam(row.params.height, 512);
   const seed = row.seed === -1 ? Number.parseInt(hashBytes(row.prompt_id).slice(0, 8), 16) : row.seed;
-  const random = prng(`${withoutLoraTags(row.api_prompt)}\u0000${seed}`);
+  const seeded = prng(`${withoutLoraTags(row.api_prompt)}\u0000${seed}`);
   const loras = lorasInPrompt(row.api_prompt);
-  const blank = random() < options.blankRate;
-  const rendered = blank ? null : await drawValues(row, options, random, loras);
+  const blank = seeded() < options.blankRate;
+  const rendered = blank ? null : await drawValues(row, options, seeded, loras);
+  const random = blank ? seeded : await decorationStream(row, options, seeded, loras);
   return { width, height, seed, random, loras, blank, rendered };
 }
 

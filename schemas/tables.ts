@@ -241,15 +241,42 @@ export const benchmarkRow = z.object({
 
 export const benchmarkSummaryRow = z.object({
   lora: z.string(),
+  pairs: z.number().int().describe('benchmark prompts rendered in both arms on the same seed'),
+  baseline_only: z.number().int().describe('pairs only the baseline got right'),
+  candidate_only: z.number().int().describe('pairs only the candidate got right'),
   baseline_adherence: z.number(),
   candidate_adherence: z.number(),
   difference: z.number(),
-  diff_ci_low: z.number(),
+  diff_ci_low: z.number().describe("Newcombe's paired interval (method 10), 95%"),
   diff_ci_high: z.number(),
-  p_value: z.number(),
+  p_value: z.number().describe("McNemar's exact test, one-sided: the candidate wins more pairs than it loses"),
+  p_two_sided: z.number(),
   worst_regression: z.number(),
+  worst_diversity_fall: z.number().describe("the largest relative fall of one value's mean pairwise embedding distance; 0 when none fell"),
   verdict: z.enum(['promote', 'reject']),
   reason: z.string(),
+  judge_verdict: z.enum(['promote', 'reject']).nullable().describe('benchmark.judge: the second scoring model\'s own verdict; null without one'),
+  judge_p_value: z.number().nullable(),
+});
+
+/** The spread of one value's benchmark images in one arm (the diversity guard). */
+export const benchmarkDiversityRow = z.object({
+  arm: z.enum(['baseline', 'candidate']),
+  axis: z.string(),
+  value: z.string(),
+  n: z.number().int().describe('images scored (failed and blank renders have no embedding)'),
+  mean_distance: z.number().nullable().describe('mean pairwise cosine distance of the image embeddings; null under two images'),
+  near_duplicate_rate: z.number().describe('share of images with another within benchmark.near_duplicate_distance'),
+});
+
+/** Agreement of a scorer with people's labels on benchmark images (Cohen's kappa per axis). */
+export const benchmarkAgreementRow = z.object({
+  rater: z.enum(['score', 'judge']),
+  axis: z.string(),
+  n: z.number().int().describe('benchmark images with a human label on this axis'),
+  observed: z.number().describe('fraction where the scorer read the value the person gave'),
+  expected: z.number().describe('the agreement chance alone would give, from both marginals'),
+  kappa: z.number().nullable().describe('null when chance agreement is 1 (one value only)'),
 });
 
 /** One round of `pipeline loop`, in the state table loop_rounds (not a stage output). */
@@ -275,6 +302,7 @@ export const promotedLoraRow = z.object({
   round: z.number().int(),
   promoted_at: z.string(),
 });
+export type PromotedLoraRow = z.infer<typeof promotedLoraRow>;
 
 /** State table `pruned` (pipeline prune --apply): one row per image moved to data/trash. */
 export const prunedRow = z.object({

@@ -37,11 +37,15 @@ export async function runWholeStage(options: {
     if (value === undefined) throw new StageFailure(ctx.stage, `run() returned no output "${name}"`);
     if (decl.kind === 'table') {
       if (!Array.isArray(value)) throw new StageFailure(ctx.stage, `output "${name}" is a table: return an array of rows`);
-      const rows = value.map((row, i) => {
+      // Validated copies replace the stage's rows in place, so the two are never all alive at once.
+      const rows = value as Row[];
+      rows.forEach((row, i) => {
         const parsed = decl.schema.safeParse(row);
-        if (parsed.success) return parsed.data as Row;
-        const issue = parsed.error.issues[0]!;
-        throw new StageFailure(ctx.stage, `${name} row ${i}: ${issue.path.join('.')}: ${issue.message}`);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw new StageFailure(ctx.stage, `${name} row ${i}: ${issue.path.join('.')}: ${issue.message}`);
+        }
+        rows[i] = parsed.data as Row;
       });
       const path = join(project.paths.tables, `${name}.parquet`);
       const hash = await writeParquet(state, path, columnsOf(decl.schema), rows);

@@ -6,6 +6,7 @@ import { stableStringify } from './hash.js';
 import type { State } from './state.js';
 import type { LockEntry } from './lockfile.js';
 import { recordedDepHashes, type StageIdentity } from './fingerprint.js';
+import { itemsWithLostObjects, objectsAsLeft } from './memo-objects.js';
 import type { Project } from './project.js';
 
 function flatten(tree: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
@@ -76,6 +77,10 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
     if (entry.resources[k] !== identity.resources[k]) reasons.push(`resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
   }
+  const observed = entry.observed ?? {};
+  for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {
+    if (observed[k] !== identity.observed[k]) reasons.push(`${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
+  }
   for (const k of Object.keys(identity.inputs)) {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
   }
@@ -95,6 +100,10 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
     if (!existsSync(resolve(project.dir, out.path))) reasons.push(`output ${name} missing (${out.path})`);
   }
   if (entry.items && entry.items.failed > 0) reasons.push(`${entry.items.failed} failed items to retry`);
+  if (input.mapStage && !(await objectsAsLeft(state, project.paths.objects))) {
+    const lost = await itemsWithLostObjects(state, project.dir, stage, identity.memoKey);
+    if (lost > 0) reasons.push(`${lost} memoised items name stored objects that are gone; they will be made again`);
+  }
   return reasons;
 }
 

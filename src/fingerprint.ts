@@ -10,7 +10,7 @@ import { InputError } from './errors.js';
 import { moduleClosure, codeHash } from './modules.js';
 import { selectParams, type ParamTree } from './params.js';
 import { paramRoles, withoutPaths } from './param-schema.js';
-import type { StageModule } from './stage.js';
+import type { StageContext, StageModule } from './stage.js';
 import type { StatCache } from './stat-cache.js';
 import type { GlobCache } from './glob-cache.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -34,6 +34,8 @@ export interface StageIdentity {
   /** the params its memo key holds: none when the stage's identity hook picks them, else those that are not derivation params */
   memoParams: ParamTree;
   resources: Record<string, string>;
+  /** outside state the items' identities read: in the fingerprint, not the memo key */
+  observed: Record<string, string>;
   inputs: Record<string, string>;
   deps: DepFiles;
   /** what item results are memoised under: version (or code), memo params, resources */
@@ -131,8 +133,15 @@ export function identityParams(module: StageModule | undefined, raw: ParamTree):
 export function composeIdentity(parts: Omit<StageIdentity, 'memoKey' | 'fingerprint'>): StageIdentity {
   // A declared version speaks for the code's effect on results; without one, any edit counts.
   const memoKey = hashValue({ version: parts.version ?? parts.code, params: parts.memoParams, resources: parts.resources });
-  const fingerprint = hashValue({ code: parts.code, memoKey, params: parts.params, inputs: parts.inputs, deps: parts.deps.hash });
+  const observed = Object.keys(parts.observed).length ? parts.observed : undefined;
+  const fingerprint = hashValue({ code: parts.code, memoKey, params: parts.params, inputs: parts.inputs, deps: parts.deps.hash, observed });
   return { ...parts, memoKey, fingerprint };
+}
+
+/** A stage module's resources and observed outside state, asked once per status or run. */
+export async function outsideState(module: StageModule | undefined, ctx: StageContext): Promise<{ resources: Record<string, string>; observed: Record<string, string> }> {
+  const [resources, observed] = await Promise.all([module?.resources?.(ctx) ?? {}, module?.observe?.(ctx) ?? {}]);
+  return { resources, observed };
 }
 
 export function stageParams(project: Project, node: StageNode): ParamTree {

@@ -1,11 +1,12 @@
-// What no current output refers to: memo rows and parts of old params or code, and
-// stored objects no table mentions. Listed by default, deleted only when asked (a memo
-// row of an old param is what makes changing that param back cheap). Never touches
+// What nothing refers to any more: memo rows and parts of old params or code, and stored
+// objects nothing names (gc-references.ts). Listed by default, deleted only when asked (a
+// memo row of an old param is what makes changing that param back cheap). Never touches
 // tables, sessions or user files.
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { glob } from './glob.js';
-import { sqlString } from './tables.js';
+import { objectFilesUnder, referencedObjects } from './gc-references.js';
+import { objectsAsLeft, recordObjectsChecked } from './memo-objects.js';
 import type { ProjectSession } from './session.js';
 
 export interface GcReport {
@@ -27,8 +28,9 @@ interface Referenced {
   memo: Record<string, string>;
   /** memo parts, project-relative without their `.<hash>.parquet` ending */
   parts: Set<string>;
-  /** object file names (content hashes) */
+  /** object file names (hash.ext) */
   objects: Set<string>;
+  objectFiles: string[];
 }
 
 interface Garbage {
@@ -40,8 +42,8 @@ const keptMemo = '(stage, fp) IN (SELECT (stage, fp) FROM gc_keep_memo)';
 
 /**
  * The one place that decides what is still in use: the memo rows of each stage's
- * current fingerprint, the parts those rows point at, and every object a VARCHAR cell
- * of a current table output names by its path under objects/.
+ * current fingerprint, the parts those rows point at, and every object a kept memo row,
+ * a table, the state's own tables or pipeline.lock names.
  */
 async function findReferenced(session: ProjectSession): Promise<Referenced> {
   const { project, state } = session;
@@ -51,17 +53,11 @@ async function findReferenced(session: ProjectSession): Promise<Referenced> {
     for (const [stage, fp] of Object.entries(memo)) await c.run('INSERT INTO gc_keep_memo VALUES ($stage, $fp)', { stage, fp });
   });
   const parts = new Set((await state.query<{ part: string }>(`SELECT DISTINCT part FROM memo WHERE ${keptMemo}`)).map((r) => r.part));
-  const objects = new Set<string>();
-  for (const out of Object.values(session.runner.currentOutputs())) {
-    if (out.kind !== 'table') continue;
-    const source = `read_parquet(${sqlString(join(project.dir, out.path))})`;
-    const cols = await state.query<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * FROM ${source}`);
-    for (const col of cols.filter((c) => c.column_type === 'VARCHAR')) {
-      const rows = await state.query<{ v: string }>(`SELECT DISTINCT "${col.column_name}" AS v FROM ${source} WHERE "${col.column_name}" LIKE '%objects/%'`);
-      for (const r of rows) objects.add(r.v.split('/').pop()!);
-    }
-  }
-  return { memo, parts, objects };
+  const objectFiles = await objectFilesUnder(project.paths.objects);
+  const objects = await referencedObjects(state, {
+    projectDir: project.dir, tablesDir: project.paths.tables, lockFile: project.paths.lock, objectFiles, keptMemo,
+  });
+  return { memo, parts, objects, objectFiles };
 }
 
 async function sized(path: string, kind: 'part' | 'object') {
@@ -76,7 +72,7 @@ async function findGarbage(session: ProjectSession, referenced: Referenced): Pro
     const part = relative(project.dir, file).replace(/\.[^.]+\.parquet$/, '');
     if (!referenced.parts.has(part)) files.push(await sized(file, 'part'));
   }
-  for (const file of await glob('*/*', { cwd: project.paths.objects, absolute: true }).catch(() => [] as string[])) {
+  for (const file of referenced.objectFiles) {
     if (!referenced.objects.has(file.split('/').pop()!)) files.push(await sized(file, 'object'));
   }
   return { memoRows: n ?? 0, files };
@@ -84,12 +80,15 @@ async function findGarbage(session: ProjectSession, referenced: Referenced): Pro
 
 async function deleteGarbage(session: ProjectSession, garbage: Garbage): Promise<void> {
   const { project, state } = session;
+  const intact = await objectsAsLeft(state, project.paths.objects);
   await state.run(`DELETE FROM memo WHERE NOT ${keptMemo}`);
   for (const file of garbage.files) await rm(file.path, { force: true });
   // Object folders are named by hash prefix; an emptied one would otherwise stay forever.
   for (const dir of await readdir(project.paths.objects).catch(() => [] as string[])) {
     await rmdir(join(project.paths.objects, dir)).catch(() => undefined);
   }
+  // Only what nothing names is gone: if every memo hit's objects were in place, they still are.
+  if (intact) await recordObjectsChecked(state, project.paths.objects);
 }
 
 export async function collectGarbage(session: ProjectSession, options: { apply: boolean }): Promise<GcReport> {

@@ -23,6 +23,7 @@ export const lockEntrySchema = z.object({
   memo: z.string(),
   params: z.record(z.string(), z.unknown()),
   resources: z.record(z.string(), z.string()),
+  observed: z.record(z.string(), z.string()).optional(),
   inputs: z.record(z.string(), z.string()),
   deps: z.object({ files: z.number().int(), hash: z.string() }),
   outs: z.record(z.string(), outputRecordSchema),

@@ -15,6 +15,7 @@ import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stag
 import type { OutputRecord } from './lockfile.js';
 import type { Project } from './project.js';
 import { inputArtifact } from './context.js';
+import { joinRefs, lostObject, objectRefs, objectsAsLeft } from './memo-objects.js';
 
 export interface MapRunResult {
   outputs: Record<string, OutputRecord>;
@@ -74,7 +75,10 @@ export async function countItemsToRun(options: { project: Project; state: State;
   const memo = await loadMemo(state, ctx.stage, options.memoKey);
   const tables = memoTables(stage).map(([n]) => n);
   const adoptable = legacyKey ? await legacyResults({ state, projectDir: project.dir, stage: ctx.stage, legacyKey, items, hashes, tables, memo }) : new Map();
-  return { toRun: hashes.filter((h) => memo.get(h)?.status !== 'ok' && !adoptable.has(h)).length, total: hashes.length };
+  // Objects are stat'ed only when their folders changed since the last complete run.
+  const checkObjects = !(await objectsAsLeft(state, project.paths.objects));
+  const memoised = (h: string) => memo.get(h)?.status === 'ok' && !(checkObjects && lostObject(memo.get(h)!.objects, project.dir));
+  return { toRun: hashes.filter((h) => !memoised(h) && !adoptable.has(h)).length, total: hashes.length };
 }
 
 function validateRows(stage: string, output: string, schema: TableSchema, rows: Row[], key: string): Row[] {
@@ -131,7 +135,9 @@ export async function runMapStage(options: {
     const byHash = new Map(hashes.map((h, i) => [h, items[i]!]));
     await adoptResults({ state, stage: ctx.stage, memoKey, runId, adopted: await legacyResults(legacy), keyOf: (h) => String(byHash.get(h)![stage.key]), memo });
   }
-  const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => options.force || memo.get(hash)?.status !== 'ok');
+  // A hit whose stored objects are gone is made again: a stat per object, only when the stage runs.
+  const memoised = (hash: string) => memo.get(hash)?.status === 'ok' && !lostObject(memo.get(hash)!.objects, project.dir);
+  const todo = items.map((item, i) => ({ item, hash: hashes[i]! })).filter(({ hash }) => options.force || !memoised(hash));
   const reused = items.length - todo.length;
   let done = reused;
   ctx.progress(done, items.length);
@@ -157,7 +163,10 @@ export async function runMapStage(options: {
     const results: ItemResult[] = await stage.mapBatch(batch.map((b) => b.item), ctx, setupState);
     if (results.length !== batch.length) throw new StageFailure(ctx.stage, `mapBatch returned ${results.length} results for ${batch.length} items`);
     const keys = batch.map((b) => String(b.item[stage.key]));
-    const finished = results.map((r, i) => ({ hash: batch[i]!.hash, key: keys[i]!, outHash: hashBytes(JSON.stringify(r.rows)), error: r.error }));
+    const finished = results.map((r, i) => ({
+      hash: batch[i]!.hash, key: keys[i]!, outHash: hashBytes(JSON.stringify(r.rows)), error: r.error,
+      objects: joinRefs(objectRefs(Object.values(r.rows).flat(), project.dir, project.paths.objects)),
+    }));
     const rows = new Map<string, Row[]>();
     for (const [name, schema] of tables) {
       const validated: Row[] = [];

@@ -16,13 +16,18 @@ import type { Project } from './project.js';
 
 type TableSchema = z.ZodObject<z.ZodRawShape>;
 
-/** The rows of one memoised table for the current items, with their item's memo hash (`_item`) and `_row` giving their order. */
+/**
+ * The rows of one memoised table for the current items, with their item's memo hash (`_item`)
+ * and `_row` giving their order. Rows are taken only from the part the item's memo row names:
+ * an item retried after a failure also has rows in the older part, which other items still use.
+ */
 function measureQuery(project: Project, name: string, schema: TableSchema, parts: string[], current: string): string {
   const columns = columnsOf(schema);
   if (parts.length === 0) return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')}, ''::VARCHAR AS _item, 0::BIGINT AS _row WHERE false`;
   const files = parts.map((p) => sqlString(join(project.dir, `${p}.${name}.parquet`))).join(', ');
   const cols = columns.map(([n]) => `p."${n}"`).join(', ');
-  return `SELECT ${cols}, p._item, row_number() OVER (ORDER BY c.ord, p._ord) AS _row FROM read_parquet([${files}]) p JOIN ${current} c ON p._item = c.item`;
+  const from = `read_parquet([${files}], filename = '_part_file') p JOIN ${current} c ON p._item = c.item AND p._part_file = c.part || ${sqlString(`.${name}.parquet`)}`;
+  return `SELECT ${cols}, p._item, row_number() OVER (ORDER BY c.ord, p._ord) AS _row FROM ${from}`;
 }
 
 async function writeTable(project: Project, state: State, name: string, query: string, hash: string): Promise<OutputRecord> {
@@ -45,8 +50,8 @@ export async function assembleOutputs(
   // One table per stage: two independent map stages (run --jobs) finish at the same time.
   const current = `current_items_${hashValue(stageName).slice(0, 12)}`;
   await state.exclusive(async (c) => {
-    await c.run(`CREATE OR REPLACE TEMP TABLE ${current} (item VARCHAR, ord BIGINT)`);
-    await appendRows(c, current, hashes.map((h, i) => [h, i]));
+    await c.run(`CREATE OR REPLACE TEMP TABLE ${current} (item VARCHAR, ord BIGINT, part VARCHAR)`);
+    await appendRows(c, current, hashes.map((h, i) => [h, i, join(project.dir, memo.get(h)!.part)]));
   });
   const measures: [string, TableSchema][] = stage.measures
     ? Object.entries(stage.measures)

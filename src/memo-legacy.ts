@@ -66,7 +66,7 @@ export async function adoptResults(options: {
   const { state, stage, memoKey, runId, adopted, memo } = options;
   if (adopted.size === 0) return;
   await state.transaction((c) =>
-    appendRows(c, 'memo', [...adopted].map(([hash, e]) => [stage, memoKey, hash, options.keyOf(hash), e.part, e.outHash, 'ok', null, runId])),
+    appendRows(c, 'memo', [...adopted].map(([hash, e]) => [stage, memoKey, hash, options.keyOf(hash), e.part, e.outHash, 'ok', null, runId, e.objects])),
   );
   for (const [hash, entry] of adopted) memo.set(hash, entry);
 }

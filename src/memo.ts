@@ -13,25 +13,27 @@ export interface MemoEntry {
   part: string;
   outHash: string;
   status: 'ok' | 'failed';
+  /** the stored objects its rows name, tab-joined ('' for none): see memo-objects.ts */
+  objects: string;
 }
 
 export async function loadMemo(state: State, stage: string, memoKey: string): Promise<Map<string, MemoEntry>> {
   // One tab-joined string per row: converting DuckDB values one by one costs more than splitting.
   const lines = await state.exclusive(async (c) => {
-    const reader = await c.runAndReadAll("SELECT concat_ws(chr(9), item, part, out_hash, status) FROM memo WHERE stage = $stage AND fp = $fp", { stage, fp: memoKey });
+    const reader = await c.runAndReadAll("SELECT concat_ws(chr(9), item, part, out_hash, status, coalesce(objects, '')) FROM memo WHERE stage = $stage AND fp = $fp", { stage, fp: memoKey });
     return (reader.getColumns()[0] ?? []) as string[];
   });
   const memo = new Map<string, MemoEntry>();
   for (const line of lines) {
-    const [item, part, outHash, status] = line.split('\t') as [string, string, string, MemoEntry['status']];
-    memo.set(item, { part, outHash, status });
+    const [item, part, outHash, status, ...objects] = line.split('\t') as [string, string, string, MemoEntry['status'], ...string[]];
+    memo.set(item, { part, outHash, status, objects: objects.join('\t') });
   }
   return memo;
 }
 
 /** A batch whose items have run: what the memo keeps of it. */
 export interface FinishedBatch {
-  items: { hash: string; key: string; outHash: string; error?: string }[];
+  items: { hash: string; key: string; outHash: string; error?: string; objects: string }[];
   /** per table output, the batch's rows, each with its item hash (_item) and order (_ord) */
   rows: Map<string, Row[]>;
 }
@@ -118,10 +120,10 @@ export class MemoWriter {
       await appendRows(
         c,
         'memo',
-        items.map((item) => [stage, memoKey, item.hash, item.key, part, item.outHash, item.error ? 'failed' : 'ok', item.error ?? null, runId]),
+        items.map((item) => [stage, memoKey, item.hash, item.key, part, item.outHash, item.error ? 'failed' : 'ok', item.error ?? null, runId, item.objects]),
       );
     });
-    for (const item of items) memo.set(item.hash, { part, outHash: item.outHash, status: item.error ? 'failed' : 'ok' });
+    for (const item of items) memo.set(item.hash, { part, outHash: item.outHash, status: item.error ? 'failed' : 'ok', objects: item.objects });
     this.options.committed(items.length);
   }
 }

@@ -2,7 +2,7 @@
 // stage modules it uses and the graph they form. Loading it validates everything and
 // writes nothing.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { InputError } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
 import { readYaml, parseWith, positionOf, fieldName, type YamlFile } from './yaml-file.js';
@@ -92,4 +92,14 @@ export async function loadCommands(project: Pick<Project, 'dir' | 'file' | 'conf
     commands.push(...(await loadCommandModule(ref, project.dir, { file: project.file, field: `commands[${i}]` })));
   }
   return commands;
+}
+
+/**
+ * A path as tables, memo and pipeline.lock store it: relative to the project when inside
+ * it, so a moved project folder is the same project; a user's file outside stays absolute.
+ */
+export function storedPath(projectDir: string, path: string): string {
+  const abs = resolve(projectDir, path);
+  const rel = relative(projectDir, abs);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
 }

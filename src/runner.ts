@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
-import { composeIdentity, expandDeps, identityParams, hashDeps, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
+import { composeIdentity, expandDeps, identityParams, hashDeps, outsideState, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
 import { createStageContext, inputArtifact } from './context.js';
 import { parseStageParams } from './params.js';
@@ -106,10 +106,10 @@ export class Runner {
     const params = module ? parseStageParams(this.project.locate, node.name, module, rawParams) : rawParams;
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs, params);
     const deps = await hashDeps(this.project, withDynamic(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
-    const resources = module?.resources ? await module.resources(this.makeContext(node, params, records, signal, new Set())) : {};
+    const { resources, observed } = await outsideState(module, this.makeContext(node, params, records, signal, new Set()));
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
     const code = await stageCode(node, this.stats);
-    const identity = composeIdentity({ code, version: module?.version ?? null, ...identityParams(module, rawParams), resources, inputs, deps });
+    const identity = composeIdentity({ code, version: module?.version ?? null, ...identityParams(module, rawParams), resources, observed, inputs, deps });
     return { identity, params, records, staticDeps };
   }
 
@@ -287,7 +287,7 @@ export class Runner {
       version: identity.version,
       memo: identity.memoKey,
       params: identity.params,
-      resources: identity.resources,
+      resources: identity.resources, observed: identity.observed,
       inputs: identity.inputs,
       deps: { files: identity.deps.files.size, hash: identity.deps.hash },
       outs,

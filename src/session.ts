@@ -16,6 +16,7 @@ import { RunProgressFile } from './run-progress.js';
 import { join } from 'node:path';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
 import type { Row } from './stage.js';
+import { objectsAsLeft, recordObjectsChecked } from './memo-objects.js';
 
 export interface SessionOptions {
   dir: string;
@@ -82,7 +83,12 @@ export class ProjectSession {
       checkOverrides(this.project, set);
       const project = Object.keys(set).length > 0 ? { ...this.project, params: applyOverrides(this.project.params, set) } : this.project;
       const runner = new Runner(project, this.state, this.stats, recordingTo(progress, this.reporter));
-      return await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });
+      const summary = await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });
+      // Every stage checked its memo hits' objects: status need not stat them again until a folder changes.
+      if (summary.ok && !options.targets?.length && !(await objectsAsLeft(this.state, this.project.paths.objects))) {
+        await recordObjectsChecked(this.state, this.project.paths.objects);
+      }
+      return summary;
     } finally {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);

@@ -107,8 +107,14 @@ interface StageCommon<P> {
   version?: string;
   params: z.ZodType<P>;
   outputs: Record<string, OutputDecl>;
-  /** Identities of outside things the results depend on (model hashes...). */
+  /** Identities of outside things every result depends on (model hashes...): in the memo key. */
   resources?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /**
+   * Outside state some items' identities read (what a server lists): a change makes the
+   * stage stale, so identities are taken again, but it is not in the memo key, so only
+   * the items whose identity changed rerun. Short values: status shows old -> new.
+   */
+  observe?(ctx: StageContext<P>): Promise<Record<string, string>>;
   /**
    * Folders and globs the stage reads that its params name (a source stage's inputs outside
    * the project): fingerprinted like pipeline.yaml `deps`, listings cached by folder mtime,

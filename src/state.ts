@@ -8,7 +8,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Row } from './stage.js';
 
 /** Bumped when a cache table changes shape; caches are dropped and rebuilt, records are kept. */
-const stateVersion = '3';
+const stateVersion = '4';
 /** Dropped on an upgrade: caches, and tables an older version kept (dep_files became stage_deps). */
 const cacheTables = ['stat_cache', 'glob_cache', 'dep_files'];
 
@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS stage_runs (
   items_reused INTEGER, items_failed INTEGER, duration_ms DOUBLE, error VARCHAR);
 CREATE TABLE IF NOT EXISTS memo (
   stage VARCHAR, fp VARCHAR, item VARCHAR, item_key VARCHAR, part VARCHAR,
-  out_hash VARCHAR, status VARCHAR, error VARCHAR, run_id VARCHAR);
+  out_hash VARCHAR, status VARCHAR, error VARCHAR, run_id VARCHAR, objects VARCHAR);
 CREATE TABLE IF NOT EXISTS stat_cache (
   path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT, hash VARCHAR);
 CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
@@ -67,6 +67,7 @@ export class State {
     await c.run(`BEGIN TRANSACTION;
       ${cacheTables.map((table) => `DROP TABLE IF EXISTS ${table};`).join('\n')}
       ${schema}
+      ALTER TABLE memo ADD COLUMN IF NOT EXISTS objects VARCHAR;
       DELETE FROM meta WHERE key = 'state_version';
       INSERT INTO meta VALUES ('state_version', '${stateVersion}');
       COMMIT;`);

@@ -2,7 +2,7 @@
 // identity is the hash of its canonical rows, not of the Parquet bytes, so a stage that
 // reproduces the same rows leaves its dependents up to date (early cut-off).
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
 import { hashBytes, stableStringify } from './hash.js';
@@ -13,12 +13,6 @@ import type { ColumnTypes } from './table-schema.js';
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** Canonical NDJSON of the rows (keys sorted) and the hash of exactly that text. */
-export function canonicalLines(rows: Row[]): { lines: string[]; hash: string } {
-  const lines = rows.map((row) => stableStringify(row));
-  return { lines, hash: hashBytes(lines.join('\n')) };
-}
-
 function selectFrom(jsonPath: string, columns: ColumnTypes, empty: boolean): string {
   if (empty) return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS "${n}"`).join(', ')} WHERE false`;
   const spec = columns.map(([n, t]) => `${sqlString(n)}: ${sqlString(t)}`).join(', ');
@@ -26,11 +20,12 @@ function selectFrom(jsonPath: string, columns: ColumnTypes, empty: boolean): str
   return `SELECT ${names} FROM read_json(${sqlString(jsonPath)}, format = 'newline_delimited', columns = {${spec}}, maximum_object_size = 1073741824)`;
 }
 
-/** Write rows as Parquet at `path` (temp + rename); returns the content hash. */
+/** Write rows as Parquet at `path` (temp + rename); returns the content hash: of their canonical NDJSON (keys sorted). */
 export async function writeParquet(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<string> {
-  const { lines, hash } = canonicalLines(rows);
-  await writeParquetLines(state, path, columns, lines);
-  return hash;
+  // One text for the hash and the file: at 40,000 rows of a few KB, each copy is hundreds of MB.
+  const text = rows.map((row) => stableStringify(row)).join('\n');
+  await writeParquetText(state, path, columns, text, rows.length);
+  return hashBytes(text);
 }
 
 /**
@@ -42,12 +37,20 @@ export async function writeParquetPart(state: State, path: string, columns: Colu
 }
 
 async function writeParquetLines(state: State, path: string, columns: ColumnTypes, lines: string[]): Promise<void> {
+  await writeParquetText(state, path, columns, lines.join('\n'), lines.length);
+}
+
+/** `text`: the rows as JSON lines joined by newlines. */
+async function writeParquetText(state: State, path: string, columns: ColumnTypes, text: string, rows: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const json = tempPathFor(`${path}.ndjson`);
   const tmp = tempPathFor(path);
   try {
-    if (lines.length > 0) await writeFile(json, lines.join('\n') + '\n');
-    await state.run(`COPY (${selectFrom(json, columns, lines.length === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
+    if (rows > 0) {
+      await writeFile(json, text);
+      await appendFile(json, '\n');
+    }
+    await state.run(`COPY (${selectFrom(json, columns, rows === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
     await rename(tmp, path);
   } finally {
     await rm(json, { force: true });

@@ -58,6 +58,8 @@ export const tableMakers: Record<string, string> = {
   lora_info: 'pipeline run train',
   benchmark: 'pipeline run benchmark',
   benchmark_summary: 'pipeline run benchmark',
+  benchmark_agreement: 'pipeline run benchmark',
+  benchmark_diversity: 'pipeline run benchmark',
   loop_rounds: 'pipeline loop',
   promoted_loras: 'pipeline loop',
   labels: 'pipeline label',

@@ -7,11 +7,16 @@ import { z } from 'zod';
 import pLimit from 'p-limit';
 import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
-import { benchmarkRow, benchmarkSummaryRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
+import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type GenerateParams } from '../generate/backend.js';
-import { benchmarkPrompts, benchmarkSettings } from './plan.js';
+import { promotedResource, readPromoted, withPromoted } from '../generate/promoted.js';
+import { benchmarkPrompts, benchmarkSettings, type BenchmarkSettings } from './plan.js';
 import { scoreParams, type ScoreParams } from '../score/params.js';
-import { decide, tally, type Arm, type Outcome } from './verdict.js';
+import { decide, tally, withJudge, type Arm, type Outcome } from './verdict.js';
+import { agreementRows, type Reading } from './agreement.js';
+import { confirmDeployed } from './deploy-check.js';
+import { diversityRows, pixelFeatures, worstDiversityFall, type Embedded } from './diversity.js';
+import { humanLabelsOf, labelsFingerprint, readLabelRows } from '../classify/human-labels.js';
 
 const params = z.object({
   benchmark: benchmarkSettings.prefault({}),
@@ -28,7 +33,8 @@ export interface ScoreItem {
 
 /** The part of the score stage's scorer (stages/score/scorer.ts) the benchmark uses. */
 export interface BenchmarkScorer {
-  scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[] }>;
+  /** embeddings feed the diversity guard; a scorer without them leaves it out */
+  scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[]; embeddings?: EmbeddingRow[] }>;
   close?(): Promise<void>;
 }
 
@@ -69,15 +75,62 @@ async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: P
   );
 }
 
-async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[]): Promise<Outcome[]> {
+interface Scored {
+  outcomes: Outcome[];
+  readings: Reading[];
+  embedded: Embedded[];
+}
+
+type Features = BenchmarkSettings['diversity_features'];
+
+async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[], features: Features): Promise<Scored> {
   const items = rendered.flatMap((r) => (r.item ? [r.item] : []));
-  const { scores } = items.length ? await scorer.scoreImages(items) : { scores: [] };
-  return rendered.map(({ prompt, item }) => {
+  const { scores, embeddings = [] } = items.length ? await scorer.scoreImages(items) : { scores: [] };
+  const readings: Reading[] = [];
+  const embedded: Embedded[] = [];
+  const embeddingOf = new Map(embeddings.map((e) => [e.image_id, e.embedding]));
+  const outcomes = await Promise.all(rendered.map(async ({ prompt, item }): Promise<Outcome> => {
     const [axis] = Object.keys(prompt.variations);
     const value = prompt.variations[axis!]!.key;
     const score = item && scores.find((s) => s.image_id === item.image_id && s.axis === axis);
-    return { arm, axis: axis!, value, success: score?.matched ?? false, p_target: score ? score.p_target : null };
-  });
+    if (item && score) readings.push({ image_id: item.image_id, axis: axis!, top_value: score.top_value });
+    const embedding = item && score?.matched && (features === 'pixels' ? await pixelFeatures(item.png) : embeddingOf.get(item.image_id));
+    if (embedding) embedded.push({ arm, axis: axis!, value, embedding });
+    return { arm, prompt_id: prompt.prompt_id, axis: axis!, value, success: score?.matched ?? false, p_target: score ? score.p_target : null };
+  }));
+  return { outcomes, readings, embedded };
+}
+
+/** Both arms' scores by one scorer: the same pictures whichever model reads them. */
+async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], features: Features): Promise<Scored> {
+  const out: Scored = { outcomes: [], readings: [], embedded: [] };
+  try {
+    for (const [arm, rendered] of arms) {
+      const scored = await scoreArm(scorer, arm, rendered, features);
+      out.outcomes.push(...scored.outcomes);
+      out.readings.push(...scored.readings);
+      out.embedded.push(...scored.embedded);
+    }
+  } finally {
+    await scorer.close?.();
+  }
+  return out;
+}
+
+async function renderArms(ctx: StageContext<Params>, deps: BenchmarkDeps, arms: [Arm, GenerateParams][], prompts: PromptRow[]): Promise<[Arm, Rendered[]][]> {
+  let done = 0;
+  const tick = () => ctx.progress(++done, prompts.length * arms.length);
+  const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m) };
+  const out: [Arm, Rendered[]][] = [];
+  for (const [arm, generate] of arms) {
+    const backend = await deps.createBackend(generate, opts);
+    try {
+      out.push([arm, await renderArm(ctx, backend, prompts, tick)]);
+    } finally {
+      await backend.close();
+    }
+  }
+  return out;
 }
 
 async function candidateOf(ctx: StageContext<Params>): Promise<{ lora: LoraInfoRow; dir: string }> {
@@ -91,52 +144,67 @@ async function candidateOf(ctx: StageContext<Params>): Promise<{ lora: LoraInfoR
   return { lora: rows[0]!, dir: lora.path };
 }
 
+const prefixed = (prefix: string, r: Record<string, string>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [prefix + k, v]));
+
+function checkSettings(s: Params['benchmark'], score: ScoreParams): void {
+  if (Object.keys(s.axes).length === 0 || Object.values(s.axes).some((v) => Object.keys(v).length < 2)) {
+    throw new InputError('expected a fixed plan: {Axis: {key: text}} with at least two values per axis', { file: 'pipeline.yaml', field: 'params.benchmark.axes' });
+  }
+  // A judge is only independent if it is not the model whose readings chose the training images.
+  if (s.judge && s.judge.model === score.model) {
+    throw new InputError(`expected a judge model other than score.model (${score.model}), the one selection used`, { file: 'pipeline.yaml', field: 'params.benchmark.judge.model' });
+  }
+}
+
 export function makeBenchmarkStage(deps: BenchmarkDeps) {
   return defineStage<Params>({
     description: 'Render the fixed benchmark with and without the new LoRA, score both, promote or reject',
-    version: '1',
+    version: '2',
     params,
     outputs: {
       benchmark: { kind: 'table', schema: benchmarkRow },
       benchmark_summary: { kind: 'table', schema: benchmarkSummaryRow },
+      benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
+      benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
     },
     async resources(ctx) {
       const { scorerResources } = await import('../score/scorer.js');
-      return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
+      const opts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash };
+      const judge = ctx.params.benchmark.judge;
+      return {
+        ...(await scorerResources(ctx.params.score, opts)),
+        ...promotedResource(await readPromoted(ctx.sql)),
+        ...(judge ? prefixed('judge.', await scorerResources(judge, opts)) : {}),
+        // New labels change the agreement table, nothing else.
+        labels: await labelsFingerprint(ctx.dataDir, ctx.sql),
+      };
     },
     async run(ctx) {
       const s = ctx.params.benchmark;
-      if (Object.keys(s.axes).length === 0 || Object.values(s.axes).some((v) => Object.keys(v).length < 2)) {
-        throw new InputError('expected a fixed plan: {Axis: {key: text}} with at least two values per axis', { file: 'pipeline.yaml', field: 'params.benchmark.axes' });
-      }
+      checkSettings(s, ctx.params.score);
       const { lora, dir } = await candidateOf(ctx);
-      const prompts = benchmarkPrompts(s);
-      const total = prompts.length * 2;
-      let done = 0;
-      const tick = () => ctx.progress(++done, total);
-      const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m) };
-      const arms: [Arm, GenerateParams][] = [
-        ['baseline', ctx.params.generate],
-        ['candidate', candidateParams(ctx.params.generate, lora, dir, s.weight)],
-      ];
-      const scorer = await deps.createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
-      const outcomes: Outcome[] = [];
-      try {
-        for (const [arm, generate] of arms) {
-          const backend = await deps.createBackend(generate, opts);
-          try {
-            outcomes.push(...(await scoreArm(scorer, arm, await renderArm(ctx, backend, prompts, tick))));
-          } finally {
-            await backend.close();
-          }
-        }
-      } finally {
-        await scorer.close?.();
+      if (ctx.params.generate.backend === 'a1111') await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, lora);
+      // The baseline is what generate renders with: the promoted LoRAs included.
+      const baseline = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
+      const rendered = await renderArms(ctx, deps, [
+        ['baseline', baseline],
+        ['candidate', candidateParams(baseline, lora, dir, s.weight)],
+      ], benchmarkPrompts(s));
+      const scorerOpts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir };
+      const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features);
+      const diversity = diversityRows(primary.embedded, s.near_duplicate_distance);
+      const rules = { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance, diversityFall: worstDiversityFall(diversity), diversityTolerance: s.diversity_tolerance, focus: s.focus };
+      let summary = decide(primary.outcomes, rules);
+      // The journal alone: labels an older version kept in the state move there when classify runs.
+      const labels = humanLabelsOf(await readLabelRows(ctx.dataDir));
+      const agreement = agreementRows('score', primary.readings, labels);
+      if (s.judge) {
+        const judged = await scoreArms(await deps.createScorer(s.judge, scorerOpts), rendered, s.diversity_features);
+        summary = withJudge(summary, decide(judged.outcomes, rules), s.judge.model);
+        agreement.push(...agreementRows('judge', judged.readings, labels));
       }
-      const rows = tally(outcomes);
-      const summary = decide(rows, { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance });
       ctx.log(`${lora.name}: ${summary.verdict}: ${summary.reason}`);
-      return { benchmark: rows, benchmark_summary: [summary] };
+      return { benchmark: tally(primary.outcomes), benchmark_summary: [summary], benchmark_agreement: agreement, benchmark_diversity: diversity };
     },
   });
 }

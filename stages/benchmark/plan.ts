@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { hashValue } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
+import { scoreParams } from '../score/params.js';
 
 export const benchmarkSettings = z.object({
   axes: z
@@ -22,6 +23,16 @@ export const benchmarkSettings = z.object({
   weight: z.number().positive().default(0.8).describe('the candidate LoRA weight W in <lora:NAME:W>'),
   alpha: z.number().gt(0).lt(1).default(0.05).describe('significance level of the one-sided test for improvement'),
   tolerance: z.number().min(0).max(1).default(0.1).describe('the largest drop in one value\'s success rate that is accepted'),
+  diversity_tolerance: z.number().min(0).max(1).default(0.25)
+    .describe("the largest relative fall in one value's mean pairwise embedding distance that is accepted"),
+  diversity_features: z.enum(['embedding', 'pixels']).default('embedding')
+    .describe("what the diversity guard compares: the scorer's image embeddings, or a grey thumbnail of the whole frame"),
+  near_duplicate_distance: z.number().min(0).max(2).default(0.002)
+    .describe('cosine distance of two image embeddings at or under which they count as near duplicates'),
+  focus: z.object({ axis: z.string(), value: z.string() }).nullable().default(null)
+    .describe('a targeted round (pipeline loop --targeted): the improvement is tested on this value\'s pairs, the tolerance still on every value'),
+  judge: scoreParams.nullable().default(null)
+    .describe('an independent second scoring model (score params, e.g. {model: models/clip-large}); its verdict must agree for promotion'),
 });
 export type BenchmarkSettings = z.infer<typeof benchmarkSettings>;
 

@@ -1,28 +1,9 @@
 // The statistics the benchmark decides with: Wilson score intervals for a success rate,
-// Newcombe's interval for a difference of rates, and the pooled two-proportion z test.
+// and, because both arms render the same prompts on the same seeds, paired statistics of
+// the change: McNemar's exact test and Newcombe's paired interval.
 
 /** z for a two-sided 95% interval (the 0.975 quantile of the standard normal). */
 export const Z95 = 1.959963984540054;
-
-/**
- * Complementary error function, Numerical Recipes' Chebyshev fit (erfccheb): relative
- * error below 1.2e-7 everywhere, plenty for p-values compared with 0.05.
- */
-export function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const poly =
-    -z * z - 1.26551223 +
-    t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  const value = t * Math.exp(poly);
-  return x >= 0 ? value : 2 - value;
-}
-
-/** P(Z <= z) for a standard normal Z. */
-export function normalCdf(z: number): number {
-  return 0.5 * erfc(-z / Math.SQRT2);
-}
 
 export interface Interval {
   low: number;
@@ -40,41 +21,73 @@ export function wilson(successes: number, n: number, z = Z95): Interval {
   return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
 }
 
-export interface Proportion {
-  successes: number;
-  n: number;
+/**
+ * A paired 2x2 table over prompts rendered on the same seed in both arms: `both` and
+ * `neither` succeeded in both / neither arm; `baselineOnly` succeeded without the LoRA
+ * and failed with it; `candidateOnly` the reverse.
+ */
+export interface PairedTable {
+  both: number;
+  baselineOnly: number;
+  candidateOnly: number;
+  neither: number;
 }
 
-const rateOf = (p: Proportion) => (p.n === 0 ? 0 : p.successes / p.n);
-
-/** Newcombe's hybrid score interval (his method 10) for rate(b) - rate(a). */
-export function differenceInterval(a: Proportion, b: Proportion, z = Z95): Interval {
-  const pa = rateOf(a);
-  const pb = rateOf(b);
-  const wa = wilson(a.successes, a.n, z);
-  const wb = wilson(b.successes, b.n, z);
-  const d = pb - pa;
-  return {
-    low: d - Math.sqrt((pb - wb.low) ** 2 + (wa.high - pa) ** 2),
-    high: d + Math.sqrt((wb.high - pb) ** 2 + (pa - wa.low) ** 2),
-  };
-}
-
-export interface TwoProportionTest {
+export interface McNemarTest {
+  /** rate(candidate) - rate(baseline) = (candidateOnly - baselineOnly) / n */
   difference: number;
-  z: number;
-  /** H1: rate(b) > rate(a) */
+  /** H1: the candidate succeeds more often; P(X >= candidateOnly), X ~ Bin(discordant, 1/2) */
   pGreater: number;
   pTwoSided: number;
 }
 
-/** Pooled two-proportion z test of rate(b) against rate(a). */
-export function twoProportionTest(a: Proportion, b: Proportion): TwoProportionTest {
-  const difference = rateOf(b) - rateOf(a);
-  const pooled = (a.successes + b.successes) / (a.n + b.n || 1);
-  const se = Math.sqrt(pooled * (1 - pooled) * (1 / (a.n || 1) + 1 / (b.n || 1)));
-  // With no spread at all (every trial of both arms alike) nothing is evidence of a change.
-  if (se === 0 || a.n === 0 || b.n === 0) return { difference, z: 0, pGreater: 0.5, pTwoSided: 1 };
-  const z = difference / se;
-  return { difference, z, pGreater: 1 - normalCdf(z), pTwoSided: 2 * (1 - normalCdf(Math.abs(z))) };
+/** log C(n, k), summed directly: discordant counts stay in the hundreds. */
+function logChoose(n: number, k: number): number {
+  let total = 0;
+  for (let i = 1; i <= k; i++) total += Math.log(n - k + i) - Math.log(i);
+  return total;
+}
+
+/** P(X >= k) for X ~ Binomial(n, 1/2). */
+function binomialHalfUpperTail(k: number, n: number): number {
+  let p = 0;
+  for (let i = Math.max(0, k); i <= n; i++) p += Math.exp(logChoose(n, i) - n * Math.LN2);
+  return Math.min(1, p);
+}
+
+/**
+ * McNemar's exact test: under "the LoRA changes nothing" each discordant pair is as likely
+ * to favour either arm, so only the discordant pairs carry evidence and the concordant
+ * ones (most of a benchmark) do not dilute it the way an unpaired test lets them.
+ */
+export function mcnemarExact(t: PairedTable): McNemarTest {
+  const n = t.both + t.baselineOnly + t.candidateOnly + t.neither;
+  const discordant = t.baselineOnly + t.candidateOnly;
+  const difference = n === 0 ? 0 : (t.candidateOnly - t.baselineOnly) / n;
+  if (discordant === 0) return { difference, pGreater: 1, pTwoSided: 1 };
+  const upper = binomialHalfUpperTail(t.candidateOnly, discordant);
+  const lower = binomialHalfUpperTail(t.baselineOnly, discordant);
+  return { difference, pGreater: upper, pTwoSided: Math.min(1, 2 * Math.min(upper, lower)) };
+}
+
+/**
+ * Newcombe's interval for a difference of paired proportions (1998, method 10): the two
+ * marginal Wilson intervals combined with the correlation phi of the 2x2 table, which
+ * narrows the interval as much as the pairing removes seed-to-seed noise.
+ */
+export function pairedDifferenceInterval(t: PairedTable, z = Z95): Interval {
+  const n = t.both + t.baselineOnly + t.candidateOnly + t.neither;
+  if (n === 0) return { low: -1, high: 1 };
+  const cand = t.both + t.candidateOnly;
+  const base = t.both + t.baselineOnly;
+  const pc = cand / n;
+  const pb = base / n;
+  const wc = wilson(cand, n, z);
+  const wb = wilson(base, n, z);
+  const margins = (t.both + t.baselineOnly) * (t.candidateOnly + t.neither) * (t.both + t.candidateOnly) * (t.baselineOnly + t.neither);
+  const phi = margins === 0 ? 0 : (t.both * t.neither - t.baselineOnly * t.candidateOnly) / Math.sqrt(margins);
+  const d = pc - pb;
+  const below = (pc - wc.low) ** 2 - 2 * phi * (pc - wc.low) * (wb.high - pb) + (wb.high - pb) ** 2;
+  const above = (wc.high - pc) ** 2 - 2 * phi * (wc.high - pc) * (pb - wb.low) + (pb - wb.low) ** 2;
+  return { low: Math.max(-1, d - Math.sqrt(Math.max(0, below))), high: Math.min(1, d + Math.sqrt(Math.max(0, above))) };
 }

@@ -1,38 +1,62 @@
 // What defines a rendered image, per planned prompt: the request exactly as the backend
 // receives it and the content of the LoRAs it names. Session names, file names, the
 // manifest snapshot, the prompt file's other values and the retry settings are not in
-// it, so none of them can re-render an image. The checkpoint and the renderer's version
-// come in as the stage's resources.
+// it, so none of them can re-render an image. The checkpoint (pinned, or as loaded on the
+// A1111 servers) and the renderer's version come in as the stage's resources.
 import { isAbsolute, resolve } from 'node:path';
-import { lorasInPrompt, parseLoraSpec, txt2imgPayload, withLoras } from '../../adapters/a1111.js';
+import {
+  A1111Error, loadedCheckpoint, lorasInPrompt, parseLoraSpec, listLoras, serverLoraIdentity, txt2imgPayload, withLoras,
+} from '../../adapters/a1111.js';
 import { loraLoader } from '../../demo/synthetic-lora.js';
 import { SYNTHETIC_VERSION, syntheticIdentity } from '../../demo/synthetic.js';
 import { findLoraFile } from '../../adapters/safetensors.js';
+import { hashValue } from '../../src/hash.js';
 import type { StageContext } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import type { GenerateParams } from './backend.js';
+import { promotedResource, readPromoted, withPromoted } from './promoted.js';
 
 type Ctx = StageContext<{ generate: GenerateParams }>;
 
 const loraDirs = (g: GenerateParams, projectDir: string) => g.lora_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
 
 /**
- * Content hash of a LoRA found in generate.lora_dirs, through the stat cache. A LoRA that
- * lives only on the A1111 server cannot be hashed here: its name stands for it (null).
+ * Per LoRA name, what the servers list for it (GET /sdapi/v1/loras on every reachable
+ * endpoint): an endpoint that is down says nothing, so adding one changes no identity.
  */
-function loraHasher(g: GenerateParams, ctx: Ctx): (name: string) => Promise<string | null> {
+async function serverLoraIdentities(endpoints: string[]): Promise<Map<string, string>> {
+  const listings = await Promise.allSettled(endpoints.map((e) => listLoras(e)));
+  const found = new Map<string, string>();
+  for (const listing of listings) {
+    if (listing.status !== 'fulfilled') continue;
+    for (const lora of listing.value) {
+      const identity = serverLoraIdentity(lora);
+      if (!identity) continue;
+      for (const name of [lora.name, lora.alias]) if (name && !found.has(name)) found.set(name, identity);
+    }
+  }
+  return found;
+}
+
+/**
+ * What stands for a LoRA's content: its hash when it is in generate.lora_dirs (through
+ * the stat cache), else the metadata hash or file the A1111 servers list for it, else
+ * (a server that lists nothing) its name alone (null).
+ */
+async function loraHasher(g: GenerateParams, ctx: Ctx): Promise<(name: string) => Promise<string | null>> {
   const cache = new Map<string, Promise<string | null>>();
   const dirs = loraDirs(g, ctx.projectDir);
+  const onServer = await serverLoraIdentities(g.endpoints);
   return (name) => {
     let hash = cache.get(name);
-    if (!hash) cache.set(name, (hash = findLoraFile(name, dirs).then((path) => ctx.fileHash(path), () => null)));
+    if (!hash) cache.set(name, (hash = findLoraFile(name, dirs).then((path) => ctx.fileHash(path), () => onServer.get(name) ?? null)));
     return hash;
   };
 }
 
 async function a1111Identities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): Promise<unknown[]> {
   const extra = g.loras.map(parseLoraSpec);
-  const loraHash = loraHasher(g, ctx);
+  const loraHash = await loraHasher(g, ctx);
   return Promise.all(
     rows.map(async (row) => {
       const request = txt2imgPayload(row, { model: g.model, loras: extra });
@@ -54,14 +78,45 @@ async function syntheticIdentities(rows: PromptRow[], g: GenerateParams, ctx: Ct
   );
 }
 
-export function renderIdentities(rows: PromptRow[], ctx: Ctx): Promise<unknown[]> {
-  const g = ctx.params.generate;
+/** Each row's identity, with the promoted LoRAs in the request as the backend will send them. */
+export async function renderIdentities(rows: PromptRow[], ctx: Ctx): Promise<unknown[]> {
+  const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
   return g.backend === 'a1111' ? a1111Identities(rows, g, ctx) : syntheticIdentities(rows, g, ctx);
 }
 
-/** The checkpoint and renderer every image of a run shares: the stage's resources. */
+/**
+ * The checkpoint an unpinned request renders with: the one loaded on the servers
+ * (`name.safetensors [hash]`), so a swap on a server makes every image stale. Servers
+ * that are down are left out; several with different checkpoints loaded are all named,
+ * since either may render any image.
+ */
+async function serverCheckpoint(endpoints: string[]): Promise<string> {
+  const checks = await Promise.allSettled(endpoints.map((e) => loadedCheckpoint(e)));
+  const loaded = [...new Set(checks.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : [])))].sort();
+  if (loaded.length === 0) {
+    const why = checks.map((c) => (c as PromiseRejectedResult).reason.message).join('; ');
+    throw new A1111Error(`cannot tell which checkpoint the A1111 servers have loaded (generate.model is unset): ${why}`, 'connection', endpoints[0]!);
+  }
+  return loaded.join(', ');
+}
+
+/**
+ * What the A1111 servers list of their LoRAs: a LoRA retrained on a server makes generate
+ * stale, and only the images whose identity names it rerun.
+ */
+export async function renderObserved(ctx: Ctx): Promise<Record<string, string>> {
+  const g = ctx.params.generate;
+  if (g.backend !== 'a1111') return {};
+  const listed = [...(await serverLoraIdentities(g.endpoints))].sort(([a], [b]) => a.localeCompare(b));
+  return { 'server LoRAs': `${listed.length} listed, ${hashValue(listed).slice(0, 12)}` };
+}
+
+/** The checkpoint, renderer and promoted LoRAs every image of a run shares: the stage's resources. */
 export async function renderResources(ctx: Ctx): Promise<Record<string, string>> {
   const g = ctx.params.generate;
-  if (g.backend === 'a1111') return { backend: 'a1111', model: g.model ?? 'as loaded on the server' };
-  return { backend: 'synthetic', renderer: SYNTHETIC_VERSION };
+  const promoted = promotedResource(await readPromoted(ctx.sql));
+  if (g.backend !== 'a1111') return { backend: 'synthetic', renderer: SYNTHETIC_VERSION, ...promoted };
+  // A pinned checkpoint is in every request already.
+  if (g.model) return { backend: 'a1111', model: g.model, ...promoted };
+  return { backend: 'a1111', checkpoint: await serverCheckpoint(g.endpoints), ...promoted };
 }

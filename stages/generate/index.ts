@@ -5,8 +5,10 @@
 // object store by content hash and are hard-linked into sdgen-style session folders.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { renderIdentities, renderResources } from './identity.js';
+import { renderIdentities, renderObserved, renderResources } from './identity.js';
+import { readPromoted, withPromoted } from './promoted.js';
 import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
+import { storedPath } from '../../src/project.js';
 import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
 import { SessionBook, sessionSuffix } from './sessions.js';
@@ -22,11 +24,12 @@ interface State {
   closed: boolean;
 }
 
-function imageRowOf(row: PromptRow, r: RenderResult, backend: string, stored: { hash: string; path: string } | null, at: { dir: string; filename: string }): ImageRow {
+/** Paths are stored relative to the project (storedPath): a moved project keeps its rows. */
+function imageRowOf(row: PromptRow, r: RenderResult, backend: string, stored: { hash: string; path: string } | null, at: { dir: string; filename: string }, projectDir: string): ImageRow {
   return {
     image_id: stored?.hash ?? '',
     prompt_id: row.prompt_id,
-    path: stored?.path ?? '',
+    path: stored ? storedPath(projectDir, stored.path) : '',
     seed: r.seed,
     width: r.width,
     height: r.height,
@@ -39,7 +42,7 @@ function imageRowOf(row: PromptRow, r: RenderResult, backend: string, stored: { 
     status: r.status,
     error: r.error,
     rendered: r.rendered,
-    session_dir: at.dir,
+    session_dir: storedPath(projectDir, at.dir),
     filename: at.filename,
   };
 }
@@ -49,11 +52,11 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
   if (!r.png) {
     state.failedSessions.add(sessionSuffix(row.session, row.theme, row.style));
     const dir = await state.sessions.folderOf(row);
-    return { rows: { rendered: [imageRowOf(row, r, state.backend.name, null, { dir, filename: '' })] }, error: r.error ?? 'no image' };
+    return { rows: { rendered: [imageRowOf(row, r, state.backend.name, null, { dir, filename: '' }, ctx.projectDir)] }, error: r.error ?? 'no image' };
   }
   const stored = await ctx.store.put(r.png, 'png');
   const at = await state.sessions.add(row, stored.path, r.seed);
-  return { rows: { rendered: [imageRowOf(row, r, state.backend.name, stored, at)] } };
+  return { rows: { rendered: [imageRowOf(row, r, state.backend.name, stored, at, ctx.projectDir)] } };
 }
 
 const stage = defineMapStage<Params, PromptRow, State>({
@@ -68,10 +71,11 @@ const stage = defineMapStage<Params, PromptRow, State>({
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
   resources: renderResources,
+  observe: renderObserved,
   // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
   identity: renderIdentities,
   async setup(ctx) {
-    const g = ctx.params.generate;
+    const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
     const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
     return { backend, sessions: new SessionBook(root, backend.checkpoint), failedSessions: new Set(), closed: false };

@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { hashValue } from '../../src/hash.js';
 import { defineMapStage } from '../../src/stage.js';
+import { storedPath } from '../../src/project.js';
 import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
 import type { FolderItem } from './folder.js';
 import { ImportPool } from './import-pool.js';
@@ -55,7 +56,7 @@ export default defineMapStage<Params, FolderItem, State>({
   // A changed variation file can change every mapping: it re-imports all folders (only reading PNG heads).
   async resources(ctx) {
     const index = new VariationIndex(variationDirs(ctx.params, ctx.projectDir), ctx.projectDir);
-    const hashes = await Promise.all(index.files.map(async (f) => [f, await ctx.fileHash(f)]));
+    const hashes = await Promise.all(index.files.map(async (f) => [storedPath(ctx.projectDir, f), await ctx.fileHash(f)]));
     return { variations: hashValue(hashes) };
   },
   batchSize: () => 4,

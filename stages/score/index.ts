@@ -3,6 +3,7 @@
 // stage: each image is measured once and memoised under its content and the scorer's
 // identity, so new images score only themselves; verdicts and flags are derived from the
 // stored measurements by SQL (derive.ts), so a threshold change runs no CLIP.
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
@@ -83,6 +84,10 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
       source: imported.get(item.image_id) ?? ctx.store.pathOf(item.image_id, 'png'),
       blank: item.status === 'blank',
     });
+    // A missing image is not a bad image: retrying cannot help, and the tables must not
+    // say it was measured, so the stage fails (exit 1) naming it instead of recording a failed item.
+    const gone = items.map(asScoreItem).find((item) => typeof item.source === 'string' && !existsSync(item.source));
+    if (gone) throw new StageFailure('score', `image ${gone.image_id} is missing: ${gone.source} does not exist (moved or deleted after it was catalogued)`);
     try {
       return splitByItem(items, await scorer.measureItems(items.map(asScoreItem)));
     } catch (err) {

@@ -7,8 +7,10 @@ import { z } from 'zod';
 import { produceAtomic } from '../../src/atomic.js';
 import { StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext } from '../../src/stage.js';
+import { storedPath } from '../../src/project.js';
 import { loraInfoRow, type LoraInfoRow } from '../../schemas/tables.js';
 import { readSafetensorsHeader, validateLora } from '../../adapters/safetensors.js';
+import { refreshLoras } from '../../adapters/a1111.js';
 import { buildTrainArgv, runTrainer, type TrainProgress } from '../../adapters/sd-scripts.js';
 import { countImages, readDatasetFolder, trainingLength, type DatasetSubset } from '../../adapters/kohya-dataset.js';
 import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
@@ -29,9 +31,17 @@ export const trainSettings = z
     mixed_precision: z.enum(['no', 'fp16', 'bf16']).default('fp16'),
     extra_args: z.array(z.string()).default([]).describe('appended to the sd-scripts argv as they are'),
     timeout_s: z.number().positive().default(21600).describe('a run past this is killed and fails'),
+    simulated_collapse: z.number().min(0).max(1).default(0)
+      .describe('DEMO, simulated trainer only: the share of its renders that collapse to one picture per prompt, to see the diversity guard refuse it'),
     name_prefix: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . or -').default('sdloop'),
-    a1111_lora_dir: z.string().nullable().default(null).describe('also copy the LoRA into this A1111 models/Lora folder'),
-    refresh_url: z.string().url().nullable().default(null).describe('A1111 base URL to POST /sdapi/v1/refresh-loras after copying'),
+    deploy: z
+      .object({
+        lora_dir: z.string().describe("the WebUI's models/Lora folder (relative to the project, or absolute)"),
+        url: z.string().url().nullable().default(null).describe('the WebUI to POST /sdapi/v1/refresh-loras to after copying'),
+      })
+      .nullable()
+      .default(null)
+      .describe('copy the LoRA where the A1111 WebUI finds it; benchmark then confirms the WebUI lists it'),
   })
   .superRefine((t, issue) => {
     if (t.trainer !== 'sd-scripts') return;
@@ -63,7 +73,7 @@ async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[
   await writeSimulatedLora(target, {
     name, subsets, datasetHash, steps, epochs,
     dim: t.network_dim, alpha: t.network_alpha, learningRate: t.learning_rate,
-    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: t.resolution,
+    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: t.resolution, collapse: t.simulated_collapse,
   });
   ctx.progress(steps, steps);
   return { file: target, steps };
@@ -128,19 +138,15 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
 
 /** Copy into A1111's models/Lora and ask it to rescan; a failure here does not lose the LoRA. */
 async function publishToA1111(ctx: StageContext<Params>, file: string, name: string): Promise<void> {
-  const t = ctx.params.train;
-  if (t.a1111_lora_dir) {
-    const target = join(resolve(ctx.projectDir, t.a1111_lora_dir), `${name}.safetensors`);
-    await produceAtomic(target, (tmp) => copyFile(file, tmp));
-    ctx.log(`copied to ${target}`);
-  }
-  if (t.refresh_url) {
-    const url = `${t.refresh_url.replace(/\/+$/, '')}/sdapi/v1/refresh-loras`;
-    const response = await fetch(url, { method: 'POST', signal: ctx.signal }).catch((error: Error) => error);
-    if (response instanceof Error || !response.ok) {
-      ctx.warn(`POST ${url} failed (${response instanceof Error ? response.message : `HTTP ${response.status}`}); refresh LoRAs in the WebUI by hand`);
-    }
-  }
+  const deploy = ctx.params.train.deploy;
+  if (!deploy) return;
+  const target = join(resolve(ctx.projectDir, deploy.lora_dir), `${name}.safetensors`);
+  await produceAtomic(target, (tmp) => copyFile(file, tmp));
+  ctx.log(`copied to ${target}`);
+  if (!deploy.url) return;
+  // A refresh that fails is not the end: the WebUI may pick the file up on its own, and
+  // benchmark checks /sdapi/v1/loras before it renders anything with it.
+  await refreshLoras(deploy.url).catch((error: Error) => ctx.warn(`${error.message}; refresh LoRAs in the WebUI by hand`));
 }
 
 export default defineStage<Params>({
@@ -182,7 +188,7 @@ export default defineStage<Params>({
     const row: LoraInfoRow = {
       name,
       hash: object.hash,
-      path: object.path,
+      path: storedPath(ctx.projectDir, object.path),
       trainer: t.trainer,
       dim: t.network_dim,
       alpha: t.network_alpha,

@@ -1,6 +1,7 @@
 // Two rounds of `pipeline loop` on the synthetic world, through the real CLI, on a copy
 // of the example project: the rounds are recorded, the second generates with what the
-// first promoted, and adherence is measured before and after each candidate.
+// first promoted, and adherence is measured before and after each candidate; afterwards a
+// plain `pipeline run` renders with the promoted LoRAs too.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -17,10 +18,8 @@ function pipeline(dir: string, ...args: string[]) {
 describe('pipeline loop on the synthetic world', () => {
   it('runs two rounds, records them and generates round 2 with the promoted LoRA', () => {
     const dir = copyExampleProject('sdloop-loop-');
-    const started = Date.now();
     const loop = pipeline(dir, 'loop', '--rounds', '2');
     expect(loop.code, loop.stderr).toBe(0);
-    expect(Date.now() - started).toBeLessThan(120_000);
 
     const rounds = JSON.parse(
       pipeline(dir, 'sql', 'select round, lora, verdict, adherence_before, adherence_after, promoted from loop_rounds order by round', '--format', 'json').stdout,
@@ -39,5 +38,21 @@ describe('pipeline loop on the synthetic world', () => {
     const loras = JSON.parse(pipeline(dir, 'sql', 'select distinct unnest(loras) as lora from images', '--format', 'json').stdout) as { lora: string }[];
     expect(loras.map((l) => l.lora.split(':')[0])).toContain(rounds[0]!.lora);
     expect(readdirSync(join(dir, 'data', 'sessions')).length).toBeGreaterThan(0);
-  }, 180_000);
+
+    // The promoted LoRAs are project state: status after the loop names the one change a
+    // plain run would act on (the set the last round promoted), and a plain run uses it.
+    type Status = { name: string; upToDate: boolean; reasons: string[] }[];
+    const stale = (JSON.parse(pipeline(dir, 'status', '--json').stdout) as Status).filter((s) => !s.upToDate);
+    const own = stale.flatMap((s) => s.reasons.filter((r) => !r.startsWith('upstream ') && !r.startsWith('items: ')).map((r) => `${s.name}: ${r}`));
+    expect(own).toHaveLength(rounds[1]!.verdict === 'promote' ? 1 : 0);
+    if (own.length) expect(own[0]).toMatch(new RegExp(`^generate: resource promoted_loras changed: .*,${rounds[1]!.lora}:`));
+    const listed = pipeline(dir, 'promoted');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0])).toEqual(rounds.filter((r) => r.verdict === 'promote').map((r) => r.lora));
+    const run = pipeline(dir, 'run');
+    expect(run.code, run.stderr).toBe(0);
+    expect((JSON.parse(pipeline(dir, 'status', '--json').stdout) as Status).every((s) => s.upToDate)).toBe(true);
+    const after = JSON.parse(pipeline(dir, 'sql', 'select distinct unnest(loras) as lora from images', '--format', 'json').stdout) as { lora: string }[];
+    expect(after.map((l) => l.lora.split(':')[0])).toEqual(expect.arrayContaining(rounds.filter((r) => r.verdict === 'promote').map((r) => r.lora)));
+  }, 240_000);
 });

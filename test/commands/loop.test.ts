@@ -7,12 +7,16 @@ import { InputError } from '../../src/errors.js';
 import { sqlLiteral, loopRounds, promotedLoras } from '../../commands/loop-state.js';
 import loop, { loopOptions, runOnSchedule, runRounds } from '../../commands/loop.js';
 import { freshDir } from '../train/fixtures.js';
+import { generateParams } from '../../stages/generate/backend.js';
+import { readPromoted, withPromoted } from '../../stages/generate/promoted.js';
 
 type Outcome = { verdict: 'promote' | 'reject'; before: number; after: number } | { fail: number } | { crash: string };
 
 interface Fake {
   ctx: CommandContext;
   runs: RunOptions[];
+  /** generate's LoRAs at each run, as the stage reads them: its params plus the promoted state */
+  rendered: string[][];
   out: string[];
   close(): void;
 }
@@ -31,6 +35,7 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
   const db = await DuckDBInstance.create(':memory:');
   const connection: DuckDBConnection = await db.connect();
   const runs: RunOptions[] = [];
+  const rendered: string[][] = [];
   const out: string[] = [];
   const sql = async <T,>(query: string, values?: Record<string, unknown>) => (await connection.runAndReadAll(query, values as never)).getRowObjectsJson() as T[];
   let n = 0;
@@ -42,6 +47,7 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
     tables: async () => ({}),
     async run(options): Promise<RunSummary> {
       runs.push(options);
+      rendered.push(withPromoted(generateParams.parse(ctx.params.generate), await readPromoted(sql)).loras);
       if (options.targets?.includes('score')) {
         await sql("CREATE OR REPLACE TABLE scores AS SELECT * FROM (VALUES ('Hair', 'red', true), ('Hair', 'red', false), ('Eyes', 'blue', false), ('Eyes', 'blue', true), ('Eyes', 'green', false)) t(axis, value, matched)");
         return { ok: true, exitCode: 0, stages: [] };
@@ -60,7 +66,7 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
     stdout: (t) => out.push(t),
     stderr: (t) => out.push(t),
   };
-  const fake = { ctx, runs, out, close: () => connection.closeSync() };
+  const fake = { ctx, runs, rendered, out, close: () => connection.closeSync() };
   opened.push(fake);
   return fake;
 }
@@ -87,7 +93,9 @@ describe('loop rounds', () => {
   it('records each round, promotes winners and generates with them from the next round on', async () => {
     const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.61 }, { verdict: 'promote', before: 0.6, after: 0.7 }]);
     expect(await runRounds(f.ctx, options)).toBe(0);
-    expect(f.runs.map((r) => r.set?.['generate.loras'])).toEqual([['mine:0.5'], ['mine:0.5', 'sdloop-r1:0.7'], ['mine:0.5', 'sdloop-r1:0.7']]);
+    // No override: generate reads the promoted state, as a plain `pipeline run` does.
+    expect(f.runs.map((r) => r.set)).toEqual([{}, {}, {}]);
+    expect(f.rendered).toEqual([['mine:0.5'], ['mine:0.5', 'sdloop-r1:0.7'], ['mine:0.5', 'sdloop-r1:0.7']]);
     const rounds = await loopRounds(f.ctx.sql);
     expect(rounds.map((r) => [r.round, r.lora, r.verdict, r.adherence_before, r.adherence_after, r.promoted, r.reason])).toEqual([
       [1, 'sdloop-r1', 'promote', 0.5, 0.6, ['sdloop-r1'], 'why 1'],
@@ -99,6 +107,14 @@ describe('loop rounds', () => {
     expect(promoted.map((p) => [p.name, p.round, p.weight])).toEqual([['sdloop-r1', 1, 0.7], ['sdloop-r3', 3, 0.7]]);
     expect(existsSync(join(f.ctx.dataDir, 'models', 'lora', 'sdloop-r3.safetensors'))).toBe(true);
     expect(existsSync(join(f.ctx.dataDir, 'models', 'lora', 'sdloop-r2.safetensors'))).toBe(false);
+  });
+
+  it('does not promote past loop.max_stack, and says how to make room', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'promote', before: 0.6, after: 0.7 }], { loop: { max_stack: 1 } });
+    expect(await runRounds(f.ctx, { ...options, rounds: 2 })).toBe(0);
+    const rounds = await loopRounds(f.ctx.sql);
+    expect(rounds.map((r) => [r.verdict, r.promoted])).toEqual([['promote', ['sdloop-r1']], ['reject', ['sdloop-r1']]]);
+    expect(rounds[1]!.reason).toBe('why 2; but the stack already holds 1 LoRA(s) (loop.max_stack 1): drop one with `pipeline promoted --drop NAME` or raise loop.max_stack');
   });
 
   it('stops at the first rejection with --until-no-gain', async () => {
@@ -128,14 +144,23 @@ describe('loop rounds', () => {
     expect(f.out.join('')).toContain(`round 1: resuming the round started ${running!.started_at}`);
   });
 
-  it('targets the worst-scoring value with a micro-LoRA, running up to score first when there are no scores', async () => {
-    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }], { train: { name_prefix: 'night' } });
+  it('targets the value with the lowest Wilson upper bound with a focused micro-LoRA round, running up to score first when there are no scores', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }], { train: { name_prefix: 'night' }, loop: { min_images: 1, focused_images: 12, keep_fraction: 0.5 } });
     expect(await runRounds(f.ctx, { ...options, rounds: 1, targeted: true })).toBe(0);
     expect(f.runs[0]!.targets).toEqual(['score']);
-    expect(f.runs[1]!.set).toMatchObject({ 'select.target': { axis: 'Eyes', value: 'green' }, 'train.name_prefix': 'night-eyes-green' });
+    // Eyes=green 0 of 1: upper bound 0.793; Hair=red and Eyes=blue 1 of 2: 0.906.
+    expect(f.runs[1]!.set).toEqual({
+      'resolve.fixed': 'Eyes:green', 'resolve.count': 12, 'select.target': { axis: 'Eyes', value: 'green' }, 'select.top_fraction': 0.5,
+      'train.name_prefix': 'night-eyes-green', 'benchmark.focus': { axis: 'Eyes', value: 'green' },
+    });
     const [round] = await loopRounds(f.ctx.sql);
     expect(round!.target).toBe('Eyes=green');
-    expect(f.out[0]).toContain('targeting Eyes=green (matched 0.0%)');
+    expect(f.out[0]).toContain('targeting Eyes=green (matched 0.0%, Wilson upper bound 79.3%)');
+  });
+
+  it('does not target a value with too few images yet', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }]);
+    await expect(runRounds(f.ctx, { ...options, rounds: 1, targeted: true })).rejects.toThrow(/no value of benchmark.axes has 8 scored images yet \(loop.min_images\)/);
   });
 });
 

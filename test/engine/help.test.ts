@@ -58,7 +58,7 @@ describe('help', () => {
     expect(help.stdout).toMatch(/^Usage: pipeline \[-C DIR\] <command> \[options\]\n/);
     const listed = (heading: string) => help.stdout.split(`${heading}\n`)[1]!.split('\n\n')[0]!.split('\n').map((l) => l.trim().split(' ')[0]);
     expect(listed('Commands:')).toEqual(['run', 'status', 'dag', 'sql', 'gc', 'help']);
-    expect(listed('Project commands (pipeline.yaml commands:):')).toEqual(['plan', 'validate', 'themes', 'pick', 'api', 'schema', 'label', 'report', 'prune', 'loop', 'serve']);
+    expect(listed('Project commands (pipeline.yaml commands:):')).toEqual(['plan', 'validate', 'themes', 'pick', 'api', 'schema', 'label', 'report', 'prune', 'loop', 'promoted', 'serve']);
     expect((await project.pipeline(['help', 'gc'])).stdout).toBe((await project.pipeline(['gc', '--help'])).stdout);
   });
 

@@ -88,23 +88,16 @@ export class TestProject {
   }
 
   /** `run --json`: the run summary, with stderr kept for messages. */
-  async run(args: string[] = [], env: Record<string, string> = {}): Promise<RunSummary & { stderr: string; code: number }> {
-    const result = await this.pipeline(['run', '--json', ...args], env);
-    if (!result.stdout.trim()) throw new Error(`run printed no summary (exit ${result.code}): ${result.stderr}`);
-    return { ...(JSON.parse(result.stdout) as RunSummary), stderr: result.stderr, code: result.code };
+  run(args: string[] = [], env: Record<string, string> = {}): Promise<RunSummary & { stderr: string; code: number }> {
+    return runSummary((a) => this.pipeline(a, env), args);
   }
 
-  async status(args: string[] = []): Promise<Record<string, StageStatus>> {
-    const result = await this.pipeline(['status', '--json', ...args]);
-    if (result.code !== 0) throw new Error(`status exited ${result.code}: ${result.stderr}`);
-    return Object.fromEntries((JSON.parse(result.stdout) as StageStatus[]).map((s) => [s.name, s]));
+  status(args: string[] = []): Promise<Record<string, StageStatus>> {
+    return stageStatuses((a) => this.pipeline(a), args);
   }
 
-  /** Rows of a query through `pipeline sql --format json`. */
-  async sql<T = Record<string, unknown>>(query: string): Promise<T[]> {
-    const result = await this.pipeline(['sql', '--format', 'json', query]);
-    if (result.code !== 0) throw new Error(`sql exited ${result.code}: ${result.stderr}`);
-    return JSON.parse(result.stdout) as T[];
+  sql<T = Record<string, unknown>>(query: string): Promise<T[]> {
+    return sqlRows<T>((a) => this.pipeline(a), query);
   }
 
   dispose(): void {
@@ -136,4 +129,27 @@ export function stageOf(summary: RunSummary, name: string): RunSummary['stages']
   const stage = summary.stages.find((s) => s.name === name);
   if (!stage) throw new Error(`no stage ${name} in the run summary`);
   return stage;
+}
+
+type Pipeline = (args: string[]) => Promise<CliResult>;
+
+/** `run --json`: the run summary, with stderr kept for messages. */
+export async function runSummary(pipeline: Pipeline, args: string[]): Promise<RunSummary & { stderr: string; code: number }> {
+  const result = await pipeline(['run', '--json', ...args]);
+  if (!result.stdout.trim()) throw new Error(`run printed no summary (exit ${result.code}): ${result.stderr}`);
+  return { ...(JSON.parse(result.stdout) as RunSummary), stderr: result.stderr, code: result.code };
+}
+
+/** `status --json`, by stage name. */
+export async function stageStatuses(pipeline: Pipeline, args: string[]): Promise<Record<string, StageStatus>> {
+  const result = await pipeline(['status', '--json', ...args]);
+  if (result.code !== 0) throw new Error(`status exited ${result.code}: ${result.stderr}`);
+  return Object.fromEntries((JSON.parse(result.stdout) as StageStatus[]).map((s) => [s.name, s]));
+}
+
+/** Rows of a query through `pipeline sql --format json`. */
+export async function sqlRows<T>(pipeline: Pipeline, query: string): Promise<T[]> {
+  const result = await pipeline(['sql', '--format', 'json', query]);
+  if (result.code !== 0) throw new Error(`sql exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T[];
 }

@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 function batch(from: number, count: number): FinishedBatch {
-  const items = Array.from({ length: count }, (_, i) => ({ hash: `item${from + i}`, key: `k${from + i}`, outHash: `out${from + i}` }));
+  const items = Array.from({ length: count }, (_, i) => ({ hash: `item${from + i}`, key: `k${from + i}`, outHash: `out${from + i}`, objects: '' }));
   return { items, rows: new Map([['upper', items.map((item) => ({ text: item.key.toUpperCase(), _item: item.hash, _ord: 0 }))]]) };
 }
 

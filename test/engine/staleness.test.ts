@@ -86,13 +86,18 @@ describe('status explains staleness', () => {
   it('counts failed items to retry, and a rerun retries only those', async () => {
     project.write('in/f1.txt', 'FAIL one\n');
     project.write('in/f2.txt', 'FAIL two\n');
+    project.write('in/f3.txt', 'fine\n');
     const failing = await project.run([], { FAIL_ITEMS: '1' });
     expect(failing.code).toBe(0);
-    expect(stageOf(failing, 'upper').items).toEqual({ done: 2, failed: 2, reused: 3 });
+    expect(stageOf(failing, 'upper').items).toEqual({ done: 3, failed: 2, reused: 3 });
     expect((await project.status()).upper!.reasons).toEqual(['2 failed items to retry']);
     const retry = await project.run();
-    expect(stageOf(retry, 'upper').items).toEqual({ done: 2, failed: 0, reused: 3 });
+    expect(stageOf(retry, 'upper').items).toEqual({ done: 2, failed: 0, reused: 4 });
     expect((await project.status()).upper!.upToDate).toBe(true);
+    // One row per item: the failed attempts' rows stay in the part f3 still uses.
+    expect(await project.sql('select path, text from upper where path like \'%f_.txt\' order by path')).toEqual([
+      { path: 'in/f1.txt', text: 'FAIL ONE!' }, { path: 'in/f2.txt', text: 'FAIL TWO!' }, { path: 'in/f3.txt', text: 'FINE!' },
+    ]);
   });
 
   it('says the previous run failed, with its error, until a run succeeds', async () => {

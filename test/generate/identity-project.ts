@@ -1,11 +1,11 @@
-// A small resolve -> generate -> score project in a temporary folder (synthetic backend,
+// A small resolve -> generate -> catalog -> score project in a temporary folder (synthetic backend,
 // demo CLIP, 64x96 images), driven through the real CLI as a child process: from the
 // repo's build, or from a copy of it whose stage files a test may edit.
 import { spawn } from 'node:child_process';
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { repoRoot, finished, type CliResult, type RunSummary, type StageStatus } from '../engine/helpers.js';
+import { repoRoot, finished, runSummary, sqlRows, stageStatuses, type CliResult, type RunSummary, type StageStatus } from '../engine/helpers.js';
 
 const syntheticParams = '{backend: synthetic, concurrency: 2, retries: 3, timeout_s: 600, failure_rate: 0.3, blank_rate: 0}';
 
@@ -13,10 +13,12 @@ const pipelineYaml = (generate: string) => `params:
   resolve: {prompts: [data/prompts/look.prompt.yaml], count: 0}
   generate: ${generate}
   score: {model: demo, batch_size: 8, workers: 0}
+commands: [commands]
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
   generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
-  score: {uses: score, params: [score], inputs: {images: generate.rendered, prompts: resolve.planned}}
+  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned}}
+  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts}}
 `;
 
 const files: Record<string, string> = {
@@ -68,6 +70,13 @@ export class IdentityProject {
     return new IdentityProject(dir, build);
   }
 
+  /** The project renamed to another folder (`mv`), as a project of its own; this one then names nothing. */
+  moved(): IdentityProject {
+    const to = `${this.dir}-moved`;
+    renameSync(this.dir, to);
+    return new IdentityProject(to, this.build === this.dir ? to : this.build.replace(this.dir, to));
+  }
+
   path(rel: string): string {
     return join(this.dir, rel);
   }
@@ -97,22 +106,16 @@ export class IdentityProject {
     return finished(child);
   }
 
-  async run(args: string[] = []): Promise<RunSummary & { stderr: string; code: number }> {
-    const result = await this.pipeline(['run', '--json', ...args]);
-    if (!result.stdout.trim()) throw new Error(`run printed no summary (exit ${result.code}): ${result.stderr}`);
-    return { ...(JSON.parse(result.stdout) as RunSummary), stderr: result.stderr, code: result.code };
+  run(args: string[] = []): Promise<RunSummary & { stderr: string; code: number }> {
+    return runSummary((a) => this.pipeline(a), args);
   }
 
-  async status(args: string[] = []): Promise<Record<string, StageStatus>> {
-    const result = await this.pipeline(['status', '--json', ...args]);
-    if (result.code !== 0) throw new Error(`status exited ${result.code}: ${result.stderr}`);
-    return Object.fromEntries((JSON.parse(result.stdout) as StageStatus[]).map((s) => [s.name, s]));
+  status(args: string[] = []): Promise<Record<string, StageStatus>> {
+    return stageStatuses((a) => this.pipeline(a), args);
   }
 
-  async sql<T = Record<string, unknown>>(query: string): Promise<T[]> {
-    const result = await this.pipeline(['sql', '--format', 'json', query]);
-    if (result.code !== 0) throw new Error(`sql exited ${result.code}: ${result.stderr}`);
-    return JSON.parse(result.stdout) as T[];
+  sql<T = Record<string, unknown>>(query: string): Promise<T[]> {
+    return sqlRows<T>((a) => this.pipeline(a), query);
   }
 
   dispose(): void {

@@ -35,7 +35,7 @@ describe('operational params never make anything stale', () => {
     const rerun = await p.run(set);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stages.map((s) => [s.name, s.status, itemsRun(rerun, s.name)])).toEqual([
-      ['resolve', 'skipped', 0], ['generate', 'skipped', 0], ['score', 'skipped', 0],
+      ['resolve', 'skipped', 0], ['generate', 'skipped', 0], ['catalog', 'skipped', 0], ['score', 'skipped', 0],
     ]);
   });
 

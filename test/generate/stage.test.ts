@@ -39,8 +39,10 @@ describe('generate stage', () => {
     expect(images.map((i) => i.prompt_id)).toEqual(rows.map((r) => r.prompt_id));
     for (const image of images) {
       expect(image).toMatchObject({ backend: 'synthetic', endpoint: 'synthetic', model_name: 'sdloop-synthetic-demo', status: 'ok', width: 64, height: 96 });
-      expect(existsSync(image.path)).toBe(true);
-      expect(statSync(join(image.session_dir, image.filename)).ino).toBe(statSync(image.path).ino);
+      // Stored relative to the project, so a moved project keeps its rows.
+      expect(image.path).toMatch(/^data\/objects\//);
+      expect(existsSync(join(dir, image.path))).toBe(true);
+      expect(statSync(join(dir, image.session_dir, image.filename)).ino).toBe(statSync(join(dir, image.path)).ino);
       expect(Object.keys(image.rendered!)).toEqual(['HairColor', 'Outfit']);
     }
     const folders = sessionFolders(dir);

@@ -7,8 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { crc32 } from 'node:zlib';
-import { formatParameters, readChunks, writePngText } from '../../adapters/png-text.js';
+import { encodeChunk, formatParameters, readChunks, writePngText } from '../../adapters/png-text.js';
 
 export interface Shot {
   prompt: string;
@@ -33,17 +32,9 @@ export async function a1111Png(shot: Shot, size: [number, number] = [64, 96]): P
 /** The same PNG with its text chunk moved after the pixels, just before IEND, as some tools write it. */
 export function textAfterPixels(png: Buffer): Buffer {
   const chunks = readChunks(png);
-  const encode = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
   const texts = chunks.filter((c) => c.type === 'tEXt');
   const rest = chunks.filter((c) => c.type !== 'tEXt' && c.type !== 'IEND');
-  return Buffer.concat([png.subarray(0, 8), ...[...rest, ...texts].map((c) => encode(c.type, c.data)), encode('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([png.subarray(0, 8), ...[...rest, ...texts].map(encodeChunk), encodeChunk({ type: 'IEND', data: Buffer.alloc(0) })]);
 }
 
 function write(path: string, data: string | Buffer): void {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -22,6 +22,15 @@ beforeAll(async () => {
 const params = (over: Record<string, unknown> = {}) => scoreStageParams.parse({ score: { batch_size: 5, workers: 0, ...over } });
 
 describe('score stage', () => {
+  it('fails the stage on an image whose file is gone, naming its path, rather than recording a failed item', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'sdloop-score-missing-'));
+    const two = await generate(own, prompts.slice(0, 2), 0);
+    rmSync(two[1]!.path);
+    const ctx = makeTestContext({ dir: own, params: params(), inputs: { images: two, prompts: prompts.slice(0, 2) }, stage: 'score' });
+    await expect(runMapStage(scoreStage, ctx)).rejects.toThrow(`${two[1]!.path} does not exist`);
+    rmSync(own, { recursive: true, force: true });
+  });
+
   it('reads back what the synthetic backend painted, through the demo CLIP', async () => {
     const ctx = makeTestContext({ dir, params: params(), inputs: { images, prompts }, stage: 'score' });
     const { tables, results } = await runMapStage(scoreStage, ctx);
@@ -91,8 +100,11 @@ describe('score stage', () => {
   });
 
   it('marks an unreadable image as failed and keeps the rest of the batch', async () => {
-    const missing = { ...images[0], image_id: 'f'.repeat(32) };
-    const ctx = makeTestContext({ dir, params: params(), inputs: { images: [missing, images[1]], prompts }, stage: 'score' });
+    // A file that is there but is no PNG (a missing one fails the stage: see above).
+    const corrupt = { ...images[0], image_id: 'f'.repeat(32) };
+    mkdirSync(join(dir, 'data', 'objects', 'ff'), { recursive: true });
+    writeFileSync(join(dir, 'data', 'objects', 'ff', `${corrupt.image_id}.png`), 'not a png');
+    const ctx = makeTestContext({ dir, params: params(), inputs: { images: [corrupt, images[1]], prompts }, stage: 'score' });
     const { results } = await runMapStage(scoreStage, ctx);
     expect(results[0].error).toMatch(/image f{32}/);
     expect(results[1].error).toBeUndefined();

@@ -5,7 +5,11 @@
 // Other engineers' tests import startA1111StandIn too.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { encodeChunk } from '../../adapters/png-text.js';
+import { readSafetensorsHeader } from '../../adapters/safetensors.js';
 
 export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset';
 
@@ -29,6 +33,21 @@ export interface StandInOptions {
   port?: number;
   /** the ADetailer and ControlNet extensions' routes (default true) */
   extensions?: boolean;
+  /**
+   * the WebUI's models/Lora folder: GET /sdapi/v1/loras lists the .safetensors found there
+   * at start and at each POST /sdapi/v1/refresh-loras, as A1111 does (a file copied in
+   * between is not listed until the refresh); without one, `loras` or a fixed list (standInLists.loras)
+   */
+  loraDir?: string;
+  /** what GET /sdapi/v1/loras lists when there is no loraDir (models/Lora on the server) */
+  loras?: StandInLora[];
+}
+
+export interface StandInLora {
+  name: string;
+  alias: string;
+  path: string;
+  metadata: Record<string, string>;
 }
 
 export interface RecordedRequest {
@@ -42,15 +61,38 @@ export interface A1111StandIn {
   requests: RecordedRequest[];
   /** the txt2img bodies only, in arrival order */
   txt2img(): Record<string, unknown>[];
+  /** load another checkpoint (by title, name or hash), as the WebUI's dropdown does; throws for an unknown one */
+  load(model: string): void;
+  /** the checkpoint loaded now (its title) */
+  loaded(): string;
+  /** replace what GET /sdapi/v1/loras lists */
+  setLoras(loras: StandInLora[]): void;
   /** stop listening (connections are refused) until up() */
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** What A1111 lists for a LoRA folder: name (file stem), alias (ss_output_name), path, metadata. */
+async function scanLoras(dir: string | undefined): Promise<Record<string, unknown>[]> {
+  if (!dir) return standInLists.loras;
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.safetensors')).sort();
+  return Promise.all(files.map(async (file) => {
+    const path = join(dir, file);
+    const { metadata } = await readSafetensorsHeader(path);
+    const name = file.slice(0, -'.safetensors'.length);
+    return { name, alias: metadata.ss_output_name ?? name, path, metadata };
+  }));
+}
+
 export function standInModel(name: string): StandInModel {
   const sha256 = Buffer.from(name.padEnd(32, '#')).toString('hex').slice(0, 64);
   return { title: `${name}.safetensors [${sha256.slice(0, 10)}]`, model_name: name, hash: sha256.slice(0, 10), sha256, filename: `/models/Stable-diffusion/${name}.safetensors` };
+}
+
+/** A LoRA file in the server's models/Lora with sd-scripts' metadata (its weights' hash). */
+export function standInLora(name: string, weightsHash: string): StandInLora {
+  return { name, alias: name, path: `/models/Lora/${name}.safetensors`, metadata: { ss_output_name: name, sshs_model_hash: weightsHash } };
 }
 
 /** A small valid RGB PNG of one colour with a seed-dependent stripe (no sharp: this must be cheap). */
@@ -66,14 +108,7 @@ export function solidPng(size: number, rgb: [number, number, number], stripe = 0
     }
     row.copy(raw, y * row.length);
   }
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
+  const chunk = (type: string, data: Buffer) => encodeChunk({ type, data });
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(size, 0);
   ihdr.writeUInt32BE(size, 4);
@@ -126,6 +161,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
   const sockets = new Set<Socket>();
   let current = models[0]!;
   let txt2imgCount = 0;
+  let loras: unknown[] = options.loras && !options.loraDir ? options.loras : await scanLoras(options.loraDir);
   let gpu: Promise<unknown> = Promise.resolve();
 
   const findModel = (name: unknown) =>
@@ -185,7 +221,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     }
     if (key === 'GET /sdapi/v1/progress') return sendJson(res, 200, { progress: 0, eta_relative: 0, state: {}, current_image: null, textinfo: null });
     if (key === 'POST /sdapi/v1/interrupt') return sendJson(res, 200, null);
-    if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, standInLists.loras);
+    if (key === 'GET /sdapi/v1/loras') return sendJson(res, 200, loras);
     if (key === 'GET /sdapi/v1/samplers') return sendJson(res, 200, standInLists.samplers);
     if (key === 'GET /sdapi/v1/schedulers') return sendJson(res, 200, standInLists.schedulers);
     if (key === 'GET /sdapi/v1/upscalers') return sendJson(res, 200, standInLists.upscalers);
@@ -194,7 +230,10 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     if (extensions && key === 'GET /adetailer/v1/ad_model') return sendJson(res, 200, standInLists.adetailer);
     if (extensions && key === 'GET /controlnet/model_list') return sendJson(res, 200, standInLists.controlnetModels);
     if (extensions && key === 'GET /controlnet/module_list') return sendJson(res, 200, standInLists.controlnetModules);
-    if (key === 'POST /sdapi/v1/refresh-loras') return sendJson(res, 200, null);
+    if (key === 'POST /sdapi/v1/refresh-loras') {
+      if (options.loraDir || !options.loras) loras = await scanLoras(options.loraDir);
+      return sendJson(res, 200, null);
+    }
     sendJson(res, 404, { detail: 'Not Found' });
   }
 
@@ -221,6 +260,15 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     url: `http://127.0.0.1:${port}`,
     requests,
     txt2img: () => requests.filter((r) => r.path === '/sdapi/v1/txt2img').map((r) => r.body ?? {}),
+    load(model) {
+      const wanted = findModel(model);
+      if (!wanted) throw new Error(`the stand-in has no model ${model}`);
+      current = wanted;
+    },
+    loaded: () => current.title,
+    setLoras(list) {
+      loras = list;
+    },
     down: stop,
     up: () => listen(port),
     close: stop,

@@ -31,7 +31,7 @@ afterEach(() => {
 
 describe('train stage, simulated (demo) trainer', () => {
   it('writes a valid, demo-labelled LoRA named after the dataset, and its lora_info row', async () => {
-    const { out, row } = await runTrain({ network_dim: 4, network_alpha: 2, max_train_epochs: 3 });
+    const { out, row, dir } = await runTrain({ network_dim: 4, network_alpha: 2, max_train_epochs: 3 });
     const file = join(out.lora.path, 'sdloop-0123456789.safetensors');
     expect(await validateLora(file)).toEqual([]);
     const { metadata, tensors } = await readSafetensorsHeader(file);
@@ -39,7 +39,9 @@ describe('train stage, simulated (demo) trainer', () => {
     expect(JSON.parse(metadata.ss_tag_frequency!)).toEqual({ '2_blue_eyes': { sdloop: 1, 'blue eyes': 1 }, '2_red_hair': { sdloop: 2, 'red hair': 2, smiling: 1 } });
     expect(tensors['lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight']!.shape).toEqual([4, 8]);
     expect(row).toMatchObject({ name: 'sdloop-0123456789', trainer: 'simulated', dim: 4, alpha: 2, images: 3, steps: 18 });
-    expect(readFileSync(row.path).equals(readFileSync(file))).toBe(true);
+    // lora_info stores the object relative to the project.
+    expect(row.path).toMatch(/^data\/objects\//);
+    expect(readFileSync(join(dir, row.path)).equals(readFileSync(file))).toBe(true);
   });
 
   it('gives the same bytes for the same dataset and settings', async () => {
@@ -58,7 +60,7 @@ describe('train stage, simulated (demo) trainer', () => {
     const port = (server.address() as { port: number }).port;
     const loraDir = join(freshDir('a1111'), 'models', 'Lora');
     try {
-      await runTrain({ a1111_lora_dir: loraDir, refresh_url: `http://127.0.0.1:${port}/` });
+      await runTrain({ deploy: { lora_dir: loraDir, url: `http://127.0.0.1:${port}/` } });
     } finally {
       server.close();
     }
@@ -71,7 +73,7 @@ describe('train stage, sd-scripts (against the stand-in)', () => {
   it('runs the trainer, keeps the log under data/logs and records steps', async () => {
     const { row, dir } = await runTrain(standin);
     expect(row).toMatchObject({ trainer: 'sd-scripts', steps: 24, images: 3, base_model: '/models/base.safetensors' });
-    expect((await readSafetensorsHeader(row.path)).metadata.sdloop_standin).toBe('true');
+    expect((await readSafetensorsHeader(join(dir, row.path))).metadata.sdloop_standin).toBe('true');
     expect(readFileSync(join(dir, 'data', 'logs', 'train-sdloop-0123456789.log'), 'utf8')).toContain('model saved.');
   });
 
