@@ -8,6 +8,7 @@ import { InputError } from '../src/errors.js';
 import { hashFile, hashValue } from '../src/hash.js';
 import { CLIP_CONTEXT, EOT_ID, loadClipTokenizer, type ClipTokenizer } from './clip-tokenizer.js';
 import { readPreprocess, type Preprocess } from './clip-preprocess.js';
+import { checkDevice, executionProviders, formatDevice, probeRuntime, sessionFailure, type Device } from './onnx-device.js';
 
 export type ClipVariant = 'fp32' | 'fp16' | 'quantized';
 
@@ -17,14 +18,22 @@ export interface ClipModelOptions {
   threads?: number;
   /** How the model is named in output tables; defaults to the folder name (+ variant). */
   name?: string;
+  /** Where ONNX Runtime runs it; cpu unless given. */
+  device?: Device;
 }
 
 export interface ClipModel {
   name: string;
   /** Hash of the ONNX files in use: a change of weights changes it. */
   identity: string;
+  /** Hash of the file that embeds images (the combined file when there is one) */
+  visionIdentity: string;
+  /** Hash of the file that embeds texts */
+  textIdentity: string;
   layout: 'split' | 'combined';
   dim: number;
+  /** the device the sessions run on, as cpu or cuda:N */
+  device: string;
   preprocess: Preprocess;
   tokenizer: ClipTokenizer;
   /** Each entry one preprocessed image (3 x H x W); one unit vector per image. */
@@ -107,15 +116,18 @@ function normalized(data: ArrayLike<number>, row: number, dim: number): Float32A
   return v;
 }
 
-async function openSession(file: string, threads: number): Promise<InferenceSession> {
+async function openSession(file: string, threads: number, device: Device): Promise<InferenceSession> {
   const ort = await import('onnxruntime-node');
   try {
     return await ort.InferenceSession.create(file, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      executionProviders: executionProviders(device),
     });
   } catch (err) {
+    // A GPU that fails here is the machine's problem, not the model file's.
+    if (device.kind !== 'cpu') throw sessionFailure(device, err as Error);
     throw new InputError(`expected a loadable ONNX model: ${(err as Error).message}`, { file });
   }
 }
@@ -143,6 +155,9 @@ export async function modelIdentity(dir: string, variant: ClipVariant = 'fp32', 
 export async function loadClipModel(dir: string, options: ClipModelOptions = {}): Promise<ClipModel> {
   const variant = options.variant ?? 'fp32';
   const threads = options.threads ?? 0;
+  const device = options.device ?? { kind: 'cpu', index: 0 };
+  // Before anything is read: a missing provider should cost no decode and no model load.
+  checkDevice(device, await probeRuntime());
   const found = findLayout(dir, variant);
   const ort = await import('onnxruntime-node');
   const preprocess = readPreprocess(dir);
@@ -154,7 +169,7 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
   let files: string[];
   if ('combined' in found.files) {
     const file = found.files.combined;
-    vision = text = await openSession(file, threads);
+    vision = text = await openSession(file, threads, device);
     checkTensorNames(relative(dir, file), vision, {
       inputs: ['input_ids', 'attention_mask', 'pixel_values'],
       outputs: ['image_embeds', 'text_embeds'],
@@ -162,9 +177,9 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
     files = [file];
   } else {
     const { vision: vFile, text: tFile } = found.files;
-    vision = await openSession(vFile, threads);
+    vision = await openSession(vFile, threads, device);
     checkTensorNames(relative(dir, vFile), vision, { inputs: ['pixel_values'], outputs: ['image_embeds'] });
-    text = await openSession(tFile, threads);
+    text = await openSession(tFile, threads, device);
     checkTensorNames(relative(dir, tFile), text, {
       inputs: ['input_ids'],
       optionalInputs: ['attention_mask'],
@@ -218,12 +233,17 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
   };
 
   const probe = await embedTexts(['a photo']);
+  const fileHashes = await Promise.all(files.map((f) => hashFile(f)));
   const suffix = variant === 'fp32' ? '' : `:${variant}`;
   return {
     name: options.name ?? `${basename(dir)}${suffix}`,
-    identity: await identityOf(files, hashFile),
+    // Hashed once here: a ViT-L/14 export is gigabytes.
+    identity: hashValue(fileHashes),
+    visionIdentity: hashValue([fileHashes[0]]),
+    textIdentity: hashValue([fileHashes[fileHashes.length - 1]]),
     layout: found.layout,
     dim: probe[0].length,
+    device: formatDevice(device),
     preprocess,
     tokenizer,
     embedImages,

@@ -6,6 +6,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../src/errors.js';
 
+/**
+ * Bump when the resize, crop or normalisation code changes what a model is fed: stored
+ * image embeddings are keyed by it, as a config change keys them by the config.
+ */
+export const PREPROCESS_CODE_VERSION = '1';
+
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 

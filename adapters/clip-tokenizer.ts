@@ -1,11 +1,16 @@
-// CLIP's tokenizer (byte-level BPE, 49,408 ids, context 77) through @huggingface/tokenizers.
-// Real CLIP folders ship a tokenizer.json; the built-in one is built from OpenAI's merges
-// file (assets/clip), so the demo model and a bare install tokenise exactly like CLIP.
+// CLIP's tokenizer (byte-level BPE, 49,408 ids, context 77) as OpenAI's simple_tokenizer.py
+// runs it: the text cleaned as it cleans it (clip-text-clean.ts), split by its pattern,
+// each piece's UTF-8 bytes merged by rank. The vocabulary and merges come from a CLIP
+// folder's tokenizer.json, or for the built-in one from OpenAI's merges file (assets/clip),
+// so the demo model and a bare install tokenise exactly like CLIP. One difference on
+// purpose: a literal <|startoftext|> or <|endoftext|> in a prompt is text, not a special
+// token; CLIP pools at the first end-of-text id, so one mid-prompt would cut it short.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../src/errors.js';
+import { cleanClipText } from './clip-text-clean.js';
 
 export const CLIP_CONTEXT = 77;
 export const CLIP_VOCAB_SIZE = 49408;
@@ -152,26 +157,91 @@ export function padClipIds(ids: number[]): number[] {
   return out;
 }
 
-/**
- * A CLIP folder (its tokenizer.json and tokenizer_config.json), a tokenizer.json file, a
- * tokenizer.json object, or nothing for the built-in one.
- */
+interface BpeModel {
+  vocab: Record<string, number>;
+  /** "a b" strings, or [a, b] pairs in newer tokenizer.json files */
+  merges: (string | [string, string])[];
+}
+
+/** simple_tokenizer.py's pattern without its two special-token alternatives (see the top). */
+const PIECES = /'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/giu;
+
+/** Byte -> the character that stands for it in the vocabulary (bytes_to_unicode as a lookup). */
+function byteEncoder(): string[] {
+  const out: string[] = [];
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    out[b] = String.fromCodePoint(printable ? b : 256 + n++);
+  }
+  return out;
+}
+
+/** The ids of a cleaned text, without SOT and EOT. */
+export function createClipBpe(model: BpeModel): (text: string) => number[] {
+  const ranks = new Map<string, number>();
+  model.merges.forEach((m, i) => ranks.set(Array.isArray(m) ? m.join(' ') : m, i));
+  const bytes = byteEncoder();
+  const encoder = new TextEncoder();
+  const cache = new Map<string, number[]>();
+
+  /** Merges the lowest-ranked adjacent pair, every occurrence of it left to right, until none is ranked. */
+  const merge = (symbols: string[]): string[] => {
+    let word = symbols;
+    while (word.length > 1) {
+      let best = -1;
+      let bestRank = Infinity;
+      for (let i = 0; i + 1 < word.length; i++) {
+        const rank = ranks.get(`${word[i]} ${word[i + 1]}`);
+        if (rank !== undefined && rank < bestRank) [best, bestRank] = [i, rank];
+      }
+      if (best < 0) break;
+      const [first, second] = [word[best], word[best + 1]];
+      const next: string[] = [];
+      for (let i = 0; i < word.length; i++) {
+        if (i + 1 < word.length && word[i] === first && word[i + 1] === second) next.push(first + second), i++;
+        else next.push(word[i]);
+      }
+      word = next;
+    }
+    return word;
+  };
+
+  const piece = (text: string): number[] => {
+    const cached = cache.get(text);
+    if (cached) return cached;
+    const symbols = Array.from(encoder.encode(text), (b) => bytes[b]);
+    symbols[symbols.length - 1] += '</w>';
+    const ids = merge(symbols).map((t) => model.vocab[t] ?? EOT_ID);
+    cache.set(text, ids);
+    return ids;
+  };
+
+  return (text) => Array.from(cleanClipText(text).matchAll(PIECES), (m) => piece(m[0])).flat();
+}
+
+function bpeModelOf(json: object, file?: string): BpeModel {
+  const model = (json as { model?: Partial<BpeModel> }).model;
+  if (!model || typeof model.vocab !== 'object' || !Array.isArray(model.merges)) {
+    throw new InputError('expected a tokenizer.json with a BPE model (model.vocab and model.merges)', { file });
+  }
+  return model as BpeModel;
+}
+
+/** A CLIP folder (its tokenizer.json), a tokenizer.json file, a tokenizer.json object, or nothing for the built-in one. */
 export async function loadClipTokenizer(dirOrJson?: string | object): Promise<ClipTokenizer> {
-  const { Tokenizer } = await import('@huggingface/tokenizers');
   let json: object;
-  let config: object = clipTokenizerConfig();
+  let file: string | undefined;
   if (dirOrJson === undefined) json = buildClipTokenizerJson();
   else if (typeof dirOrJson === 'object') json = dirOrJson;
-  else if (statSync(dirOrJson, { throwIfNoEntry: false })?.isDirectory()) {
-    const file = join(dirOrJson, 'tokenizer.json');
+  else {
+    file = statSync(dirOrJson, { throwIfNoEntry: false })?.isDirectory() ? join(dirOrJson, 'tokenizer.json') : dirOrJson;
     if (!existsSync(file)) throw new InputError('expected a tokenizer.json in the CLIP model folder', { file });
     json = readJson(file);
-    const configFile = join(dirOrJson, 'tokenizer_config.json');
-    if (existsSync(configFile)) config = readJson(configFile);
-  } else json = readJson(dirOrJson);
-  const tokenizer = new Tokenizer(json, config);
+  }
+  const bpe = createClipBpe(bpeModelOf(json, file));
   return {
-    encodeClip: (text) => padClipIds(tokenizer.encode(text).ids),
+    encodeClip: (text) => padClipIds([SOT_ID, ...bpe(text), EOT_ID]),
   };
 }
 

@@ -17,9 +17,9 @@ export const DEMO_NOTE =
 const IMAGE_SIZE = 224;
 const POOL = IMAGE_SIZE / DEMO_GRID;
 
-export function demoPreprocessorConfig() {
+export function demoPreprocessorConfig(size: number = IMAGE_SIZE) {
   return {
-    crop_size: { height: IMAGE_SIZE, width: IMAGE_SIZE },
+    crop_size: { height: size, width: size },
     do_center_crop: true,
     do_convert_rgb: true,
     do_normalize: true,
@@ -30,7 +30,7 @@ export function demoPreprocessorConfig() {
     image_processor_type: 'CLIPImageProcessor',
     resample: 3,
     rescale_factor: 1 / 255,
-    size: { shortest_edge: IMAGE_SIZE },
+    size: { shortest_edge: size },
   };
 }
 

@@ -20,6 +20,8 @@ export interface VitShape {
 }
 
 export const VIT_B_32: VitShape = { image: 224, patch: 32, width: 768, layers: 12, heads: 12, mlp: 3072, projection: 512 };
+/** ViT-L/14 at 336 px (openai/clip-vit-large-patch14-336): the model LAION's aesthetic predictor reads. */
+export const VIT_L_14_336: VitShape = { image: 336, patch: 14, width: 1024, layers: 24, heads: 16, mlp: 4096, projection: 768 };
 export const RANDOM_NOTE = 'BENCHMARK model written by sdloop: ViT-shaped CLIP export with RANDOM weights, for speed only';
 
 /** Small random weights (uniform, std about `scale`) from a fixed-seed LCG: the same file every time. */
@@ -102,6 +104,6 @@ export async function writeVitModel(dir: string, shape: VitShape = VIT_B_32): Pr
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   await writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(buildClipTokenizerJson()));
   await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(clipTokenizerConfig()));
-  await writeFileAtomic(join(dir, 'preprocessor_config.json'), json(demoPreprocessorConfig()));
+  await writeFileAtomic(join(dir, 'preprocessor_config.json'), json(demoPreprocessorConfig(shape.image)));
   await writeFileAtomic(join(dir, 'config.json'), json({ model_type: 'clip', projection_dim: shape.projection, vision_config: shape, note: RANDOM_NOTE }));
 }

@@ -31,7 +31,11 @@ export function softmax(logits: number[]): number[] {
 
 /** Probabilities of the alternatives given a unit image embedding and unit text embeddings. */
 export function scoreAxis(image: Float32Array, alternatives: Float32Array[], target: number): AxisScore {
-  const p = softmax(alternatives.map((t) => LOGIT_SCALE * dot(image, t)));
+  return scoreProbabilities(softmax(alternatives.map((t) => LOGIT_SCALE * dot(image, t))), target);
+}
+
+/** Margin, rank and certainty of the target among probabilities that sum to 1 (CLIP's softmax, normalised VQA answers). */
+export function scoreProbabilities(p: number[], target: number): AxisScore {
   const pTarget = p[target];
   let bestOther = 0;
   let top = 0;

@@ -4,11 +4,12 @@
 // identity, so new images score only themselves; verdicts and flags are derived from the
 // stored measurements by SQL (derive.ts), so a threshold change runs no CLIP.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
+import { VisionEndpointError } from '../../adapters/openai-vision.js';
 import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
-import { scoreStageParams, type ScoreStageParams } from './params.js';
+import { executionOf, scoreStageParams, type ScoreStageParams } from './params.js';
 import { deriveQueries } from './derive.js';
 import type { Alternatives, MeasuredImages, ScoreItem, Scorer } from './scorer.js';
 
@@ -23,7 +24,9 @@ export interface ScoreStageItem extends Record<string, unknown> {
 export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   description: 'CLIP adherence per variation, quality checks and embeddings of every image',
   // Bump when a change here, in the scorer or in the pixel checks changes a measurement.
-  version: '1',
+  // 2: texts are cleaned as OpenAI's tokenizer cleans them (curly quotes, fullwidth forms,
+  // ligatures, entities) and a literal <|endoftext|> is text, so such prompts read anew.
+  version: '2',
   params: scoreStageParams,
   outputs: {
     scores: { kind: 'table', schema: scoreRow },
@@ -56,7 +59,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     return items;
   },
 
-  batchSize: (params) => params.score.batch_size,
+  batchSize: (params) => executionOf(params.score).batchSize,
   // Two batches in flight: one decodes on the workers while the other runs the model.
   concurrency: () => 2,
 
@@ -67,8 +70,10 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
 
   async setup(ctx) {
     const { createScorer } = await import('./scorer.js');
-    const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
-    ctx.log(`scoring with ${scorer.models.join(' then ')} (batch ${ctx.params.score.batch_size}, ${scorer.workers} preprocessing workers)`);
+    const cacheDir = join(ctx.dataDir, 'cache');
+    const scorer = await createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, cacheDir });
+    const { batchSize } = executionOf(ctx.params.score);
+    ctx.log(`scoring with ${scorer.models.join(' then ')} on ${scorer.device} (batch ${batchSize}, ${scorer.workers} preprocessing workers)`);
     return scorer;
   },
 
@@ -85,7 +90,9 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     if (gone) throw new StageFailure('score', `image ${gone.image_id} is missing: ${gone.source} does not exist (moved or deleted after it was catalogued)`);
     try {
       return splitByItem(items, await scorer.measureItems(items.map(asScoreItem)));
-    } catch {
+    } catch (err) {
+      // An endpoint that does not answer fails every image alike: stop, do not retry one by one.
+      if (err instanceof VisionEndpointError) throw new StageFailure('score', err.message);
       // Find the images at fault (unreadable, corrupt) so the rest of the batch still counts.
       const results: ItemResult[] = [];
       for (const item of items) {
@@ -102,8 +109,9 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   async finish(ctx, scorer) {
     // No scorer when every image was already scored: nothing ran.
     if (!scorer) return;
-    const { images, inferenceSeconds } = scorer.stats();
-    if (images > 0) ctx.log(`scored ${images} images; the model ran ${inferenceSeconds.toFixed(1)} s of it`);
+    const { images, inferenceSeconds, visionEmbeddings, decoded, vqaQuestions } = scorer.stats();
+    const asked = ctx.params.score.vqa ? `, ${vqaQuestions} questions to ${ctx.params.score.vqa.model}` : '';
+    if (images > 0) ctx.log(`scored ${images} images (${decoded} decoded, ${visionEmbeddings} views through the vision model, the rest remembered${asked}); the model ran ${inferenceSeconds.toFixed(1)} s of it`);
   },
 
   async teardown(scorer) {
@@ -150,6 +158,7 @@ async function measurementIdentities(items: ScoreStageItem[], ctx: StageContext<
   const head = s.aesthetic_head ? await ctx.fileHash(resolve(ctx.projectDir, s.aesthetic_head)) : null;
   const reading = {
     phrasings: s.phrasings, zones: s.zones, cascade_margin: s.cascade_margin, aesthetic_head: head,
+    vqa: s.vqa && { model: s.vqa.model, only_below_margin: s.vqa.only_below_margin, question: s.vqa.question },
     black_mean: s.thresholds.black_mean, uniform_std: s.thresholds.uniform_std,
   };
   return items.map((item) => ({ item, reading }));

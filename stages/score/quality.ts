@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { InputError } from '../../src/errors.js';
 import type { RgbImage } from '../../adapters/clip-preprocess.js';
 
+/** Bump when pixelChecks computes differently: stored checks are keyed by it. */
+export const PIXEL_CHECKS_VERSION = '1';
+
 export interface PixelChecks {
   /** mean and standard deviation of luma, 0..255 */
   mean: number;

@@ -4,12 +4,18 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadClipModel, type ClipModel, type FileHasher } from '../../adapters/clip-onnx.js';
 import type { EmbeddingRow, FrameRow, PromptRow, QualityRow, ReadingRow, ScoreRow } from '../../schemas/tables.js';
-import { createTextEmbedder, scoreAxis, type AxisScore } from './adherence.js';
+import { createTextEmbedder, scoreAxis } from './adherence.js';
 import { ensureDemoModel } from '../../demo/clip-model.js';
-import { createPreprocessor, type ImageSource, type Prepared } from './preprocess-pool.js';
-import { aestheticScore, frameFlags, readAestheticHead, type AestheticHead } from './quality.js';
-import { phrasingsFor, type ScoreParams } from './params.js';
+import { createPreprocessor, type ImageSource } from './preprocess-pool.js';
+import { frameFlags, PIXEL_CHECKS_VERSION, type PixelChecks } from './quality.js';
+import { loadAestheticHead } from './aesthetic.js';
+import { executionOf, phrasingsFor, type ScoreParams } from './params.js';
 import { deriveImage } from './derive.js';
+import { fileEmbeddingMemo, fileJsonMemo, imageKey, memoised, noEmbeddingMemo, withTextMemo } from './embedding-memo.js';
+import { hashValue } from '../../src/hash.js';
+import { pixelChecksRecord } from '../../schemas/score-cache.js';
+import { createVqaTier, type VqaTier } from './vqa.js';
+import { assembleRows, type Reading } from './assemble.js';
 
 export interface Alternatives {
   key: string;
@@ -18,6 +24,7 @@ export interface Alternatives {
 }
 
 export interface ScoreItem {
+  /** the image's content hash: embeddings are memoised under it */
   image_id: string;
   prompt_id: string;
   source: ImageSource;
@@ -43,6 +50,8 @@ export interface MeasuredImages {
 export interface Scorer {
   /** model name per tier, primary first */
   models: string[];
+  /** where the models run, as cpu or cuda:N */
+  device: string;
   /** preprocessing worker threads actually running (0 when running from TypeScript sources) */
   workers: number;
   /** Measurements only, in item order (one frame and embedding each, one reading per axis): what the score stage memoises. */
@@ -60,12 +69,20 @@ export interface ScorerStats {
   images: number;
   /** time the model spent embedding images; against wall time it says whether decoding kept up */
   inferenceSeconds: number;
+  /** views (whole images and zone crops) the vision model embedded; memoised ones are not counted */
+  visionEmbeddings: number;
+  /** images decoded and checked; a re-score whose embeddings and checks are kept decodes none */
+  decoded: number;
+  /** questions sent to the VQA endpoint; memoised answers are not counted */
+  vqaQuestions: number;
 }
 
 export interface ScorerOptions {
   projectDir: string;
   /** where the demo model is written; defaults to <projectDir>/data */
   dataDir?: string;
+  /** where embeddings and VQA answers are kept across runs (embedding-memo.ts, vqa.ts); none kept without it */
+  cacheDir?: string;
 }
 
 /** `demo` is the built-in demo model (written on first use); anything else a CLIP folder. */
@@ -74,15 +91,15 @@ export async function resolveModelDir(model: string, options: ScorerOptions): Pr
   return isAbsolute(model) ? model : resolve(options.projectDir, model);
 }
 
+/** An image ready to measure: its checks, and its pixels unless its embedding is kept. */
+interface Ready {
+  checks: PixelChecks;
+  pixels?: Float32Array;
+}
+
 interface Tier {
   model: ClipModel;
   embedAlternatives: ReturnType<typeof createTextEmbedder>;
-}
-
-interface Reading {
-  score: AxisScore;
-  method: string;
-  model: string;
 }
 
 /** Runs one inference at a time: concurrent batches overlap preprocessing, not ONNX threads. */
@@ -103,27 +120,33 @@ export function scoreItemOf(image_id: string, source: ImageSource, prompt: Promp
 }
 
 export async function createScorer(params: ScoreParams, options: ScorerOptions): Promise<Scorer> {
+  const { device, batchSize, workers } = executionOf(params);
+  const memo = options.cacheDir ? fileEmbeddingMemo(join(options.cacheDir, 'embeddings')) : noEmbeddingMemo;
+  const checksMemo = fileJsonMemo(options.cacheDir && join(options.cacheDir, 'checks'), pixelChecksRecord);
+  const vqa = params.vqa && createVqaTier(params.vqa, options.cacheDir && join(options.cacheDir, 'vqa'));
   const load = async (model: string, name?: string) => {
-    const clip = await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name });
+    const clip = withTextMemo(await loadClipModel(await resolveModelDir(model, options), { variant: params.variant, threads: params.threads, name, device }), memo);
     return { model: clip, embedAlternatives: createTextEmbedder(clip) };
   };
   const tiers: Tier[] = [await load(params.model, params.model === 'demo' ? 'demo' : undefined)];
   if (params.fallback_model) tiers.push(await load(params.fallback_model));
   const primary = tiers[0].model;
-  const head: AestheticHead | null = params.aesthetic_head
-    ? readAestheticHead(resolve(options.projectDir, params.aesthetic_head), primary.dim)
-    : null;
-  const pool = createPreprocessor(params.workers);
+  const aesthetic = params.aesthetic_head ? await loadAestheticHead(resolve(options.projectDir, params.aesthetic_head), primary.dim) : null;
+  const pool = createPreprocessor(workers);
   const exclusive = serial();
   const t = params.thresholds;
 
-  const stats: ScorerStats = { images: 0, inferenceSeconds: 0 };
-  const embed = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
+  const stats = { images: 0, inferenceSeconds: 0, visionEmbeddings: 0, decoded: 0 };
+  /** Embeddings of the views `keys` name; pixels are made only for the ones not kept. */
+  const embed = (tier: Tier, keys: string[], pixelsOf: (i: number) => Promise<Float32Array>): Promise<Float32Array[]> =>
+    memoised(memo, keys, async (missing) => runVision(tier, await Promise.all(missing.map(pixelsOf))));
+  const runVision = async (tier: Tier, pixels: Float32Array[]): Promise<Float32Array[]> => {
+    stats.visionEmbeddings += pixels.length;
     const out: Float32Array[] = [];
-    for (let i = 0; i < pixels.length; i += params.batch_size) {
+    for (let i = 0; i < pixels.length; i += batchSize) {
       const embedded = await exclusive(async () => {
         const started = performance.now();
-        const result = await tier.model.embedImages(pixels.slice(i, i + params.batch_size));
+        const result = await tier.model.embedImages(pixels.slice(i, i + batchSize));
         stats.inferenceSeconds += (performance.now() - started) / 1000;
         return result;
       });
@@ -159,8 +182,8 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
       }
     });
     const list = [...jobs.values()];
-    const pixels = await Promise.all(list.map((j) => pool.crop(items[j.item].source, tier.model.preprocess, j.box)));
-    const embeddings = await embed(tier, pixels);
+    const keys = list.map((j) => imageKey(tier.model, items[j.item].image_id, j.box));
+    const embeddings = await embed(tier, keys, (n) => pool.crop(items[list[n].item].source, tier.model.preprocess, list[n].box));
     for (const [n, job] of list.entries()) {
       for (const axis of job.axes) {
         const reading = await readAxis(tier, embeddings[n], axis, items[job.item].variations[axis], job.method);
@@ -169,13 +192,35 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     }
   };
 
-  const prepareAll = (items: ScoreItem[]) => Promise.all(items.map((item) => pool.prepare(item.source, primary.preprocess)));
+  /** The last tier: every axis still unsure after CLIP's, each axis's values asked at once. */
+  const askVqa = (tier: VqaTier, items: ScoreItem[], readings: Map<string, Reading>[]) =>
+    Promise.all(items.flatMap((item, i) => [...readings[i]]
+      .filter(([, r]) => tier.wants(r.score.certainty))
+      .map(async ([axis]) => {
+        const alt = item.variations[axis];
+        readings[i].set(axis, await tier.read(item, alt.texts, alt.keys.indexOf(alt.key)));
+      })));
+
+  /**
+   * Decoded and checked, unless both the image's embedding and its checks are kept: then a
+   * re-score reads neither the file nor the model.
+   */
+  const prepareOne = async (item: ScoreItem): Promise<Ready> => {
+    const checksKey = hashValue(['checks', PIXEL_CHECKS_VERSION, item.image_id]);
+    const kept = await checksMemo.get(checksKey);
+    if (kept && (await memo.get(imageKey(primary, item.image_id, 'prepared')))) return { checks: kept };
+    const prepared = await pool.prepare(item.source, primary.preprocess);
+    stats.decoded++;
+    await checksMemo.put(checksKey, prepared.checks);
+    return prepared;
+  };
+  const prepareAll = (items: ScoreItem[]) => Promise.all(items.map(prepareOne));
 
   /** Chunks of batch_size, the next one decoding while the current one is inferred: memory stays bounded. */
   const measureItems = async (items: ScoreItem[]): Promise<MeasuredImages> => {
     const out: MeasuredImages = { readings: [], frames: [], embeddings: [] };
     const chunks: ScoreItem[][] = [];
-    for (let i = 0; i < items.length; i += params.batch_size) chunks.push(items.slice(i, i + params.batch_size));
+    for (let i = 0; i < items.length; i += batchSize) chunks.push(items.slice(i, i + batchSize));
     let next = chunks.length ? prepareAll(chunks[0]) : null;
     for (const [k, chunk] of chunks.entries()) {
       const prepared = await next!;
@@ -201,8 +246,11 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     return out;
   };
 
-  const measureChunk = async (items: ScoreItem[], prepared: Prepared[]): Promise<MeasuredImages> => {
-    const embeddings = await embed(tiers[0], prepared.map((p) => p.pixels));
+  const measureChunk = async (items: ScoreItem[], prepared: Ready[]): Promise<MeasuredImages> => {
+    const keys = items.map((item) => imageKey(primary, item.image_id, 'prepared'));
+    // A kept embedding can vanish between the check and the read (a cleaned cache): decode then.
+    const pixelsOf = async (i: number) => prepared[i].pixels ?? (await pool.prepare(items[i].source, primary.preprocess)).pixels;
+    const embeddings = await embed(tiers[0], keys, pixelsOf);
     const blank = items.map((item, i) => Boolean(item.blank) || frameFlags(prepared[i].checks, t).blank);
     const readings: Map<string, Reading>[] = [];
     for (const [i, item] of items.entries()) {
@@ -214,58 +262,23 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     }
     await retry(tiers[0], items, readings, false);
     for (const tier of tiers.slice(1)) await retry(tier, items, readings, true);
+    if (vqa) await askVqa(vqa, items, readings);
     stats.images += items.length;
-    return assemble(items, prepared, embeddings, blank, readings);
-  };
-
-  const assemble = (
-    items: ScoreItem[],
-    prepared: Prepared[],
-    embeddings: Float32Array[],
-    blank: boolean[],
-    readings: Map<string, Reading>[],
-  ): MeasuredImages => {
-    const out: MeasuredImages = { readings: [], frames: [], embeddings: [] };
-    for (const [i, item] of items.entries()) {
-      const ids = { image_id: item.image_id, prompt_id: item.prompt_id };
-      const axes = Object.entries(item.variations);
-      const rows = axes.map(([axis, alt]): ReadingRow => {
-        const r = readings[i].get(axis);
-        return r
-          ? { ...ids, axis, value: alt.key, p_target: r.score.p_target, margin: r.score.margin, rank: r.score.rank,
-              top_value: alt.keys[r.score.top_index], method: r.method, model: r.model }
-          : { ...ids, axis, value: alt.key, p_target: 0, margin: -1, rank: alt.keys.length, top_value: '', method: 'blank', model: primary.name };
-      });
-      out.readings.push(...rows);
-      const checks = prepared[i].checks;
-      const flags = frameFlags(checks, t);
-      out.frames.push({
-        ...ids,
-        blank: blank[i],
-        uniform: flags.uniform,
-        black: flags.black,
-        blur: checks.blur,
-        phash: checks.phash,
-        // Items are memoised one by one, so the row can only name the exact-hash group;
-        // nearDuplicateGroups() groups within thresholds.duplicate_distance across rows.
-        duplicate_group: checks.phash,
-        aesthetic: head ? aestheticScore(head, embeddings[i]) : null,
-        match_score: blank[i] ? 0 : rows.length ? rows.reduce((s, r) => s + r.p_target, 0) / rows.length : 1,
-      });
-      out.embeddings.push({ image_id: item.image_id, model: primary.name, embedding: Array.from(embeddings[i]) });
-    }
-    return out;
+    const aesthetics = aesthetic ? await aesthetic.score(embeddings) : null;
+    return assembleRows({ items, prepared, embeddings, blank, readings, aesthetics }, { model: primary.name, thresholds: t });
   };
 
   return {
-    models: tiers.map((tier) => tier.model.name),
+    models: [...tiers.map((tier) => tier.model.name), ...(vqa ? [`${vqa.model} (VQA)`] : [])],
+    device: primary.device,
     workers: pool.workers,
     measureItems,
     scoreItems,
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, vqaQuestions: vqa?.asked() ?? 0 }),
     scoreImages: (items) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt))),
     async close() {
       await pool.close();
+      await aesthetic?.close();
       for (const tier of tiers) await tier.model.close();
     },
   };

@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClipModel } from '../../adapters/clip-onnx.js';
-import { writeVitModel } from '../../demo/vit-model.js';
+import sharp from 'sharp';
+import { VIT_L_14_336, writeVitModel } from '../../demo/vit-model.js';
+import { createScorer } from '../../stages/score/scorer.js';
+import { scoreParams } from '../../stages/score/params.js';
 
 describe('ViT-shaped benchmark model', () => {
   it('loads through the CLIP loader and embeds a batch', async () => {
@@ -18,5 +21,33 @@ describe('ViT-shaped benchmark model', () => {
     expect(Math.hypot(...a)).toBeCloseTo(1, 5);
     expect(Array.from(a)).not.toEqual(Array.from(b));
     await model.close();
+  });
+});
+
+describe('ViT-L/14-shaped model at 336 px', () => {
+  it('preprocesses at its own size and scores through the scorer with 768-dim embeddings', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'sdloop-vitl-')), 'vit-l14-small');
+    // The real model's input and output widths, a thin tower between them to keep the test fast.
+    await writeVitModel(dir, { ...VIT_L_14_336, width: 32, layers: 1, heads: 2, mlp: 64 });
+    const model = await loadClipModel(dir, { threads: 1 });
+    expect(model.dim).toBe(768);
+    expect([model.preprocess.cropWidth, model.preprocess.cropHeight]).toEqual([336, 336]);
+    await model.close();
+
+    const scorer = await createScorer(scoreParams.parse({ model: dir, workers: 0, phrasings: { default: ['{v}'] } }), { projectDir: dir });
+    // Detailed pixels: a uniform frame would be scored blank without asking the model.
+    const noise = Uint8Array.from({ length: 512 * 768 * 3 }, (_, i) => (i * 2654435761) >>> 24);
+    const png = await sharp(noise, { raw: { width: 512, height: 768, channels: 3 } }).png().toBuffer();
+    const prompt = {
+      prompt_id: 'p0', source: 't', session: 's', theme: null, style: null, idx: 0, prompt: 'red hair', api_prompt: 'red hair',
+      negative_prompt: '', seed: 1, params: {}, manifest: {},
+      variations: { HairColor: { key: 'red', value: 'red hair', keys: ['red', 'blonde'], texts: ['red hair', 'blonde hair'] } },
+    };
+    const scored = await scorer.scoreImages([{ png, image_id: 'img', prompt }]);
+    expect(scored.embeddings[0].embedding).toHaveLength(768);
+    expect(scored.scores).toHaveLength(1);
+    expect(scored.scores[0].p_target).toBeGreaterThan(0);
+    expect(scored.scores[0].p_target).toBeLessThan(1);
+    await scorer.close();
   });
 });

@@ -4,7 +4,7 @@ import { DEFAULT_PHRASINGS, phrasingsFor, scoreStageParams } from '../../stages/
 describe('score params', () => {
   it('fill every default from an empty pipeline.yaml block', () => {
     const { score } = scoreStageParams.parse({});
-    expect(score).toMatchObject({ model: 'demo', variant: 'fp32', fallback_model: null, batch_size: 32, cascade_margin: 0.2, zones: {} });
+    expect(score).toMatchObject({ model: 'demo', variant: 'fp32', fallback_model: null, device: 'cpu', batch_size: null, workers: null, cascade_margin: 0.2, zones: {} });
     expect(score.thresholds).toMatchObject({ success: 0.8, partial: 0.5, matched: 0.5, flagged: 0.7, duplicate_distance: 6 });
     expect(phrasingsFor(score, 'HairColor')).toEqual(DEFAULT_PHRASINGS);
   });

@@ -6,43 +6,9 @@ import sharp from 'sharp';
 import { makeTestContext, runMapStage } from '../../src/testing.js';
 import { hashValue } from '../../src/hash.js';
 import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
-import { renderSynthetic } from '../../demo/synthetic.js';
+import { generate, promptRow } from './helpers.js';
 import scoreStage from '../../stages/score/index.js';
 import { scoreStageParams } from '../../stages/score/params.js';
-
-const axes: Record<string, [string, string][]> = {
-  HairColor: [['neon_blue', 'neon blue hair'], ['red', 'red hair'], ['blonde', 'blonde hair'], ['black', 'black hair']],
-  Outfit: [['gala_dress', 'gala dress'], ['jeans', 'denim jeans and t-shirt'], ['armor', 'knight armor']],
-  Place: [['beach', 'sunny beach'], ['city', 'city street at night'], ['forest', 'dark forest']],
-};
-
-function promptRow(i: number): PromptRow {
-  const variations: PromptRow['variations'] = {};
-  for (const [axis, values] of Object.entries(axes)) {
-    const [key, text] = values[(i * (axis.length + 1)) % values.length];
-    variations[axis] = { key, value: text, keys: values.map((v) => v[0]), texts: values.map((v) => v[1]) };
-  }
-  const prompt = Object.values(variations).map((v) => v.value).join(', ');
-  return {
-    prompt_id: `p${i}`, source: 'prompts/test.yaml', session: 's', theme: null, style: null, idx: i, prompt, api_prompt: prompt,
-    negative_prompt: '', seed: 1000 + i, variations, params: { width: 512, height: 768 }, manifest: {},
-  };
-}
-
-async function generate(dir: string, prompts: PromptRow[], failureRate: number) {
-  const ctx = makeTestContext({ dir, params: {} });
-  const images: ImageRow[] = [];
-  for (const p of prompts) {
-    const r = await renderSynthetic(p, { failureRate, valueFailureRates: {}, blankRate: 0, lora: async () => { throw new Error('no lora'); } });
-    const stored = await ctx.store.put(r.png, 'png');
-    images.push({
-      image_id: stored.hash, prompt_id: p.prompt_id, path: stored.path, seed: r.seed, width: r.width, height: r.height,
-      backend: 'synthetic', endpoint: '', model_name: 'demo', model_hash: '', loras: [], gen_ms: 0, status: 'ok', error: null,
-      rendered: r.rendered, session_dir: '', filename: '',
-    });
-  }
-  return images;
-}
 
 let dir: string;
 let prompts: PromptRow[];
