@@ -4,6 +4,7 @@
 // copied into memory whenever the lock points at new tables, so a gallery page over
 // 40,000 images is a scan of a small table, not a five-way Parquet join. The copy is
 // made on a second connection while the first keeps answering from the previous one.
+import { resolve } from 'node:path';
 import { lockedTables, type FileSql, type ProjectFiles } from '../src/file-context.js';
 import type { Sql } from '../src/stage.js';
 
@@ -65,6 +66,11 @@ export class Catalog {
     private readonly copier: Sql,
     private readonly project: ProjectFiles,
   ) {}
+
+  /** A path as the tables store it (relative to the project when inside it) made absolute. */
+  fileOf(stored: string): string {
+    return resolve(this.project.dir, stored);
+  }
 
   static async open(files: FileSql, project: ProjectFiles): Promise<Catalog> {
     await files.sql(journalStandIns);

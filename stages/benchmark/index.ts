@@ -3,6 +3,7 @@
 // with the currently promoted LoRAs (generate.loras) and the candidate with the new LoRA
 // added at benchmark.weight. The same scorer scores both; verdict.ts
 // turns the outcomes into rates, intervals and a promote/reject verdict.
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import pLimit from 'p-limit';
 import { InputError, StageFailure } from '../../src/errors.js';
@@ -183,7 +184,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       const s = ctx.params.benchmark;
       checkSettings(s, ctx.params.score);
       const { lora, dir } = await candidateOf(ctx);
-      if (ctx.params.generate.backend === 'a1111') await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, lora);
+      if (ctx.params.generate.backend === 'a1111') await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, { ...lora, path: resolve(ctx.projectDir, lora.path) });
       // The baseline is what generate renders with: the promoted LoRAs included.
       const baseline = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
       const rendered = await renderArms(ctx, deps, [

@@ -34,7 +34,9 @@ async function trainWith(deploy: unknown): Promise<LoraInfoRow> {
   const ctx = makeTestContext({ dir, stage: 'train', params: train.params.parse({ train: { deploy } }) });
   ctx.inputs.dataset = { kind: 'path', name: 'dataset', path: dataset, hash: 'feedc0de'.repeat(4) };
   const out = (await runWholeStage(train, ctx)) as { lora_info: unknown[] };
-  return loraInfoRow.parse(out.lora_info[0]);
+  // lora_info stores the path relative to the project; the checks read the file itself.
+  const info = loraInfoRow.parse(out.lora_info[0]);
+  return { ...info, path: join(dir, info.path) };
 }
 
 describe('train.deploy', () => {

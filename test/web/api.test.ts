@@ -1,6 +1,6 @@
 // The review app's JSON API against a project a real `pipeline run` produced.
 import { existsSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { fileSql, projectFiles } from '../../src/file-context.js';
@@ -133,7 +133,8 @@ describe('GET /api/images/{id}', () => {
 
   it('answers 404 for an image whose file is gone', async () => {
     const [item] = (await api('/api/images?sort=seed&order=desc&limit=1')).items;
-    const [{ path }] = await sql<{ path: string }>(`select path from images where image_id = '${item.image_id}'`);
+    const [{ path: stored }] = await sql<{ path: string }>(`select path from images where image_id = '${item.image_id}'`);
+    const path = resolve(dir, stored);
     renameSync(path, `${path}.away`);
     try {
       expect((await request(`${url}${item.image_url.slice(1)}`)).status).toBe(404);

@@ -115,7 +115,7 @@ export async function imageDetail(catalog: Catalog, q: ImageQuery, id: string) {
   return {
     ...toItem(row),
     negative_prompt, source, width, height, model_name, loras, filename, status,
-    png_info: await pngInfo(String(row.path)),
+    png_info: await pngInfo(catalog.fileOf(String(row.path))),
     labels: history,
     neighbours: await neighbours(catalog, q, id),
     same_seed: await sameSeed(catalog, id, Number(row.seed)),
@@ -125,7 +125,7 @@ export async function imageDetail(catalog: Catalog, q: ImageQuery, id: string) {
 /** The path of an image's file, found by its id in the tables: no request names a path. */
 export async function imagePath(catalog: Catalog, id: string): Promise<string | null> {
   const [row] = await catalog.sql<{ path: string }>('SELECT path FROM web_images WHERE image_id = $id', { id });
-  return row?.path ?? null;
+  return row ? catalog.fileOf(row.path) : null;
 }
 
 export async function facets(catalog: Catalog) {
