@@ -1,7 +1,10 @@
 // Row schemas of every table the SD stages write. Column types in Parquet follow the
 // zod types (see src/table-schema.ts): strings, numbers (int -> BIGINT), booleans,
-// number arrays -> FLOAT[], string arrays -> VARCHAR[], anything else -> JSON.
+// number arrays -> FLOAT[], string arrays -> VARCHAR[], anything else -> JSON. Training,
+// benchmark and loop tables live in loop-tables.ts, re-exported here.
 import { z } from 'zod';
+
+export * from './loop-tables.js';
 
 /** One chosen variation: the key in its source file and the text it rendered. */
 export const chosenVariation = z.object({
@@ -214,95 +217,6 @@ export const selectionRow = z.object({
   reason: z.string(),
 });
 
-export const loraInfoRow = z.object({
-  name: z.string(),
-  hash: z.string(),
-  path: z.string(),
-  trainer: z.string(),
-  dim: z.number().int(),
-  alpha: z.number(),
-  images: z.number().int(),
-  steps: z.number().int(),
-  base_model: z.string(),
-  duration_s: z.number(),
-});
-
-export const benchmarkRow = z.object({
-  arm: z.enum(['baseline', 'candidate']),
-  axis: z.string(),
-  value: z.string(),
-  n: z.number().int(),
-  successes: z.number().int(),
-  rate: z.number(),
-  ci_low: z.number(),
-  ci_high: z.number(),
-  mean_p_target: z.number(),
-});
-
-export const benchmarkSummaryRow = z.object({
-  lora: z.string(),
-  pairs: z.number().int().describe('benchmark prompts rendered in both arms on the same seed'),
-  baseline_only: z.number().int().describe('pairs only the baseline got right'),
-  candidate_only: z.number().int().describe('pairs only the candidate got right'),
-  baseline_adherence: z.number(),
-  candidate_adherence: z.number(),
-  difference: z.number(),
-  diff_ci_low: z.number().describe("Newcombe's paired interval (method 10), 95%"),
-  diff_ci_high: z.number(),
-  p_value: z.number().describe("McNemar's exact test, one-sided: the candidate wins more pairs than it loses"),
-  p_two_sided: z.number(),
-  worst_regression: z.number(),
-  worst_diversity_fall: z.number().describe("the largest relative fall of one value's mean pairwise embedding distance; 0 when none fell"),
-  verdict: z.enum(['promote', 'reject']),
-  reason: z.string(),
-  judge_verdict: z.enum(['promote', 'reject']).nullable().describe('benchmark.judge: the second scoring model\'s own verdict; null without one'),
-  judge_p_value: z.number().nullable(),
-});
-
-/** The spread of one value's benchmark images in one arm (the diversity guard). */
-export const benchmarkDiversityRow = z.object({
-  arm: z.enum(['baseline', 'candidate']),
-  axis: z.string(),
-  value: z.string(),
-  n: z.number().int().describe('images scored (failed and blank renders have no embedding)'),
-  mean_distance: z.number().nullable().describe('mean pairwise cosine distance of the image embeddings; null under two images'),
-  near_duplicate_rate: z.number().describe('share of images with another within benchmark.near_duplicate_distance'),
-});
-
-/** Agreement of a scorer with people's labels on benchmark images (Cohen's kappa per axis). */
-export const benchmarkAgreementRow = z.object({
-  rater: z.enum(['score', 'judge']),
-  axis: z.string(),
-  n: z.number().int().describe('benchmark images with a human label on this axis'),
-  observed: z.number().describe('fraction where the scorer read the value the person gave'),
-  expected: z.number().describe('the agreement chance alone would give, from both marginals'),
-  kappa: z.number().nullable().describe('null when chance agreement is 1 (one value only)'),
-});
-
-/** One round of `pipeline loop`, in the state table loop_rounds (not a stage output). */
-export const loopRoundRow = z.object({
-  round: z.number().int(),
-  started_at: z.string(),
-  finished_at: z.string().nullable().describe('null while the round runs, or after it was killed (it resumes)'),
-  target: z.string().nullable().describe('--targeted: the Axis=value the round trained for'),
-  lora: z.string().nullable(),
-  adherence_before: z.number().nullable(),
-  adherence_after: z.number().nullable(),
-  verdict: z.enum(['running', 'promote', 'reject', 'failed']),
-  reason: z.string(),
-  promoted: z.array(z.string()).describe('the promoted LoRAs after the round'),
-});
-
-/** A LoRA the loop promoted, in the state table promoted_loras; generate uses every one. */
-export const promotedLoraRow = z.object({
-  name: z.string(),
-  hash: z.string(),
-  path: z.string().describe('data/models/lora/<name>.safetensors'),
-  weight: z.number(),
-  round: z.number().int(),
-  promoted_at: z.string(),
-});
-export type PromotedLoraRow = z.infer<typeof promotedLoraRow>;
 
 /** State table `pruned` (pipeline prune --apply): one row per image moved to data/trash. */
 export const prunedRow = z.object({
@@ -345,4 +259,3 @@ export type ClassifierMetricRow = z.infer<typeof classifierMetricRow>;
 export type LabelRow = z.infer<typeof labelRow>;
 export type FavouriteRow = z.infer<typeof favouriteRow>;
 export type SessionNoteRow = z.infer<typeof sessionNoteRow>;
-export type LoraInfoRow = z.infer<typeof loraInfoRow>;
