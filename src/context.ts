@@ -1,7 +1,8 @@
 // The StageContext a stage module sees: its params, its inputs as artifacts, the store,
 // SQL with its inputs as views, and channels for logs and progress.
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { outputFolder } from './generations.js';
 import { createObjectStore } from './store.js';
 import { readParquetRows, tableViews } from './tables.js';
 import { queryRows, type State } from './state.js';
@@ -35,6 +36,8 @@ export function createStageContext(options: {
   stats: StatCache;
 }): StageContext {
   const { project, state, stage, inputs, channels } = options;
+  // One fresh folder per output and run: the version pipeline.lock names stays untouched until the switch.
+  const folders = new Map<string, string>();
   const views = tableViews(Object.values(inputs).flatMap((i) => (i.kind === 'table' ? [[i.name, i.path] as [string, string]] : [])));
   return {
     stage,
@@ -44,7 +47,8 @@ export function createStageContext(options: {
     dataDir: project.dataDir,
     store: createObjectStore(project.paths.objects),
     outDir(output: string) {
-      const dir = join(project.paths.stages, stage, output);
+      let dir = folders.get(output);
+      if (!dir) folders.set(output, (dir = outputFolder(project.paths.stages, stage, output)));
       mkdirSync(dir, { recursive: true });
       return dir;
     },

@@ -15,6 +15,7 @@ import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stag
 import type { OutputRecord } from './lockfile.js';
 import type { Project } from './project.js';
 import { inputArtifact } from './context.js';
+import { withoutRunFacts } from './tables.js';
 import { joinRefs, lostObject, objectRefs, objectsAsLeft } from './memo-objects.js';
 
 export interface MapRunResult {
@@ -34,6 +35,20 @@ type TableSchema = z.ZodObject<z.ZodRawShape>;
 export function memoTables(stage: MapStage): [string, TableSchema][] {
   if (stage.measures) return Object.entries(stage.measures);
   return Object.entries(stage.outputs).flatMap(([name, decl]) => (decl.kind === 'table' ? [[name, decl.schema] as [string, TableSchema]] : []));
+}
+
+/** Per memoised table, the run-fact columns (timings) left out of an item's result hash. */
+function runFactsOf(stage: MapStage): Map<string, string[]> {
+  const facts = new Map<string, string[]>();
+  for (const [name, decl] of Object.entries(stage.outputs)) if (decl.kind === 'table' && decl.runFacts?.length) facts.set(name, decl.runFacts);
+  return facts;
+}
+
+/** What an item's result is: its rows without run facts, so a rerun making the same rows slower or faster changes nothing downstream. */
+function resultHash(rows: Record<string, Row[]>, runFacts: Map<string, string[]>): string {
+  if (runFacts.size === 0) return hashBytes(JSON.stringify(rows));
+  const identity = Object.fromEntries(Object.entries(rows).map(([name, list]) => [name, list.map((row) => withoutRunFacts(row, runFacts.get(name) ?? []))]));
+  return hashBytes(JSON.stringify(identity));
 }
 
 /** Per item, the hash its result is memoised under: of its declared identity, else of the item. */
@@ -127,6 +142,7 @@ export async function runMapStage(options: {
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
   const tables = memoTables(stage);
+  const runFacts = runFactsOf(stage);
   const columns = new Map<string, ColumnTypes>(tables.map(([n, s]) => [n, [...columnsOf(s), ['_item', 'VARCHAR'], ['_ord', 'BIGINT']]]));
   const { items, hashes } = await loadItems(stage, ctx);
   const memo = await loadMemo(state, ctx.stage, memoKey);
@@ -164,7 +180,7 @@ export async function runMapStage(options: {
     if (results.length !== batch.length) throw new StageFailure(ctx.stage, `mapBatch returned ${results.length} results for ${batch.length} items`);
     const keys = batch.map((b) => String(b.item[stage.key]));
     const finished = results.map((r, i) => ({
-      hash: batch[i]!.hash, key: keys[i]!, outHash: hashBytes(JSON.stringify(r.rows)), error: r.error,
+      hash: batch[i]!.hash, key: keys[i]!, outHash: resultHash(r.rows, runFacts), error: r.error,
       objects: joinRefs(objectRefs(Object.values(r.rows).flat(), project.dir, project.paths.objects)),
     }));
     const rows = new Map<string, Row[]>();

@@ -65,7 +65,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
   version: '1',
   params,
   // `rendered`: catalog adds the imported images to make `images`.
-  outputs: { rendered: { kind: 'table', schema: imageRow } },
+  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms'] } },
   over: 'prompts',
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),

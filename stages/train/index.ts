@@ -1,7 +1,7 @@
 // train: a LoRA from the dataset stage's kohya folder, with sd-scripts as a child process
 // (what real users run) or the simulated demo trainer (the default on a fresh machine).
 // The file is validated before it becomes the `lora` output and a `lora_info` row.
-import { copyFile, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic } from '../../src/atomic.js';
@@ -60,10 +60,6 @@ interface Trained {
 
 export function loraNameFor(prefix: string, datasetHash: string): string {
   return `${prefix}-${datasetHash.slice(0, 10)}`;
-}
-
-async function emptyFolder(dir: string): Promise<void> {
-  for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
 }
 
 async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[], name: string, datasetHash: string, target: string): Promise<Trained> {
@@ -155,7 +151,7 @@ export default defineStage<Params>({
   params,
   outputs: {
     lora: { kind: 'path' },
-    lora_info: { kind: 'table', schema: loraInfoRow },
+    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'] },
   },
   async resources(ctx): Promise<Record<string, string>> {
     const t = ctx.params.train;
@@ -173,8 +169,8 @@ export default defineStage<Params>({
     const images = countImages(subsets);
     if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${dataset.path} holds no images: nothing to train on (did select pick anything?)`);
     const name = loraNameFor(t.name_prefix, dataset.hash);
+    // A fresh folder of this run: the LoRA pipeline.lock names stays in place until this one is verified and recorded.
     const outDir = ctx.outDir('lora');
-    await emptyFolder(outDir);
     const target = join(outDir, `${name}.safetensors`);
     const started = Date.now();
     const trained = t.trainer === 'simulated'
