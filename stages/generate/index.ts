@@ -65,7 +65,8 @@ const stage = defineMapStage<Params, PromptRow, State>({
   version: '1',
   params,
   // `rendered`: catalog adds the imported images to make `images`.
-  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms'] } },
+  // Where a run linked the image for people (a dated session folder) and how long it took are facts of that run, not of the image.
+  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir'] } },
   over: 'prompts',
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
