@@ -45,7 +45,7 @@ export function createStageContext(options: {
     inputs,
     projectDir: project.dir,
     dataDir: project.dataDir,
-    store: createObjectStore(project.paths.objects),
+    store: createObjectStore(project.paths.objects, options.stats),
     outDir(output: string) {
       let dir = folders.get(output);
       if (!dir) folders.set(output, (dir = outputFolder(project.paths.stages, stage, output)));

@@ -8,6 +8,7 @@ import { hashBytes } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf, type ColumnTypes } from './table-schema.js';
 import { loadMemo, MemoWriter } from './memo.js';
+import { removeDamagedParts } from './memo-repair.js';
 import { adoptResults, legacyResults } from './memo-legacy.js';
 import type { State } from './state.js';
 import { assembleOutputs } from './map-outputs.js';
@@ -139,6 +140,8 @@ export async function runMapStage(options: {
   /** the memo key of a run from before stage identities whose results still hold (memo-legacy.ts) */
   legacyKey?: string;
   resourceLimit?: LimitFunction;
+  /** set on the second attempt, after damaged memo parts were removed */
+  repaired?: boolean;
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
   const tables = memoTables(stage);
@@ -200,6 +203,7 @@ export async function runMapStage(options: {
   };
 
   const setupState = todo.length > 0 ? await stage.setup?.(ctx, todo.map((t) => t.item)) : undefined;
+  let result: MapRunResult | undefined;
   try {
     const size = Math.max(1, stage.batchSize(ctx.params));
     const batches: (typeof todo)[] = [];
@@ -211,14 +215,24 @@ export async function runMapStage(options: {
     if (computeFailure) throw computeFailure.error;
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
-    const outputs = await assembleOutputs(project, state, ctx.stage, stage, ctx.params, hashes, memo);
-    if (stage.finish) {
-      const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
-      await stage.finish(ctx, setupState, finished);
+    const outputs = await assembleOutputs(project, state, ctx.stage, stage, ctx.params, hashes, memo).catch(async (error: unknown) => {
+      if (options.repaired) throw error;
+      const parts = [...new Set(hashes.flatMap((h) => memo.get(h)?.part ?? []))];
+      const damaged = await removeDamagedParts(state, project.dir, ctx.stage, parts, tables.map(([n]) => n));
+      if (damaged.length === 0) throw error;
+      ctx.warn(`memo parts that could not be read were removed (${damaged.join(', ')}.*.parquet): their items run again`);
+      return undefined;
+    });
+    if (outputs) {
+      if (stage.finish) {
+        const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
+        await stage.finish(ctx, setupState, finished);
+      }
+      const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
+      result = { outputs, items: { total: items.length, run: todo.length, reused, failed } };
     }
-    const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
-    return { outputs, items: { total: items.length, run: todo.length, reused, failed } };
   } finally {
     if (todo.length > 0) await stage.teardown?.(setupState);
   }
+  return result ?? runMapStage({ ...options, repaired: true });
 }

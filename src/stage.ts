@@ -49,6 +49,8 @@ export interface ObjectStore {
   put(data: Uint8Array, ext: string): Promise<ObjectRef>;
   putFile(file: string, ext: string): Promise<ObjectRef>;
   pathOf(hash: string, ext: string): string;
+  /** The object's path when its bytes hash to its name; a damaged one is removed (the stage that made it makes it again) and undefined returned. */
+  verified(hash: string, ext: string): Promise<string | undefined>;
 }
 
 export interface StageContext<P = unknown> {

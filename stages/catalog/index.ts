@@ -68,7 +68,7 @@ export default defineStage({
   version: '1',
   params,
   outputs: {
-    images: { kind: 'table', schema: catalogImageRow, runFacts: ['gen_ms', 'session_dir'] },
+    images: { kind: 'table', schema: catalogImageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] },
     prompts: { kind: 'table', schema: catalogPromptRow },
   },
   // Prune records are how an imported image leaves the tables: a prune or restore reruns this cheap stage.

@@ -4,11 +4,12 @@
 //   dataset.toml, summary.json
 // Everything is derived from the selection in sorted order with no timestamps, so an
 // identical selection gives a byte-identical folder (and the same artifact hash).
-import { access, copyFile, link, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type StageContext } from '../../src/stage.js';
 import { produceAtomic } from '../../src/atomic.js';
+import { cloneFile } from '../../src/store.js';
 import { hashValue } from '../../src/hash.js';
 import type { ImageRow, PromptRow, SelectionRow } from '../../schemas/tables.js';
 import { renderDatasetToml } from '../../adapters/kohya-toml.js';
@@ -110,23 +111,18 @@ function knownKeys(image: (ImageRow & { origin?: string; annotated?: boolean }) 
   return !image.annotated && prompt !== undefined && (prompt.unresolved ?? []).length === 0 && Object.keys(prompt.variations).length > 0;
 }
 
-/** The PNG of an image: its object in the store, else the path the images table gives. */
+/** The PNG of an image: its object in the store (checked against its hash), else the path the images table gives. */
 async function sourceOf(ctx: StageContext<Params>, image: ImageRow | undefined, imageId: string): Promise<string> {
   const stored = ctx.store.pathOf(imageId, 'png');
-  if (await exists(stored)) return stored;
+  const hadObject = await exists(stored);
+  const verified = await ctx.store.verified(imageId, 'png');
+  if (verified) return verified;
   if (image?.path) {
     const path = isAbsolute(image.path) ? image.path : join(ctx.projectDir, image.path);
-    if (await exists(path)) return path;
+    if (path !== stored && (await exists(path))) return path;
   }
+  if (hadObject) throw new Error(`the stored image ${stored} was damaged (its bytes no longer match its hash) and is removed: the next run makes it again`);
   throw new Error(`selected image ${imageId} has no PNG in the object store (${stored}) nor at its images.path`);
-}
-
-/** Hard link (no copy, same bytes); a copy only where the store is on another file system. */
-async function linkOrCopy(source: string, target: string): Promise<void> {
-  await link(source, target).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
-    return copyFile(source, target);
-  });
 }
 
 function summaryOf(concepts: Concept[], p: DatasetParams) {
@@ -174,9 +170,8 @@ export default defineStage<Params>({
         for (const { imageId, caption } of concept.images) {
           const image = imageById.get(imageId) as (ImageRow & { origin?: string }) | undefined;
           const source = await sourceOf(ctx, image, imageId);
-          // A hard link to a user's file would change its link count and ctime: imported images are copied.
-          if (image?.origin === 'imported') await copyFile(source, join(folder, `${imageId}.png`));
-          else await linkOrCopy(source, join(folder, `${imageId}.png`));
+          // Never a hard link: a trainer or a user editing the dataset in place would edit the store (or the user's own file) with it.
+          await cloneFile(source, join(folder, `${imageId}.png`));
           await writeFile(join(folder, `${imageId}.txt`), caption);
         }
       }

@@ -4,7 +4,8 @@
 // end with exactly the outputs of an uninterrupted run.
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { crashTrial, referenceRun, type Snapshot, type TrialResult } from './crash-trial.js';
+import { cloneProject, crashTrial, pipeline, referenceRun, snapshot, target, type Snapshot, type TrialResult } from './crash-trial.js';
+import { stageStatuses } from './helpers.js';
 
 const trials = Number(process.env.SDLOOP_CRASH_TRIALS ?? 2);
 /** The second run's changes, taken in turn: a downstream param, and one that remakes most images. */
@@ -19,11 +20,13 @@ function seeded(seed: number): () => number {
 const seed = Number(process.env.SDLOOP_CRASH_SEED ?? Date.now() % 100000);
 const references: { first: Snapshot; then: Snapshot[]; ms: number } = { first: {}, then: [], ms: 0 };
 const dirs: string[] = [];
+let firstDir = '';
 const results: TrialResult[] = [];
 
 beforeAll(async () => {
   const first = await referenceRun([]);
   dirs.push(first.dir);
+  firstDir = first.dir;
   references.first = first.snapshot;
   references.ms = first.ms;
   for (const change of changes) {
@@ -43,6 +46,17 @@ it('two clean runs record the same fingerprints and outputs', async () => {
   const again = await referenceRun([]);
   dirs.push(again.dir);
   expect(again.snapshot).toEqual(references.first);
+}, 300_000);
+
+it('run generate --force with the same PNGs leaves everything downstream up to date (timings are run facts)', async () => {
+  const dir = cloneProject(firstDir);
+  dirs.push(dir);
+  const forced = await pipeline(dir)(['run', 'generate', '--force']);
+  expect(forced.code, forced.stderr).toBe(0);
+  expect(forced.stderr).toContain('outputs unchanged');
+  const stale = Object.values(await stageStatuses(pipeline(dir), [target])).filter((s) => !s.upToDate);
+  expect(stale).toEqual([]);
+  expect(snapshot(dir)).toEqual(references.first);
 }, 300_000);
 
 for (let i = 0; i < trials; i++) {

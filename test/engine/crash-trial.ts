@@ -52,6 +52,12 @@ export async function falseClaims(dir: string, args: string[], reference: Snapsh
     .map((s) => `${s.name} called up to date${args.length ? ` with ${args.join(' ')}` : ''} but differs: ${JSON.stringify(now[s.name])} vs ${JSON.stringify(reference[s.name])}`);
 }
 
+/** The stages whose record differs, with both sides. */
+export function differences(now: Snapshot, reference: Snapshot): string {
+  const stages = [...new Set([...Object.keys(now), ...Object.keys(reference)])].filter((s) => JSON.stringify(now[s]) !== JSON.stringify(reference[s]));
+  return stages.map((s) => `${s}: ${JSON.stringify(now[s])} vs ${JSON.stringify(reference[s])}`).join('; ');
+}
+
 export function cloneProject(dir: string): string {
   const copy = mkdtempSync(join(tmpdir(), 'sdloop-crash-'));
   cpSync(dir, copy, { recursive: true, verbatimSymlinks: true });
@@ -113,12 +119,12 @@ export async function crashTrial(options: { first: Snapshot; second: string[]; t
   problems.push(...(await falseClaims(dir, [], first)));
   const resumed = await pipeline(dir)(['run', target]);
   if (resumed.code !== 0) problems.push(`first resume exited ${resumed.code}: ${resumed.stderr.slice(-500)}`);
-  if (JSON.stringify(snapshot(dir)) !== JSON.stringify(first)) problems.push('first run resumed differs from the uninterrupted one');
+  if (JSON.stringify(snapshot(dir)) !== JSON.stringify(first)) problems.push(`first run resumed differs from the uninterrupted one: ${differences(snapshot(dir), first)}`);
   const killedSecond = await killRun(dir, second, random() * options.durationMs * 0.5, random() < 0.3);
   problems.push(...(await falseClaims(dir, [], first)), ...(await falseClaims(dir, second, then)));
   const again = await pipeline(dir)(['run', target, ...second]);
   if (again.code !== 0) problems.push(`second resume exited ${again.code}: ${again.stderr.slice(-500)}`);
-  if (JSON.stringify(snapshot(dir)) !== JSON.stringify(then)) problems.push(`second run (${second.join(' ')}) resumed differs from the uninterrupted one`);
+  if (JSON.stringify(snapshot(dir)) !== JSON.stringify(then)) problems.push(`second run (${second.join(' ')}) resumed differs from the uninterrupted one: ${differences(snapshot(dir), then)}`);
   const stale = Object.values(await stageStatuses(pipeline(dir), [target, ...second])).filter((s) => !s.upToDate);
   if (stale.length > 0) problems.push(`after the resume, status says stale: ${stale.map((s) => `${s.name} (${s.reasons.join('; ')})`).join(', ')}`);
   return { killedFirst, killedSecond, problems };

@@ -39,8 +39,18 @@ it('resumes after SIGKILL mid-stage and writes the same bytes as an uninterrupte
   expect(killed.read('pipeline.lock')).not.toMatch(/^ {2}upper:/m);
   const committedAtLeast = 2 * (partsWritten(killed) - 1);
 
+  // Temporary files of a dead process are litter anywhere in data/; a live one's are still being written.
+  const dead = `data/memo/.x.parquet.${child.pid}.0123abcd.tmp`;
+  const live = `data/tables/.y.parquet.${process.pid}.0123abcd.tmp`;
+  killed.write(dead, 'half');
+  killed.write(live, 'half');
   const resumed = await killed.pipeline(['run', ...batchOfTwo]);
   expect(resumed.code, resumed.stderr).toBe(0);
+  // Ours, and any the kill cut short.
+  expect(resumed.stderr).toMatch(/a killed run left 1 run record open \(now marked killed\) and [1-9]\d* temporary files? \(removed\)/);
+  expect(killed.exists(dead)).toBe(false);
+  expect(killed.exists(live)).toBe(true);
+  expect(await killed.sql('select status from runs order by started_at')).toEqual([{ status: 'killed' }, { status: 'ok' }]);
   expect(resumed.stderr).toMatch(new RegExp(`note: removed a stale lock left by pid ${child.pid} .*no longer running`));
   const { run, reused } = itemCounts(resumed.stderr);
   expect(run + reused).toBe(24);
