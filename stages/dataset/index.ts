@@ -125,6 +125,19 @@ async function sourceOf(ctx: StageContext<Params>, image: ImageRow | undefined, 
   throw new Error(`selected image ${imageId} has no PNG in the object store (${stored}) nor at its images.path`);
 }
 
+/** Every selected image's PNG, checked before anything is written: all damaged ones are named (and removed) at once. */
+async function sourcesOf(ctx: StageContext<Params>, concepts: Concept[], imageById: Map<string, ImageRow>): Promise<Map<string, string>> {
+  const sources = new Map<string, string>();
+  const problems: string[] = [];
+  for (const { imageId } of concepts.flatMap((c) => c.images)) {
+    if (sources.has(imageId)) continue;
+    await sourceOf(ctx, imageById.get(imageId), imageId).then((path) => sources.set(imageId, path), (error: Error) => problems.push(error.message));
+  }
+  if (problems.length === 1) throw new Error(problems[0]);
+  if (problems.length > 1) throw new Error(`${problems.length} selected images cannot be used:\n${problems.join('\n')}`);
+  return sources;
+}
+
 function summaryOf(concepts: Concept[], p: DatasetParams) {
   const trainImages = concepts.reduce((n, c) => n + c.images.length * c.repeats, 0);
   return {
@@ -161,6 +174,7 @@ export default defineStage<Params>({
     const concepts = planConcepts(trainable, promptById, promptOf, p);
     if (concepts.length === 0) ctx.warn('the selection is empty: the dataset folder has no images to train on');
 
+    const sources = await sourcesOf(ctx, concepts, imageById);
     const dir = ctx.outDir('dataset');
     await produceAtomic(dir, async (tmp) => {
       await mkdir(join(tmp, 'img'), { recursive: true });
@@ -168,8 +182,7 @@ export default defineStage<Params>({
         const folder = join(tmp, 'img', concept.dir);
         await mkdir(folder);
         for (const { imageId, caption } of concept.images) {
-          const image = imageById.get(imageId) as (ImageRow & { origin?: string }) | undefined;
-          const source = await sourceOf(ctx, image, imageId);
+          const source = sources.get(imageId)!;
           // Never a hard link: a trainer or a user editing the dataset in place would edit the store (or the user's own file) with it.
           await cloneFile(source, join(folder, `${imageId}.png`));
           await writeFile(join(folder, `${imageId}.txt`), caption);
