@@ -11,7 +11,8 @@ import { defineMapStage, type ItemResult, type StageContext } from '../../src/st
 import { storedPath } from '../../src/project.js';
 import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
-import { closeFinishedSessions, SessionBook, sessionSuffix } from './sessions.js';
+import { SessionBook, sessionSuffix } from './sessions.js';
+import { closeFinishedSessions } from './session-close.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
 type Params = z.infer<typeof params>;

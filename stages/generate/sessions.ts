@@ -7,7 +7,7 @@
 // a value added to a variations file, a higher count); a file already there is never
 // overwritten by a different image.
 import { link, copyFile, readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import { stableStringify } from '../../src/hash.js';
@@ -98,7 +98,7 @@ function snapshotOf(row: PromptRow, checkpoint: string, timestamp = new Date().t
   };
 }
 
-async function readManifest(dir: string): Promise<SessionManifest | null> {
+export async function readManifest(dir: string): Promise<SessionManifest | null> {
   try {
     return sessionManifest.parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
   } catch {
@@ -287,25 +287,3 @@ export class SessionBook {
   }
 }
 
-/**
- * Close the session folders a killed run left `ongoing` though every image they list is
- * in place: on a resume where nothing is left to render no session is opened, so nothing
- * else would. `rows` are the stage's rows (session_dir project-relative, status); a
- * session with a failed image is closed as aborted, as the run that made it would have.
- */
-export async function closeFinishedSessions(projectDir: string, rows: { session_dir: string; status: string }[]): Promise<string[]> {
-  const failed = new Set(rows.filter((r) => r.status === 'failed').map((r) => r.session_dir));
-  const closed: string[] = [];
-  for (const rel of new Set(rows.map((r) => r.session_dir))) {
-    const dir = resolve(projectDir, rel);
-    const manifest = await readManifest(dir);
-    if (manifest?.status !== 'ongoing') continue;
-    const present = await Promise.all(manifest.images.map((i) => stat(join(dir, i.filename)).then(() => true, () => false)));
-    if (!present.every(Boolean)) continue;
-    await removeStaleTemps(dir);
-    manifest.status = failed.has(rel) ? 'aborted' : 'completed';
-    await writeFileAtomic(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    closed.push(rel);
-  }
-  return closed;
-}

@@ -2,9 +2,10 @@
 // times: SDLOOP_CRASH_TRIALS sets how many (a handful by default; `npm run bench -- crash`
 // runs hundreds). Every kill must leave `status` telling the truth and every resume must
 // end with exactly the outputs of an uninterrupted run.
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cloneProject, crashTrial, pipeline, referenceRun, snapshot, target, type Snapshot, type TrialResult } from './crash-trial.js';
+import { cloneProject, crashTrial, falseClaims, killRun, pipeline, referenceRun, snapshot, target, type Snapshot, type TrialResult } from './crash-trial.js';
 import { stageStatuses } from './helpers.js';
 
 const trials = Number(process.env.SDLOOP_CRASH_TRIALS ?? 2);
@@ -57,6 +58,19 @@ it('run generate --force with the same PNGs leaves everything downstream up to d
   const stale = Object.values(await stageStatuses(pipeline(dir), [target])).filter((s) => !s.upToDate);
   expect(stale).toEqual([]);
   expect(snapshot(dir)).toEqual(references.first);
+}, 300_000);
+
+it('a retrain killed once its new LoRA folder exists leaves the previous LoRA and its record in place', async () => {
+  const dir = cloneProject(firstDir);
+  dirs.push(dir);
+  const retrain = ['--set', 'train.network_dim=8'];
+  expect(await killRun(dir, retrain, 60_000, true)).toBe(true);
+  expect(snapshot(dir).train).toEqual(references.first.train);
+  expect(await falseClaims(dir, [], references.first)).toEqual([]);
+  const resumed = await pipeline(dir)(['run', target, ...retrain]);
+  expect(resumed.code, resumed.stderr).toBe(0);
+  const loras = readdirSync(join(dir, 'data', 'stages', 'train'));
+  expect(loras).toHaveLength(1);
 }, 300_000);
 
 for (let i = 0; i < trials; i++) {
