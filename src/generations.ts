@@ -20,11 +20,11 @@ export function outputFolder(stagesDir: string, stage: string, output: string): 
 const tableVersion = (name: string) => new RegExp(`^${escape(name)}(-[0-9a-f]{16})?\\.parquet$`);
 const folderVersion = (output: string) => new RegExp(`^${escape(output)}(-[0-9a-f]{8})?$`);
 
-async function removeOthers(dir: string, pattern: RegExp, keep: string | undefined): Promise<string[]> {
+async function removeOthers(dir: string, pattern: RegExp, keep: string | undefined, listOnly: boolean): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (name === keep || !pattern.test(name)) continue;
-    await rm(join(dir, name), { recursive: true, force: true });
+    if (!listOnly) await rm(join(dir, name), { recursive: true, force: true });
     removed.push(join(dir, name));
   }
   return removed;
@@ -34,8 +34,15 @@ async function removeOthers(dir: string, pattern: RegExp, keep: string | undefin
  * Remove every version of the module stages' outputs that pipeline.lock does not name:
  * those it named before the last switch, and those a killed run wrote and never recorded.
  * cmd stages' outs are the user's declared paths, with no versions: never touched.
+ * Returns the paths removed (with listOnly: those it would remove, removing nothing).
  */
-export async function removeOldVersions(project: { dir: string; paths: { tables: string; stages: string } }, graph: Graph, lock: LockFile, stages?: string[]): Promise<string[]> {
+export async function removeOldVersions(
+  project: { dir: string; paths: { tables: string; stages: string } },
+  graph: Graph,
+  lock: LockFile,
+  options: { stages?: string[]; listOnly?: boolean } = {},
+): Promise<string[]> {
+  const { stages, listOnly = false } = options;
   const removed: string[] = [];
   for (const node of graph.nodes.values()) {
     if (!node.loaded || (stages && !stages.includes(node.name))) continue;
@@ -44,13 +51,13 @@ export async function removeOldVersions(project: { dir: string; paths: { tables:
       const current = outs[output] ? resolve(project.dir, outs[output]!.path) : undefined;
       if (decl.kind === 'table') {
         const keep = current && dirname(current) === project.paths.tables ? basename(current) : undefined;
-        removed.push(...(await removeOthers(project.paths.tables, tableVersion(output), keep)));
+        removed.push(...(await removeOthers(project.paths.tables, tableVersion(output), keep, listOnly)));
       } else {
         const folder = join(project.paths.stages, node.name);
         // A path output a stage put elsewhere is not a version of ours.
         if (current && relative(folder, current).includes(sep)) continue;
         const keep = current && dirname(current) === folder ? basename(current) : undefined;
-        removed.push(...(await removeOthers(folder, folderVersion(output), keep)));
+        removed.push(...(await removeOthers(folder, folderVersion(output), keep, listOnly)));
       }
     }
   }

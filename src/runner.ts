@@ -248,7 +248,7 @@ export class Runner {
       const previous = this.lock.stages[node.name];
       const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
       await this.commitEntry(node.name, finalIdentity, outs, started, items);
-      await removeOldVersions(this.project, this.project.graph, this.lock, [node.name]);
+      await removeOldVersions(this.project, this.project.graph, this.lock, { stages: [node.name] });
       await record('ok', finalIdentity.fingerprint, undefined, items);
       const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
       this.reporter.stageState?.(node.name, 'done');
