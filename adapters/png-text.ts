@@ -169,6 +169,8 @@ export function parseParameters(text: string): GenerationParameters {
 export interface PngHead {
   width: number;
   height: number;
+  /** IHDR colour type: 2 RGB, 6 RGBA, 0 grey, 4 grey with alpha, 3 palette */
+  colorType: number;
   /** text chunks before the first IDAT, where A1111 and PIL write them */
   texts: Record<string, string>;
 }
@@ -229,5 +231,13 @@ function describeHead(chunks: PngChunk[]): PngHead {
     const entry = decodeTextChunk(chunk);
     if (entry && !(entry[0] in texts)) texts[entry[0]] = entry[1];
   }
-  return { width: ihdr.data.readUInt32BE(0), height: ihdr.data.readUInt32BE(4), texts };
+  return { width: ihdr.data.readUInt32BE(0), height: ihdr.data.readUInt32BE(4), colorType: ihdr.data[9] ?? 0, texts };
+}
+
+/** readPngHead's reading of a whole file already in memory (one read serves its hash and its head). */
+export function parsePngHead(bytes: Buffer): PngHead {
+  if (bytes.length < 8 + 25 + 12 || !bytes.subarray(bytes.length - 12).equals(iend)) throw new Error('not a complete PNG: it does not end with an IEND chunk');
+  const chunks = headChunks(bytes);
+  if (!chunks) throw new Error('no IDAT chunk: the PNG holds no image data');
+  return describeHead(chunks);
 }

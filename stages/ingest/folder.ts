@@ -5,16 +5,17 @@
 // never knew: the variation texts, the planned count, the session's status.
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseParameters, readPngHead, readPngText, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
-import { hashValue } from '../../src/hash.js';
+import { parsePngHead, parseParameters, readPngText, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
+import { hashBytes, hashValue } from '../../src/hash.js';
 import type { CatalogImageRow, CatalogPromptRow, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
 import { indexOf, plainFolderPlan, readSessionPlan, v1Applied, type PlannedImage, type SessionPlan } from './manifests.js';
+import type { FileStat } from './roots.js';
 import type { MappedVariation, VariationIndex } from './variation-keys.js';
 
 export interface FolderItem extends Record<string, unknown> {
   session_dir: string;
-  /** [file name, content hash] of every PNG and JSON file directly in the folder */
-  files: [string, string][];
+  /** the stats of every PNG and JSON file directly in the folder: what its rows are memoised under */
+  files: FileStat[];
 }
 
 export interface FolderRows {
@@ -60,17 +61,42 @@ function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined,
   return { variations: {}, unresolved: [...out.unresolved, ...withheld] };
 }
 
-/** A1111 writes its text before the pixels; other tools may put it after IDAT, so a PNG without it is read whole once. */
-function parametersAfterPixels(path: string): string | undefined {
+/** A1111 writes its text before the pixels; other tools may put it after IDAT. */
+function parametersAfterPixels(bytes: Buffer): string | undefined {
   try {
-    return readPngText(readFileSync(path)).parameters;
+    return readPngText(bytes).parameters;
   } catch {
     return undefined;
   }
 }
 
-function rowsOf(dir: string, name: string, hash: string, head: PngHead, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
-  const text = head.texts.parameters ?? parametersAfterPixels(join(dir, name));
+interface ReadPng {
+  hash: string;
+  head: PngHead;
+  bytes: Buffer;
+}
+
+/** hashFile's scheme over bytes in memory: whole up to 64 MiB, above that the hash of its 64 MiB chunks' hashes. */
+const hashChunk = 64 << 20;
+function contentHash(bytes: Buffer): string {
+  if (bytes.length <= hashChunk) return hashBytes(bytes);
+  const chunks: string[] = [];
+  for (let at = 0; at < bytes.length; at += hashChunk) chunks.push(hashBytes(bytes.subarray(at, at + hashChunk)));
+  return hashBytes(chunks.join(''));
+}
+
+/** One read per file: its content hash (the image's identity, as generate's store takes it) and its head from the same bytes. */
+function readPng(path: string): ReadPng | Error {
+  try {
+    const bytes = readFileSync(path);
+    return { hash: contentHash(bytes), head: parsePngHead(bytes), bytes };
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+function rowsOf(dir: string, name: string, { hash, head, bytes }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
+  const text = head.texts.parameters ?? parametersAfterPixels(bytes);
   const info: GenerationParameters = text ? parseParameters(text) : { prompt: '', negativePrompt: '', settings: {} };
   const idx = indexOf(name);
   // By name (V2 lists successes by file name), else by the index in the name (the October manifest plans by index).
@@ -109,7 +135,7 @@ function failedIndexes(planned: number, present: number[]): number[] {
 
 async function planOf(item: FolderItem, problems: string[]): Promise<SessionPlan> {
   try {
-    return await readSessionPlan(item.session_dir, item.files.map(([n]) => n));
+    return await readSessionPlan(item.session_dir, item.files.map(([name]) => name));
   } catch (error) {
     problems.push(`${item.session_dir}: manifest not read (${(error as Error).message}); importing its PNGs from their own metadata`);
     return plainFolderPlan();
@@ -119,29 +145,22 @@ async function planOf(item: FolderItem, problems: string[]): Promise<SessionPlan
 export async function importFolder(item: FolderItem, index: VariationIndex): Promise<FolderRows> {
   const problems: string[] = [];
   const plan = await planOf(item, problems);
-  const pngs = item.files.filter(([n]) => isPng(n));
-  const heads = pngs.map(([name]): PngHead | Error => {
-    try {
-      return readPngHead(join(item.session_dir, name));
-    } catch (error) {
-      return error as Error;
-    }
-  });
   const rows: FolderRows = { imported: [], imported_prompts: [], imported_sessions: [], problems };
   const unreadable: string[] = [];
   const indexes: number[] = [];
-  pngs.forEach(([name, hash], i) => {
-    const head = heads[i]!;
-    if (head instanceof Error) {
-      unreadable.push(`${name}: ${head.message}`);
-      problems.push(`${join(item.session_dir, name)}: skipped, ${head.message}`);
-      return;
+  for (const [name] of item.files) {
+    if (!isPng(name)) continue;
+    const read = readPng(join(item.session_dir, name));
+    if (read instanceof Error) {
+      unreadable.push(`${name}: ${read.message}`);
+      problems.push(`${join(item.session_dir, name)}: skipped, ${read.message}`);
+      continue;
     }
-    const [image, prompt] = rowsOf(item.session_dir, name, hash, head, plan, index);
+    const [image, prompt] = rowsOf(item.session_dir, name, read, plan, index);
     rows.imported.push(image);
     rows.imported_prompts.push(prompt);
     if (prompt.idx >= 0) indexes.push(prompt.idx);
-  });
+  }
   const planned = plan.planned ?? (indexes.length ? Math.max(rows.imported.length, Math.max(...indexes) + (indexes.includes(0) ? 1 : 0)) : rows.imported.length);
   rows.imported_sessions.push({
     session_dir: item.session_dir, session: basename(item.session_dir), format: plan.format, confidence: plan.confidence, status: plan.status,

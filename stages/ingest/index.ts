@@ -2,8 +2,10 @@
 // plain A1111/Forge output folders) become rows of the same shape generate's images take,
 // with origin `imported`. Files are read in place and never written: an image is its
 // content hash, so a moved session is the same images and a file seen twice is one.
-// One item per folder, memoised by the folder's file hashes: a rescan after adding a
-// session reads only that session.
+// One item per folder, memoised by its files' stats: a rescan after adding a session
+// reads only that session, and a no-op stats the folders and files and reads nothing.
+// The import itself (PNG parsing, variation mapping, worker threads) is loaded only when
+// a folder is to be read.
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -12,9 +14,9 @@ import { defineMapStage } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
 import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
 import type { FolderItem } from './folder.js';
-import { ImportPool } from './import-pool.js';
-import { expandRoots, folderItems, sessionFolders } from './roots.js';
-import { VariationIndex } from './variation-keys.js';
+import type { ImportPool } from './import-pool.js';
+import { describeScan, expandRoots, scanFolders } from './roots.js';
+import { yamlFilesUnder } from './variation-files.js';
 
 export const ingestParams = z.object({
   ingest: z.object({
@@ -36,7 +38,7 @@ const variationDirs = (p: Params, projectDir: string) => p.ingest.variations_dir
 
 export default defineMapStage<Params, FolderItem, State>({
   description: 'read existing sdgen sessions and A1111 folders in place, keyed by content hash',
-  version: '1',
+  version: '2',
   params: ingestParams,
   outputs: {
     imported: { kind: 'table', schema: catalogImageRow },
@@ -45,24 +47,27 @@ export default defineMapStage<Params, FolderItem, State>({
   },
   over: 'folders',
   key: 'session_dir',
-  // The user's folders are fingerprinted like declared deps: a no-op stats them and reads nothing.
-  async deps(params, projectDir) {
-    return [...(await expandRoots(params.ingest.paths, projectDir)), ...variationDirs(params, projectDir)];
+  deps: async (params, projectDir) => variationDirs(params, projectDir),
+  // The user's folders are watched by their stats, not their bytes: thousands of files
+  // need no entries in the engine's stat cache, and their content is hashed once, by the import.
+  async observe(ctx) {
+    return { folders: describeScan(scanFolders(await expandRoots(ctx.params.ingest.paths, ctx.projectDir))) };
   },
   async items(ctx) {
-    const roots = await expandRoots(ctx.params.ingest.paths, ctx.projectDir);
-    return folderItems(sessionFolders(roots), (path) => ctx.fileHash(path));
+    const folders = scanFolders(await expandRoots(ctx.params.ingest.paths, ctx.projectDir));
+    return folders.map(({ dir, files }) => ({ session_dir: dir, files }));
   },
-  // A changed variation file can change every mapping: it re-imports all folders (only reading PNG heads).
+  // A changed variation file can change every mapping: it re-imports all folders.
   async resources(ctx) {
-    const index = new VariationIndex(variationDirs(ctx.params, ctx.projectDir), ctx.projectDir);
-    const hashes = await Promise.all(index.files.map(async (f) => [storedPath(ctx.projectDir, f), await ctx.fileHash(f)]));
+    const files = variationDirs(ctx.params, ctx.projectDir).flatMap(yamlFilesUnder);
+    const hashes = await Promise.all(files.map(async (f) => [storedPath(ctx.projectDir, f), await ctx.fileHash(f)]));
     return { variations: hashValue(hashes) };
   },
   batchSize: () => 4,
   // Enough folders in flight to keep every worker thread of the pool busy.
   concurrency: () => availableParallelism(),
   async setup(ctx, items) {
+    const { ImportPool } = await import('./import-pool.js');
     const pool = ImportPool.open({ dirs: variationDirs(ctx.params, ctx.projectDir), projectDir: ctx.projectDir }, items.length);
     const index = pool.index();
     for (const problem of index.problems) ctx.warn(problem);

@@ -1,11 +1,23 @@
 // Where ingest looks: `ingest.paths` as written (folders or globs, `~` for home), made
-// absolute, and the session folders under them with their files' content hashes.
-import { existsSync, statSync } from 'node:fs';
+// absolute, and the session folders under them with each file's stat. The stats are the
+// folder's identity: a file whose content changes gets a new size or mtime (the engine's
+// stat cache trusts the same), and reading the bytes is left to the import itself, which
+// hashes each file while it parses it.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { InputError } from '../../src/errors.js';
-import { glob, isGlobPattern, walkFolder } from '../../src/glob.js';
-import type { FolderItem } from './folder.js';
+import { hashBytes } from '../../src/hash.js';
+import { glob, isGlobPattern } from '../../src/glob.js';
+
+/** [file name, size, mtime in ms, inode] */
+export type FileStat = [name: string, size: number, mtimeMs: number, ino: number];
+
+export interface ScannedFolder {
+  dir: string;
+  /** the PNG and JSON files directly in the folder, by name */
+  files: FileStat[];
+}
 
 const expandHome = (path: string) => (path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path);
 
@@ -24,33 +36,48 @@ export async function expandRoots(paths: string[], projectDir: string): Promise<
   return [...new Set(roots)];
 }
 
-const wanted = (name: string) => /\.(png|json)$/i.test(name);
+const wanted = /\.(png|json)$/i;
+const png = /\.png$/i;
 
-/** Every folder under the roots that holds a PNG, with its PNG and JSON files; sdgen's `dryrun/` payload folders hold none. */
-export function sessionFolders(roots: string[]): Map<string, string[]> {
-  const folders = new Map<string, string[]>();
-  for (const root of roots) {
-    for (const rel of walkFolder(root).files) {
-      const path = join(root, rel);
-      const name = path.slice(dirname(path).length + 1);
-      if (!wanted(name)) continue;
-      const list = folders.get(dirname(path));
-      if (list) list.push(name);
-      else folders.set(dirname(path), [name]);
+/**
+ * Every folder under the roots that holds a PNG, in path order, with its PNG and JSON
+ * files stat'ed; sdgen's `dryrun/` payload folders hold none. Names starting with a dot
+ * are skipped, links followed, each real folder walked once.
+ */
+export function scanFolders(roots: string[]): ScannedFolder[] {
+  const folders: ScannedFolder[] = [];
+  const walked = new Set<string>();
+  const pending = [...roots].reverse();
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    const self = statSync(dir, { throwIfNoEntry: false });
+    if (!self?.isDirectory() || walked.has(`${self.dev}:${self.ino}`)) continue;
+    walked.add(`${self.dev}:${self.ino}`);
+    const files: FileStat[] = [];
+    const subdirs: string[] = [];
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) subdirs.push(path);
+      else if (wanted.test(entry.name) && (entry.isFile() || entry.isSymbolicLink())) {
+        const s = statSync(path, { throwIfNoEntry: false });
+        if (s?.isFile()) files.push([entry.name, s.size, s.mtimeMs, s.ino]);
+        else if (s?.isDirectory()) subdirs.push(path);
+      } else if (entry.isSymbolicLink()) subdirs.push(path);
     }
+    if (files.some(([name]) => png.test(name))) folders.push({ dir, files: files.sort((a, b) => (a[0] < b[0] ? -1 : 1)) });
+    pending.push(...subdirs.sort().reverse());
   }
-  for (const [dir, names] of folders) if (!names.some((n) => /\.png$/i.test(n))) folders.delete(dir);
-  return folders;
+  return folders.sort((a, b) => (a.dir < b.dir ? -1 : 1));
 }
 
-/** Folder items in path order, each file with its content hash (the engine's stat cache answers a no-op from stats). */
-export async function folderItems(folders: Map<string, string[]>, fileHash: (path: string) => Promise<string>): Promise<FolderItem[]> {
-  const items: FolderItem[] = [];
-  for (const dir of [...folders.keys()].sort()) {
-    const names = folders.get(dir)!.sort();
-    const files: [string, string][] = [];
-    for (const name of names) files.push([name, await fileHash(join(dir, name))]);
-    items.push({ session_dir: dir, files });
+/** What `pipeline status` shows when the folders changed: counts, and a digest of every stat. */
+export function describeScan(folders: ScannedFolder[]): string {
+  let files = 0;
+  let listing = '';
+  for (const f of folders) {
+    files += f.files.length;
+    listing += `${f.dir}\n${f.files.join('\n')}\n`;
   }
-  return items;
+  return `${folders.length} folders, ${files} files (stats ${hashBytes(listing).slice(0, 12)})`;
 }
