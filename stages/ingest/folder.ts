@@ -9,6 +9,7 @@ import { parsePngHead, parseParameters, readPngText, type GenerationParameters, 
 import { hashBytes, hashValue } from '../../src/hash.js';
 import type { CatalogImageRow, CatalogPromptRow, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
 import { indexOf, plainFolderPlan, readSessionPlan, v1Applied, type PlannedImage, type SessionPlan } from './manifests.js';
+import { hasAnnotationBox, mayBeAnnotated } from './annotation-band.js';
 import type { FileStat } from './roots.js';
 import type { MappedVariation, VariationIndex } from './variation-keys.js';
 
@@ -43,7 +44,7 @@ interface Recovered {
   unresolved: UnresolvedVariation[];
 }
 
-function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined, filename: string, prompt: string, index: VariationIndex): Recovered {
+function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined, filename: string, prompt: string, index: VariationIndex, annotated: boolean): Recovered {
   const applied = planned?.applied ?? (plan.format === 'v1' ? v1Applied(plan, filename) : null);
   const mappings = applied
     ? Object.entries(applied).map(([axis, text]) => index.map(axis, text, plan.available[axis], plan.fixed[axis]))
@@ -53,7 +54,7 @@ function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined,
     if ('unresolved' in m) out.unresolved.push(m.unresolved);
     else out.variations[m.axis] = m.mapped;
   }
-  if (!plan.annotated) return out;
+  if (!annotated) return out;
   // The text box sdgen drew names the values: CLIP would read it and grade every axis a match.
   const withheld = Object.entries(out.variations).map(([axis, v]): UnresolvedVariation => ({
     axis, text: v.texts[v.keys.indexOf(v.key)] ?? v.key, key: null, reason: 'annotated: the value text is burned into the image', candidates: [v.key],
@@ -74,6 +75,8 @@ interface ReadPng {
   hash: string;
   head: PngHead;
   bytes: Buffer;
+  /** the manifest says so, or the pixels show sdgen's annotation box */
+  annotated: boolean;
 }
 
 /** hashFile's scheme over bytes in memory: whole up to 64 MiB, above that the hash of its 64 MiB chunks' hashes. */
@@ -85,17 +88,23 @@ function contentHash(bytes: Buffer): string {
   return hashBytes(chunks.join(''));
 }
 
-/** One read per file: its content hash (the image's identity, as generate's store takes it) and its head from the same bytes. */
-function readPng(path: string): ReadPng | Error {
+/**
+ * One read per file: its content hash (the image's identity, as generate's store takes
+ * it), its head and, where no manifest flags it, a look for the annotation box, all from
+ * the same bytes.
+ */
+async function readPng(path: string, plan: SessionPlan): Promise<ReadPng | Error> {
   try {
     const bytes = readFileSync(path);
-    return { hash: contentHash(bytes), head: parsePngHead(bytes), bytes };
+    const head = parsePngHead(bytes);
+    const annotated = plan.annotated || (mayBeAnnotated(head) && (await hasAnnotationBox(bytes)));
+    return { hash: contentHash(bytes), head, bytes, annotated };
   } catch (error) {
     return error as Error;
   }
 }
 
-function rowsOf(dir: string, name: string, { hash, head, bytes }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
+function rowsOf(dir: string, name: string, { hash, head, bytes, annotated }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
   const text = head.texts.parameters ?? parametersAfterPixels(bytes);
   const info: GenerationParameters = text ? parseParameters(text) : { prompt: '', negativePrompt: '', settings: {} };
   const idx = indexOf(name);
@@ -105,14 +114,14 @@ function rowsOf(dir: string, name: string, { hash, head, bytes }: ReadPng, plan:
   const pngSeed = Number.parseInt(info.settings.Seed ?? '', 10);
   const seed = Number.isFinite(pngSeed) ? pngSeed : (planned?.seed ?? -1);
   const checkpoint = splitCheckpoint(plan.checkpoint);
-  const { variations, unresolved } = recoverVariations(plan, planned, name, prompt, index);
+  const { variations, unresolved } = recoverVariations(plan, planned, name, prompt, index, annotated);
   const promptId = hashValue({ imported: hash });
   const session = basename(dir);
   const image: CatalogImageRow = {
     image_id: hash, prompt_id: promptId, path: join(dir, name), seed, width: head.width, height: head.height,
     backend: 'imported', endpoint: '', model_name: info.settings.Model ?? checkpoint.name, model_hash: info.settings['Model hash'] ?? checkpoint.hash,
     loras: lorasOf(prompt), gen_ms: 0, status: 'ok', error: null, rendered: null, session_dir: dir, filename: name,
-    origin: 'imported', annotated: plan.annotated,
+    origin: 'imported', annotated,
   };
   const promptRow: CatalogPromptRow = {
     prompt_id: promptId, source: plan.manifest ? join(dir, plan.manifest) : join(dir, name), session, theme: plan.theme, style: plan.style,
@@ -150,7 +159,7 @@ export async function importFolder(item: FolderItem, index: VariationIndex): Pro
   const indexes: number[] = [];
   for (const [name] of item.files) {
     if (!isPng(name)) continue;
-    const read = readPng(join(item.session_dir, name));
+    const read = await readPng(join(item.session_dir, name), plan);
     if (read instanceof Error) {
       unreadable.push(`${name}: ${read.message}`);
       problems.push(`${join(item.session_dir, name)}: skipped, ${read.message}`);

@@ -15,7 +15,7 @@ import { storedPath } from '../../src/project.js';
 import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
 import type { FolderItem } from './folder.js';
 import type { ImportPool } from './import-pool.js';
-import { describeScan, expandRoots, scanFolders } from './roots.js';
+import { describeScan, expandRoots, scanFolders, type ScannedFolder } from './roots.js';
 import { yamlFilesUnder } from './variation-files.js';
 
 export const ingestParams = z.object({
@@ -34,6 +34,9 @@ interface State {
   done: { folders: number; images: number; loggedAt: number };
 }
 
+/** The folders observe() last scanned, for the items() call that follows it in the same run. */
+let lastScan: { roots: string; folders: ScannedFolder[] } | undefined;
+
 const variationDirs = (p: Params, projectDir: string) => p.ingest.variations_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
 
 export default defineMapStage<Params, FolderItem, State>({
@@ -51,11 +54,17 @@ export default defineMapStage<Params, FolderItem, State>({
   // The user's folders are watched by their stats, not their bytes: thousands of files
   // need no entries in the engine's stat cache, and their content is hashed once, by the import.
   async observe(ctx) {
-    return { folders: describeScan(scanFolders(await expandRoots(ctx.params.ingest.paths, ctx.projectDir))) };
+    const roots = await expandRoots(ctx.params.ingest.paths, ctx.projectDir);
+    const folders = scanFolders(roots);
+    lastScan = { roots: roots.join('\0'), folders };
+    return { folders: describeScan(folders) };
   },
   async items(ctx) {
-    const folders = scanFolders(await expandRoots(ctx.params.ingest.paths, ctx.projectDir));
-    return folders.map(({ dir, files }) => ({ session_dir: dir, files }));
+    const roots = await expandRoots(ctx.params.ingest.paths, ctx.projectDir);
+    // The scan the fingerprint was just taken from, once: the items are then exactly what it saw.
+    const scanned = lastScan?.roots === roots.join('\0') ? lastScan.folders : scanFolders(roots);
+    lastScan = undefined;
+    return scanned.map(({ dir, files }) => ({ session_dir: dir, files }));
   },
   // A changed variation file can change every mapping: it re-imports all folders.
   async resources(ctx) {
