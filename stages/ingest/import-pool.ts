@@ -10,6 +10,8 @@ import { VariationIndex } from './variation-keys.js';
 
 export interface IndexSource {
   dirs: string[];
+  /** where the templates live whose imports name each variation file's placeholder */
+  templateDirs: string[];
   projectDir: string;
 }
 
@@ -45,7 +47,7 @@ export class ImportPool {
 
   /** The index the main thread maps with when there are no workers; built once. */
   index(): VariationIndex {
-    return (this.local ??= new VariationIndex(this.source.dirs, this.source.projectDir));
+    return (this.local ??= new VariationIndex(this.source.dirs, this.source.projectDir, this.source.templateDirs));
   }
 
   get threads(): number {

@@ -6,7 +6,7 @@ import { VariationIndex } from './variation-keys.js';
 import type { IndexSource } from './import-pool.js';
 
 const source = workerData as IndexSource;
-const index = new VariationIndex(source.dirs, source.projectDir);
+const index = new VariationIndex(source.dirs, source.projectDir, source.templateDirs);
 
 parentPort!.on('message', (item: FolderItem) => {
   importFolder(item, index).then(

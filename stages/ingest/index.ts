@@ -24,6 +24,8 @@ export const ingestParams = z.object({
       .describe('folders or globs of existing images (sdgen session folders, A1111 output folders); `~` is your home'),
     variations_dirs: z.array(z.string()).default(['data/variations'])
       .describe('where the variation files live that map manifest texts back to keys'),
+    templates_dirs: z.array(z.string()).default(['data/prompts', 'data/templates', 'data/chunks', 'data/themes'])
+      .describe('where the prompt, template, chunk and theme files live whose imports name the placeholder of each variation file (axis names for plain folders)'),
   }).prefault({}),
 });
 type Params = z.infer<typeof ingestParams>;
@@ -37,7 +39,11 @@ interface State {
 /** The folders observe() last scanned, for the items() call that follows it in the same run. */
 let lastScan: { roots: string; folders: ScannedFolder[] } | undefined;
 
-const variationDirs = (p: Params, projectDir: string) => p.ingest.variations_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
+const absolute = (dirs: string[], projectDir: string) => dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
+const variationDirs = (p: Params, projectDir: string) => absolute(p.ingest.variations_dirs, projectDir);
+const templateDirs = (p: Params, projectDir: string) => absolute(p.ingest.templates_dirs, projectDir);
+/** The project files whose content decides every mapping. */
+const mappingDirs = (p: Params, projectDir: string) => [...variationDirs(p, projectDir), ...templateDirs(p, projectDir)];
 
 export default defineMapStage<Params, FolderItem, State>({
   description: 'read existing sdgen sessions and A1111 folders in place, keyed by content hash',
@@ -50,7 +56,7 @@ export default defineMapStage<Params, FolderItem, State>({
   },
   over: 'folders',
   key: 'session_dir',
-  deps: async (params, projectDir) => variationDirs(params, projectDir),
+  deps: async (params, projectDir) => mappingDirs(params, projectDir),
   // The user's folders are watched by their stats, not their bytes: thousands of files
   // need no entries in the engine's stat cache, and their content is hashed once, by the import.
   async observe(ctx) {
@@ -66,9 +72,9 @@ export default defineMapStage<Params, FolderItem, State>({
     lastScan = undefined;
     return scanned.map(({ dir, files }) => ({ session_dir: dir, files }));
   },
-  // A changed variation file can change every mapping: it re-imports all folders.
+  // A changed variation or template file can change every mapping: it re-imports all folders.
   async resources(ctx) {
-    const files = variationDirs(ctx.params, ctx.projectDir).flatMap(yamlFilesUnder);
+    const files = mappingDirs(ctx.params, ctx.projectDir).flatMap(yamlFilesUnder);
     const hashes = await Promise.all(files.map(async (f) => [storedPath(ctx.projectDir, f), await ctx.fileHash(f)]));
     return { variations: hashValue(hashes) };
   },
@@ -77,7 +83,7 @@ export default defineMapStage<Params, FolderItem, State>({
   concurrency: () => availableParallelism(),
   async setup(ctx, items) {
     const { ImportPool } = await import('./import-pool.js');
-    const pool = ImportPool.open({ dirs: variationDirs(ctx.params, ctx.projectDir), projectDir: ctx.projectDir }, items.length);
+    const pool = ImportPool.open({ dirs: variationDirs(ctx.params, ctx.projectDir), templateDirs: templateDirs(ctx.params, ctx.projectDir), projectDir: ctx.projectDir }, items.length);
     const index = pool.index();
     for (const problem of index.problems) ctx.warn(problem);
     ctx.log(`${items.length} folders on ${Math.max(1, pool.threads)} threads; texts mapped through ${index.files.length} variation files`);

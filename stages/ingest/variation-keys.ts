@@ -7,10 +7,12 @@ import { basename, relative } from 'node:path';
 import { renderValue } from '../resolve/templates/compile.js';
 import { kindOf, TemplateLoader, type VariationsFile } from '../resolve/templates/loader.js';
 import type { UnresolvedVariation } from '../../schemas/tables.js';
+import { placeholderNames } from './placeholders.js';
 import { yamlFilesUnder } from './variation-files.js';
 
 interface Candidate {
   file: VariationsFile;
+  path: string;
   /** project-relative name, for messages */
   name: string;
   key: string;
@@ -37,8 +39,11 @@ export class VariationIndex {
   private readonly byKey = new Map<string, Candidate[]>();
   readonly files: string[] = [];
   readonly problems: string[] = [];
+  /** variation file -> the placeholder the user's templates import it as */
+  private readonly placeholders: Map<string, string>;
 
-  constructor(dirs: string[], projectDir: string) {
+  constructor(dirs: string[], projectDir: string, templateDirs: string[] = []) {
+    this.placeholders = placeholderNames(templateDirs, projectDir);
     const loader = new TemplateLoader(projectDir);
     // Named relative to their variations folder: `hair.yaml:Blonde`, as the user knows them.
     const files = dirs.flatMap((dir) => yamlFilesUnder(dir).map((path) => [dir, path] as const));
@@ -57,7 +62,7 @@ export class VariationIndex {
       const texts = file.values.map((v) => norm(renderValue(v, null) ?? ''));
       const fileTexts = new Set(texts);
       file.keys.forEach((key, i) => {
-        const candidate = { file, name, key, text: texts[i]!, fileTexts };
+        const candidate = { file, path, name, key, text: texts[i]!, fileTexts };
         push(this.byText, texts[i]!, candidate);
         push(this.byKey, key, candidate);
       });
@@ -90,8 +95,9 @@ export class VariationIndex {
 
   /**
    * For a prompt with no manifest (a plain A1111 folder): each comma-separated part that is
-   * exactly a value text of one variations file. The axis is named after that file, since
-   * the placeholder's name was never written down.
+   * exactly a value text of one variations file. The axis is the placeholder the user's
+   * templates import that file as, the name generated images use; the file's name when no
+   * template imports it.
    */
   findInPrompt(prompt: string): Mapping[] {
     const found = new Map<string, Mapping>();
@@ -100,7 +106,7 @@ export class VariationIndex {
       const files = new Set(candidates.map((c) => c.name));
       const keys = new Set(candidates.map((c) => c.key));
       if (files.size === 1 || (files.size > 1 && keys.size === 1)) {
-        const axis = basename(candidates[0]!.name).replace(/\.yaml$/, '');
+        const axis = this.placeholders.get(candidates[0]!.path) ?? basename(candidates[0]!.name).replace(/\.yaml$/, '');
         found.set(axis, { axis, mapped: mappedOf(candidates[0]!) });
       } else if (files.size > 1) {
         found.set(`?${part}`, { unresolved: { axis: '', text: part, key: null, reason: `the text is a value of ${keys.size} keys`, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
