@@ -4,7 +4,7 @@
 // for seed and model (sdgen saved the bytes A1111 returned); the manifest adds what A1111
 // never knew: the variation texts, the planned count, the session's status.
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parsePngHead, parseParameters, readPngText, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
 import { hashBytes, hashValue } from '../../src/hash.js';
 import type { CatalogImageRow, CatalogPromptRow, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
@@ -104,7 +104,8 @@ async function readPng(path: string, plan: SessionPlan): Promise<ReadPng | Error
   }
 }
 
-function rowsOf(dir: string, name: string, { hash, head, bytes, annotated }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
+/** `folder` is where the file is, `dir` the folder as the tables store it. */
+function rowsOf(folder: string, dir: string, name: string, { hash, head, bytes, annotated }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
   const text = head.texts.parameters ?? parametersAfterPixels(bytes);
   const info: GenerationParameters = text ? parseParameters(text) : { prompt: '', negativePrompt: '', settings: {} };
   const idx = indexOf(name);
@@ -116,7 +117,7 @@ function rowsOf(dir: string, name: string, { hash, head, bytes, annotated }: Rea
   const checkpoint = splitCheckpoint(plan.checkpoint);
   const { variations, unresolved } = recoverVariations(plan, planned, name, prompt, index, annotated);
   const promptId = hashValue({ imported: hash });
-  const session = basename(dir);
+  const session = basename(folder);
   const image: CatalogImageRow = {
     image_id: hash, prompt_id: promptId, path: join(dir, name), seed, width: head.width, height: head.height,
     backend: 'imported', endpoint: '', model_name: info.settings.Model ?? checkpoint.name, model_hash: info.settings['Model hash'] ?? checkpoint.hash,
@@ -142,37 +143,39 @@ function failedIndexes(planned: number, present: number[]): number[] {
   return failed;
 }
 
-async function planOf(item: FolderItem, problems: string[]): Promise<SessionPlan> {
+async function planOf(folder: string, item: FolderItem, problems: string[]): Promise<SessionPlan> {
   try {
-    return await readSessionPlan(item.session_dir, item.files.map(([name]) => name));
+    return await readSessionPlan(folder, item.files.map(([name]) => name));
   } catch (error) {
-    problems.push(`${item.session_dir}: manifest not read (${(error as Error).message}); importing its PNGs from their own metadata`);
+    problems.push(`${folder}: manifest not read (${(error as Error).message}); importing its PNGs from their own metadata`);
     return plainFolderPlan();
   }
 }
 
-export async function importFolder(item: FolderItem, index: VariationIndex): Promise<FolderRows> {
+/** The item's folder is read where it is (its stored form resolved against the project) and its rows name it as stored. */
+export async function importFolder(item: FolderItem, index: VariationIndex, projectDir: string): Promise<FolderRows> {
+  const folder = resolve(projectDir, item.session_dir);
   const problems: string[] = [];
-  const plan = await planOf(item, problems);
+  const plan = await planOf(folder, item, problems);
   const rows: FolderRows = { imported: [], imported_prompts: [], imported_sessions: [], problems };
   const unreadable: string[] = [];
   const indexes: number[] = [];
   for (const [name] of item.files) {
     if (!isPng(name)) continue;
-    const read = await readPng(join(item.session_dir, name), plan);
+    const read = await readPng(join(folder, name), plan);
     if (read instanceof Error) {
       unreadable.push(`${name}: ${read.message}`);
-      problems.push(`${join(item.session_dir, name)}: skipped, ${read.message}`);
+      problems.push(`${join(folder, name)}: skipped, ${read.message}`);
       continue;
     }
-    const [image, prompt] = rowsOf(item.session_dir, name, read, plan, index);
+    const [image, prompt] = rowsOf(folder, item.session_dir, name, read, plan, index);
     rows.imported.push(image);
     rows.imported_prompts.push(prompt);
     if (prompt.idx >= 0) indexes.push(prompt.idx);
   }
   const planned = plan.planned ?? (indexes.length ? Math.max(rows.imported.length, Math.max(...indexes) + (indexes.includes(0) ? 1 : 0)) : rows.imported.length);
   rows.imported_sessions.push({
-    session_dir: item.session_dir, session: basename(item.session_dir), format: plan.format, confidence: plan.confidence, status: plan.status,
+    session_dir: item.session_dir, session: basename(folder), format: plan.format, confidence: plan.confidence, status: plan.status,
     planned, present: rows.imported.length, failed_indexes: failedIndexes(planned, indexes), unreadable,
   });
   return rows;

@@ -55,7 +55,7 @@ export class ImportPool {
   }
 
   async import(item: FolderItem): Promise<FolderRows> {
-    if (this.workers.length === 0) return importFolder(item, this.index());
+    if (this.workers.length === 0) return importFolder(item, this.index(), this.source.projectDir);
     while (this.idle.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
     const worker = this.idle.pop()!;
     return new Promise<FolderRows>((resolve, reject) => {

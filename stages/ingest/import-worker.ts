@@ -9,7 +9,7 @@ const source = workerData as IndexSource;
 const index = new VariationIndex(source.dirs, source.projectDir, source.templateDirs);
 
 parentPort!.on('message', (item: FolderItem) => {
-  importFolder(item, index).then(
+  importFolder(item, index, source.projectDir).then(
     (rows) => parentPort!.postMessage({ rows }),
     (error: Error) => parentPort!.postMessage({ error: error.message }),
   );

@@ -15,7 +15,7 @@ import { storedPath } from '../../src/project.js';
 import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
 import type { FolderItem } from './folder.js';
 import type { ImportPool } from './import-pool.js';
-import { describeScan, expandRoots, scanFolders, type ScannedFolder } from './roots.js';
+import { describeScan, expandRoots, scanFolders, type Root, type ScannedFolder } from './roots.js';
 import { yamlFilesUnder } from './variation-files.js';
 
 export const ingestParams = z.object({
@@ -38,6 +38,7 @@ interface State {
 
 /** The folders observe() last scanned, for the items() call that follows it in the same run. */
 let lastScan: { roots: string; folders: ScannedFolder[] } | undefined;
+const rootsKey = (roots: Root[], projectDir: string) => JSON.stringify([projectDir, roots]);
 
 const absolute = (dirs: string[], projectDir: string) => dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
 const variationDirs = (p: Params, projectDir: string) => absolute(p.ingest.variations_dirs, projectDir);
@@ -61,16 +62,16 @@ export default defineMapStage<Params, FolderItem, State>({
   // need no entries in the engine's stat cache, and their content is hashed once, by the import.
   async observe(ctx) {
     const roots = await expandRoots(ctx.params.ingest.paths, ctx.projectDir);
-    const folders = scanFolders(roots);
-    lastScan = { roots: roots.join('\0'), folders };
+    const folders = scanFolders(roots, ctx.projectDir);
+    lastScan = { roots: rootsKey(roots, ctx.projectDir), folders };
     return { folders: describeScan(folders) };
   },
   async items(ctx) {
     const roots = await expandRoots(ctx.params.ingest.paths, ctx.projectDir);
     // The scan the fingerprint was just taken from, once: the items are then exactly what it saw.
-    const scanned = lastScan?.roots === roots.join('\0') ? lastScan.folders : scanFolders(roots);
+    const scanned = lastScan?.roots === rootsKey(roots, ctx.projectDir) ? lastScan.folders : scanFolders(roots, ctx.projectDir);
     lastScan = undefined;
-    return scanned.map(({ dir, files }) => ({ session_dir: dir, files }));
+    return scanned.map(({ stored, files }) => ({ session_dir: stored, files }));
   },
   // A changed variation or template file can change every mapping: it re-imports all folders.
   async resources(ctx) {

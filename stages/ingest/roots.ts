@@ -5,7 +5,7 @@
 // hashes each file while it parses it.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { InputError } from '../../src/errors.js';
 import { hashBytes } from '../../src/hash.js';
 import { glob, isGlobPattern } from '../../src/glob.js';
@@ -14,16 +14,23 @@ import { glob, isGlobPattern } from '../../src/glob.js';
 export type FileStat = [name: string, size: number, mtimeMs: number, ino: number];
 
 export interface ScannedFolder {
-  dir: string;
+  /** the folder as the tables store it (storedFolder) */
+  stored: string;
   /** the PNG and JSON files directly in the folder, by name */
   files: FileStat[];
+}
+
+/** A folder `ingest.paths` named, absolute, and whether the user wrote it relative to the project. */
+export interface Root {
+  dir: string;
+  relative: boolean;
 }
 
 const expandHome = (path: string) => (path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path);
 
 /** Each path or glob as absolute folders; one that names nothing is bad input, named. */
-export async function expandRoots(paths: string[], projectDir: string): Promise<string[]> {
-  const roots: string[] = [];
+export async function expandRoots(paths: string[], projectDir: string): Promise<Root[]> {
+  const roots = new Map<string, Root>();
   for (const written of paths) {
     const path = expandHome(written);
     const absolute = isAbsolute(path) ? path : resolve(projectDir, path);
@@ -31,9 +38,22 @@ export async function expandRoots(paths: string[], projectDir: string): Promise<
       ? (await glob(absolute, { onlyDirectories: true, absolute: true })).sort()
       : existsSync(absolute) && statSync(absolute).isDirectory() ? [absolute] : [];
     if (found.length === 0) throw new InputError(`ingest path ${JSON.stringify(written)} names no folder (looked for ${absolute})`, { field: 'ingest.paths' });
-    roots.push(...found);
+    for (const dir of found) if (!roots.has(dir)) roots.set(dir, { dir, relative: !isAbsolute(path) });
   }
-  return [...new Set(roots)];
+  return [...roots.values()];
+}
+
+/**
+ * A folder as the tables store it, so that they survive a moved project: relative to the
+ * project when inside it, and when `ingest.paths` named its root relative to the project
+ * (the two move together); absolute otherwise, as the user's own folders stay where they
+ * are. Readers resolve it against the project folder.
+ */
+export function storedFolder(dir: string, root: Root, projectDir: string): string {
+  const rel = relative(projectDir, dir);
+  const inside = !rel.startsWith('..') && !isAbsolute(rel);
+  if (inside) return rel || '.';
+  return root.relative ? rel : dir;
 }
 
 const wanted = /\.(png|json)$/i;
@@ -44,12 +64,12 @@ const png = /\.png$/i;
  * files stat'ed; sdgen's `dryrun/` payload folders hold none. Names starting with a dot
  * are skipped, links followed, each real folder walked once.
  */
-export function scanFolders(roots: string[]): ScannedFolder[] {
+export function scanFolders(roots: Root[], projectDir: string): ScannedFolder[] {
   const folders: ScannedFolder[] = [];
   const walked = new Set<string>();
-  const pending = [...roots].reverse();
+  const pending = roots.map((root) => ({ dir: root.dir, root })).reverse();
   while (pending.length > 0) {
-    const dir = pending.pop()!;
+    const { dir, root } = pending.pop()!;
     const self = statSync(dir, { throwIfNoEntry: false });
     if (!self?.isDirectory() || walked.has(`${self.dev}:${self.ino}`)) continue;
     walked.add(`${self.dev}:${self.ino}`);
@@ -65,10 +85,10 @@ export function scanFolders(roots: string[]): ScannedFolder[] {
         else if (s?.isDirectory()) subdirs.push(path);
       } else if (entry.isSymbolicLink()) subdirs.push(path);
     }
-    if (files.some(([name]) => png.test(name))) folders.push({ dir, files: files.sort((a, b) => (a[0] < b[0] ? -1 : 1)) });
-    pending.push(...subdirs.sort().reverse());
+    if (files.some(([name]) => png.test(name))) folders.push({ stored: storedFolder(dir, root, projectDir), files: files.sort((a, b) => (a[0] < b[0] ? -1 : 1)) });
+    pending.push(...subdirs.sort().reverse().map((sub) => ({ dir: sub, root })));
   }
-  return folders.sort((a, b) => (a.dir < b.dir ? -1 : 1));
+  return folders.sort((a, b) => (a.stored < b.stored ? -1 : 1));
 }
 
 /** What `pipeline status` shows when the folders changed: counts, and a digest of every stat. */
@@ -77,7 +97,7 @@ export function describeScan(folders: ScannedFolder[]): string {
   let listing = '';
   for (const f of folders) {
     files += f.files.length;
-    listing += `${f.dir}\n${f.files.join('\n')}\n`;
+    listing += `${f.stored}\n${f.files.join('\n')}\n`;
   }
   return `${folders.length} folders, ${files} files (stats ${hashBytes(listing).slice(0, 12)})`;
 }
