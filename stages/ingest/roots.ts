@@ -67,37 +67,47 @@ const png = /\.png$/i;
 export function scanFolders(roots: Root[], projectDir: string): ScannedFolder[] {
   const folders: ScannedFolder[] = [];
   const walked = new Set<string>();
-  const pending = roots.map((root) => ({ dir: root.dir, root })).reverse();
+  // Each folder's stored form is its parent's plus its name: path.relative per folder costs more than the stats.
+  const pending = roots.map((root) => ({ dir: root.dir, stored: storedFolder(root.dir, root, projectDir) })).reverse();
   while (pending.length > 0) {
-    const { dir, root } = pending.pop()!;
+    const { dir, stored } = pending.pop()!;
     const self = statSync(dir, { throwIfNoEntry: false });
     if (!self?.isDirectory() || walked.has(`${self.dev}:${self.ino}`)) continue;
     walked.add(`${self.dev}:${self.ino}`);
     const files: FileStat[] = [];
     const subdirs: string[] = [];
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name.startsWith('.')) continue;
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory()) subdirs.push(path);
-      else if (wanted.test(entry.name) && (entry.isFile() || entry.isSymbolicLink())) {
-        const s = statSync(path, { throwIfNoEntry: false });
-        if (s?.isFile()) files.push([entry.name, s.size, s.mtimeMs, s.ino]);
-        else if (s?.isDirectory()) subdirs.push(path);
-      } else if (entry.isSymbolicLink()) subdirs.push(path);
+      const name = entry.name;
+      if (name.startsWith('.')) continue;
+      if (entry.isDirectory()) subdirs.push(name);
+      else if (wanted.test(name) && (entry.isFile() || entry.isSymbolicLink())) {
+        const s = statSync(`${dir}/${name}`, { throwIfNoEntry: false });
+        if (s?.isFile()) files.push([name, s.size, s.mtimeMs, s.ino]);
+        else if (s?.isDirectory()) subdirs.push(name);
+      } else if (entry.isSymbolicLink()) subdirs.push(name);
     }
-    if (files.some(([name]) => png.test(name))) folders.push({ stored: storedFolder(dir, root, projectDir), files: files.sort((a, b) => (a[0] < b[0] ? -1 : 1)) });
-    pending.push(...subdirs.sort().reverse().map((sub) => ({ dir: sub, root })));
+    if (files.some(([name]) => png.test(name))) folders.push({ stored, files: files.sort((a, b) => (a[0] < b[0] ? -1 : 1)) });
+    for (const name of subdirs.sort().reverse()) pending.push({ dir: `${dir}/${name}`, stored: stored === '.' ? name : `${stored}/${name}` });
   }
   return folders.sort((a, b) => (a.stored < b.stored ? -1 : 1));
 }
 
-/** What `pipeline status` shows when the folders changed: counts, and a digest of every stat. */
+/** What `pipeline status` shows when the folders changed: counts, and a digest of every name and stat. */
 export function describeScan(folders: ScannedFolder[]): string {
-  let files = 0;
-  let listing = '';
+  const count = folders.reduce((n, f) => n + f.files.length, 0);
+  // The numbers hashed as their bytes: 60,000 of them turned into text would cost more than the stats.
+  const numbers = new Float64Array(count * 3);
+  let names = '';
+  let i = 0;
   for (const f of folders) {
-    files += f.files.length;
-    listing += `${f.stored}\n${f.files.join('\n')}\n`;
+    names += `${f.stored}\n`;
+    for (const [name, size, mtimeMs, ino] of f.files) {
+      names += `\t${name}\n`;
+      numbers[i++] = size;
+      numbers[i++] = mtimeMs;
+      numbers[i++] = ino;
+    }
   }
-  return `${folders.length} folders, ${files} files (stats ${hashBytes(listing).slice(0, 12)})`;
+  const digest = hashBytes(hashBytes(names) + hashBytes(new Uint8Array(numbers.buffer)));
+  return `${folders.length} folders, ${count} files (stats ${digest.slice(0, 12)})`;
 }
