@@ -1,10 +1,12 @@
 // Importing a history: sdgen V2 session folders of small real PNGs (each with A1111's
 // parameters chunk), timed through the real CLI for the first import, a no-op rescan
-// (median of 3) and a rescan after one new session, next to `sha256sum` over the same
+// (median of 5) and a rescan after one new session, next to `sha256sum` over the same
 // files measured in the same run (reading every byte once, one core: the floor for
 // anything that must hash the files), and the no-op next to the same CLI's no-op over an
-// empty results folder (what starting node, loading the engine and opening DuckDB cost). BENCH_IMAGES (default 20,000) and BENCH_PER_SESSION
-// (default 100) size it; BENCH_KEEP=1 keeps the folders.
+// empty results folder (what starting node, loading the engine and opening DuckDB cost),
+// the two interleaved. Each line also gives CPU seconds, which a shared machine inflates
+// far less than wall time. BENCH_IMAGES (default 20,000) and BENCH_PER_SESSION (default
+// 100) size it; BENCH_KEEP=1 keeps the folders.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
