@@ -2,9 +2,9 @@
 // prompt, template, chunk and theme files did, in their `imports:` (`HairColor:
 // ../variations/hair.yaml`). Naming each variation file's axis by that placeholder gives
 // imported images the axis names generated images have.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { readYaml } from '../../src/yaml-file.js';
 import { isChunkPath, isInlineText } from '../resolve/templates/imports.js';
 import { kindOf } from '../resolve/templates/loader.js';
 import { yamlFilesUnder } from './variation-files.js';
@@ -19,14 +19,18 @@ function importedFiles(value: unknown, file: string, projectDir: string): string
     .filter((p): p is string => p !== undefined);
 }
 
+/** The file's `imports:` when it is a prompt, template, chunk or theme file (by name or by its `type:`). */
 function importsOf(path: string): Record<string, unknown> {
+  let data: unknown;
   try {
-    const data = parse(readFileSync(path, 'utf8')) as { imports?: unknown } | null;
-    return data && typeof data.imports === 'object' && data.imports !== null && !Array.isArray(data.imports) ? (data.imports as Record<string, unknown>) : {};
+    data = readYaml(path).data;
   } catch {
     // A file the user's templates cannot parse names no placeholder; resolve reports it where it matters.
     return {};
   }
+  if (kindOf(path, data) === 'variations' || typeof data !== 'object' || data === null) return {};
+  const imports = (data as { imports?: unknown }).imports;
+  return typeof imports === 'object' && imports !== null && !Array.isArray(imports) ? (imports as Record<string, unknown>) : {};
 }
 
 /**
@@ -36,7 +40,6 @@ function importsOf(path: string): Record<string, unknown> {
 export function placeholderNames(dirs: string[], projectDir: string): Map<string, string> {
   const uses = new Map<string, Map<string, number>>();
   for (const path of dirs.flatMap(yamlFilesUnder)) {
-    if (kindOf(path) === 'variations' && !/\btype:\s*(prompt|template|theme_config)\b/.test(readFileSync(path, 'utf8'))) continue;
     for (const [placeholder, value] of Object.entries(importsOf(path))) {
       for (const file of importedFiles(value, path, projectDir)) {
         const counts = uses.get(file) ?? new Map<string, number>();
