@@ -1,26 +1,13 @@
 // The Automatic1111 WebUI HTTP API (also Forge and SD.Next, started with --api): the
 // txt2img payload built from a planned prompt row, the call itself, the start-up checks
-// (/sdapi/v1/options, /sdapi/v1/sd-models) and the reading of `info`, a JSON string.
+// (/sdapi/v1/options, /sdapi/v1/sd-models) and the reading of `info`, a JSON string, with
+// each image measured from its PNG header. The requests themselves: a1111-http.ts.
 import { readFileSync } from 'node:fs';
 import type { PromptRow } from '../schemas/tables.js';
+import { A1111Error, request, type RequestLimits } from './a1111-http.js';
+import { pngSize } from './png-text.js';
 
-/** Why a request failed, which decides whether trying again can help. */
-export type FailureKind = 'connection' | 'timeout' | 'server' | 'request' | 'response';
-
-export class A1111Error extends Error {
-  constructor(
-    message: string,
-    readonly kind: FailureKind,
-    readonly endpoint: string,
-  ) {
-    super(message);
-    this.name = 'A1111Error';
-  }
-  /** Connection errors, timeouts and 5xx can succeed on retry; a 4xx or a bad response cannot. */
-  get retryable(): boolean {
-    return this.kind === 'connection' || this.kind === 'timeout' || this.kind === 'server';
-  }
-}
+export { A1111Error, type FailureKind, request, type RequestLimits } from './a1111-http.js';
 
 export interface LoraRef {
   name: string;
@@ -128,6 +115,9 @@ export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Re
 
 export interface Txt2imgResult {
   png: Buffer;
+  /** read from the PNG's IHDR: what came back, not what was asked */
+  width: number;
+  height: number;
   seed: number;
   modelName: string;
   modelHash: string;
@@ -143,37 +133,40 @@ export interface SdModel {
   filename: string;
 }
 
-export async function request(endpoint: string, path: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, endpoint), { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    const e = error as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError') throw new A1111Error(`${endpoint}${path}: no answer within ${timeoutMs / 1000} s`, 'timeout', endpoint);
-    throw new A1111Error(`${endpoint}${path}: cannot connect (${e.cause?.code ?? e.message})`, 'connection', endpoint);
-  }
-  const text = await response.text().catch(() => '');
-  if (!response.ok) {
-    let detail = text.slice(0, 300);
-    try {
-      const body = JSON.parse(text) as { error?: string; detail?: unknown };
-      detail = [body.error, typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail)].filter(Boolean).join(': ');
-    } catch {}
-    const kind: FailureKind = response.status >= 500 ? 'server' : 'request';
-    throw new A1111Error(`${endpoint}${path}: HTTP ${response.status} ${detail}`, kind, endpoint);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new A1111Error(`${endpoint}${path}: expected a JSON response, got ${JSON.stringify(text.slice(0, 80))}`, 'response', endpoint);
-  }
+const post = (endpoint: string, path: string, body: unknown, limits: RequestLimits) =>
+  request(endpoint, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, limits);
+
+export interface Txt2imgLimits extends RequestLimits {
+  /** the most pixels (width x height) an image may have; default 64 megapixels */
+  maxPixels?: number;
 }
 
-const post = (endpoint: string, path: string, body: unknown, timeoutMs: number) =>
-  request(endpoint, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs);
+export const defaultMaxImagePixels = 64_000_000;
 
-/** Read image i of a txt2img response: the PNG and, from `info`, the real seed and model. */
-export function parseTxt2imgResponse(endpoint: string, body: unknown, index = 0): Txt2imgResult {
+/**
+ * An image's real size, from its PNG header, measured before the base64 is decoded: a
+ * server that renders far larger than asked (or lies) is refused before it costs memory.
+ */
+function measuredImage(endpoint: string, base64: string, index: number, maxPixels: number): { png: Buffer; width: number; height: number } {
+  const data = base64.replace(/^data:image\/\w+;base64,/, '');
+  let size: { width: number; height: number };
+  try {
+    size = pngSize(Buffer.from(data.slice(0, 32), 'base64'));
+  } catch (error) {
+    throw new A1111Error(`${endpoint}: txt2img image ${index} is not a PNG (${(error as Error).message}); set the WebUI's image format to png`, 'response', endpoint);
+  }
+  if (size.width * size.height > maxPixels) {
+    const mp = (n: number) => `${Math.round(n / 1e5) / 10} megapixels`;
+    throw new A1111Error(
+      `${endpoint}: txt2img image ${index} is ${size.width}x${size.height} (${mp(size.width * size.height)}), over the ${mp(maxPixels)} limit (generate.max_image_megapixels)`,
+      'response', endpoint,
+    );
+  }
+  return { png: Buffer.from(data, 'base64'), ...size };
+}
+
+/** Read image i of a txt2img response: the PNG with its real size and, from `info`, the real seed and model. */
+export function parseTxt2imgResponse(endpoint: string, body: unknown, index = 0, maxPixels = defaultMaxImagePixels): Txt2imgResult {
   const response = body as { images?: unknown; info?: unknown };
   const image = Array.isArray(response.images) ? response.images[index] : undefined;
   if (typeof image !== 'string') throw new A1111Error(`${endpoint}: txt2img response has no image ${index}`, 'response', endpoint);
@@ -186,7 +179,7 @@ export function parseTxt2imgResponse(endpoint: string, body: unknown, index = 0)
   const seeds = info.all_seeds as number[] | undefined;
   const infotexts = info.infotexts as string[] | undefined;
   return {
-    png: Buffer.from(image.replace(/^data:image\/\w+;base64,/, ''), 'base64'),
+    ...measuredImage(endpoint, image, index, maxPixels),
     seed: Number(seeds?.[index] ?? info.seed ?? -1),
     modelName: String(info.sd_model_name ?? ''),
     modelHash: String(info.sd_model_hash ?? ''),
@@ -194,8 +187,9 @@ export function parseTxt2imgResponse(endpoint: string, body: unknown, index = 0)
   };
 }
 
-export async function txt2img(endpoint: string, payload: Record<string, unknown>, timeoutMs: number): Promise<Txt2imgResult> {
-  return parseTxt2imgResponse(endpoint, await post(endpoint, '/sdapi/v1/txt2img', payload, timeoutMs));
+export async function txt2img(endpoint: string, payload: Record<string, unknown>, limits: Txt2imgLimits): Promise<Txt2imgResult> {
+  const body = await post(endpoint, '/sdapi/v1/txt2img', payload, limits);
+  return parseTxt2imgResponse(endpoint, body, 0, limits.maxPixels ?? defaultMaxImagePixels);
 }
 
 export interface ServerCheck {
@@ -215,8 +209,8 @@ export async function checkServer(endpoint: string, model: string | null | undef
   let options: { sd_model_checkpoint?: string };
   let models: SdModel[];
   try {
-    options = (await request(endpoint, '/sdapi/v1/options', {}, timeoutMs)) as typeof options;
-    models = (await request(endpoint, '/sdapi/v1/sd-models', {}, timeoutMs)) as SdModel[];
+    options = (await request(endpoint, '/sdapi/v1/options', {}, { timeoutMs })) as typeof options;
+    models = (await request(endpoint, '/sdapi/v1/sd-models', {}, { timeoutMs })) as SdModel[];
   } catch (error) {
     const e = error as Error;
     throw new A1111Error(
@@ -245,23 +239,23 @@ export interface ListedLora {
 
 /** The LoRAs the WebUI knows; a file copied in since its last refresh is not among them. */
 export async function listLoras(endpoint: string, timeoutMs = 10_000): Promise<ListedLora[]> {
-  const body = await request(endpoint, '/sdapi/v1/loras', {}, timeoutMs);
+  const body = await request(endpoint, '/sdapi/v1/loras', {}, { timeoutMs });
   if (!Array.isArray(body)) throw new A1111Error(`GET /sdapi/v1/loras on ${endpoint} answered ${JSON.stringify(body).slice(0, 80)}, not a list`, 'response', endpoint);
   return body.map((entry: Partial<ListedLora>) => ({ name: String(entry.name ?? ''), alias: entry.alias, path: String(entry.path ?? ''), metadata: entry.metadata ?? {} }));
 }
 
 /** POST /sdapi/v1/refresh-loras: rescan the LoRA folders (after copying a file in). */
 export async function refreshLoras(endpoint: string, timeoutMs = 30_000): Promise<void> {
-  await request(endpoint, '/sdapi/v1/refresh-loras', { method: 'POST' }, timeoutMs);
+  await request(endpoint, '/sdapi/v1/refresh-loras', { method: 'POST' }, { timeoutMs });
 }
 
 /** The checkpoint loaded on the server, as `name.safetensors [hash]`: what unpinned images come from. */
 export async function loadedCheckpoint(endpoint: string, timeoutMs = 10_000): Promise<string> {
-  const options = (await request(endpoint, '/sdapi/v1/options', {}, timeoutMs)) as { sd_model_checkpoint?: string };
+  const options = (await request(endpoint, '/sdapi/v1/options', {}, { timeoutMs })) as { sd_model_checkpoint?: string };
   const title = options.sd_model_checkpoint ?? '';
   if (/\[[0-9a-f]+\]\s*$/i.test(title)) return title;
   // Some servers report the bare file name: its hash comes from the model list.
-  const models = (await request(endpoint, '/sdapi/v1/sd-models', {}, timeoutMs)) as SdModel[];
+  const models = (await request(endpoint, '/sdapi/v1/sd-models', {}, { timeoutMs })) as SdModel[];
   const found = models.find((m) => matchesModel(m, title));
   const hash = found?.sha256 ?? found?.hash;
   return hash ? `${found!.title.replace(/\s*\[[^\]]*\]\s*$/, '')} [${hash}]` : title || 'unknown';

@@ -173,6 +173,17 @@ export interface PngHead {
   texts: Record<string, string>;
 }
 
+/**
+ * Width and height from the IHDR chunk, which the PNG format puts first: 24 bytes are
+ * enough, so a server's image can be measured before it is decoded.
+ */
+export function pngSize(head: Uint8Array): { width: number; height: number } {
+  const bytes = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (!isPng(bytes)) throw new Error('not a PNG: the 8-byte PNG signature is missing');
+  if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw new Error('the first PNG chunk is not IHDR');
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+}
+
 const iend = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
 
 /**

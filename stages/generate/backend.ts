@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { operational } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import {
-  A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef,
+  A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef, type Txt2imgResult,
 } from '../../adapters/a1111.js';
 import { createEndpointPool, PoolTaskError } from '../../adapters/endpoint-pool.js';
 import { serverNames, unknownName } from '../../adapters/a1111-lists.js';
@@ -21,7 +21,9 @@ export const generateParams = z.object({
   endpoints: operational(z.array(z.string().url()).min(1).default(['http://127.0.0.1:7860'])),
   concurrency: operational(z.number().int().min(1).default(2).describe('requests in flight per endpoint')),
   retries: operational(z.number().int().min(0).default(3)),
-  timeout_s: operational(z.number().positive().default(600)),
+  timeout_s: operational(z.number().positive().default(600).describe('per request, body included; a timeout is retried like a 5xx')),
+  max_response_mb: operational(z.number().positive().default(64).describe('a txt2img answer larger than this is refused while it streams in')),
+  max_image_megapixels: operational(z.number().positive().default(64).describe('an image larger than this (its real size, from the PNG) is refused')),
   model: z.string().nullable().default(null).describe('checkpoint (title, name or hash) to pin'),
   loras: z.array(z.string()).default([]).describe("added to every prompt: 'name:0.8' or '<lora:name:0.8>'"),
   lora_dirs: z.array(z.string()).default(['data/models/lora']).describe('synthetic: where NAME.safetensors is looked for'),
@@ -98,11 +100,12 @@ async function createSynthetic(params: GenerateParams, projectDir: string): Prom
 }
 
 /** The PNG's `parameters`: the server's own infotext, with the model added when it lacks one. */
-function tagModel(png: Buffer, infotext: string | null, payload: Record<string, unknown>, seed: number, modelName: string, modelHash: string): Buffer {
+function tagModel(payload: Record<string, unknown>, image: Txt2imgResult): Buffer {
+  const { png, infotext, seed, modelName, modelHash } = image;
   const parsed = infotext ? parseParameters(infotext) : null;
   const settings = parsed?.settings ?? {
     Steps: String(payload.steps), Sampler: String(payload.sampler_name ?? 'Euler a'), 'CFG scale': String(payload.cfg_scale),
-    Seed: String(seed), Size: `${payload.width}x${payload.height}`,
+    Seed: String(seed), Size: `${image.width}x${image.height}`,
   };
   if (parsed && settings['Model'] && settings['Model hash']) return writePngText(png, { parameters: infotext! });
   const tagged = { ...settings, 'Model hash': settings['Model hash'] || modelHash, Model: settings['Model'] || modelName };
@@ -119,7 +122,7 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
   if (!up.length) throw new Error(`no A1111 endpoint is reachable:\n${reasons.join('\n')}`);
   for (const r of reasons) warn(`${r}; it is kept in the pool and retried later`);
   const known = await serverNames(up[0]!.endpoint);
-  const timeoutMs = params.timeout_s * 1000;
+  const limits = { timeoutMs: params.timeout_s * 1000, maxBytes: params.max_response_mb * 1024 * 1024, maxPixels: params.max_image_megapixels * 1e6 };
   const loras = params.loras.map(parseLoraSpec);
   const pool = createEndpointPool({
     endpoints: params.endpoints,
@@ -140,16 +143,14 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
       const refused = unknownName(payload, known, up[0]!.endpoint);
       if (refused) throw new InputError(refused, { file: row.source, field: 'parameters' });
       const used = lorasInPrompt(String(payload.prompt)).map(loraText);
-      const width = Number(payload.width);
-      const height = Number(payload.height);
       try {
-        const { value, endpoint } = await pool.run((ep) => txt2img(ep, payload, timeoutMs));
-        const png = tagModel(value.png, value.infotext, payload, value.seed, value.modelName, value.modelHash);
+        const { value, endpoint } = await pool.run((ep) => txt2img(ep, payload, limits));
+        const png = tagModel(payload, value);
         const status = (await isUniformImage(png)) ? 'blank' : 'ok';
-        return { png, seed: value.seed, width, height, endpoint, modelName: value.modelName, modelHash: value.modelHash, loras: used, status, error: status === 'blank' ? 'uniform image (all one colour)' : null, rendered: null, genMs: performance.now() - started };
+        return { png, seed: value.seed, width: value.width, height: value.height, endpoint, modelName: value.modelName, modelHash: value.modelHash, loras: used, status, error: status === 'blank' ? 'uniform image (all one colour)' : null, rendered: null, genMs: performance.now() - started };
       } catch (error) {
         const endpoint = error instanceof PoolTaskError ? error.endpoint : '';
-        return { png: null, seed: row.seed, width, height, endpoint, modelName: '', modelHash: '', loras: used, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
+        return { png: null, seed: row.seed, width: Number(payload.width), height: Number(payload.height), endpoint, modelName: '', modelHash: '', loras: used, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
       }
     },
     async close() {

@@ -1,7 +1,9 @@
 // A local stand-in for the Automatic1111 WebUI API (--api), with the real request and
 // response shapes (`info` is a JSON *string*), one job at a time like a real GPU, and
 // the faults real servers show: refused connections while restarting, 500s with
-// {error, detail}, requests that never answer, all-black images.
+// {error, detail}, requests that never answer, all-black images; and a hostile server's:
+// a body that never ends, an image far larger than asked, a redirect elsewhere, a body
+// that stalls half way.
 // Other engineers' tests import startA1111StandIn too.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -10,8 +12,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeChunk } from '../../adapters/png-text.js';
 import { readSafetensorsHeader } from '../../adapters/safetensors.js';
+import { giantPng, streamHuge } from './a1111-hostile.js';
 
-export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset';
+/**
+ * `huge`: a 200 answer whose body streams on (1.5 GB by default, no content-length) until
+ * the client hangs up; `giant`: a real 16000x16000 PNG whatever was asked; `redirect`: a
+ * 307 to `redirectTo`; `slowbody`: headers and half a JSON body, then silence.
+ */
+export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset' | 'huge' | 'giant' | 'redirect' | 'slowbody';
 
 export interface StandInModel {
   title: string;
@@ -41,6 +49,10 @@ export interface StandInOptions {
   loraDir?: string;
   /** what GET /sdapi/v1/loras lists when there is no loraDir (models/Lora on the server) */
   loras?: StandInLora[];
+  /** where a `redirect` fault sends the client (a URL; the path is kept) */
+  redirectTo?: string;
+  /** how long a `huge` body would run if the client never hung up (default 1.5 GB) */
+  hugeBytes?: number;
 }
 
 export interface StandInLora {
@@ -61,6 +73,8 @@ export interface A1111StandIn {
   requests: RecordedRequest[];
   /** the txt2img bodies only, in arrival order */
   txt2img(): Record<string, unknown>[];
+  /** body bytes written for `huge` faults so far: how much a client took before hanging up */
+  hugeBytesSent(): number;
   /** load another checkpoint (by title, name or hash), as the WebUI's dropdown does; throws for an unknown one */
   load(model: string): void;
   /** the checkpoint loaded now (its title) */
@@ -161,6 +175,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
   const sockets = new Set<Socket>();
   let current = models[0]!;
   let txt2imgCount = 0;
+  let hugeSent = 0;
   let loras: unknown[] = options.loras && !options.loraDir ? options.loras : await scanLoras(options.loraDir);
   let gpu: Promise<unknown> = Promise.resolve();
 
@@ -179,6 +194,15 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     const fault = options.fault?.(n, body) ?? 'ok';
     if (fault === 'reset') return req.socket.destroy();
     if (fault === 'hang') return; // never answers; the client's timeout must fire
+    if (fault === 'huge') return streamHuge(res, options.hugeBytes ?? 1.5 * 1024 ** 3, (n) => (hugeSent += n));
+    if (fault === 'redirect') {
+      res.writeHead(307, { location: new URL(req.url ?? '/', options.redirectTo ?? 'http://127.0.0.1:9').href, 'content-length': 0 });
+      return void res.end();
+    }
+    if (fault === 'slowbody') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.write('{"images": ["iVBORw0KGgo'); // ...and nothing more, until the client gives up
+    }
     await onGpu(() => new Promise((r) => setTimeout(r, latencyMs)));
     if (fault === 'error500') {
       return sendJson(res, 500, { error: 'OutOfMemoryError', detail: 'CUDA out of memory. Tried to allocate 2.00 GiB', body: '', errors: '' });
@@ -188,7 +212,9 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     const requested = Number(body.seed ?? -1);
     const seed = requested === -1 ? Math.floor(Math.random() * 4294967294) : requested;
     const black = fault === 'black';
-    const png = black ? solidPng(size, [0, 0, 0]) : solidPng(size, [(seed * 37) % 256, (seed * 91) % 256, 128], seed);
+    const png = fault === 'giant'
+      ? await giantPng()
+      : black ? solidPng(size, [0, 0, 0]) : solidPng(size, [(seed * 37) % 256, (seed * 91) % 256, 128], seed);
     const width = Number(body.width ?? 512);
     const height = Number(body.height ?? 512);
     const infotext = `${String(body.prompt ?? '')}\nNegative prompt: ${String(body.negative_prompt ?? '')}\nSteps: ${body.steps ?? 20}, Sampler: ${body.sampler_name ?? 'Euler a'}, CFG scale: ${body.cfg_scale ?? 7}, Seed: ${seed}, Size: ${width}x${height}, Model hash: ${model.hash}, Model: ${model.model_name}, Version: v1.10.1`;
@@ -260,6 +286,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     url: `http://127.0.0.1:${port}`,
     requests,
     txt2img: () => requests.filter((r) => r.path === '/sdapi/v1/txt2img').map((r) => r.body ?? {}),
+    hugeBytesSent: () => hugeSent,
     load(model) {
       const wanted = findModel(model);
       if (!wanted) throw new Error(`the stand-in has no model ${model}`);
