@@ -120,6 +120,17 @@ export interface GenerationParameters {
 
 const settingPattern = /\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g;
 
+/**
+ * A1111's `Lora hashes` value: `name: hash` per LoRA, in prompt order, the name as the
+ * prompt wrote it with `:` and `,` removed (so the pairs stay parseable); the hash is the
+ * 12 hex A1111 takes from sshs_model_hash (safetensors.ts, a1111LoraShortHash).
+ */
+export function formatLoraHashes(loras: { name: string; shortHash: string }[]): string {
+  // A1111 keeps them in a dict: a name written twice appears once.
+  const byName = new Map(loras.map((l) => [l.name.replace(/[:,]/g, ''), l.shortHash]));
+  return [...byName].map(([name, hash]) => `${name}: ${hash}`).join(', ');
+}
+
 /** A1111's quote(): JSON-quote a value that holds `,`, `:` or a newline. */
 export function quoteSetting(value: string): string {
   return /[,:\n]/.test(value) ? JSON.stringify(value) : value;

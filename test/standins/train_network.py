@@ -16,6 +16,7 @@ Switches (environment):
   SDLOOP_STANDIN_STEP_S      seconds per step (default 0.001)
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -91,17 +92,26 @@ def tag_frequency(subsets, caption_extension):
     return frequency
 
 
-def write_safetensors(path, tensors, metadata):
+def serialize_safetensors(tensors, metadata):
+    """The bytes safetensors.torch.save writes: compact JSON header, tensors by name (all F32 here), padded to 8."""
     header = {"__metadata__": metadata}
     data = b""
-    for name, (shape, values) in tensors.items():
+    for name, (shape, values) in sorted(tensors.items()):
         raw = struct.pack("<%df" % len(values), *values)
         header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
         data += raw
-    text = json.dumps(header).encode()
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def precalculate_safetensors_hashes(tensors, metadata):
+    """As sd-scripts' library/train_util.py: both hashes over the file with only the ss_* metadata."""
+    b = serialize_safetensors(tensors, {k: v for k, v in metadata.items() if k.startswith("ss_")})
+    n = struct.unpack("<Q", b[:8])[0]
+    model_hash = hashlib.sha256(b[8 + n:]).hexdigest()
+    legacy_hash = hashlib.sha256(b[0x100000:0x110000]).hexdigest()[0:8]
+    return model_hash, legacy_hash
 
 
 def main():
@@ -179,7 +189,9 @@ def main():
         "ss_training_finished_at": str(int(time.time())),
         "sdloop_standin": "true",
     }
-    write_safetensors(path, tensors, metadata)
+    metadata["sshs_model_hash"], metadata["sshs_legacy_hash"] = precalculate_safetensors_hashes(tensors, metadata)
+    with open(path, "wb") as f:
+        f.write(serialize_safetensors(tensors, metadata))
     if mode == "corrupt":
         os.truncate(path, os.path.getsize(path) - 16)
     print("model saved.", flush=True)

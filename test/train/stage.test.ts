@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +74,11 @@ describe('train stage, sd-scripts (against the stand-in)', () => {
   it('runs the trainer, keeps the log under data/logs and records steps', async () => {
     const { row, dir } = await runTrain(standin);
     expect(row).toMatchObject({ trainer: 'sd-scripts', steps: 24, images: 3, base_model: '/models/base.safetensors' });
-    expect((await readSafetensorsHeader(join(dir, row.path))).metadata.sdloop_standin).toBe('true');
+    const { metadata } = await readSafetensorsHeader(join(dir, row.path));
+    expect(metadata.sdloop_standin).toBe('true');
+    // The stand-in hashes its weights as sd-scripts does: SHA-256 of the bytes after the header.
+    const bytes = readFileSync(join(dir, row.path));
+    expect(metadata.sshs_model_hash).toBe(createHash('sha256').update(bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)))).digest('hex'));
     expect(readFileSync(join(dir, 'data', 'logs', 'train-sdloop-0123456789.log'), 'utf8')).toContain('model saved.');
   });
 
