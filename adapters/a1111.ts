@@ -74,6 +74,8 @@ export interface PayloadOptions {
   /** checkpoint title, name or hash to pin with override_settings */
   model?: string | null;
   loras?: LoraRef[];
+  /** width and height when the prompt file sets none: the checkpoint family's (a1111-family.ts); 512 */
+  defaultSize?: number;
 }
 
 /** The POST /sdapi/v1/txt2img body for one planned image (one image per request). */
@@ -85,8 +87,8 @@ export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Re
     seed: row.seed,
     steps: 20,
     cfg_scale: 7,
-    width: 512,
-    height: 512,
+    width: options.defaultSize ?? 512,
+    height: options.defaultSize ?? 512,
     batch_size: 1,
     n_iter: 1,
   };

@@ -9,6 +9,7 @@ import {
   A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef, type Txt2imgResult,
 } from '../../adapters/a1111.js';
 import { createEndpointPool, PoolTaskError } from '../../adapters/endpoint-pool.js';
+import { checkpointFamily, familySize, type FamilyGuess } from '../../adapters/a1111-family.js';
 import { serverNames, unknownName } from '../../adapters/a1111-lists.js';
 import { InputError } from '../../src/errors.js';
 import { formatParameters, parseParameters, writePngText } from '../../adapters/png-text.js';
@@ -25,6 +26,8 @@ export const generateParams = z.object({
   max_response_mb: operational(z.number().positive().default(64).describe('a txt2img answer larger than this is refused while it streams in')),
   max_image_megapixels: operational(z.number().positive().default(64).describe('an image larger than this (its real size, from the PNG) is refused')),
   model: z.string().nullable().default(null).describe('checkpoint (title, name or hash) to pin'),
+  family: z.enum(['auto', 'sd15', 'sdxl']).default('auto')
+    .describe('a1111: sets the size of prompts that give none (sdxl 1024x1024, sd15 512x512); auto tells it from the checkpoint'),
   loras: z.array(z.string()).default([]).describe("added to every prompt: 'name:0.8' or '<lora:name:0.8>'"),
   lora_dirs: z.array(z.string()).default(['data/models/lora']).describe('synthetic: where NAME.safetensors is looked for'),
   failure_rate: z.number().min(0).max(1).default(0.3).describe('synthetic (demo): chance per axis that another value is drawn'),
@@ -113,6 +116,23 @@ function tagModel(payload: Record<string, unknown>, image: Txt2imgResult): Buffe
   return writePngText(png, { parameters: text });
 }
 
+/**
+ * The checkpoint family whose native size a request gets when its prompt file sets none:
+ * generate.family, or told from the pinned or loaded checkpoint on the first server that answers.
+ */
+export async function renderFamily(params: GenerateParams): Promise<FamilyGuess> {
+  if (params.family !== 'auto') return { family: params.family, how: 'generate.family' };
+  const reasons: string[] = [];
+  for (const endpoint of params.endpoints) {
+    try {
+      return await checkpointFamily(endpoint, params.model);
+    } catch (error) {
+      reasons.push((error as Error).message);
+    }
+  }
+  throw new A1111Error(`cannot tell the checkpoint's family (set generate.family to sd15 or sdxl): ${reasons.join('; ')}`, 'connection', params.endpoints[0]!);
+}
+
 async function createA1111(params: GenerateParams, warn: (m: string) => void): Promise<Backend> {
   const checks = await Promise.allSettled(params.endpoints.map((e) => checkServer(e, params.model)));
   const up = checks.flatMap((c) => (c.status === 'fulfilled' ? [c.value] : []));
@@ -124,6 +144,7 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
   const known = await serverNames(up[0]!.endpoint);
   const limits = { timeoutMs: params.timeout_s * 1000, maxBytes: params.max_response_mb * 1024 * 1024, maxPixels: params.max_image_megapixels * 1e6 };
   const loras = params.loras.map(parseLoraSpec);
+  const defaultSize = familySize[(await renderFamily(params)).family];
   const pool = createEndpointPool({
     endpoints: params.endpoints,
     concurrency: params.concurrency,
@@ -138,7 +159,7 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
     checkpoint: up[0]!.checkpoint,
     async render(row) {
       const started = performance.now();
-      const payload = txt2imgPayload(row, { model: params.model, loras });
+      const payload = txt2imgPayload(row, { model: params.model, loras, defaultSize });
       // A name the server lacks fails every image the same way: stop before sending any.
       const refused = unknownName(payload, known, up[0]!.endpoint);
       if (refused) throw new InputError(refused, { file: row.source, field: 'parameters' });

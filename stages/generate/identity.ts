@@ -13,7 +13,8 @@ import { findLoraFile } from '../../adapters/safetensors.js';
 import { hashValue } from '../../src/hash.js';
 import type { StageContext } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
-import type { GenerateParams } from './backend.js';
+import { renderFamily, type GenerateParams } from './backend.js';
+import { familySize } from '../../adapters/a1111-family.js';
 import { promotedResource, readPromoted, withPromoted } from './promoted.js';
 
 type Ctx = StageContext<{ generate: GenerateParams }>;
@@ -57,9 +58,11 @@ async function loraHasher(g: GenerateParams, ctx: Ctx): Promise<(name: string) =
 async function a1111Identities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): Promise<unknown[]> {
   const extra = g.loras.map(parseLoraSpec);
   const loraHash = await loraHasher(g, ctx);
+  // The size a request gets from the checkpoint's family is in the request, so in the identity.
+  const defaultSize = familySize[(await renderFamily(g)).family];
   return Promise.all(
     rows.map(async (row) => {
-      const request = txt2imgPayload(row, { model: g.model, loras: extra });
+      const request = txt2imgPayload(row, { model: g.model, loras: extra, defaultSize });
       const loras = await Promise.all(lorasInPrompt(String(request.prompt)).map(async (l) => [l.name, await loraHash(l.name)]));
       return { request, loras };
     }),
