@@ -19,6 +19,8 @@ export interface SimulatedLoraOptions {
   epochs: number;
   baseModel: string;
   resolution: number;
+  /** written as sd-scripts' ss_base_model_version: sdxl_base_v1-0, else sd_v1 */
+  sdxl?: boolean;
   /**
    * 0..1, default 0: how strongly this LoRA collapses diversity in the synthetic world (at
    * weight 1, that share of its renders ignore the seed and draw one picture per prompt),
@@ -86,7 +88,7 @@ function trainingMetadata(o: SimulatedLoraOptions): Record<string, string> {
     ss_steps: String(o.steps),
     ss_resolution: `(${o.resolution}, ${o.resolution})`,
     ss_sd_model_name: o.baseModel,
-    ss_base_model_version: 'sd_v1',
+    ss_base_model_version: o.sdxl ? 'sdxl_base_v1-0' : 'sd_v1',
     ss_tag_frequency: JSON.stringify(Object.fromEntries(o.subsets.map((s) => [s.dir, s.tags]))),
     ss_dataset_dirs: JSON.stringify(Object.fromEntries(o.subsets.map((s) => [s.dir, { n_repeats: s.repeats, img_count: s.images.length }]))),
   };
