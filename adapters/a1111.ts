@@ -44,7 +44,7 @@ export function withLoras(prompt: string, loras: LoraRef[]): string {
 
 /** txt2img fields copied as they are when a prompt's `parameters` set them. */
 const passThrough = [
-  'steps', 'cfg_scale', 'width', 'height', 'restore_faces', 'tiling', 'subseed', 'subseed_strength',
+  'steps', 'cfg_scale', 'width', 'height', 'batch_size', 'n_iter', 'restore_faces', 'tiling', 'subseed', 'subseed_strength',
   'seed_resize_from_h', 'seed_resize_from_w', 'denoising_strength', 'styles', 'eta', 's_churn', 's_noise',
   's_tmin', 's_tmax', 'refiner_checkpoint', 'refiner_switch_at',
 ] as const;
@@ -78,7 +78,7 @@ export interface PayloadOptions {
   defaultSize?: number;
 }
 
-/** The POST /sdapi/v1/txt2img body for one planned image (one image per request). */
+/** The POST /sdapi/v1/txt2img body for one planned prompt: one image, or the prompt file's batch_size x n_iter. */
 export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Record<string, unknown> {
   const params = row.params;
   const payload: Record<string, unknown> = {
@@ -167,31 +167,41 @@ function measuredImage(endpoint: string, base64: string, index: number, maxPixel
   return { png: Buffer.from(data, 'base64'), ...size };
 }
 
-/** Read image i of a txt2img response: the PNG with its real size and, from `info`, the real seed and model. */
-export function parseTxt2imgResponse(endpoint: string, body: unknown, index = 0, maxPixels = defaultMaxImagePixels): Txt2imgResult {
+/**
+ * Every image of a txt2img answer, in batch order, each with its real size, its own seed
+ * (`all_seeds[k]`) and infotext. A batch of several comes with the grid first
+ * (`index_of_first_image` 1) and extensions may append their own pictures (ControlNet's
+ * detect maps) after it: only the batch_size x n_iter generated images are read.
+ */
+export function parseTxt2imgResponse(endpoint: string, body: unknown, maxPixels = defaultMaxImagePixels): Txt2imgResult[] {
   const response = body as { images?: unknown; info?: unknown };
-  const image = Array.isArray(response.images) ? response.images[index] : undefined;
-  if (typeof image !== 'string') throw new A1111Error(`${endpoint}: txt2img response has no image ${index}`, 'response', endpoint);
+  const images = Array.isArray(response.images) ? (response.images as unknown[]) : [];
   let info: Record<string, unknown> = {};
   try {
     info = typeof response.info === 'string' ? JSON.parse(response.info) : ((response.info as Record<string, unknown>) ?? {});
   } catch {
     throw new A1111Error(`${endpoint}: txt2img \`info\` is not JSON`, 'response', endpoint);
   }
-  const seeds = info.all_seeds as number[] | undefined;
-  const infotexts = info.infotexts as string[] | undefined;
-  return {
-    ...measuredImage(endpoint, image, index, maxPixels),
-    seed: Number(seeds?.[index] ?? info.seed ?? -1),
-    modelName: String(info.sd_model_name ?? ''),
-    modelHash: String(info.sd_model_hash ?? ''),
-    infotext: infotexts?.[index] ?? null,
-  };
+  const seeds = Array.isArray(info.all_seeds) ? (info.all_seeds as number[]) : [];
+  const infotexts = Array.isArray(info.infotexts) ? (info.infotexts as string[]) : [];
+  const first = Number(info.index_of_first_image ?? 0) || 0;
+  const count = Math.max(1, seeds.length);
+  return Array.from({ length: count }, (_, k) => {
+    const image = images[first + k];
+    if (typeof image !== 'string') throw new A1111Error(`${endpoint}: txt2img response has no image ${first + k} (of ${images.length})`, 'response', endpoint);
+    return {
+      ...measuredImage(endpoint, image, first + k, maxPixels),
+      seed: Number(seeds[k] ?? info.seed ?? -1),
+      modelName: String(info.sd_model_name ?? ''),
+      modelHash: String(info.sd_model_hash ?? ''),
+      infotext: infotexts[first + k] ?? null,
+    };
+  });
 }
 
-export async function txt2img(endpoint: string, payload: Record<string, unknown>, limits: Txt2imgLimits): Promise<Txt2imgResult> {
+export async function txt2img(endpoint: string, payload: Record<string, unknown>, limits: Txt2imgLimits): Promise<Txt2imgResult[]> {
   const body = await post(endpoint, '/sdapi/v1/txt2img', payload, limits);
-  return parseTxt2imgResponse(endpoint, body, 0, limits.maxPixels ?? defaultMaxImagePixels);
+  return parseTxt2imgResponse(endpoint, body, limits.maxPixels ?? defaultMaxImagePixels);
 }
 
 export interface ServerCheck {

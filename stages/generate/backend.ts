@@ -53,6 +53,8 @@ export interface RenderResult {
   /** synthetic only: axis -> the key actually drawn */
   rendered: Record<string, string> | null;
   genMs: number;
+  /** the other images of the request's batch (a prompt file's batch_size x n_iter), in order, each with its own seed */
+  rest: RenderResult[];
 }
 
 export interface Backend {
@@ -92,10 +94,10 @@ async function createSynthetic(params: GenerateParams, projectDir: string): Prom
           failureRate: params.failure_rate, valueFailureRates: params.value_failure_rates, blankRate: params.blank_rate, lora,
         });
         const status = r.blank ? 'blank' : 'ok';
-        return { ...base, png: r.png, seed: r.seed, width: r.width, height: r.height, loras: r.loras.map(loraText), status, error: null, rendered: r.rendered, genMs: performance.now() - started };
+        return { ...base, png: r.png, seed: r.seed, width: r.width, height: r.height, loras: r.loras.map(loraText), status, error: null, rendered: r.rendered, genMs: performance.now() - started, rest: [] };
       } catch (error) {
         const loras = lorasInPrompt(prompted.api_prompt).map(loraText);
-        return { ...base, png: null, seed: row.seed, width: 0, height: 0, loras, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
+        return { ...base, png: null, seed: row.seed, width: 0, height: 0, loras, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started, rest: [] };
       }
     },
     async close() {},
@@ -165,13 +167,19 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
       if (refused) throw new InputError(refused, { file: row.source, field: 'parameters' });
       const used = lorasInPrompt(String(payload.prompt)).map(loraText);
       try {
-        const { value, endpoint } = await pool.run((ep) => txt2img(ep, payload, limits));
-        const png = tagModel(payload, value);
-        const status = (await isUniformImage(png)) ? 'blank' : 'ok';
-        return { png, seed: value.seed, width: value.width, height: value.height, endpoint, modelName: value.modelName, modelHash: value.modelHash, loras: used, status, error: status === 'blank' ? 'uniform image (all one colour)' : null, rendered: null, genMs: performance.now() - started };
+        const { value: images, endpoint } = await pool.run((ep) => txt2img(ep, payload, limits));
+        // The request's time is shared by the images of its batch.
+        const genMs = (performance.now() - started) / images.length;
+        const [first, ...rest] = await Promise.all(images.map(async (image): Promise<RenderResult> => {
+          const png = tagModel(payload, image);
+          const status = (await isUniformImage(png)) ? 'blank' : 'ok';
+          const error = status === 'blank' ? 'uniform image (all one colour)' : null;
+          return { png, seed: image.seed, width: image.width, height: image.height, endpoint, modelName: image.modelName, modelHash: image.modelHash, loras: used, status, error, rendered: null, genMs, rest: [] };
+        }));
+        return { ...first!, rest };
       } catch (error) {
         const endpoint = error instanceof PoolTaskError ? error.endpoint : '';
-        return { png: null, seed: row.seed, width: Number(payload.width), height: Number(payload.height), endpoint, modelName: '', modelHash: '', loras: used, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
+        return { png: null, seed: row.seed, width: Number(payload.width), height: Number(payload.height), endpoint, modelName: '', modelHash: '', loras: used, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started, rest: [] };
       }
     },
     async close() {

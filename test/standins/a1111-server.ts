@@ -211,24 +211,27 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     const model = findModel(override.sd_model_checkpoint) ?? current;
     const requested = Number(body.seed ?? -1);
     const seed = requested === -1 ? Math.floor(Math.random() * 4294967294) : requested;
-    const black = fault === 'black';
-    const png = fault === 'giant'
-      ? await giantPng()
-      : black ? solidPng(size, [0, 0, 0]) : solidPng(size, [(seed * 37) % 256, (seed * 91) % 256, 128], seed);
+    // A batch as A1111 returns it: batch_size x n_iter images with consecutive seeds, the grid first when there are several.
+    const count = Number(body.batch_size ?? 1) * Number(body.n_iter ?? 1);
+    const seeds = Array.from({ length: count }, (_, k) => seed + k);
+    const pngs = await Promise.all(seeds.map(async (s) => fault === 'giant' ? giantPng()
+      : fault === 'black' ? solidPng(size, [0, 0, 0]) : solidPng(size, [(s * 37) % 256, (s * 91) % 256, 128], s)));
+    const grid = count > 1 ? [solidPng(size, [255, 255, 255], 1)] : [];
     const width = Number(body.width ?? 512);
     const height = Number(body.height ?? 512);
-    const infotext = `${String(body.prompt ?? '')}\nNegative prompt: ${String(body.negative_prompt ?? '')}\nSteps: ${body.steps ?? 20}, Sampler: ${body.sampler_name ?? 'Euler a'}, CFG scale: ${body.cfg_scale ?? 7}, Seed: ${seed}, Size: ${width}x${height}, Model hash: ${model.hash}, Model: ${model.model_name}, Version: v1.10.1`;
+    const infotextOf = (s: number) => `${String(body.prompt ?? '')}\nNegative prompt: ${String(body.negative_prompt ?? '')}\nSteps: ${body.steps ?? 20}, Sampler: ${body.sampler_name ?? 'Euler a'}, CFG scale: ${body.cfg_scale ?? 7}, Seed: ${s}, Size: ${width}x${height}, Model hash: ${model.hash}, Model: ${model.model_name}, Version: v1.10.1`;
     const info = {
-      prompt: body.prompt ?? '', all_prompts: [body.prompt ?? ''], negative_prompt: body.negative_prompt ?? '',
-      all_negative_prompts: [body.negative_prompt ?? ''], seed, all_seeds: [seed], subseed: 1, all_subseeds: [1],
+      prompt: body.prompt ?? '', all_prompts: seeds.map(() => body.prompt ?? ''), negative_prompt: body.negative_prompt ?? '',
+      all_negative_prompts: seeds.map(() => body.negative_prompt ?? ''), seed, all_seeds: seeds, subseed: 1, all_subseeds: seeds.map(() => 1),
       subseed_strength: 0, width, height, sampler_name: body.sampler_name ?? 'Euler a', cfg_scale: body.cfg_scale ?? 7,
-      steps: body.steps ?? 20, batch_size: 1, restore_faces: false, face_restoration_model: null,
+      steps: body.steps ?? 20, batch_size: Number(body.batch_size ?? 1), restore_faces: false, face_restoration_model: null,
       sd_model_name: model.model_name, sd_model_hash: model.hash, sd_vae_name: null, sd_vae_hash: null,
       seed_resize_from_w: -1, seed_resize_from_h: -1, denoising_strength: body.denoising_strength ?? 0,
-      extra_generation_params: {}, index_of_first_image: 0, infotexts: [infotext], styles: [],
+      extra_generation_params: {}, index_of_first_image: grid.length, infotexts: [...grid.map(() => infotextOf(seed)), ...seeds.map(infotextOf)], styles: [],
       job_timestamp: '20250101120000', clip_skip: 1, is_using_inpainting_conditioning: false, version: 'v1.10.1',
     };
-    sendJson(res, 200, { images: [png.toString('base64')], parameters: body, info: JSON.stringify(info) });
+    const images = [...grid, ...pngs].map((png) => png.toString('base64'));
+    sendJson(res, 200, { images, parameters: body, info: JSON.stringify(info) });
   }
 
   async function route(req: IncomingMessage, res: ServerResponse) {
