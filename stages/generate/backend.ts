@@ -9,7 +9,7 @@ import {
   A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef, type Txt2imgResult,
 } from '../../adapters/a1111.js';
 import { createEndpointPool, PoolTaskError } from '../../adapters/endpoint-pool.js';
-import { checkpointFamily, familySize, type FamilyGuess } from '../../adapters/a1111-family.js';
+import { checkpointFamily, familyFromName, familySize, type FamilyGuess } from '../../adapters/a1111-family.js';
 import { serverNames, unknownName } from '../../adapters/a1111-lists.js';
 import { InputError } from '../../src/errors.js';
 import { formatParameters, parseParameters, writePngText } from '../../adapters/png-text.js';
@@ -132,6 +132,8 @@ export async function renderFamily(params: GenerateParams): Promise<FamilyGuess>
       reasons.push((error as Error).message);
     }
   }
+  // A pinned checkpoint still has a name to go by while every server is down (status on a laptop).
+  if (params.model) return { family: familyFromName(params.model), how: 'the name in generate.model (no server answered)' };
   throw new A1111Error(`cannot tell the checkpoint's family (set generate.family to sd15 or sdxl): ${reasons.join('; ')}`, 'connection', params.endpoints[0]!);
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { familyFromFile, familyFromName } from '../../adapters/a1111-family.js';
 import { writeSafetensors } from '../../adapters/safetensors.js';
-import { createBackend, generateParams } from '../../stages/generate/backend.js';
+import { createBackend, generateParams, renderFamily } from '../../stages/generate/backend.js';
 import { startA1111StandIn, standInModel, type A1111StandIn } from '../standins/a1111-server.js';
 import { promptRow } from '../generate/rows.js';
 
@@ -65,5 +65,14 @@ describe('the size a request gets', () => {
     const server = await startA1111StandIn({ models: [{ ...standInModel('mystery'), filename: file }] });
     servers.push(server);
     expect(await sentSize(server, {})).toBe('1024x1024');
+  });
+
+  it('goes by the pinned name while every server is down, and asks for generate.family when nothing is pinned', async () => {
+    const server = await startA1111StandIn();
+    servers.push(server);
+    await server.down();
+    const params = (over: Record<string, unknown>) => generateParams.parse({ backend: 'a1111', endpoints: [server.url], ...over });
+    expect((await renderFamily(params({ model: 'juggernautXL_v9' }))).family).toBe('sdxl');
+    await expect(renderFamily(params({}))).rejects.toThrow(/cannot tell the checkpoint's family \(set generate.family to sd15 or sdxl\)/);
   });
 });
