@@ -1,7 +1,7 @@
 // What a hostile or broken A1111-compatible server sends, for the stand-in's faults: an
 // enormous PNG (valid, 16000x16000, cheap to hold because black deflates well) and a
 // body that streams on without end.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createDeflate } from 'node:zlib';
 import { encodeChunk } from '../../adapters/png-text.js';
 
@@ -30,7 +30,7 @@ let giant: Promise<Buffer> | undefined;
 export const giantPng = () => (giant ??= blackPngStreamed(16000));
 
 /** A body that goes on until `total` bytes or until the client closes the connection. */
-export function streamHuge(res: ServerResponse, total: number, sent: (n: number) => void): void {
+function streamHuge(res: ServerResponse, total: number, sent: (n: number) => void): void {
   const chunk = Buffer.alloc(1 << 20, 0x41);
   res.writeHead(200, { 'content-type': 'application/json' });
   res.write('{"images": ["');
@@ -45,4 +45,26 @@ export function streamHuge(res: ServerResponse, total: number, sent: (n: number)
   };
   res.on('close', () => (written = total));
   pump();
+}
+
+/**
+ * The faults answered without rendering: `huge` (a body streamed until the client hangs
+ * up), `redirect` (a 307 elsewhere, the path kept), `slowbody` (half a JSON body, then
+ * silence). False for any other fault.
+ */
+export function answeredHostile(
+  fault: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: { redirectTo?: string; hugeBytes?: number; sent(n: number): void },
+): boolean {
+  if (fault === 'huge') streamHuge(res, o.hugeBytes ?? 1.5 * 1024 ** 3, o.sent);
+  else if (fault === 'redirect') {
+    res.writeHead(307, { location: new URL(req.url ?? '/', o.redirectTo ?? 'http://127.0.0.1:9').href, 'content-length': 0 });
+    res.end();
+  } else if (fault === 'slowbody') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"images": ["iVBORw0KGgo'); // ...and nothing more, until the client gives up
+  } else return false;
+  return true;
 }

@@ -12,7 +12,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeChunk } from '../../adapters/png-text.js';
 import { readSafetensorsHeader } from '../../adapters/safetensors.js';
-import { giantPng, streamHuge } from './a1111-hostile.js';
+import { answeredHostile, giantPng } from './a1111-hostile.js';
 
 /**
  * `huge`: a 200 answer whose body streams on (1.5 GB by default, no content-length) until
@@ -194,15 +194,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     const fault = options.fault?.(n, body) ?? 'ok';
     if (fault === 'reset') return req.socket.destroy();
     if (fault === 'hang') return; // never answers; the client's timeout must fire
-    if (fault === 'huge') return streamHuge(res, options.hugeBytes ?? 1.5 * 1024 ** 3, (n) => (hugeSent += n));
-    if (fault === 'redirect') {
-      res.writeHead(307, { location: new URL(req.url ?? '/', options.redirectTo ?? 'http://127.0.0.1:9').href, 'content-length': 0 });
-      return void res.end();
-    }
-    if (fault === 'slowbody') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.write('{"images": ["iVBORw0KGgo'); // ...and nothing more, until the client gives up
-    }
+    if (answeredHostile(fault, req, res, { redirectTo: options.redirectTo, hugeBytes: options.hugeBytes, sent: (n) => (hugeSent += n) })) return;
     await onGpu(() => new Promise((r) => setTimeout(r, latencyMs)));
     if (fault === 'error500') {
       return sendJson(res, 500, { error: 'OutOfMemoryError', detail: 'CUDA out of memory. Tried to allocate 2.00 GiB', body: '', errors: '' });
