@@ -2,7 +2,10 @@
 // receives it and the content of the LoRAs it names. Session names, file names, the
 // manifest snapshot, the prompt file's other values and the retry settings are not in
 // it, so none of them can re-render an image. The checkpoint (pinned, or as loaded on the
-// A1111 servers) and the renderer's version come in as the stage's resources.
+// A1111 servers) and the renderer's version come in as the stage's resources. A prompt
+// file's batch (batch_size x n_iter) is one request, so one item: its images' positions
+// and seeds are in the memoised rows, and the request (batch fields and the size the
+// checkpoint's family gives included) is what a rerun must match to replay them.
 import { isAbsolute, resolve } from 'node:path';
 import {
   A1111Error, loadedCheckpoint, lorasInPrompt, parseLoraSpec, listLoras, serverLoraIdentity, txt2imgPayload, withLoras,
