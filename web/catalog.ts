@@ -7,16 +7,17 @@
 import { resolve } from 'node:path';
 import { lockedTables, type FileSql, type ProjectFiles } from '../src/file-context.js';
 import type { Sql } from '../src/stage.js';
+import { scoredZones, type Zone } from './zones.js';
 
 const needed = ['images', 'prompts'];
 
 function axesSql(has: Set<string>): string {
   if (!has.has('scores')) {
     return `SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::DOUBLE AS p_target, NULL::DOUBLE AS margin,
-      NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
+      NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS method, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
   }
   const predictions = has.has('predictions');
-  return `SELECT s.image_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched,
+  return `SELECT s.image_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched, s.method,
       ${predictions ? 'pr.probe_value, pr.p_probe' : 'NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe'}
     FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}
     QUALIFY row_number() OVER (PARTITION BY s.image_id, s.axis ORDER BY s.prompt_id) = 1`;
@@ -28,14 +29,18 @@ function copySql(has: Set<string>): string {
   return `
     CREATE OR REPLACE TABLE web_axes_next AS ${axesSql(has)};
     CREATE OR REPLACE TABLE web_images_next AS
-    SELECT i.image_id, p.session, p.prompt, p.negative_prompt, p.source, i.prompt_id, i.seed, i.path, i.width, i.height,
+    SELECT i.image_id, p.session, p.theme, p.prompt, p.negative_prompt, p.source, i.prompt_id, i.seed, i.path, i.width, i.height,
       i.status, i.model_name, i.loras, i.session_dir, i.filename,
-      ${quality ? 'q.verdict, q.match_score' : 'NULL::VARCHAR AS verdict, NULL::DOUBLE AS match_score'},
-      a.certainty, coalesce(a.disagree, false) AS disagree,
+      -- loras are stored as name:weight; the filter asks for the name
+      list_transform(i.loras, l -> regexp_replace(l, ':[^:]*$', '')) AS lora_names,
+      -- sessions are folders named by the time they started (YYYYMMDD_HHMMSS): the date an image was made
+      try_strptime(regexp_extract(i.session_dir, '(\\d{8}_\\d{6})', 1), '%Y%m%d_%H%M%S') AS made_at,
+      ${quality ? 'q.verdict, q.match_score, q.flagged' : 'NULL::VARCHAR AS verdict, NULL::DOUBLE AS match_score, false AS flagged'},
+      a.certainty, a.margin, coalesce(a.disagree, false) AS disagree,
       row_number() OVER (ORDER BY i.session_dir, i.filename, i.image_id) AS made_order
     FROM images i JOIN prompts p USING (prompt_id)
     ${quality ? 'LEFT JOIN quality q USING (image_id)' : ''}
-    LEFT JOIN (SELECT image_id, min(abs(margin)) AS certainty,
+    LEFT JOIN (SELECT image_id, min(abs(margin)) AS certainty, min(margin) AS margin,
                  bool_or(probe_value IS NOT NULL AND probe_value <> top_value) AS disagree
                FROM web_axes_next GROUP BY image_id) a USING (image_id)
     WHERE i.image_id <> '' AND i.status <> 'failed'
@@ -53,10 +58,14 @@ const journalStandIns = `
   CREATE TEMP VIEW IF NOT EXISTS labels AS
     SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::BOOLEAN AS reject, NULL::VARCHAR AS created_at WHERE false;
   CREATE TEMP VIEW IF NOT EXISTS favourites AS
-    SELECT NULL::VARCHAR AS image_id, NULL::BOOLEAN AS favourite, NULL::VARCHAR AS created_at WHERE false;`;
+    SELECT NULL::VARCHAR AS image_id, NULL::BOOLEAN AS favourite, NULL::VARCHAR AS created_at WHERE false;
+  CREATE TEMP VIEW IF NOT EXISTS tags AS
+    SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS tag, NULL::BOOLEAN AS "on", NULL::VARCHAR AS created_at WHERE false;`;
 
 export class Catalog {
   private version = '';
+  /** the score zones the current scores were read with */
+  zones: Record<string, Zone> = {};
   private copying: Promise<void> | undefined;
 
   private constructor(
@@ -70,6 +79,11 @@ export class Catalog {
   /** A path as the tables store it (relative to the project when inside it) made absolute. */
   fileOf(stored: string): string {
     return resolve(this.project.dir, stored);
+  }
+
+  /** Whether a run has made the table (its view exists only then). */
+  has(table: string): boolean {
+    return Boolean(lockedTables(this.project)[table]);
   }
 
   static async open(files: FileSql, project: ProjectFiles): Promise<Catalog> {
@@ -99,6 +113,7 @@ export class Catalog {
   private async copy(has: Set<string>, version: string): Promise<void> {
     await this.copier(copySql(has));
     await this.sql(swapSql);
+    this.zones = scoredZones(this.project);
     this.version = version;
   }
 }
