@@ -5,13 +5,13 @@ import { element } from './api.js';
 export function zoneName(zone) {
   if (!zone) return '–';
   if (zone.kind === 'zone') return `zone ${zone.name}`;
-  if (zone.kind === 'vqa') return 'whole image (VQA)';
-  if (zone.kind === 'blank') return 'not read (blank frame)';
+  if (zone.kind === 'vqa') return 'whole (VQA)';
+  if (zone.kind === 'blank') return 'not read (blank)';
   return 'whole image';
 }
 
 /** A small picture of the region read: the full image scaled and shifted so only the box shows. */
-export function zoneCrop(detail, zone, size = 56) {
+export function zoneCrop(detail, zone, size = 44) {
   if (!zone || zone.kind === 'blank') return null;
   const [x0, y0, x1, y1] = zone.box;
   const [w, h] = [x1 - x0, y1 - y0];
