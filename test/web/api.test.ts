@@ -13,13 +13,13 @@ let url: string;
 let close: () => Promise<void>;
 let sql: <T>(q: string) => Promise<T[]>;
 const zones = { hair: { axis: 'HairColor', box: [0, 0, 1, 0.5] } };
+const settings = ['--set', 'resolve.seeds=4#100', '--set', 'resolve.count=48', '--set', `score.zones=${JSON.stringify(zones)}`, '--set', 'score.cascade_margin=1'];
 
 beforeAll(async () => {
   dir = copyProject();
   // every prompt at four seeds (100-103), so that images share seeds as in a real same-seed comparison;
   // a zone for HairColor, tried on every axis it serves, so that some readings come from it
-  const run = await pipeline(dir, ['run', 'classify', 'sessions', '--set', 'resolve.seeds=4#100', '--set', 'resolve.count=48',
-    '--set', `score.zones=${JSON.stringify(zones)}`, '--set', 'score.cascade_margin=1']);
+  const run = await pipeline(dir, ['run', 'classify', 'sessions', ...settings]);
   if (run.code !== 0) throw new Error(run.stderr);
   const files = await fileSql(projectFiles(dir));
   sql = files.sql as typeof sql;
@@ -208,6 +208,8 @@ describe('POST /api/labels', () => {
     expect(unlabelled.total).toBe((await api('/api/images?limit=1')).total - 1);
     const rows = await sqlRows(dir, `select image_id, axis, value, reject from labels`);
     expect(rows).toEqual([{ image_id: item.image_id, axis: axis.axis, value: axis.value, reject: false }]);
+    const status = await pipeline(dir, ['status', 'classify', ...settings]);
+    expect(status.stdout).toMatch(/^classify: stale\n {2}- 1 new label since the last run$/m);
   });
 
   it('refuses unknown images, axes and values, and a wrong verdict without the value shown', async () => {
