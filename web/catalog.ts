@@ -17,10 +17,14 @@ function axesSql(has: Set<string>): string {
       NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS method, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
   }
   const predictions = has.has('predictions');
-  return `SELECT s.image_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched, s.method,
+  // Two prompts that render the same picture (blank frames) share an image id: its first
+  // prompt's reading stands. arg_min over a group costs less than a window over every row.
+  return `WITH s AS (
+      SELECT image_id, axis, arg_min({'value': value, 'p_target': p_target, 'margin': margin, 'top_value': top_value, 'matched': matched, 'method': method}, prompt_id) AS r
+      FROM scores GROUP BY image_id, axis)
+    SELECT s.image_id, s.axis, s.r.value, s.r.p_target, s.r.margin, s.r.top_value, s.r.matched, s.r.method,
       ${predictions ? 'pr.probe_value, pr.p_probe' : 'NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe'}
-    FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}
-    QUALIFY row_number() OVER (PARTITION BY s.image_id, s.axis ORDER BY s.prompt_id) = 1`;
+    FROM s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}`;
 }
 
 /** The copies, as web_axes_next and web_images_next (swapped in once complete). */
@@ -36,8 +40,7 @@ function copySql(has: Set<string>): string {
       -- sessions are folders named by the time they started (YYYYMMDD_HHMMSS): the date an image was made
       try_strptime(regexp_extract(i.session_dir, '(\\d{8}_\\d{6})', 1), '%Y%m%d_%H%M%S') AS made_at,
       ${quality ? 'q.verdict, q.match_score, q.flagged' : 'NULL::VARCHAR AS verdict, NULL::DOUBLE AS match_score, false AS flagged'},
-      a.certainty, a.margin, coalesce(a.disagree, false) AS disagree,
-      row_number() OVER (ORDER BY i.session_dir, i.filename, i.image_id) AS made_order
+      a.certainty, a.margin, coalesce(a.disagree, false) AS disagree
     FROM images i JOIN prompts p USING (prompt_id)
     ${quality ? 'LEFT JOIN quality q USING (image_id)' : ''}
     LEFT JOIN (SELECT image_id, min(abs(margin)) AS certainty, min(margin) AS margin,
@@ -87,8 +90,12 @@ export class Catalog {
   }
 
   static async open(files: FileSql, project: ProjectFiles): Promise<Catalog> {
-    await files.sql(journalStandIns);
-    return new Catalog(files.sql, await files.connect(), project);
+    // every query here says its order, so the copies need not keep the files' row order (a quarter faster)
+    await files.sql(`SET preserve_insertion_order = false; ${journalStandIns}`);
+    const catalog = new Catalog(files.sql, await files.connect(), project);
+    // the first copy starts now, not at the first request: by the time a browser asks, it is usually done
+    catalog.ready().catch(() => undefined);
+    return catalog;
   }
 
   /**

@@ -57,7 +57,8 @@ export function orderOf(q: ImageQuery): string {
   const descending = (q.order ?? (q.sort === 'seed' || q.sort === 'uncertain' || q.sort === 'margin' ? 'asc' : 'desc')) === 'desc';
   const dir = descending ? 'DESC' : 'ASC';
   const keys: Record<ImageQuery['sort'], string> = {
-    date: `w.made_order ${dir}`,
+    // the order sessions and files were made in: folders are named by their start time
+    date: `w.session_dir ${dir}, w.filename ${dir}`,
     score: `w.match_score ${dir} NULLS LAST`,
     margin: `w.margin ${dir} NULLS LAST`,
     seed: `w.seed ${dir}`,

@@ -112,7 +112,7 @@ async function pngInfo(path: string): Promise<Record<string, string>> {
 /** Other renders of the same seed (another prompt, LoRA or model): the comparison that isolates what changed. */
 async function sameSeed(catalog: Catalog, id: string, seed: number) {
   const rows = await catalog.sql<{ image_id: string; session: string; prompt: string; verdict: string | null }>(
-    `SELECT image_id, session, prompt, verdict FROM web_images WHERE seed = $seed AND image_id <> $id ORDER BY made_order LIMIT 12`,
+    `SELECT image_id, session, prompt, verdict FROM web_images WHERE seed = $seed AND image_id <> $id ORDER BY session_dir, filename, image_id LIMIT 12`,
     { seed, id },
   );
   return rows.map((r) => ({ ...r, ...urls(r.image_id) }));
