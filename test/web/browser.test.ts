@@ -143,6 +143,24 @@ describe.runIf(existsSync(chromiumPath))('pipeline serve in a browser', () => {
       await page.click(`#value-seed-grid a[data-id="${other}"]`);
       await page.waitForURL(new RegExp(`image=${other}`));
 
+      // the model and the day it was made: every image here has the one model and was made today (local
+      // time, as session folders are named)
+      const day = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+      await page.goto(serve.url);
+      await page.waitForSelector('.card');
+      const model = (await request(`${serve.url}api/facets`)).json().models[0].value;
+      await page.click(`[data-filter="model:${model}"]`);
+      await page.waitForURL(new RegExp(`model=${model}`));
+      const today = day(new Date());
+      await page.fill('#from', today);
+      await page.waitForURL(new RegExp(`from=${today}`));
+      await page.waitForSelector('.card');
+      expect(await total()).toBe(all);
+      const tomorrow = day(new Date(Date.now() + 86_400_000));
+      await page.fill('#from', tomorrow);
+      await page.waitForURL(new RegExp(`from=${tomorrow}`));
+      await page.waitForFunction(() => document.querySelector('#summary')?.getAttribute('data-total') === '0');
+
       await page.goto(`${serve.url}?tag=keeper`);
       await page.waitForSelector('.card');
       expect(await page.$$eval('.card', (cards) => cards.map((c) => c.getAttribute('data-id')))).toEqual([tagged]);
