@@ -11,29 +11,37 @@ import { scoredZones, type Zone } from './zones.js';
 
 const needed = ['images', 'prompts'];
 
-function axesSql(has: Set<string>): string {
+// An image id is its content hash: two rows with one id are the same picture twice (the
+// same file in two folders, or two prompts that rendered the very same bytes), and the
+// first one stands. Such ids are rare, so their rows alone are ranked, and only when there
+// are any: ranking every row costs the copy more than all the rest of it.
+const twiceSql = `CREATE OR REPLACE TEMP TABLE web_twice AS
+  SELECT image_id FROM images WHERE image_id <> '' GROUP BY image_id HAVING count(*) > 1;`;
+
+/** `select` (rows with an image_id) once per image id: as they are for ids seen once, the first by `order` for the others. */
+function firstPerImage(select: string, twice: boolean, partition: string, order: string): string {
+  if (!twice) return select;
+  return `SELECT * FROM (${select}) WHERE image_id NOT IN (SELECT image_id FROM web_twice)
+    UNION ALL
+    (SELECT * FROM (${select}) WHERE image_id IN (SELECT image_id FROM web_twice)
+     QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY ${order}) = 1)`;
+}
+
+function axesSql(has: Set<string>, twice: boolean): string {
   if (!has.has('scores')) {
     return `SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::DOUBLE AS p_target, NULL::DOUBLE AS margin,
       NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS method, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
   }
   const predictions = has.has('predictions');
-  // Two prompts that render the same picture (blank frames) share an image id: its first
-  // prompt's reading stands. arg_min over a group costs less than a window over every row.
-  return `WITH s AS (
-      SELECT image_id, axis, arg_min({'value': value, 'p_target': p_target, 'margin': margin, 'top_value': top_value, 'matched': matched, 'method': method}, prompt_id) AS r
-      FROM scores GROUP BY image_id, axis)
-    SELECT s.image_id, s.axis, s.r.value, s.r.p_target, s.r.margin, s.r.top_value, s.r.matched, s.r.method,
+  const readings = `SELECT s.image_id, s.prompt_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched, s.method,
       ${predictions ? 'pr.probe_value, pr.p_probe' : 'NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe'}
-    FROM s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}`;
+    FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}`;
+  return `SELECT * EXCLUDE (prompt_id) FROM (${firstPerImage(readings, twice, 'image_id, axis', 'prompt_id')})`;
 }
 
-/** The copies, as web_axes_next and web_images_next (swapped in once complete). */
-function copySql(has: Set<string>): string {
+function imagesSql(has: Set<string>, twice: boolean): string {
   const quality = has.has('quality');
-  return `
-    CREATE OR REPLACE TABLE web_axes_next AS ${axesSql(has)};
-    CREATE OR REPLACE TABLE web_images_next AS
-    SELECT i.image_id, p.session, p.theme, p.prompt, p.negative_prompt, p.source, i.prompt_id, i.seed, i.path, i.width, i.height,
+  const made = `SELECT i.image_id, p.session, p.theme, p.prompt, p.negative_prompt, p.source, i.prompt_id, i.seed, i.path, i.width, i.height,
       i.status, i.model_name, i.loras, i.session_dir, i.filename,
       -- loras are stored as name:weight; the filter asks for the name
       list_transform(i.loras, l -> regexp_replace(l, ':[^:]*$', '')) AS lora_names,
@@ -41,13 +49,18 @@ function copySql(has: Set<string>): string {
       try_strptime(regexp_extract(i.session_dir, '(\\d{8}_\\d{6})', 1), '%Y%m%d_%H%M%S') AS made_at,
       ${quality ? 'q.verdict, q.match_score, q.flagged' : 'NULL::VARCHAR AS verdict, NULL::DOUBLE AS match_score, false AS flagged'},
       a.certainty, a.margin, coalesce(a.disagree, false) AS disagree
-    FROM images i JOIN prompts p USING (prompt_id)
-    ${quality ? 'LEFT JOIN quality q USING (image_id)' : ''}
+    FROM images i JOIN prompts p USING (prompt_id) ${quality ? 'LEFT JOIN quality q USING (image_id)' : ''}
     LEFT JOIN (SELECT image_id, min(abs(margin)) AS certainty, min(margin) AS margin,
                  bool_or(probe_value IS NOT NULL AND probe_value <> top_value) AS disagree
                FROM web_axes_next GROUP BY image_id) a USING (image_id)
-    WHERE i.image_id <> '' AND i.status <> 'failed'
-    QUALIFY row_number() OVER (PARTITION BY i.image_id ORDER BY i.session_dir, i.filename) = 1;`;
+    WHERE i.image_id <> '' AND i.status <> 'failed'`;
+  return firstPerImage(made, twice, 'image_id', 'session_dir, filename');
+}
+
+/** The copies, as web_axes_next and web_images_next (swapped in once complete). */
+function copySql(has: Set<string>, twice: boolean): string {
+  return `CREATE OR REPLACE TABLE web_axes_next AS ${axesSql(has, twice)};
+    CREATE OR REPLACE TABLE web_images_next AS ${imagesSql(has, twice)};`;
 }
 
 const swapSql = `BEGIN TRANSACTION;
@@ -118,7 +131,9 @@ export class Catalog {
   }
 
   private async copy(has: Set<string>, version: string): Promise<void> {
-    await this.copier(copySql(has));
+    await this.copier(twiceSql);
+    const [twice] = await this.copier<{ n: number }>('SELECT count(*)::INTEGER AS n FROM web_twice');
+    await this.copier(copySql(has, (twice?.n ?? 0) > 0));
     await this.sql(swapSql);
     this.zones = scoredZones(this.project);
     this.version = version;

@@ -66,6 +66,17 @@ describe('gallery filters', () => {
   });
 });
 
+describe('an image found twice', () => {
+  it('shows once, as its first row', async () => {
+    const first = images[0]!;
+    expect((await request(`${url}api/images?limit=1`)).json().total).toBe(images.length);
+    for (const query of ['session=again', 'model=again', 'theme=again', 'axis=Colour&value=Again', 'from=2026-12-31']) expect(await found(query)).toEqual([]);
+    const detail = (await request(`${url}api/images/${first.image_id}`)).json();
+    expect(detail).toMatchObject({ session: first.session, model_name: first.model, margin: weakest(first) });
+    expect(detail.axes.map((a: { axis: string; value: string }) => [a.axis, a.value])).toEqual(Object.entries(first.axes).map(([axis, [value]]) => [axis, value]));
+  });
+});
+
 describe('tags', () => {
   const tag = (image_id: string, tag: string, on?: boolean) => request(`${url}api/tags`, { method: 'POST', body: { image_id, tag, on } });
 

@@ -34,7 +34,7 @@ const themes = [null, 'cyberpunk', 'fantasy'];
 const stamps = ['20261101_090000', '20261115_180000', '20261130_235959'];
 const colours = ['Red', 'Blue', 'Green'];
 
-/** 36 images over every combination the filters tell apart. */
+/** 36 images over every combination the filters tell apart (the tables hold the first one twice). */
 export function fixtureImages(): FixtureImage[] {
   return Array.from({ length: 36 }, (_, i) => ({
     image_id: i.toString(16).padStart(32, '0'),
@@ -71,6 +71,13 @@ function tables(images: FixtureImage[]) {
     image_id: m.image_id, prompt_id: `p${i}`, blank: false, uniform: false, black: false, blur: 50, blurred: false, phash: '0',
     duplicate_group: null, aesthetic: null, match_score: m.match_score, verdict: m.match_score >= 0.5 ? 'success' : 'partial', flagged: m.flagged,
   }));
+  // The first image once more, as the same file found again in a later folder under another
+  // prompt: the first row stands, so none of this one shows anywhere.
+  const [first] = images;
+  prompts.push({ ...prompts[0]!, prompt_id: 'p_again', session: 'again', theme: 'again', idx: images.length });
+  imageRows.push({ ...imageRows[0]!, prompt_id: 'p_again', model_name: 'again', session_dir: `data/sessions/20261231_000000-again`, filename: 'again.png' });
+  scores.push(...scores.filter((r) => r.image_id === first!.image_id).map((r) => ({ ...r, prompt_id: 'p_again', value: 'Again', margin: 1, p_target: 1 })));
+  quality.push({ ...quality[0]!, prompt_id: 'p_again' });
   return {
     prompts: rowsOf(promptRow, prompts), images: rowsOf(imageRow, imageRows),
     scores: rowsOf(scoreRow, scores), quality: rowsOf(qualityRow, quality),
