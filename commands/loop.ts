@@ -66,8 +66,9 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
     return { exitCode: 130, round };
   }
   const names = before.map((p) => p.name);
-  if (!summary.ok) {
-    const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
+  // Items that failed (a few images A1111 refused) leave the round to judge what was made; a stage that failed does not.
+  const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
+  if (failed.length > 0 || summary.exitCode === 2) {
     const done = { ...round, finished_at: now().toISOString(), verdict: 'failed' as const, reason: `pipeline run exited ${summary.exitCode}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`, promoted: names };
     await finishRound(ctx.sql, done, null);
     ctx.stderr(`round ${round.round}: failed: ${done.reason}\n`);

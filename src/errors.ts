@@ -21,7 +21,9 @@ export class InputError extends Error {
     const { file, line, col, field } = this.where;
     let at = file ?? '';
     if (file && line !== undefined) at += `:${line}${col !== undefined ? `:${col}` : ''}`;
-    const prefix = [at, field].filter(Boolean).join(': ');
+    // A message that already starts with its field ("fixed Outfit:formal: ...") needs it only once.
+    const named = field !== undefined && [' ', ':'].some((after) => this.message.startsWith(field + after));
+    const prefix = [at, named ? undefined : field].filter(Boolean).join(': ');
     return prefix ? `${prefix}: ${this.message}` : this.message;
   }
 }
@@ -39,9 +41,10 @@ export class InputErrors extends Error {
 export class StageFailure extends Error {
   constructor(
     readonly stage: string,
-    message: string,
+    /** what went wrong, without the stage: the run's messages name the stage already */
+    readonly detail: string,
   ) {
-    super(`stage ${stage} failed: ${message}`);
+    super(`stage ${stage} failed: ${detail}`);
     this.name = 'StageFailure';
   }
 }

@@ -50,18 +50,18 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
       rendered.push(withPromoted(generateParams.parse(ctx.params.generate), await readPromoted(sql)).loras);
       if (options.targets?.includes('score')) {
         await sql("CREATE OR REPLACE TABLE scores AS SELECT * FROM (VALUES ('Hair', 'red', true), ('Hair', 'red', false), ('Eyes', 'blue', false), ('Eyes', 'blue', true), ('Eyes', 'green', false)) t(axis, value, matched)");
-        return { ok: true, exitCode: 0, stages: [] };
+        return { ok: true, exitCode: 0, durationMs: 0, stages: [] };
       }
       const step = script[n++]!;
       if ('crash' in step) throw new Error(step.crash);
-      if ('fail' in step) return { ok: false, exitCode: step.fail, stages: [{ name: 'train', status: 'failed' }] };
+      if ('fail' in step) return { ok: false, exitCode: step.fail, durationMs: 0, stages: [{ name: 'train', status: 'failed' }] };
       const name = `sdloop-r${n}`;
       const path = join(dir, 'data', 'objects', `${name}.safetensors`);
       mkdirSync(join(dir, 'data', 'objects'), { recursive: true });
       writeFileSync(path, `lora ${n}`);
       await sql(`CREATE OR REPLACE TABLE lora_info AS SELECT ${sqlLiteral(name)} AS name, 'h${n}' AS hash, ${sqlLiteral(path)} AS path`);
       await sql(`CREATE OR REPLACE TABLE benchmark_summary AS SELECT ${step.before} AS baseline_adherence, ${step.after} AS candidate_adherence, ${sqlLiteral(step.verdict)} AS verdict, 'why ${n}' AS reason`);
-      return { ok: true, exitCode: 0, stages: [] };
+      return { ok: true, exitCode: 0, durationMs: 0, stages: [] };
     },
     stdout: (t) => out.push(t),
     stderr: (t) => out.push(t),
