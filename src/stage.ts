@@ -109,6 +109,8 @@ interface StageCommon<P> {
   outputs: Record<string, OutputDecl>;
   /** Identities of outside things every result depends on (model hashes...): in the memo key. */
   resources?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /** What each resource is, in words, for `status`: {checkpoint: 'the A1111 checkpoint'}. */
+  resourceLabels?: Record<string, string>;
   /**
    * Outside state some items' identities read (what a server lists): a change makes the
    * stage stale, so identities are taken again, but it is not in the memo key, so only

@@ -193,6 +193,7 @@ export default defineStage<Params>({
     classifier_metrics: { kind: 'table', schema: classifierMetricRow },
     classifier: { kind: 'path' },
   },
+  resourceLabels: { labels: 'the human labels (pipeline label, the review app)' },
   async resources(ctx) {
     return { labels: await labelsFingerprint(ctx.dataDir, ctx.sql) };
   },

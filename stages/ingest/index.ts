@@ -54,6 +54,7 @@ export default defineMapStage<Params, FolderItem, State>({
     return folderItems(sessionFolders(roots), (path) => ctx.fileHash(path));
   },
   // A changed variation file can change every mapping: it re-imports all folders (only reading PNG heads).
+  resourceLabels: { variations: 'the variations files (ingest.variations_dirs)' },
   async resources(ctx) {
     const index = new VariationIndex(variationDirs(ctx.params, ctx.projectDir), ctx.projectDir);
     const hashes = await Promise.all(index.files.map(async (f) => [storedPath(ctx.projectDir, f), await ctx.fileHash(f)]));

@@ -157,6 +157,7 @@ export default defineStage<Params>({
     lora: { kind: 'path' },
     lora_info: { kind: 'table', schema: loraInfoRow },
   },
+  resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)' },
   async resources(ctx): Promise<Record<string, string>> {
     const t = ctx.params.train;
     if (t.trainer === 'simulated') return { trainer: 'simulated' };

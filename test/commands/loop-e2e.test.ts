@@ -45,7 +45,7 @@ describe('pipeline loop on the synthetic world', () => {
     const stale = (JSON.parse(pipeline(dir, 'status', '--json').stdout) as Status).stages.filter((s) => !s.up_to_date);
     const own = stale.flatMap((s) => s.reasons.filter((r) => !r.startsWith('upstream ') && !r.startsWith('items: ')).map((r) => `${s.name}: ${r}`));
     expect(own).toHaveLength(rounds[1]!.verdict === 'promote' ? 1 : 0);
-    if (own.length) expect(own[0]).toMatch(new RegExp(`^generate: resource promoted_loras changed: .*,${rounds[1]!.lora}:`));
+    if (own.length) expect(own[0]).toMatch(new RegExp(`^generate: the promoted LoRAs changed \\(.*,${rounds[1]!.lora}:`));
     const listed = pipeline(dir, 'promoted');
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0])).toEqual(rounds.filter((r) => r.verdict === 'promote').map((r) => r.lora));

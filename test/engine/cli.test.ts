@@ -146,14 +146,14 @@ describe('run --dry-run', () => {
     const dry = await project.pipeline(['run', '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toBe(
-      'files: would run: files changed: +1 -0 ~0 (in/c.txt)\nupper: would run: upstream files will run first\ncount: would run: files changed: +1 -0 ~0 (in/c.txt)\n',
+      'files: would run: deps: 1 file added (in/c.txt)\nupper: would run: upstream files will run first\ncount: would run: deps: 1 file added (in/c.txt)\n',
     );
     expect(project.read('pipeline.lock')).toBe(lockBefore);
     expect(project.exists('out/count.txt') && project.read('out/count.txt').trim()).toBe('2');
     const json = await project.pipeline(['run', '--dry-run', '--json', 'files']);
     expect(JSON.parse(json.stdout)).toEqual({
       command: 'run', ok: true, exit_code: 0, dry_run: true,
-      stages: [{ name: 'files', state: 'stale', up_to_date: false, reasons: ['files changed: +1 -0 ~0 (in/c.txt)'] }],
+      stages: [{ name: 'files', state: 'stale', up_to_date: false, reasons: ['deps: 1 file added (in/c.txt)'] }],
     });
     project.remove('in/c.txt');
   });

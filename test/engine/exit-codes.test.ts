@@ -94,3 +94,17 @@ describe('bad input is exit 2', () => {
     expect(JSON.parse(badSet.stdout)).toMatchObject({ command: 'status', exit_code: 2, errors: [{ field: '--set', message: expect.stringContaining('upper.nosuch') }] });
   });
 });
+
+describe('status for scripts and people', () => {
+  it('--quiet prints nothing and exits 1 when anything is stale, 0 when all is up to date', async () => {
+    const upToDate = await project.pipeline(['status', '--quiet']);
+    expect(upToDate).toMatchObject({ code: 0, stdout: '' });
+    project.write('in/a.txt', 'alpha, edited\n');
+    const stale = await project.pipeline(['status', '-q']);
+    expect(stale).toMatchObject({ code: 1, stdout: '' });
+    const words = await project.status();
+    expect(words.files!.reasons).toEqual(['deps: 1 file changed (in/a.txt)']);
+    expect((await project.run()).code).toBe(0);
+    expect((await project.pipeline(['status', '--quiet'])).code).toBe(0);
+  });
+});
