@@ -13,7 +13,7 @@ import type { OutputRecord } from './lockfile.js';
 export interface ContextChannels {
   log(stage: string, message: string): void;
   warn(stage: string, message: string): void;
-  progress(stage: string, done: number, total: number): void;
+  progress(stage: string, done: number, total: number, unit?: string): void;
 }
 
 export function inputArtifact(project: Project, state: State, name: string, record: OutputRecord): InputArtifact {
@@ -65,7 +65,7 @@ export function createStageContext(options: {
     },
     log: (m) => channels.log(stage, m),
     warn: (m) => channels.warn(stage, m),
-    progress: (done, total) => channels.progress(stage, done, total),
+    progress: (done, total, unit) => channels.progress(stage, done, total, unit),
     signal: options.signal,
   };
 }

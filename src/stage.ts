@@ -64,7 +64,8 @@ export interface StageContext<P = unknown> {
   dependOn(paths: string[]): void;
   log(message: string): void;
   warn(message: string): void;
-  progress(done: number, total: number): void;
+  /** How far the stage is; `unit` is what it counts ("items" unless said: train counts "steps"). */
+  progress(done: number, total: number, unit?: string): void;
   signal: AbortSignal;
 }
 

@@ -124,6 +124,24 @@ describe('loop rounds', () => {
     expect(f.out.at(-1)).toBe('stopping: round 2 brought no gain\n');
   });
 
+  it('--json prints the rounds in one envelope; the rounds\' own lines go to stderr', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.6 }]);
+    const json: string[] = [];
+    expect(await invokeCommand(loop, ['--rounds', '2', '--json'], { ...f.ctx, stdout: (t) => json.push(t) })).toBe(0);
+    const parsed = JSON.parse(json.join('')) as { command: string; ok: boolean; exit_code: number; rounds: { round: number; lora: string; verdict: string }[] };
+    expect(parsed).toMatchObject({ command: 'loop', ok: true, exit_code: 0 });
+    expect(parsed.rounds.map((r) => [r.round, r.lora, r.verdict])).toEqual([[1, 'sdloop-r1', 'promote'], [2, 'sdloop-r2', 'reject']]);
+    expect(f.out.join('')).toMatch(/^round 1: starting/m);
+  });
+
+  it('a round whose run only had items fail is judged; one whose stage failed is not', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }]);
+    const run = f.ctx.run;
+    const itemsFailed = { ...f.ctx, run: async (o: RunOptions) => ({ ...(await run(o)), ok: false, exitCode: 1, stages: [{ name: 'generate', status: 'ran' as const, items: { done: 5, failed: 1, reused: 0 } }] }) };
+    expect(await runRounds(itemsFailed, { ...options, rounds: 1 })).toBe(0);
+    expect((await loopRounds(f.ctx.sql))[0]).toMatchObject({ verdict: 'promote' });
+  });
+
   it('records a failed round with its exit code and stops', async () => {
     const f = await fakeContext([{ fail: 1 }, { verdict: 'promote', before: 0.5, after: 0.6 }]);
     expect(await runRounds(f.ctx, options)).toBe(1);
