@@ -3,10 +3,10 @@
 // module on every invocation.
 import { resolve } from 'node:path';
 import { defineCommand, examples, type CommandContext } from '../src/command.js';
-import { InputError, InputErrors } from '../src/errors.js';
+import { InputError, InputErrors, shownPath } from '../src/errors.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { MissingTables, loadReports, parseParamArgs, reportDirs, runReport, unknownParams, type Report } from './report/sql.js';
-import { displayPath, formatRows, outputFormats, type OutputFormat } from '../src/format.js';
+import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
 
 function listReports(reports: Map<string, Report>, ctx: CommandContext, json: boolean): number {
   if (json) {
@@ -49,7 +49,7 @@ async function writeHtml(file: string, json: boolean, given: Record<string, stri
   const { notes } = await writeHtmlReport(target, { projectDir: ctx.projectDir, sql: ctx.sql, reports, params: given });
   if (json) return writeJsonEnvelope('report', 0, { html: target, notes }, ctx.stdout);
   for (const n of notes) ctx.stderr(`note: ${n}\n`);
-  ctx.stdout(`wrote ${displayPath(ctx.projectDir, target)}\n`);
+  ctx.stdout(`wrote ${shownPath(ctx.projectDir, target)}\n`);
   return 0;
 }
 

@@ -6,7 +6,7 @@ import { pipelineConfigSchema } from '../schemas/pipeline.js';
 import { templateFileSchemas } from '../schemas/templates.js';
 import { writeFileAtomic } from '../src/atomic.js';
 import { defineCommand, examples } from '../src/command.js';
-import { displayPath } from '../src/format.js';
+import { shownPath } from '../src/errors.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 
 /**
@@ -37,7 +37,7 @@ export default defineCommand<{ out?: string; json?: boolean }>({
     for (const [name, json] of Object.entries(jsonSchemas())) {
       const file = join(out, `${name}.schema.json`);
       await writeFileAtomic(file, JSON.stringify(json, null, 2) + '\n');
-      written.push(displayPath(ctx.projectDir, file));
+      written.push(shownPath(ctx.projectDir, file));
     }
     if (options.json) return writeJsonEnvelope('schema', 0, { written }, ctx.stdout);
     for (const file of written) ctx.stdout(`wrote ${file}\n`);

@@ -156,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     return await dispatch(argv);
   } catch (error) {
     // With --json a script reads stdout: the failure is in the same envelope as a result.
-    const json = argv.includes('--json') ? peek(argv).name : undefined;
+    const json = argv.includes('--json') ? (peek(argv).name ?? 'pipeline') : undefined;
     if (error instanceof commander.CommanderError) {
       // commander has printed its message already; help and --version end this way too.
       if (error.exitCode === 0) return 0;
@@ -164,7 +164,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const { code, errors } = describeError(error);
-    for (const e of errors) process.stderr.write(`error: ${e.format()}\n`);
+    const project = peek(argv).dir;
+    for (const e of errors) process.stderr.write(`error: ${e.format(project)}\n`);
     if (json) writeJsonEnvelope(json, code, inputErrorsJson(errors));
     return code;
   }

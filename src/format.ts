@@ -2,7 +2,6 @@
 // to the terminal), CSV for spreadsheets and shell pipes (`\n` line ends, so `tail -1`
 // gives a clean value), JSON for scripts. Rows come from DuckDB's JSON conversion:
 // timestamps arrive as strings, lists as arrays.
-import { isAbsolute, relative, resolve } from 'node:path';
 import type { Row } from './stage.js';
 
 export const outputFormats = ['table', 'csv', 'json'] as const;
@@ -87,10 +86,4 @@ export function formatRows(rows: Row[], format: OutputFormat, width = terminalWi
   if (format === 'csv') return formatCsv(rows);
   if (format === 'json') return formatJson(rows);
   return formatTable(rows, width);
-}
-
-/** A path as messages show it: relative to the project when inside it, else whole. */
-export function displayPath(projectDir: string, path: string): string {
-  const rel = relative(projectDir, resolve(projectDir, path));
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : resolve(projectDir, path);
 }

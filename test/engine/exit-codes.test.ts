@@ -108,3 +108,23 @@ describe('status for scripts and people', () => {
     expect((await project.pipeline(['status', '--quiet'])).code).toBe(0);
   });
 });
+
+describe('error messages', () => {
+  it('a bad --set value points at the command-line argument, not at a line of pipeline.yaml', async () => {
+    const result = await project.pipeline(['status', '--set', 'upper.batch=abc']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('error: --set upper.batch="abc": Invalid input: expected number, received string (read by stage upper)\n');
+  });
+
+  it('name a file of the project relative to it, and a field once', async () => {
+    const broken = TestProject.create();
+    try {
+      broken.write('pipeline.yaml', `${broken.read('pipeline.yaml')}surprise: 1\n`);
+      const result = await broken.pipeline(['status']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^error: pipeline\.yaml:\d+:1: Unrecognized key: "surprise"\n$/);
+    } finally {
+      broken.dispose();
+    }
+  });
+});
