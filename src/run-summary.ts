@@ -28,23 +28,30 @@ function itemTotals(stages: RunSummary['stages']): string | undefined {
   return `items: ${sum((i) => i.done)} run, ${sum((i) => i.reused)} reused${failed ? `, ${failed} failed` : ''}`;
 }
 
+/** Why a stage did not finish: its own failure, an upstream one, or an interrupt. */
+function failureKind(stage: RunSummary['stages'][number]): 'failed' | 'upstream' | 'interrupted' | undefined {
+  if (stage.status !== 'failed') return undefined;
+  if (stage.error?.startsWith('upstream ')) return 'upstream';
+  return stage.error?.startsWith('interrupted') ? 'interrupted' : 'failed';
+}
+
 function stageCounts(stages: RunSummary['stages']): string {
   const ran = stages.filter((s) => s.status === 'ran' || s.status === 'cut-off').length;
   const upToDate = stages.filter((s) => s.status === 'skipped').length;
-  const failed = stages.filter((s) => s.status === 'failed' && !s.error?.startsWith('upstream '));
-  const notRun = stages.length - ran - upToDate - failed.length;
-  return [
-    `${plural(ran, 'stage')} ran`,
-    failed.length ? `${failed.length} failed (${failed.map((s) => s.name).join(', ')})` : '',
-    notRun ? `${notRun} not run (upstream failed)` : '',
-    `${upToDate} up to date`,
-  ].filter(Boolean).join(', ');
+  const named = (kind: string) => {
+    const these = stages.filter((s) => failureKind(s) === kind);
+    return these.length ? `${these.length} ${kind} (${these.map((s) => s.name).join(', ')})` : '';
+  };
+  const notRun = stages.filter((s) => failureKind(s) === 'upstream').length;
+  return [`${plural(ran, 'stage')} ran`, named('failed'), named('interrupted'), notRun ? `${notRun} not run (upstream failed)` : '', `${upToDate} up to date`]
+    .filter(Boolean)
+    .join(', ');
 }
 
 function failureLines(stages: RunSummary['stages']): string[] {
   const lines: string[] = [];
   for (const stage of stages) {
-    if (stage.status === 'failed' && stage.error && !stage.error.startsWith('upstream ')) lines.push(`${stage.name} failed: ${firstLine(stage.error)}`);
+    if (failureKind(stage) === 'failed') lines.push(`${stage.name} failed: ${firstLine(stage.error ?? 'failed')}`);
     if (!stage.items?.failed) continue;
     lines.push(`${stage.name}: ${plural(stage.items.failed, 'item')} failed (the next run retries them):`);
     for (const f of stage.failures ?? []) {

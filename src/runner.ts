@@ -253,10 +253,10 @@ export class Runner {
       if (error instanceof InputError) throw error;
       const interrupted = error instanceof Interrupted;
       // The stage's name goes with every message: the error's own "stage X failed" would say it twice.
-      const message = error instanceof StageFailure ? error.detail : error instanceof Error ? error.message : String(error);
+      const message = interrupted ? 'interrupted; finished batches are kept' : error instanceof StageFailure ? error.detail : error instanceof Error ? error.message : String(error);
       await record(interrupted ? 'interrupted' : 'failed', fingerprint, message);
       this.reporter.stageState?.(node.name, 'failed');
-      this.reporter.info(interrupted ? `${node.name}: interrupted; finished batches are kept` : `${node.name}: FAILED: ${message}`);
+      this.reporter.info(`${node.name}: ${interrupted ? message : `FAILED: ${message}`}`);
       if (!interrupted && process.env.SDLOOP_DEBUG && error instanceof Error) this.reporter.info(error.stack ?? '');
       return { name: node.name, status: 'failed', error: message };
     }

@@ -129,6 +129,16 @@ describe('sql', () => {
     expect(table.stdout).toBe('path      text\n--------  ---------------\nin/a.txt  ALPHA!\nin/b.txt  BETA, "QUOTED"!\n');
   });
 
+  it('a table fits the terminal ($COLUMNS without one), cutting wide cells with …, and shows newlines as \\n', async () => {
+    const wide = "select 'two\nlines' as note, repeat('x', 60) as long, 7 as n";
+    const whole = await project.pipeline(['sql', wide]);
+    expect(whole.stdout.split('\n')[2]).toBe(`two\\nlines  ${'x'.repeat(60)}  7`);
+    const fitted = await project.pipeline(['sql', wide], { COLUMNS: '40' });
+    const lines = fitted.stdout.trimEnd().split('\n');
+    expect(lines.every((l) => l.length <= 40)).toBe(true);
+    expect(lines[2]).toBe(`two\\nlines  ${'x'.repeat(24)}…  7`);
+  });
+
   it('a bad query or format is bad input', async () => {
     const unknown = await project.pipeline(['sql', 'select * from nosuch']);
     expect(unknown.code).toBe(2);
