@@ -1,7 +1,7 @@
 // The StageContext a stage module sees: its params, its inputs as artifacts, the store,
 // SQL with its inputs as views, and channels for logs and progress.
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { createObjectStore } from './store.js';
 import { readParquetRows, tableViews } from './tables.js';
 import { queryRows, type State } from './state.js';
@@ -36,6 +36,8 @@ export function createStageContext(options: {
 }): StageContext {
   const { project, state, stage, inputs, channels } = options;
   const views = tableViews(Object.values(inputs).flatMap((i) => (i.kind === 'table' ? [[i.name, i.path] as [string, string]] : [])));
+  // Messages name files as the user sees the project: data/prompts/x.yaml, not /home/.../data/prompts/x.yaml.
+  const withinProject = (message: string) => message.split(`${project.dir}${sep}`).join('');
   return {
     stage,
     params: options.params,
@@ -63,8 +65,8 @@ export function createStageContext(options: {
     dependOn(paths: string[]) {
       for (const p of paths) options.dynamicDeps.add(resolve(project.dir, p));
     },
-    log: (m) => channels.log(stage, m),
-    warn: (m) => channels.warn(stage, m),
+    log: (m) => channels.log(stage, withinProject(m)),
+    warn: (m) => channels.warn(stage, withinProject(m)),
     progress: (done, total, unit) => channels.progress(stage, done, total, unit),
     signal: options.signal,
   };

@@ -116,6 +116,22 @@ describe('error messages', () => {
     expect(result.stderr).toBe('error: --set upper.batch="abc": Invalid input: expected number, received string (read by stage upper)\n');
   });
 
+  it("a stage's messages name the project's files relative to it", async () => {
+    const logging = TestProject.create();
+    try {
+      logging.write('say.mjs', `import { z } from 'zod';
+export default { kind: 'stage', params: z.object({}).passthrough(), outputs: { said: { kind: 'table', schema: z.object({ n: z.number() }) } },
+  async run(ctx) { ctx.log(\`read \${ctx.projectDir}/in/a.txt\`); ctx.warn(\`odd \${ctx.projectDir}/in/b.txt\`); return { said: [{ n: 1 }] }; } };
+`);
+      logging.write('pipeline.yaml', 'stages:\n  say:\n    uses: ./say.mjs\n');
+      const result = await logging.pipeline(['run']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('say: read in/a.txt\nsay: warning: odd in/b.txt\n');
+    } finally {
+      logging.dispose();
+    }
+  });
+
   it('name a file of the project relative to it, and a field once', async () => {
     const broken = TestProject.create();
     try {
