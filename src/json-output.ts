@@ -8,14 +8,11 @@ import type { StageStatus } from './runner.js';
 
 export type JsonPayload = Record<string, unknown>;
 
-/** The envelope as text, one line per key at the top level so a diff of two outputs reads well. */
-export function jsonEnvelope(command: string, exitCode: number, payload: JsonPayload): string {
-  const value = { command, ok: exitCode === 0, exit_code: exitCode, ...payload };
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
-}
-
+/** Print the envelope (indented: people read it too) and hand back the exit code, so a command can `return` it. */
 export function writeJsonEnvelope(command: string, exitCode: number, payload: JsonPayload, write: (text: string) => void = (t) => process.stdout.write(t)): number {
-  write(jsonEnvelope(command, exitCode, payload));
+  const value = { command, ok: exitCode === 0, exit_code: exitCode, ...payload };
+  // DuckDB hands back BIGINTs as bigint, which JSON has no form for.
+  write(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
   return exitCode;
 }
 

@@ -16,7 +16,7 @@ const commands: Record<string, string[]> = {
   gc: ['--apply', '--dry-run', '--json'],
   plan: ['--theme <spec>', '--style <name>', '--seeds <spec>', '--fixed <spec>', '--count <n>', '--format <format>', '--payloads <dir>', '--json'],
   validate: ['--format <format>', '--json'],
-  themes: ['--template <file>', '--compact', '--tag <tag>', '--style <style>', '--from <theme>'],
+  themes: ['--template <file>', '--compact', '--tag <tag>', '--style <style>', '--from <theme>', '--json'],
   pick: ['--theme <name>', '--style <name>'],
   api: ['--endpoint <url>', '--format <format>', '--json'],
   schema: ['--out <dir>', '--json'],

@@ -78,11 +78,13 @@ describe('--json on the project commands', () => {
     }
   });
 
-  it('plan and validate, in the example project', async () => {
+  it('plan, validate and themes, in the example project', async () => {
     const plan = envelope(await pipelineIn(example, ['plan', 'data/prompts/character.prompt.yaml', '--count', '2', '--json']), 'plan', ['rows', 'warnings']);
     expect(plan.rows).toHaveLength(2);
     const validate = envelope(await pipelineIn(example, ['validate', '--json']), 'validate', ['files', 'prompt_files', 'problems', 'warnings']);
     expect(validate.problems).toEqual([]);
+    const themes = envelope(await pipelineIn(example, ['themes', 'list', '--json']), 'themes', ['action', 'themes']);
+    expect(themes.themes).toContainEqual(expect.objectContaining({ name: expect.any(String), styles: expect.any(Array), tags: expect.any(Array) }));
     for (const parsed of [plan, validate]) {
       expect(keysOf(parsed).filter((k) => !snakeCase.test(k))).toEqual([]);
     }
