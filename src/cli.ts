@@ -143,6 +143,15 @@ export async function dispatch(argv: string[]): Promise<number> {
   return exitCode;
 }
 
+/** The command and project an error belongs to; argv that cannot be read (a bad --set) names neither. */
+function peekAfterError(argv: string[]): { name: string | undefined; dir: string } {
+  try {
+    return peek(argv);
+  } catch {
+    return { name: undefined, dir: projectDirFor(undefined) };
+  }
+}
+
 /** An error as the exit code it means and the lines that say it. */
 function describeError(error: unknown): { code: number; errors: InputError[] } {
   if (error instanceof InputError || error instanceof InputErrors) return { code: 2, errors: error instanceof InputErrors ? error.errors : [error] };
@@ -156,7 +165,8 @@ export async function main(argv: string[]): Promise<number> {
     return await dispatch(argv);
   } catch (error) {
     // With --json a script reads stdout: the failure is in the same envelope as a result.
-    const json = argv.includes('--json') ? (peek(argv).name ?? 'pipeline') : undefined;
+    const { name, dir } = peekAfterError(argv);
+    const json = argv.includes('--json') ? (name ?? 'pipeline') : undefined;
     if (error instanceof commander.CommanderError) {
       // commander has printed its message already; help and --version end this way too.
       if (error.exitCode === 0) return 0;
@@ -164,8 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const { code, errors } = describeError(error);
-    const project = peek(argv).dir;
-    for (const e of errors) process.stderr.write(`error: ${e.format(project)}\n`);
+    for (const e of errors) process.stderr.write(`error: ${e.format(dir)}\n`);
     if (json) writeJsonEnvelope(json, code, inputErrorsJson(errors));
     return code;
   }
