@@ -79,6 +79,8 @@ export interface ExplainInput {
   itemsToRun?: { toRun: number; total: number };
   /** items are memoised: a code edit under an unchanged memo key reruns none */
   mapStage?: boolean;
+  /** the stage's own words for a changed resource (StageCommon.describeResource) */
+  describeResource?: (name: string, since: { finishedAt: string; value: string | undefined }) => Promise<string | undefined>;
 }
 
 /** A code edit or a version bump, told apart: only the second changes a map stage's items. */
@@ -102,7 +104,9 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   reasons.push(...paramChanges(entry.params, identity.params));
   const labels = project.graph.nodes.get(stage)?.loaded?.module.resourceLabels ?? {};
   for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
-    if (entry.resources[k] !== identity.resources[k]) reasons.push(resourceChange(labels[k], k, entry.resources[k], identity.resources[k]));
+    if (entry.resources[k] === identity.resources[k]) continue;
+    const words = await input.describeResource?.(k, { finishedAt: entry.finished_at, value: entry.resources[k] });
+    reasons.push(words ?? resourceChange(labels[k], k, entry.resources[k], identity.resources[k]));
   }
   const observed = entry.observed ?? {};
   for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {
