@@ -52,7 +52,7 @@ async function runOk(dir: string, args: string[] = []) {
 }
 
 async function allUpToDate(dir: string, args: string[] = []): Promise<void> {
-  const stale = Object.values(await stageStatuses(pipeline(dir), [target, ...args])).filter((s) => !s.upToDate);
+  const stale = Object.values(await stageStatuses(pipeline(dir), [target, ...args])).filter((s) => !s.up_to_date);
   expect(stale).toEqual([]);
 }
 
@@ -79,7 +79,7 @@ describe('a damaged output makes its stage stale with the reason, and the run re
     for (const f of readdirSync(lora)) rmSync(join(lora, f));
     const statuses = await stageStatuses(pipeline(dir), [target]);
     expect(statuses.dataset!.reasons).toContain(`output dataset changed since it was recorded (${readLockFile(join(dir, 'pipeline.lock')).stages.dataset!.outs.dataset!.path}): made again`);
-    expect(statuses.train!.upToDate).toBe(false);
+    expect(statuses.train!.up_to_date).toBe(false);
     await runOk(dir);
     expect(snapshot(dir)).toEqual(base.snapshot);
   }, 300_000);

@@ -55,7 +55,7 @@ it('run generate --force with the same PNGs leaves everything downstream up to d
   const forced = await pipeline(dir)(['run', 'generate', '--force']);
   expect(forced.code, forced.stderr).toBe(0);
   expect(forced.stderr).toContain('outputs unchanged');
-  const stale = Object.values(await stageStatuses(pipeline(dir), [target])).filter((s) => !s.upToDate);
+  const stale = Object.values(await stageStatuses(pipeline(dir), [target])).filter((s) => !s.up_to_date);
   expect(stale).toEqual([]);
   expect(snapshot(dir)).toEqual(references.first);
 }, 300_000);

@@ -48,7 +48,7 @@ export async function falseClaims(dir: string, args: string[], reference: Snapsh
   const statuses: Record<string, StageStatus> = await stageStatuses(pipeline(dir), [target, ...args]);
   const now = snapshot(dir);
   return Object.values(statuses)
-    .filter((s) => s.upToDate && JSON.stringify(now[s.name]) !== JSON.stringify(reference[s.name]))
+    .filter((s) => s.up_to_date && JSON.stringify(now[s.name]) !== JSON.stringify(reference[s.name]))
     .map((s) => `${s.name} called up to date${args.length ? ` with ${args.join(' ')}` : ''} but differs: ${JSON.stringify(now[s.name])} vs ${JSON.stringify(reference[s.name])}`);
 }
 
@@ -125,7 +125,7 @@ export async function crashTrial(options: { first: Snapshot; second: string[]; t
   const again = await pipeline(dir)(['run', target, ...second]);
   if (again.code !== 0) problems.push(`second resume exited ${again.code}: ${again.stderr.slice(-500)}`);
   if (JSON.stringify(snapshot(dir)) !== JSON.stringify(then)) problems.push(`second run (${second.join(' ')}) resumed differs from the uninterrupted one: ${differences(snapshot(dir), then)}`);
-  const stale = Object.values(await stageStatuses(pipeline(dir), [target, ...second])).filter((s) => !s.upToDate);
+  const stale = Object.values(await stageStatuses(pipeline(dir), [target, ...second])).filter((s) => !s.up_to_date);
   if (stale.length > 0) problems.push(`after the resume, status says stale: ${stale.map((s) => `${s.name} (${s.reasons.join('; ')})`).join(', ')}`);
   return { killedFirst, killedSecond, problems };
 }

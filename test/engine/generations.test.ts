@@ -37,5 +37,5 @@ it('gc lists a version a killed run left and --apply removes it, keeping the cur
   expect(JSON.parse(applied.stdout)).toMatchObject({ versions: 1, applied: true });
   expect(project.exists(stray)).toBe(false);
   expect(project.exists(current)).toBe(true);
-  expect(Object.values(await project.status()).every((s) => s.upToDate)).toBe(true);
+  expect(Object.values(await project.status()).every((s) => s.up_to_date)).toBe(true);
 });
