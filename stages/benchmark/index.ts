@@ -180,6 +180,10 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         labels: await labelsFingerprint(ctx.dataDir, ctx.sql),
       };
     },
+    // Before anything runs: an empty plan found only after training would waste the round.
+    async check(p) {
+      checkSettings(p.benchmark, p.score);
+    },
     async run(ctx) {
       const s = ctx.params.benchmark;
       checkSettings(s, ctx.params.score);
