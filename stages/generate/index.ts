@@ -11,7 +11,8 @@ import { defineMapStage, type ItemResult, type StageContext } from '../../src/st
 import { storedPath } from '../../src/project.js';
 import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
-import { SessionBook, sessionSuffix } from './sessions.js';
+import { readManifestVariations, SessionBook, sessionSuffix } from './sessions.js';
+import { readAlternatives } from '../resolve/alternatives.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
 type Params = z.infer<typeof params>;
@@ -76,9 +77,11 @@ const stage = defineMapStage<Params, PromptRow, State>({
   identity: renderIdentities,
   async setup(ctx) {
     const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
-    const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m) });
+    const alternatives = await readAlternatives(ctx.inputs);
+    const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m), alternatives: (id) => alternatives.get(id) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
-    return { backend, sessions: new SessionBook(root, backend.checkpoint), failedSessions: new Set(), closed: false };
+    const manifests = await readManifestVariations(ctx.inputs.manifests);
+    return { backend, sessions: new SessionBook(root, backend.checkpoint, (id) => manifests.get(id)), failedSessions: new Set(), closed: false };
   },
   async mapBatch(items, ctx, state) {
     return Promise.all(items.map((row) => generateOne(row, ctx, state)));

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { hashValue } from '../../src/hash.js';
 import { defineMapStage } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
-import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
+import { axisAlternativesRow, catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
 import type { FolderItem } from './folder.js';
 import { ImportPool } from './import-pool.js';
 import { expandRoots, folderItems, sessionFolders } from './roots.js';
@@ -36,12 +36,15 @@ const variationDirs = (p: Params, projectDir: string) => p.ingest.variations_dir
 
 export default defineMapStage<Params, FolderItem, State>({
   description: 'read existing sdgen sessions and A1111 folders in place, keyed by content hash',
-  version: '1',
+  // 2: variations name their alternatives in imported_axes instead of carrying them.
+  version: '2',
   params: ingestParams,
   outputs: {
     imported: { kind: 'table', schema: catalogImageRow },
     imported_prompts: { kind: 'table', schema: catalogPromptRow },
     imported_sessions: { kind: 'table', schema: importedSessionRow },
+    // Map stage outputs are every folder's rows: an axis several folders use is repeated here, and catalog keeps it once.
+    imported_axes: { kind: 'table', schema: axisAlternativesRow },
   },
   over: 'folders',
   key: 'session_dir',

@@ -2,7 +2,8 @@
 // reach) -> table `planned`, one row per planned image, in plan order (catalog adds the
 // imported prompts to make `prompts`).
 import { z } from 'zod';
-import { promptRow, type PromptRow } from '../../schemas/tables.js';
+import { axisAlternativesRow, manifestVariationsRow, promptRow, type AxisAlternativesRow, type ManifestVariationsRow, type PromptRow } from '../../schemas/tables.js';
+import { distinctAlternatives } from './alternatives.js';
 import { InputError, InputErrors } from '../../src/errors.js';
 import { defineStage, type StageContext } from '../../src/stage.js';
 import { findPromptFiles } from './templates/discover.js';
@@ -54,16 +55,23 @@ function plansOf(options: ResolveParams['resolve']): { plan: Plan; field: string
   return options.runs.map((run, i) => ({ plan: { ...run, session: run.name ?? `run${i + 1}` }, field: `resolve.runs[${i}].prompts` }));
 }
 
-async function planFiles(ctx: StageContext<ResolveParams>, plan: Plan, field: string): Promise<PromptRow[]> {
-  const rows: PromptRow[] = [];
+interface Planned {
+  rows: PromptRow[];
+  axes: AxisAlternativesRow[];
+  manifests: Map<string, ManifestVariationsRow>;
+}
+
+async function planFiles(ctx: StageContext<ResolveParams>, plan: Plan, field: string, into: Planned): Promise<void> {
   for (const file of await promptFiles(ctx.projectDir, plan, field)) {
     const result = planWithThemes(file, { projectDir: ctx.projectDir, ...plan }, parseThemes(plan.theme));
     ctx.dependOn(result.files);
     for (const warning of result.warnings) ctx.warn(warning);
     ctx.log(`${file}: ${result.rows.length} prompts`);
-    rows.push(...(plan.session ? result.rows.map((r) => ({ ...r, session: `${r.session}-${plan.session}` })) : result.rows));
+    // One push per row: spreading 100,000 rows into push() overflows the call stack.
+    for (const row of result.rows) into.rows.push(plan.session ? { ...row, session: `${row.session}-${plan.session}` } : row);
+    into.axes.push(...result.axes);
+    for (const m of result.manifests) into.manifests.set(m.manifest_variations, m);
   }
-  return rows;
 }
 
 /** An error raised deep inside planning may not know its file: the entry file it was planning is named then. */
@@ -95,11 +103,15 @@ export default defineStage({
   description: 'plan one prompt row per image from sdgen V2.0 prompt files',
   version: '1',
   params: resolveParams,
-  outputs: { planned: { kind: 'table', schema: promptRow } },
+  outputs: {
+    planned: { kind: 'table', schema: promptRow },
+    planned_axes: { kind: 'table', schema: axisAlternativesRow },
+    planned_manifests: { kind: 'table', schema: manifestVariationsRow },
+  },
   check: checkPlans,
   async run(ctx) {
-    const rows: PromptRow[] = [];
-    for (const { plan, field } of plansOf(ctx.params.resolve)) rows.push(...(await planFiles(ctx, plan, field)));
-    return { planned: rows };
+    const planned: Planned = { rows: [], axes: [], manifests: new Map() };
+    for (const { plan, field } of plansOf(ctx.params.resolve)) await planFiles(ctx, plan, field, planned);
+    return { planned: planned.rows, planned_axes: distinctAlternatives(planned.axes), planned_manifests: [...planned.manifests.values()] };
   },
 });
