@@ -81,7 +81,8 @@ export async function loadProject(dirArg: string, overrides: Record<string, unkn
 function locateIn(parsed: YamlFile, overrides: Record<string, unknown>): Locate {
   const given = Object.keys(overrides).map((key) => ['params', ...key.split('.')]);
   return (path) => {
-    const set = given.find((g) => g.every((part, i) => i >= path.length || String(path[i]) === part));
+    // The set path and the failing one agree as far as both go, below a stage's own params.
+    const set = path.length >= 3 && given.find((g) => g.every((part, i) => i >= path.length || String(path[i]) === part));
     if (set) return { field: `--set ${set.slice(1).join('.')}` };
     return { file: parsed.path, ...positionOf(parsed, path), field: fieldName(path) };
   };
