@@ -1,11 +1,10 @@
 // Params are one nested tree (pipeline.yaml `params:`); each stage reads a few dot paths
 // of it, and only those values enter its fingerprint.
-import { requireCommonJs } from './commonjs.js';
-import { InputError } from './errors.js';
+import { InputError, InputErrors } from './errors.js';
+import { parseYaml } from './yaml-file.js';
 import type { StageModule } from './stage.js';
 import type { Locate } from './graph.js';
 
-const { parse: parseYaml } = requireCommonJs('yaml') as typeof import('yaml');
 
 export type ParamTree = Record<string, unknown>;
 
@@ -48,9 +47,12 @@ export function parseSetArg(arg: string): [string, unknown] {
   const unsafe = path.split('.').find((p) => PROTOTYPE_KEYS.has(p));
   if (unsafe) throw new InputError(`"${unsafe}" cannot be a param name (it would reach every object's prototype)`, { field: `--set ${arg}` });
   try {
-    return [path, parseYaml(arg.slice(eq + 1))];
+    return [path, parseYaml(`--set ${path}`, arg.slice(eq + 1)).data];
   } catch (error) {
-    throw new InputError(`the value is not valid YAML (${(error as Error).message.split('\n')[0]})`, { field: `--set ${arg}` });
+    // The argument is the place to name, not a file: the first problem says what is wrong.
+    const first = error instanceof InputErrors ? error.errors[0]! : error instanceof InputError ? error : null;
+    if (!first) throw error;
+    throw new InputError(`the value is not valid YAML (${first.message.replace(/^YAML syntax error: /, '')})`, { field: `--set ${arg}` });
   }
 }
 
