@@ -47,20 +47,25 @@ function timed(args) {
   const seconds = (performance.now() - start) / 1000;
   if (result.status !== 0) throw new Error(`pipeline ${args.join(' ')} exited ${result.status}:\n${result.stderr.slice(-3000)}`);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr ?? '');
-  return { seconds, rssMb: rss ? Number(rss[1]) / 1024 : undefined };
+  // CPU seconds beside wall: on a shared machine the wall clock mostly measures the neighbours.
+  const cpu = ['User', 'System'].map((k) => Number(new RegExp(`${k} time \\(seconds\\): ([\\d.]+)`).exec(result.stderr ?? '')?.[1] ?? NaN));
+  return { seconds, cpuSeconds: cpu[0] + cpu[1], rssMb: rss ? Number(rss[1]) / 1024 : undefined };
 }
 
 const dir = writeProject();
 try {
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   const rows = planPromptFile(join(dir, 'data/prompts/scale.prompt.yaml'), { projectDir: dir }).rows.length;
   const planMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
+  const planCpu = (cpu.user + cpu.system) / 1e6;
   const run = timed(['-C', dir, 'run', 'resolve']);
   const table = statSync(join(dir, 'data/tables/planned.parquet')).size;
   const rss = run.rssMb === undefined ? '- (no /usr/bin/time)' : `${run.rssMb.toFixed(0)} MB (< 1024 MB: ${run.rssMb < 1024 ? 'ok' : 'OVER'})`;
-  console.log(`resolve-scale: ${rows} prompts over ${AXES.length} axes of ${VALUES} values: pipeline run resolve ${run.seconds.toFixed(1)} s, peak RSS ${rss}`);
+  console.log(`resolve-scale: ${rows} prompts over ${AXES.length} axes of ${VALUES} values: pipeline run resolve ${run.seconds.toFixed(1)} s wall, ${run.cpuSeconds.toFixed(1)} s CPU, peak RSS ${rss}`);
   console.log(`resolve-scale: planned.parquet ${(table / 1e6).toFixed(1)} MB (${(table / rows).toFixed(0)} bytes a row)`);
-  console.log(`resolve-scale: baseline in-process planning ${(planMs / 1000).toFixed(1)} s; the stage run costs ${(run.seconds / (planMs / 1000)).toFixed(1)}x`);
+  console.log(`resolve-scale: baseline in-process planning ${(planMs / 1000).toFixed(1)} s wall, ${planCpu.toFixed(1)} s CPU; the stage run costs ${(run.cpuSeconds / planCpu).toFixed(1)}x in CPU`);
 } finally {
   if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
 }
