@@ -7,11 +7,11 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { renderIdentities, renderObserved, renderResources } from './identity.js';
 import { readPromoted, withPromoted } from './promoted.js';
-import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
+import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
-import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
+import { imageRow, type ImageRow, type ManifestVariationsRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
-import { readManifestVariations, SessionBook, sessionSuffix } from './sessions.js';
+import { SessionBook, sessionSuffix } from './sessions.js';
 import { readAlternatives } from '../resolve/alternatives.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
@@ -64,6 +64,12 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
     rendered.push(imageRowOf(row, image, state.backend.name, stored, at, ctx.projectDir));
   }
   return { rows: { rendered } };
+}
+
+/** Input `manifests` (resolve's planned_manifests) by id: the session manifests' value lists. None when the stage has no such input. */
+async function readManifestVariations(input: InputArtifact | undefined): Promise<Map<string, Record<string, unknown>>> {
+  if (input?.kind !== 'table') return new Map();
+  return new Map((await input.rows<ManifestVariationsRow>()).map((r) => [r.manifest_variations, r.variations]));
 }
 
 const stage = defineMapStage<Params, PromptRow, State>({

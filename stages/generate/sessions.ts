@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import { stableStringify } from '../../src/hash.js';
-import type { ManifestVariationsRow, PromptRow } from '../../schemas/tables.js';
-import type { InputArtifact } from '../../src/stage.js';
+import type { PromptRow } from '../../schemas/tables.js';
 
 export const manifestImage = z.object({
   filename: z.string(),
@@ -87,12 +86,6 @@ export function manifestEntry(row: PromptRow, filename: string, seed: number): M
 
 /** The manifest snapshot's `variations` (sdgen's value lists) of a planned file, by id. */
 export type ManifestVariations = (id: string) => Record<string, unknown> | undefined;
-
-/** Input `manifests` (resolve's planned_manifests) by id; none when the stage has no such input. */
-export async function readManifestVariations(input: InputArtifact | undefined): Promise<Map<string, Record<string, unknown>>> {
-  if (input?.kind !== 'table') return new Map();
-  return new Map((await input.rows<ManifestVariationsRow>()).map((r) => [r.manifest_variations, r.variations]));
-}
 
 /** The plan as of this run; an extended folder keeps the time it was started at. */
 function snapshotOf(row: PromptRow, checkpoint: string, variations: ManifestVariations, timestamp = new Date().toISOString()): SessionManifest['snapshot'] {
