@@ -3,7 +3,7 @@
 // writes nothing.
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { InputError } from './errors.js';
+import { InputError, type InputErrorWhere } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
 import { readYaml, parseWith, positionOf, fieldName, type YamlFile } from './yaml-file.js';
 import { applyOverrides, parseStageParams, selectParams, type ParamTree } from './params.js';
@@ -58,6 +58,14 @@ export async function readConfig(dir: string): Promise<{ parsed: YamlFile; confi
   return { parsed, config: parseWith(parsed, pipelineConfigSchema) };
 }
 
+/** A param --set gave is wrong on the command line, not at its line of pipeline.yaml. */
+function setArgument(path: (string | number)[], overrides: Record<string, unknown>): InputErrorWhere | undefined {
+  if (path[0] !== 'params') return undefined;
+  const dotted = path.slice(1).join('.');
+  const given = Object.keys(overrides).find((key) => dotted === key || dotted.startsWith(`${key}.`) || key.startsWith(`${dotted}.`));
+  return given === undefined ? undefined : { field: `--set ${given}=${JSON.stringify(overrides[given])}` };
+}
+
 export async function loadProject(dirArg: string, overrides: Record<string, unknown> = {}): Promise<Project> {
   const dir = resolve(dirArg);
   const { parsed, config } = await readConfig(dir);
@@ -66,26 +74,12 @@ export async function loadProject(dirArg: string, overrides: Record<string, unkn
     const where = { file: parsed.path, ...positionOf(parsed, ['stages', name, 'uses']), field: `stages.${name}.uses` };
     stages[name] = { config: stage, loaded: stage.uses ? await loadStageModule(stage.uses, dir, where) : undefined };
   }
-  const locate = locateIn(parsed, overrides);
+  const locate = (path: (string | number)[]) => setArgument(path, overrides) ?? { file: parsed.path, ...positionOf(parsed, path), field: fieldName(path) };
   const graph = buildGraph(stages, locate);
   const { dataDir, paths } = projectPaths(dir);
   const project: Project = { dir, file: parsed.path, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths, locate };
   checkBeforeWriting(project);
   return project;
-}
-
-/**
- * file:line:col of a pipeline.yaml field; a param a --set gave is named by that argument
- * instead, since the line in the file is not the value that failed.
- */
-function locateIn(parsed: YamlFile, overrides: Record<string, unknown>): Locate {
-  const given = Object.keys(overrides).map((key) => ['params', ...key.split('.')]);
-  return (path) => {
-    // The set path and the failing one agree as far as both go, below a stage's own params.
-    const set = path.length >= 3 && given.find((g) => g.every((part, i) => i >= path.length || String(path[i]) === part));
-    if (set) return { field: `--set ${set.slice(1).join('.')}` };
-    return { file: parsed.path, ...positionOf(parsed, path), field: fieldName(path) };
-  };
 }
 
 /** Problems found here exit 2 before the state database or any output exists. */

@@ -76,6 +76,7 @@ export default defineMapStage<Params, FolderItem, State>({
     lastScan = undefined;
     return scanned.map(({ stored, files }) => ({ session_dir: stored, files }));
   },
+  resourceLabels: { variations: 'the variations and template files (ingest.variations_dirs, ingest.templates_dirs)' },
   // A changed variation or template file can change every mapping: it re-imports all folders.
   async resources(ctx) {
     const files = mappingDirs(ctx.params, ctx.projectDir).flatMap(yamlFilesUnder);

@@ -63,6 +63,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   // Two batches in flight: one decodes on the workers while the other runs the model.
   concurrency: () => 2,
 
+  resourceLabels: { model: 'the CLIP model (score.model)', fallback_model: 'the fallback CLIP model' },
   async resources(ctx) {
     const { scorerResources } = await import('./scorer.js');
     return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
