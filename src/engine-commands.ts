@@ -7,7 +7,8 @@ import { loadProject } from './project.js';
 import { renderDag } from './dag.js';
 import { collectGarbage, describeGcReport } from './gc.js';
 import { formatRows, outputFormats, type OutputFormat } from './format.js';
-import { ProjectLockedError } from './project-lock.js';
+import { ProjectLockedError, staleLockNote } from './project-lock.js';
+import { fileSql } from './file-context.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
 import { selectStages } from './graph.js';
 
@@ -23,8 +24,8 @@ export interface EngineCli {
   done(code: number): void;
 }
 
-export async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = []): Promise<T> {
-  const session = await ProjectSession.open({ dir: global.dir, set: global.set, json, targets });
+export async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = [], mode: 'read' | 'write' = 'write'): Promise<T> {
+  const session = await ProjectSession.open({ dir: global.dir, set: global.set, json, targets, mode });
   try {
     return await work(session);
   } finally {
@@ -88,14 +89,17 @@ async function runInProgressStatus(global: Global, locked: ProjectLockedError, t
   return 0;
 }
 
+/** Staleness from the state opened read-only: status writes nothing, so it works on a read-only data folder. */
 async function status(global: Global, targets: string[], json: boolean): Promise<number> {
   try {
     return await withSession(global, json, async (session) => {
+      const stale = staleLockNote(session.project.paths.runLock);
+      if (stale) process.stderr.write(`note: ${stale}\n`);
       const statuses = await session.runner.status(targets);
       if (json) writeJson(statuses);
       else for (const s of statuses) write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
       return 0;
-    }, targets);
+    }, targets, 'read');
   } catch (error) {
     if (!(error instanceof ProjectLockedError)) throw error;
     return runInProgressStatus(global, error, targets, json);
@@ -130,20 +134,39 @@ function addDag(program: CliCommand, cli: EngineCli): void {
     });
 }
 
+/** One SELECT in the sandbox, over the files: works during a run, on a project never run and on a read-only data folder. */
+async function readOnlySql(global: Global, query: string, format: OutputFormat): Promise<number> {
+  const project = await loadProject(global.dir, global.set);
+  const files = await fileSql(project);
+  try {
+    write(formatRows(await files.query(query), format));
+    return 0;
+  } finally {
+    await files.close();
+  }
+}
+
+/** Surgery: any statements, on the state database itself, unsandboxed. */
+async function writeSql(global: Global, query: string, format: OutputFormat): Promise<number> {
+  process.stderr.write('warning: --write runs the SQL on the state database itself, with no sandbox: a wrong statement can break the project for good (back up data/state.duckdb first)\n');
+  return withSession(global, true, async (session) => {
+    write(formatRows(await session.sql(query), format));
+    return 0;
+  });
+}
+
 function addSql(program: CliCommand, cli: EngineCli): void {
   const sql = program
     .command('sql')
-    .summary('query the tables (each table output is a view by its name)')
-    .description('Run one SQL query on the state database, where every table output is a view by its name.')
+    .summary('query the tables (each table output, journal and state record table is a view by its name)')
+    .description('Run one read-only SQL query (SELECT) over every table output, journal and state record table (runs, stage_runs, loop_rounds, ... as of the last stage commit), each a view by its name. It cannot write, ATTACH, INSTALL or LOAD, or read files outside the project\'s tables, objects and journals, and it works while a run is going. --write runs any statements on the state database itself.')
     .argument('<query>', 'the SQL query');
   sql
     .addOption(sql.createOption('--format <format>', 'how to print the rows').choices(outputFormats).default('table'))
-    .addHelpText('after', examples('pipeline sql "select count(*) from images"', 'pipeline sql --format csv "select * from scores" > scores.csv'))
-    .action(async (query: string, flags: { format: OutputFormat }) => {
-      cli.done(await withSession(cli.global(), true, async (session) => {
-        write(formatRows(await session.sql(query), flags.format));
-        return 0;
-      }));
+    .option('--write', 'surgery: run the statements on the state database itself, unsandboxed (not while a run holds it)')
+    .addHelpText('after', examples('pipeline sql "select count(*) from images"', 'pipeline sql --format csv "select * from scores" > scores.csv', 'pipeline sql --write "delete from promoted_loras where name = \'x\'"'))
+    .action(async (query: string, flags: { format: OutputFormat; write?: boolean }) => {
+      cli.done(await (flags.write ? writeSql : readOnlySql)(cli.global(), query, flags.format));
     });
 }
 
