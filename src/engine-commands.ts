@@ -3,7 +3,7 @@
 // one place, and its action returns the exit code through `done`.
 import { examples, integerAtLeast, type CliCommand } from './command.js';
 import { ProjectSession } from './session.js';
-import { loadProject } from './project.js';
+import { loadProject, projectPaths } from './project.js';
 import { renderDag } from './dag.js';
 import { collectGarbage, describeGcReport } from './gc.js';
 import { formatRows, outputFormats, type OutputFormat } from './format.js';
@@ -91,10 +91,11 @@ async function runInProgressStatus(global: Global, locked: ProjectLockedError, t
 
 /** Staleness from the state opened read-only: status writes nothing, so it works on a read-only data folder. */
 async function status(global: Global, targets: string[], json: boolean): Promise<number> {
+  // Said before the state opens: a killed run may have left it damaged too, and then both are worth knowing.
+  const stale = staleLockNote(projectPaths(global.dir).paths.runLock);
+  if (stale) process.stderr.write(`note: ${stale}\n`);
   try {
     return await withSession(global, json, async (session) => {
-      const stale = staleLockNote(session.project.paths.runLock);
-      if (stale) process.stderr.write(`note: ${stale}\n`);
       const statuses = await session.runner.status(targets);
       if (json) writeJson(statuses);
       else for (const s of statuses) write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
