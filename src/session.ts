@@ -9,7 +9,7 @@ import { State, StateInUseError, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
 import { acquireProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
-import { SnapshotWriter } from './state-snapshot.js';
+import { SnapshotWriter, exportRecordTables, exportRunMonths, exportSnapshot, runMonth } from './state-snapshot.js';
 import { tableViews } from './tables.js';
 import { journalViews } from './journal.js';
 import { createReporter, recordingTo, type Reporter } from './progress.js';
@@ -43,8 +43,12 @@ export function checkOverrides(project: Project, set: Record<string, unknown>): 
 
 export class ProjectSession {
   private statusRunner?: Runner;
-  /** set once something may have changed a state record table, which readers then see through the snapshot */
+  /** Readers see the state's records through a snapshot: the months of runs this session made, renewed at each stage commit. */
+  private readonly runMonths = new Set<string>();
+  /** set by SQL on the state, which may have changed any record */
   private recordsChanged = false;
+  /** a stage ran: the run's own rows and whatever record tables its stages keep need copying at close */
+  private ranStages = false;
   private readonly snapshots: SnapshotWriter;
 
   private constructor(
@@ -53,7 +57,7 @@ export class ProjectSession {
     readonly reporter: Reporter,
     private readonly stats: StatCache,
   ) {
-    this.snapshots = new SnapshotWriter(state, project.dataDir, (m) => reporter.info(`warning: ${m}`));
+    this.snapshots = new SnapshotWriter(() => exportRunMonths(state, project.dataDir, [...this.runMonths]), (m) => reporter.info(`warning: ${m}`));
   }
 
   /** The runner for status and the current outputs; each run gets its own, recording its progress. */
@@ -99,13 +103,13 @@ export class ProjectSession {
       const set = options.set ?? {};
       checkOverrides(this.project, set);
       const project = Object.keys(set).length > 0 ? { ...this.project, params: applyOverrides(this.project.params, set) } : this.project;
+      this.runMonths.add(runMonth(new Date().toISOString()));
       const runner = new Runner(project, this.state, this.stats, this.snapshotting(recordingTo(progress, this.reporter)));
       const summary = await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });
       // Every stage checked its memo hits' objects: status need not stat them again until a folder changes.
       if (summary.ok && !options.targets?.length && !(await objectsAsLeft(this.state, this.project.paths.objects))) {
         await recordObjectsChecked(this.state, this.project.paths.objects);
       }
-      if (summary.stages.some((s) => s.status !== 'skipped')) this.recordsChanged = true;
       return summary;
     } finally {
       process.off('SIGINT', onSigint);
@@ -116,13 +120,17 @@ export class ProjectSession {
     }
   }
 
-  /** Readers see each stage's records once it committed: the snapshot is copied after every stage that ran. */
+  /** Readers see each stage's records once it committed: this month's runs are copied after every stage that ran. */
   private snapshotting(reporter: Reporter): Reporter {
     return {
       ...reporter,
       stageState: (stage, state) => {
         reporter.stageState?.(stage, state);
-        if (state === 'done' || state === 'failed') void this.snapshots.request();
+        if (state === 'done' || state === 'failed') {
+          this.runMonths.add(runMonth(new Date().toISOString()));
+          this.ranStages = true;
+          void this.snapshots.request();
+        }
       },
     };
   }
@@ -153,8 +161,15 @@ export class ProjectSession {
   /** Copy the records for readers when something may have changed them, then close the state. */
   async close(): Promise<void> {
     try {
-      if (this.recordsChanged) await this.snapshots.request();
       await this.snapshots.settled();
+      if (this.recordsChanged) await exportSnapshot(this.state, this.project.dataDir);
+      else if (this.ranStages) {
+        await exportRecordTables(this.state, this.project.dataDir);
+        await exportRunMonths(this.state, this.project.dataDir, [...this.runMonths]);
+      }
+    } catch (error) {
+      // What the command did stands; only readers see older records until the next copy.
+      process.stderr.write(`warning: could not copy the state's records for readers: ${(error as Error).message}\n`);
     } finally {
       await this.state.close();
     }
