@@ -55,7 +55,7 @@ async function runStages(cli: EngineCli, targets: string[], flags: RunFlags): Pr
     const summary = await session.run({ targets, force: Boolean(flags.force), jobs: flags.jobs, argv: cli.argv.join(' ') });
     if (json) writeJson(summary);
     return summary.exitCode;
-  }, targets);
+  }, targets, flags.dryRun ? 'read' : 'write');
 }
 
 function addRun(program: CliCommand, cli: EngineCli): void {
@@ -75,8 +75,9 @@ function addRun(program: CliCommand, cli: EngineCli): void {
 /** While a run holds the state database, status tells what that run is doing. */
 async function runInProgressStatus(global: Global, locked: ProjectLockedError, targets: string[], json: boolean): Promise<number> {
   const project = await loadProject(global.dir, global.set);
-  const progress = readRunProgress(project.paths.runProgress);
-  if (!progress) throw locked;
+  // The run writes its progress a moment after taking the lock: until then, every stage is waiting.
+  const { holder } = locked;
+  const progress = readRunProgress(project.paths.runProgress) ?? { pid: holder.pid, started_at: holder.started_at, command: holder.command, updated_at: holder.started_at, stages: {} };
   const stages = selectStages(project.graph, targets);
   if (json) {
     const { pid, host } = locked.holder;

@@ -1,11 +1,11 @@
 // Readers through the real CLI on the example project: while a run is stuck in generate
 // (the A1111 stand-in never answers), sql, report, label, status, plan, validate and dag
-// all work; SQL a person wrote (a report file, prune --where) cannot read other files;
+// all work, and on a read-only data folder they write nothing; SQL a person wrote (a report file, prune --where) cannot read other files;
 // and `pipeline loop --schedule` holds nothing while it waits, saying when it fires in
 // local time.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyExampleProject } from '../example-project.js';
 import { startA1111StandIn, type A1111StandIn } from '../standins/a1111-server.js';
@@ -107,6 +107,44 @@ describe('SQL a person wrote runs in the sandbox', () => {
     expect(copy.stderr).toMatch(/got a COPY statement/);
     expect(existsSync(join(dir, 'data', 'tables', 'x.parquet'))).toBe(false);
   });
+});
+
+/** path -> size and mtime of everything under the project. */
+function listing(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (at: string) => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const path = join(at, entry.name);
+      const s = statSync(path);
+      out[relative(root, path)] = `${s.size}:${s.mtimeMs}`;
+      if (entry.isDirectory()) walk(path);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+describe('on a read-only data folder', () => {
+  it('status, sql, report, plan, validate and dag work and write nothing', async () => {
+    spawnSync('chmod', ['-R', 'a-w', join(dir, 'data')]);
+    try {
+      const before = listing(dir);
+      for (const args of [
+        ['status'],
+        ['sql', 'select count(*) from images'],
+        ['report', 'variation_success'],
+        ['plan', join(dir, 'data/prompts/character.prompt.yaml'), '--count', '2'],
+        ['validate'],
+        ['dag'],
+      ]) {
+        const result = await pipeline(...args);
+        expect(result.code, `${args[0]}: ${result.stderr}`).toBe(0);
+      }
+      expect(listing(dir), 'nothing written, not even a cache').toEqual(before);
+    } finally {
+      spawnSync('chmod', ['-R', 'u+w', join(dir, 'data')]);
+    }
+  }, 120_000);
 });
 
 describe('pipeline loop --schedule', () => {
