@@ -24,7 +24,7 @@ export interface EngineCli {
   done(code: number): void;
 }
 
-export async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = [], mode: 'read' | 'write' = 'write'): Promise<T> {
+export async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = [], mode: 'read' | 'write' | 'cache' = 'write'): Promise<T> {
   const session = await ProjectSession.open({ dir: global.dir, set: global.set, json, targets, mode });
   try {
     return await work(session);
@@ -90,7 +90,10 @@ async function runInProgressStatus(global: Global, locked: ProjectLockedError, t
   return 0;
 }
 
-/** Staleness from the state opened read-only: status writes nothing, so it works on a read-only data folder. */
+/**
+ * Staleness, keeping the hashes it took only where the state may be written: on a
+ * project never run or a read-only data folder it writes nothing.
+ */
 async function status(global: Global, targets: string[], json: boolean): Promise<number> {
   // Said before the state opens: a killed run may have left it damaged too, and then both are worth knowing.
   const stale = staleLockNote(projectPaths(global.dir).paths.runLock);
@@ -101,7 +104,7 @@ async function status(global: Global, targets: string[], json: boolean): Promise
       if (json) writeJson(statuses);
       else for (const s of statuses) write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
       return 0;
-    }, targets, 'read');
+    }, targets, 'cache');
   } catch (error) {
     if (!(error instanceof ProjectLockedError)) throw error;
     return runInProgressStatus(global, error, targets, json);

@@ -25,8 +25,8 @@ export interface SessionOptions {
   json: boolean;
   /** stage names the command will act on, checked before anything is written */
   targets?: string[];
-  /** 'read' (status): the state opened read-only, nothing written, not even the caches */
-  mode?: 'read' | 'write';
+  /** how the state opens (see StateOpenOptions): 'cache' for status, 'read' for a dry run */
+  mode?: 'read' | 'write' | 'cache';
 }
 
 /** How long a writer waits for readers: status holds the state open read-only for a moment. */

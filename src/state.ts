@@ -3,7 +3,7 @@
 // used by one query at a time. DuckDB admits one writer per file, and a reader shuts
 // writers out while it has the file open: readers open it read-only and briefly, and a
 // writer waits a moment for them.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { requireCommonJs } from './commonjs.js';
 import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader } from '@duckdb/node-api';
@@ -36,8 +36,10 @@ export interface StateOpenOptions {
   /**
    * 'read': never writes a byte: the file opened read-only, or, for a project never run,
    * an empty state in memory. 'write' (the default) creates and upgrades the file.
+   * 'cache' (status): writes, to keep what it hashed, only to a state that exists and
+   * whose modes allow it; else reads.
    */
-  mode?: 'read' | 'write';
+  mode?: 'read' | 'write' | 'cache';
   /** How long a writer retries while another process has the file open (a reader, briefly). */
   lockWaitMs?: number;
 }
@@ -46,6 +48,15 @@ export class StateInUseError extends Error {
   constructor(file: string) {
     super(`the state database ${file} is in use by another pipeline process`);
   }
+}
+
+/**
+ * The state file and its folder exist and their modes let the owner write. Root could
+ * write a file chmod'ed read-only anyway; a user who made it so means it to stay as it is.
+ */
+function writableByModes(file: string): boolean {
+  const modes = [file, dirname(file)].map((path) => statSync(path, { throwIfNoEntry: false })?.mode);
+  return modes.every((mode) => mode !== undefined && (mode & 0o200) !== 0);
 }
 
 const isLockConflict = (error: unknown) => /lock/i.test((error as Error).message);
@@ -76,6 +87,13 @@ export class State {
 
   static async open(file: string, options: StateOpenOptions = {}): Promise<State> {
     const lockWaitMs = options.lockWaitMs ?? 0;
+    if (options.mode === 'cache') {
+      if (!writableByModes(file)) return State.open(file, { ...options, mode: 'read' });
+      return State.open(file, { ...options, mode: 'write' }).catch((error: NodeJS.ErrnoException) => {
+        if (error instanceof StateInUseError || !/read-only|permission|EROFS|EACCES/i.test(error.message)) throw error;
+        return State.open(file, { ...options, mode: 'read' });
+      });
+    }
     if (options.mode === 'read') {
       // A project never run has nothing to read yet: an empty state, in memory, creates no file.
       const exists = existsSync(file);
