@@ -9,7 +9,8 @@ import { State, StateInUseError, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
 import { acquireProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
-import { SnapshotWriter, exportRecordTables, exportRunMonths, exportSnapshot, runMonth } from './state-snapshot.js';
+import { SnapshotWriter, exportRecordTables, exportRunMonths, exportSnapshot, runMonth, snapshotDir } from './state-snapshot.js';
+import { existsSync } from 'node:fs';
 import { tableViews } from './tables.js';
 import { journalViews } from './journal.js';
 import { createReporter, recordingTo, type Reporter } from './progress.js';
@@ -162,7 +163,9 @@ export class ProjectSession {
   async close(): Promise<void> {
     try {
       await this.snapshots.settled();
-      if (this.recordsChanged) await exportSnapshot(this.state, this.project.dataDir);
+      // A state from before readers had a copy gets its first one from whichever command writes next.
+      const firstCopy = this.state.writable && existsSync(this.project.paths.state) && !existsSync(snapshotDir(this.project.dataDir));
+      if (this.recordsChanged || firstCopy) await exportSnapshot(this.state, this.project.dataDir);
       else if (this.ranStages) {
         await exportRecordTables(this.state, this.project.dataDir);
         await exportRunMonths(this.state, this.project.dataDir, [...this.runMonths]);

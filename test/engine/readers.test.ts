@@ -64,6 +64,15 @@ describe('readers', () => {
     expect(listing(project.dir), 'no file or folder written, not even the stat cache').toEqual(before);
   });
 
+  it('see the records of a state from before the copy once any command writes the state', async () => {
+    project = TestProject.create();
+    expect((await project.run()).code).toBe(0);
+    project.remove('data/.sdloop/state');
+    expect((await project.pipeline(['sql', 'select * from runs'])).code).toBe(2);
+    expect((await project.pipeline(['status'])).code).toBe(0);
+    expect(await project.sql('select status from runs')).toEqual([{ status: 'ok' }]);
+  });
+
   it('status, sql and dag answer while a run holds the state', async () => {
     project = TestProject.create(Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`f${i}.txt`, `${i}\n`])));
     expect((await project.run()).code).toBe(0);
