@@ -120,6 +120,17 @@ export interface GenerationParameters {
 
 const settingPattern = /\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g;
 
+/**
+ * A1111's `Lora hashes` value: `name: hash` per LoRA, in prompt order, the name as the
+ * prompt wrote it with `:` and `,` removed (so the pairs stay parseable); the hash is the
+ * 12 hex A1111 takes from sshs_model_hash (safetensors.ts, a1111LoraShortHash).
+ */
+export function formatLoraHashes(loras: { name: string; shortHash: string }[]): string {
+  // A1111 keeps them in a dict: a name written twice appears once.
+  const byName = new Map(loras.map((l) => [l.name.replace(/[:,]/g, ''), l.shortHash]));
+  return [...byName].map(([name, hash]) => `${name}: ${hash}`).join(', ');
+}
+
 /** A1111's quote(): JSON-quote a value that holds `,`, `:` or a newline. */
 export function quoteSetting(value: string): string {
   return /[,:\n]/.test(value) ? JSON.stringify(value) : value;
@@ -171,6 +182,17 @@ export interface PngHead {
   height: number;
   /** text chunks before the first IDAT, where A1111 and PIL write them */
   texts: Record<string, string>;
+}
+
+/**
+ * Width and height from the IHDR chunk, which the PNG format puts first: 24 bytes are
+ * enough, so a server's image can be measured before it is decoded.
+ */
+export function pngSize(head: Uint8Array): { width: number; height: number } {
+  const bytes = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (!isPng(bytes)) throw new Error('not a PNG: the 8-byte PNG signature is missing');
+  if (bytes.length < 24 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw new Error('the first PNG chunk is not IHDR');
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
 }
 
 const iend = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
