@@ -53,6 +53,8 @@ export interface ExplainInput {
   itemsToRun?: { toRun: number; total: number };
   /** items are memoised: a code edit under an unchanged memo key reruns none */
   mapStage?: boolean;
+  /** the stage's own words for a changed resource (StageCommon.describeResource) */
+  describeResource?: (name: string, since: { finishedAt: string; value: string | undefined }) => Promise<string | undefined>;
 }
 
 /** A code edit or a version bump, told apart: only the second changes a map stage's items. */
@@ -75,7 +77,9 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   const reasons = codeChange(input, entry);
   reasons.push(...paramChanges(entry.params, identity.params));
   for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
-    if (entry.resources[k] !== identity.resources[k]) reasons.push(`resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
+    if (entry.resources[k] === identity.resources[k]) continue;
+    const words = await input.describeResource?.(k, { finishedAt: entry.finished_at, value: entry.resources[k] });
+    reasons.push(words ?? `resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
   }
   const observed = entry.observed ?? {};
   for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {

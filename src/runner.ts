@@ -121,12 +121,13 @@ export class Runner {
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
+    const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
     // Counting items means reading the input table: worth it for status, not when the run will count them anyway.
     if (countItems && module?.kind === 'map') {
-      const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
       itemsToRun = await countItemsToRun({ project: this.project, state: this.state, stage: module, ctx, memoKey: identity.memoKey, legacyKey: legacyMemoKey(entry, node, identity) });
     }
-    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map' });
+    const describeResource = module?.describeResource && ((name: string, since: { finishedAt: string; value: string | undefined }) => module.describeResource!(name, since, ctx));
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map', describeResource });
     if (failure) reasons.push(failure);
     return reasons.length > 0 ? reasons : ['fingerprint changed'];
   }

@@ -12,14 +12,15 @@ import type { Row } from './stage.js';
 const { StatementType } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
 
 /**
- * After this the instance reads and writes files only under `dirs`, and its settings
- * cannot be changed back: DuckDB's allow-list is fixed once external access is off.
+ * After this the instance reads and writes files only under `dirs`, for good: DuckDB
+ * refuses to turn external access back on or to change the allow-list while the database
+ * runs. Other settings stay open to the engine's own SQL (the web app tunes some); SQL a
+ * person wrote cannot SET anything, since only a SELECT runs.
  */
 export async function lockDown(connection: DuckDBConnection, dirs: string[]): Promise<void> {
   const list = dirs.map((dir) => sqlString(dir.endsWith('/') ? dir : `${dir}/`)).join(', ');
   await connection.run(`SET allowed_directories = [${list}]`);
   await connection.run('SET enable_external_access = false');
-  await connection.run('SET lock_configuration = true');
 }
 
 const surgery = 'pipeline sql runs one read-only query; `pipeline sql --write` is for deliberate changes to the state database';

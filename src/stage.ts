@@ -110,6 +110,11 @@ interface StageCommon<P> {
   /** Identities of outside things every result depends on (model hashes...): in the memo key. */
   resources?(ctx: StageContext<P>): Promise<Record<string, string>>;
   /**
+   * What changed in a resource since the stage last finished, in words for `pipeline status`
+   * (its values are often hashes); undefined keeps the plain "changed: old -> new".
+   */
+  describeResource?(name: string, since: { finishedAt: string; value: string | undefined }, ctx: StageContext<P>): Promise<string | undefined>;
+  /**
    * Outside state some items' identities read (what a server lists): a change makes the
    * stage stale, so identities are taken again, but it is not in the memo key, so only
    * the items whose identity changed rerun. Short values: status shows old -> new.
