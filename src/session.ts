@@ -3,7 +3,7 @@
 import { InputError } from './errors.js';
 import { applyOverrides } from './params.js';
 import { unknownParamPath } from './param-schema.js';
-import { loadProject, type Project } from './project.js';
+import { checkStageInputs, loadProject, type Project } from './project.js';
 import { selectStages } from './graph.js';
 import { State, StateInUseError, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
@@ -70,7 +70,7 @@ export class ProjectSession {
   static async open(options: SessionOptions): Promise<ProjectSession> {
     const project = await loadProject(options.dir, options.set);
     checkOverrides(project, options.set);
-    selectStages(project.graph, options.targets ?? []);
+    await checkStageInputs(project, selectStages(project.graph, options.targets ?? []));
     return ProjectSession.onProject(project, options);
   }
 
