@@ -52,7 +52,7 @@ async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promi
       }
     }
   }
-  if (await viewExists(ctx, 'prompts')) {
+  if (await viewExists(ctx, 'axes')) {
     const values = await axisValues(ctx);
     for (const l of labels) {
       const known = l.axis === null ? undefined : values.get(l.axis);
@@ -65,17 +65,14 @@ async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promi
   if (errors.length) throw new InputErrors(errors);
 }
 
-/** axis -> its variation keys and their texts, over every planned prompt. */
+/** axis -> its variation keys and their texts, over every alternatives set of table axes. */
 async function axisValues(ctx: CommandContext): Promise<Map<string, { keys: Set<string>; texts: Set<string> }>> {
   const out = new Map<string, { keys: Set<string>; texts: Set<string> }>();
-  for (const { variations } of await ctx.sql<{ variations: unknown }>('select distinct variations from prompts')) {
-    const parsed = (typeof variations === 'string' ? JSON.parse(variations) : variations) as Record<string, { keys?: string[]; texts?: string[] }>;
-    for (const [axis, v] of Object.entries(parsed ?? {})) {
-      const entry = out.get(axis) ?? { keys: new Set<string>(), texts: new Set<string>() };
-      for (const k of v.keys ?? []) entry.keys.add(k);
-      for (const t of v.texts ?? []) entry.texts.add(t);
-      out.set(axis, entry);
-    }
+  for (const { axis, keys, texts } of await ctx.sql<{ axis: string; keys: string[]; texts: string[] }>('select axis, keys, texts from axes')) {
+    const entry = out.get(axis) ?? { keys: new Set<string>(), texts: new Set<string>() };
+    for (const k of keys) entry.keys.add(k);
+    for (const t of texts) entry.texts.add(t);
+    out.set(axis, entry);
   }
   return out;
 }

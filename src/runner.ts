@@ -1,11 +1,11 @@
 // Deciding what is stale and running it: stages in dependency order, independent ones
 // in parallel (--jobs), each skipped when its fingerprint matches pipeline.lock.
-import { rm } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
+import { removeInside } from './inside.js';
 import { composeIdentity, expandDeps, identityParams, hashDeps, outsideState, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
 import { createStageContext, inputArtifact } from './context.js';
@@ -235,7 +235,7 @@ export class Runner {
       let outs: Record<string, OutputRecord>;
       let items: LockEntry['items'];
       if (!module) {
-        for (const out of node.config.outs) await rm(resolve(this.project.dir, out), { recursive: true, force: true });
+        for (const out of node.config.outs) await removeInside(this.project.dir, out, `stages.${node.name}.outs`);
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
         const result = await runMapStage({

@@ -137,6 +137,13 @@ interface StageCommon<P> {
    * relative to the project.
    */
   deps?(params: P, projectDir: string): Promise<string[]>;
+  /**
+   * Validate the user's files the params name (a source stage's prompt files, templates)
+   * before anything is written: the session calls it with the parsed params before it
+   * opens the state database, so bad input exits 2 leaving `data/` as it was. Throws
+   * InputError(s). Status calls it too, so it must stay cheap (no full plan).
+   */
+  check?(params: P, projectDir: string): Promise<void>;
 }
 
 export interface WholeStage<P = any> extends StageCommon<P> {

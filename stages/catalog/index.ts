@@ -9,9 +9,10 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type InputArtifact, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
+import { distinctAlternatives } from '../resolve/alternatives.js';
 import {
-  catalogImageRow, catalogPromptRow, pruneRecord,
-  type CatalogImageRow, type CatalogPromptRow, type ImageRow, type PromptRow,
+  axisAlternativesRow, catalogImageRow, catalogPromptRow, pruneRecord,
+  type AxisAlternativesRow, type CatalogImageRow, type CatalogPromptRow, type ImageRow, type PromptRow,
 } from '../../schemas/tables.js';
 
 const params = z.object({});
@@ -64,12 +65,14 @@ export function mergeCatalog(
 }
 
 export default defineStage({
-  description: 'one images and one prompts table of both origins: generated and imported',
-  version: '1',
+  description: 'one images, prompts and axes table of both origins: generated and imported',
+  version: '2',
   params,
   outputs: {
     images: { kind: 'table', schema: catalogImageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] },
     prompts: { kind: 'table', schema: catalogPromptRow },
+    /** the alternatives every prompt's variations name, of both origins */
+    axes: { kind: 'table', schema: axisAlternativesRow },
   },
   // Prune records are how an imported image leaves the tables: a prune or restore reruns this cheap stage.
   async deps() {
@@ -85,6 +88,10 @@ export default defineStage({
     const merged = mergeCatalog({ images: rendered, prompts: planned }, { images, prompts }, await prunedImports(ctx));
     const imported = merged.images.filter((i) => i.origin === 'imported').length;
     ctx.log(`${merged.images.length - imported} generated and ${imported} imported images`);
-    return merged;
+    const axes = distinctAlternatives([
+      ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'planned_axes')),
+      ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'imported_axes')),
+    ]);
+    return { ...merged, axes };
   },
 });

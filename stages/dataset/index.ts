@@ -53,10 +53,7 @@ function tagText(text: string): string {
 function tagsOf(prompt: PromptRow | undefined, firstAxis: string): string[] {
   if (!prompt) return [];
   const axes = Object.keys(prompt.variations).sort((a, b) => (a === firstAxis ? -1 : b === firstAxis ? 1 : compare(a, b)));
-  return axes.map((axis) => {
-    const v = prompt.variations[axis];
-    return tagText(v.texts[v.keys.indexOf(v.key)] ?? (typeof v.value === 'string' ? v.value : v.key));
-  });
+  return axes.map((axis) => tagText(prompt.variations[axis]!.text));
 }
 
 export function captionFor(trigger: string, prompt: PromptRow | undefined, firstAxis: string): string {

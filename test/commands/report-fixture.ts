@@ -76,12 +76,11 @@ function rowsFor(planned: Planned, i: number, dir: string) {
   const prompt_id = `p${String(i).padStart(3, '0')}`;
   const image_id = planned.status === 'failed' ? '' : `img${String(i).padStart(3, '0')}`;
   const keys = alternatives[planned.axis];
-  const texts = keys.map((k) => (k === planned.value ? planned.text : k));
   const prompt = {
     prompt_id, source: planned.source, session: planned.session, theme: null, style: null, idx: i,
     prompt: planned.text, api_prompt: planned.text, negative_prompt: '', seed: 1000 + i,
-    variations: { [planned.axis]: { key: planned.value, value: planned.value, keys, texts } },
-    params: {}, manifest: {},
+    variations: { [planned.axis]: { key: planned.value, value: planned.value, text: planned.text, alternatives: planned.axis } },
+    params: {}, manifest: {}, manifest_variations: '',
   };
   const filename = `${planned.session}_${String(i).padStart(4, '0')}_seed-${1000 + i}.png`;
   const image = {
