@@ -53,6 +53,8 @@ export interface ExplainInput {
   itemsToRun?: { toRun: number; total: number };
   /** items are memoised: a code edit under an unchanged memo key reruns none */
   mapStage?: boolean;
+  /** the stage's own wording of an observed change */
+  describeObserved?: (key: string, was: string | undefined, now: string | undefined) => string;
 }
 
 /** A code edit or a version bump, told apart: only the second changes a map stage's items. */
@@ -79,7 +81,8 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   }
   const observed = entry.observed ?? {};
   for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {
-    if (observed[k] !== identity.observed[k]) reasons.push(`${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
+    if (observed[k] === identity.observed[k]) continue;
+    reasons.push(input.describeObserved?.(k, observed[k], identity.observed[k]) ?? `${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
   }
   for (const k of Object.keys(identity.inputs)) {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);

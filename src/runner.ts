@@ -117,7 +117,7 @@ export class Runner {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
-      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
+      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map', describeObserved: node.loaded?.module.describeObserved });
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
@@ -126,7 +126,7 @@ export class Runner {
       const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
       itemsToRun = await countItemsToRun({ project: this.project, state: this.state, stage: module, ctx, memoKey: identity.memoKey, legacyKey: legacyMemoKey(entry, node, identity) });
     }
-    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map' });
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map', describeObserved: module?.describeObserved });
     if (failure) reasons.push(failure);
     return reasons.length > 0 ? reasons : ['fingerprint changed'];
   }
