@@ -9,6 +9,7 @@
 -- timestamp, and folders without one are always included.
 --
 -- @needs scores, prompts, images
+-- @sort axis, then success_rate, highest first
 -- @param session string % only sessions whose name matches this LIKE pattern
 -- @param since timestamp 1970-01-01 only images from session folders started on or after this
 -- @param min_n int 1 hide values scored on fewer images than this

@@ -57,6 +57,9 @@ plan[1].blurred = true;
 plan[10].duplicate = 'dup1';
 plan[11].duplicate = 'dup1';
 
+/** What A1111 answers when the GPU runs out of memory, as generate records it. */
+export const failedError = 'HTTP 500 OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (after 4 attempts)';
+
 const alternatives: Record<string, string[]> = { hair: ['red', 'blue'], bg: ['beach', 'forest'] };
 
 export const loopRounds = [
@@ -87,7 +90,7 @@ function rowsFor(planned: Planned, i: number, dir: string) {
   const image = {
     image_id, prompt_id, path: image_id ? join(dir, 'data/objects', `${image_id}.png`) : '', seed: 1000 + i, width: 96, height: 64,
     backend: 'synthetic', endpoint: 'synthetic', model_name: planned.model[0], model_hash: planned.model[1], loras: planned.loras,
-    gen_ms: 5, status: planned.status ?? 'ok', error: planned.status === 'failed' ? 'HTTP 500' : null, rendered: null,
+    gen_ms: 5, status: planned.status ?? 'ok', error: planned.status === 'failed' ? failedError : null, rendered: null,
     session_dir: planned.dir, filename,
   };
   const p_target = planned.matched ? 0.8 : 0.2;

@@ -25,6 +25,7 @@ describe('pipeline report', () => {
       expect(out).toMatch(new RegExp(`^${name}\\s+\\S`, 'm'));
     }
     expect(out).toContain('--param since=1970-01-01');
+    expect(out).toMatch(/failing_variations .*\n\s+sorted by ci_high ascending/);
   });
 
   test("a project's own reports are listed and run, and override shipped ones by name", async () => {

@@ -147,8 +147,8 @@ test('a report whose tables are missing names the stage to run', async () => {
 
 describe('report headers', () => {
   test('summary, needs and params are read from the leading comments', () => {
-    const r = parseReport('x/demo.sql', '-- What it answers.\n-- @needs scores, images\n-- @param n int 3 how many\n-- @param tag string \'\' a tag\nSELECT $n AS n, $tag AS t;\n');
-    expect(r).toMatchObject({ name: 'demo', summary: 'What it answers.', needs: ['scores', 'images'] });
+    const r = parseReport('x/demo.sql', '-- What it answers.\n-- @needs scores, images\n-- @sort n, highest first\n-- @param n int 3 how many\n-- @param tag string \'\' a tag\nSELECT $n AS n, $tag AS t;\n');
+    expect(r).toMatchObject({ name: 'demo', summary: 'What it answers.', needs: ['scores', 'images'], sort: 'n, highest first' });
     expect(r.params.map((p) => [p.name, p.type, p.default])).toEqual([['n', 'int', '3'], ['tag', 'string', '']]);
     expect(r.sql).toBe('SELECT $n AS n, $tag AS t');
   });
