@@ -12,13 +12,16 @@ const needed = ['images', 'prompts'];
 
 function axesSql(has: Set<string>): string {
   if (!has.has('scores')) {
-    return `SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::DOUBLE AS p_target, NULL::DOUBLE AS margin,
+    return `SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::VARCHAR AS value_text, NULL::DOUBLE AS p_target, NULL::DOUBLE AS margin,
       NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
   }
   const predictions = has.has('predictions');
-  return `SELECT s.image_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched,
+  // sdgen keys an inline list item by its MD5: a person reads its text instead.
+  const inline = has.has('variation_values');
+  return `SELECT s.image_id, s.axis, s.value, ${inline ? 'coalesce(v.text, s.value)' : 's.value'} AS value_text, s.p_target, s.margin, s.top_value, s.matched,
       ${predictions ? 'pr.probe_value, pr.p_probe' : 'NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe'}
     FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}
+    ${inline ? 'LEFT JOIN variation_values v ON v.axis = s.axis AND v.key = s.value AND v.inline' : ''}
     QUALIFY row_number() OVER (PARTITION BY s.image_id, s.axis ORDER BY s.prompt_id) = 1`;
 }
 

@@ -51,6 +51,7 @@ export interface Report {
 export const tableMakers: Record<string, string> = {
   prompts: 'pipeline run catalog',
   images: 'pipeline run catalog',
+  variation_values: 'pipeline run catalog',
   sessions: 'pipeline run sessions',
   scores: 'pipeline run score',
   quality: 'pipeline run score',

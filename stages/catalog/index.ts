@@ -3,14 +3,16 @@
 // imported, told apart by `origin`. An image is its content hash, so one seen twice is
 // one row (a generated copy wins over an imported one: sdloop knows its prompt for sure),
 // and every image `pipeline prune` took out and did not restore is left out here, so it
-// leaves scores, predictions, selection and the dataset at the next run.
+// leaves scores, predictions, selection and the dataset at the next run. variation_values
+// names every value as a person reads it (values.ts).
 import { z } from 'zod';
 import { defineStage, type InputArtifact, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
 import {
-  catalogImageRow, catalogPromptRow,
+  catalogImageRow, catalogPromptRow, variationValueRow,
   type CatalogImageRow, type CatalogPromptRow, type ImageRow, type PromptRow,
 } from '../../schemas/tables.js';
+import { variationValues } from './values.js';
 import { describePrunedChange, prunedImageIds, prunedState, readPruneRecords } from './pruned.js';
 
 const params = z.object({});
@@ -56,6 +58,7 @@ export default defineStage({
   outputs: {
     images: { kind: 'table', schema: catalogImageRow },
     prompts: { kind: 'table', schema: catalogPromptRow },
+    variation_values: { kind: 'table', schema: variationValueRow },
   },
   // The pruned set is observed state: a prune or restore reruns this cheap stage, and what
   // it leaves out then changes every table downstream, down to the dataset.
@@ -75,6 +78,6 @@ export default defineStage({
     const merged = mergeCatalog({ images: rendered, prompts: planned }, { images, prompts }, pruned);
     const imported = merged.images.filter((i) => i.origin === 'imported').length;
     ctx.log(`${merged.images.length - imported} generated and ${imported} imported images${pruned.size ? `; ${pruned.size} pruned left out` : ''}`);
-    return merged;
+    return { ...merged, variation_values: variationValues(merged.prompts) };
   },
 });

@@ -12,6 +12,7 @@ import { columnsOf } from '../../src/table-schema.js';
 import type { CommandContext } from '../../src/command.js';
 import type { Row } from '../../src/stage.js';
 import { judgeSessions } from '../../stages/sessions/index.js';
+import { variationValues } from '../../stages/catalog/values.js';
 
 interface Planned {
   session: string;
@@ -151,6 +152,7 @@ export async function buildFixture(options: { withLoop?: boolean; skip?: string[
     ['images', tables.imageRow, generated.map((r) => r.image)],
     ['scores', tables.scoreRow, scored.map((r) => r.score)],
     ['quality', tables.qualityRow, scored.map((r) => r.quality)],
+    ['variation_values', tables.variationValueRow, variationValues(rows.map((r) => tables.promptRow.parse(r.prompt)))],
     // as the sessions stage derives it from the tables above
     ['sessions', tables.sessionRow, judgeSessions({
       images: generated.map((r) => tables.catalogImageRow.parse({ ...r.image, origin: 'generated', annotated: false })),

@@ -182,6 +182,7 @@ test('Wilson terms stay in floating point at large n (n² overflows 32-bit integ
   try {
     await db.run(`CREATE TABLE prompts AS SELECT 'p' || i AS prompt_id, 's' AS session FROM range(200000) t(i)`);
     await db.run(`CREATE TABLE images AS SELECT 'img' || i AS image_id, 'p' || i AS prompt_id, '' AS session_dir FROM range(200000) t(i)`);
+    await db.run(`CREATE TABLE variation_values AS SELECT 'hair' AS axis, 'red' AS key, 'red hair' AS text, false AS inline`);
     await db.run(`CREATE TABLE scores AS SELECT 'img' || i AS image_id, 'p' || i AS prompt_id, 'hair' AS axis, 'red' AS value, i % 2 = 0 AS matched, 0.5 AS p_target FROM range(200000) t(i)`);
     const sql = async <T,>(q: string, p?: Record<string, unknown>) => (await db.runAndReadAll(q, p as never)).getRowObjectsJson() as T[];
     const [row] = await runReport(sql, reports.get('variation_success')!, {});
