@@ -32,14 +32,15 @@ export default defineCommand<PruneOptions>({
     if (options.restore) {
       const { restored, skipped } = await restorePrune(pruneCtx, options.batch);
       for (const { item, reason } of skipped) ctx.stderr(`kept in trash: ${item.file}: ${reason}\n`);
-      ctx.stdout(`restored ${restored.length} image${restored.length === 1 ? '' : 's'}\n`);
+      const rerun = restored.length ? '; the next `pipeline run` brings them back into the tables and the dataset' : '';
+      ctx.stdout(`restored ${restored.length} image${restored.length === 1 ? '' : 's'}${rerun}\n`);
       return 0;
     }
     if (options.where === undefined) throw new InputError('expected --where "<SQL predicate>" (e.g. "quality.blurred") or --restore', { field: '--where' });
     const candidates = await planPrune(pruneCtx, options.where);
     const plural = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
     const kept = candidates.filter((c) => c.imported).length;
-    const keptNote = kept ? `; ${plural(kept)} imported: your files stay where they are, left out of the tables (run \`pipeline run\`)` : '';
+    const keptNote = kept ? `; ${plural(kept)} imported: your files stay where they are` : '';
     if (!options.apply) {
       for (const c of candidates) ctx.stdout(`${c.file}  ${c.image_id}${c.imported ? '  (imported: not moved)' : ''}\n`);
       ctx.stdout(`would move ${plural(candidates.length - kept)} to ${relative(ctx.projectDir, join(ctx.dataDir, 'trash'))}/${keptNote} (nothing done; add --apply)\n`);
@@ -47,7 +48,7 @@ export default defineCommand<PruneOptions>({
     }
     const record = await applyPrune(pruneCtx, options.where, candidates);
     const batchDir = relative(ctx.projectDir, join(ctx.dataDir, 'trash', record.batch));
-    ctx.stdout(`moved ${plural(record.items.length - kept)} to ${batchDir}/${keptNote} (record: ${batchDir}/record.json); undo with: pipeline prune --restore --batch ${record.batch}\n`);
+    ctx.stdout(`moved ${plural(record.items.length - kept)} to ${batchDir}/${keptNote} (record: ${batchDir}/record.json); the next \`pipeline run\` leaves all ${record.items.length} out of the tables and the dataset; undo with: pipeline prune --restore --batch ${record.batch}\n`);
     return 0;
   },
 });
