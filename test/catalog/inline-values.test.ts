@@ -50,6 +50,11 @@ describe('inline values through the CLI', () => {
     expect(row).toMatchObject({ axis: 'Weather', value: key, text: 'light fog' });
   });
 
+  it('plan shows the key --fixed takes with its text beside it', async () => {
+    const plan = await pipeline(dir, ['plan', join(dir, 'data', 'prompts', 'scenery.prompt.yaml'), '--fixed', `Weather:${key}`, '--count', '1']);
+    expect(plan.stdout).toContain(`Weather=${key} ("light fog")`);
+  });
+
   it('the kohya folder and its captions say light fog', () => {
     const img = join(dir, 'data', 'stages', 'dataset', 'dataset', 'img');
     const folders = readdirSync(img);
