@@ -49,7 +49,8 @@ function conceptName(axis: string, value: string): string {
 function valueName(axis: string, key: string, prompt: PromptRow | undefined): string {
   const chosen = prompt?.variations[axis];
   const text = chosen?.texts[chosen.keys.indexOf(key)];
-  return text !== undefined && isInlineKeyOf(key, text) ? tagText(text) : key;
+  // an inline item that is only a LoRA call has no words to name a folder by
+  return (text !== undefined && isInlineKeyOf(key, text) && tagText(text)) || key;
 }
 
 /** A variation's text as a caption tag: no LoRA/hypernet calls, one line. */
