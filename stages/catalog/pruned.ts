@@ -5,18 +5,36 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { pruneRecord } from '../../schemas/tables.js';
 import { hashValue } from '../../src/hash.js';
+import { InputError } from '../../src/errors.js';
 
 export type PruneRecord = z.infer<typeof pruneRecord>;
 
 export const trashDir = (dataDir: string) => join(dataDir, 'trash');
+
+/** A record edited by hand into something else is bad input naming the file, not a stack trace. */
+function parseRecord(file: string, text: string): PruneRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`expected a prune record (JSON): ${(error as Error).message}`, { file });
+  }
+  const parsed = pruneRecord.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InputError(`expected a prune record: ${issue.message}`, { file, field: issue.path.join('.') });
+  }
+  return parsed.data;
+}
 
 /** Every batch's record.json, oldest batch first; a batch folder without one is skipped. */
 export async function readPruneRecords(dataDir: string): Promise<PruneRecord[]> {
   const batches = (await readdir(trashDir(dataDir)).catch(() => [] as string[])).sort();
   const records: PruneRecord[] = [];
   for (const batch of batches) {
-    const text = await readFile(join(trashDir(dataDir), batch, 'record.json'), 'utf8').catch(() => null);
-    if (text !== null) records.push(pruneRecord.parse(JSON.parse(text)));
+    const file = join(trashDir(dataDir), batch, 'record.json');
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text !== null) records.push(parseRecord(file, text));
   }
   return records;
 }

@@ -2,7 +2,7 @@
 // images were pruned, the next run leaves them out of every downstream table and the
 // kohya dataset folder, and `--restore` brings the folder back exactly as it was.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { copyExampleProject } from '../example-project.js';
@@ -65,5 +65,12 @@ describe('pipeline prune', () => {
     expect(pipeline(dir, 'status').stdout).toMatch(new RegExp(`${pruned.length} images? restored since the last run`));
     expect(pipeline(dir, 'run', 'dataset').code).toBe(0);
     expect(datasetFiles(dir)).toEqual(before);
+
+    // a record edited into something else is bad input naming the file
+    const [batch] = readdirSync(join(dir, 'data', 'trash'));
+    writeFileSync(join(dir, 'data', 'trash', batch!, 'record.json'), '{"batch": 3}');
+    const broken = pipeline(dir, 'status');
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(new RegExp(`${batch}/record.json: batch: expected a prune record`));
   });
 });
