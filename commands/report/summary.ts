@@ -89,5 +89,5 @@ export function failedImagesHtml(summary: Summary, escape: Escape): string {
     .map((r) => `<tr><td>${escape(r.session_dir)}</td><td>${escape(r.filename || '(not written)')}</td><td>${escape(r.prompt_id)}</td><td>${escape(r.endpoint)}</td><td class="error">${escape(r.error ?? '')}</td></tr>`)
     .join('\n');
   const more = summary.images.failed > summary.failedImages.length ? `<p class="note">The first ${summary.failedImages.length} of ${summary.images.failed}: <code>pipeline sql "select * from images where status = 'failed'"</code> lists them all.</p>` : '';
-  return `<table class="failed"><thead><tr><th>session folder</th><th>file</th><th>prompt_id</th><th>endpoint</th><th>error</th></tr></thead><tbody>\n${rows}\n</tbody></table>${more}`;
+  return `<table class="failed"><thead><tr><th>session folder</th><th>file it would have been</th><th>prompt_id</th><th>endpoint</th><th>error</th></tr></thead><tbody>\n${rows}\n</tbody></table>${more}`;
 }
