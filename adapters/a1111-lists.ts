@@ -2,13 +2,13 @@
 // upscalers, LoRAs, and the ADetailer and ControlNet extensions' models; and the check
 // that a request names a sampler, scheduler and upscaler the server has, with the
 // closest name when it does not.
-import { A1111Error, request } from './a1111.js';
+import { A1111Error, request } from './a1111-http.js';
 
 export const listKinds = ['samplers', 'schedulers', 'models', 'upscalers', 'loras', 'adetailer-models', 'controlnet-models'] as const;
 export type ListKind = (typeof listKinds)[number];
 
 type Json = Record<string, unknown>;
-const get = (endpoint: string, path: string, timeoutMs: number) => request(endpoint, path, {}, timeoutMs);
+const get = (endpoint: string, path: string, timeoutMs: number) => request(endpoint, path, {}, { timeoutMs });
 
 /** One row per entry, with the columns worth showing; an extension's list missing says which extension. */
 export async function listFromServer(endpoint: string, kind: ListKind, timeoutMs = 10_000): Promise<Json[]> {

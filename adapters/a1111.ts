@@ -1,26 +1,13 @@
 // The Automatic1111 WebUI HTTP API (also Forge and SD.Next, started with --api): the
 // txt2img payload built from a planned prompt row, the call itself, the start-up checks
-// (/sdapi/v1/options, /sdapi/v1/sd-models) and the reading of `info`, a JSON string.
+// (/sdapi/v1/options, /sdapi/v1/sd-models) and the reading of `info`, a JSON string, with
+// each image measured from its PNG header. The requests themselves: a1111-http.ts.
 import { readFileSync } from 'node:fs';
 import type { PromptRow } from '../schemas/tables.js';
+import { A1111Error, request, type RequestLimits } from './a1111-http.js';
+import { pngSize } from './png-text.js';
 
-/** Why a request failed, which decides whether trying again can help. */
-export type FailureKind = 'connection' | 'timeout' | 'server' | 'request' | 'response';
-
-export class A1111Error extends Error {
-  constructor(
-    message: string,
-    readonly kind: FailureKind,
-    readonly endpoint: string,
-  ) {
-    super(message);
-    this.name = 'A1111Error';
-  }
-  /** Connection errors, timeouts and 5xx can succeed on retry; a 4xx or a bad response cannot. */
-  get retryable(): boolean {
-    return this.kind === 'connection' || this.kind === 'timeout' || this.kind === 'server';
-  }
-}
+export { A1111Error, type FailureKind, request, type RequestLimits } from './a1111-http.js';
 
 export interface LoraRef {
   name: string;
@@ -57,7 +44,7 @@ export function withLoras(prompt: string, loras: LoraRef[]): string {
 
 /** txt2img fields copied as they are when a prompt's `parameters` set them. */
 const passThrough = [
-  'steps', 'cfg_scale', 'width', 'height', 'restore_faces', 'tiling', 'subseed', 'subseed_strength',
+  'steps', 'cfg_scale', 'width', 'height', 'batch_size', 'n_iter', 'restore_faces', 'tiling', 'subseed', 'subseed_strength',
   'seed_resize_from_h', 'seed_resize_from_w', 'denoising_strength', 'styles', 'eta', 's_churn', 's_noise',
   's_tmin', 's_tmax', 'refiner_checkpoint', 'refiner_switch_at',
 ] as const;
@@ -87,9 +74,11 @@ export interface PayloadOptions {
   /** checkpoint title, name or hash to pin with override_settings */
   model?: string | null;
   loras?: LoraRef[];
+  /** width and height when the prompt file sets none: the checkpoint family's (a1111-family.ts); 512 */
+  defaultSize?: number;
 }
 
-/** The POST /sdapi/v1/txt2img body for one planned image (one image per request). */
+/** The POST /sdapi/v1/txt2img body for one planned prompt: one image, or the prompt file's batch_size x n_iter. */
 export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Record<string, unknown> {
   const params = row.params;
   const payload: Record<string, unknown> = {
@@ -98,8 +87,8 @@ export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Re
     seed: row.seed,
     steps: 20,
     cfg_scale: 7,
-    width: 512,
-    height: 512,
+    width: options.defaultSize ?? 512,
+    height: options.defaultSize ?? 512,
     batch_size: 1,
     n_iter: 1,
   };
@@ -128,6 +117,9 @@ export function txt2imgPayload(row: PromptRow, options: PayloadOptions = {}): Re
 
 export interface Txt2imgResult {
   png: Buffer;
+  /** read from the PNG's IHDR: what came back, not what was asked */
+  width: number;
+  height: number;
   seed: number;
   modelName: string;
   modelHash: string;
@@ -143,59 +135,73 @@ export interface SdModel {
   filename: string;
 }
 
-export async function request(endpoint: string, path: string, init: RequestInit, timeoutMs: number): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, endpoint), { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    const e = error as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError') throw new A1111Error(`${endpoint}${path}: no answer within ${timeoutMs / 1000} s`, 'timeout', endpoint);
-    throw new A1111Error(`${endpoint}${path}: cannot connect (${e.cause?.code ?? e.message})`, 'connection', endpoint);
-  }
-  const text = await response.text().catch(() => '');
-  if (!response.ok) {
-    let detail = text.slice(0, 300);
-    try {
-      const body = JSON.parse(text) as { error?: string; detail?: unknown };
-      detail = [body.error, typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail)].filter(Boolean).join(': ');
-    } catch {}
-    const kind: FailureKind = response.status >= 500 ? 'server' : 'request';
-    throw new A1111Error(`${endpoint}${path}: HTTP ${response.status} ${detail}`, kind, endpoint);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new A1111Error(`${endpoint}${path}: expected a JSON response, got ${JSON.stringify(text.slice(0, 80))}`, 'response', endpoint);
-  }
+const post = (endpoint: string, path: string, body: unknown, limits: RequestLimits) =>
+  request(endpoint, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, limits);
+
+export interface Txt2imgLimits extends RequestLimits {
+  /** the most pixels (width x height) an image may have; default 64 megapixels */
+  maxPixels?: number;
 }
 
-const post = (endpoint: string, path: string, body: unknown, timeoutMs: number) =>
-  request(endpoint, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs);
+export const defaultMaxImagePixels = 64_000_000;
 
-/** Read image i of a txt2img response: the PNG and, from `info`, the real seed and model. */
-export function parseTxt2imgResponse(endpoint: string, body: unknown, index = 0): Txt2imgResult {
+/**
+ * An image's real size, from its PNG header, measured before the base64 is decoded: a
+ * server that renders far larger than asked (or lies) is refused before it costs memory.
+ */
+function measuredImage(endpoint: string, base64: string, index: number, maxPixels: number): { png: Buffer; width: number; height: number } {
+  const data = base64.replace(/^data:image\/\w+;base64,/, '');
+  let size: { width: number; height: number };
+  try {
+    size = pngSize(Buffer.from(data.slice(0, 32), 'base64'));
+  } catch (error) {
+    throw new A1111Error(`${endpoint}: txt2img image ${index} is not a PNG (${(error as Error).message}); set the WebUI's image format to png`, 'response', endpoint);
+  }
+  if (size.width * size.height > maxPixels) {
+    const mp = (n: number) => `${Math.round(n / 1e5) / 10} megapixels`;
+    throw new A1111Error(
+      `${endpoint}: txt2img image ${index} is ${size.width}x${size.height} (${mp(size.width * size.height)}), over the ${mp(maxPixels)} limit (generate.max_image_megapixels)`,
+      'response', endpoint,
+    );
+  }
+  return { png: Buffer.from(data, 'base64'), ...size };
+}
+
+/**
+ * Every image of a txt2img answer, in batch order, each with its real size, its own seed
+ * (`all_seeds[k]`) and infotext. A batch of several comes with the grid first
+ * (`index_of_first_image` 1) and extensions may append their own pictures (ControlNet's
+ * detect maps) after it: only the batch_size x n_iter generated images are read.
+ */
+export function parseTxt2imgResponse(endpoint: string, body: unknown, maxPixels = defaultMaxImagePixels): Txt2imgResult[] {
   const response = body as { images?: unknown; info?: unknown };
-  const image = Array.isArray(response.images) ? response.images[index] : undefined;
-  if (typeof image !== 'string') throw new A1111Error(`${endpoint}: txt2img response has no image ${index}`, 'response', endpoint);
+  const images = Array.isArray(response.images) ? (response.images as unknown[]) : [];
   let info: Record<string, unknown> = {};
   try {
     info = typeof response.info === 'string' ? JSON.parse(response.info) : ((response.info as Record<string, unknown>) ?? {});
   } catch {
     throw new A1111Error(`${endpoint}: txt2img \`info\` is not JSON`, 'response', endpoint);
   }
-  const seeds = info.all_seeds as number[] | undefined;
-  const infotexts = info.infotexts as string[] | undefined;
-  return {
-    png: Buffer.from(image.replace(/^data:image\/\w+;base64,/, ''), 'base64'),
-    seed: Number(seeds?.[index] ?? info.seed ?? -1),
-    modelName: String(info.sd_model_name ?? ''),
-    modelHash: String(info.sd_model_hash ?? ''),
-    infotext: infotexts?.[index] ?? null,
-  };
+  const seeds = Array.isArray(info.all_seeds) ? (info.all_seeds as number[]) : [];
+  const infotexts = Array.isArray(info.infotexts) ? (info.infotexts as string[]) : [];
+  const first = Number(info.index_of_first_image ?? 0) || 0;
+  const count = Math.max(1, seeds.length);
+  return Array.from({ length: count }, (_, k) => {
+    const image = images[first + k];
+    if (typeof image !== 'string') throw new A1111Error(`${endpoint}: txt2img response has no image ${first + k} (of ${images.length})`, 'response', endpoint);
+    return {
+      ...measuredImage(endpoint, image, first + k, maxPixels),
+      seed: Number(seeds[k] ?? info.seed ?? -1),
+      modelName: String(info.sd_model_name ?? ''),
+      modelHash: String(info.sd_model_hash ?? ''),
+      infotext: infotexts[first + k] ?? null,
+    };
+  });
 }
 
-export async function txt2img(endpoint: string, payload: Record<string, unknown>, timeoutMs: number): Promise<Txt2imgResult> {
-  return parseTxt2imgResponse(endpoint, await post(endpoint, '/sdapi/v1/txt2img', payload, timeoutMs));
+export async function txt2img(endpoint: string, payload: Record<string, unknown>, limits: Txt2imgLimits): Promise<Txt2imgResult[]> {
+  const body = await post(endpoint, '/sdapi/v1/txt2img', payload, limits);
+  return parseTxt2imgResponse(endpoint, body, limits.maxPixels ?? defaultMaxImagePixels);
 }
 
 export interface ServerCheck {
@@ -215,8 +221,8 @@ export async function checkServer(endpoint: string, model: string | null | undef
   let options: { sd_model_checkpoint?: string };
   let models: SdModel[];
   try {
-    options = (await request(endpoint, '/sdapi/v1/options', {}, timeoutMs)) as typeof options;
-    models = (await request(endpoint, '/sdapi/v1/sd-models', {}, timeoutMs)) as SdModel[];
+    options = (await request(endpoint, '/sdapi/v1/options', {}, { timeoutMs })) as typeof options;
+    models = (await request(endpoint, '/sdapi/v1/sd-models', {}, { timeoutMs })) as SdModel[];
   } catch (error) {
     const e = error as Error;
     throw new A1111Error(
@@ -245,23 +251,23 @@ export interface ListedLora {
 
 /** The LoRAs the WebUI knows; a file copied in since its last refresh is not among them. */
 export async function listLoras(endpoint: string, timeoutMs = 10_000): Promise<ListedLora[]> {
-  const body = await request(endpoint, '/sdapi/v1/loras', {}, timeoutMs);
+  const body = await request(endpoint, '/sdapi/v1/loras', {}, { timeoutMs });
   if (!Array.isArray(body)) throw new A1111Error(`GET /sdapi/v1/loras on ${endpoint} answered ${JSON.stringify(body).slice(0, 80)}, not a list`, 'response', endpoint);
   return body.map((entry: Partial<ListedLora>) => ({ name: String(entry.name ?? ''), alias: entry.alias, path: String(entry.path ?? ''), metadata: entry.metadata ?? {} }));
 }
 
 /** POST /sdapi/v1/refresh-loras: rescan the LoRA folders (after copying a file in). */
 export async function refreshLoras(endpoint: string, timeoutMs = 30_000): Promise<void> {
-  await request(endpoint, '/sdapi/v1/refresh-loras', { method: 'POST' }, timeoutMs);
+  await request(endpoint, '/sdapi/v1/refresh-loras', { method: 'POST' }, { timeoutMs });
 }
 
 /** The checkpoint loaded on the server, as `name.safetensors [hash]`: what unpinned images come from. */
 export async function loadedCheckpoint(endpoint: string, timeoutMs = 10_000): Promise<string> {
-  const options = (await request(endpoint, '/sdapi/v1/options', {}, timeoutMs)) as { sd_model_checkpoint?: string };
+  const options = (await request(endpoint, '/sdapi/v1/options', {}, { timeoutMs })) as { sd_model_checkpoint?: string };
   const title = options.sd_model_checkpoint ?? '';
   if (/\[[0-9a-f]+\]\s*$/i.test(title)) return title;
   // Some servers report the bare file name: its hash comes from the model list.
-  const models = (await request(endpoint, '/sdapi/v1/sd-models', {}, timeoutMs)) as SdModel[];
+  const models = (await request(endpoint, '/sdapi/v1/sd-models', {}, { timeoutMs })) as SdModel[];
   const found = models.find((m) => matchesModel(m, title));
   const hash = found?.sha256 ?? found?.hash;
   return hash ? `${found!.title.replace(/\s*\[[^\]]*\]\s*$/, '')} [${hash}]` : title || 'unknown';

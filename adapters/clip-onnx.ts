@@ -8,7 +8,7 @@ import { InputError } from '../src/errors.js';
 import { hashFile, hashValue } from '../src/hash.js';
 import { CLIP_CONTEXT, EOT_ID, loadClipTokenizer, type ClipTokenizer } from './clip-tokenizer.js';
 import { readPreprocess, type Preprocess } from './clip-preprocess.js';
-import { checkDevice, executionProviders, formatDevice, probeRuntime, sessionFailure, type Device } from './onnx-device.js';
+import { checkDevice, executionProviders, formatDevice, loadOnnxRuntime, probeRuntime, sessionFailure, type Device } from './onnx-device.js';
 
 export type ClipVariant = 'fp32' | 'fp16' | 'quantized';
 
@@ -117,7 +117,7 @@ function normalized(data: ArrayLike<number>, row: number, dim: number): Float32A
 }
 
 async function openSession(file: string, threads: number, device: Device): Promise<InferenceSession> {
-  const ort = await import('onnxruntime-node');
+  const ort = await loadOnnxRuntime();
   try {
     return await ort.InferenceSession.create(file, {
       intraOpNumThreads: threads,
@@ -159,7 +159,7 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
   // Before anything is read: a missing provider should cost no decode and no model load.
   checkDevice(device, await probeRuntime());
   const found = findLayout(dir, variant);
-  const ort = await import('onnxruntime-node');
+  const ort = await loadOnnxRuntime();
   const preprocess = readPreprocess(dir);
   const tokenizer = await loadClipTokenizer(existsSync(join(dir, 'tokenizer.json')) ? dir : undefined);
   const imageShape = [3, preprocess.cropHeight, preprocess.cropWidth];

@@ -26,12 +26,13 @@ export const SUBSET_KEYS = new Set([
 
 export interface DatasetToml {
   general: { shuffle_caption: boolean; caption_extension: string; keep_tokens: number; enable_bucket: boolean };
-  dataset: { resolution: number; batch_size: number };
+  /** resolution left out: sd-scripts then takes the trainer's --resolution (train.resolution) */
+  dataset: { resolution?: number; batch_size: number };
   /** image_dir relative to the dataset folder */
   subsets: { image_dir: string; num_repeats: number }[];
 }
 
-type TomlValue = string | number | boolean;
+type TomlValue = string | number | boolean | undefined;
 
 /** TOML basic strings take JSON's escapes; numbers and booleans print alike. */
 function tomlValue(value: TomlValue): string {
@@ -39,7 +40,7 @@ function tomlValue(value: TomlValue): string {
 }
 
 function assignments(table: Record<string, TomlValue>, allowed: Set<string>, indent = ''): string[] {
-  return Object.entries(table).map(([key, value]) => {
+  return Object.entries(table).filter(([, value]) => value !== undefined).map(([key, value]) => {
     if (!allowed.has(key)) throw new Error(`sd-scripts rejects the dataset config key '${key}'`);
     return `${indent}${key} = ${tomlValue(value)}`;
   });

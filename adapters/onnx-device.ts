@@ -99,8 +99,20 @@ export interface DeviceProbe {
   exists(path: string): boolean;
 }
 
+/**
+ * onnxruntime-node, loaded with its telemetry off. On Linux, ONNX Runtime starts
+ * Microsoft's 1DS telemetry with its first session, which leaves a `.ses` file and a
+ * `mat-debug-<pid>.log` in the temp folder on every run (and would send events where it
+ * finds a CA bundle); ORT_DISABLE_TELEMETRY, read at that moment, stops it. A value the
+ * user set is kept.
+ */
+export async function loadOnnxRuntime(): Promise<typeof import('onnxruntime-node')> {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
+  return import('onnxruntime-node');
+}
+
 export async function probeRuntime(): Promise<DeviceProbe> {
-  const ort = await import('onnxruntime-node');
+  const ort = await loadOnnxRuntime();
   return { backends: ort.listSupportedBackends(), bindingDir: bindingFolder(), exists: existsSync };
 }
 

@@ -3,6 +3,8 @@
 // an optional `__metadata__` of string values, then the raw little-endian tensor bytes.
 // Offsets are relative to the end of the header. kohya's sd-scripts keeps its training
 // facts (`ss_*`) in `__metadata__`, which is how A1111 and sdloop identify a LoRA.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -144,6 +146,51 @@ export async function writeSafetensors(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/**
+ * sd-scripts' `sshs_model_hash` (sd-webui-additional-networks' hash, which A1111 also
+ * computes for a LoRA that lacks one): SHA-256 of everything after the 8-byte length and
+ * the JSON header, so metadata edits never change it.
+ */
+export function addnetHash(file: Buffer): string {
+  const headerSize = Number(file.readBigUInt64LE(0));
+  return createHash('sha256').update(file.subarray(8 + headerSize)).digest('hex');
+}
+
+/** `sshs_legacy_hash`: the first 8 hex of SHA-256 over the 64 KiB at byte 0x100000 (of nothing, in a smaller file). */
+export function addnetLegacyHash(file: Buffer): string {
+  return createHash('sha256').update(file.subarray(0x100000, 0x110000)).digest('hex').slice(0, 8);
+}
+
+/**
+ * Both hashes as sd-scripts precalculates them when it saves a LoRA
+ * (library/train_util.py, precalculate_safetensors_hashes): over the file written with
+ * only the `ss_*` metadata, so metadata added later (its own sshs_* keys included)
+ * changes neither.
+ */
+export function precalculatedHashes(tensors: Record<string, TensorData>, metadata: Record<string, string>): { sshs_model_hash: string; sshs_legacy_hash: string } {
+  const training = Object.fromEntries(Object.entries(metadata).filter(([key]) => key.startsWith('ss_')));
+  const file = encodeSafetensors(tensors, training);
+  return { sshs_model_hash: addnetHash(file), sshs_legacy_hash: addnetLegacyHash(file) };
+}
+
+/** addnetHash of a file on disk, streamed: a LoRA can be hundreds of megabytes. */
+export async function addnetHashOfFile(path: string): Promise<string> {
+  const { headerSize } = await readSafetensorsHeader(path);
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { start: 8 + headerSize })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * What A1111 writes for a LoRA in `Lora hashes` (extensions-builtin/Lora, NetworkOnDisk):
+ * the first 12 hex of its `sshs_model_hash` when the file carries one, else of the same
+ * hash computed from the file.
+ */
+export async function a1111LoraShortHash(path: string): Promise<string> {
+  const { metadata } = await readSafetensorsHeader(path);
+  return (metadata.sshs_model_hash || (await addnetHashOfFile(path))).slice(0, 12);
 }
 
 /** One F32 tensor's values (for tests and the synthetic backend; small files only). */

@@ -19,6 +19,12 @@ export interface TrainArgvOptions {
   maxTrainSteps: number | null;
   resolution: number;
   mixedPrecision: 'no' | 'fp16' | 'bf16';
+  /** sd-scripts' --optimizer_type (AdamW, AdamW8bit, Lion, Prodigy, Adafactor, ...) */
+  optimizerType: string;
+  /** PyTorch's scaled-dot-product attention (--sdpa), xformers (--xformers), or neither */
+  attention: 'sdpa' | 'xformers' | 'none';
+  cacheLatents: boolean;
+  gradientCheckpointing: boolean;
   extraArgs: string[];
 }
 
@@ -53,6 +59,10 @@ export function buildTrainArgv(o: TrainArgvOptions): Argv {
     ...length,
     `--resolution=${o.resolution},${o.resolution}`,
     `--mixed_precision=${o.mixedPrecision}`,
+    `--optimizer_type=${o.optimizerType}`,
+    ...(o.attention === 'none' ? [] : [`--${o.attention}`]),
+    ...(o.cacheLatents ? ['--cache_latents'] : []),
+    ...(o.gradientCheckpointing ? ['--gradient_checkpointing'] : []),
     ...o.extraArgs,
   ];
   return { command: launch.command, args: [...launch.args, ...args] };

@@ -4,7 +4,7 @@
 // (validation, the synthetic backend, A1111's LoRA list) sees a genuine file. The
 // metadata says it is a demo. Same dataset and settings give the same bytes.
 import { createHash } from 'node:crypto';
-import { writeSafetensors, type TensorData } from '../adapters/safetensors.js';
+import { precalculatedHashes, writeSafetensors, type TensorData } from '../adapters/safetensors.js';
 import { countTrainImages, type DatasetSubset } from '../adapters/kohya-dataset.js';
 
 export interface SimulatedLoraOptions {
@@ -19,6 +19,8 @@ export interface SimulatedLoraOptions {
   epochs: number;
   baseModel: string;
   resolution: number;
+  /** written as sd-scripts' ss_base_model_version: sdxl_base_v1-0, else sd_v1 */
+  sdxl?: boolean;
   /**
    * 0..1, default 0: how strongly this LoRA collapses diversity in the synthetic world (at
    * weight 1, that share of its renders ignore the seed and draw one picture per prompt),
@@ -60,17 +62,21 @@ export function simulatedTensors(o: Pick<SimulatedLoraOptions, 'datasetHash' | '
   return tensors;
 }
 
-/** sd-scripts' sshs_model_hash: sha256 of the tensor bytes alone, metadata excluded. */
-function tensorHash(tensors: Record<string, TensorData>): string {
-  const hash = createHash('sha256');
-  for (const name of Object.keys(tensors).sort()) {
-    const t = tensors[name]!;
-    hash.update(name).update(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
-  return hash.digest('hex');
+export function simulatedMetadata(o: SimulatedLoraOptions, tensors: Record<string, TensorData>): Record<string, string> {
+  const training = trainingMetadata(o);
+  // sd-scripts adds its two hashes, computed over the file with the ss_* keys only, then the rest.
+  return {
+    ...training,
+    ...precalculatedHashes(tensors, training),
+    ...(o.collapse ? { sdloop_collapse: String(o.collapse) } : {}),
+    sdloop_demo: 'true',
+    sdloop_trainer: 'simulated',
+    sdloop_note: 'DEMO: written by the simulated trainer, not trained; only the synthetic backend gives it an effect',
+  };
 }
 
-export function simulatedMetadata(o: SimulatedLoraOptions, tensors: Record<string, TensorData>): Record<string, string> {
+/** The ss_* keys sd-scripts' train_network.py writes for the same dataset and settings. */
+function trainingMetadata(o: SimulatedLoraOptions): Record<string, string> {
   return {
     ss_output_name: o.name,
     ss_network_module: 'networks.lora',
@@ -82,14 +88,9 @@ export function simulatedMetadata(o: SimulatedLoraOptions, tensors: Record<strin
     ss_steps: String(o.steps),
     ss_resolution: `(${o.resolution}, ${o.resolution})`,
     ss_sd_model_name: o.baseModel,
-    ss_base_model_version: 'sd_v1',
+    ss_base_model_version: o.sdxl ? 'sdxl_base_v1-0' : 'sd_v1',
     ss_tag_frequency: JSON.stringify(Object.fromEntries(o.subsets.map((s) => [s.dir, s.tags]))),
     ss_dataset_dirs: JSON.stringify(Object.fromEntries(o.subsets.map((s) => [s.dir, { n_repeats: s.repeats, img_count: s.images.length }]))),
-    sshs_model_hash: tensorHash(tensors),
-    ...(o.collapse ? { sdloop_collapse: String(o.collapse) } : {}),
-    sdloop_demo: 'true',
-    sdloop_trainer: 'simulated',
-    sdloop_note: 'DEMO: written by the simulated trainer, not trained; only the synthetic backend gives it an effect',
   };
 }
 

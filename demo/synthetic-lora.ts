@@ -2,14 +2,12 @@
 // the .safetensors (ss_tag_frequency: {dir: {tag: count}}) and says how strongly each tag
 // was trained: the square root of its count relative to the most frequent tag, so a value
 // that appears in a fifth of the captions still gets ~0.45 of the full effect.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { findLoraFile, readSafetensorsHeader } from '../adapters/safetensors.js';
+import { a1111LoraShortHash, findLoraFile, readSafetensorsHeader } from '../adapters/safetensors.js';
 
 export interface SyntheticLora {
   name: string;
   path: string;
-  /** first 12 hex of the file's SHA-256, as A1111 writes in `Lora hashes` */
+  /** what A1111 writes in `Lora hashes`: the first 12 hex of sshs_model_hash */
   shortHash: string;
   /** 0..1: how much training this value saw (mean over the comma-separated parts of its text) */
   strengthOf(key: string, text: string): number;
@@ -61,7 +59,7 @@ export function loraFromMetadata(name: string, path: string, shortHash: string, 
 export async function loadSyntheticLora(name: string, dirs: string[]): Promise<SyntheticLora> {
   const path = await findLoraFile(name, dirs);
   const { metadata } = await readSafetensorsHeader(path);
-  const shortHash = createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 12);
+  const shortHash = await a1111LoraShortHash(path);
   return loraFromMetadata(name, path, shortHash, metadata);
 }
 

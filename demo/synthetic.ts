@@ -8,7 +8,7 @@
 import { hashBytes } from '../src/hash.js';
 import type { PromptRow } from '../schemas/tables.js';
 import { axisRow, centreSquare, paintGrid, valueCode } from './world.js';
-import { formatParameters, writePngText } from '../adapters/png-text.js';
+import { formatLoraHashes, formatParameters, writePngText } from '../adapters/png-text.js';
 import { lorasInPrompt, type LoraRef } from '../adapters/a1111.js';
 import type { SyntheticLora } from './synthetic-lora.js';
 
@@ -194,8 +194,8 @@ async function syntheticParameters(row: PromptRow, seed: number, width: number, 
     Model: SYNTHETIC_MODEL,
   };
   if (loras.length) {
-    const hashes = await Promise.all(loras.map(async (l) => `${l.name}: ${(await options.lora(l.name)).shortHash}`));
-    settings['Lora hashes'] = hashes.join(', ');
+    const hashes = await Promise.all(loras.map(async (l) => ({ name: l.name, shortHash: (await options.lora(l.name)).shortHash })));
+    settings['Lora hashes'] = formatLoraHashes(hashes);
   }
   settings.Version = 'sdloop-synthetic (demo)';
   return formatParameters({ prompt: row.api_prompt, negativePrompt: row.negative_prompt, settings });

@@ -5,6 +5,7 @@
 // and every image `pipeline prune` took out and did not restore is left out here, so it
 // leaves scores, predictions, selection and the dataset at the next run. variation_values
 // names every value as a person reads it (values.ts).
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type InputArtifact, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
@@ -44,7 +45,7 @@ export function mergeCatalog(
   const prompts: CatalogPromptRow[] = generated.prompts.map((p) => ({ ...p, origin: 'generated', unresolved: [] }));
   for (const p of imported.prompts) {
     const folder = keptFolder.get(p.prompt_id);
-    if (folder === undefined || !p.source.startsWith(`${folder}/`)) continue;
+    if (folder === undefined || dirname(p.source) !== folder) continue;
     keptFolder.delete(p.prompt_id);
     prompts.push(p);
   }

@@ -18,7 +18,8 @@ import { isInlineKeyOf } from '../resolve/templates/imports.js';
 const datasetParams = z.object({
   trigger: z.string().regex(/^[^,\n]+$/, 'one caption tag: no commas or newlines').default('sdloop'),
   max_repeats: z.number().int().positive().default(10).describe('repeats of the smallest concept; larger ones get fewer'),
-  resolution: z.number().int().positive().default(512),
+  resolution: z.number().int().positive().nullable().default(null)
+    .describe("null: left out of dataset.toml, so sd-scripts takes train.resolution (1024 with train.sdxl, else 512)"),
   batch_size: z.number().int().positive().default(1),
   keep_tokens: z.number().int().min(0).default(1).describe('leading caption tags that shuffle_caption leaves in place'),
   shuffle_caption: z.boolean().default(true),
@@ -192,7 +193,7 @@ export default defineStage<Params>({
       }
       const toml = renderDatasetToml({
         general: { shuffle_caption: p.shuffle_caption, caption_extension: '.txt', keep_tokens: p.keep_tokens, enable_bucket: p.enable_bucket },
-        dataset: { resolution: p.resolution, batch_size: p.batch_size },
+        dataset: { resolution: p.resolution ?? undefined, batch_size: p.batch_size },
         subsets: concepts.map((c) => ({ image_dir: `img/${c.dir}`, num_repeats: c.repeats })),
       });
       await writeFile(join(tmp, 'dataset.toml'), toml);

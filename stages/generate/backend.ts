@@ -6,9 +6,10 @@ import { z } from 'zod';
 import { operational } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import {
-  A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef,
+  A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef, type Txt2imgResult,
 } from '../../adapters/a1111.js';
 import { createEndpointPool, PoolTaskError } from '../../adapters/endpoint-pool.js';
+import { checkpointFamily, familyFromName, familySize, type FamilyGuess } from '../../adapters/a1111-family.js';
 import { serverNames, unknownName } from '../../adapters/a1111-lists.js';
 import { InputError } from '../../src/errors.js';
 import { formatParameters, parseParameters, writePngText } from '../../adapters/png-text.js';
@@ -21,8 +22,12 @@ export const generateParams = z.object({
   endpoints: operational(z.array(z.string().url()).min(1).default(['http://127.0.0.1:7860'])),
   concurrency: operational(z.number().int().min(1).default(2).describe('requests in flight per endpoint')),
   retries: operational(z.number().int().min(0).default(3)),
-  timeout_s: operational(z.number().positive().default(600)),
+  timeout_s: operational(z.number().positive().default(600).describe('per request, body included; a timeout is retried like a 5xx')),
+  max_response_mb: operational(z.number().positive().default(64).describe('a txt2img answer larger than this is refused while it streams in')),
+  max_image_megapixels: operational(z.number().positive().default(64).describe('an image larger than this (its real size, from the PNG) is refused')),
   model: z.string().nullable().default(null).describe('checkpoint (title, name or hash) to pin'),
+  family: z.enum(['auto', 'sd15', 'sdxl']).default('auto')
+    .describe('a1111: sets the size of prompts that give none (sdxl 1024x1024, sd15 512x512); auto tells it from the checkpoint'),
   loras: z.array(z.string()).default([]).describe("added to every prompt: 'name:0.8' or '<lora:name:0.8>'"),
   lora_dirs: z.array(z.string()).default(['data/models/lora']).describe('synthetic: where NAME.safetensors is looked for'),
   failure_rate: z.number().min(0).max(1).default(0.3).describe('synthetic (demo): chance per axis that another value is drawn'),
@@ -48,6 +53,8 @@ export interface RenderResult {
   /** synthetic only: axis -> the key actually drawn */
   rendered: Record<string, string> | null;
   genMs: number;
+  /** the other images of the request's batch (a prompt file's batch_size x n_iter), in order, each with its own seed */
+  rest: RenderResult[];
 }
 
 export interface Backend {
@@ -87,10 +94,10 @@ async function createSynthetic(params: GenerateParams, projectDir: string): Prom
           failureRate: params.failure_rate, valueFailureRates: params.value_failure_rates, blankRate: params.blank_rate, lora,
         });
         const status = r.blank ? 'blank' : 'ok';
-        return { ...base, png: r.png, seed: r.seed, width: r.width, height: r.height, loras: r.loras.map(loraText), status, error: null, rendered: r.rendered, genMs: performance.now() - started };
+        return { ...base, png: r.png, seed: r.seed, width: r.width, height: r.height, loras: r.loras.map(loraText), status, error: null, rendered: r.rendered, genMs: performance.now() - started, rest: [] };
       } catch (error) {
         const loras = lorasInPrompt(prompted.api_prompt).map(loraText);
-        return { ...base, png: null, seed: row.seed, width: 0, height: 0, loras, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
+        return { ...base, png: null, seed: row.seed, width: 0, height: 0, loras, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started, rest: [] };
       }
     },
     async close() {},
@@ -98,16 +105,36 @@ async function createSynthetic(params: GenerateParams, projectDir: string): Prom
 }
 
 /** The PNG's `parameters`: the server's own infotext, with the model added when it lacks one. */
-function tagModel(png: Buffer, infotext: string | null, payload: Record<string, unknown>, seed: number, modelName: string, modelHash: string): Buffer {
+function tagModel(payload: Record<string, unknown>, image: Txt2imgResult): Buffer {
+  const { png, infotext, seed, modelName, modelHash } = image;
   const parsed = infotext ? parseParameters(infotext) : null;
   const settings = parsed?.settings ?? {
     Steps: String(payload.steps), Sampler: String(payload.sampler_name ?? 'Euler a'), 'CFG scale': String(payload.cfg_scale),
-    Seed: String(seed), Size: `${payload.width}x${payload.height}`,
+    Seed: String(seed), Size: `${image.width}x${image.height}`,
   };
   if (parsed && settings['Model'] && settings['Model hash']) return writePngText(png, { parameters: infotext! });
   const tagged = { ...settings, 'Model hash': settings['Model hash'] || modelHash, Model: settings['Model'] || modelName };
   const text = formatParameters({ prompt: parsed?.prompt ?? String(payload.prompt), negativePrompt: parsed?.negativePrompt ?? String(payload.negative_prompt ?? ''), settings: tagged });
   return writePngText(png, { parameters: text });
+}
+
+/**
+ * The checkpoint family whose native size a request gets when its prompt file sets none:
+ * generate.family, or told from the pinned or loaded checkpoint on the first server that answers.
+ */
+export async function renderFamily(params: GenerateParams): Promise<FamilyGuess> {
+  if (params.family !== 'auto') return { family: params.family, how: 'generate.family' };
+  const reasons: string[] = [];
+  for (const endpoint of params.endpoints) {
+    try {
+      return await checkpointFamily(endpoint, params.model);
+    } catch (error) {
+      reasons.push((error as Error).message);
+    }
+  }
+  // A pinned checkpoint still has a name to go by while every server is down (status on a laptop).
+  if (params.model) return { family: familyFromName(params.model), how: 'the name in generate.model (no server answered)' };
+  throw new A1111Error(`cannot tell the checkpoint's family (set generate.family to sd15 or sdxl): ${reasons.join('; ')}`, 'connection', params.endpoints[0]!);
 }
 
 async function createA1111(params: GenerateParams, warn: (m: string) => void): Promise<Backend> {
@@ -119,8 +146,9 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
   if (!up.length) throw new Error(`no A1111 endpoint is reachable:\n${reasons.join('\n')}`);
   for (const r of reasons) warn(`${r}; it is kept in the pool and retried later`);
   const known = await serverNames(up[0]!.endpoint);
-  const timeoutMs = params.timeout_s * 1000;
+  const limits = { timeoutMs: params.timeout_s * 1000, maxBytes: params.max_response_mb * 1024 * 1024, maxPixels: params.max_image_megapixels * 1e6 };
   const loras = params.loras.map(parseLoraSpec);
+  const defaultSize = familySize[(await renderFamily(params)).family];
   const pool = createEndpointPool({
     endpoints: params.endpoints,
     concurrency: params.concurrency,
@@ -135,21 +163,25 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
     checkpoint: up[0]!.checkpoint,
     async render(row) {
       const started = performance.now();
-      const payload = txt2imgPayload(row, { model: params.model, loras });
+      const payload = txt2imgPayload(row, { model: params.model, loras, defaultSize });
       // A name the server lacks fails every image the same way: stop before sending any.
       const refused = unknownName(payload, known, up[0]!.endpoint);
       if (refused) throw new InputError(refused, { file: row.source, field: 'parameters' });
       const used = lorasInPrompt(String(payload.prompt)).map(loraText);
-      const width = Number(payload.width);
-      const height = Number(payload.height);
       try {
-        const { value, endpoint } = await pool.run((ep) => txt2img(ep, payload, timeoutMs));
-        const png = tagModel(value.png, value.infotext, payload, value.seed, value.modelName, value.modelHash);
-        const status = (await isUniformImage(png)) ? 'blank' : 'ok';
-        return { png, seed: value.seed, width, height, endpoint, modelName: value.modelName, modelHash: value.modelHash, loras: used, status, error: status === 'blank' ? 'uniform image (all one colour)' : null, rendered: null, genMs: performance.now() - started };
+        const { value: images, endpoint } = await pool.run((ep) => txt2img(ep, payload, limits));
+        // The request's time is shared by the images of its batch.
+        const genMs = (performance.now() - started) / images.length;
+        const [first, ...rest] = await Promise.all(images.map(async (image): Promise<RenderResult> => {
+          const png = tagModel(payload, image);
+          const status = (await isUniformImage(png)) ? 'blank' : 'ok';
+          const error = status === 'blank' ? 'uniform image (all one colour)' : null;
+          return { png, seed: image.seed, width: image.width, height: image.height, endpoint, modelName: image.modelName, modelHash: image.modelHash, loras: used, status, error, rendered: null, genMs, rest: [] };
+        }));
+        return { ...first!, rest };
       } catch (error) {
         const endpoint = error instanceof PoolTaskError ? error.endpoint : '';
-        return { png: null, seed: row.seed, width, height, endpoint, modelName: '', modelHash: '', loras: used, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started };
+        return { png: null, seed: row.seed, width: Number(payload.width), height: Number(payload.height), endpoint, modelName: '', modelHash: '', loras: used, status: 'failed', error: (error as Error).message, rendered: null, genMs: performance.now() - started, rest: [] };
       }
     },
     async close() {

@@ -2,7 +2,10 @@
 // receives it and the content of the LoRAs it names. Session names, file names, the
 // manifest snapshot, the prompt file's other values and the retry settings are not in
 // it, so none of them can re-render an image. The checkpoint (pinned, or as loaded on the
-// A1111 servers) and the renderer's version come in as the stage's resources.
+// A1111 servers) and the renderer's version come in as the stage's resources. A prompt
+// file's batch (batch_size x n_iter) is one request, so one item: its images' positions
+// and seeds are in the memoised rows, and the request (batch fields and the size the
+// checkpoint's family gives included) is what a rerun must match to replay them.
 import { isAbsolute, resolve } from 'node:path';
 import {
   A1111Error, loadedCheckpoint, lorasInPrompt, parseLoraSpec, listLoras, serverLoraIdentity, txt2imgPayload, withLoras,
@@ -13,7 +16,8 @@ import { findLoraFile } from '../../adapters/safetensors.js';
 import { hashValue } from '../../src/hash.js';
 import type { StageContext } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
-import type { GenerateParams } from './backend.js';
+import { renderFamily, type GenerateParams } from './backend.js';
+import { familySize } from '../../adapters/a1111-family.js';
 import { promotedResource, readPromoted, withPromoted } from './promoted.js';
 
 type Ctx = StageContext<{ generate: GenerateParams }>;
@@ -57,9 +61,11 @@ async function loraHasher(g: GenerateParams, ctx: Ctx): Promise<(name: string) =
 async function a1111Identities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): Promise<unknown[]> {
   const extra = g.loras.map(parseLoraSpec);
   const loraHash = await loraHasher(g, ctx);
+  // The size a request gets from the checkpoint's family is in the request, so in the identity.
+  const defaultSize = familySize[(await renderFamily(g)).family];
   return Promise.all(
     rows.map(async (row) => {
-      const request = txt2imgPayload(row, { model: g.model, loras: extra });
+      const request = txt2imgPayload(row, { model: g.model, loras: extra, defaultSize });
       const loras = await Promise.all(lorasInPrompt(String(request.prompt)).map(async (l) => [l.name, await loraHash(l.name)]));
       return { request, loras };
     }),

@@ -54,9 +54,15 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
     const dir = await state.sessions.folderOf(row);
     return { rows: { rendered: [imageRowOf(row, r, state.backend.name, null, { dir, filename: '' }, ctx.projectDir)] }, error: r.error ?? 'no image' };
   }
-  const stored = await ctx.store.put(r.png, 'png');
-  const at = await state.sessions.add(row, stored.path, r.seed);
-  return { rows: { rendered: [imageRowOf(row, r, state.backend.name, stored, at, ctx.projectDir)] } };
+  // A batch (batch_size x n_iter) is one request and one item: its images are one row each,
+  // in batch order, so a rerun replays exactly these rows and renders none of them again.
+  const rendered: ImageRow[] = [];
+  for (const image of [r, ...r.rest]) {
+    const stored = await ctx.store.put(image.png!, 'png');
+    const at = await state.sessions.add(row, stored.path, image.seed);
+    rendered.push(imageRowOf(row, image, state.backend.name, stored, at, ctx.projectDir));
+  }
+  return { rows: { rendered } };
 }
 
 const stage = defineMapStage<Params, PromptRow, State>({

@@ -11,6 +11,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { z } from 'zod';
 import { InputError } from '../../src/errors.js';
 import { aestheticScore, readAestheticHead } from './quality.js';
+import { loadOnnxRuntime } from '../../adapters/onnx-device.js';
 
 export interface AestheticModel {
   /** one score per embedding */
@@ -79,7 +80,7 @@ function jsonHead(file: string, dim: number): AestheticModel {
 }
 
 async function onnxHead(file: string, dim: number): Promise<AestheticModel> {
-  const ort = await import('onnxruntime-node');
+  const ort = await loadOnnxRuntime();
   let session: InferenceSession;
   try {
     session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });

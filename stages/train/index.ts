@@ -27,8 +27,12 @@ export const trainSettings = z
     learning_rate: z.number().positive().default(1e-4),
     max_train_epochs: z.number().int().positive().default(10),
     max_train_steps: z.number().int().positive().nullable().default(null).describe('overrides max_train_epochs when set'),
-    resolution: z.number().int().positive().default(512),
-    mixed_precision: z.enum(['no', 'fp16', 'bf16']).default('fp16'),
+    resolution: z.number().int().positive().nullable().default(null).describe('null: 1024 with sdxl, else 512'),
+    mixed_precision: z.enum(['no', 'fp16', 'bf16']).nullable().default(null).describe('null: bf16 with sdxl (fp16 overflows in its VAE), else fp16'),
+    optimizer_type: z.string().min(1).default('AdamW8bit').describe("sd-scripts' --optimizer_type; AdamW8bit needs bitsandbytes"),
+    attention: z.enum(['sdpa', 'xformers', 'none']).default('sdpa').describe("--sdpa (PyTorch 2's own), --xformers, or neither"),
+    cache_latents: z.boolean().default(true).describe('--cache_latents: encode each image once, not every epoch'),
+    gradient_checkpointing: z.boolean().nullable().default(null).describe('null: on with sdxl (to fit 12-24 GB), else off (faster)'),
     extra_args: z.array(z.string()).default([]).describe('appended to the sd-scripts argv as they are'),
     timeout_s: z.number().positive().default(21600).describe('a run past this is killed and fails'),
     simulated_collapse: z.number().min(0).max(1).default(0)
@@ -49,6 +53,15 @@ export const trainSettings = z
     if (!t.base_model) issue.addIssue({ code: 'custom', path: ['base_model'], message: 'expected the base checkpoint to train on when trainer is sd-scripts' });
   });
 export type TrainSettings = z.infer<typeof trainSettings>;
+
+/** The settings left null, as they default for the model family (SDXL or SD 1.5). */
+export function familyDefaults(t: TrainSettings): { resolution: number; mixedPrecision: 'no' | 'fp16' | 'bf16'; gradientCheckpointing: boolean } {
+  return {
+    resolution: t.resolution ?? (t.sdxl ? 1024 : 512),
+    mixedPrecision: t.mixed_precision ?? (t.sdxl ? 'bf16' : 'fp16'),
+    gradientCheckpointing: t.gradient_checkpointing ?? t.sdxl,
+  };
+}
 
 const params = z.object({ train: trainSettings.prefault({}) });
 type Params = z.infer<typeof params>;
@@ -73,7 +86,7 @@ async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[
   await writeSimulatedLora(target, {
     name, subsets, datasetHash, steps, epochs,
     dim: t.network_dim, alpha: t.network_alpha, learningRate: t.learning_rate,
-    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: t.resolution, collapse: t.simulated_collapse,
+    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: familyDefaults(t).resolution, sdxl: t.sdxl, collapse: t.simulated_collapse,
   });
   ctx.progress(steps, steps);
   return { file: target, steps };
@@ -92,6 +105,7 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
   const t = ctx.params.train;
   const outputDir = join(ctx.dataDir, 'work', 'train', name);
   await rm(outputDir, { recursive: true, force: true });
+  const family = familyDefaults(t);
   const argv = buildTrainArgv({
     sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir!),
     launcher: t.launcher,
@@ -105,8 +119,12 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
     learningRate: t.learning_rate,
     maxTrainEpochs: t.max_train_epochs,
     maxTrainSteps: t.max_train_steps,
-    resolution: t.resolution,
-    mixedPrecision: t.mixed_precision,
+    resolution: family.resolution,
+    mixedPrecision: family.mixedPrecision,
+    optimizerType: t.optimizer_type,
+    attention: t.attention,
+    cacheLatents: t.cache_latents,
+    gradientCheckpointing: family.gradientCheckpointing,
     extraArgs: t.extra_args,
   });
   const logPath = join(ctx.dataDir, 'logs', `train-${name}.log`);

@@ -20,6 +20,10 @@ const base: TrainArgvOptions = {
   maxTrainSteps: null,
   resolution: 512,
   mixedPrecision: 'fp16',
+  optimizerType: 'AdamW8bit',
+  attention: 'sdpa',
+  cacheLatents: true,
+  gradientCheckpointing: false,
   extraArgs: [],
 };
 
@@ -33,7 +37,7 @@ describe('buildTrainArgv', () => {
         '--dataset_config=/d/dataset.toml', '--output_dir=/out', '--output_name=sdloop-abc',
         '--save_model_as=safetensors', '--network_module=networks.lora', '--network_dim=16',
         '--network_alpha=8', '--learning_rate=0.0001', '--max_train_epochs=10',
-        '--resolution=512,512', '--mixed_precision=fp16',
+        '--resolution=512,512', '--mixed_precision=fp16', '--optimizer_type=AdamW8bit', '--sdpa', '--cache_latents',
       ],
     });
   });
@@ -45,6 +49,7 @@ describe('buildTrainArgv', () => {
     expect(argv.args).toContain('--max_train_steps=300');
     expect(argv.args.some((a) => a.startsWith('--max_train_epochs'))).toBe(false);
     expect(argv.args).toContain('--resolution=1024,1024');
+    expect(buildTrainArgv({ ...base, attention: 'xformers', cacheLatents: false, gradientCheckpointing: true }).args.slice(-3)).toEqual(['--optimizer_type=AdamW8bit', '--xformers', '--gradient_checkpointing']);
     expect(argv.args.slice(-3)).toEqual(['--seed=1', '--network_args', 'conv_dim=4; rm -rf /']);
   });
 });

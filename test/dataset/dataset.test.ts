@@ -112,6 +112,13 @@ describe('dataset stage', () => {
     for (const subset of ds.subsets) expect(statSync(join(root, subset.image_dir)).isDirectory()).toBe(true);
   });
 
+  it('leaves resolution out by default, so sd-scripts takes train.resolution (1024 for SDXL) from --resolution', async () => {
+    const { root } = await build(mkdtempSync(join(tmpdir(), 'sdloop-dataset-')), picks);
+    const toml = readFileSync(join(root, 'dataset.toml'), 'utf8');
+    expect(toml).toMatch(/\[\[datasets\]\]\nbatch_size = 1\n/);
+    expect(toml).not.toContain('resolution');
+  });
+
   it('gives a byte-identical folder for an identical selection, wherever and however often it runs', async () => {
     const a = await build(mkdtempSync(join(tmpdir(), 'sdloop-dataset-')), picks);
     const b = await build(mkdtempSync(join(tmpdir(), 'sdloop-dataset-')), picks, {}, true);

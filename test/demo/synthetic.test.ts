@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -75,7 +76,10 @@ describe('synthetic backend (demo)', () => {
     expect(half).toBeGreaterThan(none + 0.08);
     expect(full).toBe(1);
     const withLora = await renderSynthetic({ ...promptRow(0), api_prompt: `${promptRow(0).api_prompt}, <lora:hairfix:1>` }, { ...options, lora: async () => lora });
-    expect(parseParameters(readPngText(withLora.png).parameters!).settings['Lora hashes']).toBe(`hairfix: ${lora.shortHash}`);
+    // A1111's rule for a file without sshs_model_hash: 12 hex of SHA-256 over the bytes after the header.
+    const bytes = readFileSync(file);
+    const weightsHash = createHash('sha256').update(bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)))).digest('hex');
+    expect(parseParameters(readPngText(withLora.png).parameters!).settings['Lora hashes']).toBe(`hairfix: ${weightsHash.slice(0, 12)}`);
   });
 
   it('reads tag strength from ss_tag_frequency relative to the most frequent tag', () => {

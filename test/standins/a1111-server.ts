@@ -1,7 +1,9 @@
 // A local stand-in for the Automatic1111 WebUI API (--api), with the real request and
 // response shapes (`info` is a JSON *string*), one job at a time like a real GPU, and
 // the faults real servers show: refused connections while restarting, 500s with
-// {error, detail}, requests that never answer, all-black images.
+// {error, detail}, requests that never answer, all-black images; and a hostile server's:
+// a body that never ends, an image far larger than asked, a redirect elsewhere, a body
+// that stalls half way.
 // Other engineers' tests import startA1111StandIn too.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -10,8 +12,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeChunk } from '../../adapters/png-text.js';
 import { readSafetensorsHeader } from '../../adapters/safetensors.js';
+import { answeredHostile, giantPng } from './a1111-hostile.js';
 
-export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset';
+/**
+ * `huge`: a 200 answer whose body streams on (1.5 GB by default, no content-length) until
+ * the client hangs up; `giant`: a real 16000x16000 PNG whatever was asked; `redirect`: a
+ * 307 to `redirectTo`; `slowbody`: headers and half a JSON body, then silence.
+ */
+export type Fault = 'ok' | 'error500' | 'hang' | 'black' | 'reset' | 'huge' | 'giant' | 'redirect' | 'slowbody';
 
 export interface StandInModel {
   title: string;
@@ -41,6 +49,10 @@ export interface StandInOptions {
   loraDir?: string;
   /** what GET /sdapi/v1/loras lists when there is no loraDir (models/Lora on the server) */
   loras?: StandInLora[];
+  /** where a `redirect` fault sends the client (a URL; the path is kept) */
+  redirectTo?: string;
+  /** how long a `huge` body would run if the client never hung up (default 1.5 GB) */
+  hugeBytes?: number;
 }
 
 export interface StandInLora {
@@ -61,6 +73,8 @@ export interface A1111StandIn {
   requests: RecordedRequest[];
   /** the txt2img bodies only, in arrival order */
   txt2img(): Record<string, unknown>[];
+  /** body bytes written for `huge` faults so far: how much a client took before hanging up */
+  hugeBytesSent(): number;
   /** load another checkpoint (by title, name or hash), as the WebUI's dropdown does; throws for an unknown one */
   load(model: string): void;
   /** the checkpoint loaded now (its title) */
@@ -161,6 +175,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
   const sockets = new Set<Socket>();
   let current = models[0]!;
   let txt2imgCount = 0;
+  let hugeSent = 0;
   let loras: unknown[] = options.loras && !options.loraDir ? options.loras : await scanLoras(options.loraDir);
   let gpu: Promise<unknown> = Promise.resolve();
 
@@ -179,6 +194,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     const fault = options.fault?.(n, body) ?? 'ok';
     if (fault === 'reset') return req.socket.destroy();
     if (fault === 'hang') return; // never answers; the client's timeout must fire
+    if (answeredHostile(fault, req, res, { redirectTo: options.redirectTo, hugeBytes: options.hugeBytes, sent: (n) => (hugeSent += n) })) return;
     await onGpu(() => new Promise((r) => setTimeout(r, latencyMs)));
     if (fault === 'error500') {
       return sendJson(res, 500, { error: 'OutOfMemoryError', detail: 'CUDA out of memory. Tried to allocate 2.00 GiB', body: '', errors: '' });
@@ -187,22 +203,27 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     const model = findModel(override.sd_model_checkpoint) ?? current;
     const requested = Number(body.seed ?? -1);
     const seed = requested === -1 ? Math.floor(Math.random() * 4294967294) : requested;
-    const black = fault === 'black';
-    const png = black ? solidPng(size, [0, 0, 0]) : solidPng(size, [(seed * 37) % 256, (seed * 91) % 256, 128], seed);
+    // A batch as A1111 returns it: batch_size x n_iter images with consecutive seeds, the grid first when there are several.
+    const count = Number(body.batch_size ?? 1) * Number(body.n_iter ?? 1);
+    const seeds = Array.from({ length: count }, (_, k) => seed + k);
+    const pngs = await Promise.all(seeds.map(async (s) => fault === 'giant' ? giantPng()
+      : fault === 'black' ? solidPng(size, [0, 0, 0]) : solidPng(size, [(s * 37) % 256, (s * 91) % 256, 128], s)));
+    const grid = count > 1 ? [solidPng(size, [255, 255, 255], 1)] : [];
     const width = Number(body.width ?? 512);
     const height = Number(body.height ?? 512);
-    const infotext = `${String(body.prompt ?? '')}\nNegative prompt: ${String(body.negative_prompt ?? '')}\nSteps: ${body.steps ?? 20}, Sampler: ${body.sampler_name ?? 'Euler a'}, CFG scale: ${body.cfg_scale ?? 7}, Seed: ${seed}, Size: ${width}x${height}, Model hash: ${model.hash}, Model: ${model.model_name}, Version: v1.10.1`;
+    const infotextOf = (s: number) => `${String(body.prompt ?? '')}\nNegative prompt: ${String(body.negative_prompt ?? '')}\nSteps: ${body.steps ?? 20}, Sampler: ${body.sampler_name ?? 'Euler a'}, CFG scale: ${body.cfg_scale ?? 7}, Seed: ${s}, Size: ${width}x${height}, Model hash: ${model.hash}, Model: ${model.model_name}, Version: v1.10.1`;
     const info = {
-      prompt: body.prompt ?? '', all_prompts: [body.prompt ?? ''], negative_prompt: body.negative_prompt ?? '',
-      all_negative_prompts: [body.negative_prompt ?? ''], seed, all_seeds: [seed], subseed: 1, all_subseeds: [1],
+      prompt: body.prompt ?? '', all_prompts: seeds.map(() => body.prompt ?? ''), negative_prompt: body.negative_prompt ?? '',
+      all_negative_prompts: seeds.map(() => body.negative_prompt ?? ''), seed, all_seeds: seeds, subseed: 1, all_subseeds: seeds.map(() => 1),
       subseed_strength: 0, width, height, sampler_name: body.sampler_name ?? 'Euler a', cfg_scale: body.cfg_scale ?? 7,
-      steps: body.steps ?? 20, batch_size: 1, restore_faces: false, face_restoration_model: null,
+      steps: body.steps ?? 20, batch_size: Number(body.batch_size ?? 1), restore_faces: false, face_restoration_model: null,
       sd_model_name: model.model_name, sd_model_hash: model.hash, sd_vae_name: null, sd_vae_hash: null,
       seed_resize_from_w: -1, seed_resize_from_h: -1, denoising_strength: body.denoising_strength ?? 0,
-      extra_generation_params: {}, index_of_first_image: 0, infotexts: [infotext], styles: [],
+      extra_generation_params: {}, index_of_first_image: grid.length, infotexts: [...grid.map(() => infotextOf(seed)), ...seeds.map(infotextOf)], styles: [],
       job_timestamp: '20250101120000', clip_skip: 1, is_using_inpainting_conditioning: false, version: 'v1.10.1',
     };
-    sendJson(res, 200, { images: [png.toString('base64')], parameters: body, info: JSON.stringify(info) });
+    const images = [...grid, ...pngs].map((png) => png.toString('base64'));
+    sendJson(res, 200, { images, parameters: body, info: JSON.stringify(info) });
   }
 
   async function route(req: IncomingMessage, res: ServerResponse) {
@@ -260,6 +281,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     url: `http://127.0.0.1:${port}`,
     requests,
     txt2img: () => requests.filter((r) => r.path === '/sdapi/v1/txt2img').map((r) => r.body ?? {}),
+    hugeBytesSent: () => hugeSent,
     load(model) {
       const wanted = findModel(model);
       if (!wanted) throw new Error(`the stand-in has no model ${model}`);

@@ -14,8 +14,14 @@ Switches (environment):
   SDLOOP_STANDIN_MODE=corrupt  exit 0 after writing a truncated .safetensors (a full disk)
   SDLOOP_STANDIN_CHILD_PID_FILE  where `hang` writes its child's pid
   SDLOOP_STANDIN_STEP_S      seconds per step (default 0.001)
+
+The training flags are checked as sd-scripts would use them: an unknown --optimizer_type
+fails at start-up, --sdpa with --xformers fails, and what took effect (the resolution from
+the dataset TOML, else --resolution; optimizer; precision; caching; checkpointing;
+attention) is written into the metadata, with a warning for SDXL below 1024 px or in fp16.
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -60,18 +66,61 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+OPTIMIZERS = {
+    "adamw": "torch.optim.adamw.AdamW",
+    "adamw8bit": "bitsandbytes.optim.adamw.AdamW8bit",
+    "pagedadamw8bit": "bitsandbytes.optim.adamw.PagedAdamW8bit",
+    "lion": "lion_pytorch.lion_pytorch.Lion",
+    "lion8bit": "bitsandbytes.optim.lion.Lion8bit",
+    "prodigy": "prodigyopt.prodigy.Prodigy",
+    "adafactor": "transformers.optimization.Adafactor",
+    "sgdnesterov": "torch.optim.sgd.SGD",
+}
+
+
+def check_flags(args, sdxl, dataset_resolution):
+    """What sd-scripts would refuse or warn about; returns the metadata the flags leave."""
+    name = (args.optimizer_type or "AdamW").lower()
+    if name not in OPTIMIZERS and "." not in name:
+        print("Traceback (most recent call last):", file=sys.stderr)
+        print(f"ValueError: unknown optimizer type: {args.optimizer_type}", file=sys.stderr)
+        sys.exit(1)
+    if args.sdpa and args.xformers:
+        print("ValueError: --xformers and --sdpa cannot be used together", file=sys.stderr)
+        sys.exit(1)
+    resolution = dataset_resolution or [int(v) for v in (args.resolution or "512").split(",")]
+    if len(resolution) == 1:
+        resolution = resolution * 2
+    if sdxl and min(resolution) < 1024:
+        print(f"WARNING: SDXL is trained at 1024x1024; resolution {resolution[0]}x{resolution[1]} gives poor results", flush=True)
+    if sdxl and args.mixed_precision == "fp16":
+        print("WARNING: SDXL's VAE overflows in fp16: use bf16", flush=True)
+    return {
+        "ss_resolution": f"({resolution[0]}, {resolution[1]})",
+        "ss_optimizer": OPTIMIZERS.get(name, args.optimizer_type),
+        "ss_mixed_precision": args.mixed_precision,
+        "ss_cache_latents": str(bool(args.cache_latents)),
+        "ss_gradient_checkpointing": str(bool(args.gradient_checkpointing)),
+        "sdloop_standin_attention": "sdpa" if args.sdpa else "xformers" if args.xformers else "none",
+    }
+
+
 def read_subsets(config_path):
     with open(config_path, "rb") as f:
         config = tomllib.load(f)
     subsets = []
+    resolution = config.get("general", {}).get("resolution")
     for dataset in config.get("datasets", []):
+        resolution = dataset.get("resolution", resolution)
         batch_size = dataset.get("batch_size", 1)
         for subset in dataset.get("subsets", []):
             image_dir = subset["image_dir"]
             images = sorted(n for n in os.listdir(image_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
             subsets.append({"dir": image_dir, "repeats": subset.get("num_repeats", 1), "images": images, "batch_size": batch_size})
     caption_extension = config.get("general", {}).get("caption_extension", ".caption")
-    return subsets, caption_extension
+    if isinstance(resolution, int):
+        resolution = [resolution, resolution]
+    return subsets, caption_extension, resolution
 
 
 def tag_frequency(subsets, caption_extension):
@@ -91,17 +140,26 @@ def tag_frequency(subsets, caption_extension):
     return frequency
 
 
-def write_safetensors(path, tensors, metadata):
+def serialize_safetensors(tensors, metadata):
+    """The bytes safetensors.torch.save writes: compact JSON header, tensors by name (all F32 here), padded to 8."""
     header = {"__metadata__": metadata}
     data = b""
-    for name, (shape, values) in tensors.items():
+    for name, (shape, values) in sorted(tensors.items()):
         raw = struct.pack("<%df" % len(values), *values)
         header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
         data += raw
-    text = json.dumps(header).encode()
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def precalculate_safetensors_hashes(tensors, metadata):
+    """As sd-scripts' library/train_util.py: both hashes over the file with only the ss_* metadata."""
+    b = serialize_safetensors(tensors, {k: v for k, v in metadata.items() if k.startswith("ss_")})
+    n = struct.unpack("<Q", b[:8])[0]
+    model_hash = hashlib.sha256(b[8 + n:]).hexdigest()
+    legacy_hash = hashlib.sha256(b[0x100000:0x110000]).hexdigest()[0:8]
+    return model_hash, legacy_hash
 
 
 def main():
@@ -113,7 +171,9 @@ def main():
         print(f"OSError: Error no file named diffusion_pytorch_model.bin found in directory {args.pretrained_model_name_or_path}.", file=sys.stderr)
         sys.exit(1)
 
-    subsets, caption_extension = read_subsets(args.dataset_config)
+    subsets, caption_extension, dataset_resolution = read_subsets(args.dataset_config)
+    sdxl = "sdxl" in os.path.basename(sys.argv[0])
+    flags = check_flags(args, sdxl, dataset_resolution)
     num_train_images = sum(len(s["images"]) * s["repeats"] for s in subsets)
     batch_size = subsets[0]["batch_size"] if subsets else 1
     steps_per_epoch = max(1, math.ceil(num_train_images / batch_size))
@@ -170,16 +230,18 @@ def main():
         "ss_num_train_images": str(num_train_images),
         "ss_num_epochs": str(epochs),
         "ss_steps": str(total),
-        "ss_mixed_precision": args.mixed_precision,
         "ss_sd_model_name": os.path.basename(args.pretrained_model_name_or_path),
-        "ss_base_model_version": "sdxl_base_v1-0" if "sdxl" in os.path.basename(sys.argv[0]) else "sd_v1",
+        "ss_base_model_version": "sdxl_base_v1-0" if sdxl else "sd_v1",
         "ss_tag_frequency": json.dumps(tag_frequency(subsets, caption_extension)),
         "ss_dataset_dirs": json.dumps({os.path.basename(s["dir"]): {"n_repeats": s["repeats"], "img_count": len(s["images"])} for s in subsets}),
         "ss_training_started_at": str(started),
         "ss_training_finished_at": str(int(time.time())),
+        **flags,
         "sdloop_standin": "true",
     }
-    write_safetensors(path, tensors, metadata)
+    metadata["sshs_model_hash"], metadata["sshs_legacy_hash"] = precalculate_safetensors_hashes(tensors, metadata)
+    with open(path, "wb") as f:
+        f.write(serialize_safetensors(tensors, metadata))
     if mode == "corrupt":
         os.truncate(path, os.path.getsize(path) - 16)
     print("model saved.", flush=True)

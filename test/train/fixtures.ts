@@ -9,8 +9,11 @@ export function freshDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `sdloop-${prefix}-`));
 }
 
-/** img/<repeats>_<concept>/<n>.png + .txt captions and a dataset.toml naming them. */
-export function makeDataset(root: string, concepts: Record<string, string[]>, repeats = 2): string {
+/**
+ * img/<repeats>_<concept>/<n>.png + .txt captions and a dataset.toml naming them; a null
+ * resolution is left out of the TOML, as the dataset stage does by default.
+ */
+export function makeDataset(root: string, concepts: Record<string, string[]>, repeats = 2, resolution: number | null = 512): string {
   const dir = join(root, 'dataset');
   const subsets: string[] = [];
   for (const [concept, captions] of Object.entries(concepts)) {
@@ -22,7 +25,7 @@ export function makeDataset(root: string, concepts: Record<string, string[]>, re
     });
     subsets.push(`[[datasets.subsets]]\nimage_dir = ${JSON.stringify(imageDir)}\nnum_repeats = ${repeats}\nclass_tokens = ${JSON.stringify(concept)}\n`);
   }
-  const toml = `[general]\nshuffle_caption = false\ncaption_extension = ".txt"\nkeep_tokens = 1\n\n[[datasets]]\nresolution = 512\nbatch_size = 1\n\n${subsets.join('\n')}`;
+  const toml = `[general]\nshuffle_caption = false\ncaption_extension = ".txt"\nkeep_tokens = 1\n\n[[datasets]]\n${resolution === null ? '' : `resolution = ${resolution}\n`}batch_size = 1\n\n${subsets.join('\n')}`;
   writeFileSync(join(dir, 'dataset.toml'), toml);
   return dir;
 }

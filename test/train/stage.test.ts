@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,15 +11,15 @@ import { freshDir, makeDataset, standinDir } from './fixtures.js';
 
 const datasetHash = '0123456789abcdef0123456789abcdef';
 
-function trainContext(settings: Record<string, unknown>, dir = freshDir('train')) {
-  const dataset = makeDataset(dir, { red_hair: ['sdloop, red hair', 'sdloop, red hair, smiling'], blue_eyes: ['sdloop, blue eyes'] });
+function trainContext(settings: Record<string, unknown>, dir = freshDir('train'), tomlResolution: number | null = 512) {
+  const dataset = makeDataset(dir, { red_hair: ['sdloop, red hair', 'sdloop, red hair, smiling'], blue_eyes: ['sdloop, blue eyes'] }, 2, tomlResolution);
   const ctx = makeTestContext({ dir, stage: 'train', params: train.params.parse({ train: settings }) });
   ctx.inputs.dataset = { kind: 'path', name: 'dataset', path: dataset, hash: datasetHash };
   return { ctx, dir };
 }
 
-async function runTrain(settings: Record<string, unknown>) {
-  const { ctx, dir } = trainContext(settings);
+async function runTrain(settings: Record<string, unknown>, tomlResolution: number | null = 512) {
+  const { ctx, dir } = trainContext(settings, freshDir('train'), tomlResolution);
   const out = (await runWholeStage(train, ctx)) as { lora: { path: string }; lora_info: unknown[] };
   return { out, dir, ctx, row: loraInfoRow.parse(out.lora_info[0]) };
 }
@@ -42,6 +43,12 @@ describe('train stage, simulated (demo) trainer', () => {
     // lora_info stores the object relative to the project.
     expect(row.path).toMatch(/^data\/objects\//);
     expect(readFileSync(join(dir, row.path)).equals(readFileSync(file))).toBe(true);
+  });
+
+  it('writes SDXL as sd-scripts would: 1024 px and its base model version', async () => {
+    const { out } = await runTrain({ sdxl: true });
+    const { metadata } = await readSafetensorsHeader(join(out.lora.path, 'sdloop-0123456789.safetensors'));
+    expect(metadata).toMatchObject({ ss_resolution: '(1024, 1024)', ss_base_model_version: 'sdxl_base_v1-0' });
   });
 
   it('gives the same bytes for the same dataset and settings', async () => {
@@ -73,8 +80,37 @@ describe('train stage, sd-scripts (against the stand-in)', () => {
   it('runs the trainer, keeps the log under data/logs and records steps', async () => {
     const { row, dir } = await runTrain(standin);
     expect(row).toMatchObject({ trainer: 'sd-scripts', steps: 24, images: 3, base_model: '/models/base.safetensors' });
-    expect((await readSafetensorsHeader(join(dir, row.path))).metadata.sdloop_standin).toBe('true');
+    const { metadata } = await readSafetensorsHeader(join(dir, row.path));
+    expect(metadata.sdloop_standin).toBe('true');
+    // The stand-in hashes its weights as sd-scripts does: SHA-256 of the bytes after the header.
+    const bytes = readFileSync(join(dir, row.path));
+    expect(metadata.sshs_model_hash).toBe(createHash('sha256').update(bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)))).digest('hex'));
     expect(readFileSync(join(dir, 'data', 'logs', 'train-sdloop-0123456789.log'), 'utf8')).toContain('model saved.');
+  });
+
+  it('passes SDXL defaults the trainer takes: 1024 px (the TOML leaves it to --resolution), bf16, AdamW8bit, sdpa, cached latents, checkpointing', async () => {
+    const { row, dir } = await runTrain({ ...standin, sdxl: true }, null);
+    const { metadata } = await readSafetensorsHeader(join(dir, row.path));
+    expect(metadata).toMatchObject({
+      ss_base_model_version: 'sdxl_base_v1-0', ss_resolution: '(1024, 1024)', ss_mixed_precision: 'bf16',
+      ss_optimizer: 'bitsandbytes.optim.adamw.AdamW8bit', sdloop_standin_attention: 'sdpa', ss_cache_latents: 'True', ss_gradient_checkpointing: 'True',
+    });
+    expect(readFileSync(join(dir, 'data', 'logs', 'train-sdloop-0123456789.log'), 'utf8')).not.toContain('WARNING');
+  });
+
+  it('passes SD 1.5 defaults (512 px, fp16, no checkpointing), and the flags a user sets', async () => {
+    const sd15 = await runTrain(standin, null);
+    expect((await readSafetensorsHeader(join(sd15.dir, sd15.row.path))).metadata).toMatchObject({
+      ss_resolution: '(512, 512)', ss_mixed_precision: 'fp16', ss_gradient_checkpointing: 'False', ss_cache_latents: 'True',
+    });
+    const set = await runTrain({ ...standin, optimizer_type: 'Prodigy', attention: 'xformers', cache_latents: false, gradient_checkpointing: true, resolution: 768 }, null);
+    expect((await readSafetensorsHeader(join(set.dir, set.row.path))).metadata).toMatchObject({
+      ss_resolution: '(768, 768)', ss_optimizer: 'prodigyopt.prodigy.Prodigy', sdloop_standin_attention: 'xformers', ss_cache_latents: 'False', ss_gradient_checkpointing: 'True',
+    });
+  });
+
+  it('fails, as sd-scripts does, on an optimizer it does not know', async () => {
+    await expect(runTrain({ ...standin, optimizer_type: 'AdamQ' })).rejects.toThrow(/exited with code 1[\s\S]*unknown optimizer type: AdamQ/);
   });
 
   it('fails with the log tail when sd-scripts fails', async () => {
