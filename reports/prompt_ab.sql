@@ -21,13 +21,13 @@
 WITH chosen AS (
   -- each prompt's variations parsed once, and only when comparing phrasings
   SELECT prompt_id,
-         unnest(map_entries(from_json(variations, '"MAP(VARCHAR, STRUCT(key VARCHAR, keys VARCHAR[], texts VARCHAR[]))"'))) AS variation
+         unnest(map_entries(from_json(variations, '"MAP(VARCHAR, STRUCT(key VARCHAR, text VARCHAR))"'))) AS variation
   FROM prompts
   WHERE $by = 'phrasing'
 ),
 phrasings AS (
   SELECT prompt_id, variation.key AS axis,
-         variation.value.texts[list_position(variation.value.keys, variation.value.key)] AS phrasing
+         variation.value.text AS phrasing
   FROM chosen
 ),
 tagged AS (

@@ -6,13 +6,26 @@ import { z } from 'zod';
 
 export * from './loop-tables.js';
 
-/** One chosen variation: the key in its source file and the text it rendered. */
+/**
+ * One chosen variation: the key in its source file and the text it rendered. The axis'
+ * other values are not repeated on every prompt row (300 values on 4 axes made 27 KB a
+ * row): `alternatives` names their row in table `axes`.
+ */
 export const chosenVariation = z.object({
   key: z.string(),
   value: z.unknown().describe('the value as written: a string, or a multipart object'),
-  /** every key of the axis' source, in file order: the alternatives a scorer compares */
+  /** the text the key renders (plain value, or its `main` part, else the alphabetically first part) */
+  text: z.string(),
+  alternatives: z.string().describe('alternatives id of the axis in table axes'),
+});
+
+/** Every value of one axis as its source file holds them: the alternatives a scorer compares (table `axes`, one row per distinct set). */
+export const axisAlternativesRow = z.object({
+  alternatives: z.string().describe('hash of axis, keys and texts'),
+  axis: z.string(),
+  /** every key of the axis' source, in file order */
   keys: z.array(z.string()),
-  /** the text each key renders (plain value, or its `main` part, else the alphabetically first part), aligned with keys */
+  /** the text each key renders, aligned with keys */
   texts: z.array(z.string()),
 });
 
@@ -29,7 +42,14 @@ export const promptRow = z.object({
   seed: z.number().int(),
   variations: z.record(z.string(), chosenVariation),
   params: z.record(z.string(), z.unknown()).describe('merged `parameters`'),
-  manifest: z.record(z.string(), z.unknown()).describe('what the session manifest snapshot needs'),
+  manifest: z.record(z.string(), z.unknown()).describe('what the session manifest snapshot needs, less its per-axis value lists'),
+  manifest_variations: z.string().describe("id of the file's row in table planned_manifests (the snapshot's value lists); '' when none"),
+});
+
+/** The manifest snapshot's `variations` of one planned file (sdgen's available, used, count per placeholder): once per file, not per row. */
+export const manifestVariationsRow = z.object({
+  manifest_variations: z.string().describe('hash of variations'),
+  variations: z.record(z.string(), z.unknown()),
 });
 
 export const imageStatus = z.enum(['ok', 'failed', 'blank']);
@@ -255,6 +275,9 @@ export const pruneRecord = z.object({
 });
 
 export type PromptRow = z.infer<typeof promptRow>;
+export type AxisAlternativesRow = z.infer<typeof axisAlternativesRow>;
+export type ChosenVariation = z.infer<typeof chosenVariation>;
+export type ManifestVariationsRow = z.infer<typeof manifestVariationsRow>;
 export type ImageRow = z.infer<typeof imageRow>;
 export type CatalogImageRow = z.infer<typeof catalogImageRow>;
 export type CatalogPromptRow = z.infer<typeof catalogPromptRow>;

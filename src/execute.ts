@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { walkFolder } from './glob.js';
+import { isInside } from './inside.js';
 import { hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf } from './table-schema.js';
@@ -52,6 +53,7 @@ export async function runWholeStage(options: {
       outputs[name] = { kind: 'table', path: relative(project.dir, path), hash, rows: rows.length };
     } else {
       const path = Array.isArray(value) ? undefined : resolve(project.dir, value.path);
+      if (path && !isInside(project.dir, path)) throw new StageFailure(ctx.stage, `output "${name}" at ${path} is outside the project`);
       const hash = path ? await hashPath(path, stats) : undefined;
       if (!path || !hash) throw new StageFailure(ctx.stage, `output "${name}" was not written (expected a file or folder)`);
       outputs[name] = { kind: 'path', path: relative(project.dir, path), hash };

@@ -9,9 +9,10 @@ import pLimit from 'p-limit';
 import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
 import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
-import { createBackend, generateParams, type Backend, type GenerateParams } from '../generate/backend.js';
+import { createBackend, generateParams, type AlternativesLookup, type Backend, type GenerateParams } from '../generate/backend.js';
 import { promotedResource, readPromoted, withPromoted } from '../generate/promoted.js';
-import { benchmarkPrompts, benchmarkSettings, type BenchmarkSettings } from './plan.js';
+import { benchmarkPrompts, benchmarkSettings, type BenchmarkPlan, type BenchmarkSettings } from './plan.js';
+import type { AlternativesIndex } from '../resolve/alternatives.js';
 import { scoreParams, type ScoreParams } from '../score/params.js';
 import { decide, tally, withJudge, type Arm, type Outcome } from './verdict.js';
 import { agreementRows, type Reading } from './agreement.js';
@@ -35,12 +36,12 @@ export interface ScoreItem {
 /** The part of the score stage's scorer (stages/score/scorer.ts) the benchmark uses. */
 export interface BenchmarkScorer {
   /** embeddings feed the diversity guard; a scorer without them leaves it out */
-  scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[]; embeddings?: EmbeddingRow[] }>;
+  scoreImages(items: ScoreItem[], alternatives: AlternativesIndex): Promise<{ scores: ScoreRow[]; embeddings?: EmbeddingRow[] }>;
   close?(): Promise<void>;
 }
 
 export interface BenchmarkDeps {
-  createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void }): Promise<Backend>;
+  createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void; alternatives?: AlternativesLookup }): Promise<Backend>;
   createScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer>;
 }
 
@@ -84,9 +85,9 @@ interface Scored {
 
 type Features = BenchmarkSettings['diversity_features'];
 
-async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[], features: Features): Promise<Scored> {
+async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[], features: Features, alternatives: AlternativesIndex): Promise<Scored> {
   const items = rendered.flatMap((r) => (r.item ? [r.item] : []));
-  const { scores, embeddings = [] } = items.length ? await scorer.scoreImages(items) : { scores: [] };
+  const { scores, embeddings = [] } = items.length ? await scorer.scoreImages(items, alternatives) : { scores: [] };
   const readings: Reading[] = [];
   const embedded: Embedded[] = [];
   const embeddingOf = new Map(embeddings.map((e) => [e.image_id, e.embedding]));
@@ -103,11 +104,11 @@ async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[],
 }
 
 /** Both arms' scores by one scorer: the same pictures whichever model reads them. */
-async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], features: Features): Promise<Scored> {
+async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], features: Features, alternatives: AlternativesIndex): Promise<Scored> {
   const out: Scored = { outcomes: [], readings: [], embedded: [] };
   try {
     for (const [arm, rendered] of arms) {
-      const scored = await scoreArm(scorer, arm, rendered, features);
+      const scored = await scoreArm(scorer, arm, rendered, features, alternatives);
       out.outcomes.push(...scored.outcomes);
       out.readings.push(...scored.readings);
       out.embedded.push(...scored.embedded);
@@ -118,10 +119,11 @@ async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], fea
   return out;
 }
 
-async function renderArms(ctx: StageContext<Params>, deps: BenchmarkDeps, arms: [Arm, GenerateParams][], prompts: PromptRow[]): Promise<[Arm, Rendered[]][]> {
+async function renderArms(ctx: StageContext<Params>, deps: BenchmarkDeps, arms: [Arm, GenerateParams][], plan: BenchmarkPlan): Promise<[Arm, Rendered[]][]> {
+  const { prompts } = plan;
   let done = 0;
   const tick = () => ctx.progress(++done, prompts.length * arms.length);
-  const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m) };
+  const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m), alternatives: (id: string) => plan.alternatives.get(id) };
   const out: [Arm, Rendered[]][] = [];
   for (const [arm, generate] of arms) {
     const backend = await deps.createBackend(generate, opts);
@@ -168,6 +170,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
       benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
     },
+    resourceLabels: { model: 'the CLIP model (score.model)', promoted_loras: 'the promoted LoRAs', labels: 'the human labels (pipeline label, the review app)' },
     async resources(ctx) {
       const { scorerResources } = await import('../score/scorer.js');
       const opts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash };
@@ -180,6 +183,10 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         labels: await labelsFingerprint(ctx.dataDir, ctx.sql),
       };
     },
+    // Before anything runs: an empty plan found only after training would waste the round.
+    async check(p) {
+      checkSettings(p.benchmark, p.score);
+    },
     async run(ctx) {
       const s = ctx.params.benchmark;
       checkSettings(s, ctx.params.score);
@@ -187,12 +194,13 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       if (ctx.params.generate.backend === 'a1111') await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, { ...lora, path: resolve(ctx.projectDir, lora.path) });
       // The baseline is what generate renders with: the promoted LoRAs included.
       const baseline = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
+      const plan = benchmarkPrompts(s);
       const rendered = await renderArms(ctx, deps, [
         ['baseline', baseline],
         ['candidate', candidateParams(baseline, lora, dir, s.weight)],
-      ], benchmarkPrompts(s));
+      ], plan);
       const scorerOpts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir };
-      const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features);
+      const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features, plan.alternatives);
       const diversity = diversityRows(primary.embedded, s.near_duplicate_distance);
       const rules = { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance, diversityFall: worstDiversityFall(diversity), diversityTolerance: s.diversity_tolerance, focus: s.focus };
       let summary = decide(primary.outcomes, rules);
@@ -200,7 +208,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       const labels = humanLabelsOf(await readLabelRows(ctx.dataDir));
       const agreement = agreementRows('score', primary.readings, labels);
       if (s.judge) {
-        const judged = await scoreArms(await deps.createScorer(s.judge, scorerOpts), rendered, s.diversity_features);
+        const judged = await scoreArms(await deps.createScorer(s.judge, scorerOpts), rendered, s.diversity_features, plan.alternatives);
         summary = withJudge(summary, decide(judged.outcomes, rules), s.judge.model);
         agreement.push(...agreementRows('judge', judged.readings, labels));
       }

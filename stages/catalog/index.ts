@@ -9,9 +9,10 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type InputArtifact, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
+import { distinctAlternatives } from '../resolve/alternatives.js';
 import {
-  catalogImageRow, catalogPromptRow, variationValueRow,
-  type CatalogImageRow, type CatalogPromptRow, type ImageRow, type PromptRow,
+  axisAlternativesRow, catalogImageRow, catalogPromptRow, variationValueRow,
+  type AxisAlternativesRow, type CatalogImageRow, type CatalogPromptRow, type ImageRow, type PromptRow,
 } from '../../schemas/tables.js';
 import { variationValues } from './values.js';
 import { describePrunedChange, prunedImageIds, prunedState, readPruneRecords } from './pruned.js';
@@ -53,12 +54,15 @@ export function mergeCatalog(
 }
 
 export default defineStage({
-  description: 'one images and one prompts table of both origins: generated and imported',
-  version: '2',
+  description: 'one images, prompts and axes table of both origins: generated and imported',
+  version: '3',
   params,
   outputs: {
     images: { kind: 'table', schema: catalogImageRow },
     prompts: { kind: 'table', schema: catalogPromptRow },
+    /** the alternatives every prompt's variations name, of both origins */
+    axes: { kind: 'table', schema: axisAlternativesRow },
+    /** each axis value once, with its text: what a person reads for sdgen's inline MD5 keys */
     variation_values: { kind: 'table', schema: variationValueRow },
   },
   // The pruned set is observed state: a prune or restore reruns this cheap stage, and what
@@ -79,6 +83,10 @@ export default defineStage({
     const merged = mergeCatalog({ images: rendered, prompts: planned }, { images, prompts }, pruned);
     const imported = merged.images.filter((i) => i.origin === 'imported').length;
     ctx.log(`${merged.images.length - imported} generated and ${imported} imported images${pruned.size ? `; ${pruned.size} pruned left out` : ''}`);
-    return { ...merged, variation_values: variationValues(merged.prompts) };
+    const axes = distinctAlternatives([
+      ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'planned_axes')),
+      ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'imported_axes')),
+    ]);
+    return { ...merged, axes, variation_values: variationValues(axes) };
   },
 });

@@ -49,7 +49,7 @@ function conceptName(axis: string, value: string): string {
 /** How a person reads a value: its key, or for sdgen's inline MD5 key the text it renders. */
 function valueName(axis: string, key: string, prompt: PromptRow | undefined): string {
   const chosen = prompt?.variations[axis];
-  const text = chosen?.texts[chosen.keys.indexOf(key)];
+  const text = chosen?.key === key ? chosen.text : undefined;
   // an inline item that is only a LoRA call has no words to name a folder by
   return (text !== undefined && isInlineKeyOf(key, text) && tagText(text)) || key;
 }
@@ -62,10 +62,7 @@ function tagText(text: string): string {
 function tagsOf(prompt: PromptRow | undefined, firstAxis: string): string[] {
   if (!prompt) return [];
   const axes = Object.keys(prompt.variations).sort((a, b) => (a === firstAxis ? -1 : b === firstAxis ? 1 : compare(a, b)));
-  return axes.map((axis) => {
-    const v = prompt.variations[axis];
-    return tagText(v.texts[v.keys.indexOf(v.key)] ?? (typeof v.value === 'string' ? v.value : v.key));
-  });
+  return axes.map((axis) => tagText(prompt.variations[axis]!.text));
 }
 
 export function captionFor(trigger: string, prompt: PromptRow | undefined, firstAxis: string): string {

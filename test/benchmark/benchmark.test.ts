@@ -17,14 +17,15 @@ const axes = { Hair: { red: 'red hair', blonde: 'blonde hair', black: 'black hai
 describe('benchmark plan', () => {
   it('is N prompts per value on the same seeds, one axis each, identical every time', () => {
     const s = benchmarkSettings.parse({ axes, prompts_per_value: 3, seed_base: 50, template: 'a portrait, {value}' });
-    const rows = benchmarkPrompts(s);
+    const { prompts: rows, alternatives } = benchmarkPrompts(s);
     expect(rows).toHaveLength(15);
     expect(rows.filter((r) => r.variations.Hair?.key === 'red').map((r) => [r.seed, r.api_prompt])).toEqual([
       [50, 'a portrait, red hair'], [51, 'a portrait, red hair'], [52, 'a portrait, red hair'],
     ]);
-    expect(rows[0]!.variations).toEqual({ Eyes: { key: 'blue', value: 'blue eyes', keys: ['blue', 'green'], texts: ['blue eyes', 'green eyes'] } });
+    expect(rows[0]!.variations).toEqual({ Eyes: { key: 'blue', value: 'blue eyes', text: 'blue eyes', alternatives: expect.any(String) } });
+    expect(alternatives.get(rows[0]!.variations.Eyes!.alternatives)).toMatchObject({ axis: 'Eyes', keys: ['blue', 'green'], texts: ['blue eyes', 'green eyes'] });
     expect(new Set(rows.map((r) => r.prompt_id)).size).toBe(15);
-    expect(benchmarkPrompts(s).map((r) => r.prompt_id)).toEqual(rows.map((r) => r.prompt_id));
+    expect(benchmarkPrompts(s).prompts.map((r) => r.prompt_id)).toEqual(rows.map((r) => r.prompt_id));
   });
 });
 
@@ -187,9 +188,10 @@ async function runBenchmark(tags: Record<string, number>, run: BenchmarkRun = {}
  */
 async function labelEverything(dataDir: string, stage: ReturnType<typeof makeBenchmarkStage>, settings: object, axis: string, drawn: Map<string, Record<string, string> | null>) {
   const params = stage.params.parse(settings);
-  const backend = await createBackend(params.generate, { projectDir: dataDir });
+  const plan = benchmarkPrompts(params.benchmark);
+  const backend = await createBackend(params.generate, { projectDir: dataDir, alternatives: (id) => plan.alternatives.get(id) });
   const rows = [];
-  for (const prompt of benchmarkPrompts(params.benchmark).filter((p) => p.variations[axis])) {
+  for (const prompt of plan.prompts.filter((p) => p.variations[axis])) {
     const result = await backend.render(prompt);
     if (!result.png) continue;
     const image_id = hashBytes(result.png);

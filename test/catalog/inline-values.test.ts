@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isInlineKeyOf } from '../../stages/resolve/templates/imports.js';
 import { variationValues } from '../../stages/catalog/values.js';
-import type { PromptRow } from '../../schemas/tables.js';
+import type { AxisAlternativesRow } from '../../schemas/tables.js';
 import { startServer } from '../../web/server.js';
 import { copyProject, pipeline, request, sqlRows } from '../web/helpers.js';
 
@@ -26,9 +26,9 @@ describe('inline keys', () => {
     expect(isInlineKeyOf(key, 'heavy fog')).toBe(false);
   });
 
-  it('variation_values lists each axis value once, the first prompt naming its text', () => {
-    const prompt = (id: string, texts: string[]) => ({ prompt_id: id, variations: { Weather: { key: 'Rain', value: 'rain', keys: ['Rain', key], texts } } }) as unknown as PromptRow;
-    expect(variationValues([prompt('b', ['drizzle', 'light fog']), prompt('a', ['rain', 'light fog'])])).toEqual([
+  it('variation_values lists each axis value once, the first set of alternatives naming its text', () => {
+    const set = (id: string, texts: string[]): AxisAlternativesRow => ({ alternatives: id, axis: 'Weather', keys: ['Rain', key], texts });
+    expect(variationValues([set('b', ['drizzle', 'light fog']), set('a', ['rain', 'light fog'])])).toEqual([
       { axis: 'Weather', key: 'Rain', text: 'rain', inline: false },
       { axis: 'Weather', key, text: 'light fog', inline: true },
     ]);

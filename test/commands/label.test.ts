@@ -18,17 +18,15 @@ async function context() {
     (await connection.runAndReadAll(query, params as never)).getRowObjectsJson() as Record<string, unknown>[];
   await sql(`create table images as select * from (values ('img1'), ('img2'), ('img3')) t(image_id)`);
   await sql(`create table scores as select * from (values ('img1', 'Hair'), ('img1', 'Colour')) t(image_id, axis)`);
-  const variations = JSON.stringify({
-    Hair: { key: 'Bob', value: 'bob cut, chin-length', keys: ['Bob', 'Long'], texts: ['bob cut, chin-length', 'long hair'] },
-    Colour: { key: 'Red', value: 'red', keys: ['Red', 'Blue'], texts: ['red', 'blue'] },
-  });
-  await sql(`create table prompts as select $v::JSON as variations`, { v: variations });
+  await sql(`create table axes as select * from (values
+    ('a1', 'Hair', ['Bob', 'Long'], ['bob cut, chin-length', 'long hair']),
+    ('a2', 'Colour', ['Red', 'Blue'], ['red', 'blue'])) t(alternatives, axis, keys, texts)`);
   const out: string[] = [];
   const projectDir = mkdtempSync(join(tmpdir(), 'sdloop-label-project-'));
   const dataDir = join(projectDir, 'data');
   const ctx = {
     projectDir, dataDir, params: {}, sql,
-    tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, stages: [] }),
+    tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, durationMs: 0, stages: [] }),
     stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t),
   } as unknown as CommandContext;
   return { ctx, out, dataDir, sql: sql as unknown as StageContext['sql'] };

@@ -80,12 +80,11 @@ function rowsFor(planned: Planned, i: number, dir: string) {
   const prompt_id = `p${String(i).padStart(3, '0')}`;
   const image_id = planned.status === 'failed' ? '' : `img${String(i).padStart(3, '0')}`;
   const keys = alternatives[planned.axis];
-  const texts = keys.map((k) => (k === planned.value ? planned.text : k));
   const prompt = {
     prompt_id, source: planned.source, session: planned.session, theme: null, style: null, idx: i,
     prompt: planned.text, api_prompt: planned.text, negative_prompt: '', seed: 1000 + i,
-    variations: { [planned.axis]: { key: planned.value, value: planned.value, keys, texts } },
-    params: {}, manifest: {},
+    variations: { [planned.axis]: { key: planned.value, value: planned.value, text: planned.text, alternatives: planned.axis } },
+    params: {}, manifest: {}, manifest_variations: '',
   };
   const filename = `${planned.session}_${String(i).padStart(4, '0')}_seed-${1000 + i}.png`;
   const image = {
@@ -152,7 +151,10 @@ export async function buildFixture(options: { withLoop?: boolean; skip?: string[
     ['images', tables.imageRow, generated.map((r) => r.image)],
     ['scores', tables.scoreRow, scored.map((r) => r.score)],
     ['quality', tables.qualityRow, scored.map((r) => r.quality)],
-    ['variation_values', tables.variationValueRow, variationValues(rows.map((r) => tables.promptRow.parse(r.prompt)))],
+    // as catalog derives it from the axes: each value's text is the first the plan gives it
+    ['variation_values', tables.variationValueRow, variationValues(Object.entries(alternatives).map(([axis, keys]) => ({
+      alternatives: axis, axis, keys, texts: keys.map((k) => plan.find((p) => p.axis === axis && p.value === k)!.text),
+    })))],
     // as the sessions stage derives it from the tables above
     ['sessions', tables.sessionRow, judgeSessions({
       images: generated.map((r) => tables.catalogImageRow.parse({ ...r.image, origin: 'generated', annotated: false })),

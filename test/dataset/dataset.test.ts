@@ -75,7 +75,7 @@ describe('dataset stage', () => {
     expect(linked.ino).toBe(statSync(world.images[0].path).ino);
     const caption = readFileSync(join(root, 'img', '10_Hair_Bob', `${id(0)}.txt`), 'utf8');
     const colour = world.prompts[0].variations.Colour;
-    expect(caption).toBe(`sdloop, bob cut, chin-length, ${colour.texts[colour.keys.indexOf(colour.key)]}`);
+    expect(caption).toBe(`sdloop, bob cut, chin-length, ${colour.text}`);
     const summary = JSON.parse(readFileSync(join(root, 'summary.json'), 'utf8'));
     expect(summary).toEqual({
       trigger: 'sdloop', images: 5, train_images: 41, steps_per_epoch: 41,
@@ -144,8 +144,8 @@ describe('dataset stage', () => {
 describe('captions and repeats', () => {
   it('puts the trigger first, the concept value next, strips LoRA calls and repeats no tag', () => {
     const [prompt] = makeWorld(1).prompts;
-    prompt.variations.Hair = { ...prompt.variations.Hair, texts: ['bob <lora:bob:0.7>', 'long', 'bald'], key: 'Bob' };
-    prompt.variations.Colour = { ...prompt.variations.Colour, texts: ['sdloop', 'blue'], key: 'Red' };
+    prompt.variations.Hair = { ...prompt.variations.Hair, text: 'bob <lora:bob:0.7>', key: 'Bob' };
+    prompt.variations.Colour = { ...prompt.variations.Colour, text: 'sdloop', key: 'Red' };
     expect(captionFor('sdloop', prompt, 'Hair')).toBe('sdloop, bob');
     expect(captionFor('trig', prompt, 'Colour')).toBe('trig, sdloop, bob');
     expect(captionFor('trig', undefined, 'Hair')).toBe('trig');

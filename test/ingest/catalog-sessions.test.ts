@@ -15,7 +15,7 @@ function image(id: string, dir: string, extra: Partial<CatalogImageRow> = {}): C
 function prompt(id: string, source: string): CatalogPromptRow {
   return {
     prompt_id: `p-${id}`, source, session: 's', theme: null, style: null, idx: 0, prompt: '', api_prompt: '', negative_prompt: '', seed: 1,
-    variations: {}, params: {}, manifest: {}, origin: 'imported', unresolved: [],
+    variations: {}, params: {}, manifest: {}, manifest_variations: '', origin: 'imported', unresolved: [],
   };
 }
 
