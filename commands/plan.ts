@@ -41,9 +41,7 @@ function writePayloads(dir: string, rows: PromptRow[], params: Record<string, un
 /** What people read: one line per image, the chosen keys (an inline one with its text: `--fixed` takes the key) and the prompt sent. */
 function summaryRow(row: PromptRow) {
   const keys = Object.entries(row.variations)
-    .map(([axis, v]) => {
-      return isInlineKeyOf(v.key, v.text) ? `${axis}=${v.key} (${JSON.stringify(v.text)})` : `${axis}=${v.key}`;
-    })
+    .map(([axis, v]) => (isInlineKeyOf(v.key, v.text) ? `${axis}=${v.key} (${JSON.stringify(v.text)})` : `${axis}=${v.key}`))
     .join(' ');
   return { idx: row.idx, seed: row.seed, variations: keys, api_prompt: row.api_prompt };
 }
