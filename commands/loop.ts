@@ -39,12 +39,12 @@ function parseTarget(text: string | null): Target | null {
   return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN, upper: Number.NaN };
 }
 
-async function promote(ctx: CommandContext, info: LoraInfoRow, round: number, when: Date): Promise<PromotedLora> {
+/** The file and weight the benchmark chose (an earlier epoch's file, maybe) join the promoted set. */
+async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, round: number, when: Date): Promise<PromotedLora> {
   const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
   // lora_info stores the object's path relative to the project.
   await produceAtomic(path, (tmp) => copyFile(resolve(ctx.projectDir, info.path), tmp));
-  const benchmark = (ctx.params.benchmark ?? {}) as { weight?: number };
-  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
+  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight, round, promoted_at: when.toISOString() };
 }
 
 /** One round, from the DAG run to the recorded verdict. Returns the exit code. */
@@ -75,15 +75,15 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   }
 
   const [bench] = await ctx.sql<BenchmarkSummaryRow>('SELECT * FROM benchmark_summary');
-  const [info] = await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info');
-  if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary or lora_info row to judge');
+  const [info] = bench ? await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info WHERE name = $name', { name: bench.lora }) : [];
+  if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary row, or no lora_info row for the file it chose');
   const again = names.includes(info.name);
   const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
   // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
   // new one was judged against the stack, not alone. A full stack is a decision to make.
   const full = names.length >= maxStack;
   const promoting = bench.verdict === 'promote' && !again && !full;
-  const promotion = promoting ? await promote(ctx, info, round.round, now()) : null;
+  const promotion = promoting ? await promote(ctx, info, Number(bench.weight), round.round, now()) : null;
   const done: LoopRound = {
     ...round,
     finished_at: now().toISOString(),
