@@ -13,6 +13,7 @@ import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { loopSettings } from './loop-settings.js';
+import { mergeSetup, mergeWinner } from './loop-merge.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 
 export interface LoopOptions {
@@ -50,6 +51,7 @@ async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, r
 /** One round, from the DAG run to the recorded verdict. Returns the exit code. */
 export async function runRound(ctx: CommandContext, options: LoopOptions): Promise<{ exitCode: number; round: LoopRound }> {
   const now = options.now ?? (() => new Date());
+  if (loopSettings.parse(ctx.params.loop ?? {}).promote === 'merge') mergeSetup(ctx);
   await ensureLoopTables(ctx.sql);
   const before = await promotedLoras(ctx.sql);
   const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
@@ -78,12 +80,13 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   const [info] = bench ? await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info WHERE name = $name', { name: bench.lora }) : [];
   if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary row, or no lora_info row for the file it chose');
   const again = names.includes(info.name);
-  const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
+  const { max_stack: maxStack, promote: mode } = loopSettings.parse(ctx.params.loop ?? {});
   // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
   // new one was judged against the stack, not alone. A full stack is a decision to make.
-  const full = names.length >= maxStack;
+  const full = mode === 'stack' && names.length >= maxStack;
   const promoting = bench.verdict === 'promote' && !again && !full;
-  const promotion = promoting ? await promote(ctx, info, Number(bench.weight), round.round, now()) : null;
+  const merged = promoting && mode === 'merge' ? await mergeWinner(ctx, info, Number(bench.weight), round.round, now()) : null;
+  const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round.round, now()) : null;
   const done: LoopRound = {
     ...round,
     finished_at: now().toISOString(),
@@ -95,10 +98,10 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
       ? `${info.name} is already promoted (the dataset did not change)`
       : bench.verdict === 'promote' && full
         ? `${bench.reason}; but the stack already holds ${names.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
-        : bench.reason,
+        : merged ? `${bench.reason}; merged into ${merged.path}` : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
-  await finishRound(ctx.sql, done, promotion);
+  await finishRound(ctx.sql, done, promotion, merged);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
   return { exitCode: 0, round: done };
 }

@@ -110,5 +110,17 @@ export const promotedLoraRow = z.object({
   round: z.number().int(),
   promoted_at: z.string(),
 });
+/** loop.promote merge: a winner folded into a new checkpoint, in the state table merged_checkpoints. */
+export const mergedCheckpointRow = z.object({
+  name: z.string().describe('the checkpoint file stem: <lora>-merged'),
+  path: z.string().describe('data/models/checkpoints/<name>.safetensors'),
+  hash: z.string(),
+  base: z.string().describe('the checkpoint merged into: train.base_model, or the last merged one'),
+  lora: z.string(),
+  ratio: z.number(),
+  round: z.number().int(),
+  merged_at: z.string(),
+});
+export type MergedCheckpointRow = z.infer<typeof mergedCheckpointRow>;
 export type PromotedLoraRow = z.infer<typeof promotedLoraRow>;
 export type LoraInfoRow = z.infer<typeof loraInfoRow>;
