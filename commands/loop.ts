@@ -103,6 +103,9 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   };
   await finishRound(ctx.sql, done, promotion, merged);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
+  // The state now holds the focused batch's results, so `pipeline status` rightly lists
+  // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
+  if (target) ctx.stdout(`round ${round.round} ran with the targeted settings (${Object.keys(roundOverrides(ctx, target)).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
   return { exitCode: 0, round: done };
 }
 

@@ -67,6 +67,19 @@ export const benchmarkPointRow = z.object({
   chosen: z.boolean(),
 });
 
+/** One benchmark picture (kept in the store): what `pipeline label` accepts ids of, so kappa can be had. */
+export const benchmarkImageRow = z.object({
+  image_id: z.string(),
+  arm: z.enum(['baseline', 'candidate']),
+  lora: z.string().nullable().describe('the candidate file; null for the baseline'),
+  weight: z.number().nullable(),
+  prompt_id: z.string(),
+  seed: z.number().int(),
+  axis: z.string(),
+  value: z.string().describe('the value the benchmark prompt asked for'),
+  path: z.string().describe('the PNG in the store, relative to the project'),
+});
+
 /** The spread of one value's benchmark images in one arm (the diversity guard). */
 export const benchmarkDiversityRow = z.object({
   arm: z.enum(['baseline', 'candidate']),

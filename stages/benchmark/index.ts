@@ -5,11 +5,12 @@
 // arm; verdict.ts turns each point's outcomes into rates, intervals and a promote/reject
 // verdict, and the best point that passes is the one recorded for promotion.
 import { resolve } from 'node:path';
+import { storedPath } from '../../src/project.js';
 import { z } from 'zod';
 import pLimit from 'p-limit';
 import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
-import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkPointRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
+import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkImageRow, benchmarkPointRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type GenerateParams } from '../generate/backend.js';
 import { promotedResource, readPromoted, withPromoted } from '../generate/promoted.js';
 import { benchmarkPrompts, benchmarkSettings, type BenchmarkSettings } from './plan.js';
@@ -60,6 +61,8 @@ export function candidateParams(g: GenerateParams, lora: LoraInfoRow, loraDir: s
 interface Rendered {
   prompt: PromptRow;
   item: ScoreItem | null;
+  /** the PNG in the store, relative to the project */
+  path: string | null;
 }
 
 async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: PromptRow[], tick: () => void): Promise<Rendered[]> {
@@ -69,10 +72,10 @@ async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: P
       limit(async () => {
         const result = await backend.render(prompt);
         tick();
-        if (result.status !== 'ok' || !result.png) return { prompt, item: null };
-        // Kept in the store so a report can show the benchmark's pictures.
+        if (result.status !== 'ok' || !result.png) return { prompt, item: null, path: null };
+        // Kept in the store so a report can show the benchmark's pictures and people can label them.
         const object = await ctx.store.put(result.png, 'png');
-        return { prompt, item: { image_id: object.hash, png: result.png, prompt } };
+        return { prompt, item: { image_id: object.hash, png: result.png, prompt }, path: storedPath(ctx.projectDir, object.path) };
       }),
     ),
   );
@@ -149,6 +152,16 @@ async function candidatesOf(ctx: StageContext<Params>): Promise<{ files: LoraInf
   return { files, dir: lora.path };
 }
 
+/** Every picture rendered, baseline first, then each point's, with what it was asked for. */
+function imageRows(rendered: [Arm, Rendered[]][], points: Point[]): z.infer<typeof benchmarkImageRow>[] {
+  return rendered.flatMap(([arm, images], i) => images.flatMap(({ prompt, item, path }) => {
+    if (!item || !path) return [];
+    const [axis] = Object.keys(prompt.variations);
+    const point = i === 0 ? null : points[i - 1]!;
+    return [{ image_id: item.image_id, arm, lora: point?.lora.name ?? null, weight: point?.weight ?? null, prompt_id: prompt.prompt_id, seed: prompt.seed, axis: axis!, value: prompt.variations[axis!]!.key, path }];
+  }));
+}
+
 interface Judged {
   verdict: PointVerdict;
   diversity: ReturnType<typeof diversityRows>;
@@ -187,6 +200,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark: { kind: 'table', schema: benchmarkRow },
       benchmark_summary: { kind: 'table', schema: benchmarkSummaryRow },
       benchmark_points: { kind: 'table', schema: benchmarkPointRow },
+      benchmark_images: { kind: 'table', schema: benchmarkImageRow },
       benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
       benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
     },
@@ -239,6 +253,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         benchmark: tally(scored.outcomes),
         benchmark_summary: [row],
         benchmark_points: pointRows(points, judged.map((j) => j.verdict), chosen),
+        benchmark_images: imageRows(rendered, points),
         benchmark_agreement: agreement,
         benchmark_diversity: diversity,
       };

@@ -1,10 +1,10 @@
 // Epoch x weight: the benchmark tries every saved epoch at every weight against one
 // baseline, tests each point at alpha / points, and records the best point that passes.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
-import { benchmarkPointRow, benchmarkSummaryRow, type LoraInfoRow } from '../../schemas/tables.js';
+import { benchmarkImageRow, benchmarkPointRow, benchmarkSummaryRow, type LoraInfoRow } from '../../schemas/tables.js';
 import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
 import benchmark from '../../stages/benchmark/index.js';
 import { choosePoint, pointsOf } from '../../stages/benchmark/points.js';
@@ -57,13 +57,23 @@ async function runPoints(weights: number[], finalCollapse = 0) {
   const ctx = makeTestContext({ dir, stage: 'benchmark', params: benchmark.params.parse(settings) });
   ctx.inputs.lora = { kind: 'path', name: 'lora', path: loraDir, hash: 'h' };
   ctx.inputs.lora_info = { kind: 'table', name: 'lora_info', path: 'memory', hash: 'h', rows: async <T>() => files as T[] };
-  const out = (await runWholeStage(benchmark, ctx)) as Record<'benchmark_summary' | 'benchmark_points', unknown[]>;
-  return { summary: benchmarkSummaryRow.parse(out.benchmark_summary[0]), points: out.benchmark_points.map((r) => benchmarkPointRow.parse(r)) };
+  const out = (await runWholeStage(benchmark, ctx)) as Record<'benchmark_summary' | 'benchmark_points' | 'benchmark_images', unknown[]>;
+  return {
+    summary: benchmarkSummaryRow.parse(out.benchmark_summary[0]),
+    points: out.benchmark_points.map((r) => benchmarkPointRow.parse(r)),
+    images: out.benchmark_images.map((r) => benchmarkImageRow.parse(r)),
+    dir,
+  };
 }
 
 describe('benchmark stage over saved epochs and weights (synthetic backend, demo CLIP)', () => {
   it('scores every point on the same baseline and records the best one it chose', async () => {
-    const { summary, points } = await runPoints([0.5, 1]);
+    const { summary, points, images, dir } = await runPoints([0.5, 1]);
+    // Every picture of every arm is listed (and stored), so people can label any of them.
+    expect(images).toHaveLength(90 * 5);
+    expect(images.filter((i) => i.arm === 'baseline' && i.lora === null)).toHaveLength(90);
+    expect(images.filter((i) => i.lora === 'sdloop-points' && i.weight === 1)).toHaveLength(90);
+    expect(existsSync(join(dir, images[0]!.path))).toBe(true);
     expect(points.map((p) => [p.lora, p.epoch, p.weight])).toEqual([
       ['sdloop-points-000002', 2, 0.5], ['sdloop-points-000002', 2, 1], ['sdloop-points', 4, 0.5], ['sdloop-points', 4, 1],
     ]);

@@ -170,6 +170,8 @@ describe('loop rounds', () => {
     const [round] = await loopRounds(f.ctx.sql);
     expect(round!.target).toBe('Eyes=green');
     expect(f.out[0]).toContain('targeting Eyes=green (matched 0.0%, Wilson upper bound 79.3%)');
+    // What `pipeline status` will show next (resolve's params changed) is said, and why.
+    expect(f.out.at(-1)).toBe('round 1 ran with the targeted settings (resolve.fixed, resolve.count, select.target, select.top_fraction, train.name_prefix, benchmark.focus); `pipeline status` shows them as changed params until a plain `pipeline run` returns to pipeline.yaml\'s plan\n');
   });
 
   it('does not target a value with too few images yet', async () => {
