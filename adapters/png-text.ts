@@ -2,7 +2,6 @@
 // the "PNG Info" format every Stable Diffusion tool reads. Chunks are length + type +
 // data + CRC-32 over type and data; text goes after IHDR so readers that stop at IDAT
 // still see it.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 
 const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -180,6 +179,8 @@ export function parseParameters(text: string): GenerationParameters {
 export interface PngHead {
   width: number;
   height: number;
+  /** IHDR colour type: 2 RGB, 6 RGBA, 0 grey, 4 grey with alpha, 3 palette */
+  colorType: number;
   /** text chunks before the first IDAT, where A1111 and PIL write them */
   texts: Record<string, string>;
 }
@@ -196,33 +197,6 @@ export function pngSize(head: Uint8Array): { width: number; height: number } {
 }
 
 const iend = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
-
-/**
- * Size and text chunks of a PNG file, reading only up to its first IDAT and its last 12
- * bytes: an imported folder holds gigabytes of pixels that nothing here needs. A file
- * that is not a PNG, has a bad chunk before IDAT or does not end in IEND (a truncated
- * download or render) is an error naming what is wrong. Synchronous: these are two small
- * reads of a file just hashed, so in the page cache, and a thread-pool round trip per
- * read cost more than the reads.
- */
-export function readPngHead(path: string): PngHead {
-  const fd = openSync(path, 'r');
-  try {
-    const { size } = fstatSync(fd);
-    const tail = Buffer.alloc(12);
-    readSync(fd, tail, 0, 12, Math.max(0, size - 12));
-    if (size < 8 + 25 + 12 || !tail.equals(iend)) throw new Error('not a complete PNG: it does not end with an IEND chunk');
-    for (let length = Math.min(size, 64 << 10); ; length = Math.min(size, length * 4)) {
-      const head = Buffer.alloc(length);
-      readSync(fd, head, 0, length, 0);
-      const chunks = headChunks(head);
-      if (chunks) return describeHead(chunks);
-      if (length >= size) throw new Error('no IDAT chunk: the PNG holds no image data');
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The chunks before IDAT, or null when `head` ends before reaching it. */
 function headChunks(head: Buffer): PngChunk[] | null {
@@ -251,5 +225,18 @@ function describeHead(chunks: PngChunk[]): PngHead {
     const entry = decodeTextChunk(chunk);
     if (entry && !(entry[0] in texts)) texts[entry[0]] = entry[1];
   }
-  return { width: ihdr.data.readUInt32BE(0), height: ihdr.data.readUInt32BE(4), texts };
+  return { width: ihdr.data.readUInt32BE(0), height: ihdr.data.readUInt32BE(4), colorType: ihdr.data[9] ?? 0, texts };
+}
+
+/**
+ * Size, colour type and text chunks (those before the first IDAT) of a whole PNG file in
+ * memory: ingest reads each file once for its hash and its head. A file that is not a PNG,
+ * has a bad chunk before IDAT or does not end in IEND (a truncated download or render) is
+ * an error naming what is wrong.
+ */
+export function parsePngHead(bytes: Buffer): PngHead {
+  if (bytes.length < 8 + 25 + 12 || !bytes.subarray(bytes.length - 12).equals(iend)) throw new Error('not a complete PNG: it does not end with an IEND chunk');
+  const chunks = headChunks(bytes);
+  if (!chunks) throw new Error('no IDAT chunk: the PNG holds no image data');
+  return describeHead(chunks);
 }

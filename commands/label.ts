@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { defineCommand, examples, type CommandContext } from '../src/command.js';
 import { InputError, InputErrors } from '../src/errors.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 import { parseLabelCsv, type NewLabel } from './label-csv.js';
 import { labelsJournal } from '../stages/classify/human-labels.js';
 
@@ -108,7 +109,7 @@ export async function recordLabels(labels: NewLabel[], ctx: CommandContext, now 
   return rows.length;
 }
 
-export default defineCommand<{ reject?: boolean; csv?: string }>({
+export default defineCommand<{ reject?: boolean; csv?: string; json?: boolean }>({
   name: 'label',
   summary: 'record human labels (they win over model labels) or rejects; classify retrains on them',
   reads: 'files',
@@ -119,6 +120,7 @@ export default defineCommand<{ reject?: boolean; csv?: string }>({
       .argument('[axis=value...]', 'the variation value the image shows, per axis')
       .option('--reject', 'reject the image: classify leaves it out')
       .option('--csv <file>', 'record every label of a CSV file (header: image_id, axis, value, reject)')
+      .option('--json', 'print how many labels were recorded as JSON')
       .addHelpText('after', examples('pipeline label 3f2a9c Hair=BobCut Colour=Red', 'pipeline label 3f2a9c --reject', 'pipeline label --csv labels.csv'));
   },
   async run({ args, options }, ctx) {
@@ -135,6 +137,7 @@ export default defineCommand<{ reject?: boolean; csv?: string }>({
     }
     const count = await recordLabels(labels, ctx);
     const rejects = labels.filter((l) => l.reject).length;
+    if (options.json) return writeJsonEnvelope('label', 0, { recorded: count, rejects }, ctx.stdout);
     ctx.stdout(`recorded ${count} label${count === 1 ? '' : 's'}${rejects ? ` (${rejects} reject${rejects === 1 ? '' : 's'})` : ''}; \`pipeline run classify\` retrains on them\n`);
     return 0;
   },

@@ -14,6 +14,7 @@ import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { loopSettings } from './loop-settings.js';
 import { mergeSetup, mergeWinner } from './loop-merge.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 
 export interface LoopOptions {
@@ -68,8 +69,9 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
     return { exitCode: 130, round };
   }
   const names = before.map((p) => p.name);
-  if (!summary.ok) {
-    const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
+  // Items that failed (a few images A1111 refused) leave the round to judge what was made; a stage that failed does not.
+  const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
+  if (failed.length > 0 || summary.exitCode === 2) {
     const done = { ...round, finished_at: now().toISOString(), verdict: 'failed' as const, reason: `pipeline run exited ${summary.exitCode}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`, promoted: names };
     await finishRound(ctx.sql, done, null);
     ctx.stderr(`round ${round.round}: failed: ${done.reason}\n`);
@@ -109,10 +111,11 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   return { exitCode: 0, round: done };
 }
 
-/** Rounds one after another; stops at a failure, and at a rejection with --until-no-gain. */
-export async function runRounds(ctx: CommandContext, options: LoopOptions): Promise<number> {
+/** Rounds one after another; stops at a failure, and at a rejection with --until-no-gain. Each round finished goes to `rounds`. */
+export async function runRounds(ctx: CommandContext, options: LoopOptions, rounds: LoopRound[] = []): Promise<number> {
   for (let i = 0; i < options.rounds; i++) {
     const { exitCode, round } = await runRound(ctx, options);
+    rounds.push(round);
     if (exitCode !== 0) return exitCode;
     if (options.untilNoGain && round.verdict !== 'promote') {
       ctx.stdout(`stopping: round ${round.round} brought no gain\n`);
@@ -157,6 +160,7 @@ export interface LoopFlags {
   untilNoGain?: boolean;
   schedule?: string;
   targeted?: boolean;
+  json?: boolean;
 }
 
 /** --until-no-gain alone means "until it stops helping", bounded at 20 rounds. */
@@ -174,10 +178,16 @@ export default defineCommand<LoopFlags>({
       .option('--until-no-gain', 'stop after the first round whose LoRA is rejected')
       .option('--schedule <cron>', 'stay in the foreground and run the rounds on this cron schedule (croner syntax, e.g. "0 2 * * *" for 02:00 every night)')
       .option('--targeted', 'train a micro-LoRA for the worst-scoring variation value alone')
+      .addOption(cli.createOption('--json', 'print the rounds (what each trained, judged and promoted) as JSON at the end; the rounds\' own lines go to stderr').conflicts('schedule'))
       .addHelpText('after', examples('pipeline loop --rounds 3', 'pipeline loop --until-no-gain --targeted', 'pipeline loop --schedule "0 2 * * *"'));
   },
   async run({ options: flags }, ctx) {
     const { schedule, ...options } = loopOptions(flags);
+    if (!schedule && flags.json) {
+      const rounds: LoopRound[] = [];
+      const code = await runRounds({ ...ctx, stdout: ctx.stderr }, options, rounds);
+      return writeJsonEnvelope('loop', code, { rounds }, ctx.stdout);
+    }
     if (!schedule) return runRounds(ctx, options);
     const stop = new AbortController();
     const onSignal = () => stop.abort();

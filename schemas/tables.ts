@@ -86,7 +86,7 @@ export const catalogPromptRow = promptRow.extend({
 
 /** One folder ingest read: what sdgen planned there and what is on disk. */
 export const importedSessionRow = z.object({
-  session_dir: z.string().describe('absolute path of the folder'),
+  session_dir: z.string().describe('the folder: relative to the project when inside it or named relative to it in ingest.paths, else absolute'),
   session: z.string(),
   format: z.enum(['v2', 'v2-inferred', 'october-2025', 'v1', 'png-info']),
   confidence: z.string().nullable().describe("inferred manifests: sdgen's confidence in the reconstruction"),

@@ -3,10 +3,12 @@
 import { z } from 'zod';
 import { verdict } from './tables.js';
 
-export const imageSorts = ['date', 'score', 'seed', 'uncertain'] as const;
+export const imageSorts = ['date', 'score', 'margin', 'seed', 'uncertain'] as const;
 
 const many = z.array(z.string().min(1).max(200)).max(200);
 const number = z.coerce.number().finite();
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'expected a day as YYYY-MM-DD' });
+const yesNo = z.enum(['true', 'false']).optional();
 
 /** axis[i] pairs with value[i]: values of one axis are ORed, axes are ANDed. */
 export const imageQuery = z.object({
@@ -14,10 +16,21 @@ export const imageQuery = z.object({
   value: many.default([]),
   verdict: z.array(verdict).max(4).default([]),
   session: many.default([]),
+  model: many.default([]),
+  lora: many.default([]),
+  theme: many.default([]),
+  tag: many.default([]),
   min_score: number.optional(),
   max_score: number.optional(),
-  labelled: z.enum(['true', 'false']).optional(),
-  favourite: z.enum(['true', 'false']).optional(),
+  /** the image's margin: its weakest axis's (p_target minus the best other value's p) */
+  min_margin: number.optional(),
+  max_margin: number.optional(),
+  /** days the image was made (its session folder's time stamp), both included */
+  from: day.optional(),
+  to: day.optional(),
+  labelled: yesNo,
+  favourite: yesNo,
+  flagged: yesNo,
   sort: z.enum(imageSorts).default('date'),
   order: z.enum(['asc', 'desc']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(60),
@@ -42,8 +55,44 @@ export type LabelRequest = z.infer<typeof labelRequest>;
 
 export const favouriteRequest = z.object({ image_id: imageId, favourite: z.boolean() });
 
+/** A tag put on (or, with on: false, taken off) an image: free text, one word or a few. */
+export const tagRequest = z.object({
+  image_id: imageId,
+  tag: z.string().trim().min(1).max(60).regex(/^[^,\n]+$/, { message: 'expected a tag without commas or line breaks' }),
+  on: z.boolean().default(true),
+});
+
+/** Journal `tags`: each row puts a tag on an image or takes it off; the latest row per (image, tag) wins. */
+export const tagRow = z.object({
+  image_id: z.string().min(1),
+  tag: z.string().min(1),
+  on: z.boolean(),
+  created_at: z.string(),
+});
+export type TagRow = z.infer<typeof tagRow>;
+
 export const sessionPatch = z.object({
   rating: z.number().int().min(0).max(5).nullable().optional(),
   flags: z.array(z.string().min(1).max(40)).max(20).optional(),
   note: z.string().max(4000).optional(),
 }).strict();
+
+export const sessionSorts = ['session', 'planned', 'made', 'failed', 'blank', 'flagged', 'mean_match', 'rating', 'verdict', 'status'] as const;
+
+/** GET /api/sessions: every filter optional; `name` matches part of the session's name. */
+export const sessionQuery = z.object({
+  name: z.string().max(200).optional(),
+  verdict: z.enum(['complete', 'review']).optional(),
+  status: z.string().max(40).optional(),
+  flag: z.string().max(40).optional(),
+  min_rating: z.coerce.number().int().min(0).max(5).optional(),
+  sort: z.enum(sessionSorts).default('session'),
+  order: z.enum(['asc', 'desc']).optional(),
+});
+export type SessionQuery = z.infer<typeof sessionQuery>;
+
+/** GET /api/images/{id}/grid: the values of one axis by the seeds of the image's session. */
+export const gridQuery = z.object({
+  axis: z.string().min(1).max(200),
+  seeds: z.coerce.number().int().min(1).max(24).default(8),
+});

@@ -14,6 +14,7 @@ import { folderContext } from './session.js';
 import { ProjectLockedError } from './project-lock.js';
 import { examples, type CliCommand, type Command, type CommandInput } from './command.js';
 import { projectDirFor } from './project-dir.js';
+import { inputErrorsJson, writeJsonEnvelope } from './json-output.js';
 import { addEngineCommands, withSession, type EngineCli, type Global } from './engine-commands.js';
 
 const commander = requireCommonJs('commander') as typeof import('commander');
@@ -142,22 +143,39 @@ export async function dispatch(argv: string[]): Promise<number> {
   return exitCode;
 }
 
+/** The command and project an error belongs to; argv that cannot be read (a bad --set) names neither. */
+function peekAfterError(argv: string[]): { name: string | undefined; dir: string } {
+  try {
+    return peek(argv);
+  } catch {
+    return { name: undefined, dir: projectDirFor(undefined) };
+  }
+}
+
+/** An error as the exit code it means and the lines that say it. */
+function describeError(error: unknown): { code: number; errors: InputError[] } {
+  if (error instanceof InputError || error instanceof InputErrors) return { code: 2, errors: error instanceof InputErrors ? error.errors : [error] };
+  if (error instanceof ProjectLockedError) return { code: 1, errors: [new InputError(error.message)] };
+  const message = error instanceof Error ? (process.env.SDLOOP_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  return { code: 1, errors: [new InputError(message)] };
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     return await dispatch(argv);
   } catch (error) {
-    // commander has printed its message already; help and --version end this way too.
-    if (error instanceof commander.CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof InputError || error instanceof InputErrors) {
-      const errors = error instanceof InputErrors ? error.errors : [error];
-      for (const e of errors) process.stderr.write(`error: ${e.format()}\n`);
+    // With --json a script reads stdout: the failure is in the same envelope as a result.
+    const { name, dir } = peekAfterError(argv);
+    const json = argv.includes('--json') ? (name ?? 'pipeline') : undefined;
+    if (error instanceof commander.CommanderError) {
+      // commander has printed its message already; help and --version end this way too.
+      if (error.exitCode === 0) return 0;
+      if (json) writeJsonEnvelope(json, 2, inputErrorsJson([new InputError(error.message.replace(/^error: /, ''), { field: 'arguments' })]));
       return 2;
     }
-    if (error instanceof ProjectLockedError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`error: ${error instanceof Error ? (process.env.SDLOOP_DEBUG ? error.stack : error.message) : String(error)}\n`);
-    return 1;
+    const { code, errors } = describeError(error);
+    for (const e of errors) process.stderr.write(`error: ${e.format(dir)}\n`);
+    if (json) writeJsonEnvelope(json, code, inputErrorsJson(errors));
+    return code;
   }
 }

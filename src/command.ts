@@ -19,11 +19,26 @@ export interface RunOptions {
   jobs?: number;
 }
 
+/** Items of a map stage that failed with one error: how many, and the keys of the first few. */
+export interface ItemFailure {
+  error: string;
+  count: number;
+  items: string[];
+}
+
 export interface RunSummary {
   ok: boolean;
-  /** 0 ok, 1 a stage failed, 2 bad input, 130 interrupted */
+  /** 0 ok, 1 a stage or some items failed, 2 bad input, 130 interrupted */
   exitCode: number;
-  stages: { name: string; status: 'ran' | 'skipped' | 'failed' | 'cut-off'; items?: { done: number; failed: number; reused: number }; error?: string }[];
+  durationMs: number;
+  stages: {
+    name: string;
+    status: 'ran' | 'skipped' | 'failed' | 'cut-off';
+    items?: { done: number; failed: number; reused: number };
+    /** the most common errors of the items that failed */
+    failures?: ItemFailure[];
+    error?: string;
+  }[];
 }
 
 export interface CommandContext {

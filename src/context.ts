@@ -1,7 +1,7 @@
 // The StageContext a stage module sees: its params, its inputs as artifacts, the store,
 // SQL with its inputs as views, and channels for logs and progress.
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { createObjectStore } from './store.js';
 import { readParquetRows, tableViews } from './tables.js';
 import { queryRows, type State } from './state.js';
@@ -13,7 +13,7 @@ import type { OutputRecord } from './lockfile.js';
 export interface ContextChannels {
   log(stage: string, message: string): void;
   warn(stage: string, message: string): void;
-  progress(stage: string, done: number, total: number): void;
+  progress(stage: string, done: number, total: number, unit?: string): void;
 }
 
 export function inputArtifact(project: Project, state: State, name: string, record: OutputRecord): InputArtifact {
@@ -36,6 +36,8 @@ export function createStageContext(options: {
 }): StageContext {
   const { project, state, stage, inputs, channels } = options;
   const views = tableViews(Object.values(inputs).flatMap((i) => (i.kind === 'table' ? [[i.name, i.path] as [string, string]] : [])));
+  // Messages name files as the user sees the project: data/prompts/x.yaml, not /home/.../data/prompts/x.yaml.
+  const withinProject = (message: string) => message.split(`${project.dir}${sep}`).join('');
   return {
     stage,
     params: options.params,
@@ -63,9 +65,9 @@ export function createStageContext(options: {
     dependOn(paths: string[]) {
       for (const p of paths) options.dynamicDeps.add(resolve(project.dir, p));
     },
-    log: (m) => channels.log(stage, m),
-    warn: (m) => channels.warn(stage, m),
-    progress: (done, total) => channels.progress(stage, done, total),
+    log: (m) => channels.log(stage, withinProject(m)),
+    warn: (m) => channels.warn(stage, withinProject(m)),
+    progress: (done, total, unit) => channels.progress(stage, done, total, unit),
     signal: options.signal,
   };
 }

@@ -33,14 +33,40 @@ export function paramChanges(before: unknown, after: unknown): string[] {
   return changes;
 }
 
+const listed = (paths: string[]) => `${paths.slice(0, 3).join(', ')}${paths.length > 3 ? `, ${paths.length - 3} more` : ''}`;
+
 async function depChanges(state: State, stage: string, files: Map<string, string>): Promise<string> {
   const before = await recordedDepHashes(state, stage);
   const added = [...files.keys()].filter((f) => !before.has(f));
   const removed = [...before.keys()].filter((f) => !files.has(f));
   const modified = [...files].filter(([f, h]) => before.has(f) && before.get(f) !== h).map(([f]) => f);
   if (added.length + removed.length + modified.length === 0) return 'dependency fingerprint recorded differently by an older version: rechecking';
-  const sample = [...modified, ...added, ...removed].slice(0, 3).join(', ');
-  return `files changed: +${added.length} -${removed.length} ~${modified.length}${sample ? ` (${sample}${added.length + removed.length + modified.length > 3 ? ', ...' : ''})` : ''}`;
+  const parts = [
+    modified.length ? `${plural(modified.length, 'file')} changed (${listed(modified)})` : '',
+    added.length ? `${plural(added.length, 'file')} added (${listed(added)})` : '',
+    removed.length ? `${plural(removed.length, 'file')} removed (${listed(removed)})` : '',
+  ];
+  return `deps: ${parts.filter(Boolean).join(', ')}`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const isHash = (value: string) => /^[0-9a-f]{16,}$/i.test(value);
+
+/** "models/sd_xl_base.safetensors [31e35c80fc]" -> "sd_xl_base": the name a person picked. */
+function nameOf(value: string): string {
+  const named = /^(.*?)\s*\[[0-9a-f]+\]$/i.exec(value);
+  if (!named) return value;
+  return named[1]!.replace(/^.*[\\/]/, '').replace(/\.(safetensors|ckpt|pt|bin)$/i, '');
+}
+
+/** A resource that changed, in words: its label and old -> new, leaving out what only a hash says. */
+function resourceChange(label: string | undefined, key: string, was: string | undefined, now: string | undefined): string {
+  const what = label ?? `resource ${key}`;
+  if (was === undefined || now === undefined) return `${what} ${was === undefined ? `added (${nameOf(now!)})` : `removed (was ${nameOf(was)})`}`;
+  if (isHash(was) && isHash(now)) return `${what} changed`;
+  const [a, b] = [nameOf(was), nameOf(now)];
+  // The same name with new content: only the hashes tell them apart.
+  return a === b ? `${what} changed: ${was} -> ${now}` : `${what} changed (${a} -> ${b})`;
 }
 
 export interface ExplainInput {
@@ -53,6 +79,8 @@ export interface ExplainInput {
   itemsToRun?: { toRun: number; total: number };
   /** items are memoised: a code edit under an unchanged memo key reruns none */
   mapStage?: boolean;
+  /** the stage's own words for a changed resource (StageCommon.describeResource) */
+  describeResource?: (name: string, since: { finishedAt: string; value: string | undefined }) => Promise<string | undefined>;
 }
 
 /** A code edit or a version bump, told apart: only the second changes a map stage's items. */
@@ -74,8 +102,11 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   if (!entry) return ['never run'];
   const reasons = codeChange(input, entry);
   reasons.push(...paramChanges(entry.params, identity.params));
+  const labels = project.graph.nodes.get(stage)?.loaded?.module.resourceLabels ?? {};
   for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
-    if (entry.resources[k] !== identity.resources[k]) reasons.push(`resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
+    if (entry.resources[k] === identity.resources[k]) continue;
+    const words = await input.describeResource?.(k, { finishedAt: entry.finished_at, value: entry.resources[k] });
+    reasons.push(words ?? resourceChange(labels[k], k, entry.resources[k], identity.resources[k]));
   }
   const observed = entry.observed ?? {};
   for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {

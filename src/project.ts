@@ -3,7 +3,7 @@
 // writes nothing.
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { InputError } from './errors.js';
+import { InputError, type InputErrorWhere } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
 import { readYaml, parseWith, positionOf, fieldName, type YamlFile } from './yaml-file.js';
 import { applyOverrides, parseStageParams, selectParams, type ParamTree } from './params.js';
@@ -57,6 +57,14 @@ export async function readConfig(dir: string): Promise<{ parsed: YamlFile; confi
   return { parsed, config: parseWith(parsed, pipelineConfigSchema) };
 }
 
+/** A param --set gave is wrong on the command line, not at its line of pipeline.yaml. */
+function setArgument(path: (string | number)[], overrides: Record<string, unknown>): InputErrorWhere | undefined {
+  if (path[0] !== 'params') return undefined;
+  const dotted = path.slice(1).join('.');
+  const given = Object.keys(overrides).find((key) => dotted === key || dotted.startsWith(`${key}.`) || key.startsWith(`${dotted}.`));
+  return given === undefined ? undefined : { field: `--set ${given}=${JSON.stringify(overrides[given])}` };
+}
+
 export async function loadProject(dirArg: string, overrides: Record<string, unknown> = {}): Promise<Project> {
   const dir = resolve(dirArg);
   const { parsed, config } = await readConfig(dir);
@@ -65,7 +73,7 @@ export async function loadProject(dirArg: string, overrides: Record<string, unkn
     const where = { file: parsed.path, ...positionOf(parsed, ['stages', name, 'uses']), field: `stages.${name}.uses` };
     stages[name] = { config: stage, loaded: stage.uses ? await loadStageModule(stage.uses, dir, where) : undefined };
   }
-  const locate = (path: (string | number)[]) => ({ file: parsed.path, ...positionOf(parsed, path), field: fieldName(path) });
+  const locate = (path: (string | number)[]) => setArgument(path, overrides) ?? { file: parsed.path, ...positionOf(parsed, path), field: fieldName(path) };
   const graph = buildGraph(stages, locate);
   const { dataDir, paths } = projectPaths(dir);
   const project: Project = { dir, file: parsed.path, dataDir, config, params: applyOverrides(config.params, overrides), graph, paths, locate };

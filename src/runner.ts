@@ -21,6 +21,7 @@ import { GlobCache } from './glob-cache.js';
 import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import type { RunSummary } from './command.js';
+import { itemFailures } from './run-summary.js';
 import type { MapStage, StageContext } from './stage.js';
 
 export interface StageStatus {
@@ -121,12 +122,13 @@ export class Runner {
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
+    const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
     // Counting items means reading the input table: worth it for status, not when the run will count them anyway.
     if (countItems && module?.kind === 'map') {
-      const ctx = this.makeContext(node, params, records, new AbortController().signal, new Set());
       itemsToRun = await countItemsToRun({ project: this.project, state: this.state, stage: module, ctx, memoKey: identity.memoKey, legacyKey: legacyMemoKey(entry, node, identity) });
     }
-    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map' });
+    const describeResource = module?.describeResource && ((name: string, since: { finishedAt: string; value: string | undefined }) => module.describeResource!(name, since, ctx));
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map', describeResource });
     if (failure) reasons.push(failure);
     return reasons.length > 0 ? reasons : ['fingerprint changed'];
   }
@@ -155,6 +157,7 @@ export class Runner {
   }
 
   async run(options: { targets: string[]; force: boolean; jobs: number; signal: AbortSignal; argv: string }): Promise<RunSummary> {
+    const startedAt = Date.now();
     this.reloadLock();
     const order = selectStages(this.project.graph, options.targets);
     const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
@@ -183,7 +186,8 @@ export class Runner {
     await this.lockWrites;
     await this.stats.flush();
     await this.globs.flush();
-    const failed = stages.some((s) => s.status === 'failed');
+    // Items that failed are kept for the next run to retry, but this run did not do all its work.
+    const failed = stages.some((s) => s.status === 'failed' || (s.items?.failed ?? 0) > 0);
     const exitCode = options.signal.aborted ? 130 : failed ? 1 : 0;
     if (recorded) {
       await recorded;
@@ -191,7 +195,7 @@ export class Runner {
         id: runId, status: options.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok',
       });
     }
-    return { ok: exitCode === 0, exitCode, stages };
+    return { ok: exitCode === 0, exitCode, durationMs: Date.now() - startedAt, stages };
   }
 
   private async runStage(node: StageNode, run: RunRecord, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
@@ -244,14 +248,16 @@ export class Runner {
       const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
       this.reporter.stageState?.(node.name, 'done');
       this.reporter.info(`${node.name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${itemNote}${unchanged ? '; outputs unchanged' : ''}`);
-      return { name: node.name, status: unchanged ? 'cut-off' : 'ran', items: items && { done: items.run, failed: items.failed, reused: items.reused } };
+      const failures = items?.failed ? await itemFailures(this.state, node.name, identity.memoKey) : undefined;
+      return { name: node.name, status: unchanged ? 'cut-off' : 'ran', items: items && { done: items.run, failed: items.failed, reused: items.reused }, ...(failures ? { failures } : {}) };
     } catch (error) {
       if (error instanceof InputError) throw error;
       const interrupted = error instanceof Interrupted;
-      const message = error instanceof Error ? error.message : String(error);
+      // The stage's name goes with every message: the error's own "stage X failed" would say it twice.
+      const message = interrupted ? 'interrupted; finished batches are kept' : error instanceof StageFailure ? error.detail : error instanceof Error ? error.message : String(error);
       await record(interrupted ? 'interrupted' : 'failed', fingerprint, message);
       this.reporter.stageState?.(node.name, 'failed');
-      this.reporter.info(`${node.name}: ${interrupted ? 'interrupted' : 'FAILED'}: ${message}`);
+      this.reporter.info(`${node.name}: ${interrupted ? message : `FAILED: ${message}`}`);
       if (!interrupted && process.env.SDLOOP_DEBUG && error instanceof Error) this.reporter.info(error.stack ?? '');
       return { name: node.name, status: 'failed', error: message };
     }

@@ -13,6 +13,7 @@ import { tableViews } from './tables.js';
 import { journalViews } from './journal.js';
 import { createReporter, recordingTo, type Reporter } from './progress.js';
 import { RunProgressFile } from './run-progress.js';
+import { describeRun } from './run-summary.js';
 import { join } from 'node:path';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
 import type { Row } from './stage.js';
@@ -64,8 +65,15 @@ export class ProjectSession {
     return new ProjectSession(project, state, reporter, stats);
   }
 
-  /** Run under the project lock; SIGINT stops after the batches in flight. */
+  /** Run under the project lock, then say how it went in a few lines on stderr. */
   async run(options: RunOptions & { argv: string }): Promise<RunSummary> {
+    const summary = await this.runLocked(options);
+    for (const line of describeRun(summary)) process.stderr.write(`${line}\n`);
+    return summary;
+  }
+
+  /** SIGINT stops after the batches in flight. */
+  private async runLocked(options: RunOptions & { argv: string }): Promise<RunSummary> {
     const lock = acquireProjectLock(this.project.paths.runLock, options.argv);
     if (lock.staleNote) this.reporter.info(`note: ${lock.staleNote}`);
     const controller = new AbortController();

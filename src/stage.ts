@@ -64,7 +64,8 @@ export interface StageContext<P = unknown> {
   dependOn(paths: string[]): void;
   log(message: string): void;
   warn(message: string): void;
-  progress(done: number, total: number): void;
+  /** How far the stage is; `unit` is what it counts ("items" unless said: train counts "steps"). */
+  progress(done: number, total: number, unit?: string): void;
   signal: AbortSignal;
 }
 
@@ -109,6 +110,13 @@ interface StageCommon<P> {
   outputs: Record<string, OutputDecl>;
   /** Identities of outside things every result depends on (model hashes...): in the memo key. */
   resources?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /** What each resource is, in words, for `status`: {checkpoint: 'the A1111 checkpoint'}. */
+  resourceLabels?: Record<string, string>;
+  /**
+   * What changed in a resource since the stage last finished, in words for `pipeline status`
+   * (its values are often hashes); undefined keeps the plain "changed: old -> new".
+   */
+  describeResource?(name: string, since: { finishedAt: string; value: string | undefined }, ctx: StageContext<P>): Promise<string | undefined>;
   /**
    * Outside state some items' identities read (what a server lists): a change makes the
    * stage stale, so identities are taken again, but it is not in the memo key, so only

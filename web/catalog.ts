@@ -7,39 +7,60 @@
 import { resolve } from 'node:path';
 import { lockedTables, type FileSql, type ProjectFiles } from '../src/file-context.js';
 import type { Sql } from '../src/stage.js';
+import { scoredZones, type Zone } from './zones.js';
 
 const needed = ['images', 'prompts'];
 
-function axesSql(has: Set<string>): string {
+// An image id is its content hash: two rows with one id are the same picture twice (the
+// same file in two folders, or two prompts that rendered the very same bytes), and the
+// first one stands. Such ids are rare, so their rows alone are ranked, and only when there
+// are any: ranking every row costs the copy more than all the rest of it.
+const twiceSql = `CREATE OR REPLACE TEMP TABLE web_twice AS
+  SELECT image_id FROM images WHERE image_id <> '' GROUP BY image_id HAVING count(*) > 1;`;
+
+/** `select` (rows with an image_id) once per image id: as they are for ids seen once, the first by `order` for the others. */
+function firstPerImage(select: string, twice: boolean, partition: string, order: string): string {
+  if (!twice) return select;
+  return `SELECT * FROM (${select}) WHERE image_id NOT IN (SELECT image_id FROM web_twice)
+    UNION ALL
+    (SELECT * FROM (${select}) WHERE image_id IN (SELECT image_id FROM web_twice)
+     QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY ${order}) = 1)`;
+}
+
+function axesSql(has: Set<string>, twice: boolean): string {
   if (!has.has('scores')) {
     return `SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::DOUBLE AS p_target, NULL::DOUBLE AS margin,
-      NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
+      NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS method, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
   }
   const predictions = has.has('predictions');
-  return `SELECT s.image_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched,
+  const readings = `SELECT s.image_id, s.prompt_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched, s.method,
       ${predictions ? 'pr.probe_value, pr.p_probe' : 'NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe'}
-    FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}
-    QUALIFY row_number() OVER (PARTITION BY s.image_id, s.axis ORDER BY s.prompt_id) = 1`;
+    FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}`;
+  return `SELECT * EXCLUDE (prompt_id) FROM (${firstPerImage(readings, twice, 'image_id, axis', 'prompt_id')})`;
+}
+
+function imagesSql(has: Set<string>, twice: boolean): string {
+  const quality = has.has('quality');
+  const made = `SELECT i.image_id, p.session, p.theme, p.prompt, p.negative_prompt, p.source, i.prompt_id, i.seed, i.path, i.width, i.height,
+      i.status, i.model_name, i.loras, i.session_dir, i.filename,
+      -- loras are stored as name:weight; the filter asks for the name
+      list_transform(i.loras, l -> regexp_replace(l, ':[^:]*$', '')) AS lora_names,
+      -- sessions are folders named by the time they started (YYYYMMDD_HHMMSS): the date an image was made
+      try_strptime(regexp_extract(i.session_dir, '(\\d{8}_\\d{6})', 1), '%Y%m%d_%H%M%S') AS made_at,
+      ${quality ? 'q.verdict, q.match_score, q.flagged' : 'NULL::VARCHAR AS verdict, NULL::DOUBLE AS match_score, false AS flagged'},
+      a.certainty, a.margin, coalesce(a.disagree, false) AS disagree
+    FROM images i JOIN prompts p USING (prompt_id) ${quality ? 'LEFT JOIN quality q USING (image_id)' : ''}
+    LEFT JOIN (SELECT image_id, min(abs(margin)) AS certainty, min(margin) AS margin,
+                 bool_or(probe_value IS NOT NULL AND probe_value <> top_value) AS disagree
+               FROM web_axes_next GROUP BY image_id) a USING (image_id)
+    WHERE i.image_id <> '' AND i.status <> 'failed'`;
+  return firstPerImage(made, twice, 'image_id', 'session_dir, filename');
 }
 
 /** The copies, as web_axes_next and web_images_next (swapped in once complete). */
-function copySql(has: Set<string>): string {
-  const quality = has.has('quality');
-  return `
-    CREATE OR REPLACE TABLE web_axes_next AS ${axesSql(has)};
-    CREATE OR REPLACE TABLE web_images_next AS
-    SELECT i.image_id, p.session, p.prompt, p.negative_prompt, p.source, i.prompt_id, i.seed, i.path, i.width, i.height,
-      i.status, i.model_name, i.loras, i.session_dir, i.filename,
-      ${quality ? 'q.verdict, q.match_score' : 'NULL::VARCHAR AS verdict, NULL::DOUBLE AS match_score'},
-      a.certainty, coalesce(a.disagree, false) AS disagree,
-      row_number() OVER (ORDER BY i.session_dir, i.filename, i.image_id) AS made_order
-    FROM images i JOIN prompts p USING (prompt_id)
-    ${quality ? 'LEFT JOIN quality q USING (image_id)' : ''}
-    LEFT JOIN (SELECT image_id, min(abs(margin)) AS certainty,
-                 bool_or(probe_value IS NOT NULL AND probe_value <> top_value) AS disagree
-               FROM web_axes_next GROUP BY image_id) a USING (image_id)
-    WHERE i.image_id <> '' AND i.status <> 'failed'
-    QUALIFY row_number() OVER (PARTITION BY i.image_id ORDER BY i.session_dir, i.filename) = 1;`;
+function copySql(has: Set<string>, twice: boolean): string {
+  return `CREATE OR REPLACE TABLE web_axes_next AS ${axesSql(has, twice)};
+    CREATE OR REPLACE TABLE web_images_next AS ${imagesSql(has, twice)};`;
 }
 
 const swapSql = `BEGIN TRANSACTION;
@@ -53,10 +74,14 @@ const journalStandIns = `
   CREATE TEMP VIEW IF NOT EXISTS labels AS
     SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::BOOLEAN AS reject, NULL::VARCHAR AS created_at WHERE false;
   CREATE TEMP VIEW IF NOT EXISTS favourites AS
-    SELECT NULL::VARCHAR AS image_id, NULL::BOOLEAN AS favourite, NULL::VARCHAR AS created_at WHERE false;`;
+    SELECT NULL::VARCHAR AS image_id, NULL::BOOLEAN AS favourite, NULL::VARCHAR AS created_at WHERE false;
+  CREATE TEMP VIEW IF NOT EXISTS tags AS
+    SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS tag, NULL::BOOLEAN AS "on", NULL::VARCHAR AS created_at WHERE false;`;
 
 export class Catalog {
   private version = '';
+  /** the score zones the current scores were read with */
+  zones: Record<string, Zone> = {};
   private copying: Promise<void> | undefined;
 
   private constructor(
@@ -72,9 +97,18 @@ export class Catalog {
     return resolve(this.project.dir, stored);
   }
 
+  /** Whether a run has made the table (its view exists only then). */
+  has(table: string): boolean {
+    return Boolean(lockedTables(this.project)[table]);
+  }
+
   static async open(files: FileSql, project: ProjectFiles): Promise<Catalog> {
-    await files.sql(journalStandIns);
-    return new Catalog(files.sql, await files.connect(), project);
+    // every query here says its order, so the copies need not keep the files' row order (a quarter faster)
+    await files.sql(`SET preserve_insertion_order = false; ${journalStandIns}`);
+    const catalog = new Catalog(files.sql, await files.connect(), project);
+    // the first copy starts now, not at the first request: by the time a browser asks, it is usually done
+    catalog.ready().catch(() => undefined);
+    return catalog;
   }
 
   /**
@@ -97,8 +131,11 @@ export class Catalog {
   }
 
   private async copy(has: Set<string>, version: string): Promise<void> {
-    await this.copier(copySql(has));
+    await this.copier(twiceSql);
+    const [twice] = await this.copier<{ n: number }>('SELECT count(*)::INTEGER AS n FROM web_twice');
+    await this.copier(copySql(has, (twice?.n ?? 0) > 0));
     await this.sql(swapSql);
+    this.zones = scoredZones(this.project);
     this.version = version;
   }
 }

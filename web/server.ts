@@ -14,20 +14,33 @@ import { Thumbnails } from './thumbs.js';
 import { staticFile } from './static.js';
 import { checkBind, hostCheck, securityHeaders, tokenCheck, writeCheck, type Access } from './security.js';
 import { facets, imageDetail, imagePath, listImages } from './api/images.js';
-import { listSessions, patchSession, recordFavourite, recordLabel, ReviewError } from './api/reviews.js';
-import { favouriteRequest, imageId, imageQuery, labelRequest, sessionPatch } from '../schemas/web.js';
+import { recordFavourite, recordLabel, recordTag, ReviewError } from './api/reviews.js';
+import { listSessions, patchSession } from './api/sessions.js';
+import { valueSeedGrid } from './api/grid.js';
+import { favouriteRequest, gridQuery, imageId, imageQuery, labelRequest, sessionPatch, sessionQuery, tagRequest } from '../schemas/web.js';
 
 export interface ServeOptions extends Access {
   port: number;
 }
 
-const arrays = new Set(['axis', 'value', 'verdict', 'session']);
+/** The gallery query's repeatable keys. */
+const galleryLists = new Set(['axis', 'value', 'verdict', 'session', 'model', 'lora', 'theme', 'tag']);
 
 /** The query string as the schema wants it: lists for repeatable keys, the first value otherwise. */
-function queryOf(c: Context) {
+function queryOf<S extends z.ZodType>(c: Context, schema: S, arrays = new Set<string>()) {
   const raw = c.req.queries();
   const shaped = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, arrays.has(k) ? v : v[0]]));
-  return imageQuery.safeParse(shaped);
+  return schema.safeParse(shaped) as z.ZodSafeParseResult<z.infer<S>>;
+}
+
+/** Answer with what `work` returns, or the status a ReviewError names. */
+async function answer(c: Context, work: () => Promise<unknown>) {
+  try {
+    return c.json(await work());
+  } catch (error) {
+    if (error instanceof ReviewError) return c.json({ error: error.message }, error.status);
+    throw error;
+  }
 }
 
 async function bodyOf<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S> | Response> {
@@ -39,18 +52,25 @@ async function bodyOf<S extends z.ZodType>(c: Context, schema: S): Promise<z.inf
 
 function imageRoutes(app: Hono, catalog: Catalog, thumbs: Thumbnails) {
   app.get('/api/images', async (c) => {
-    const q = queryOf(c);
+    const q = queryOf(c, imageQuery, galleryLists);
     if (!q.success) return c.json({ error: q.error.issues[0]?.message }, 400);
     return c.json(await listImages(catalog, q.data));
   });
   app.get('/api/facets', async (c) => c.json(await facets(catalog)));
   app.get('/api/images/:id', async (c) => {
-    const q = queryOf(c);
+    const q = queryOf(c, imageQuery, galleryLists);
     const id = imageId.safeParse(c.req.param('id'));
     if (!id.success) return c.json({ error: 'no such image' }, 404);
     if (!q.success) return c.json({ error: q.error.issues[0]?.message }, 400);
     const detail = await imageDetail(catalog, q.data, id.data);
     return detail ? c.json(detail) : c.json({ error: 'no such image' }, 404);
+  });
+  app.get('/api/images/:id/grid', async (c) => {
+    const id = imageId.safeParse(c.req.param('id'));
+    if (!id.success) return c.json({ error: 'no such image' }, 404);
+    const q = queryOf(c, gridQuery);
+    if (!q.success) return c.json({ error: q.error.issues[0]?.message }, 400);
+    return answer(c, () => valueSeedGrid(catalog, id.data, q.data.axis, q.data.seeds));
   });
   const sendFile = (c: Context, path: string, type: string) => {
     c.header('Content-Type', type);
@@ -74,14 +94,6 @@ function imageRoutes(app: Hono, catalog: Catalog, thumbs: Thumbnails) {
 }
 
 function reviewRoutes(app: Hono, catalog: Catalog, dataDir: string) {
-  const answer = async (c: Context, work: () => Promise<unknown>) => {
-    try {
-      return c.json(await work());
-    } catch (error) {
-      if (error instanceof ReviewError) return c.json({ error: error.message }, error.status);
-      throw error;
-    }
-  };
   app.post('/api/labels', async (c) => {
     const body = await bodyOf(c, labelRequest);
     return body instanceof Response ? body : answer(c, () => recordLabel(catalog, dataDir, body));
@@ -90,7 +102,15 @@ function reviewRoutes(app: Hono, catalog: Catalog, dataDir: string) {
     const body = await bodyOf(c, favouriteRequest);
     return body instanceof Response ? body : answer(c, () => recordFavourite(catalog, dataDir, body.image_id, body.favourite));
   });
-  app.get('/api/sessions', async (c) => c.json(await listSessions(catalog, dataDir)));
+  app.post('/api/tags', async (c) => {
+    const body = await bodyOf(c, tagRequest);
+    return body instanceof Response ? body : answer(c, () => recordTag(catalog, dataDir, body));
+  });
+  app.get('/api/sessions', async (c) => {
+    const q = queryOf(c, sessionQuery);
+    if (!q.success) return c.json({ error: q.error.issues[0]?.message }, 400);
+    return c.json(await listSessions(catalog, dataDir, q.data));
+  });
   app.patch('/api/sessions/:name', async (c) => {
     const body = await bodyOf(c, sessionPatch);
     return body instanceof Response ? body : answer(c, () => patchSession(catalog, dataDir, c.req.param('name'), body));

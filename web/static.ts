@@ -12,6 +12,10 @@ const files: Record<string, string> = {
   'api.js': 'text/javascript; charset=utf-8',
   'gallery.js': 'text/javascript; charset=utf-8',
   'viewer.js': 'text/javascript; charset=utf-8',
+  'compare.js': 'text/javascript; charset=utf-8',
+  'zone.js': 'text/javascript; charset=utf-8',
+  'tags.js': 'text/javascript; charset=utf-8',
+  'sessions.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
 };
 

@@ -204,6 +204,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
       benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
     },
+    resourceLabels: { model: 'the CLIP model (score.model)', promoted_loras: 'the promoted LoRAs', labels: 'the human labels (pipeline label, the review app)' },
     async resources(ctx) {
       const { scorerResources } = await import('../score/scorer.js');
       const opts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash };

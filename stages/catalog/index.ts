@@ -5,7 +5,7 @@
 // and imported images `pipeline prune` took out are left out here, since their files
 // stay where the user keeps them.
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type InputArtifact, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
@@ -56,7 +56,7 @@ export function mergeCatalog(
   const prompts: CatalogPromptRow[] = generated.prompts.map((p) => ({ ...p, origin: 'generated', unresolved: [] }));
   for (const p of imported.prompts) {
     const folder = keptFolder.get(p.prompt_id);
-    if (folder === undefined || !p.source.startsWith(`${folder}/`)) continue;
+    if (folder === undefined || dirname(p.source) !== folder) continue;
     keptFolder.delete(p.prompt_id);
     prompts.push(p);
   }

@@ -68,3 +68,12 @@ export function humanLabelsOf(rows: LabelRow[]): HumanLabels {
 export async function labelsFingerprint(dataDir: string, sql: Sql): Promise<string> {
   return hashValue(await readLabelRows(dataDir, sql));
 }
+
+/** `pipeline status`'s reason when the labels changed: how many were added since classify last finished. */
+export function labelsChange(rows: LabelRow[], finishedAt: string): string {
+  const since = Date.parse(finishedAt);
+  const added = rows.filter((row) => Date.parse(row.created_at) > since);
+  if (!added.length) return 'labels changed since the last run (edited, removed, or added while it ran)';
+  const rejects = added.filter((row) => row.reject).length;
+  return `${added.length} new label${added.length === 1 ? '' : 's'} since the last run${rejects ? ` (${rejects} reject${rejects === 1 ? '' : 's'})` : ''}`;
+}

@@ -19,7 +19,7 @@ import {
 import { argmaxRows, l2NormalizeRows, matrixFromRows, predictProba, type Matrix } from './logistic.js';
 import { stratifiedSplit } from './cross-validation.js';
 import { threadsFor, trainProbes, type ProbeJob, type TrainedProbe } from './probe-pool.js';
-import { adoptStateLabels, humanLabelsOf, labelKey, labelsFingerprint, readLabelRows, type HumanLabels } from './human-labels.js';
+import { adoptStateLabels, humanLabelsOf, labelKey, labelsChange, labelsFingerprint, readLabelRows, type HumanLabels } from './human-labels.js';
 
 const classifyParams = z.object({
   confirm_threshold: z.number().min(0).max(1).default(0.6).describe('p_target from which a zero-shot score labels an image'),
@@ -195,6 +195,9 @@ export default defineStage<Params>({
   },
   async resources(ctx) {
     return { labels: await labelsFingerprint(ctx.dataDir, ctx.sql) };
+  },
+  async describeResource(name, since, ctx) {
+    return name === 'labels' ? labelsChange(await readLabelRows(ctx.dataDir, ctx.sql), since.finishedAt) : undefined;
   },
   async run(ctx) {
     const p = ctx.params.classify;

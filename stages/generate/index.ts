@@ -77,6 +77,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
   resources: renderResources,
+  resourceLabels: { backend: 'the generate backend', renderer: 'the demo renderer', model: 'the pinned checkpoint (generate.model)', checkpoint: 'the A1111 checkpoint', promoted_loras: 'the promoted LoRAs' },
   observe: renderObserved,
   // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
   identity: renderIdentities,

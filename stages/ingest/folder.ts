@@ -4,17 +4,19 @@
 // for seed and model (sdgen saved the bytes A1111 returned); the manifest adds what A1111
 // never knew: the variation texts, the planned count, the session's status.
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { parseParameters, readPngHead, readPngText, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
-import { hashValue } from '../../src/hash.js';
+import { basename, join, resolve } from 'node:path';
+import { parsePngHead, parseParameters, readPngText, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
+import { hashBytes, hashValue } from '../../src/hash.js';
 import type { CatalogImageRow, CatalogPromptRow, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
 import { indexOf, plainFolderPlan, readSessionPlan, v1Applied, type PlannedImage, type SessionPlan } from './manifests.js';
+import { hasAnnotationBox, mayBeAnnotated } from './annotation-band.js';
+import type { FileStat } from './roots.js';
 import type { MappedVariation, VariationIndex } from './variation-keys.js';
 
 export interface FolderItem extends Record<string, unknown> {
   session_dir: string;
-  /** [file name, content hash] of every PNG and JSON file directly in the folder */
-  files: [string, string][];
+  /** the stats of every PNG and JSON file directly in the folder: what its rows are memoised under */
+  files: FileStat[];
 }
 
 export interface FolderRows {
@@ -42,7 +44,7 @@ interface Recovered {
   unresolved: UnresolvedVariation[];
 }
 
-function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined, filename: string, prompt: string, index: VariationIndex): Recovered {
+function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined, filename: string, prompt: string, index: VariationIndex, annotated: boolean): Recovered {
   const applied = planned?.applied ?? (plan.format === 'v1' ? v1Applied(plan, filename) : null);
   const mappings = applied
     ? Object.entries(applied).map(([axis, text]) => index.map(axis, text, plan.available[axis], plan.fixed[axis]))
@@ -52,7 +54,7 @@ function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined,
     if ('unresolved' in m) out.unresolved.push(m.unresolved);
     else out.variations[m.axis] = m.mapped;
   }
-  if (!plan.annotated) return out;
+  if (!annotated) return out;
   // The text box sdgen drew names the values: CLIP would read it and grade every axis a match.
   const withheld = Object.entries(out.variations).map(([axis, v]): UnresolvedVariation => ({
     axis, text: v.texts[v.keys.indexOf(v.key)] ?? v.key, key: null, reason: 'annotated: the value text is burned into the image', candidates: [v.key],
@@ -60,17 +62,51 @@ function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined,
   return { variations: {}, unresolved: [...out.unresolved, ...withheld] };
 }
 
-/** A1111 writes its text before the pixels; other tools may put it after IDAT, so a PNG without it is read whole once. */
-function parametersAfterPixels(path: string): string | undefined {
+/** A1111 writes its text before the pixels; other tools may put it after IDAT. */
+function parametersAfterPixels(bytes: Buffer): string | undefined {
   try {
-    return readPngText(readFileSync(path)).parameters;
+    return readPngText(bytes).parameters;
   } catch {
     return undefined;
   }
 }
 
-function rowsOf(dir: string, name: string, hash: string, head: PngHead, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
-  const text = head.texts.parameters ?? parametersAfterPixels(join(dir, name));
+interface ReadPng {
+  hash: string;
+  head: PngHead;
+  bytes: Buffer;
+  /** the manifest says so, or the pixels show sdgen's annotation box */
+  annotated: boolean;
+}
+
+/** hashFile's scheme over bytes in memory: whole up to 64 MiB, above that the hash of its 64 MiB chunks' hashes. */
+const hashChunk = 64 << 20;
+function contentHash(bytes: Buffer): string {
+  if (bytes.length <= hashChunk) return hashBytes(bytes);
+  const chunks: string[] = [];
+  for (let at = 0; at < bytes.length; at += hashChunk) chunks.push(hashBytes(bytes.subarray(at, at + hashChunk)));
+  return hashBytes(chunks.join(''));
+}
+
+/**
+ * One read per file: its content hash (the image's identity, as generate's store takes
+ * it), its head and, where no manifest flags it, a look for the annotation box, all from
+ * the same bytes.
+ */
+async function readPng(path: string, plan: SessionPlan): Promise<ReadPng | Error> {
+  try {
+    const bytes = readFileSync(path);
+    const head = parsePngHead(bytes);
+    const annotated = plan.annotated || (mayBeAnnotated(head) && (await hasAnnotationBox(bytes)));
+    return { hash: contentHash(bytes), head, bytes, annotated };
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** `folder` is where the file is, `dir` the folder as the tables store it. */
+function rowsOf(folder: string, dir: string, name: string, { hash, head, bytes, annotated }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
+  const text = head.texts.parameters ?? parametersAfterPixels(bytes);
   const info: GenerationParameters = text ? parseParameters(text) : { prompt: '', negativePrompt: '', settings: {} };
   const idx = indexOf(name);
   // By name (V2 lists successes by file name), else by the index in the name (the October manifest plans by index).
@@ -79,14 +115,14 @@ function rowsOf(dir: string, name: string, hash: string, head: PngHead, plan: Se
   const pngSeed = Number.parseInt(info.settings.Seed ?? '', 10);
   const seed = Number.isFinite(pngSeed) ? pngSeed : (planned?.seed ?? -1);
   const checkpoint = splitCheckpoint(plan.checkpoint);
-  const { variations, unresolved } = recoverVariations(plan, planned, name, prompt, index);
+  const { variations, unresolved } = recoverVariations(plan, planned, name, prompt, index, annotated);
   const promptId = hashValue({ imported: hash });
-  const session = basename(dir);
+  const session = basename(folder);
   const image: CatalogImageRow = {
     image_id: hash, prompt_id: promptId, path: join(dir, name), seed, width: head.width, height: head.height,
     backend: 'imported', endpoint: '', model_name: info.settings.Model ?? checkpoint.name, model_hash: info.settings['Model hash'] ?? checkpoint.hash,
     loras: lorasOf(prompt), gen_ms: 0, status: 'ok', error: null, rendered: null, session_dir: dir, filename: name,
-    origin: 'imported', annotated: plan.annotated,
+    origin: 'imported', annotated,
   };
   const promptRow: CatalogPromptRow = {
     prompt_id: promptId, source: plan.manifest ? join(dir, plan.manifest) : join(dir, name), session, theme: plan.theme, style: plan.style,
@@ -107,44 +143,39 @@ function failedIndexes(planned: number, present: number[]): number[] {
   return failed;
 }
 
-async function planOf(item: FolderItem, problems: string[]): Promise<SessionPlan> {
+async function planOf(folder: string, item: FolderItem, problems: string[]): Promise<SessionPlan> {
   try {
-    return await readSessionPlan(item.session_dir, item.files.map(([n]) => n));
+    return await readSessionPlan(folder, item.files.map(([name]) => name));
   } catch (error) {
-    problems.push(`${item.session_dir}: manifest not read (${(error as Error).message}); importing its PNGs from their own metadata`);
+    problems.push(`${folder}: manifest not read (${(error as Error).message}); importing its PNGs from their own metadata`);
     return plainFolderPlan();
   }
 }
 
-export async function importFolder(item: FolderItem, index: VariationIndex): Promise<FolderRows> {
+/** The item's folder is read where it is (its stored form resolved against the project) and its rows name it as stored. */
+export async function importFolder(item: FolderItem, index: VariationIndex, projectDir: string): Promise<FolderRows> {
+  const folder = resolve(projectDir, item.session_dir);
   const problems: string[] = [];
-  const plan = await planOf(item, problems);
-  const pngs = item.files.filter(([n]) => isPng(n));
-  const heads = pngs.map(([name]): PngHead | Error => {
-    try {
-      return readPngHead(join(item.session_dir, name));
-    } catch (error) {
-      return error as Error;
-    }
-  });
+  const plan = await planOf(folder, item, problems);
   const rows: FolderRows = { imported: [], imported_prompts: [], imported_sessions: [], problems };
   const unreadable: string[] = [];
   const indexes: number[] = [];
-  pngs.forEach(([name, hash], i) => {
-    const head = heads[i]!;
-    if (head instanceof Error) {
-      unreadable.push(`${name}: ${head.message}`);
-      problems.push(`${join(item.session_dir, name)}: skipped, ${head.message}`);
-      return;
+  for (const [name] of item.files) {
+    if (!isPng(name)) continue;
+    const read = await readPng(join(folder, name), plan);
+    if (read instanceof Error) {
+      unreadable.push(`${name}: ${read.message}`);
+      problems.push(`${join(folder, name)}: skipped, ${read.message}`);
+      continue;
     }
-    const [image, prompt] = rowsOf(item.session_dir, name, hash, head, plan, index);
+    const [image, prompt] = rowsOf(folder, item.session_dir, name, read, plan, index);
     rows.imported.push(image);
     rows.imported_prompts.push(prompt);
     if (prompt.idx >= 0) indexes.push(prompt.idx);
-  });
+  }
   const planned = plan.planned ?? (indexes.length ? Math.max(rows.imported.length, Math.max(...indexes) + (indexes.includes(0) ? 1 : 0)) : rows.imported.length);
   rows.imported_sessions.push({
-    session_dir: item.session_dir, session: basename(item.session_dir), format: plan.format, confidence: plan.confidence, status: plan.status,
+    session_dir: item.session_dir, session: basename(folder), format: plan.format, confidence: plan.confidence, status: plan.status,
     planned, present: rows.imported.length, failed_indexes: failedIndexes(planned, indexes), unreadable,
   });
   return rows;

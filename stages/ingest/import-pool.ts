@@ -1,7 +1,8 @@
-// Folders import on worker threads, one folder per message, so every core reads and
-// parses PNG heads while the main thread commits rows. Each worker builds its own
-// variation index from the same folders. Without the compiled worker script (tests run
-// from TypeScript sources), or with one core, folders import in-process.
+// Folders import on worker threads, several folders queued per worker, so every core
+// reads and parses PNGs while the main thread commits rows: a worker that had to wait
+// for the busy main thread to hand it its next folder would sit idle. Each worker builds
+// its own variation index from the same folders. Without the compiled worker script
+// (tests run from TypeScript sources), or with one core, folders import in-process.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -10,18 +11,36 @@ import { VariationIndex } from './variation-keys.js';
 
 export interface IndexSource {
   dirs: string[];
+  /** where the templates live whose imports name each variation file's placeholder */
+  templateDirs: string[];
   projectDir: string;
 }
 
+/** What goes to a worker and what comes back, matched by id. */
+export interface ImportRequest {
+  id: number;
+  item: FolderItem;
+}
+export interface ImportReply {
+  id: number;
+  rows?: FolderRows;
+  error?: string;
+}
+
 interface Pending {
+  worker: Worker;
   resolve(rows: FolderRows): void;
   reject(error: Error): void;
 }
 
+/** Folders queued on one worker at most: enough to cover the main thread's pauses. */
+const queuedPerWorker = 3;
+
 export class ImportPool {
-  private readonly idle: Worker[] = [];
+  private readonly queued = new Map<Worker, number>();
   private readonly waiting: (() => void)[] = [];
-  private readonly pending = new Map<Worker, Pending>();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
   private local?: VariationIndex;
 
   private constructor(
@@ -29,9 +48,15 @@ export class ImportPool {
     private readonly workers: Worker[],
   ) {
     for (const worker of workers) {
-      worker.on('message', (msg: { rows?: FolderRows; error?: string }) => this.settle(worker, msg));
-      worker.on('error', (error: Error) => this.pending.get(worker)?.reject(error));
-      this.idle.push(worker);
+      this.queued.set(worker, 0);
+      worker.on('message', (reply: ImportReply) => this.settle(reply));
+      worker.on('error', (error: Error) => {
+        for (const [id, p] of this.pending) {
+          if (p.worker !== worker) continue;
+          this.pending.delete(id);
+          p.reject(error);
+        }
+      });
     }
   }
 
@@ -45,30 +70,41 @@ export class ImportPool {
 
   /** The index the main thread maps with when there are no workers; built once. */
   index(): VariationIndex {
-    return (this.local ??= new VariationIndex(this.source.dirs, this.source.projectDir));
+    return (this.local ??= new VariationIndex(this.source.dirs, this.source.projectDir, this.source.templateDirs));
   }
 
   get threads(): number {
     return this.workers.length;
   }
 
+  /** The worker with the shortest queue, once one has room. */
+  private async freeWorker(): Promise<Worker> {
+    for (;;) {
+      const [worker, queued] = [...this.queued].sort((a, b) => a[1] - b[1])[0]!;
+      if (queued < queuedPerWorker) return worker;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
   async import(item: FolderItem): Promise<FolderRows> {
-    if (this.workers.length === 0) return importFolder(item, this.index());
-    while (this.idle.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    const worker = this.idle.pop()!;
+    if (this.workers.length === 0) return importFolder(item, this.index(), this.source.projectDir);
+    const worker = await this.freeWorker();
+    this.queued.set(worker, this.queued.get(worker)! + 1);
+    const id = this.nextId++;
     return new Promise<FolderRows>((resolve, reject) => {
-      this.pending.set(worker, { resolve, reject });
-      worker.postMessage(item);
+      this.pending.set(id, { worker, resolve, reject });
+      worker.postMessage({ id, item } satisfies ImportRequest);
     });
   }
 
-  private settle(worker: Worker, msg: { rows?: FolderRows; error?: string }): void {
-    const pending = this.pending.get(worker);
-    this.pending.delete(worker);
-    this.idle.push(worker);
+  private settle(reply: ImportReply): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    this.queued.set(pending.worker, this.queued.get(pending.worker)! - 1);
     this.waiting.shift()?.();
-    if (msg.error !== undefined) pending?.reject(new Error(msg.error));
-    else pending?.resolve(msg.rows!);
+    if (reply.error !== undefined) pending.reject(new Error(reply.error));
+    else pending.resolve(reply.rows!);
   }
 
   async close(): Promise<void> {

@@ -1,16 +1,16 @@
 // Worker thread of import-pool.ts: the variation folders arrive once as workerData,
-// then one session folder per message; its rows go back.
+// then session folders by message, each answered with its rows under its id.
 import { parentPort, workerData } from 'node:worker_threads';
-import { importFolder, type FolderItem } from './folder.js';
+import { importFolder } from './folder.js';
 import { VariationIndex } from './variation-keys.js';
-import type { IndexSource } from './import-pool.js';
+import type { ImportReply, ImportRequest, IndexSource } from './import-pool.js';
 
 const source = workerData as IndexSource;
-const index = new VariationIndex(source.dirs, source.projectDir);
+const index = new VariationIndex(source.dirs, source.projectDir, source.templateDirs);
 
-parentPort!.on('message', (item: FolderItem) => {
-  importFolder(item, index).then(
-    (rows) => parentPort!.postMessage({ rows }),
-    (error: Error) => parentPort!.postMessage({ error: error.message }),
+parentPort!.on('message', ({ id, item }: ImportRequest) => {
+  importFolder(item, index, source.projectDir).then(
+    (rows) => parentPort!.postMessage({ id, rows } satisfies ImportReply),
+    (error: Error) => parentPort!.postMessage({ id, error: error.message } satisfies ImportReply),
   );
 });

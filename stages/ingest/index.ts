@@ -2,8 +2,10 @@
 // plain A1111/Forge output folders) become rows of the same shape generate's images take,
 // with origin `imported`. Files are read in place and never written: an image is its
 // content hash, so a moved session is the same images and a file seen twice is one.
-// One item per folder, memoised by the folder's file hashes: a rescan after adding a
-// session reads only that session.
+// One item per folder, memoised by its files' stats: a rescan after adding a session
+// reads only that session, and a no-op stats the folders and files and reads nothing.
+// The import itself (PNG parsing, variation mapping, worker threads) is loaded only when
+// a folder is to be read.
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -12,9 +14,9 @@ import { defineMapStage } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
 import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
 import type { FolderItem } from './folder.js';
-import { ImportPool } from './import-pool.js';
-import { expandRoots, folderItems, sessionFolders } from './roots.js';
-import { VariationIndex } from './variation-keys.js';
+import type { ImportPool } from './import-pool.js';
+import { describeScan, expandRoots, scanFolders, type Root, type ScannedFolder } from './roots.js';
+import { yamlFilesUnder } from './variation-files.js';
 
 export const ingestParams = z.object({
   ingest: z.object({
@@ -22,6 +24,8 @@ export const ingestParams = z.object({
       .describe('folders or globs of existing images (sdgen session folders, A1111 output folders); `~` is your home'),
     variations_dirs: z.array(z.string()).default(['data/variations'])
       .describe('where the variation files live that map manifest texts back to keys'),
+    templates_dirs: z.array(z.string()).default(['data/prompts', 'data/templates', 'data/chunks', 'data/themes'])
+      .describe('where the prompt, template, chunk and theme files live whose imports name the placeholder of each variation file (axis names for plain folders)'),
   }).prefault({}),
 });
 type Params = z.infer<typeof ingestParams>;
@@ -32,11 +36,19 @@ interface State {
   done: { folders: number; images: number; loggedAt: number };
 }
 
-const variationDirs = (p: Params, projectDir: string) => p.ingest.variations_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
+/** The folders observe() last scanned, for the items() call that follows it in the same run. */
+let lastScan: { roots: string; folders: ScannedFolder[] } | undefined;
+const rootsKey = (roots: Root[], projectDir: string) => JSON.stringify([projectDir, roots]);
+
+const absolute = (dirs: string[], projectDir: string) => dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
+const variationDirs = (p: Params, projectDir: string) => absolute(p.ingest.variations_dirs, projectDir);
+const templateDirs = (p: Params, projectDir: string) => absolute(p.ingest.templates_dirs, projectDir);
+/** The project files whose content decides every mapping. */
+const mappingDirs = (p: Params, projectDir: string) => [...variationDirs(p, projectDir), ...templateDirs(p, projectDir)];
 
 export default defineMapStage<Params, FolderItem, State>({
   description: 'read existing sdgen sessions and A1111 folders in place, keyed by content hash',
-  version: '1',
+  version: '2',
   params: ingestParams,
   outputs: {
     imported: { kind: 'table', schema: catalogImageRow },
@@ -45,25 +57,35 @@ export default defineMapStage<Params, FolderItem, State>({
   },
   over: 'folders',
   key: 'session_dir',
-  // The user's folders are fingerprinted like declared deps: a no-op stats them and reads nothing.
-  async deps(params, projectDir) {
-    return [...(await expandRoots(params.ingest.paths, projectDir)), ...variationDirs(params, projectDir)];
+  deps: async (params, projectDir) => mappingDirs(params, projectDir),
+  // The user's folders are watched by their stats, not their bytes: thousands of files
+  // need no entries in the engine's stat cache, and their content is hashed once, by the import.
+  async observe(ctx) {
+    const roots = await expandRoots(ctx.params.ingest.paths, ctx.projectDir);
+    const folders = scanFolders(roots, ctx.projectDir);
+    lastScan = { roots: rootsKey(roots, ctx.projectDir), folders };
+    return { folders: describeScan(folders) };
   },
   async items(ctx) {
     const roots = await expandRoots(ctx.params.ingest.paths, ctx.projectDir);
-    return folderItems(sessionFolders(roots), (path) => ctx.fileHash(path));
+    // The scan the fingerprint was just taken from, once: the items are then exactly what it saw.
+    const scanned = lastScan?.roots === rootsKey(roots, ctx.projectDir) ? lastScan.folders : scanFolders(roots, ctx.projectDir);
+    lastScan = undefined;
+    return scanned.map(({ stored, files }) => ({ session_dir: stored, files }));
   },
-  // A changed variation file can change every mapping: it re-imports all folders (only reading PNG heads).
+  resourceLabels: { variations: 'the variations and template files (ingest.variations_dirs, ingest.templates_dirs)' },
+  // A changed variation or template file can change every mapping: it re-imports all folders.
   async resources(ctx) {
-    const index = new VariationIndex(variationDirs(ctx.params, ctx.projectDir), ctx.projectDir);
-    const hashes = await Promise.all(index.files.map(async (f) => [storedPath(ctx.projectDir, f), await ctx.fileHash(f)]));
+    const files = mappingDirs(ctx.params, ctx.projectDir).flatMap(yamlFilesUnder);
+    const hashes = await Promise.all(files.map(async (f) => [storedPath(ctx.projectDir, f), await ctx.fileHash(f)]));
     return { variations: hashValue(hashes) };
   },
   batchSize: () => 4,
   // Enough folders in flight to keep every worker thread of the pool busy.
   concurrency: () => availableParallelism(),
   async setup(ctx, items) {
-    const pool = ImportPool.open({ dirs: variationDirs(ctx.params, ctx.projectDir), projectDir: ctx.projectDir }, items.length);
+    const { ImportPool } = await import('./import-pool.js');
+    const pool = ImportPool.open({ dirs: variationDirs(ctx.params, ctx.projectDir), templateDirs: templateDirs(ctx.params, ctx.projectDir), projectDir: ctx.projectDir }, items.length);
     const index = pool.index();
     for (const problem of index.problems) ctx.warn(problem);
     ctx.log(`${items.length} folders on ${Math.max(1, pool.threads)} threads; texts mapped through ${index.files.length} variation files`);

@@ -3,17 +3,23 @@
 // user's variation files, loaded with resolve's own loader. A text no file holds, or one
 // several files hold with different keys, stays unresolved with the reason: a wrong key
 // would make CLIP grade the image against the wrong alternatives.
-import { readdirSync, statSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, relative } from 'node:path';
 import { renderValue } from '../resolve/templates/compile.js';
 import { kindOf, TemplateLoader, type VariationsFile } from '../resolve/templates/loader.js';
 import type { UnresolvedVariation } from '../../schemas/tables.js';
+import { placeholderNames } from './placeholders.js';
+import { yamlFilesUnder } from './variation-files.js';
 
 interface Candidate {
   file: VariationsFile;
+  path: string;
   /** project-relative name, for messages */
   name: string;
   key: string;
+  /** the key's rendered text, normalised */
+  text: string;
+  /** every value text of the file, normalised: shared by the file's candidates */
+  fileTexts: Set<string>;
 }
 
 export interface MappedVariation {
@@ -28,30 +34,16 @@ export type Mapping = { axis: string; mapped: MappedVariation } | { unresolved: 
 /** What a placeholder's text is compared as: sdgen normalises whitespace and case is not meaningful to CLIP. */
 const norm = (text: string) => text.trim().replace(/\s+/g, ' ').toLowerCase();
 
-function yamlFilesUnder(dir: string): string[] {
-  const found: string[] = [];
-  const entries = (() => {
-    try {
-      return readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return [];
-    }
-  })();
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) found.push(...yamlFilesUnder(path));
-    else if (e.name.endsWith('.yaml') && statSync(path).isFile()) found.push(path);
-  }
-  return found;
-}
-
 export class VariationIndex {
   private readonly byText = new Map<string, Candidate[]>();
   private readonly byKey = new Map<string, Candidate[]>();
   readonly files: string[] = [];
   readonly problems: string[] = [];
+  /** variation file -> the placeholder the user's templates import it as */
+  private readonly placeholders: Map<string, string>;
 
-  constructor(dirs: string[], projectDir: string) {
+  constructor(dirs: string[], projectDir: string, templateDirs: string[] = []) {
+    this.placeholders = placeholderNames(templateDirs, projectDir);
     const loader = new TemplateLoader(projectDir);
     // Named relative to their variations folder: `hair.yaml:Blonde`, as the user knows them.
     const files = dirs.flatMap((dir) => yamlFilesUnder(dir).map((path) => [dir, path] as const));
@@ -67,9 +59,11 @@ export class VariationIndex {
       }
       this.files.push(path);
       const name = relative(dir, path);
+      const texts = file.values.map((v) => norm(renderValue(v, null) ?? ''));
+      const fileTexts = new Set(texts);
       file.keys.forEach((key, i) => {
-        const candidate = { file, name, key };
-        push(this.byText, norm(renderValue(file.values[i]!, null) ?? ''), candidate);
+        const candidate = { file, path, name, key, text: texts[i]!, fileTexts };
+        push(this.byText, texts[i]!, candidate);
         push(this.byKey, key, candidate);
       });
     }
@@ -81,12 +75,14 @@ export class VariationIndex {
    * pinned for the axis.
    */
   map(axis: string, text: string, available: string[] = [], fixedKey?: string): Mapping {
-    let candidates = fixedKey !== undefined ? (this.byKey.get(fixedKey) ?? []) : (this.byText.get(norm(text)) ?? []);
+    const wanted = norm(text);
+    let candidates = fixedKey !== undefined ? (this.byKey.get(fixedKey) ?? []) : (this.byText.get(wanted) ?? []);
     // A pinned key names no file: the files where that key renders the image's text are the axis'.
-    const rendersText = candidates.filter((c) => norm(renderValue(c.file.values[c.file.keys.indexOf(c.key)]!, null) ?? '') === norm(text));
+    const rendersText = candidates.filter((c) => c.text === wanted);
     if (rendersText.length > 0) candidates = rendersText;
     // The axis' file is the one holding most of the texts sdgen listed for it.
-    const holds = (c: Candidate) => available.filter((t) => c.file.values.some((v) => norm(renderValue(v, null) ?? '') === norm(t))).length;
+    const listed = available.map(norm);
+    const holds = (c: Candidate) => listed.filter((t) => c.fileTexts.has(t)).length;
     const most = Math.max(0, ...candidates.map(holds));
     candidates = candidates.filter((c) => holds(c) === most);
     const unresolved = (reason: string): Mapping => ({ unresolved: { axis, text, key: null, reason, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
@@ -99,8 +95,9 @@ export class VariationIndex {
 
   /**
    * For a prompt with no manifest (a plain A1111 folder): each comma-separated part that is
-   * exactly a value text of one variations file. The axis is named after that file, since
-   * the placeholder's name was never written down.
+   * exactly a value text of one variations file. The axis is the placeholder the user's
+   * templates import that file as, the name generated images use; the file's name when no
+   * template imports it.
    */
   findInPrompt(prompt: string): Mapping[] {
     const found = new Map<string, Mapping>();
@@ -109,7 +106,7 @@ export class VariationIndex {
       const files = new Set(candidates.map((c) => c.name));
       const keys = new Set(candidates.map((c) => c.key));
       if (files.size === 1 || (files.size > 1 && keys.size === 1)) {
-        const axis = basename(candidates[0]!.name).replace(/\.yaml$/, '');
+        const axis = this.placeholders.get(candidates[0]!.path) ?? basename(candidates[0]!.name).replace(/\.yaml$/, '');
         found.set(axis, { axis, mapped: mappedOf(candidates[0]!) });
       } else if (files.size > 1) {
         found.set(`?${part}`, { unresolved: { axis: '', text: part, key: null, reason: `the text is a value of ${keys.size} keys`, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });

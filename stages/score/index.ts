@@ -63,6 +63,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   // Two batches in flight: one decodes on the workers while the other runs the model.
   concurrency: () => 2,
 
+  resourceLabels: { model: 'the CLIP model (score.model)', fallback_model: 'the fallback CLIP model' },
   async resources(ctx) {
     const { scorerResources } = await import('./scorer.js');
     return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
@@ -78,7 +79,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   },
 
   async mapBatch(items, ctx, scorer) {
-    const imported = await importedSources(ctx.inputs);
+    const imported = await importedSources(ctx.inputs, ctx.projectDir);
     const asScoreItem = (item: ScoreStageItem): ScoreItem => ({
       ...item,
       source: imported.get(item.image_id) ?? ctx.store.pathOf(item.image_id, 'png'),
@@ -136,11 +137,12 @@ function splitByItem(items: ScoreStageItem[], measured: MeasuredImages): ItemRes
  * scores when its folder is moved.
  */
 const importedByInputs = new WeakMap<object, Promise<Map<string, string>>>();
-function importedSources(inputs: Record<string, InputArtifact>): Promise<Map<string, string>> {
+function importedSources(inputs: Record<string, InputArtifact>, projectDir: string): Promise<Map<string, string>> {
   let found = importedByInputs.get(inputs);
   if (!found) {
+    // Stored relative to the project where ingest could (a moved project still finds them).
     found = requireTable(inputs, 'images').rows<ImageRow & { origin?: string }>()
-      .then((rows) => new Map(rows.filter((r) => r.origin === 'imported').map((r) => [r.image_id, r.path])));
+      .then((rows) => new Map(rows.filter((r) => r.origin === 'imported').map((r) => [r.image_id, resolve(projectDir, r.path)])));
     importedByInputs.set(inputs, found);
   }
   return found;

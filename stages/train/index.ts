@@ -95,7 +95,7 @@ async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[
     });
     saved.push({ name: fileName, file, epoch, steps: stepsThen });
   }
-  ctx.progress(steps, steps);
+  ctx.progress(steps, steps, 'steps');
   return saved;
 }
 
@@ -145,7 +145,7 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
     timeoutMs: t.timeout_s * 1000,
     signal: ctx.signal,
     onProgress(p: TrainProgress) {
-      if (p.total) ctx.progress(p.step, p.total);
+      if (p.total) ctx.progress(p.step, p.total, 'steps');
       if (p.epoch !== null && p.epoch !== lastEpoch) {
         lastEpoch = p.epoch;
         ctx.log(`epoch ${p.epoch}/${p.epochs ?? '?'}${p.loss !== null ? `, avr_loss ${p.loss}` : ''}`);
@@ -189,6 +189,7 @@ export default defineStage<Params>({
     lora: { kind: 'path' },
     lora_info: { kind: 'table', schema: loraInfoRow },
   },
+  resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)' },
   async resources(ctx): Promise<Record<string, string>> {
     const t = ctx.params.train;
     if (t.trainer === 'simulated') return { trainer: 'simulated' };

@@ -28,7 +28,7 @@ async function context() {
   const dataDir = join(projectDir, 'data');
   const ctx = {
     projectDir, dataDir, params: {}, sql,
-    tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, stages: [] }),
+    tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, durationMs: 0, stages: [] }),
     stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t),
   } as unknown as CommandContext;
   return { ctx, out, dataDir, sql: sql as unknown as StageContext['sql'] };

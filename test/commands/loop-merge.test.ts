@@ -48,7 +48,7 @@ async function mergeContext(params: Record<string, unknown>) {
       await writeSimulatedLora(path, { name, subsets: [{ dir: '2_x', repeats: 2, images: ['a.png'], tags: { x: 1 } }], datasetHash: `ab${n}`, dim: 4, alpha: 2, learningRate: 1e-4, steps: 2, epochs: 1, baseModel: 'base', resolution: 512 });
       await sql(`CREATE OR REPLACE TABLE lora_info AS SELECT ${sqlLiteral(name)} AS name, 'h${n}' AS hash, ${sqlLiteral(path)} AS path`);
       await sql(`CREATE OR REPLACE TABLE benchmark_summary AS SELECT ${sqlLiteral(name)} AS lora, 0.5 AS weight, 0.5 AS baseline_adherence, 0.6 AS candidate_adherence, 'promote' AS verdict, 'won' AS reason`);
-      return { ok: true, exitCode: 0, stages: [] };
+      return { ok: true, exitCode: 0, durationMs: 0, stages: [] };
     },
     stdout: (t) => out.push(t), stderr: (t) => out.push(t),
   };

@@ -51,11 +51,11 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
       rendered.push(withPromoted(generateParams.parse(ctx.params.generate), await readPromoted(sql)).loras);
       if (options.targets?.includes('score')) {
         await sql("CREATE OR REPLACE TABLE scores AS SELECT * FROM (VALUES ('Hair', 'red', true), ('Hair', 'red', false), ('Eyes', 'blue', false), ('Eyes', 'blue', true), ('Eyes', 'green', false)) t(axis, value, matched)");
-        return { ok: true, exitCode: 0, stages: [] };
+        return { ok: true, exitCode: 0, durationMs: 0, stages: [] };
       }
       const step = script[n++]!;
       if ('crash' in step) throw new Error(step.crash);
-      if ('fail' in step) return { ok: false, exitCode: step.fail, stages: [{ name: 'train', status: 'failed' }] };
+      if ('fail' in step) return { ok: false, exitCode: step.fail, durationMs: 0, stages: [{ name: 'train', status: 'failed' }] };
       const name = `sdloop-r${n}`;
       mkdirSync(join(dir, 'data', 'objects'), { recursive: true });
       const saved = [name, ...(step.pick ? [`${name}-${String(step.pick.epoch).padStart(6, '0')}`] : [])].map((file) => {
@@ -66,7 +66,7 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
       await sql(`CREATE OR REPLACE TABLE lora_info AS ${saved.join(' UNION ALL ')}`);
       const chosen = step.pick ? `${name}-${String(step.pick.epoch).padStart(6, '0')}` : name;
       await sql(`CREATE OR REPLACE TABLE benchmark_summary AS SELECT ${sqlLiteral(chosen)} AS lora, ${step.pick?.weight ?? 0.7} AS weight, ${step.before} AS baseline_adherence, ${step.after} AS candidate_adherence, ${sqlLiteral(step.verdict)} AS verdict, 'why ${n}' AS reason`);
-      return { ok: true, exitCode: 0, stages: [] };
+      return { ok: true, exitCode: 0, durationMs: 0, stages: [] };
     },
     stdout: (t) => out.push(t),
     stderr: (t) => out.push(t),
@@ -136,6 +136,24 @@ describe('loop rounds', () => {
     expect(await runRounds(f.ctx, { ...options, rounds: 20, untilNoGain: true })).toBe(0);
     expect(f.runs).toHaveLength(2);
     expect(f.out.at(-1)).toBe('stopping: round 2 brought no gain\n');
+  });
+
+  it('--json prints the rounds in one envelope; the rounds\' own lines go to stderr', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.6 }]);
+    const json: string[] = [];
+    expect(await invokeCommand(loop, ['--rounds', '2', '--json'], { ...f.ctx, stdout: (t) => json.push(t) })).toBe(0);
+    const parsed = JSON.parse(json.join('')) as { command: string; ok: boolean; exit_code: number; rounds: { round: number; lora: string; verdict: string }[] };
+    expect(parsed).toMatchObject({ command: 'loop', ok: true, exit_code: 0 });
+    expect(parsed.rounds.map((r) => [r.round, r.lora, r.verdict])).toEqual([[1, 'sdloop-r1', 'promote'], [2, 'sdloop-r2', 'reject']]);
+    expect(f.out.join('')).toMatch(/^round 1: starting/m);
+  });
+
+  it('a round whose run only had items fail is judged; one whose stage failed is not', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }]);
+    const run = f.ctx.run;
+    const itemsFailed = { ...f.ctx, run: async (o: RunOptions) => ({ ...(await run(o)), ok: false, exitCode: 1, stages: [{ name: 'generate', status: 'ran' as const, items: { done: 5, failed: 1, reused: 0 } }] }) };
+    expect(await runRounds(itemsFailed, { ...options, rounds: 1 })).toBe(0);
+    expect((await loopRounds(f.ctx.sql))[0]).toMatchObject({ verdict: 'promote' });
   });
 
   it('records a failed round with its exit code and stops', async () => {

@@ -41,7 +41,7 @@ describe('pipeline plan', () => {
     expect(out.join('')).toContain('Location=Beach');
     const csv = context(example);
     await invokeCommand(command('plan'), [join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'csv', '--count', '1'], csv.ctx);
-    expect(csv.out.join('').split('\r\n')[0]).toMatch(/^prompt_id,source,session/);
+    expect(csv.out.join('').split('\n')[0]).toMatch(/^prompt_id,source,session/);
     await expect(invokeCommand(command('plan'), [join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'xml'], ctx)).rejects.toThrow(/option '--format <format>' argument 'xml' is invalid. Allowed choices are table, csv, json/);
   });
 });

@@ -67,6 +67,9 @@ it('stops at the batches in flight on SIGINT, exits 130, and the rerun resumes',
   const interrupted = await exit;
   expect(interrupted.code).toBe(130);
   expect(interrupted.stderr).toContain('interrupt: finishing the batches in flight');
+  // One prefix per message, and the summary says how the run ended.
+  expect(interrupted.stderr).toMatch(/^upper: interrupted; finished batches are kept$/m);
+  expect(interrupted.stderr.trimEnd().split('\n').at(-1)).toMatch(/^interrupted after \d+\.\d s: /);
   expect(project.exists('data/.sdloop/run.lock')).toBe(false);
   const committed = 2 * partsWritten(project);
   const resumed = await project.pipeline(['run', ...batchOfTwo]);

@@ -192,3 +192,43 @@ export async function buildHistory(base = mkdtempSync(join(tmpdir(), 'sdloop-his
   await brokenManifestSession(root, await plainFolder(root));
   return { root, variations };
 }
+
+/** A picture with texture and light: a gradient under per-pixel noise, each channel 60 to 220. */
+export async function texturedPng(width: number, height: number, seed: number): Promise<Buffer> {
+  const raw = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const noise = ((i + seed * 7919) * 2654435761) >>> 27;
+      raw[i] = 60 + ((x * 160) / width + noise) % 160;
+      raw[i + 1] = 60 + ((y * 160) / height + noise * 2) % 160;
+      raw[i + 2] = 60 + ((seed * 40 + noise * 3) % 160);
+    }
+  }
+  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+export interface AnnotationStyle {
+  position?: 'top-left' | 'top-right' | 'bottom-left' | 'bottom-right';
+  margin?: number;
+  padding?: number;
+  fontSize?: number;
+}
+
+/**
+ * The image after sdgen's annotator: `Key: value` lines in white on a black box at
+ * 180/255 opacity, `margin` from the corner, `padding` around the text (its defaults:
+ * bottom-left, 20, 10, 16), saved back as RGBA with no text chunks, as Pillow saves it.
+ */
+export async function sdgenAnnotated(png: Buffer, lines: string[], style: AnnotationStyle = {}): Promise<Buffer> {
+  const { position = 'bottom-left', margin = 20, padding = 10, fontSize = 16 } = style;
+  const { width, height } = await sharp(png).metadata();
+  const lineHeight = Math.round(fontSize * 1.2);
+  const boxW = Math.round(Math.max(...lines.map((l) => l.length)) * fontSize * 0.6) + 2 * padding;
+  const boxH = lines.length * lineHeight + 2 * padding;
+  const x = position.endsWith('left') ? margin : width - boxW - margin;
+  const y = position.startsWith('top') ? margin : height - boxH - margin;
+  const text = lines.map((l, i) => `<text x="${x + padding}" y="${y + padding + (i + 1) * lineHeight - 4}" font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="white">${l}</text>`).join('');
+  const svg = `<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg"><rect x="${x}" y="${y}" width="${boxW}" height="${boxH}" fill="black" fill-opacity="${180 / 255}"/>${text}</svg>`;
+  return sharp(png).composite([{ input: Buffer.from(svg) }]).ensureAlpha().png().toBuffer();
+}

@@ -43,7 +43,9 @@ describe('ingest', () => {
 
   it('keys every image by the xxh128 content hash generate uses, and points at the file where it is', () => {
     for (const image of images) {
-      expect(image.image_id).toBe(hashBytes(readFileSync(image.path)));
+      // The results folder is the project here: paths are stored relative to it.
+      expect(image.path.startsWith('/')).toBe(false);
+      expect(image.image_id).toBe(hashBytes(readFileSync(join(history.root, image.path))));
       expect(image).toMatchObject({ origin: 'imported', status: 'ok', width: 64, height: 96 });
     }
   });
@@ -105,8 +107,9 @@ describe('ingest.paths', () => {
     const home = process.env.HOME;
     process.env.HOME = join(history.root, '..');
     try {
-      expect(await expandRoots(['~/results'], '/elsewhere')).toEqual([history.root]);
-      expect(await expandRoots([join(history.root, '2025-*')], '/elsewhere')).toEqual([join(history.root, '2025-06-01_080000_oldstyle'), join(history.root, '2025-10-01_120000_legacy')]);
+      expect(await expandRoots(['~/results'], '/elsewhere')).toEqual([{ dir: history.root, relative: false }]);
+      expect((await expandRoots([join(history.root, '2025-*')], '/elsewhere')).map((r) => r.dir)).toEqual([join(history.root, '2025-06-01_080000_oldstyle'), join(history.root, '2025-10-01_120000_legacy')]);
+      expect(await expandRoots(['results'], join(history.root, '..'))).toEqual([{ dir: history.root, relative: true }]);
       await expect(expandRoots(['~/no-such-results'], '/elsewhere')).rejects.toThrow(/ingest path "~\/no-such-results" names no folder/);
       await expect(expandRoots(['~/no-such-results'], '/elsewhere')).rejects.toBeInstanceOf(InputError);
     } finally {

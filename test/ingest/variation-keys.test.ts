@@ -38,6 +38,26 @@ describe('VariationIndex', () => {
     expect('unresolved' in unknown && unknown.unresolved).toMatchObject({ key: null, reason: 'pinned key Striped is in no variations file' });
   });
 
+  it('names a plain folder\'s axes by the placeholder the templates import each file as', () => {
+    const base = mkdtempSync(join(tmpdir(), 'sdloop-axes-'));
+    const files: Record<string, string> = {
+      'variations/hair.yaml': 'Blonde: "blonde hair"\nBlack: "black hair"\n',
+      'variations/fur.yaml': 'Black: "black fur"\nWhite: "white fur"\n',
+      'variations/mood.yaml': 'Gloomy: "gloomy"\n',
+      'prompts/a.prompt.yaml': 'name: a\nprompt: "{HairColor}, {FurColor}"\nimports:\n  HairColor: ../variations/hair.yaml\n  FurColor: [../variations/fur.yaml, "spotted fur"]\n',
+      'prompts/b.prompt.yaml': 'name: b\nprompt: "{Hair}"\nimports:\n  Hair: ../variations/hair.yaml\n',
+      'templates/c.template.yaml': 'name: c\ntemplate: "{prompt}, {HairColor}"\nimports:\n  HairColor: variations/hair.yaml\n',
+    };
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(base, name, '..'), { recursive: true });
+      writeFileSync(join(base, name), text);
+    }
+    const named = new VariationIndex([join(base, 'variations')], base, [join(base, 'prompts'), join(base, 'templates')]);
+    const axes = named.findInPrompt('masterpiece, black hair, white fur, gloomy').map((m) => ('mapped' in m ? [m.axis, m.mapped.key] : null));
+    // hair.yaml is HairColor twice and Hair once; mood.yaml is imported by none, so it keeps its file name.
+    expect(axes).toEqual([['HairColor', 'Black'], ['FurColor', 'White'], ['mood', 'Gloomy']]);
+  });
+
   it('leaves prompt and template files out of the index', () => {
     expect(vars.files.map((f) => f.split('/').at(-1)).sort()).toEqual(['fur.yaml', 'hair.yaml', 'outfit.yaml']);
   });

@@ -12,11 +12,14 @@ let dir: string;
 let url: string;
 let close: () => Promise<void>;
 let sql: <T>(q: string) => Promise<T[]>;
+const zones = { hair: { axis: 'HairColor', box: [0, 0, 1, 0.5] } };
+const settings = ['--set', 'resolve.seeds=4#100', '--set', 'resolve.count=48', '--set', `score.zones=${JSON.stringify(zones)}`, '--set', 'score.cascade_margin=1'];
 
 beforeAll(async () => {
   dir = copyProject();
-  // every prompt at four seeds (100-103), so that images share seeds as in a real same-seed comparison
-  const run = await pipeline(dir, ['run', 'classify', '--set', 'resolve.seeds=4#100', '--set', 'resolve.count=48']);
+  // every prompt at four seeds (100-103), so that images share seeds as in a real same-seed comparison;
+  // a zone for HairColor, tried on every axis it serves, so that some readings come from it
+  const run = await pipeline(dir, ['run', 'classify', 'sessions', ...settings]);
   if (run.code !== 0) throw new Error(run.stderr);
   const files = await fileSql(projectFiles(dir));
   sql = files.sql as typeof sql;
@@ -145,6 +148,52 @@ describe('GET /api/images/{id}', () => {
   });
 });
 
+describe('what each axis was read from', () => {
+  it('names the zone crop of an axis read from one, with its box, and the whole image otherwise', async () => {
+    const read = await sql<{ image_id: string; axis: string; method: string }>(
+      `select image_id, axis, method from scores where method like 'zone:%' or method = 'full' order by method desc, image_id limit 1`);
+    expect(read[0]?.method, 'the zone won no reading: the test project needs one').toBe('zone:hair');
+    const detail = await api(`/api/images/${read[0]!.image_id}`);
+    const methods = await sql<{ axis: string; method: string }>(`select axis, method from scores where image_id = '${read[0]!.image_id}' order by axis`);
+    expect(detail.axes.map((a: any) => [a.axis, a.method])).toEqual(methods.map((m) => [m.axis, m.method]));
+    for (const a of detail.axes) {
+      if (a.method === 'zone:hair') expect(a.zone).toEqual({ kind: 'zone', name: 'hair', box: zones.hair.box });
+      else if (a.method === 'full') expect(a.zone).toEqual({ kind: 'full', name: null, box: [0, 0, 1, 1] });
+    }
+  });
+});
+
+describe('GET /api/images/{id}/grid', () => {
+  it('lays out the values of an axis by the seeds of the session, from what was rendered', async () => {
+    const [item] = (await api('/api/images?session=character&sort=seed&order=desc&limit=1')).items;
+    const grid = await api(`/api/images/${item.image_id}/grid?axis=HairColor`);
+    expect(grid.seeds[0]).toBe(item.seed);
+    const rendered = await sql<{ value: string; seed: number; ids: string[] }>(
+      `select s.value, i.seed, list(distinct s.image_id) as ids from scores s join images i using (image_id) join prompts p on p.prompt_id = i.prompt_id
+       where s.axis = 'HairColor' and p.session = 'character' and i.status <> 'failed' group by all`);
+    const at = new Map(rendered.map((r) => [`${r.value}/${r.seed}`, r.ids]));
+    expect(grid.values).toEqual([...new Set((await sql<{ value: string }>(`select distinct value from scores where axis = 'HairColor' order by 1`)).map((r) => r.value))]);
+    expect(grid.seeds.length).toBe(4);
+    let empty = 0;
+    grid.values.forEach((value: string, r: number) => grid.seeds.forEach((seed: number, c: number) => {
+      const cell = grid.cells[r][c];
+      const there = at.get(`${value}/${seed}`);
+      if (!there) {
+        expect(cell).toBeNull();
+        empty++;
+      } else {
+        expect(there).toContain(cell.image_id);
+        expect(cell.renders).toBe(there.length);
+      }
+    }));
+    const own = grid.values.indexOf(item.axes.find((a: any) => a.axis === 'HairColor').value);
+    expect(grid.cells[own][0].image_id).toBe(item.image_id);
+    expect(empty + rendered.filter((r) => grid.seeds.includes(r.seed)).length).toBe(grid.values.length * grid.seeds.length);
+    expect((await request(`${url}api/images/${item.image_id}/grid?axis=Shoes`)).status).toBe(404);
+    expect((await request(`${url}api/images/${item.image_id}/grid`)).status).toBe(400);
+  });
+});
+
 describe('POST /api/labels', () => {
   it('writes labels where pipeline label does, so pipeline sql and the gallery see them', async () => {
     const [item] = (await api('/api/images?sort=score&limit=1')).items;
@@ -159,6 +208,8 @@ describe('POST /api/labels', () => {
     expect(unlabelled.total).toBe((await api('/api/images?limit=1')).total - 1);
     const rows = await sqlRows(dir, `select image_id, axis, value, reject from labels`);
     expect(rows).toEqual([{ image_id: item.image_id, axis: axis.axis, value: axis.value, reject: false }]);
+    const status = await pipeline(dir, ['status', 'classify', ...settings]);
+    expect(status.stdout).toMatch(/^classify: stale\n {2}- 1 new label since the last run$/m);
   });
 
   it('refuses unknown images, axes and values, and a wrong verdict without the value shown', async () => {
@@ -204,5 +255,26 @@ describe('sessions', () => {
       { session: name, rating: 4, note: '' },
       { session: name, rating: 4, note: 'hands look off' },
     ]);
+  });
+
+  it('gives each session the verdict of the sessions stage, and sorts and filters the list', async () => {
+    const judged = await sqlRows<{ session: string; verdict: string }>(dir, `select session, verdict from sessions order by session`);
+    const all = await api('/api/sessions');
+    expect(all.map((s: any) => [s.session, s.verdict])).toEqual(judged.map((s) => [s.session, s.verdict]));
+    expect(all.every((s: any) => s.status === 'completed')).toBe(true);
+    const byMatch = await api('/api/sessions?sort=mean_match');
+    const means = byMatch.map((s: any) => s.mean_match);
+    expect(means).toEqual([...means].sort((a, b) => b - a));
+    expect((await api('/api/sessions?sort=planned&order=asc')).map((s: any) => s.planned)).toEqual(all.map((s: any) => s.planned).sort((a: number, b: number) => a - b));
+    const name = all[1].session;
+    const patch = (body: unknown) => request(`${url}api/sessions/${encodeURIComponent(name)}`, { method: 'PATCH', body });
+    expect((await patch({ rating: 5, flags: ['favourite', 'test'] })).status).toBe(200);
+    expect((await api('/api/sessions?flag=test')).map((s: any) => s.session)).toEqual([name]);
+    expect((await api('/api/sessions?min_rating=5')).map((s: any) => s.session)).toEqual([name]);
+    expect((await api(`/api/sessions?name=${name.slice(1, 4).toUpperCase()}`)).map((s: any) => s.session)).toContain(name);
+    const review = judged.filter((s) => s.verdict === 'review').map((s) => s.session);
+    expect((await api('/api/sessions?verdict=review')).map((s: any) => s.session)).toEqual(review);
+    expect((await api('/api/sessions?status=aborted'))).toEqual([]);
+    expect((await request(`${url}api/sessions?sort=colour`)).status).toBe(400);
   });
 });

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import type { Catalog } from '../catalog.js';
 import { readPngText } from '../../adapters/png-text.js';
 import type { ImageQuery } from '../../schemas/web.js';
-import { latestFavourites, latestLabels, orderOf, whereOf, type Where } from './filters.js';
+import { currentTags, latestFavourites, latestLabels, orderOf, whereOf, type Where } from './filters.js';
+import { zoneOf } from '../zones.js';
 
 export interface AxisView {
   axis: string;
@@ -16,6 +17,8 @@ export interface AxisView {
   probe_value: string | null;
   p_probe: number | null;
   label: string | null;
+  /** what the score was read from: 'full', 'zone:<name>', 'vqa' or 'blank' */
+  method: string | null;
 }
 
 export interface ImageItem {
@@ -25,8 +28,14 @@ export interface ImageItem {
   seed: number;
   verdict: string | null;
   match_score: number | null;
+  /** the weakest axis's margin */
+  margin: number | null;
+  /** when its session started (YYYY-MM-DD HH:MM:SS), when the folder name says */
+  made_at: string | null;
   favourite: boolean;
+  flagged: boolean;
   rejected: boolean;
+  tags: string[];
   axes: AxisView[];
   thumb_url: string;
   image_url: string;
@@ -38,13 +47,15 @@ function pageSql(where: Where, order: string, extra = ''): string {
     WITH w AS (SELECT w.* FROM web_images w ${and} ORDER BY ${order} LIMIT $limit OFFSET $offset),
     ax AS (
       SELECT a.image_id, list({'axis': a.axis, 'value': a.value, 'p_target': a.p_target, 'margin': a.margin, 'top_value': a.top_value,
-                               'probe_value': a.probe_value, 'p_probe': a.p_probe, 'label': l.value} ORDER BY a.axis) AS axes
+                               'probe_value': a.probe_value, 'p_probe': a.p_probe, 'label': l.value, 'method': a.method} ORDER BY a.axis) AS axes
       FROM web_axes a LEFT JOIN (${latestLabels}) l USING (image_id, axis)
-      WHERE a.image_id IN (SELECT image_id FROM w) GROUP BY a.image_id)
-    SELECT w.image_id, w.session, w.prompt, w.seed, w.verdict, w.match_score, coalesce(ax.axes, []) AS axes,
+      WHERE a.image_id IN (SELECT image_id FROM w) GROUP BY a.image_id),
+    tg AS (SELECT image_id, list(tag ORDER BY tag) AS tags FROM (${currentTags}) WHERE image_id IN (SELECT image_id FROM w) GROUP BY image_id)
+    SELECT w.image_id, w.session, w.prompt, w.seed, w.verdict, w.match_score, coalesce(ax.axes, []) AS axes, coalesce(tg.tags, []) AS tags,
       coalesce(f.favourite, false) AS favourite, w.image_id IN (SELECT image_id FROM labels WHERE reject) AS rejected,
-      w.negative_prompt, w.source, w.width, w.height, w.model_name, w.loras, w.filename, w.status, w.path
-    FROM w LEFT JOIN ax USING (image_id) LEFT JOIN (${latestFavourites}) f USING (image_id)
+      w.negative_prompt, w.source, w.width, w.height, w.model_name, w.loras, w.filename, w.status, w.path, w.theme, w.margin, w.flagged,
+      strftime(w.made_at, '%Y-%m-%d %H:%M:%S') AS made_at
+    FROM w LEFT JOIN ax USING (image_id) LEFT JOIN tg USING (image_id) LEFT JOIN (${latestFavourites}) f USING (image_id)
     ORDER BY ${order}`;
 }
 
@@ -59,8 +70,12 @@ function toItem(row: Record<string, unknown>): ImageItem {
     seed: Number(row.seed),
     verdict: (row.verdict as string | null) ?? null,
     match_score: row.match_score === null ? null : Number(row.match_score),
+    margin: row.margin === null ? null : Number(row.margin),
+    made_at: (row.made_at as string | null) ?? null,
     favourite: Boolean(row.favourite),
     rejected: Boolean(row.rejected),
+    flagged: Boolean(row.flagged),
+    tags: row.tags as string[],
     axes: row.axes as AxisView[],
     ...urls(id),
   };
@@ -97,7 +112,7 @@ async function pngInfo(path: string): Promise<Record<string, string>> {
 /** Other renders of the same seed (another prompt, LoRA or model): the comparison that isolates what changed. */
 async function sameSeed(catalog: Catalog, id: string, seed: number) {
   const rows = await catalog.sql<{ image_id: string; session: string; prompt: string; verdict: string | null }>(
-    `SELECT image_id, session, prompt, verdict FROM web_images WHERE seed = $seed AND image_id <> $id ORDER BY made_order LIMIT 12`,
+    `SELECT image_id, session, prompt, verdict FROM web_images WHERE seed = $seed AND image_id <> $id ORDER BY session_dir, filename, image_id LIMIT 12`,
     { seed, id },
   );
   return rows.map((r) => ({ ...r, ...urls(r.image_id) }));
@@ -111,10 +126,12 @@ export async function imageDetail(catalog: Catalog, q: ImageQuery, id: string) {
     'SELECT axis, value, reject, created_at FROM labels WHERE image_id = $id ORDER BY created_at',
     { id },
   );
-  const { negative_prompt, source, width, height, model_name, loras, filename, status } = row;
+  const { negative_prompt, source, width, height, model_name, loras, filename, status, theme } = row;
+  const item = toItem(row);
   return {
-    ...toItem(row),
-    negative_prompt, source, width, height, model_name, loras, filename, status,
+    ...item,
+    axes: item.axes.map((a) => ({ ...a, zone: zoneOf(a.method, catalog.zones) })),
+    negative_prompt, source, width, height, model_name, loras, filename, status, theme,
     png_info: await pngInfo(catalog.fileOf(String(row.path))),
     labels: history,
     neighbours: await neighbours(catalog, q, id),
@@ -134,6 +151,14 @@ export async function facets(catalog: Catalog) {
        (SELECT axis, value, count(*)::INTEGER AS n FROM web_axes GROUP BY ALL) GROUP BY axis ORDER BY axis`,
   );
   const sessions = await catalog.sql<{ session: string; n: number }>('SELECT session, count(*)::INTEGER AS n FROM web_images GROUP BY 1 ORDER BY 1');
-  const verdicts = await catalog.sql<{ verdict: string; n: number }>('SELECT verdict, count(*)::INTEGER AS n FROM web_images WHERE verdict IS NOT NULL GROUP BY 1 ORDER BY 1');
-  return { axes, sessions, verdicts };
+  const counted = (column: string, from = 'web_images') => catalog.sql<{ value: string; n: number }>(
+    `SELECT ${column} AS value, count(*)::INTEGER AS n FROM ${from} WHERE ${column} IS NOT NULL GROUP BY 1 ORDER BY 1`);
+  const verdicts = (await counted('verdict')).map(({ value, n }) => ({ verdict: value, n }));
+  const models = await counted('model_name');
+  const themes = await counted('theme');
+  const loras = await counted('lora', '(SELECT unnest(lora_names) AS lora FROM web_images)');
+  const tags = await counted('tag', `(${currentTags})`);
+  const [days] = await catalog.sql<{ first: string | null; last: string | null }>(
+    `SELECT strftime(min(made_at), '%Y-%m-%d') AS first, strftime(max(made_at), '%Y-%m-%d') AS last FROM web_images`);
+  return { axes, sessions, verdicts, models, themes, loras, tags, days };
 }

@@ -1,10 +1,10 @@
-// The review app's writes: labels (into the very journal `pipeline label` appends to and
-// classify trains from), favourites and session notes. Each is checked against the
+// The review app's writes about images: labels (into the very journal `pipeline label`
+// appends to and classify trains from), favourites and tags. Each is checked against the
 // tables first, so a typo never reaches training.
 import { openJournal } from '../../src/journal.js';
 import { labelsJournal } from '../../stages/classify/human-labels.js';
-import { favouriteRow, sessionNoteRow, type LabelRow, type SessionNoteRow } from '../../schemas/tables.js';
-import type { LabelRequest } from '../../schemas/web.js';
+import { favouriteRow, type LabelRow } from '../../schemas/tables.js';
+import { tagRow, type LabelRequest, type TagRow } from '../../schemas/web.js';
 import type { Catalog } from '../catalog.js';
 
 /** A request the tables contradict (unknown image, axis or value): the API answers 404 or 400. */
@@ -42,48 +42,24 @@ export async function recordLabel(catalog: Catalog, dataDir: string, request: La
   return row;
 }
 
-export async function recordFavourite(catalog: Catalog, dataDir: string, imageId: string, favourite: boolean, now = new Date()) {
+async function knownImage(catalog: Catalog, imageId: string): Promise<void> {
   const [image] = await catalog.sql('SELECT image_id FROM web_images WHERE image_id = $id', { id: imageId });
   if (!image) throw new ReviewError(404, `no image ${imageId}`);
+}
+
+export async function recordFavourite(catalog: Catalog, dataDir: string, imageId: string, favourite: boolean, now = new Date()) {
+  await knownImage(catalog, imageId);
   const row = { image_id: imageId, favourite, created_at: now.toISOString() };
   await openJournal(dataDir, 'favourites', favouriteRow).append([row]);
   return row;
 }
 
-const notesJournal = (dataDir: string) => openJournal(dataDir, 'session_notes', sessionNoteRow);
+/** Journal `tags`, beside labels in data/journals/: free-text tags people put on images. */
+export const tagsJournal = (dataDir: string) => openJournal(dataDir, 'tags', tagRow);
 
-async function latestNotes(dataDir: string): Promise<Map<string, SessionNoteRow>> {
-  return new Map((await notesJournal(dataDir).read()).map((row) => [row.session, row]));
-}
-
-export async function listSessions(catalog: Catalog, dataDir: string) {
-  const rows = await catalog.sql<{ session: string }>(
-    `SELECT p.session, count(*)::INTEGER AS planned,
-       count(*) FILTER (WHERE i.status = 'ok')::INTEGER AS made,
-       count(*) FILTER (WHERE i.status = 'failed')::INTEGER AS failed,
-       count(*) FILTER (WHERE i.status = 'blank')::INTEGER AS blank,
-       (SELECT avg(w.match_score) FROM web_images w WHERE w.session = p.session) AS mean_match
-     FROM prompts p LEFT JOIN images i USING (prompt_id) GROUP BY p.session ORDER BY p.session`,
-  );
-  const notes = await latestNotes(dataDir);
-  return rows.map((row) => {
-    const note = notes.get(row.session);
-    return { ...row, rating: note?.rating ?? null, flags: note?.flags ?? [], note: note?.note ?? '' };
-  });
-}
-
-/** A change to a session's review record: the fields given replace the latest ones, and the whole record is appended. */
-export async function patchSession(catalog: Catalog, dataDir: string, session: string, patch: Partial<Pick<SessionNoteRow, 'rating' | 'flags' | 'note'>>, now = new Date()) {
-  const [known] = await catalog.sql('SELECT session FROM prompts WHERE session = $session LIMIT 1', { session });
-  if (!known) throw new ReviewError(404, `no session '${session}'`);
-  const before = (await latestNotes(dataDir)).get(session) ?? { rating: null, flags: [], note: '' };
-  const row: SessionNoteRow = {
-    session,
-    rating: patch.rating === undefined ? before.rating : patch.rating,
-    flags: patch.flags ?? before.flags,
-    note: patch.note ?? before.note,
-    created_at: now.toISOString(),
-  };
-  await notesJournal(dataDir).append([row]);
+export async function recordTag(catalog: Catalog, dataDir: string, request: { image_id: string; tag: string; on: boolean }, now = new Date()): Promise<TagRow> {
+  await knownImage(catalog, request.image_id);
+  const row = { image_id: request.image_id, tag: request.tag, on: request.on, created_at: now.toISOString() };
+  await tagsJournal(dataDir).append([row]);
   return row;
 }

@@ -2,7 +2,7 @@
 // change goes into the URL first and the page is drawn from the URL.
 import { element, fixed, galleryQuery, get, navigate } from './api.js';
 
-const SORTS = [['date', 'date made'], ['score', 'match score'], ['seed', 'seed'], ['uncertain', 'least certain first']];
+const SORTS = [['date', 'date made'], ['score', 'match score'], ['margin', 'margin (weakest axis)'], ['seed', 'seed'], ['uncertain', 'least certain first']];
 const PAGE = 60;
 
 function changeQuery(edit) {
@@ -58,12 +58,31 @@ function sortControls(params) {
       [['', 'default order'], ['desc', 'descending'], ['asc', 'ascending']].map(([value, text]) => element('option', { value, selected: (params.get('order') ?? '') === value }, text))));
 }
 
-function scoreControls(params) {
+function rangeControls(params, legend, low, high, attributes) {
   const input = (name, placeholder) => element('input', {
-    type: 'number', min: 0, max: 1, step: 0.05, id: name, placeholder, value: params.get(name) ?? undefined,
+    ...attributes, id: name, placeholder, value: params.get(name) ?? undefined,
     onchange: (e) => setOrDelete(name, e.target.value),
   });
-  return element('fieldset', {}, element('legend', {}, 'Match score'), element('div', { class: 'range' }, input('min_score', 'min'), '–', input('max_score', 'max')));
+  return element('fieldset', {}, element('legend', {}, legend), element('div', { class: 'range' }, input(low, 'min'), '–', input(high, 'max')));
+}
+
+const scoreControls = (params) => rangeControls(params, 'Match score', 'min_score', 'max_score', { type: 'number', min: 0, max: 1, step: 0.05 });
+const marginControls = (params) => rangeControls(params, 'Margin (weakest axis)', 'min_margin', 'max_margin', { type: 'number', min: -1, max: 1, step: 0.05 });
+
+function dateControls(params, days) {
+  const input = (name, label) => element('label', { class: 'date' }, element('span', {}, label), element('input', {
+    type: 'date', id: name, value: params.get(name) ?? undefined, min: days?.first ?? undefined, max: days?.last ?? undefined,
+    onchange: (e) => setOrDelete(name, e.target.value),
+  }));
+  return element('fieldset', {}, element('legend', {}, 'Date made'), input('from', 'from'), input('to', 'to'));
+}
+
+/** A facet people pick several values of (ORed): models, LoRAs, themes, tags. Hidden when there is nothing to pick. */
+function listFacet(params, legend, name, values) {
+  if (!values?.length) return null;
+  const chosen = new Set(params.getAll(name));
+  return element('fieldset', {}, element('legend', {}, legend),
+    values.map((v) => checkbox(v.value, chosen.has(v.value), (on) => toggleList(name, v.value, on), v.n, `${name}:${v.value}`)));
 }
 
 function reviewControls(params) {
@@ -71,7 +90,9 @@ function reviewControls(params) {
   return element('fieldset', {}, element('legend', {}, 'Review'),
     element('select', { id: 'labelled', onchange: (e) => setOrDelete('labelled', e.target.value) },
       [['', 'labelled or not'], ['false', 'unlabelled'], ['true', 'labelled']].map(([value, text]) => element('option', { value, selected: labelled === value }, text))),
-    checkbox('favourites only', params.get('favourite') === 'true', (on) => setOrDelete('favourite', on ? 'true' : ''), undefined, 'favourite'));
+    checkbox('favourites only', params.get('favourite') === 'true', (on) => setOrDelete('favourite', on ? 'true' : ''), undefined, 'favourite'),
+    element('select', { id: 'flagged', onchange: (e) => setOrDelete('flagged', e.target.value) },
+      [['', 'flagged or not'], ['true', 'flagged by the quality checks'], ['false', 'not flagged']].map(([value, text]) => element('option', { value, selected: (params.get('flagged') ?? '') === value }, text))));
 }
 
 export function renderFilters(container, facets) {
@@ -79,19 +100,26 @@ export function renderFilters(container, facets) {
   const pairs = chosenPairs(params);
   const verdicts = new Set(params.getAll('verdict'));
   const sessions = new Set(params.getAll('session'));
-  container.replaceChildren(
+  const controls = [
     sortControls(params),
     element('fieldset', {}, element('legend', {}, 'Verdict'),
       facets.verdicts.map((v) => checkbox(v.verdict, verdicts.has(v.verdict), (on) => toggleList('verdict', v.verdict, on), v.n, `verdict:${v.verdict}`))),
     scoreControls(params),
+    marginControls(params),
     reviewControls(params),
+    listFacet(params, 'Tags', 'tag', facets.tags),
+    dateControls(params, facets.days),
+    listFacet(params, 'Model', 'model', facets.models),
+    listFacet(params, 'LoRA', 'lora', facets.loras),
+    listFacet(params, 'Theme', 'theme', facets.themes),
     element('fieldset', {}, element('legend', {}, 'Session'),
       facets.sessions.map((s) => checkbox(s.session, sessions.has(s.session), (on) => toggleList('session', s.session, on), s.n, `session:${s.session}`))),
     ...facets.axes.map((a) => element('details', { class: 'axis', open: a.values.some((v) => pairs.has(`${a.axis}\u0000${v.value}`)) },
       element('summary', {}, a.axis),
       a.values.map((v) => checkbox(v.value, pairs.has(`${a.axis}\u0000${v.value}`), (on) => togglePair(a.axis, v.value, on), v.n, `${a.axis}=${v.value}`)))),
     element('button', { type: 'button', class: 'link', onclick: () => navigate(new URLSearchParams()) }, 'clear all filters'),
-  );
+  ];
+  container.replaceChildren(...controls.filter(Boolean));
 }
 
 function card(item, params) {
@@ -103,10 +131,12 @@ function card(item, params) {
   element('img', { src: item.thumb_url, alt: item.prompt, loading: 'lazy', width: 160, height: 160 }),
   element('div', { class: 'meta' },
     element('span', { class: 'badge' }, item.verdict ?? '?'),
-    element('span', {}, fixed(item.match_score)),
+    element('span', { title: 'match score' }, fixed(item.match_score)),
+    params.get('sort') === 'margin' ? element('span', { class: 'margin', title: 'margin of the weakest axis' }, `m ${fixed(item.margin)}`) : null,
     item.favourite ? element('span', { class: 'fav', title: 'favourite' }, '★') : null,
     labelled ? element('span', { class: 'labelled', title: 'labelled by a person' }, '✓') : null),
-  element('div', { class: 'session' }, item.session));
+  element('div', { class: 'session' }, item.session),
+  item.tags.length ? element('div', { class: 'tags' }, item.tags.map((t) => element('span', { class: 'tag' }, t))) : null);
 }
 
 function pager(container, total, offset, limit) {

@@ -1,6 +1,9 @@
 // One image: the picture, its prompt and PNG info, each axis with what the models said
 // and the person's label; prev/next walk the gallery's filtered set. Keyboard first.
 import { element, fixed, galleryQuery, get, navigate, percent, post, say } from './api.js';
+import { sameSeedStrip, valueSeedGrid } from './compare.js';
+import { focusTagInput, tagEditor } from './tags.js';
+import { zoneCrop, zoneName, zoneOutline } from './zone.js';
 
 const view = { detail: null, axis: 0, picking: false, values: new Map(), readOnly: false };
 
@@ -22,6 +25,7 @@ function axisRow(a, i) {
   element('th', {}, a.axis), element('td', {}, a.value), element('td', { class: 'num' }, percent(a.p_target)),
   element('td', { class: 'num' }, fixed(a.margin)), element('td', {}, a.top_value),
   element('td', {}, a.probe_value ?? '–'), element('td', { class: 'num' }, percent(a.p_probe)),
+  element('td', { class: 'zone', 'data-zone': a.zone?.name ?? a.zone?.kind }, zoneCrop(view.detail, a.zone), element('small', {}, zoneName(a.zone))),
   element('td', { class: 'label' }, verdict));
 }
 
@@ -45,19 +49,14 @@ function infoList(detail) {
       png.map(([k, v]) => element('pre', {}, `${k}: ${v}`))))] : null);
 }
 
-function sameSeedStrip(detail) {
-  if (!detail.same_seed?.length) return null;
-  return element('div', { class: 'same-seed' }, element('h3', {}, `Same seed (${detail.seed})`),
-    element('div', { class: 'strip' }, detail.same_seed.map((s) => element('a', { href: '#', class: `verdict-${s.verdict}`, title: s.prompt, 'data-id': s.image_id, onclick: (e) => { e.preventDefault(); openImage(s.image_id); } },
-      element('img', { src: s.thumb_url, alt: s.prompt, width: 96, height: 96 }), element('span', { class: 'badge' }, s.verdict ?? '?')))));
-}
-
 function draw() {
   const d = view.detail;
   const root = document.getElementById('viewer');
   const n = d.neighbours;
+  const selected = d.axes[view.axis];
   root.replaceChildren(
-    element('div', { class: 'picture' }, element('img', { src: d.image_url, alt: d.prompt, id: 'full-image' })),
+    element('div', { class: 'picture' }, element('span', { class: 'frame' },
+      element('img', { src: d.image_url, alt: d.prompt, id: 'full-image' }), zoneOutline(selected?.zone))),
     element('div', { class: 'panel' },
       element('div', { class: 'nav' },
         element('button', { type: 'button', id: 'back', onclick: back }, '← gallery'),
@@ -66,13 +65,24 @@ function draw() {
         element('button', { type: 'button', id: 'next-image', disabled: !n?.next, onclick: () => openImage(n.next) }, 'next ›')),
       element('h2', {}, element('span', { class: `badge verdict-${d.verdict}` }, d.verdict ?? '?'), ` match ${fixed(d.match_score)}`,
         d.favourite ? element('span', { class: 'fav' }, ' ★') : null, d.rejected ? element('span', { class: 'rejected-tag' }, ' rejected') : null),
-      element('table', { class: 'axes' },
-        element('thead', {}, element('tr', {}, ['axis', 'asked', 'p_target', 'margin', 'zero-shot says', 'probe says', 'probe p(asked)', 'your label'].map((h) => element('th', {}, h)))),
-        element('tbody', {}, d.axes.map(axisRow))),
+      element('div', { class: 'table-scroll' }, element('table', { class: 'axes' },
+        element('thead', {}, element('tr', {}, ['axis', 'asked', 'p_target', 'margin', 'zero-shot says', 'probe says', 'probe p(asked)', 'read from', 'your label'].map((h) => element('th', {}, h)))),
+        element('tbody', {}, d.axes.map(axisRow)))),
       view.picking ? picker() : null,
-      view.readOnly ? element('p', { class: 'hint' }, 'read-only: labels are off') : element('p', { class: 'hint' }, element('kbd', {}, 'o'), ' ok ', element('kbd', {}, 'w'), ' wrong ', element('kbd', {}, 'a'), ' all ok ', element('kbd', {}, 'x'), ' reject ', element('kbd', {}, 'f'), ' favourite ', element('kbd', {}, '?'), ' help'),
+      view.readOnly ? element('p', { class: 'hint' }, 'read-only: labels are off') : element('p', { class: 'hint' }, element('kbd', {}, 'o'), ' ok ', element('kbd', {}, 'w'), ' wrong ', element('kbd', {}, 'a'), ' all ok ', element('kbd', {}, 'x'), ' reject ', element('kbd', {}, 'f'), ' favourite ', element('kbd', {}, 't'), ' tag ', element('kbd', {}, '?'), ' help'),
+      tagEditor(d, { readOnly: view.readOnly, reload: () => load(d.image_id) }),
       infoList(d),
-      sameSeedStrip(d)));
+      sameSeedStrip(d, openImage),
+      element('div', { id: 'grid-slot' }, gridFor(d, selected))));
+}
+
+/** The grid of the selected axis; when it arrives only its slot is redrawn, so typing in the tag box goes on. */
+function gridFor(d, selected) {
+  if (!selected) return null;
+  const redraw = () => {
+    if (view.detail === d && d.axes[view.axis] === selected) document.getElementById('grid-slot')?.replaceChildren(gridFor(d, selected));
+  };
+  return valueSeedGrid(d, selected, openImage, redraw);
 }
 
 async function load(id) {
@@ -139,6 +149,7 @@ export function viewerKey(event) {
     a: () => !view.readOnly && allOk(),
     x: () => label({ verdict: 'reject' }),
     f: () => toggleFavourite(),
+    t: () => focusTagInput(),
     Escape: back,
   };
   const action = keys[event.key];
