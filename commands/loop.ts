@@ -2,7 +2,8 @@
 // promoted LoRA in the generator's prompts; train makes a candidate from the images that
 // came out best, benchmark compares it against the promoted set on fixed seeds, and the
 // candidate is promoted (copied to data/models/lora, used by every later round) only when
-// it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
+// it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`;
+// between rounds, and while a schedule waits, the loop holds neither lock nor database.
 import { copyFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defineCommand, examples, integerAtLeast, type CommandContext } from '../src/command.js';
@@ -16,6 +17,7 @@ import { loopSettings } from './loop-settings.js';
 import { mergeSetup, mergeWinner } from './loop-merge.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
+import { describeScheduledTime } from './schedule-time.js';
 
 export interface LoopOptions {
   rounds: number;
@@ -114,7 +116,7 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
 /** Rounds one after another; stops at a failure, and at a rejection with --until-no-gain. Each round finished goes to `rounds`. */
 export async function runRounds(ctx: CommandContext, options: LoopOptions, rounds: LoopRound[] = []): Promise<number> {
   for (let i = 0; i < options.rounds; i++) {
-    const { exitCode, round } = await runRound(ctx, options);
+    const { exitCode, round } = await runRound(ctx, options).finally(() => ctx.release?.());
     rounds.push(round);
     if (exitCode !== 0) return exitCode;
     if (options.untilNoGain && round.verdict !== 'promote') {
@@ -135,7 +137,7 @@ export async function runOnSchedule(ctx: CommandContext, pattern: string, option
       ctx.stderr(`scheduled round failed: ${error.message}\n`);
       return 1;
     });
-    ctx.stdout(`next round at ${job.nextRun()?.toISOString() ?? 'never'}\n`);
+    ctx.stdout(`next round at ${describeScheduledTime(job.nextRun())}\n`);
   };
   let job: InstanceType<typeof Cron>;
   try {
@@ -147,7 +149,7 @@ export async function runOnSchedule(ctx: CommandContext, pattern: string, option
   } catch (error) {
     throw new InputError(`expected a cron pattern such as "0 2 * * *": ${(error as Error).message}`, { field: '--schedule' });
   }
-  ctx.stdout(`loop scheduled "${pattern}"; first round at ${job.nextRun()?.toISOString() ?? 'never'} (Ctrl-C to stop)\n`);
+  ctx.stdout(`loop scheduled "${pattern}"; first round at ${describeScheduledTime(job.nextRun())} (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
   job.stop();
   await inFlight;

@@ -40,7 +40,8 @@ export default defineCommand<PruneOptions>({
       return 0;
     }
     if (options.where === undefined) throw new InputError('expected --where "<SQL predicate>" (e.g. "quality.blurred") or --restore', { field: '--where' });
-    const candidates = await planPrune(pruneCtx, options.where);
+    // The predicate is SQL a person wrote: it is picked in the sandbox, which cannot read other files or write.
+    const candidates = await planPrune({ ...pruneCtx, sql: ctx.query ?? ctx.sql }, options.where);
     const plural = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
     const kept = candidates.filter((c) => c.imported).length;
     const keptNote = kept ? `; ${plural(kept)} imported: your files stay where they are, left out of the tables (run \`pipeline run\`)` : '';

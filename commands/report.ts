@@ -65,6 +65,8 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export default defineCommand<ReportOptions>({
   name: 'report',
   summary: 'run a report from reports/*.sql, or write the HTML report with plots and image grids',
+  // Report files and their params are SQL a person wrote: they run in the sandbox, beside a run too.
+  reads: 'files',
   configure(cli) {
     cli
       .argument('[name]', 'the report to run (default: list the reports and their parameters)')

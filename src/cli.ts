@@ -15,7 +15,8 @@ import { ProjectLockedError } from './project-lock.js';
 import { examples, type CliCommand, type Command, type CommandInput } from './command.js';
 import { projectDirFor } from './project-dir.js';
 import { inputErrorsJson, writeJsonEnvelope } from './json-output.js';
-import { addEngineCommands, withSession, type EngineCli, type Global } from './engine-commands.js';
+import { onDemandContext } from './state-context.js';
+import { addEngineCommands, type EngineCli, type Global } from './engine-commands.js';
 
 const commander = requireCommonJs('commander') as typeof import('commander');
 
@@ -81,7 +82,7 @@ interface CommandSet {
   inProject: boolean;
 }
 
-function addProjectCommand(program: CliCommand, command: Command, set: CommandSet, global: () => Global, done: (code: number) => void): void {
+function addProjectCommand(program: CliCommand, command: Command, set: CommandSet, engine: EngineCli): void {
   if (program.commands.some((c) => c.name() === command.name)) {
     throw new InputError(`a command module defines "${command.name}", which is already a command`, { field: 'commands' });
   }
@@ -89,18 +90,29 @@ function addProjectCommand(program: CliCommand, command: Command, set: CommandSe
   command.configure(cli);
   cli.action(async () => {
     const input = { args: cli.args, options: cli.opts() };
-    const { dir, set: overrides } = global();
-    done(set.inProject ? await runProjectCommand(command, input, global()) : await command.run(input, folderContext(dir, overrides)));
+    const { dir, set: overrides } = engine.global();
+    engine.done(set.inProject ? await runProjectCommand(command, input, engine.global(), engine.argv) : await command.run(input, folderContext(dir, overrides)));
   });
 }
 
-/** A command that reads only files (pipeline.lock, Parquet, journals) runs beside a run; the others open the state. */
-async function runProjectCommand(command: Command, input: CommandInput<Record<string, unknown>>, global: Global): Promise<number> {
-  if (command.reads !== 'files') return withSession(global, false, (session) => command.run(input, session.commandContext()));
+/**
+ * A command that reads only files (pipeline.lock, Parquet, journals, the state snapshot),
+ * and a standalone one, which needs no project at all, run beside a run and touch no
+ * state; the others open the state when they first use it.
+ */
+async function runProjectCommand(command: Command, input: CommandInput<Record<string, unknown>>, global: Global, argv: string[]): Promise<number> {
+  if (command.reads !== 'files' && !command.standalone) {
+    const opened = await onDemandContext({ dir: global.dir, set: global.set, argv: argv.join(' ') });
+    try {
+      return await command.run(input, opened.ctx);
+    } finally {
+      await opened.close();
+    }
+  }
   const project = await loadProject(global.dir, global.set);
   const files = await fileSql(project);
   try {
-    return await command.run(input, fileCommandContext(project, files.sql));
+    return await command.run(input, fileCommandContext(project, files));
   } finally {
     await files.close();
   }
@@ -133,7 +145,7 @@ export async function dispatch(argv: string[]): Promise<number> {
       if (name === undefined || name === 'help') return { commands: [], inProject: true };
       throw error;
     });
-    for (const command of extra.commands) addProjectCommand(program, command, extra, cli.global, cli.done);
+    for (const command of extra.commands) addProjectCommand(program, command, extra, cli);
   }
   if (bare) {
     program.outputHelp();

@@ -3,14 +3,16 @@
 // one place, and its action returns the exit code through `done`.
 import { examples, integerAtLeast, type CliCommand } from './command.js';
 import { ProjectSession } from './session.js';
-import { loadProject } from './project.js';
+import { loadProject, projectPaths } from './project.js';
 import { dagJson, renderDag } from './dag.js';
 import { collectGarbage, describeGcReport } from './gc.js';
 import { formatRows, outputFormats, type OutputFormat } from './format.js';
-import { ProjectLockedError } from './project-lock.js';
+import { ProjectLockedError, staleLockNote } from './project-lock.js';
+import { fileSql } from './file-context.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
 import { selectStages } from './graph.js';
 import { runSummaryJson, stageStatusJson, writeJsonEnvelope } from './json-output.js';
+import type { Row } from './stage.js';
 
 export interface Global {
   dir: string;
@@ -24,8 +26,8 @@ export interface EngineCli {
   done(code: number): void;
 }
 
-export async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = []): Promise<T> {
-  const session = await ProjectSession.open({ dir: global.dir, set: global.set, json, targets });
+export async function withSession<T>(global: Global, json: boolean, work: (s: ProjectSession) => Promise<T>, targets: string[] = [], mode: 'read' | 'write' | 'cache' = 'write'): Promise<T> {
+  const session = await ProjectSession.open({ dir: global.dir, set: global.set, json, targets, mode });
   try {
     return await work(session);
   } finally {
@@ -54,7 +56,7 @@ async function runStages(cli: EngineCli, targets: string[], flags: RunFlags): Pr
     const summary = await session.run({ targets, force: Boolean(flags.force), jobs: flags.jobs, argv: cli.argv.join(' ') });
     if (json) writeJsonEnvelope('run', summary.exitCode, { dry_run: false, ...runSummaryJson(summary) });
     return summary.exitCode;
-  }, targets);
+  }, targets, flags.dryRun ? 'read' : 'write');
 }
 
 function addRun(program: CliCommand, cli: EngineCli): void {
@@ -79,8 +81,9 @@ interface StatusFlags {
 /** While a run holds the state database, status tells what that run is doing; whether all is up to date is not known until it ends. */
 async function runInProgressStatus(global: Global, locked: ProjectLockedError, targets: string[], flags: StatusFlags): Promise<number> {
   const project = await loadProject(global.dir, global.set);
-  const progress = readRunProgress(project.paths.runProgress);
-  if (!progress) throw locked;
+  // The run writes its progress a moment after taking the lock: until then, every stage is waiting.
+  const { holder } = locked;
+  const progress = readRunProgress(project.paths.runProgress) ?? { pid: holder.pid, started_at: holder.started_at, command: holder.command, updated_at: holder.started_at, stages: {} };
   const stages = selectStages(project.graph, targets);
   if (flags.quiet) return 1;
   if (flags.json) {
@@ -94,8 +97,15 @@ async function runInProgressStatus(global: Global, locked: ProjectLockedError, t
   return 0;
 }
 
-/** Exit 0, or with --quiet 1 when anything is stale (as `make -q`), printing nothing. */
+/**
+ * Exit 0, or with --quiet 1 when anything is stale (as `make -q`), printing nothing. The
+ * hashes it took are kept only where the state may be written: on a project never run or
+ * a read-only data folder it writes nothing.
+ */
 async function status(global: Global, targets: string[], flags: StatusFlags): Promise<number> {
+  // Said before the state opens: a killed run may have left it damaged too, and then both are worth knowing.
+  const stale = staleLockNote(projectPaths(global.dir).paths.runLock);
+  if (stale && !flags.quiet) process.stderr.write(`note: ${stale}\n`);
   try {
     return await withSession(global, Boolean(flags.json || flags.quiet), async (session) => {
       const statuses = await session.runner.status(targets);
@@ -103,7 +113,7 @@ async function status(global: Global, targets: string[], flags: StatusFlags): Pr
       if (flags.json) return writeJsonEnvelope('status', 0, { running: null, stages: statuses.map(stageStatusJson) });
       for (const s of statuses) write(s.upToDate ? `${s.name}: up to date\n` : `${s.name}: stale\n${s.reasons.map((r) => `  - ${r}\n`).join('')}`);
       return 0;
-    }, targets);
+    }, targets, 'cache');
   } catch (error) {
     if (!(error instanceof ProjectLockedError)) throw error;
     return runInProgressStatus(global, error, targets, flags);
@@ -142,23 +152,47 @@ function addDag(program: CliCommand, cli: EngineCli): void {
     });
 }
 
+/** One SELECT in the sandbox, over the files: works during a run, on a project never run and on a read-only data folder. */
+async function readOnlySql(global: Global, query: string, flags: SqlFlags): Promise<number> {
+  const project = await loadProject(global.dir, global.set);
+  const files = await fileSql(project);
+  try {
+    return printRows(await files.query(query), flags);
+  } finally {
+    await files.close();
+  }
+}
+
+/** Surgery: any statements, on the state database itself, unsandboxed. */
+async function writeSql(global: Global, query: string, flags: SqlFlags): Promise<number> {
+  process.stderr.write('warning: --write runs the SQL on the state database itself, with no sandbox: a wrong statement can break the project for good (back up data/state.duckdb first)\n');
+  return withSession(global, true, async (session) => printRows(await session.sql(query), flags));
+}
+
+interface SqlFlags {
+  format: OutputFormat;
+  json?: boolean;
+}
+
+function printRows(rows: Row[], flags: SqlFlags): number {
+  if (flags.json) return writeJsonEnvelope('sql', 0, { rows });
+  write(formatRows(rows, flags.format));
+  return 0;
+}
+
 function addSql(program: CliCommand, cli: EngineCli): void {
   const sql = program
     .command('sql')
-    .summary('query the tables (each table output is a view by its name)')
-    .description('Run one SQL query on the state database, where every table output is a view by its name.')
+    .summary('query the tables (each table output, journal and state record table is a view by its name)')
+    .description('Run one read-only SQL query (SELECT) over every table output, journal and state record table (runs, stage_runs, loop_rounds, ... as of the last stage commit), each a view by its name. It cannot write, ATTACH, INSTALL or LOAD, or read files outside the project\'s tables, objects and journals, and it works while a run is going. --write runs any statements on the state database itself.')
     .argument('<query>', 'the SQL query');
   sql
     .addOption(sql.createOption('--format <format>', 'how to print the rows (json: the rows alone, as an array)').choices(outputFormats).default('table'))
     .option('--json', 'print the rows in the JSON envelope every command prints with --json')
-    .addHelpText('after', examples('pipeline sql "select count(*) from images"', 'pipeline sql --format csv "select * from scores" > scores.csv', 'pipeline sql --json "select * from runs"'))
-    .action(async (query: string, flags: { format: OutputFormat; json?: boolean }) => {
-      cli.done(await withSession(cli.global(), true, async (session) => {
-        const rows = await session.sql(query);
-        if (flags.json) return writeJsonEnvelope('sql', 0, { rows });
-        write(formatRows(rows, flags.format));
-        return 0;
-      }));
+    .option('--write', 'surgery: run the statements on the state database itself, unsandboxed (not while a run holds it)')
+    .addHelpText('after', examples('pipeline sql "select count(*) from images"', 'pipeline sql --format csv "select * from scores" > scores.csv', 'pipeline sql --json "select * from runs"', 'pipeline sql --write "delete from promoted_loras where name = \'x\'"'))
+    .action(async (query: string, flags: { format: OutputFormat; json?: boolean; write?: boolean }) => {
+      cli.done(await (flags.write ? writeSql : readOnlySql)(cli.global(), query, flags));
     });
 }
 

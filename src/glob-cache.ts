@@ -64,8 +64,9 @@ export class GlobCache {
     return listing.files;
   }
 
+  /** A state opened to read keeps the listings in memory. */
   async flush(): Promise<void> {
-    if (this.updates.size === 0) return;
+    if (this.updates.size === 0 || !this.state.writable) return;
     const updates = [...this.updates];
     this.updates.clear();
     await this.state.transaction(async (c) => {
