@@ -34,14 +34,27 @@ async function viewExists(ctx: CommandContext, name: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/**
+ * Ids of images and of benchmark pictures (benchmark_images): labels on the latter give
+ * the benchmark people's verdicts to measure its scorer against (Cohen's kappa).
+ * Null when neither table exists yet: nothing to check against.
+ */
+async function knownImages(ctx: CommandContext): Promise<Set<string> | null> {
+  const tables = [];
+  for (const name of ['images', 'benchmark_images']) if (await viewExists(ctx, name)) tables.push(name);
+  if (!tables.length) return null;
+  const query = tables.map((t) => `select distinct image_id from ${t}`).join(' union ');
+  return new Set((await ctx.sql<{ image_id: string }>(query)).map((r) => r.image_id));
+}
+
 /** Unknown images and axes are typos: report them all, where they were written. */
 async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promise<void> {
   const errors: InputError[] = [];
   const where = (l: NewLabel, field: string) => ({ file: l.file, line: l.line, field });
-  if (await viewExists(ctx, 'images')) {
-    const known = new Set((await ctx.sql<{ image_id: string }>('select distinct image_id from images')).map((r) => r.image_id));
+  const known = await knownImages(ctx);
+  if (known) {
     for (const l of labels) {
-      if (!known.has(l.image_id)) errors.push(new InputError(`expected the id of an image (generated or imported), got '${l.image_id}'`, where(l, 'image_id')));
+      if (!known.has(l.image_id)) errors.push(new InputError(`expected the id of an image (generated, imported or a benchmark picture), got '${l.image_id}'`, where(l, 'image_id')));
     }
   }
   if (await viewExists(ctx, 'scores')) {

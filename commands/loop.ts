@@ -14,6 +14,7 @@ import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { loopSettings } from './loop-settings.js';
+import { mergeSetup, mergeWinner } from './loop-merge.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 import { describeScheduledTime } from './schedule-time.js';
@@ -42,17 +43,18 @@ function parseTarget(text: string | null): Target | null {
   return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN, upper: Number.NaN };
 }
 
-async function promote(ctx: CommandContext, info: LoraInfoRow, round: number, when: Date): Promise<PromotedLora> {
+/** The file and weight the benchmark chose (an earlier epoch's file, maybe) join the promoted set. */
+async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, round: number, when: Date): Promise<PromotedLora> {
   const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
   // lora_info stores the object's path relative to the project.
   await produceAtomic(path, (tmp) => copyFile(resolve(ctx.projectDir, info.path), tmp));
-  const benchmark = (ctx.params.benchmark ?? {}) as { weight?: number };
-  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
+  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight, round, promoted_at: when.toISOString() };
 }
 
 /** One round, from the DAG run to the recorded verdict. Returns the exit code. */
 export async function runRound(ctx: CommandContext, options: LoopOptions): Promise<{ exitCode: number; round: LoopRound }> {
   const now = options.now ?? (() => new Date());
+  if (loopSettings.parse(ctx.params.loop ?? {}).promote === 'merge') mergeSetup(ctx);
   await ensureLoopTables(ctx.sql);
   const before = await promotedLoras(ctx.sql);
   const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
@@ -79,15 +81,16 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   }
 
   const [bench] = await ctx.sql<BenchmarkSummaryRow>('SELECT * FROM benchmark_summary');
-  const [info] = await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info');
-  if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary or lora_info row to judge');
+  const [info] = bench ? await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info WHERE name = $name', { name: bench.lora }) : [];
+  if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary row, or no lora_info row for the file it chose');
   const again = names.includes(info.name);
-  const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
+  const { max_stack: maxStack, promote: mode } = loopSettings.parse(ctx.params.loop ?? {});
   // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
   // new one was judged against the stack, not alone. A full stack is a decision to make.
-  const full = names.length >= maxStack;
+  const full = mode === 'stack' && names.length >= maxStack;
   const promoting = bench.verdict === 'promote' && !again && !full;
-  const promotion = promoting ? await promote(ctx, info, round.round, now()) : null;
+  const merged = promoting && mode === 'merge' ? await mergeWinner(ctx, info, Number(bench.weight), round.round, now()) : null;
+  const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round.round, now()) : null;
   const done: LoopRound = {
     ...round,
     finished_at: now().toISOString(),
@@ -99,11 +102,14 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
       ? `${info.name} is already promoted (the dataset did not change)`
       : bench.verdict === 'promote' && full
         ? `${bench.reason}; but the stack already holds ${names.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
-        : bench.reason,
+        : merged ? `${bench.reason}; merged into ${merged.path}` : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
-  await finishRound(ctx.sql, done, promotion);
+  await finishRound(ctx.sql, done, promotion, merged);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
+  // The state now holds the focused batch's results, so `pipeline status` rightly lists
+  // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
+  if (target) ctx.stdout(`round ${round.round} ran with the targeted settings (${Object.keys(roundOverrides(ctx, target)).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
   return { exitCode: 0, round: done };
 }
 

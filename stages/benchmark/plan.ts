@@ -22,6 +22,8 @@ export const benchmarkSettings = z.object({
   prompts_per_value: z.number().int().positive().default(8),
   seed_base: z.number().int().min(0).default(1000),
   weight: z.number().positive().default(0.8).describe('the candidate LoRA weight W in <lora:NAME:W>'),
+  weights: z.array(z.number().positive()).min(1).nullable().default(null)
+    .describe('weights to try each saved epoch at (the best point is promoted); null: `weight` alone'),
   alpha: z.number().gt(0).lt(1).default(0.05).describe('significance level of the one-sided test for improvement'),
   tolerance: z.number().min(0).max(1).default(0.1).describe('the largest drop in one value\'s success rate that is accepted'),
   diversity_tolerance: z.number().min(0).max(1).default(0.25)

@@ -70,7 +70,7 @@ describe('benchmark verdict', () => {
     expect(summary.p_two_sided).toBeCloseTo(1 / 16, 12);
     expect(summary.diff_ci_low).toBeGreaterThan(0);
     expect(summary.reason).toBe('adherence 40.0% -> 45.0% (+5.0%; 5 prompt(s) won, 0 lost of 100, McNemar one-sided p = 0.0313); no value dropped more than 10.0%');
-    expect(() => benchmarkSummaryRow.parse(summary)).not.toThrow();
+    expect(() => benchmarkSummaryRow.parse({ ...summary, epoch: 1, weight: 0.8, points: 1 })).not.toThrow();
   });
 
   it('rejects the same net gain when the prompts churn: 12 won, 7 lost (p = P(X >= 12 | Bin(19, 1/2)) = 0.180)', () => {
@@ -169,7 +169,7 @@ async function runBenchmark(tags: Record<string, number>, run: BenchmarkRun = {}
   const settings = { benchmark: { axes, prompts_per_value: 30, width: 96, height: 64, judge, diversity_features: 'pixels' }, generate: { failure_rate: 0.5, blank_rate: 0 } };
   const ctx = makeTestContext({ dir, stage: 'benchmark', params: stage.params.parse(settings) });
   ctx.inputs.lora = { kind: 'path', name: 'lora', path: loraDir, hash: 'h' };
-  const info = { name, hash: 'h', path, trainer: 'simulated', dim: 4, alpha: 2, images: 1, steps: 10, base_model: 'demo', duration_s: 0 };
+  const info = { name, hash: 'h', path, trainer: 'simulated', dim: 4, alpha: 2, images: 1, steps: 10, base_model: 'demo', duration_s: 0, epoch: 1 };
   ctx.inputs.lora_info = { kind: 'table', name: 'lora_info', path: 'memory', hash: 'h', rows: async <T>() => [info] as T[] };
   if (run.labelAxis) await labelEverything(ctx.dataDir, stage, settings, run.labelAxis, drawn);
   const out = (await runWholeStage(stage, ctx)) as Record<'benchmark' | 'benchmark_summary' | 'benchmark_agreement' | 'benchmark_diversity', unknown[]>;

@@ -52,6 +52,14 @@ describe('pipeline label', () => {
     expect(out.join('')).toContain('recorded 2 labels');
   });
 
+  it('accepts the ids of benchmark pictures (benchmark_images), so the benchmark can measure its scorer against people', async () => {
+    const { ctx, dataDir, sql } = await context();
+    await expect(invokeCommand(label, ['bench1', 'Hair=Long'], ctx)).rejects.toThrow(/generated, imported or a benchmark picture/);
+    await sql("create table benchmark_images as select * from (values ('bench1', 'Hair', 'Long')) t(image_id, axis, value)");
+    expect(await invokeCommand(label, ['bench1', 'Hair=Long'], ctx)).toBe(0);
+    expect(humanLabelsOf(await readLabelRows(dataDir)).values.get(labelKey('bench1', 'Hair'))).toBe('Long');
+  });
+
   it('reads the bulk CSV form, later lines winning for the same image and axis', async () => {
     const { ctx, dataDir } = await context();
     const file = join(tmp(), 'labels.csv');
@@ -71,7 +79,7 @@ describe('pipeline label', () => {
     const error = await invokeCommand(label, ['--csv', file], ctx).catch((e) => e);
     expect(error).toBeInstanceOf(InputErrors);
     expect((error as InputErrors).errors.map((e) => e.format())).toEqual([
-      `${file}:3: image_id: expected the id of an image (generated or imported), got 'nope'`,
+      `${file}:3: image_id: expected the id of an image (generated, imported or a benchmark picture), got 'nope'`,
       `${file}:4: axis: expected a scored axis (Colour, Hair), got 'Shoes'`,
       `${file}:5: value: expected a value of Hair (Bob, Long) or its text, got 'Bobb'`,
     ]);
