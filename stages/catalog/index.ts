@@ -58,7 +58,7 @@ export default defineStage({
   version: '3',
   params,
   outputs: {
-    images: { kind: 'table', schema: catalogImageRow },
+    images: { kind: 'table', schema: catalogImageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] },
     prompts: { kind: 'table', schema: catalogPromptRow },
     /** the alternatives every prompt's variations name, of both origins */
     axes: { kind: 'table', schema: axisAlternativesRow },

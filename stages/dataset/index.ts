@@ -5,11 +5,12 @@
 //   dataset.toml, summary.json
 // Everything is derived from the selection in sorted order with no timestamps, so an
 // identical selection gives a byte-identical folder (and the same artifact hash).
-import { access, copyFile, link, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type StageContext } from '../../src/stage.js';
 import { produceAtomic } from '../../src/atomic.js';
+import { cloneFile } from '../../src/store.js';
 import { hashValue } from '../../src/hash.js';
 import type { ImageRow, PromptRow, SelectionRow } from '../../schemas/tables.js';
 import { renderDatasetToml } from '../../adapters/kohya-toml.js';
@@ -118,23 +119,31 @@ function knownKeys(image: (ImageRow & { origin?: string; annotated?: boolean }) 
   return !image.annotated && prompt !== undefined && (prompt.unresolved ?? []).length === 0 && Object.keys(prompt.variations).length > 0;
 }
 
-/** The PNG of an image: its object in the store, else the path the images table gives. */
+/** The PNG of an image: its object in the store (checked against its hash), else the path the images table gives. */
 async function sourceOf(ctx: StageContext<Params>, image: ImageRow | undefined, imageId: string): Promise<string> {
   const stored = ctx.store.pathOf(imageId, 'png');
-  if (await exists(stored)) return stored;
+  const hadObject = await exists(stored);
+  const verified = await ctx.store.verified(imageId, 'png');
+  if (verified) return verified;
   if (image?.path) {
     const path = isAbsolute(image.path) ? image.path : join(ctx.projectDir, image.path);
-    if (await exists(path)) return path;
+    if (path !== stored && (await exists(path))) return path;
   }
+  if (hadObject) throw new Error(`the stored image ${stored} was damaged (its bytes no longer match its hash) and is removed: the next run makes it again`);
   throw new Error(`selected image ${imageId} has no PNG in the object store (${stored}) nor at its images.path`);
 }
 
-/** Hard link (no copy, same bytes); a copy only where the store is on another file system. */
-async function linkOrCopy(source: string, target: string): Promise<void> {
-  await link(source, target).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
-    return copyFile(source, target);
-  });
+/** Every selected image's PNG, checked before anything is written: all damaged ones are named (and removed) at once. */
+async function sourcesOf(ctx: StageContext<Params>, concepts: Concept[], imageById: Map<string, ImageRow>): Promise<Map<string, string>> {
+  const sources = new Map<string, string>();
+  const problems: string[] = [];
+  for (const { imageId } of concepts.flatMap((c) => c.images)) {
+    if (sources.has(imageId)) continue;
+    await sourceOf(ctx, imageById.get(imageId), imageId).then((path) => sources.set(imageId, path), (error: Error) => problems.push(error.message));
+  }
+  if (problems.length === 1) throw new Error(problems[0]);
+  if (problems.length > 1) throw new Error(`${problems.length} selected images cannot be used:\n${problems.join('\n')}`);
+  return sources;
 }
 
 function summaryOf(concepts: Concept[], p: DatasetParams) {
@@ -173,6 +182,7 @@ export default defineStage<Params>({
     const concepts = planConcepts(trainable, promptById, promptOf, p);
     if (concepts.length === 0) ctx.warn('the selection is empty: the dataset folder has no images to train on');
 
+    const sources = await sourcesOf(ctx, concepts, imageById);
     const dir = ctx.outDir('dataset');
     await produceAtomic(dir, async (tmp) => {
       await mkdir(join(tmp, 'img'), { recursive: true });
@@ -180,11 +190,9 @@ export default defineStage<Params>({
         const folder = join(tmp, 'img', concept.dir);
         await mkdir(folder);
         for (const { imageId, caption } of concept.images) {
-          const image = imageById.get(imageId) as (ImageRow & { origin?: string }) | undefined;
-          const source = await sourceOf(ctx, image, imageId);
-          // A hard link to a user's file would change its link count and ctime: imported images are copied.
-          if (image?.origin === 'imported') await copyFile(source, join(folder, `${imageId}.png`));
-          else await linkOrCopy(source, join(folder, `${imageId}.png`));
+          const source = sources.get(imageId)!;
+          // Never a hard link: a trainer or a user editing the dataset in place would edit the store (or the user's own file) with it.
+          await cloneFile(source, join(folder, `${imageId}.png`));
           await writeFile(join(folder, `${imageId}.txt`), caption);
         }
       }
