@@ -2,7 +2,7 @@
 // identity is the hash of its canonical rows, not of the Parquet bytes, so a stage that
 // reproduces the same rows leaves its dependents up to date (early cut-off).
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { hashBytes, stableStringify } from './hash.js';
@@ -20,12 +20,33 @@ function selectFrom(jsonPath: string, columns: ColumnTypes, empty: boolean): str
   return `SELECT ${names} FROM read_json(${sqlString(jsonPath)}, format = 'newline_delimited', columns = {${spec}}, maximum_object_size = 1073741824)`;
 }
 
+/** Rows are turned into text this many at a time: the text of a whole table never exists at once. */
+const linesPerChunk = 2000;
+
+/**
+ * Write each row's JSON as a line of `path`, chunk by chunk, and return the hash of the
+ * lines joined by newlines (the trailing one left out). The hash is read back from the
+ * file's bytes: xxh128 has no streaming form, and a Buffer is a third the size of the
+ * strings it was made from.
+ */
+async function writeLines(path: string, rows: Row[], line: (row: Row) => string): Promise<string> {
+  if (rows.length === 0) return hashBytes('');
+  const file = await open(path, 'w');
+  try {
+    for (let i = 0; i < rows.length; i += linesPerChunk) {
+      const chunk = rows.slice(i, i + linesPerChunk).map(line);
+      await file.write(`${chunk.join('\n')}\n`);
+    }
+  } finally {
+    await file.close();
+  }
+  const bytes = await readFile(path);
+  return hashBytes(bytes.subarray(0, bytes.length - 1));
+}
+
 /** Write rows as Parquet at `path` (temp + rename); returns the content hash: of their canonical NDJSON (keys sorted). */
 export async function writeParquet(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<string> {
-  // One text for the hash and the file: at 40,000 rows of a few KB, each copy is hundreds of MB.
-  const text = rows.map((row) => stableStringify(row)).join('\n');
-  await writeParquetText(state, path, columns, text, rows.length);
-  return hashBytes(text);
+  return writeParquetFrom(state, path, columns, rows, stableStringify);
 }
 
 /**
@@ -44,13 +65,32 @@ export function withoutRunFacts(row: Row, runFacts: readonly string[]): Row {
   return kept;
 }
 
-/** writeParquet under tablePath: returns the path written and the hash of the rows without their run facts. */
+/** The hash of the rows' canonical lines without their run facts, written to a scratch file beside `path` to be hashed. */
+async function identityHash(path: string, rows: Row[], runFacts: readonly string[]): Promise<string> {
+  const scratch = tempPathFor(`${path}.identity.ndjson`);
+  try {
+    return await writeLines(scratch, rows, (row) => stableStringify(withoutRunFacts(row, runFacts)));
+  } finally {
+    await rm(scratch, { force: true });
+  }
+}
+
+/**
+ * writeParquet under tablePath: returns the path written and the hash of the rows without
+ * their run facts. The Parquet is written under a scratch name first, since its final
+ * name comes from the hash of the lines it is made from.
+ */
 export async function writeTableVersion(state: State, tablesDir: string, name: string, columns: ColumnTypes, rows: Row[], runFacts: readonly string[] = []): Promise<{ path: string; hash: string }> {
-  const text = rows.map((row) => stableStringify(row)).join('\n');
-  const hash = runFacts.length === 0 ? hashBytes(text) : hashBytes(rows.map((row) => stableStringify(withoutRunFacts(row, runFacts))).join('\n'));
-  const path = tablePath(tablesDir, name, hash);
-  await writeParquetText(state, path, columns, text, rows.length);
-  return { path, hash };
+  const scratch = tempPathFor(join(tablesDir, `${name}.parquet`));
+  try {
+    const linesHash = await writeParquetFrom(state, scratch, columns, rows, stableStringify);
+    const hash = runFacts.length === 0 ? linesHash : await identityHash(scratch, rows, runFacts);
+    const path = tablePath(tablesDir, name, hash);
+    await renameDurably(scratch, path);
+    return { path, hash };
+  } finally {
+    await rm(scratch, { force: true });
+  }
 }
 
 /**
@@ -58,25 +98,19 @@ export async function writeTableVersion(state: State, tablesDir: string, name: s
  * Plain JSON serves, since DuckDB reads the lines by column name.
  */
 export async function writeParquetPart(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<void> {
-  await writeParquetLines(state, path, columns, rows.map((row) => JSON.stringify(row)));
+  await writeParquetFrom(state, path, columns, rows, (row) => JSON.stringify(row));
 }
 
-async function writeParquetLines(state: State, path: string, columns: ColumnTypes, lines: string[]): Promise<void> {
-  await writeParquetText(state, path, columns, lines.join('\n'), lines.length);
-}
-
-/** `text`: the rows as JSON lines joined by newlines. */
-async function writeParquetText(state: State, path: string, columns: ColumnTypes, text: string, rows: number): Promise<void> {
+/** Write rows, each made a JSON line by `line`, as Parquet at `path` (temp + rename); returns the hash of the lines. */
+async function writeParquetFrom(state: State, path: string, columns: ColumnTypes, rows: Row[], line: (row: Row) => string): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
   const json = tempPathFor(`${path}.ndjson`);
   const tmp = tempPathFor(path);
   try {
-    if (rows > 0) {
-      await writeFile(json, text);
-      await appendFile(json, '\n');
-    }
-    await state.run(`COPY (${selectFrom(json, columns, rows === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
+    const hash = await writeLines(json, rows, line);
+    await state.run(`COPY (${selectFrom(json, columns, rows.length === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
     await renameDurably(tmp, path);
+    return hash;
   } finally {
     await rm(json, { force: true });
     await rm(tmp, { force: true });
