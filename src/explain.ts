@@ -109,8 +109,10 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
     reasons.push(words ?? resourceChange(labels[k], k, entry.resources[k], identity.resources[k]));
   }
   const observed = entry.observed ?? {};
+  const describeObserved = project.graph.nodes.get(stage)?.loaded?.module.describeObserved;
   for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {
-    if (observed[k] !== identity.observed[k]) reasons.push(`${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
+    if (observed[k] === identity.observed[k]) continue;
+    reasons.push(describeObserved?.(k, observed[k], identity.observed[k]) ?? `${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
   }
   for (const k of Object.keys(identity.inputs)) {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);

@@ -123,6 +123,8 @@ interface StageCommon<P> {
    * the items whose identity changed rerun. Short values: status shows old -> new.
    */
   observe?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /** An observed change in the user's words for status; without it, `<key> changed: old -> new`. */
+  describeObserved?(key: string, was: string | undefined, now: string | undefined): string;
   /**
    * Folders and globs the stage reads that its params name (a source stage's inputs outside
    * the project): fingerprinted like pipeline.yaml `deps`, listings cached by folder mtime,

@@ -1,5 +1,6 @@
 // dataset: the selection as a kohya_ss / sd-scripts training folder:
-//   img/<repeats>_<concept>/<image_id>.png  (hard links into the object store)
+//   img/<repeats>_<concept>/<image_id>.png  (hard links into the object store; <concept> is
+//                                            <axis>_<value>, an inline value by its text)
 //   img/<repeats>_<concept>/<image_id>.txt  (trigger word, then the image's values as tags)
 //   dataset.toml, summary.json
 // Everything is derived from the selection in sorted order with no timestamps, so an
@@ -12,6 +13,7 @@ import { produceAtomic } from '../../src/atomic.js';
 import { hashValue } from '../../src/hash.js';
 import type { ImageRow, PromptRow, SelectionRow } from '../../schemas/tables.js';
 import { renderDatasetToml } from '../../adapters/kohya-toml.js';
+import { isInlineKeyOf } from '../resolve/templates/imports.js';
 
 const datasetParams = z.object({
   trigger: z.string().regex(/^[^,\n]+$/, 'one caption tag: no commas or newlines').default('sdloop'),
@@ -39,9 +41,17 @@ export interface Concept {
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Safe in a folder name and free of the tag separator. */
+/** Safe in a folder name and free of the tag separator; a long inline text is cut short. */
 function conceptName(axis: string, value: string): string {
-  return `${axis}_${value}`.replace(/[^\p{L}\p{N}._-]+/gu, '-');
+  return `${axis}_${value}`.replace(/[^\p{L}\p{N}._-]+/gu, '-').replace(/^(.{64}).+$/u, '$1').replace(/-+$/, '');
+}
+
+/** How a person reads a value: its key, or for sdgen's inline MD5 key the text it renders. */
+function valueName(axis: string, key: string, prompt: PromptRow | undefined): string {
+  const chosen = prompt?.variations[axis];
+  const text = chosen?.key === key ? chosen.text : undefined;
+  // an inline item that is only a LoRA call has no words to name a folder by
+  return (text !== undefined && isInlineKeyOf(key, text) && tagText(text)) || key;
 }
 
 /** A variation's text as a caption tag: no LoRA/hypernet calls, one line. */
@@ -69,23 +79,23 @@ export function planConcepts(selection: SelectionRow[], prompts: Map<string, Pro
   const ordered = [...selection].sort(
     (a, b) => a.rank - b.rank || b.score - a.score || compare(a.axis, b.axis) || compare(a.value, b.value) || compare(a.image_id, b.image_id),
   );
-  const groups = new Map<string, { axis: string; value: string; ids: string[] }>();
+  const groups = new Map<string, { axis: string; value: string; name: string; ids: string[] }>();
   const placed = new Set<string>();
   for (const row of ordered) {
     if (placed.has(row.image_id)) continue;
     placed.add(row.image_id);
     const key = `${row.axis}\u0000${row.value}`;
-    const group = groups.get(key) ?? { axis: row.axis, value: row.value, ids: [] };
+    const name = conceptName(row.axis, valueName(row.axis, row.value, prompts.get(promptOf.get(row.image_id) ?? '')));
+    const group = groups.get(key) ?? { axis: row.axis, value: row.value, name, ids: [] };
     group.ids.push(row.image_id);
     groups.set(key, group);
   }
   const sorted = [...groups.values()].sort((a, b) => compare(a.axis, b.axis) || compare(a.value, b.value));
   const smallest = Math.min(...sorted.map((g) => g.ids.length));
   const names = new Map<string, number>();
-  for (const g of sorted) names.set(conceptName(g.axis, g.value), (names.get(conceptName(g.axis, g.value)) ?? 0) + 1);
+  for (const g of sorted) names.set(g.name, (names.get(g.name) ?? 0) + 1);
   return sorted.map((g) => {
-    const base = conceptName(g.axis, g.value);
-    const name = names.get(base)! > 1 ? `${base}-${hashValue([g.axis, g.value]).slice(0, 8)}` : base;
+    const name = names.get(g.name)! > 1 ? `${g.name}-${hashValue([g.axis, g.value]).slice(0, 8)}` : g.name;
     const repeats = repeatsFor(g.ids.length, smallest, p.max_repeats);
     return {
       dir: `${repeats}_${name}`,
@@ -140,7 +150,7 @@ function summaryOf(concepts: Concept[], p: DatasetParams) {
 
 export default defineStage<Params>({
   description: 'kohya_ss / sd-scripts dataset folder (images, captions, dataset.toml) from the selection',
-  version: '1',
+  version: '2',
   params: paramsSchema,
   outputs: { dataset: { kind: 'path' } },
   async run(ctx) {
