@@ -75,10 +75,18 @@ export async function openRemoteBatches(options: {
   const { Queue } = await import('bullmq');
   const queue: Queue = new Queue(stage, { connection: redisConnection(config.redis), prefix: config.queue_prefix });
   let lastError = '';
-  queue.on('error', (error: Error) => (lastError = error.message));
+  let unreachableSince: number | undefined;
+  const unreachable = (reason: string) => {
+    if (unreachableSince !== undefined) return;
+    unreachableSince = Date.now();
+    log(`Redis at ${where} does not answer (${reason}); waiting up to ${config.redis_timeout_s} s`);
+  };
+  queue.on('error', (error: Error) => {
+    lastError = error.message;
+    unreachable(error.message);
+  });
   const tag = options.runId.replace(/[^A-Za-z0-9]/g, '');
   let sequence = 0;
-  let unreachableSince: number | undefined;
   const tallies = new Map<string, WorkerTally>();
 
   /** A Redis call, retried while Redis is away, up to redis_timeout_s. */
@@ -91,8 +99,8 @@ export async function openRemoteBatches(options: {
         return value;
       } catch (error) {
         const reason = lastError || (error as Error).message;
-        unreachableSince ??= (log(`Redis at ${where} does not answer (${reason}); waiting up to ${config.redis_timeout_s} s`), Date.now());
-        if (Date.now() - unreachableSince > config.redis_timeout_s * 1000) {
+        unreachable(reason);
+        if (Date.now() - unreachableSince! > config.redis_timeout_s * 1000) {
           throw new StageFailure(stage, `Redis at ${where} did not answer for ${config.redis_timeout_s} s while ${what} (${reason}); the batches committed so far are kept`);
         }
         await sleep(500);
@@ -115,32 +123,41 @@ export async function openRemoteBatches(options: {
     tallies.set(worker, { batches: t.batches + 1, items: t.items + items, first: t.first, last: now });
   }
 
-  async function outcomeOf(id: string, job: BatchJob): Promise<BatchOutcome | { failed: string } | undefined> {
-    const add = () => redis('queueing a batch', () => queue.add(stage, job, { jobId: id, attempts: config.attempts, backoff: { type: 'fixed', delay: 200 } }));
+  async function outcomeOf(batchId: string, job: BatchJob): Promise<BatchOutcome | { failed: string } | undefined> {
+    // A batch queued again gets a new job id: a worker still busy with the forgotten job can never finish the new one.
+    let queued = 0;
+    let id = batchId;
+    const add = () => {
+      id = `${batchId}-${++queued}`;
+      return redis('queueing a batch', () => queue.add(stage, job, { jobId: id, attempts: config.attempts, backoff: { type: 'fixed', delay: 200 } }));
+    };
     await add();
     for (;;) {
       await sleep(pollMs);
       if (signal.aborted && (await withdraw(id))) return undefined;
       const found = await redis('waiting for a batch', () => queue.getJob(id));
       if (!found) {
-        log(`batch ${id} is gone from Redis (restarted without persistence?); queueing it again`);
+        log(`batch ${batchId} is gone from Redis (restarted without persistence?); queueing it again`);
         await add();
         continue;
       }
       const state = await redis('waiting for a batch', () => found.getState());
       if (state !== 'completed' && state !== 'failed') continue;
+      const outcome = found.returnvalue as BatchOutcome | null;
       // Read, then removed: a restarted coordinator never finds stale results under a new run's ids.
-      const result = state === 'completed' ? (found.returnvalue as BatchOutcome) : { failed: `failed ${found.attemptsMade} times on the workers: ${found.failedReason}` };
       await redis('removing a finished batch', () => found.remove());
-      return result;
+      if (state === 'failed') return { failed: `failed ${found.attemptsMade} times on the workers: ${found.failedReason}` };
+      if (outcome?.worker) return outcome;
+      // Finished without an outcome: a job Redis lost mid-flight and a worker closed anyway.
+      log(`batch ${batchId} came back without results; queueing it again`);
+      await add();
     }
   }
 
   return {
     inFlight: config.in_flight,
     async mapBatch(items) {
-      const id = `${tag}-${++sequence}`;
-      const outcome = await outcomeOf(id, { stage, check: options.check, inputs: options.inputs, items: encodeRows(items) });
+      const outcome = await outcomeOf(`${tag}-${++sequence}`, { stage, check: options.check, inputs: options.inputs, items: encodeRows(items) });
       if (!outcome) return undefined;
       if ('failed' in outcome) return items.map(() => ({ rows: {}, error: outcome.failed }));
       if (outcome.refused) throw new StageFailure(stage, `worker ${outcome.worker} refuses: ${outcome.refused}`);
@@ -151,7 +168,9 @@ export async function openRemoteBatches(options: {
     async close() {
       if (tallies.size > 0) log(`workers: ${describeWorkers(tallies)}`);
       // An unreachable Redis must not hold the run open: drop the connection instead.
-      await withTimeout(queue.close(), callTimeoutMs).catch(() => queue.disconnect());
+      await withTimeout(queue.close(), callTimeoutMs).catch(() => {
+        void queue.disconnect().catch(() => undefined);
+      });
     },
   };
 }

@@ -5,6 +5,7 @@
 // mapBatch and sends the rows back. A batch of another code, params or resources than
 // its own is refused, saying which differs.
 import { hostname } from 'node:os';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Job, Worker } from 'bullmq';
 import { InputError, StageFailure } from './errors.js';
 import { loadProject, type Project } from './project.js';
@@ -76,6 +77,12 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     progress: () => undefined,
   };
   const prepared = new Map<string, PreparedStage>();
+  // pipeline.yaml `resources:` bound this worker's batches as they bind a local run's (a model that is not re-entrant).
+  const resourceLimits = new Map(Object.entries(project.config.resources).map(([r, n]) => [r, pLimit(n)] as [string, LimitFunction]));
+  const limited = <T>(resource: string | undefined, work: () => Promise<T>) => {
+    const limit = resource ? resourceLimits.get(resource) : undefined;
+    return limit ? limit(work) : work();
+  };
 
   async function prepare(stage: string): Promise<PreparedStage> {
     const existing = prepared.get(stage);
@@ -117,7 +124,8 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     const items = decodeRows(job.data.items);
     entry.setup ??= Promise.resolve(entry.module.setup?.(ctx, items));
     try {
-      return encodeResults(name, await entry.module.mapBatch(items, ctx, await entry.setup));
+      const setupState = await entry.setup;
+      return encodeResults(name, await limited(entry.module.resource, () => entry.module.mapBatch(items, ctx, setupState)));
     } catch (error) {
       // What would fail the stage in a local run fails it in the distributed one; other errors are retried.
       if (error instanceof StageFailure) return { worker: name, stageFailure: error.message };
