@@ -30,9 +30,9 @@ const pipelineYaml = `params:
 resources: {onnx: 1}
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
-  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned}}
-  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts}}
+  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned, axes: resolve.planned_axes, manifests: resolve.planned_manifests}}
+  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned, planned_axes: resolve.planned_axes}}
+  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts, axes: catalog.axes}}
 `;
 
 const template = `version: "2.0"

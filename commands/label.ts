@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { defineCommand, examples, type CommandContext } from '../src/command.js';
 import { InputError, InputErrors } from '../src/errors.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 import { parseLabelCsv, type NewLabel } from './label-csv.js';
 import { labelsJournal } from '../stages/classify/human-labels.js';
 
@@ -33,14 +34,27 @@ async function viewExists(ctx: CommandContext, name: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/**
+ * Ids of images and of benchmark pictures (benchmark_images): labels on the latter give
+ * the benchmark people's verdicts to measure its scorer against (Cohen's kappa).
+ * Null when neither table exists yet: nothing to check against.
+ */
+async function knownImages(ctx: CommandContext): Promise<Set<string> | null> {
+  const tables = [];
+  for (const name of ['images', 'benchmark_images']) if (await viewExists(ctx, name)) tables.push(name);
+  if (!tables.length) return null;
+  const query = tables.map((t) => `select distinct image_id from ${t}`).join(' union ');
+  return new Set((await ctx.sql<{ image_id: string }>(query)).map((r) => r.image_id));
+}
+
 /** Unknown images and axes are typos: report them all, where they were written. */
 async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promise<void> {
   const errors: InputError[] = [];
   const where = (l: NewLabel, field: string) => ({ file: l.file, line: l.line, field });
-  if (await viewExists(ctx, 'images')) {
-    const known = new Set((await ctx.sql<{ image_id: string }>('select distinct image_id from images')).map((r) => r.image_id));
+  const known = await knownImages(ctx);
+  if (known) {
     for (const l of labels) {
-      if (!known.has(l.image_id)) errors.push(new InputError(`expected the id of an image (generated or imported), got '${l.image_id}'`, where(l, 'image_id')));
+      if (!known.has(l.image_id)) errors.push(new InputError(`expected the id of an image (generated, imported or a benchmark picture), got '${l.image_id}'`, where(l, 'image_id')));
     }
   }
   if (await viewExists(ctx, 'scores')) {
@@ -51,7 +65,7 @@ async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promi
       }
     }
   }
-  if (await viewExists(ctx, 'prompts')) {
+  if (await viewExists(ctx, 'axes')) {
     const values = await axisValues(ctx);
     for (const l of labels) {
       const known = l.axis === null ? undefined : values.get(l.axis);
@@ -64,17 +78,14 @@ async function checkAgainstState(labels: NewLabel[], ctx: CommandContext): Promi
   if (errors.length) throw new InputErrors(errors);
 }
 
-/** axis -> its variation keys and their texts, over every planned prompt. */
+/** axis -> its variation keys and their texts, over every alternatives set of table axes. */
 async function axisValues(ctx: CommandContext): Promise<Map<string, { keys: Set<string>; texts: Set<string> }>> {
   const out = new Map<string, { keys: Set<string>; texts: Set<string> }>();
-  for (const { variations } of await ctx.sql<{ variations: unknown }>('select distinct variations from prompts')) {
-    const parsed = (typeof variations === 'string' ? JSON.parse(variations) : variations) as Record<string, { keys?: string[]; texts?: string[] }>;
-    for (const [axis, v] of Object.entries(parsed ?? {})) {
-      const entry = out.get(axis) ?? { keys: new Set<string>(), texts: new Set<string>() };
-      for (const k of v.keys ?? []) entry.keys.add(k);
-      for (const t of v.texts ?? []) entry.texts.add(t);
-      out.set(axis, entry);
-    }
+  for (const { axis, keys, texts } of await ctx.sql<{ axis: string; keys: string[]; texts: string[] }>('select axis, keys, texts from axes')) {
+    const entry = out.get(axis) ?? { keys: new Set<string>(), texts: new Set<string>() };
+    for (const k of keys) entry.keys.add(k);
+    for (const t of texts) entry.texts.add(t);
+    out.set(axis, entry);
   }
   return out;
 }
@@ -95,7 +106,7 @@ export async function recordLabels(labels: NewLabel[], ctx: CommandContext, now 
   return rows.length;
 }
 
-export default defineCommand<{ reject?: boolean; csv?: string }>({
+export default defineCommand<{ reject?: boolean; csv?: string; json?: boolean }>({
   name: 'label',
   summary: 'record human labels (they win over model labels) or rejects; classify retrains on them',
   reads: 'files',
@@ -106,6 +117,7 @@ export default defineCommand<{ reject?: boolean; csv?: string }>({
       .argument('[axis=value...]', 'the variation value the image shows, per axis')
       .option('--reject', 'reject the image: classify leaves it out')
       .option('--csv <file>', 'record every label of a CSV file (header: image_id, axis, value, reject)')
+      .option('--json', 'print how many labels were recorded as JSON')
       .addHelpText('after', examples('pipeline label 3f2a9c Hair=BobCut Colour=Red', 'pipeline label 3f2a9c --reject', 'pipeline label --csv labels.csv'));
   },
   async run({ args, options }, ctx) {
@@ -122,6 +134,7 @@ export default defineCommand<{ reject?: boolean; csv?: string }>({
     }
     const count = await recordLabels(labels, ctx);
     const rejects = labels.filter((l) => l.reject).length;
+    if (options.json) return writeJsonEnvelope('label', 0, { recorded: count, rejects }, ctx.stdout);
     ctx.stdout(`recorded ${count} label${count === 1 ? '' : 's'}${rejects ? ` (${rejects} reject${rejects === 1 ? '' : 's'})` : ''}; \`pipeline run classify\` retrains on them\n`);
     return 0;
   },

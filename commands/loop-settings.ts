@@ -5,6 +5,8 @@ export const loopSettings = z.object({
   focused_images: z.number().int().positive().default(48).describe('--targeted: prompts per prompt file rendered holding the target value'),
   keep_fraction: z.number().gt(0).max(1).default(0.25).describe('--targeted: the share of the target value\'s images that goes into the micro-LoRA\'s dataset'),
   max_stack: z.number().int().positive().default(4).describe('promoted LoRAs at most: a winner past this is not promoted'),
+  promote: z.enum(['stack', 'merge']).default('stack')
+    .describe("stack: the winner joins the LoRAs in every prompt; merge: it is folded into a new checkpoint with sd-scripts' merge script"),
   min_images: z.number().int().positive().default(8).describe('--targeted: values with fewer scored images are not targeted yet'),
 });
 export type LoopSettings = z.infer<typeof loopSettings>;

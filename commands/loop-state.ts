@@ -4,7 +4,7 @@
 // promotion are one transaction, so a kill never leaves a promotion without its round.
 import type { Row, Sql } from '../src/stage.js';
 import type { z } from 'zod';
-import type { loopRoundRow, promotedLoraRow } from '../schemas/tables.js';
+import type { loopRoundRow, MergedCheckpointRow, promotedLoraRow } from '../schemas/tables.js';
 
 export type LoopRound = z.infer<typeof loopRoundRow>;
 export type PromotedLora = z.infer<typeof promotedLoraRow>;
@@ -16,7 +16,10 @@ CREATE TABLE IF NOT EXISTS loop_rounds (
   reason VARCHAR NOT NULL, promoted VARCHAR[] NOT NULL);
 CREATE TABLE IF NOT EXISTS promoted_loras (
   name VARCHAR PRIMARY KEY, hash VARCHAR NOT NULL, path VARCHAR NOT NULL, weight DOUBLE NOT NULL,
-  round BIGINT NOT NULL, promoted_at VARCHAR NOT NULL);`;
+  round BIGINT NOT NULL, promoted_at VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS merged_checkpoints (
+  name VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, hash VARCHAR NOT NULL, base VARCHAR NOT NULL,
+  lora VARCHAR NOT NULL, ratio DOUBLE NOT NULL, round BIGINT NOT NULL, merged_at VARCHAR NOT NULL);`;
 
 /** A SQL literal; used where one statement string must carry a whole transaction. */
 export function sqlLiteral(value: string | number | null | string[]): string {
@@ -71,9 +74,18 @@ export async function openRound(sql: Sql, target: string | null, now: () => Date
   return { round, resumed: false };
 }
 
-/** Close the round and, when it promoted, record the LoRA: both or neither. */
-export async function finishRound(sql: Sql, round: LoopRound, promotion: PromotedLora | null): Promise<void> {
+export async function mergedCheckpoints(sql: Sql): Promise<MergedCheckpointRow[]> {
+  const rows = await sql('SELECT * FROM merged_checkpoints ORDER BY round');
+  return rows.map((r) => ({ ...(r as unknown as MergedCheckpointRow), round: Number(r.round), ratio: Number(r.ratio) }));
+}
+
+/** Close the round and, when it promoted, record the LoRA (or the checkpoint it was merged into): all or nothing. */
+export async function finishRound(sql: Sql, round: LoopRound, promotion: PromotedLora | null, merged: MergedCheckpointRow | null = null): Promise<void> {
   const statements = ['BEGIN TRANSACTION;'];
+  if (merged) {
+    const m = merged;
+    statements.push(`INSERT INTO merged_checkpoints VALUES (${[m.name, m.path, m.hash, m.base, m.lora, m.ratio, m.round, m.merged_at].map(sqlLiteral).join(', ')});`);
+  }
   if (promotion) {
     const p = promotion;
     statements.push(

@@ -2,7 +2,8 @@
 // promoted LoRA in the generator's prompts; train makes a candidate from the images that
 // came out best, benchmark compares it against the promoted set on fixed seeds, and the
 // candidate is promoted (copied to data/models/lora, used by every later round) only when
-// it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`.
+// it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`;
+// between rounds, and while a schedule waits, the loop holds neither lock nor database.
 import { copyFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defineCommand, examples, integerAtLeast, type CommandContext } from '../src/command.js';
@@ -13,7 +14,10 @@ import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { loopSettings } from './loop-settings.js';
+import { mergeSetup, mergeWinner } from './loop-merge.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
+import { describeScheduledTime } from './schedule-time.js';
 
 export interface LoopOptions {
   rounds: number;
@@ -39,17 +43,18 @@ function parseTarget(text: string | null): Target | null {
   return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN, upper: Number.NaN };
 }
 
-async function promote(ctx: CommandContext, info: LoraInfoRow, round: number, when: Date): Promise<PromotedLora> {
+/** The file and weight the benchmark chose (an earlier epoch's file, maybe) join the promoted set. */
+async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, round: number, when: Date): Promise<PromotedLora> {
   const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
   // lora_info stores the object's path relative to the project.
   await produceAtomic(path, (tmp) => copyFile(resolve(ctx.projectDir, info.path), tmp));
-  const benchmark = (ctx.params.benchmark ?? {}) as { weight?: number };
-  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight: benchmark.weight ?? 0.8, round, promoted_at: when.toISOString() };
+  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight, round, promoted_at: when.toISOString() };
 }
 
 /** One round, from the DAG run to the recorded verdict. Returns the exit code. */
 export async function runRound(ctx: CommandContext, options: LoopOptions): Promise<{ exitCode: number; round: LoopRound }> {
   const now = options.now ?? (() => new Date());
+  if (loopSettings.parse(ctx.params.loop ?? {}).promote === 'merge') mergeSetup(ctx);
   await ensureLoopTables(ctx.sql);
   const before = await promotedLoras(ctx.sql);
   const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
@@ -66,8 +71,9 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
     return { exitCode: 130, round };
   }
   const names = before.map((p) => p.name);
-  if (!summary.ok) {
-    const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
+  // Items that failed (a few images A1111 refused) leave the round to judge what was made; a stage that failed does not.
+  const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
+  if (failed.length > 0 || summary.exitCode === 2) {
     const done = { ...round, finished_at: now().toISOString(), verdict: 'failed' as const, reason: `pipeline run exited ${summary.exitCode}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`, promoted: names };
     await finishRound(ctx.sql, done, null);
     ctx.stderr(`round ${round.round}: failed: ${done.reason}\n`);
@@ -75,15 +81,16 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   }
 
   const [bench] = await ctx.sql<BenchmarkSummaryRow>('SELECT * FROM benchmark_summary');
-  const [info] = await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info');
-  if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary or lora_info row to judge');
+  const [info] = bench ? await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info WHERE name = $name', { name: bench.lora }) : [];
+  if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary row, or no lora_info row for the file it chose');
   const again = names.includes(info.name);
-  const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
+  const { max_stack: maxStack, promote: mode } = loopSettings.parse(ctx.params.loop ?? {});
   // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
   // new one was judged against the stack, not alone. A full stack is a decision to make.
-  const full = names.length >= maxStack;
+  const full = mode === 'stack' && names.length >= maxStack;
   const promoting = bench.verdict === 'promote' && !again && !full;
-  const promotion = promoting ? await promote(ctx, info, round.round, now()) : null;
+  const merged = promoting && mode === 'merge' ? await mergeWinner(ctx, info, Number(bench.weight), round.round, now()) : null;
+  const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round.round, now()) : null;
   const done: LoopRound = {
     ...round,
     finished_at: now().toISOString(),
@@ -95,18 +102,22 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
       ? `${info.name} is already promoted (the dataset did not change)`
       : bench.verdict === 'promote' && full
         ? `${bench.reason}; but the stack already holds ${names.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
-        : bench.reason,
+        : merged ? `${bench.reason}; merged into ${merged.path}` : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
-  await finishRound(ctx.sql, done, promotion);
+  await finishRound(ctx.sql, done, promotion, merged);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
+  // The state now holds the focused batch's results, so `pipeline status` rightly lists
+  // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
+  if (target) ctx.stdout(`round ${round.round} ran with the targeted settings (${Object.keys(roundOverrides(ctx, target)).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
   return { exitCode: 0, round: done };
 }
 
-/** Rounds one after another; stops at a failure, and at a rejection with --until-no-gain. */
-export async function runRounds(ctx: CommandContext, options: LoopOptions): Promise<number> {
+/** Rounds one after another; stops at a failure, and at a rejection with --until-no-gain. Each round finished goes to `rounds`. */
+export async function runRounds(ctx: CommandContext, options: LoopOptions, rounds: LoopRound[] = []): Promise<number> {
   for (let i = 0; i < options.rounds; i++) {
-    const { exitCode, round } = await runRound(ctx, options);
+    const { exitCode, round } = await runRound(ctx, options).finally(() => ctx.release?.());
+    rounds.push(round);
     if (exitCode !== 0) return exitCode;
     if (options.untilNoGain && round.verdict !== 'promote') {
       ctx.stdout(`stopping: round ${round.round} brought no gain\n`);
@@ -126,7 +137,7 @@ export async function runOnSchedule(ctx: CommandContext, pattern: string, option
       ctx.stderr(`scheduled round failed: ${error.message}\n`);
       return 1;
     });
-    ctx.stdout(`next round at ${job.nextRun()?.toISOString() ?? 'never'}\n`);
+    ctx.stdout(`next round at ${describeScheduledTime(job.nextRun())}\n`);
   };
   let job: InstanceType<typeof Cron>;
   try {
@@ -138,7 +149,7 @@ export async function runOnSchedule(ctx: CommandContext, pattern: string, option
   } catch (error) {
     throw new InputError(`expected a cron pattern such as "0 2 * * *": ${(error as Error).message}`, { field: '--schedule' });
   }
-  ctx.stdout(`loop scheduled "${pattern}"; first round at ${job.nextRun()?.toISOString() ?? 'never'} (Ctrl-C to stop)\n`);
+  ctx.stdout(`loop scheduled "${pattern}"; first round at ${describeScheduledTime(job.nextRun())} (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })));
   job.stop();
   await inFlight;
@@ -151,6 +162,7 @@ export interface LoopFlags {
   untilNoGain?: boolean;
   schedule?: string;
   targeted?: boolean;
+  json?: boolean;
 }
 
 /** --until-no-gain alone means "until it stops helping", bounded at 20 rounds. */
@@ -168,10 +180,16 @@ export default defineCommand<LoopFlags>({
       .option('--until-no-gain', 'stop after the first round whose LoRA is rejected')
       .option('--schedule <cron>', 'stay in the foreground and run the rounds on this cron schedule (croner syntax, e.g. "0 2 * * *" for 02:00 every night)')
       .option('--targeted', 'train a micro-LoRA for the worst-scoring variation value alone')
+      .addOption(cli.createOption('--json', 'print the rounds (what each trained, judged and promoted) as JSON at the end; the rounds\' own lines go to stderr').conflicts('schedule'))
       .addHelpText('after', examples('pipeline loop --rounds 3', 'pipeline loop --until-no-gain --targeted', 'pipeline loop --schedule "0 2 * * *"'));
   },
   async run({ options: flags }, ctx) {
     const { schedule, ...options } = loopOptions(flags);
+    if (!schedule && flags.json) {
+      const rounds: LoopRound[] = [];
+      const code = await runRounds({ ...ctx, stdout: ctx.stderr }, options, rounds);
+      return writeJsonEnvelope('loop', code, { rounds }, ctx.stdout);
+    }
     if (!schedule) return runRounds(ctx, options);
     const stop = new AbortController();
     const onSignal = () => stop.abort();

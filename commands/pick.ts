@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { defineCommand, examples } from '../src/command.js';
 import { InputError } from '../src/errors.js';
 import { planPromptFile } from '../stages/resolve/templates/plan.js';
+import { indexAlternatives } from '../stages/resolve/alternatives.js';
 import { answersFor } from './plan-answers.js';
 
 type PickOptions = { theme?: string; style: string };
@@ -31,11 +32,14 @@ export default defineCommand<PickOptions>({
     if (!process.stdin.isTTY) throw new InputError('pick asks on a terminal; without one, write the spec for --fixed yourself (Name:key|Name2:key2)', { field: 'stdin' });
     const { select } = await import('@inquirer/prompts');
     const answers = await answersFor(file!, {});
-    const plan = (fixed: Map<string, string>) => planPromptFile(resolve(file!), {
+    const planned = (fixed: Map<string, string>) => planPromptFile(resolve(file!), {
       projectDir: ctx.projectDir, theme: options.theme ?? null, style: options.style, fixed: fixedSpec(fixed) || null, answers,
-    }).rows;
-    const first = plan(new Map())[0];
-    const axes = first ? Object.entries(first.variations).map(([name, v]) => ({ name, keys: v.keys, texts: v.texts })) : [];
+    });
+    const plan = (fixed: Map<string, string>) => planned(fixed).rows;
+    const whole = planned(new Map());
+    const sets = indexAlternatives(whole.axes);
+    const first = whole.rows[0];
+    const axes = first ? Object.entries(first.variations).map(([name, v]) => ({ name, keys: sets.get(v.alternatives)!.keys, texts: sets.get(v.alternatives)!.texts })) : [];
     const fixed = new Map<string, string>();
     // The questions go to stderr, so that $(pipeline pick ...) captures only the spec.
     const io = { output: process.stderr };

@@ -6,9 +6,11 @@ import type { PromptRow } from '../schemas/tables.js';
 import { parseLoraSpec, txt2imgPayload } from '../adapters/a1111.js';
 import { defineCommand, examples, integerAtLeast } from '../src/command.js';
 import { formatRows, outputFormats, type OutputFormat } from '../src/format.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 import { parseThemes, planWithThemes } from '../stages/resolve/templates/theme-mix.js';
 import { modes, seedModes, type Answers } from '../stages/resolve/templates/ask.js';
 import { answersFor } from './plan-answers.js';
+import { isInlineKeyOf } from '../stages/resolve/templates/imports.js';
 
 interface PlanOptions {
   theme?: string;
@@ -18,6 +20,7 @@ interface PlanOptions {
   count: number;
   format: OutputFormat;
   payloads?: string;
+  json?: boolean;
   mode?: Answers['mode'];
   seedMode?: Answers['seed_mode'];
 }
@@ -35,9 +38,11 @@ function writePayloads(dir: string, rows: PromptRow[], params: Record<string, un
   }
 }
 
-/** What people read: one line per image, the chosen keys and the prompt sent. */
+/** What people read: one line per image, the chosen keys (an inline one with its text: `--fixed` takes the key) and the prompt sent. */
 function summaryRow(row: PromptRow) {
-  const keys = Object.entries(row.variations).map(([axis, v]) => `${axis}=${v.key}`).join(' ');
+  const keys = Object.entries(row.variations)
+    .map(([axis, v]) => (isInlineKeyOf(v.key, v.text) ? `${axis}=${v.key} (${JSON.stringify(v.text)})` : `${axis}=${v.key}`))
+    .join(' ');
   return { idx: row.idx, seed: row.seed, variations: keys, api_prompt: row.api_prompt };
 }
 
@@ -57,6 +62,7 @@ export default defineCommand<PlanOptions>({
       .addOption(cli.createOption('--mode <mode>', 'the answer to generation.mode: ask').choices(modes))
       .addOption(cli.createOption('--seed-mode <mode>', 'the answer to generation.seed_mode: ask').choices(seedModes))
       .option('--payloads <dir>', "also write each image's exact txt2img request body as <idx>.json into this folder")
+      .option('--json', 'print the rows and warnings in the JSON envelope every command prints with --json')
       .addHelpText('after', examples(
         'pipeline plan data/prompts/character.prompt.yaml --count 5',
         'pipeline plan data/prompts/scenery.prompt.yaml --fixed Location:Beach --format json',
@@ -68,8 +74,9 @@ export default defineCommand<PlanOptions>({
     const result = planWithThemes(resolve(file!), {
       projectDir: ctx.projectDir, style: options.style, seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count, answers,
     }, parseThemes(options.theme));
-    for (const warning of result.warnings) ctx.stderr(`warning: ${warning}\n`);
     if (options.payloads) writePayloads(resolve(options.payloads), result.rows, ctx.params);
+    if (options.json) return writeJsonEnvelope('plan', 0, { rows: result.rows, warnings: result.warnings }, ctx.stdout);
+    for (const warning of result.warnings) ctx.stderr(`warning: ${warning}\n`);
     ctx.stdout(formatRows(options.format === 'table' ? result.rows.map(summaryRow) : result.rows, options.format));
     return 0;
   },

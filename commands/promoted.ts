@@ -3,6 +3,7 @@
 // stays in data/models/lora, so a later promotion of the same LoRA finds it again.
 import { defineCommand, examples, type CommandContext } from '../src/command.js';
 import { InputError } from '../src/errors.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 import { readPromoted } from '../stages/generate/promoted.js';
 import { sqlLiteral } from './loop-state.js';
 
@@ -14,7 +15,7 @@ interface PromotedOptions {
 async function list(ctx: CommandContext, json: boolean): Promise<number> {
   const promoted = await readPromoted(ctx.sql);
   if (json) {
-    ctx.stdout(`${JSON.stringify(promoted, null, 2)}\n`);
+    return writeJsonEnvelope('promoted', 0, { promoted }, ctx.stdout);
     return 0;
   }
   if (!promoted.length) {

@@ -7,19 +7,22 @@ import { join, resolve } from 'node:path';
 import { defineCommand, examples } from '../src/command.js';
 import type { InputError } from '../src/errors.js';
 import { InputErrors } from '../src/errors.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 import { resolveParams } from '../stages/resolve/index.js';
 import { findPromptFiles } from '../stages/resolve/templates/discover.js';
 import { globBase, validateTemplates, type ValidationReport } from '../stages/resolve/templates/validate.js';
 
 type ValidateOptions = {
   format: 'text' | 'json';
+  json?: boolean;
 };
 
 const asJson = (e: InputError) => ({ ...e.where, message: e.message });
 
-function printJson(report: ValidationReport, planned: number, out: (t: string) => void): void {
-  const body = { ok: report.problems.length === 0, files: report.files.length, prompt_files: planned, problems: report.problems.map(asJson), warnings: report.warnings.map(asJson) };
-  out(`${JSON.stringify(body, null, 2)}\n`);
+/** Problems are bad input: exit 2, in the envelope every --json prints. */
+function printJson(report: ValidationReport, planned: number, out: (t: string) => void): number {
+  const body = { files: report.files.length, prompt_files: planned, problems: report.problems.map(asJson), warnings: report.warnings.map(asJson) };
+  return writeJsonEnvelope('validate', report.problems.length > 0 ? 2 : 0, body, out);
 }
 
 export default defineCommand<ValidateOptions>({
@@ -29,7 +32,8 @@ export default defineCommand<ValidateOptions>({
   configure(cli) {
     cli
       .argument('[path...]', 'files or folders to check, from where you are (default: the folders of resolve.prompts, or this folder outside a project)')
-      .addOption(cli.createOption('--format <format>', 'text, or json for scripts and editors').choices(['text', 'json']).default('text'))
+      .addOption(cli.createOption('--format <format>', 'text, or json for scripts and editors (as --json)').choices(['text', 'json']).default('text'))
+      .option('--json', 'print the files checked, problems and warnings as JSON')
       .addHelpText('after', examples('pipeline validate', 'pipeline validate data/prompts data/variations', 'pipeline validate portrait.prompt.yaml --format json'));
   },
   async run({ args, options }, ctx) {
@@ -43,10 +47,7 @@ export default defineCommand<ValidateOptions>({
     // Every theme a prompt can use is planned, so the configured theme (or mix) needs no pass of its own.
     const report = validateTemplates(entries, folders, { projectDir: ctx.projectDir, ...params, theme: null, readFolders: args.length === 0 });
     const planned = report.files.filter((f) => f.endsWith('.prompt.yaml')).length;
-    if (options.format === 'json') {
-      printJson(report, planned, ctx.stdout);
-      return report.problems.length > 0 ? 2 : 0;
-    }
+    if (options.format === 'json' || options.json) return printJson(report, planned, ctx.stdout);
     for (const warning of report.warnings) ctx.stderr(`warning: ${warning.format()}\n`);
     if (report.problems.length > 0) throw new InputErrors(report.problems);
     ctx.stdout(`ok: ${report.files.length} files checked, ${planned} prompt files planned\n`);

@@ -15,8 +15,11 @@ export interface SimulatedLoraOptions {
   dim: number;
   alpha: number;
   learningRate: number;
+  /** the steps done when this file was saved */
   steps: number;
   epochs: number;
+  /** the epoch this file was saved at (sd-scripts' ss_epoch); default the last, the final file */
+  epoch?: number;
   baseModel: string;
   resolution: number;
   /** written as sd-scripts' ss_base_model_version: sdxl_base_v1-0, else sd_v1 */
@@ -51,10 +54,12 @@ function valuesFrom(seedHex: string, count: number, scale: number): Float32Array
   return out;
 }
 
-export function simulatedTensors(o: Pick<SimulatedLoraOptions, 'datasetHash' | 'dim' | 'alpha'>): Record<string, TensorData> {
+export function simulatedTensors(o: Pick<SimulatedLoraOptions, 'datasetHash' | 'dim' | 'alpha' | 'epoch' | 'epochs'>): Record<string, TensorData> {
   const tensors: Record<string, TensorData> = {};
+  // An earlier epoch's file holds other weights than the final one, as a real run's do.
+  const earlier = o.epoch !== undefined && o.epoch !== o.epochs ? `:epoch${o.epoch}` : '';
   modules.forEach((module, m) => {
-    const seed = createHash('sha256').update(`${o.datasetHash}:${m}`).digest('hex');
+    const seed = createHash('sha256').update(`${o.datasetHash}${earlier}:${m}`).digest('hex');
     tensors[`${module}.lora_down.weight`] = { dtype: 'F32', shape: [o.dim, features], data: valuesFrom(seed, o.dim * features, 0.1) };
     tensors[`${module}.lora_up.weight`] = { dtype: 'F32', shape: [features, o.dim], data: valuesFrom(seed.slice(8), features * o.dim, 0.01) };
     tensors[`${module}.alpha`] = { dtype: 'F32', shape: [], data: new Float32Array([o.alpha]) };
@@ -85,6 +90,7 @@ function trainingMetadata(o: SimulatedLoraOptions): Record<string, string> {
     ss_learning_rate: String(o.learningRate),
     ss_num_train_images: String(countTrainImages(o.subsets)),
     ss_num_epochs: String(o.epochs),
+    ss_epoch: String(o.epoch ?? o.epochs),
     ss_steps: String(o.steps),
     ss_resolution: `(${o.resolution}, ${o.resolution})`,
     ss_sd_model_name: o.baseModel,

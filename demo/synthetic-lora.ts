@@ -1,7 +1,8 @@
 // DEMO PART: what a LoRA means to the synthetic backend. It reads the kohya metadata of
 // the .safetensors (ss_tag_frequency: {dir: {tag: count}}) and says how strongly each tag
 // was trained: the square root of its count relative to the most frequent tag, so a value
-// that appears in a fifth of the captions still gets ~0.45 of the full effect.
+// that appears in a fifth of the captions still gets ~0.45 of the full effect. A file
+// saved at an earlier epoch (ss_epoch of ss_num_epochs) has learnt that share of it.
 import { a1111LoraShortHash, findLoraFile, readSafetensorsHeader } from '../adapters/safetensors.js';
 
 export interface SyntheticLora {
@@ -38,10 +39,17 @@ export function tagCounts(metadata: Record<string, string>): Map<string, number>
   return counts;
 }
 
+/** ss_epoch / ss_num_epochs, 1 when either is missing (a file from another trainer). */
+function trainedShare(metadata: Record<string, string>): number {
+  const share = Number(metadata.ss_epoch) / Number(metadata.ss_num_epochs);
+  return Number.isFinite(share) && share > 0 ? Math.min(1, share) : 1;
+}
+
 export function loraFromMetadata(name: string, path: string, shortHash: string, metadata: Record<string, string>): SyntheticLora {
   const counts = tagCounts(metadata);
   const max = Math.max(0, ...counts.values());
-  const strength = (tag: string) => (max > 0 ? Math.sqrt((counts.get(normaliseTag(tag)) ?? 0) / max) : 0);
+  const trained = trainedShare(metadata);
+  const strength = (tag: string) => (max > 0 ? trained * Math.sqrt((counts.get(normaliseTag(tag)) ?? 0) / max) : 0);
   const collapse = Number(metadata.sdloop_collapse ?? 0);
   return {
     name,

@@ -6,7 +6,7 @@
 // from a PRNG seeded by the prompt (LoRA tags removed) and the seed, so the same row
 // always gives the same PNG, and a LoRA only turns failures into successes.
 import { hashBytes } from '../src/hash.js';
-import type { PromptRow } from '../schemas/tables.js';
+import type { AxisAlternativesRow, PromptRow } from '../schemas/tables.js';
 import { axisRow, centreSquare, paintGrid, valueCode } from './world.js';
 import { formatLoraHashes, formatParameters, writePngText } from '../adapters/png-text.js';
 import { lorasInPrompt, type LoraRef } from '../adapters/a1111.js';
@@ -27,6 +27,8 @@ export interface SyntheticOptions {
   blankRate: number;
   /** the LoRAs a prompt names, by name */
   lora(name: string): Promise<SyntheticLora>;
+  /** an axis' values by the id a row's variation names (table axes): a failed draw paints another of them */
+  alternatives(id: string): AxisAlternativesRow | undefined;
 }
 
 export interface SyntheticRender {
@@ -106,8 +108,8 @@ async function drawValues(row: PromptRow, options: SyntheticOptions, random: () 
   const loaded = await Promise.all(loras.map(async (l) => ({ lora: await options.lora(l.name), weight: l.weight })));
   const rendered: Record<string, string> = {};
   for (const axis of Object.keys(row.variations).sort()) {
-    const { key, keys } = row.variations[axis]!;
-    const text = row.variations[axis]!.texts[keys.indexOf(key)] ?? key;
+    const { key, text, alternatives } = row.variations[axis]!;
+    const keys = options.alternatives(alternatives)?.keys ?? [key];
     const base = options.valueFailureRates[`${axis}:${key}`] ?? options.valueFailureRates[key] ?? options.failureRate;
     const fails = random() < base * loraKeep(loaded, key, text);
     const others = keys.filter((k) => k !== key);
@@ -142,9 +144,11 @@ async function drawRender(row: PromptRow, options: SyntheticOptions) {
   return { width, height, seed, random, loras, blank, rendered };
 }
 
-const paintedText = (row: PromptRow, axis: string, key: string) => {
+const paintedText = (row: PromptRow, axis: string, key: string, options: SyntheticOptions) => {
   const v = row.variations[axis]!;
-  return v.texts[v.keys.indexOf(key)] ?? key;
+  if (key === v.key) return v.text;
+  const set = options.alternatives(v.alternatives);
+  return set?.texts[set.keys.indexOf(key)] ?? key;
 };
 
 /**
@@ -154,7 +158,7 @@ const paintedText = (row: PromptRow, axis: string, key: string) => {
  */
 export async function syntheticIdentity(row: PromptRow, options: SyntheticOptions): Promise<unknown> {
   const { width, height, seed, loras, blank, rendered } = await drawRender(row, options);
-  const painted = rendered && Object.keys(row.variations).map((axis) => [axis, rendered[axis]!, paintedText(row, axis, rendered[axis]!)]);
+  const painted = rendered && Object.keys(row.variations).map((axis) => [axis, rendered[axis]!, paintedText(row, axis, rendered[axis]!, options)]);
   const p = row.params;
   const settings = [p.steps, p.sampler_name ?? p.sampler, p.scheduler, p.cfg_scale];
   const loraHashes = await Promise.all(loras.map(async (l) => [l.name, (await options.lora(l.name)).shortHash]));
@@ -169,7 +173,7 @@ export async function renderSynthetic(row: PromptRow, options: SyntheticOptions)
     decorate(rgb, width, height, random);
     const axes = Object.keys(row.variations);
     const rows = await Promise.all(
-      axes.map(async (axis) => ({ row: axisRow(axis, axes), code: await cachedValueCode(paintedText(row, axis, rendered[axis]!)) })),
+      axes.map(async (axis) => ({ row: axisRow(axis, axes), code: await cachedValueCode(paintedText(row, axis, rendered[axis]!, options)) })),
     );
     paintGrid(rgb, width, height, rows);
   }

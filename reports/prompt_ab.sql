@@ -13,6 +13,7 @@
 -- excludes 0.
 --
 -- @needs scores, prompts
+-- @sort axis
 -- @param by string source what separates the arms: source, session, style, theme or phrasing
 -- @param a string '' LIKE pattern for arm a (default: the first arm)
 -- @param b string '' LIKE pattern for arm b (default: the second arm)
@@ -20,13 +21,13 @@
 WITH chosen AS (
   -- each prompt's variations parsed once, and only when comparing phrasings
   SELECT prompt_id,
-         unnest(map_entries(from_json(variations, '"MAP(VARCHAR, STRUCT(key VARCHAR, keys VARCHAR[], texts VARCHAR[]))"'))) AS variation
+         unnest(map_entries(from_json(variations, '"MAP(VARCHAR, STRUCT(key VARCHAR, text VARCHAR))"'))) AS variation
   FROM prompts
   WHERE $by = 'phrasing'
 ),
 phrasings AS (
   SELECT prompt_id, variation.key AS axis,
-         variation.value.texts[list_position(variation.value.keys, variation.value.key)] AS phrasing
+         variation.value.text AS phrasing
   FROM chosen
 ),
 tagged AS (

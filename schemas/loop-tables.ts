@@ -14,6 +14,7 @@ export const loraInfoRow = z.object({
   steps: z.number().int(),
   base_model: z.string(),
   duration_s: z.number(),
+  epoch: z.number().int().describe('the epoch this file was saved at: the last for the final file, earlier ones with train.save_every_n_epochs'),
 });
 
 export const benchmarkRow = z.object({
@@ -29,7 +30,10 @@ export const benchmarkRow = z.object({
 });
 
 export const benchmarkSummaryRow = z.object({
-  lora: z.string(),
+  lora: z.string().describe('the chosen file: the final LoRA or one saved at an earlier epoch'),
+  epoch: z.number().int().describe('the epoch the chosen file was saved at'),
+  weight: z.number().describe('the chosen weight W in <lora:NAME:W>'),
+  points: z.number().int().describe('(epoch, weight) points tried; each was tested at benchmark.alpha / points'),
   pairs: z.number().int().describe('benchmark prompts rendered in both arms on the same seed'),
   baseline_only: z.number().int().describe('pairs only the baseline got right'),
   candidate_only: z.number().int().describe('pairs only the candidate got right'),
@@ -46,6 +50,34 @@ export const benchmarkSummaryRow = z.object({
   reason: z.string(),
   judge_verdict: z.enum(['promote', 'reject']).nullable().describe('benchmark.judge: the second scoring model\'s own verdict; null without one'),
   judge_p_value: z.number().nullable(),
+});
+
+/** One (saved epoch, weight) point the benchmark tried; the chosen one is benchmark_summary. */
+export const benchmarkPointRow = z.object({
+  lora: z.string(),
+  epoch: z.number().int(),
+  weight: z.number(),
+  candidate_adherence: z.number(),
+  difference: z.number(),
+  p_value: z.number(),
+  worst_regression: z.number(),
+  worst_diversity_fall: z.number(),
+  verdict: z.enum(['promote', 'reject']),
+  reason: z.string(),
+  chosen: z.boolean(),
+});
+
+/** One benchmark picture (kept in the store): what `pipeline label` accepts ids of, so kappa can be had. */
+export const benchmarkImageRow = z.object({
+  image_id: z.string(),
+  arm: z.enum(['baseline', 'candidate']),
+  lora: z.string().nullable().describe('the candidate file; null for the baseline'),
+  weight: z.number().nullable(),
+  prompt_id: z.string(),
+  seed: z.number().int(),
+  axis: z.string(),
+  value: z.string().describe('the value the benchmark prompt asked for'),
+  path: z.string().describe('the PNG in the store, relative to the project'),
 });
 
 /** The spread of one value's benchmark images in one arm (the diversity guard). */
@@ -91,5 +123,17 @@ export const promotedLoraRow = z.object({
   round: z.number().int(),
   promoted_at: z.string(),
 });
+/** loop.promote merge: a winner folded into a new checkpoint, in the state table merged_checkpoints. */
+export const mergedCheckpointRow = z.object({
+  name: z.string().describe('the checkpoint file stem: <lora>-merged'),
+  path: z.string().describe('data/models/checkpoints/<name>.safetensors'),
+  hash: z.string(),
+  base: z.string().describe('the checkpoint merged into: train.base_model, or the last merged one'),
+  lora: z.string(),
+  ratio: z.number(),
+  round: z.number().int(),
+  merged_at: z.string(),
+});
+export type MergedCheckpointRow = z.infer<typeof mergedCheckpointRow>;
 export type PromotedLoraRow = z.infer<typeof promotedLoraRow>;
 export type LoraInfoRow = z.infer<typeof loraInfoRow>;

@@ -6,13 +6,26 @@ import { z } from 'zod';
 
 export * from './loop-tables.js';
 
-/** One chosen variation: the key in its source file and the text it rendered. */
+/**
+ * One chosen variation: the key in its source file and the text it rendered. The axis'
+ * other values are not repeated on every prompt row (300 values on 4 axes made 27 KB a
+ * row): `alternatives` names their row in table `axes`.
+ */
 export const chosenVariation = z.object({
   key: z.string(),
   value: z.unknown().describe('the value as written: a string, or a multipart object'),
-  /** every key of the axis' source, in file order: the alternatives a scorer compares */
+  /** the text the key renders (plain value, or its `main` part, else the alphabetically first part) */
+  text: z.string(),
+  alternatives: z.string().describe('alternatives id of the axis in table axes'),
+});
+
+/** Every value of one axis as its source file holds them: the alternatives a scorer compares (table `axes`, one row per distinct set). */
+export const axisAlternativesRow = z.object({
+  alternatives: z.string().describe('hash of axis, keys and texts'),
+  axis: z.string(),
+  /** every key of the axis' source, in file order */
   keys: z.array(z.string()),
-  /** the text each key renders (plain value, or its `main` part, else the alphabetically first part), aligned with keys */
+  /** the text each key renders, aligned with keys */
   texts: z.array(z.string()),
 });
 
@@ -29,7 +42,14 @@ export const promptRow = z.object({
   seed: z.number().int(),
   variations: z.record(z.string(), chosenVariation),
   params: z.record(z.string(), z.unknown()).describe('merged `parameters`'),
-  manifest: z.record(z.string(), z.unknown()).describe('what the session manifest snapshot needs'),
+  manifest: z.record(z.string(), z.unknown()).describe('what the session manifest snapshot needs, less its per-axis value lists'),
+  manifest_variations: z.string().describe("id of the file's row in table planned_manifests (the snapshot's value lists); '' when none"),
+});
+
+/** The manifest snapshot's `variations` of one planned file (sdgen's available, used, count per placeholder): once per file, not per row. */
+export const manifestVariationsRow = z.object({
+  manifest_variations: z.string().describe('hash of variations'),
+  variations: z.record(z.string(), z.unknown()),
 });
 
 export const imageStatus = z.enum(['ok', 'failed', 'blank']);
@@ -82,6 +102,19 @@ export const catalogPromptRow = promptRow.extend({
   origin: imageOrigin,
   /** variations whose key is unknown: left out of `variations`, so never scored nor trained on */
   unresolved: z.array(unresolvedVariation),
+});
+
+/**
+ * One value of one axis, as a person reads it: sdgen keys an inline list item
+ * (`Weather: [rain.yaml, "light drizzle"]`) by the first 8 hex of its MD5, so its text is
+ * the only name it has. Tables keep the key; reports, plots, the dataset and the review
+ * app show `text` where `inline` is true.
+ */
+export const variationValueRow = z.object({
+  axis: z.string(),
+  key: z.string(),
+  text: z.string().describe('what the key renders (its `main` part for a multipart value)'),
+  inline: z.boolean().describe("the key is sdgen's MD5 of an inline list item: show the text instead"),
 });
 
 /** One folder ingest read: what sdgen planned there and what is on disk. */
@@ -242,9 +275,13 @@ export const pruneRecord = z.object({
 });
 
 export type PromptRow = z.infer<typeof promptRow>;
+export type AxisAlternativesRow = z.infer<typeof axisAlternativesRow>;
+export type ChosenVariation = z.infer<typeof chosenVariation>;
+export type ManifestVariationsRow = z.infer<typeof manifestVariationsRow>;
 export type ImageRow = z.infer<typeof imageRow>;
 export type CatalogImageRow = z.infer<typeof catalogImageRow>;
 export type CatalogPromptRow = z.infer<typeof catalogPromptRow>;
+export type VariationValueRow = z.infer<typeof variationValueRow>;
 export type UnresolvedVariation = z.infer<typeof unresolvedVariation>;
 export type ImportedSessionRow = z.infer<typeof importedSessionRow>;
 export type SessionRow = z.infer<typeof sessionRow>;

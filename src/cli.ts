@@ -14,7 +14,9 @@ import { folderContext } from './session.js';
 import { ProjectLockedError } from './project-lock.js';
 import { examples, type CliCommand, type Command, type CommandInput } from './command.js';
 import { projectDirFor } from './project-dir.js';
-import { addEngineCommands, withSession, type EngineCli, type Global } from './engine-commands.js';
+import { inputErrorsJson, writeJsonEnvelope } from './json-output.js';
+import { onDemandContext } from './state-context.js';
+import { addEngineCommands, type EngineCli, type Global } from './engine-commands.js';
 
 const commander = requireCommonJs('commander') as typeof import('commander');
 
@@ -80,7 +82,7 @@ interface CommandSet {
   inProject: boolean;
 }
 
-function addProjectCommand(program: CliCommand, command: Command, set: CommandSet, global: () => Global, done: (code: number) => void): void {
+function addProjectCommand(program: CliCommand, command: Command, set: CommandSet, engine: EngineCli): void {
   if (program.commands.some((c) => c.name() === command.name)) {
     throw new InputError(`a command module defines "${command.name}", which is already a command`, { field: 'commands' });
   }
@@ -88,18 +90,29 @@ function addProjectCommand(program: CliCommand, command: Command, set: CommandSe
   command.configure(cli);
   cli.action(async () => {
     const input = { args: cli.args, options: cli.opts() };
-    const { dir, set: overrides } = global();
-    done(set.inProject ? await runProjectCommand(command, input, global()) : await command.run(input, folderContext(dir, overrides)));
+    const { dir, set: overrides } = engine.global();
+    engine.done(set.inProject ? await runProjectCommand(command, input, engine.global(), engine.argv) : await command.run(input, folderContext(dir, overrides)));
   });
 }
 
-/** A command that reads only files (pipeline.lock, Parquet, journals) runs beside a run; the others open the state. */
-async function runProjectCommand(command: Command, input: CommandInput<Record<string, unknown>>, global: Global): Promise<number> {
-  if (command.reads !== 'files') return withSession(global, false, (session) => command.run(input, session.commandContext()));
+/**
+ * A command that reads only files (pipeline.lock, Parquet, journals, the state snapshot),
+ * and a standalone one, which needs no project at all, run beside a run and touch no
+ * state; the others open the state when they first use it.
+ */
+async function runProjectCommand(command: Command, input: CommandInput<Record<string, unknown>>, global: Global, argv: string[]): Promise<number> {
+  if (command.reads !== 'files' && !command.standalone) {
+    const opened = await onDemandContext({ dir: global.dir, set: global.set, argv: argv.join(' ') });
+    try {
+      return await command.run(input, opened.ctx);
+    } finally {
+      await opened.close();
+    }
+  }
   const project = await loadProject(global.dir, global.set);
   const files = await fileSql(project);
   try {
-    return await command.run(input, fileCommandContext(project, files.sql));
+    return await command.run(input, fileCommandContext(project, files));
   } finally {
     await files.close();
   }
@@ -132,7 +145,7 @@ export async function dispatch(argv: string[]): Promise<number> {
       if (name === undefined || name === 'help') return { commands: [], inProject: true };
       throw error;
     });
-    for (const command of extra.commands) addProjectCommand(program, command, extra, cli.global, cli.done);
+    for (const command of extra.commands) addProjectCommand(program, command, extra, cli);
   }
   if (bare) {
     program.outputHelp();
@@ -142,22 +155,39 @@ export async function dispatch(argv: string[]): Promise<number> {
   return exitCode;
 }
 
+/** The command and project an error belongs to; argv that cannot be read (a bad --set) names neither. */
+function peekAfterError(argv: string[]): { name: string | undefined; dir: string } {
+  try {
+    return peek(argv);
+  } catch {
+    return { name: undefined, dir: projectDirFor(undefined) };
+  }
+}
+
+/** An error as the exit code it means and the lines that say it. */
+function describeError(error: unknown): { code: number; errors: InputError[] } {
+  if (error instanceof InputError || error instanceof InputErrors) return { code: 2, errors: error instanceof InputErrors ? error.errors : [error] };
+  if (error instanceof ProjectLockedError) return { code: 1, errors: [new InputError(error.message)] };
+  const message = error instanceof Error ? (process.env.SDLOOP_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  return { code: 1, errors: [new InputError(message)] };
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     return await dispatch(argv);
   } catch (error) {
-    // commander has printed its message already; help and --version end this way too.
-    if (error instanceof commander.CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof InputError || error instanceof InputErrors) {
-      const errors = error instanceof InputErrors ? error.errors : [error];
-      for (const e of errors) process.stderr.write(`error: ${e.format()}\n`);
+    // With --json a script reads stdout: the failure is in the same envelope as a result.
+    const { name, dir } = peekAfterError(argv);
+    const json = argv.includes('--json') ? (name ?? 'pipeline') : undefined;
+    if (error instanceof commander.CommanderError) {
+      // commander has printed its message already; help and --version end this way too.
+      if (error.exitCode === 0) return 0;
+      if (json) writeJsonEnvelope(json, 2, inputErrorsJson([new InputError(error.message.replace(/^error: /, ''), { field: 'arguments' })]));
       return 2;
     }
-    if (error instanceof ProjectLockedError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`error: ${error instanceof Error ? (process.env.SDLOOP_DEBUG ? error.stack : error.message) : String(error)}\n`);
-    return 1;
+    const { code, errors } = describeError(error);
+    for (const e of errors) process.stderr.write(`error: ${e.format(dir)}\n`);
+    if (json) writeJsonEnvelope(json, code, inputErrorsJson(errors));
+    return code;
   }
 }

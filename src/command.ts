@@ -19,11 +19,26 @@ export interface RunOptions {
   jobs?: number;
 }
 
+/** Items of a map stage that failed with one error: how many, and the keys of the first few. */
+export interface ItemFailure {
+  error: string;
+  count: number;
+  items: string[];
+}
+
 export interface RunSummary {
   ok: boolean;
-  /** 0 ok, 1 a stage failed, 2 bad input, 130 interrupted */
+  /** 0 ok, 1 a stage or some items failed, 2 bad input, 130 interrupted */
   exitCode: number;
-  stages: { name: string; status: 'ran' | 'skipped' | 'failed' | 'cut-off'; items?: { done: number; failed: number; reused: number }; error?: string }[];
+  durationMs: number;
+  stages: {
+    name: string;
+    status: 'ran' | 'skipped' | 'failed' | 'cut-off';
+    items?: { done: number; failed: number; reused: number };
+    /** the most common errors of the items that failed */
+    failures?: ItemFailure[];
+    error?: string;
+  }[];
 }
 
 export interface CommandContext {
@@ -31,12 +46,27 @@ export interface CommandContext {
   dataDir: string;
   /** pipeline.yaml params with --set applied */
   params: Record<string, unknown>;
-  /** SQL on the state database, where every current table artifact is a view by its name. */
+  /**
+   * SQL where every current table artifact, journal and state record table is a view by
+   * its name: on the state database for a command that opens it, else the sandbox's
+   * one read-only query at a time (see `query`).
+   */
   sql: Sql;
+  /**
+   * One read-only query (SELECT) in the sandbox: over the tables, the journals and the
+   * state records as of the last stage commit; no writes, no files outside the project's
+   * tables, objects and journals, no ATTACH, INSTALL or LOAD. For SQL a person wrote.
+   */
+  query?: Sql;
   /** Current table artifacts: name -> Parquet path and content hash. */
   tables(): Promise<Record<string, { path: string; hash: string }>>;
   /** Run the pipeline as `pipeline run` would, in this process. */
   run(options: RunOptions): Promise<RunSummary>;
+  /**
+   * Close the state database until the next sql, tables or run: a command that waits
+   * (the loop's schedule) holds nothing meanwhile, so every other command works.
+   */
+  release?(): Promise<void>;
   stdout(text: string): void;
   stderr(text: string): void;
 }
@@ -57,14 +87,16 @@ export interface Command<Options = Record<string, unknown>> {
    */
   configure(cli: CliCommand): void;
   /**
-   * 'files': the command reads pipeline.lock, the Parquet tables and the journals only, never
-   * the state database, so it runs while a `pipeline run` holds that (its ctx.run refuses).
+   * 'files': the command reads pipeline.lock, the Parquet tables, the journals and the state
+   * snapshot only, never the state database, so it runs while a `pipeline run` holds that
+   * and on a read-only data folder (its ctx.sql is the sandbox, its ctx.run refuses).
+   * 'state' (the default): the state database is opened at the first sql, tables or run.
    */
   reads?: 'state' | 'files';
   /**
    * Works in a folder with no pipeline.yaml at all (plan, validate): then the CLI offers it
    * from the built-in commands, with the current folder as projectDir, no params but --set,
-   * and sql/tables/run refusing.
+   * and sql/tables/run refusing. In a project such a command reads files only.
    */
   standalone?: boolean;
   /** Returns the exit code; throw InputError for bad input (exit 2). */

@@ -34,3 +34,18 @@ export function renderDag(graph: Graph, format: 'text' | 'mermaid' | 'dot'): str
       .join('\n') + '\n'
   );
 }
+
+/** The stages for `dag --json`: how each is defined, what it outputs and where its inputs come from. */
+export function dagJson(graph: Graph): Record<string, unknown>[] {
+  return graph.order.map((name) => {
+    const node = graph.nodes.get(name)!;
+    return {
+      name,
+      kind: node.loaded ? node.loaded.module.kind : 'cmd',
+      uses: node.config.uses ?? null,
+      outputs: Object.keys(node.outputs),
+      inputs: node.inputs.map((e) => ({ name: e.local, stage: e.stage, output: e.output })),
+      upstream: [...node.upstream].sort(),
+    };
+  });
+}

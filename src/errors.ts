@@ -1,4 +1,12 @@
 // Bad input (exit 2) versus a stage that failed while running (exit 1).
+import { isAbsolute, relative, resolve } from 'node:path';
+
+/** A path as messages show it: relative to `base` (the project) when inside it, else whole. */
+export function shownPath(base: string, path: string): string {
+  const whole = resolve(base, path);
+  const rel = relative(base, whole);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : whole;
+}
 
 export interface InputErrorWhere {
   file?: string;
@@ -16,12 +24,14 @@ export class InputError extends Error {
     this.where = where;
   }
 
-  /** `file:line:col: field: message`, omitting what is unknown. */
-  format(): string {
+  /** `file:line:col: field: message`, omitting what is unknown; a file inside `base` is shown relative to it. */
+  format(base?: string): string {
     const { file, line, col, field } = this.where;
-    let at = file ?? '';
+    let at = file && base ? shownPath(base, file) : (file ?? '');
     if (file && line !== undefined) at += `:${line}${col !== undefined ? `:${col}` : ''}`;
-    const prefix = [at, field].filter(Boolean).join(': ');
+    // A message that already starts with its field ("fixed Outfit:formal: ...") needs it only once.
+    const named = field !== undefined && [' ', ':'].some((after) => this.message.startsWith(field + after));
+    const prefix = [at, named ? undefined : field].filter(Boolean).join(': ');
     return prefix ? `${prefix}: ${this.message}` : this.message;
   }
 }
@@ -39,9 +49,10 @@ export class InputErrors extends Error {
 export class StageFailure extends Error {
   constructor(
     readonly stage: string,
-    message: string,
+    /** what went wrong, without the stage: the run's messages name the stage already */
+    readonly detail: string,
   ) {
-    super(`stage ${stage} failed: ${message}`);
+    super(`stage ${stage} failed: ${detail}`);
     this.name = 'StageFailure';
   }
 }

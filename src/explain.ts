@@ -2,6 +2,8 @@
 // what, which input or files changed and by how much, code, missing outputs, failures.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { hashPath } from './execute.js';
+import type { StatCache } from './stat-cache.js';
 import { stableStringify } from './hash.js';
 import type { State } from './state.js';
 import type { LockEntry } from './lockfile.js';
@@ -33,19 +35,46 @@ export function paramChanges(before: unknown, after: unknown): string[] {
   return changes;
 }
 
+const listed = (paths: string[]) => `${paths.slice(0, 3).join(', ')}${paths.length > 3 ? `, ${paths.length - 3} more` : ''}`;
+
 async function depChanges(state: State, stage: string, files: Map<string, string>): Promise<string> {
   const before = await recordedDepHashes(state, stage);
   const added = [...files.keys()].filter((f) => !before.has(f));
   const removed = [...before.keys()].filter((f) => !files.has(f));
   const modified = [...files].filter(([f, h]) => before.has(f) && before.get(f) !== h).map(([f]) => f);
   if (added.length + removed.length + modified.length === 0) return 'dependency fingerprint recorded differently by an older version: rechecking';
-  const sample = [...modified, ...added, ...removed].slice(0, 3).join(', ');
-  return `files changed: +${added.length} -${removed.length} ~${modified.length}${sample ? ` (${sample}${added.length + removed.length + modified.length > 3 ? ', ...' : ''})` : ''}`;
+  const parts = [
+    modified.length ? `${plural(modified.length, 'file')} changed (${listed(modified)})` : '',
+    added.length ? `${plural(added.length, 'file')} added (${listed(added)})` : '',
+    removed.length ? `${plural(removed.length, 'file')} removed (${listed(removed)})` : '',
+  ];
+  return `deps: ${parts.filter(Boolean).join(', ')}`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const isHash = (value: string) => /^[0-9a-f]{16,}$/i.test(value);
+
+/** "models/sd_xl_base.safetensors [31e35c80fc]" -> "sd_xl_base": the name a person picked. */
+function nameOf(value: string): string {
+  const named = /^(.*?)\s*\[[0-9a-f]+\]$/i.exec(value);
+  if (!named) return value;
+  return named[1]!.replace(/^.*[\\/]/, '').replace(/\.(safetensors|ckpt|pt|bin)$/i, '');
+}
+
+/** A resource that changed, in words: its label and old -> new, leaving out what only a hash says. */
+function resourceChange(label: string | undefined, key: string, was: string | undefined, now: string | undefined): string {
+  const what = label ?? `resource ${key}`;
+  if (was === undefined || now === undefined) return `${what} ${was === undefined ? `added (${nameOf(now!)})` : `removed (was ${nameOf(was)})`}`;
+  if (isHash(was) && isHash(now)) return `${what} changed`;
+  const [a, b] = [nameOf(was), nameOf(now)];
+  // The same name with new content: only the hashes tell them apart.
+  return a === b ? `${what} changed: ${was} -> ${now}` : `${what} changed (${a} -> ${b})`;
 }
 
 export interface ExplainInput {
   project: Project;
   state: State;
+  stats: StatCache;
   stage: string;
   identity: StageIdentity;
   entry: LockEntry | undefined;
@@ -76,14 +105,17 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   if (!entry) return ['never run'];
   const reasons = codeChange(input, entry);
   reasons.push(...paramChanges(entry.params, identity.params));
+  const labels = project.graph.nodes.get(stage)?.loaded?.module.resourceLabels ?? {};
   for (const k of [...new Set([...Object.keys(entry.resources), ...Object.keys(identity.resources)])]) {
     if (entry.resources[k] === identity.resources[k]) continue;
     const words = await input.describeResource?.(k, { finishedAt: entry.finished_at, value: entry.resources[k] });
-    reasons.push(words ?? `resource ${k} changed: ${entry.resources[k] ?? 'none'} -> ${identity.resources[k] ?? 'none'}`);
+    reasons.push(words ?? resourceChange(labels[k], k, entry.resources[k], identity.resources[k]));
   }
   const observed = entry.observed ?? {};
+  const describeObserved = project.graph.nodes.get(stage)?.loaded?.module.describeObserved;
   for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {
-    if (observed[k] !== identity.observed[k]) reasons.push(`${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
+    if (observed[k] === identity.observed[k]) continue;
+    reasons.push(describeObserved?.(k, observed[k], identity.observed[k]) ?? `${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
   }
   for (const k of Object.keys(identity.inputs)) {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
@@ -100,15 +132,35 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
       reasons.push(`items: +${toRun} to run, -${removed} removed, ${total - toRun} reused`);
     }
   }
-  for (const [name, out] of Object.entries(entry.outs)) {
-    if (!existsSync(resolve(project.dir, out.path))) reasons.push(`output ${name} missing (${out.path})`);
-  }
+  reasons.push(...(await outputProblems(project.dir, input.stats, entry)));
   if (entry.items && entry.items.failed > 0) reasons.push(`${entry.items.failed} failed items to retry`);
   if (input.mapStage && !(await objectsAsLeft(state, project.paths.objects))) {
     const lost = await itemsWithLostObjects(state, project.dir, stage, identity.memoKey);
     if (lost > 0) reasons.push(`${lost} memoised items name stored objects that are gone; they will be made again`);
   }
   return reasons;
+}
+
+/**
+ * Each recorded output checked against the hash it was recorded with, through the stat
+ * cache (a stat per file when nothing moved): a file edited, truncated or deleted since
+ * makes the stage run again, never a skip over wrong bytes.
+ */
+async function outputProblems(projectDir: string, stats: StatCache, entry: LockEntry): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [name, out] of Object.entries(entry.outs)) {
+    const path = resolve(projectDir, out.path);
+    if (!existsSync(path)) {
+      problems.push(`output ${name} missing (${out.path})`);
+      continue;
+    }
+    const expected = out.kind === 'path' ? out.hash : out.file;
+    // Locks written before tables recorded their file hash can only be checked for presence.
+    if (expected === undefined) continue;
+    const found = out.kind === 'path' ? await hashPath(path, stats) : (await stats.hashFiles([path]))[0];
+    if (found !== expected) problems.push(`output ${name} changed since it was recorded (${out.path}): made again`);
+  }
+  return problems;
 }
 
 /** The last recorded execution of a stage, when it failed after the lock's entry was written. */

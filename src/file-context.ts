@@ -1,13 +1,16 @@
 // The CommandContext of a command that reads only files (pipeline.lock, the Parquet
-// tables, the journals) and never opens the state database, so it works beside a
-// `pipeline run`, which holds that database for as long as it runs.
+// tables, the journals, the state snapshot) and never opens the state database, so it
+// works beside a `pipeline run`, which holds that database for as long as it runs, on a
+// project never run, and on a read-only data folder. Its DuckDB is the SQL sandbox.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { requireCommonJs } from './commonjs.js';
 import { readLockFile } from './lockfile.js';
 import { tableViews } from './tables.js';
 import { journalViews, journalsDir } from './journal.js';
 import { queryRows } from './state.js';
+import { snapshotDir, snapshotTables } from './state-snapshot.js';
+import { lockDown, readOnlyQuery } from './sql-sandbox.js';
 import { InputError } from './errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CommandContext } from './command.js';
@@ -35,44 +38,63 @@ export function lockedTables(project: ProjectFiles): Record<string, { path: stri
   return tables;
 }
 
-/** What the views depend on: pipeline.lock's stat and the journal files there are (a rerun replaces a table at the same path). */
+/** The only folders the sandbox may touch: the tables, the stored objects, the journals and the state snapshot. */
+function readableDirs(project: ProjectFiles): string[] {
+  const { paths } = projectPaths(project.dir);
+  const tableDirs = Object.values(lockedTables(project)).map((t) => dirname(t.path));
+  return [...new Set([paths.tables, paths.objects, journalsDir(project.dataDir), snapshotDir(project.dataDir), ...tableDirs])];
+}
+
+const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort().join('/') : '');
+
+/** What the views depend on: pipeline.lock's stat and the journal and snapshot files there are (a rerun replaces a table at the same path). */
 function viewsKey(project: ProjectFiles): string {
   const lock = statSync(project.paths.lock, { throwIfNoEntry: false });
-  const journals = existsSync(journalsDir(project.dataDir)) ? readdirSync(journalsDir(project.dataDir)).sort().join('/') : '';
-  return `${lock?.mtimeMs}:${lock?.size}:${lock?.ino}|${journals}`;
+  return `${lock?.mtimeMs}:${lock?.size}:${lock?.ino}|${listing(journalsDir(project.dataDir))}|${listing(snapshotDir(project.dataDir))}`;
+}
+
+/** State records first: a table output or journal of the same name wins. */
+async function currentViews(project: ProjectFiles): Promise<string> {
+  const tables = Object.entries(lockedTables(project)).map(([name, t]): [string, string] => [name, t.path]);
+  return tableViews([...snapshotTables(project.dataDir), ...tables]) + (await journalViews(project.dataDir));
 }
 
 interface Channel {
+  /** Any statement, on the in-memory database: for the engine's and the web app's own SQL. */
   sql: Sql;
+  /** One SELECT: for SQL a person wrote. */
+  query: Sql;
   /** Refuse further statements and resolve once the ones queued have finished. */
   drain(): Promise<void>;
 }
 
-/** One connection, one statement at a time, its temporary views rebuilt when pipeline.lock or the journals changed. */
+/** One connection, one statement at a time, its temporary views rebuilt when pipeline.lock, the journals or the snapshot changed. */
 function channel(project: ProjectFiles, connection: DuckDBConnection): Channel {
   let queue: Promise<unknown> = Promise.resolve();
   let viewsFor = '';
   let draining = false;
-  const sql = <T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> => {
+  const queued = <T>(work: () => Promise<T>): Promise<T> => {
     if (draining) return Promise.reject(new Error('the database is closing'));
     const next = queue.then(async () => {
       const key = viewsKey(project);
       if (key !== viewsFor) {
-        const views = tableViews(Object.entries(lockedTables(project)).map(([name, t]) => [name, t.path])) + (await journalViews(project.dataDir));
+        const views = await currentViews(project);
         if (views) await connection.run(views);
         viewsFor = key;
       }
-      try {
-        return await queryRows<T>(connection, query, params);
-      } catch (error) {
-        throw new InputError(`SQL: ${(error as Error).message}`, { field: 'query' });
-      }
+      return work();
     });
     queue = next.catch(() => undefined);
     return next;
   };
   return {
-    sql,
+    sql: <T = Row>(query: string, params?: Record<string, unknown>) =>
+      queued(() =>
+        queryRows<T>(connection, query, params).catch((error: Error) => {
+          throw new InputError(`SQL: ${error.message}`, { field: 'query' });
+        }),
+      ),
+    query: <T = Row>(query: string, params?: Record<string, unknown>) => queued(() => readOnlyQuery<T>(connection, query, params)),
     async drain() {
       draining = true;
       await queue;
@@ -82,20 +104,28 @@ function channel(project: ProjectFiles, connection: DuckDBConnection): Channel {
 
 export interface FileSql {
   sql: Sql;
+  /** One read-only query (SELECT), refused before it runs if it is anything else: for SQL a person wrote. */
+  query: Sql;
   /** Another connection to the same in-memory database (its tables shared, its views its own), for work that must not queue behind the first. */
   connect(): Promise<Sql>;
   /** Closes once every statement queued has finished: closing DuckDB under a running one crashes the process. */
   close(): Promise<void>;
 }
 
-/** An in-memory DuckDB whose views follow pipeline.lock and the journals: checked at every query, rebuilt when they changed. */
+/**
+ * An in-memory DuckDB whose views follow pipeline.lock, the journals and the state
+ * snapshot (checked at every query, rebuilt when they changed), locked down to the
+ * project's own table, object, journal and snapshot folders.
+ */
 export async function fileSql(project: ProjectFiles): Promise<FileSql> {
   const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const first = await instance.connect();
+  await lockDown(first, readableDirs(project));
   const open: { connection: DuckDBConnection; channel: Channel }[] = [{ connection: first, channel: channel(project, first) }];
   return {
     sql: open[0]!.channel.sql,
+    query: open[0]!.channel.query,
     async connect() {
       const connection = await instance.connect();
       open.push({ connection, channel: channel(project, connection) });
@@ -109,15 +139,18 @@ export async function fileSql(project: ProjectFiles): Promise<FileSql> {
   };
 }
 
-export function fileCommandContext(project: Project, sql: Sql): CommandContext {
+/** A file reader's context: its sql is the sandbox's one SELECT at a time. */
+export function fileCommandContext(project: Project, files: FileSql): CommandContext {
   return {
     projectDir: project.dir,
     dataDir: project.dataDir,
     params: project.params,
-    sql,
+    sql: files.query,
+    query: files.query,
     tables: async () => lockedTables(project),
     run: () => Promise.reject(new Error('this command reads files only and cannot start a run')),
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
   };
 }
+

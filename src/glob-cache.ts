@@ -2,7 +2,7 @@
 // renaming a file changes its directory's mtime, so when no directory under the glob's
 // base changed, the last expansion still holds and only the directories are stat'ed.
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { glob, globBases, isGlobPattern, walkFolder, type FolderListing } from './glob.js';
 import type { State } from './state.js';
 
@@ -29,7 +29,7 @@ function folderOf(pattern: string): string | undefined {
 async function listPattern(cwd: string, pattern: string): Promise<FolderListing> {
   const folder = folderOf(pattern);
   if (folder !== undefined) {
-    const walked = walkFolder(join(cwd, folder));
+    const walked = walkFolder(join(cwd, folder), { within: folder.startsWith('../') || folder === '..' || isAbsolute(folder) ? undefined : cwd });
     return {
       dirs: walked.dirs.map(([d, mtime]) => [d ? `${folder}/${d}` : folder, mtime]),
       files: walked.files.map((f) => `${folder}/${f}`),
@@ -64,8 +64,9 @@ export class GlobCache {
     return listing.files;
   }
 
+  /** A state opened to read keeps the listings in memory. */
   async flush(): Promise<void> {
-    if (this.updates.size === 0) return;
+    if (this.updates.size === 0 || !this.state.writable) return;
     const updates = [...this.updates];
     this.updates.clear();
     await this.state.transaction(async (c) => {

@@ -3,6 +3,8 @@
 // since it costs ~30 ms to load.
 import { readdirSync, statSync } from 'node:fs';
 import type { Options } from 'fast-glob';
+import { InputError } from './errors.js';
+import { isInside, realPathOf, symlinkLoop } from './inside.js';
 
 /** Whether a dep is a pattern (rather than a file or folder path). */
 export function isGlobPattern(path: string): boolean {
@@ -27,11 +29,28 @@ export interface FolderListing {
   files: string[];
 }
 
+/** The target of a symlink met while walking; a loop is bad input naming the link. */
+function linkTarget(link: string, within: string | undefined) {
+  let target;
+  try {
+    target = statSync(link, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw symlinkLoop(link);
+    throw error;
+  }
+  // A link out of the project would make its files inputs the project does not own, and a stage's writes land outside.
+  if (target && within !== undefined && !isInside(within, link)) {
+    throw new InputError(`a symlink under a dep folder points outside the project, to ${realPathOf(link)}; name that folder as a dep instead`, { file: link });
+  }
+  return target;
+}
+
 /**
  * Every file under `root`, as `root/**` would glob it: symbolic links followed, names
- * starting with a dot skipped unless `dot`. A missing root lists nothing.
+ * starting with a dot skipped unless `dot`. A missing root lists nothing. With `within`
+ * (the project, for a dep folder inside it), a link whose target lies outside it is refused.
  */
-export function walkFolder(root: string, options: { dot?: boolean } = {}): FolderListing {
+export function walkFolder(root: string, options: { dot?: boolean; within?: string } = {}): FolderListing {
   const listing: FolderListing = { dirs: [], files: [] };
   const seen = new Set<string>();
   const pending = [''];
@@ -49,7 +68,7 @@ export function walkFolder(root: string, options: { dot?: boolean } = {}): Folde
       if (!options.dot && entry.name.startsWith('.')) continue;
       const path = rel ? `${rel}/${entry.name}` : entry.name;
       const isLink = entry.isSymbolicLink();
-      const target = isLink ? statSync(`${abs}/${entry.name}`, { throwIfNoEntry: false }) : undefined;
+      const target = isLink ? linkTarget(`${abs}/${entry.name}`, options.within) : undefined;
       if (entry.isDirectory() || target?.isDirectory()) pending.push(path);
       else if (entry.isFile() || target?.isFile()) listing.files.push(path);
     }

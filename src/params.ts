@@ -1,18 +1,24 @@
 // Params are one nested tree (pipeline.yaml `params:`); each stage reads a few dot paths
 // of it, and only those values enter its fingerprint.
-import { requireCommonJs } from './commonjs.js';
-import { InputError } from './errors.js';
+import { InputError, InputErrors } from './errors.js';
+import { parseYaml } from './yaml-file.js';
 import type { StageModule } from './stage.js';
 import type { Locate } from './graph.js';
 
-const { parse: parseYaml } = requireCommonJs('yaml') as typeof import('yaml');
 
 export type ParamTree = Record<string, unknown>;
+
+/**
+ * Names that reach Object.prototype through plain objects: `--set __proto__.x=1` would
+ * otherwise give every object in the process an `x`. A param path never holds one.
+ */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export function getPath(tree: unknown, path: string): unknown {
   let node = tree;
   for (const part of path.split('.')) {
-    if (node === null || typeof node !== 'object' || !(part in node)) return undefined;
+    // Own keys only: `constructor` is "in" every object.
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, part)) return undefined;
     node = (node as Record<string, unknown>)[part];
   }
   return node;
@@ -20,9 +26,11 @@ export function getPath(tree: unknown, path: string): unknown {
 
 export function setPath(tree: ParamTree, path: string, value: unknown): void {
   const parts = path.split('.');
+  const unsafe = parts.find((p) => PROTOTYPE_KEYS.has(p));
+  if (unsafe) throw new InputError(`"${unsafe}" cannot be a param name (it would reach every object's prototype)`, { field: path });
   let node: Record<string, unknown> = tree;
   for (const part of parts.slice(0, -1)) {
-    const next = node[part];
+    const next = Object.hasOwn(node, part) ? node[part] : undefined;
     if (next === null || typeof next !== 'object' || Array.isArray(next)) node[part] = {};
     node = node[part] as Record<string, unknown>;
   }
@@ -36,10 +44,15 @@ export function parseSetArg(arg: string): [string, unknown] {
   if (eq <= 0 || !/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(path)) {
     throw new InputError(`--set expects PATH=VALUE with a dotted param path, got "${arg}"`, { field: '--set' });
   }
+  const unsafe = path.split('.').find((p) => PROTOTYPE_KEYS.has(p));
+  if (unsafe) throw new InputError(`"${unsafe}" cannot be a param name (it would reach every object's prototype)`, { field: `--set ${arg}` });
   try {
-    return [path, parseYaml(arg.slice(eq + 1))];
+    return [path, parseYaml(`--set ${path}`, arg.slice(eq + 1)).data];
   } catch (error) {
-    throw new InputError(`--set ${path}: the value is not valid YAML (${(error as Error).message})`, { field: '--set' });
+    // The argument is the place to name, not a file: the first problem says what is wrong.
+    const first = error instanceof InputErrors ? error.errors[0]! : error instanceof InputError ? error : null;
+    if (!first) throw error;
+    throw new InputError(`the value is not valid YAML (${first.message.replace(/^YAML syntax error: /, '')})`, { field: `--set ${arg}` });
   }
 }
 

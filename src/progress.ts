@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import type { SingleBar } from 'cli-progress';
 import type { ContextChannels } from './context.js';
-import type { RunProgressFile, StageState } from './run-progress.js';
+import { formatEta, formatRate, type RunProgressFile, type StageState } from './run-progress.js';
 
 export interface Reporter extends ContextChannels {
   info(message: string): void;
@@ -19,35 +19,28 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: stri
   if (mode === 'plain') return plainReporter(write);
   // Loaded only for a terminal: scripts and CI never pay for it.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
+  // Rate and ETA are ours: cli-progress prints its own ETA as "NULL" (cut to "LL") until it has one.
   const newMultiBar = () =>
     new cliProgress.MultiBar(
-      {
-        format: '{stage} [{bar}] {value}/{total} items | {rate}/s | ETA {eta_formatted}',
-        hideCursor: true,
-        clearOnComplete: false,
-        stopOnComplete: false,
-        etaBuffer: 50,
-      },
+      { format: '{stage} [{bar}] {value}/{total} {unit} | {pace}', hideCursor: true, clearOnComplete: false, stopOnComplete: false },
       cliProgress.Presets.shades_classic,
     );
   // A fresh set of bars per run: `pipeline loop` runs the pipeline several times in one process.
   let multi = newMultiBar();
-  let bars = new Map<string, { bar: SingleBar; started: number; first: number }>();
+  let bars = new Map<string, { bar: SingleBar; pace: Pace }>();
   const line = (s: string) => multi.log(`${s}\n`);
   return {
     log: (stage, m) => line(`${stage}: ${m}`),
     warn: (stage, m) => line(`${stage}: warning: ${m}`),
     info: line,
-    progress(stage, done, total) {
+    progress(stage, done, total, unit = 'items') {
       let entry = bars.get(stage);
       if (!entry) {
-        entry = { bar: multi.create(total, done, { stage: stage.padEnd(10), rate: '0' }), started: Date.now(), first: done };
+        entry = { bar: multi.create(total, done, { stage: stage.padEnd(10), unit, pace: '' }), pace: new Pace(done) };
         bars.set(stage, entry);
       }
-      const seconds = (Date.now() - entry.started) / 1000;
-      const rate = seconds > 0 ? ((done - entry.first) / seconds).toFixed(1) : '0';
       entry.bar.setTotal(total);
-      entry.bar.update(done, { stage: stage.padEnd(10), rate });
+      entry.bar.update(done, { stage: stage.padEnd(10), unit, pace: entry.pace.describe(done, total, unit) });
     },
     stop() {
       multi.stop();
@@ -57,23 +50,36 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: stri
   };
 }
 
+/** Rate since a stage's first count, and the ETA it gives. */
+class Pace {
+  private readonly started = Date.now();
+  constructor(private readonly first: number) {}
+
+  rate(done: number): number | undefined {
+    const seconds = (Date.now() - this.started) / 1000;
+    return seconds > 0 && done > this.first ? (done - this.first) / seconds : undefined;
+  }
+
+  describe(done: number, total: number, unit: string): string {
+    const rate = this.rate(done);
+    return `${formatRate(rate, unit)} | ${formatEta(done, total, rate)}`;
+  }
+}
+
 function plainReporter(write: (s: string) => void): Reporter {
-  const last = new Map<string, { at: number; started: number; first: number }>();
+  const last = new Map<string, { at: number; pace: Pace }>();
   return {
     log: (stage, m) => write(`${stage}: ${m}\n`),
     warn: (stage, m) => write(`${stage}: warning: ${m}\n`),
     info: (m) => write(`${m}\n`),
-    progress(stage, done, total) {
+    progress(stage, done, total, unit = 'items') {
       const now = Date.now();
       const seen = last.get(stage);
-      if (!seen) last.set(stage, { at: now, started: now, first: done });
+      if (!seen) last.set(stage, { at: now, pace: new Pace(done) });
       const entry = last.get(stage)!;
       if (done < total && seen && now - entry.at < 2000) return;
       entry.at = now;
-      const seconds = (now - entry.started) / 1000;
-      const rate = seconds > 0 ? (done - entry.first) / seconds : 0;
-      const eta = rate > 0 ? `, ETA ${Math.ceil((total - done) / rate)} s` : '';
-      write(`${stage}: ${done}/${total} items${seconds > 0 ? ` (${rate.toFixed(1)}/s${eta})` : ''}\n`);
+      write(`${stage}: ${done}/${total} ${unit}${seen ? ` (${entry.pace.describe(done, total, unit).replace(' | ', ', ')})` : ''}\n`);
     },
     stop() {},
   };
@@ -83,9 +89,9 @@ function plainReporter(write: (s: string) => void): Reporter {
 export function recordingTo(file: RunProgressFile, reporter: Reporter): Reporter {
   return {
     ...reporter,
-    progress(stage, done, total) {
-      reporter.progress(stage, done, total);
-      file.items(stage, done, total);
+    progress(stage, done, total, unit) {
+      reporter.progress(stage, done, total, unit);
+      file.items(stage, done, total, unit);
     },
     stageState(stage, state) {
       reporter.stageState?.(stage, state);

@@ -26,6 +26,27 @@ export function readLockHolder(file: string): LockHolder | undefined {
   }
 }
 
+/**
+ * Whether the holder can no longer be running: a dead pid on this host. A holder on
+ * another host (a project on a shared disk) cannot be checked and counts as running.
+ */
+export function holderIsGone(holder: LockHolder): boolean {
+  return holder.host === hostname() && !processAlive(holder.pid, holder.started_at);
+}
+
+/** The run lock's holder while it still runs; undefined when there is no lock or it is stale. */
+export function liveRunHolder(file: string): LockHolder | undefined {
+  const holder = readLockHolder(file);
+  return holder && !holderIsGone(holder) ? holder : undefined;
+}
+
+/** What a reader says of a lock whose holder is gone; undefined for no lock or a live one. */
+export function staleLockNote(file: string): string | undefined {
+  const holder = readLockHolder(file);
+  if (!holder || !holderIsGone(holder)) return undefined;
+  return `the run lock left by pid ${holder.pid} (started ${holder.started_at}: ${holder.command}) is stale: that process is no longer running; the next run takes it over`;
+}
+
 /** Take the lock or throw; returns a release function and a note when a stale lock was replaced. */
 export function acquireProjectLock(file: string, command: string): { release: () => void; staleNote?: string } {
   mkdirSync(dirname(file), { recursive: true });
@@ -38,7 +59,7 @@ export function acquireProjectLock(file: string, command: string): { release: ()
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readLockHolder(file);
-      if (holder && (holder.host !== me.host || processAlive(holder.pid))) throw new ProjectLockedError(holder, file);
+      if (holder && !holderIsGone(holder)) throw new ProjectLockedError(holder, file);
       staleNote = holder
         ? `removed a stale lock left by pid ${holder.pid} (started ${holder.started_at}), which is no longer running`
         : 'removed an unreadable lock file';

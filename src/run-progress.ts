@@ -19,6 +19,8 @@ export const runProgressSchema = z.object({
       since: z.string(),
       done: z.number().int().optional(),
       total: z.number().int().optional(),
+      /** what done and total count: items, or steps for a trainer */
+      unit: z.string().optional(),
       /** items per second since the stage started */
       rate: z.number().optional(),
     }),
@@ -49,14 +51,14 @@ export class RunProgressFile {
     this.write();
   }
 
-  items(name: string, done: number, total: number): void {
+  items(name: string, done: number, total: number, unit?: string): void {
     const now = Date.now();
     const isFirst = !this.firstSeen.has(name);
     if (isFirst) this.firstSeen.set(name, { at: now, done });
     const first = this.firstSeen.get(name)!;
     const entry = this.progress.stages[name] ?? { state: 'running' as const, since: new Date(now).toISOString() };
     const seconds = (now - first.at) / 1000;
-    this.progress.stages[name] = { ...entry, done, total, ...(seconds > 0 ? { rate: (done - first.done) / seconds } : {}) };
+    this.progress.stages[name] = { ...entry, done, total, ...(unit ? { unit } : {}), ...(seconds > 0 ? { rate: (done - first.done) / seconds } : {}) };
     if (isFirst || done === total || now - this.lastWrite >= itemWriteInterval) this.write();
   }
 
@@ -82,16 +84,36 @@ export function readRunProgress(path: string): RunProgress | undefined {
   }
 }
 
+/** Seconds as a person reads them: 45 s, 3 min 20 s, 2 h 05 min. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/** "2.0 items/s", or per minute when slower than one every ten seconds; "measuring" before a second count. */
+export function formatRate(rate: number | undefined, unit: string): string {
+  if (!rate || rate <= 0) return 'rate: measuring';
+  return rate < 0.1 ? `${(rate * 60).toFixed(1)} ${unit}/min` : `${rate.toFixed(1)} ${unit}/s`;
+}
+
+/** "ETA 3 min 20 s" from a rate; unknown until there is one. */
+export function formatEta(done: number, total: number, rate: number | undefined): string {
+  if (done >= total) return 'ETA 0 s';
+  return rate && rate > 0 ? `ETA ${formatDuration((total - done) / rate)}` : 'ETA unknown';
+}
+
 /** One line per stage of a run in progress, for `pipeline status`. */
 export function describeRunProgress(progress: RunProgress, stageNames: string[], now = Date.now()): string[] {
   return stageNames.map((name) => {
     const entry = progress.stages[name];
     if (!entry) return `${name}: waiting`;
-    const items = entry.total !== undefined ? ` ${entry.done}/${entry.total} items` : '';
-    if (entry.state !== 'running') return `${name}: ${entry.state}${items}`;
-    const rate = entry.rate && entry.rate > 0 ? entry.rate : undefined;
-    const eta = rate && entry.total !== undefined ? `, ETA ${Math.ceil((entry.total - (entry.done ?? 0)) / rate)} s` : '';
-    const elapsed = Math.round((now - Date.parse(entry.since)) / 1000);
-    return `${name}: running for ${elapsed} s${items}${rate ? ` (${rate.toFixed(1)}/s${eta})` : ''}`;
+    const unit = entry.unit ?? 'items';
+    const counted = entry.total !== undefined ? ` ${entry.done}/${entry.total} ${unit}` : '';
+    if (entry.state !== 'running') return `${name}: ${entry.state}${counted}`;
+    const elapsed = formatDuration((now - Date.parse(entry.since)) / 1000);
+    const pace = entry.total !== undefined ? ` (${formatRate(entry.rate, unit)}, ${formatEta(entry.done ?? 0, entry.total, entry.rate)})` : '';
+    return `${name}: running for ${elapsed}${counted}${pace}`;
   });
 }

@@ -1,11 +1,11 @@
 // Deciding what is stale and running it: stages in dependency order, independent ones
 // in parallel (--jobs), each skipped when its fingerprint matches pipeline.lock.
-import { rm } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
+import { removeInside } from './inside.js';
 import { composeIdentity, expandDeps, identityParams, hashDeps, outsideState, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
 import { createStageContext, inputArtifact } from './context.js';
@@ -19,9 +19,12 @@ import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import { GlobCache } from './glob-cache.js';
+import { removeOldVersions } from './generations.js';
+import { cleanUpAfterKilledRuns, withFileHashes } from './run-housekeeping.js';
 import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import type { RunSummary } from './command.js';
+import { itemFailures } from './run-summary.js';
 import type { MapStage, StageContext } from './stage.js';
 
 export interface StageStatus {
@@ -118,7 +121,7 @@ export class Runner {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
-      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
+      return explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
@@ -128,7 +131,7 @@ export class Runner {
       itemsToRun = await countItemsToRun({ project: this.project, state: this.state, stage: module, ctx, memoKey: identity.memoKey, legacyKey: legacyMemoKey(entry, node, identity) });
     }
     const describeResource = module?.describeResource && ((name: string, since: { finishedAt: string; value: string | undefined }) => module.describeResource!(name, since, ctx));
-    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map', describeResource });
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map', describeResource });
     if (failure) reasons.push(failure);
     return reasons.length > 0 ? reasons : ['fingerprint changed'];
   }
@@ -157,6 +160,7 @@ export class Runner {
   }
 
   async run(options: { targets: string[]; force: boolean; jobs: number; signal: AbortSignal; argv: string }): Promise<RunSummary> {
+    const startedAt = Date.now();
     this.reloadLock();
     const order = selectStages(this.project.graph, options.targets);
     const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
@@ -165,9 +169,12 @@ export class Runner {
     const run: RunRecord = {
       id: runId,
       ensureRecorded: () =>
-        (recorded ??= this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
-          id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
-        })),
+        (recorded ??= (async () => {
+          await cleanUpAfterKilledRuns(this.state, this.project.dataDir, (m) => this.reporter.info(`note: ${m}`));
+          await this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
+            id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
+          });
+        })()),
     };
     const jobs = pLimit(Math.max(1, options.jobs));
     const outcomes = new Map<string, Promise<StageOutcome>>();
@@ -185,15 +192,18 @@ export class Runner {
     await this.lockWrites;
     await this.stats.flush();
     await this.globs.flush();
-    const failed = stages.some((s) => s.status === 'failed');
+    // Items that failed are kept for the next run to retry, but this run did not do all its work.
+    const failed = stages.some((s) => s.status === 'failed' || (s.items?.failed ?? 0) > 0);
     const exitCode = options.signal.aborted ? 130 : failed ? 1 : 0;
     if (recorded) {
       await recorded;
+      // Versions a killed run wrote for stages this run then skipped are named by no lock entry either.
+      await removeOldVersions(this.project, this.project.graph, this.lock);
       await this.state.run('UPDATE runs SET finished_at = now(), status = $status WHERE run_id = $id', {
         id: runId, status: options.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok',
       });
     }
-    return { ok: exitCode === 0, exitCode, stages };
+    return { ok: exitCode === 0, exitCode, durationMs: Date.now() - startedAt, stages };
   }
 
   private async runStage(node: StageNode, run: RunRecord, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
@@ -226,7 +236,7 @@ export class Runner {
       let outs: Record<string, OutputRecord>;
       let items: LockEntry['items'];
       if (!module) {
-        for (const out of node.config.outs) await rm(resolve(this.project.dir, out), { recursive: true, force: true });
+        for (const out of node.config.outs) await removeInside(this.project.dir, out, `stages.${node.name}.outs`);
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
         const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m) });
@@ -239,22 +249,26 @@ export class Runner {
       } else {
         outs = await runWholeStage({ project: this.project, state: this.state, stats: this.stats, stage: module, ctx });
       }
+      outs = await withFileHashes(this.project.dir, this.stats, outs);
       const finalIdentity = await this.withDynamicDeps(node, identity, staticDeps, dynamicDeps);
       const previous = this.lock.stages[node.name];
       const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
       await this.commitEntry(node.name, finalIdentity, outs, started, items);
+      await removeOldVersions(this.project, this.project.graph, this.lock, { stages: [node.name] });
       await record('ok', finalIdentity.fingerprint, undefined, items);
       const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
       this.reporter.stageState?.(node.name, 'done');
       this.reporter.info(`${node.name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${itemNote}${unchanged ? '; outputs unchanged' : ''}`);
-      return { name: node.name, status: unchanged ? 'cut-off' : 'ran', items: items && { done: items.run, failed: items.failed, reused: items.reused } };
+      const failures = items?.failed ? await itemFailures(this.state, node.name, identity.memoKey) : undefined;
+      return { name: node.name, status: unchanged ? 'cut-off' : 'ran', items: items && { done: items.run, failed: items.failed, reused: items.reused }, ...(failures ? { failures } : {}) };
     } catch (error) {
       if (error instanceof InputError) throw error;
       const interrupted = error instanceof Interrupted;
-      const message = error instanceof Error ? error.message : String(error);
+      // The stage's name goes with every message: the error's own "stage X failed" would say it twice.
+      const message = interrupted ? 'interrupted; finished batches are kept' : error instanceof StageFailure ? error.detail : error instanceof Error ? error.message : String(error);
       await record(interrupted ? 'interrupted' : 'failed', fingerprint, message);
       this.reporter.stageState?.(node.name, 'failed');
-      this.reporter.info(`${node.name}: ${interrupted ? 'interrupted' : 'FAILED'}: ${message}`);
+      this.reporter.info(`${node.name}: ${interrupted ? message : `FAILED: ${message}`}`);
       if (!interrupted && process.env.SDLOOP_DEBUG && error instanceof Error) this.reporter.info(error.stack ?? '');
       return { name: node.name, status: 'failed', error: message };
     }

@@ -3,16 +3,19 @@
 import { InputError } from './errors.js';
 import { applyOverrides } from './params.js';
 import { unknownParamPath } from './param-schema.js';
-import { loadProject, type Project } from './project.js';
+import { checkStageInputs, loadProject, type Project } from './project.js';
 import { selectStages } from './graph.js';
-import { State, queryRows } from './state.js';
+import { State, StateInUseError, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
-import { acquireProjectLock, readLockHolder, ProjectLockedError } from './project-lock.js';
+import { acquireProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
+import { SnapshotWriter, exportRecordTables, exportRunMonths, exportSnapshot, runMonth, snapshotDir } from './state-snapshot.js';
+import { existsSync } from 'node:fs';
 import { tableViews } from './tables.js';
 import { journalViews } from './journal.js';
 import { createReporter, recordingTo, type Reporter } from './progress.js';
 import { RunProgressFile } from './run-progress.js';
+import { describeRun } from './run-summary.js';
 import { join } from 'node:path';
 import type { CommandContext, RunOptions, RunSummary } from './command.js';
 import type { Row } from './stage.js';
@@ -24,10 +27,15 @@ export interface SessionOptions {
   json: boolean;
   /** stage names the command will act on, checked before anything is written */
   targets?: string[];
+  /** how the state opens (see StateOpenOptions): 'cache' for status, 'read' for a dry run */
+  mode?: 'read' | 'write' | 'cache';
 }
 
+/** How long a writer waits for readers: status holds the state open read-only for a moment. */
+const readerWaitMs = 5000;
+
 /** A --set of a param nothing reads would change nothing, silently: a typo, most likely. */
-function checkOverrides(project: Project, set: Record<string, unknown>): void {
+export function checkOverrides(project: Project, set: Record<string, unknown>): void {
   const readers = [...project.graph.nodes.values()].map((node) => ({ paths: node.config.params, schema: node.loaded?.module.params }));
   const unknown = unknownParamPath(Object.keys(set), project.config.params, readers);
   if (!unknown) return;
@@ -37,13 +45,22 @@ function checkOverrides(project: Project, set: Record<string, unknown>): void {
 
 export class ProjectSession {
   private statusRunner?: Runner;
+  /** Readers see the state's records through a snapshot: the months of runs this session made, renewed at each stage commit. */
+  private readonly runMonths = new Set<string>();
+  /** set by SQL on the state, which may have changed any record */
+  private recordsChanged = false;
+  /** a stage ran: the run's own rows and whatever record tables its stages keep need copying at close */
+  private ranStages = false;
+  private readonly snapshots: SnapshotWriter;
 
   private constructor(
     readonly project: Project,
     readonly state: State,
     readonly reporter: Reporter,
     private readonly stats: StatCache,
-  ) {}
+  ) {
+    this.snapshots = new SnapshotWriter(() => exportRunMonths(state, project.dataDir, [...this.runMonths]), (m) => reporter.info(`warning: ${m}`));
+  }
 
   /** The runner for status and the current outputs; each run gets its own, recording its progress. */
   get runner(): Runner {
@@ -53,9 +70,15 @@ export class ProjectSession {
   static async open(options: SessionOptions): Promise<ProjectSession> {
     const project = await loadProject(options.dir, options.set);
     checkOverrides(project, options.set);
-    selectStages(project.graph, options.targets ?? []);
-    const state = await State.open(project.paths.state).catch((error: Error) => {
-      const holder = readLockHolder(project.paths.runLock);
+    await checkStageInputs(project, selectStages(project.graph, options.targets ?? []));
+    return ProjectSession.onProject(project, options);
+  }
+
+  /** Open the state of a loaded project: a run holding it is reported as such, a reader holding it waited for. */
+  static async onProject(project: Project, options: Pick<SessionOptions, 'json' | 'mode'>): Promise<ProjectSession> {
+    const running = liveRunHolder(project.paths.runLock);
+    const state = await State.open(project.paths.state, { mode: options.mode, lockWaitMs: running ? 0 : readerWaitMs }).catch((error: Error) => {
+      const holder = error instanceof StateInUseError ? liveRunHolder(project.paths.runLock) : undefined;
       throw holder ? new ProjectLockedError(holder, project.paths.runLock) : error;
     });
     const stats = StatCache.open(state);
@@ -64,8 +87,15 @@ export class ProjectSession {
     return new ProjectSession(project, state, reporter, stats);
   }
 
-  /** Run under the project lock; SIGINT stops after the batches in flight. */
+  /** Run under the project lock, then say how it went in a few lines on stderr. */
   async run(options: RunOptions & { argv: string }): Promise<RunSummary> {
+    const summary = await this.runLocked(options);
+    for (const line of describeRun(summary)) process.stderr.write(`${line}\n`);
+    return summary;
+  }
+
+  /** SIGINT stops after the batches in flight. */
+  private async runLocked(options: RunOptions & { argv: string }): Promise<RunSummary> {
     const lock = acquireProjectLock(this.project.paths.runLock, options.argv);
     if (lock.staleNote) this.reporter.info(`note: ${lock.staleNote}`);
     const controller = new AbortController();
@@ -82,7 +112,8 @@ export class ProjectSession {
       const set = options.set ?? {};
       checkOverrides(this.project, set);
       const project = Object.keys(set).length > 0 ? { ...this.project, params: applyOverrides(this.project.params, set) } : this.project;
-      const runner = new Runner(project, this.state, this.stats, recordingTo(progress, this.reporter));
+      this.runMonths.add(runMonth(new Date().toISOString()));
+      const runner = new Runner(project, this.state, this.stats, this.snapshotting(recordingTo(progress, this.reporter)));
       const summary = await runner.run({ targets: options.targets ?? [], force: options.force ?? false, jobs: options.jobs ?? 2, signal: controller.signal, argv: options.argv });
       // Every stage checked its memo hits' objects: status need not stat them again until a folder changes.
       if (summary.ok && !options.targets?.length && !(await objectsAsLeft(this.state, this.project.paths.objects))) {
@@ -98,6 +129,21 @@ export class ProjectSession {
     }
   }
 
+  /** Readers see each stage's records once it committed: this month's runs are copied after every stage that ran. */
+  private snapshotting(reporter: Reporter): Reporter {
+    return {
+      ...reporter,
+      stageState: (stage, state) => {
+        reporter.stageState?.(stage, state);
+        if (state === 'done' || state === 'failed') {
+          this.runMonths.add(runMonth(new Date().toISOString()));
+          this.ranStages = true;
+          void this.snapshots.request();
+        }
+      },
+    };
+  }
+
   /** Current table artifacts: name -> absolute Parquet path and content hash. */
   async tables(): Promise<Record<string, { path: string; hash: string }>> {
     return Object.fromEntries(
@@ -107,8 +153,9 @@ export class ProjectSession {
     );
   }
 
-  /** Every current table artifact and every journal as a view by its name. */
+  /** Every current table artifact and every journal as a view by its name; any statement, so readers' copy of the records is renewed at close. */
   async sql<T = Row>(query: string, params?: Record<string, unknown>): Promise<T[]> {
+    if (this.state.writable) this.recordsChanged = true;
     const views = tableViews(Object.entries(await this.tables()).map(([name, t]) => [name, t.path])) + (await journalViews(this.project.dataDir));
     return this.state.exclusive(async (c) => {
       if (views) await c.run(views);
@@ -120,21 +167,23 @@ export class ProjectSession {
     });
   }
 
-  commandContext(): CommandContext {
-    return {
-      projectDir: this.project.dir,
-      dataDir: this.project.dataDir,
-      params: this.project.params,
-      sql: (q, p) => this.sql(q, p),
-      tables: () => this.tables(),
-      run: (options) => this.run({ ...options, argv: 'loop' }),
-      stdout: (t) => process.stdout.write(t),
-      stderr: (t) => process.stderr.write(t),
-    };
-  }
-
-  close(): Promise<void> {
-    return this.state.close();
+  /** Copy the records for readers when something may have changed them, then close the state. */
+  async close(): Promise<void> {
+    try {
+      await this.snapshots.settled();
+      // A state from before readers had a copy gets its first one from whichever command writes next.
+      const firstCopy = this.state.writable && existsSync(this.project.paths.state) && !existsSync(snapshotDir(this.project.dataDir));
+      if (this.recordsChanged || firstCopy) await exportSnapshot(this.state, this.project.dataDir);
+      else if (this.ranStages) {
+        await exportRecordTables(this.state, this.project.dataDir);
+        await exportRunMonths(this.state, this.project.dataDir, [...this.runMonths]);
+      }
+    } catch (error) {
+      // What the command did stands; only readers see older records until the next copy.
+      process.stderr.write(`warning: could not copy the state's records for readers: ${(error as Error).message}\n`);
+    } finally {
+      await this.state.close();
+    }
   }
 }
 

@@ -10,7 +10,12 @@ export type Sql = <T = Row>(query: string, params?: Record<string, unknown>) => 
 
 /** What a stage produces, by output name. */
 export type OutputDecl =
-  | { kind: 'table'; schema: z.ZodObject<z.ZodRawShape> }
+  | {
+      kind: 'table';
+      schema: z.ZodObject<z.ZodRawShape>;
+      /** columns that record how a run went (timings), not what it made: left out of the table's hash, so they never make dependents stale */
+      runFacts?: string[];
+    }
   /** a file or folder the stage writes under ctx.outDir(name); hashed by content */
   | { kind: 'path' };
 
@@ -44,6 +49,8 @@ export interface ObjectStore {
   put(data: Uint8Array, ext: string): Promise<ObjectRef>;
   putFile(file: string, ext: string): Promise<ObjectRef>;
   pathOf(hash: string, ext: string): string;
+  /** The object's path when its bytes hash to its name; a damaged one is removed (the stage that made it makes it again) and undefined returned. */
+  verified(hash: string, ext: string): Promise<string | undefined>;
 }
 
 export interface StageContext<P = unknown> {
@@ -54,7 +61,7 @@ export interface StageContext<P = unknown> {
   projectDir: string;
   dataDir: string;
   store: ObjectStore;
-  /** A folder owned by this stage for a `path` output (created empty-or-as-left). */
+  /** A fresh, empty folder of this run for a `path` output; pipeline.lock naming it (after the stage returns) makes it current. */
   outDir(output: string): string;
   /** Run SQL on the state database; every input table is a view by its input name. */
   sql: Sql;
@@ -64,7 +71,8 @@ export interface StageContext<P = unknown> {
   dependOn(paths: string[]): void;
   log(message: string): void;
   warn(message: string): void;
-  progress(done: number, total: number): void;
+  /** How far the stage is; `unit` is what it counts ("items" unless said: train counts "steps"). */
+  progress(done: number, total: number, unit?: string): void;
   signal: AbortSignal;
 }
 
@@ -109,6 +117,8 @@ interface StageCommon<P> {
   outputs: Record<string, OutputDecl>;
   /** Identities of outside things every result depends on (model hashes...): in the memo key. */
   resources?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /** What each resource is, in words, for `status`: {checkpoint: 'the A1111 checkpoint'}. */
+  resourceLabels?: Record<string, string>;
   /**
    * What changed in a resource since the stage last finished, in words for `pipeline status`
    * (its values are often hashes); undefined keeps the plain "changed: old -> new".
@@ -120,6 +130,8 @@ interface StageCommon<P> {
    * the items whose identity changed rerun. Short values: status shows old -> new.
    */
   observe?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /** An observed change in the user's words for status; without it, `<key> changed: old -> new`. */
+  describeObserved?(key: string, was: string | undefined, now: string | undefined): string;
   /**
    * Folders and globs the stage reads that its params name (a source stage's inputs outside
    * the project): fingerprinted like pipeline.yaml `deps`, listings cached by folder mtime,
@@ -127,6 +139,13 @@ interface StageCommon<P> {
    * relative to the project.
    */
   deps?(params: P, projectDir: string): Promise<string[]>;
+  /**
+   * Validate the user's files the params name (a source stage's prompt files, templates)
+   * before anything is written: the session calls it with the parsed params before it
+   * opens the state database, so bad input exits 2 leaving `data/` as it was. Throws
+   * InputError(s). Status calls it too, so it must stay cheap (no full plan).
+   */
+  check?(params: P, projectDir: string): Promise<void>;
 }
 
 export interface WholeStage<P = any> extends StageCommon<P> {

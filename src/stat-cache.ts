@@ -117,9 +117,9 @@ export class StatCache {
     return entry.hash;
   }
 
-  /** Write what changed since load; cheap when nothing did. */
+  /** Write what changed since load; cheap when nothing did. A state opened to read keeps it in memory. */
   async flush(): Promise<void> {
-    if (this.dirty.size === 0) return;
+    if (this.dirty.size === 0 || !this.state.writable) return;
     const changed = [...this.dirty];
     this.dirty = new Map();
     const loaded = await this.loaded;

@@ -1,10 +1,12 @@
 // The project's state: one DuckDB file (data/state.duckdb) holding runs, stage
 // executions, the item memo, the stat cache and user-filled tables. One connection,
-// used by one query at a time.
-import { mkdirSync } from 'node:fs';
+// used by one query at a time. DuckDB admits one writer per file, and a reader shuts
+// writers out while it has the file open: readers open it read-only and briefly, and a
+// writer waits a moment for them.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { requireCommonJs } from './commonjs.js';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader } from '@duckdb/node-api';
 import type { Row } from './stage.js';
 
 /** Bumped when a cache table changes shape; caches are dropped and rebuilt, records are kept. */
@@ -30,39 +32,112 @@ CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS stage_deps (stage VARCHAR, files VARCHAR, dynamic VARCHAR);
 `;
 
+/** Every table the schema creates. */
+const stateTables = [...schema.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((m) => m[1]!);
+
+export interface StateOpenOptions {
+  /**
+   * 'read': never writes a byte: the file opened read-only, or, for a project never run,
+   * an empty state in memory. 'write' (the default) creates and upgrades the file.
+   * 'cache' (status): writes, to keep what it hashed, only to a state that exists and
+   * whose modes allow it; else reads.
+   */
+  mode?: 'read' | 'write' | 'cache';
+  /** How long a writer retries while another process has the file open (a reader, briefly). */
+  lockWaitMs?: number;
+}
+
+export class StateInUseError extends Error {
+  constructor(file: string) {
+    super(`the state database ${file} is in use by another pipeline process`);
+  }
+}
+
+/**
+ * The state file and its folder exist and their modes let the owner write. Root could
+ * write a file chmod'ed read-only anyway; a user who made it so means it to stay as it is.
+ */
+function writableByModes(file: string): boolean {
+  const modes = [file, dirname(file)].map((path) => statSync(path, { throwIfNoEntry: false })?.mode);
+  return modes.every((mode) => mode !== undefined && (mode & 0o200) !== 0);
+}
+
+const isLockConflict = (error: unknown) => /lock/i.test((error as Error).message);
+
+async function createInstance(file: string, config: Record<string, string>, lockWaitMs: number): Promise<DuckDBInstance> {
+  const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
+  const until = Date.now() + lockWaitMs;
+  for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
+    try {
+      return await DuckDBInstance.create(file, config);
+    } catch (error) {
+      if (!isLockConflict(error)) throw error;
+      if (Date.now() + wait > until) throw new StateInUseError(file);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 export class State {
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
+    /** false for a state opened to read: caches are not flushed, nothing is recorded */
+    readonly writable: boolean,
   ) {}
 
-  static async open(file: string): Promise<State> {
-    mkdirSync(dirname(file), { recursive: true });
-    const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
-    let instance: DuckDBInstance;
-    try {
-      instance = await DuckDBInstance.create(file);
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/lock/i.test(message)) throw new Error(`the state database ${file} is in use by another pipeline process`);
-      throw error;
+  static async open(file: string, options: StateOpenOptions = {}): Promise<State> {
+    const lockWaitMs = options.lockWaitMs ?? 0;
+    if (options.mode === 'cache') {
+      if (!writableByModes(file)) return State.open(file, { ...options, mode: 'read' });
+      return State.open(file, { ...options, mode: 'write' }).catch((error: NodeJS.ErrnoException) => {
+        if (error instanceof StateInUseError || !/read-only|permission|EROFS|EACCES/i.test(error.message)) throw error;
+        return State.open(file, { ...options, mode: 'read' });
+      });
     }
+    if (options.mode === 'read') {
+      // A project never run has nothing to read yet: an empty state, in memory, creates no file.
+      const exists = existsSync(file);
+      const instance = await createInstance(exists ? file : ':memory:', exists ? { access_mode: 'READ_ONLY' } : {}, lockWaitMs);
+      const state = new State(instance, await instance.connect(), false);
+      if (exists) await state.checkVersion(file);
+      else await state.connection.run(schema);
+      return state;
+    }
+    mkdirSync(dirname(file), { recursive: true });
+    const instance = await createInstance(file, {}, lockWaitMs);
     const connection = await instance.connect();
     // The state is mostly hashes and paths, rewritten at every checkpoint: compressing them
     // costs half of a first run's closing time (30 ms for 20,000 files) to save a few MB.
     await connection.run("PRAGMA force_compression = 'uncompressed'");
-    const state = new State(instance, connection);
+    const state = new State(instance, connection, true);
     await state.upgrade();
     return state;
+  }
+
+  /** A read-only state cannot be upgraded: one from another version is for a run to upgrade first. */
+  private async checkVersion(file: string): Promise<void> {
+    const hasMeta = (await this.connection.runAndReadAll("SELECT 1 FROM information_schema.tables WHERE table_name = 'meta'")).getColumns()[0]?.length;
+    const found = hasMeta ? (await this.connection.runAndReadAll("SELECT value FROM meta WHERE key = 'state_version'")).getColumns()[0]?.[0] : undefined;
+    if (found !== stateVersion) {
+      await this.close();
+      throw new Error(`the state database ${file} is from another sdloop version (state version ${String(found ?? 'none')}, this one reads ${stateVersion}); \`pipeline run\` upgrades it`);
+    }
   }
 
   private async upgrade(): Promise<void> {
     const c = this.connection;
     await c.run('CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)');
     const found = (await c.runAndReadAll("SELECT value FROM meta WHERE key = 'state_version'")).getColumns()[0]?.[0];
-    if (found === stateVersion) return;
+    if (found === stateVersion) {
+      // A table dropped by hand (or by a stray statement) comes back empty rather than breaking every command.
+      const present = (await c.runAndReadAll("SELECT count(*)::INTEGER FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN (" + stateTables.map((t) => `'${t}'`).join(', ') + ')')).getColumns()[0]?.[0];
+      if (present === stateTables.length) return;
+      await c.run(schema);
+      return;
+    }
     // One statement list in one transaction: a killed upgrade leaves the old version whole.
     await c.run(`BEGIN TRANSACTION;
       ${cacheTables.map((table) => `DROP TABLE IF EXISTS ${table};`).join('\n')}
@@ -126,7 +201,11 @@ const wideNumberTypes = new Set([5, 9, 16, 32, 19]);
 
 /** Rows as JSON-friendly objects, with wide integers and decimals as numbers where that is exact. */
 export async function queryRows<T = Row>(connection: DuckDBConnection, sql: string, params?: Record<string, unknown>): Promise<T[]> {
-  const reader = await connection.runAndReadAll(sql, params as never);
+  return rowsOf<T>(await connection.runAndReadAll(sql, params as never));
+}
+
+/** A result's rows as JSON-friendly objects (see queryRows). */
+export function rowsOf<T = Row>(reader: DuckDBResultReader): T[] {
   const rows = reader.getRowObjectsJson() as Record<string, unknown>[];
   const names = reader.columnNames();
   const wide = reader.columnTypes().flatMap((type, i) => (wideNumberTypes.has(type.typeId) ? [names[i]!] : []));

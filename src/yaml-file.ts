@@ -1,13 +1,23 @@
 // Reading one YAML file with positions, so every complaint about it (pipeline.yaml, a
 // prompt, template, chunk, variations or theme file) names the file, line, column and
 // field at fault. The one YAML reader of the project: the engine and the stages use it.
-import { readFileSync } from 'node:fs';
-import type { Document, LineCounter as LineCounterType } from 'yaml';
+import { readFileSync, statSync } from 'node:fs';
+import type { Document, LineCounter as LineCounterType, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { requireCommonJs } from './commonjs.js';
-import { InputError, InputErrors } from './errors.js';
+import { InputError, InputErrors, type InputErrorWhere } from './errors.js';
 
-const { LineCounter, parseDocument, isNode } = requireCommonJs('yaml') as typeof import('yaml');
+const { LineCounter, parseDocument, isNode, isScalar, visit } = requireCommonJs('yaml') as typeof import('yaml');
+
+/**
+ * The largest YAML file read: sdgen's biggest real variations files are a few MB, and a
+ * file far beyond that is a mistake (a log, a dump) that would take minutes and gigabytes
+ * to parse. Refused, naming the file.
+ */
+export const MAX_YAML_BYTES = 32 * 1024 * 1024;
+
+/** Copies an alias may expand to before the file counts as an alias bomb ("billion laughs"). */
+const MAX_ALIAS_COUNT = 1000;
 
 export interface YamlFile {
   path: string;
@@ -24,10 +34,12 @@ export function oneOrMany(errors: InputError[]): InputError | InputErrors {
   return errors.length === 1 ? errors[0]! : new InputErrors(errors);
 }
 
-/** Parse YAML text; syntax errors become InputErrors with line and column. */
+/** Parse YAML text; syntax errors, duplicate keys and alias bombs become InputErrors with line and column. */
 export function parseYaml(path: string, text: string): YamlFile {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  // uniqueKeys: true compares every key with every other (quadratic: minutes at 70,000
+  // keys); duplicateKeys below finds the same mistakes in one pass.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length > 0) {
     throw oneOrMany(
       doc.errors.map((e) => {
@@ -36,16 +48,73 @@ export function parseYaml(path: string, text: string): YamlFile {
       }),
     );
   }
-  return { path, text, data: doc.toJS({ maxAliasCount: 1000 }), doc, lines };
+  const file = { path, text, data: undefined as unknown, doc, lines };
+  const duplicates = duplicateKeys(file);
+  if (duplicates.length > 0) throw oneOrMany(duplicates);
+  file.data = toData(file);
+  return file;
 }
 
-/** Read and parse a YAML file; a missing file is bad input naming it. */
+function at(file: Pick<YamlFile, 'path' | 'lines'>, node: YamlNode | null | undefined): InputErrorWhere {
+  if (!node?.range) return { file: file.path };
+  const { line, col } = file.lines.linePos(node.range[0]);
+  return { file: file.path, line, col };
+}
+
+/** Every key written twice in one mapping, at the second one; each map's keys go through one Set. */
+function duplicateKeys(file: Pick<YamlFile, 'path' | 'doc' | 'lines'>): InputError[] {
+  const errors: InputError[] = [];
+  visit(file.doc, {
+    Map(_, map) {
+      const seen = new Map<unknown, YamlNode>();
+      for (const pair of map.items) {
+        const key = pair.key;
+        if (!isScalar(key)) continue;
+        const first = seen.get(key.value);
+        if (!first) {
+          seen.set(key.value, key);
+          continue;
+        }
+        const firstLine = at(file, first).line;
+        errors.push(new InputError(`YAML syntax error: duplicate key "${String(key.value)}" (first written at line ${firstLine})`, at(file, key)));
+      }
+    },
+  });
+  return errors;
+}
+
+/** The plain data, refusing aliases that expand without bound. */
+function toData(file: Pick<YamlFile, 'path' | 'doc' | 'lines'>): unknown {
+  try {
+    return file.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let firstAlias: YamlNode | undefined;
+    visit(file.doc, { Alias(_, alias) { firstAlias = alias; return visit.BREAK; } });
+    throw new InputError(`YAML aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb); write the values out instead`, at(file, firstAlias));
+  }
+}
+
+/** Read and parse a YAML file; a missing, looping, oversized or unreadable file is bad input naming it. */
 export function readYaml(path: string): YamlFile {
+  let size: number;
+  try {
+    const stat = statSync(path);
+    if (stat.isDirectory()) throw new InputError('expected a YAML file, found a folder', { file: path });
+    size = stat.size;
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ELOOP' ? 'a symlink loop: the link leads back to itself' : code === 'ENOENT' ? 'file not found' : `cannot read: ${(error as Error).message}`, { file: path });
+  }
+  if (size > MAX_YAML_BYTES) {
+    throw new InputError(`${(size / 1024 / 1024).toFixed(1)} MB is over the ${MAX_YAML_BYTES / 1024 / 1024} MB a YAML file may have; split it into several files`, { file: path });
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new InputError('file not found', { file: path });
+  } catch (error) {
+    throw new InputError(`cannot read: ${(error as Error).message}`, { file: path });
   }
   return parseYaml(path, text);
 }

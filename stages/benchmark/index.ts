@@ -1,19 +1,23 @@
 // benchmark: does the new LoRA help? The fixed benchmark prompts (plan.ts)
 // are rendered twice with the same seeds, by the same backend generate uses: the baseline
 // with the currently promoted LoRAs (generate.loras) and the candidate with the new LoRA
-// added at benchmark.weight. The same scorer scores both; verdict.ts
-// turns the outcomes into rates, intervals and a promote/reject verdict.
+// added, once per (saved epoch, weight) point (points.ts). The same scorer scores every
+// arm; verdict.ts turns each point's outcomes into rates, intervals and a promote/reject
+// verdict, and the best point that passes is the one recorded for promotion.
 import { resolve } from 'node:path';
+import { storedPath } from '../../src/project.js';
 import { z } from 'zod';
 import pLimit from 'p-limit';
 import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
-import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
-import { createBackend, generateParams, type Backend, type GenerateParams } from '../generate/backend.js';
+import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkImageRow, benchmarkPointRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
+import { createBackend, generateParams, type AlternativesLookup, type Backend, type GenerateParams } from '../generate/backend.js';
 import { promotedResource, readPromoted, withPromoted } from '../generate/promoted.js';
-import { benchmarkPrompts, benchmarkSettings, type BenchmarkSettings } from './plan.js';
+import { benchmarkPrompts, benchmarkSettings, type BenchmarkPlan, type BenchmarkSettings } from './plan.js';
+import type { AlternativesIndex } from '../resolve/alternatives.js';
 import { scoreParams, type ScoreParams } from '../score/params.js';
-import { decide, tally, withJudge, type Arm, type Outcome } from './verdict.js';
+import { decide, tally, withJudge, type Arm, type Outcome, type PointVerdict } from './verdict.js';
+import { choosePoint, pointPrefix, pointRows, pointsOf, type Point } from './points.js';
 import { agreementRows, type Reading } from './agreement.js';
 import { confirmDeployed } from './deploy-check.js';
 import { diversityRows, pixelFeatures, worstDiversityFall, type Embedded } from './diversity.js';
@@ -35,12 +39,12 @@ export interface ScoreItem {
 /** The part of the score stage's scorer (stages/score/scorer.ts) the benchmark uses. */
 export interface BenchmarkScorer {
   /** embeddings feed the diversity guard; a scorer without them leaves it out */
-  scoreImages(items: ScoreItem[]): Promise<{ scores: ScoreRow[]; embeddings?: EmbeddingRow[] }>;
+  scoreImages(items: ScoreItem[], alternatives: AlternativesIndex): Promise<{ scores: ScoreRow[]; embeddings?: EmbeddingRow[] }>;
   close?(): Promise<void>;
 }
 
 export interface BenchmarkDeps {
-  createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void }): Promise<Backend>;
+  createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void; alternatives?: AlternativesLookup }): Promise<Backend>;
   createScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer>;
 }
 
@@ -58,6 +62,8 @@ export function candidateParams(g: GenerateParams, lora: LoraInfoRow, loraDir: s
 interface Rendered {
   prompt: PromptRow;
   item: ScoreItem | null;
+  /** the PNG in the store, relative to the project */
+  path: string | null;
 }
 
 async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: PromptRow[], tick: () => void): Promise<Rendered[]> {
@@ -67,10 +73,10 @@ async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: P
       limit(async () => {
         const result = await backend.render(prompt);
         tick();
-        if (result.status !== 'ok' || !result.png) return { prompt, item: null };
-        // Kept in the store so a report can show the benchmark's pictures.
+        if (result.status !== 'ok' || !result.png) return { prompt, item: null, path: null };
+        // Kept in the store so a report can show the benchmark's pictures and people can label them.
         const object = await ctx.store.put(result.png, 'png');
-        return { prompt, item: { image_id: object.hash, png: result.png, prompt } };
+        return { prompt, item: { image_id: object.hash, png: result.png, prompt }, path: storedPath(ctx.projectDir, object.path) };
       }),
     ),
   );
@@ -84,9 +90,9 @@ interface Scored {
 
 type Features = BenchmarkSettings['diversity_features'];
 
-async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[], features: Features): Promise<Scored> {
+async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[], features: Features, alternatives: AlternativesIndex): Promise<Scored> {
   const items = rendered.flatMap((r) => (r.item ? [r.item] : []));
-  const { scores, embeddings = [] } = items.length ? await scorer.scoreImages(items) : { scores: [] };
+  const { scores, embeddings = [] } = items.length ? await scorer.scoreImages(items, alternatives) : { scores: [] };
   const readings: Reading[] = [];
   const embedded: Embedded[] = [];
   const embeddingOf = new Map(embeddings.map((e) => [e.image_id, e.embedding]));
@@ -102,26 +108,28 @@ async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[],
   return { outcomes, readings, embedded };
 }
 
-/** Both arms' scores by one scorer: the same pictures whichever model reads them. */
-async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], features: Features): Promise<Scored> {
-  const out: Scored = { outcomes: [], readings: [], embedded: [] };
+/** Every arm scored by one scorer, arm by arm: the same pictures whichever model reads them. */
+async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], features: Features, alternatives: AlternativesIndex): Promise<Scored[]> {
+  const out: Scored[] = [];
   try {
-    for (const [arm, rendered] of arms) {
-      const scored = await scoreArm(scorer, arm, rendered, features);
-      out.outcomes.push(...scored.outcomes);
-      out.readings.push(...scored.readings);
-      out.embedded.push(...scored.embedded);
-    }
+    for (const [arm, rendered] of arms) out.push(await scoreArm(scorer, arm, rendered, features, alternatives));
   } finally {
     await scorer.close?.();
   }
   return out;
 }
 
-async function renderArms(ctx: StageContext<Params>, deps: BenchmarkDeps, arms: [Arm, GenerateParams][], prompts: PromptRow[]): Promise<[Arm, Rendered[]][]> {
+const joined = (a: Scored, b: Scored): Scored => ({
+  outcomes: [...a.outcomes, ...b.outcomes],
+  readings: [...a.readings, ...b.readings],
+  embedded: [...a.embedded, ...b.embedded],
+});
+
+async function renderArms(ctx: StageContext<Params>, deps: BenchmarkDeps, arms: [Arm, GenerateParams][], plan: BenchmarkPlan): Promise<[Arm, Rendered[]][]> {
+  const { prompts } = plan;
   let done = 0;
   const tick = () => ctx.progress(++done, prompts.length * arms.length);
-  const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m) };
+  const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m), alternatives: (id: string) => plan.alternatives.get(id) };
   const out: [Arm, Rendered[]][] = [];
   for (const [arm, generate] of arms) {
     const backend = await deps.createBackend(generate, opts);
@@ -134,15 +142,42 @@ async function renderArms(ctx: StageContext<Params>, deps: BenchmarkDeps, arms: 
   return out;
 }
 
-async function candidateOf(ctx: StageContext<Params>): Promise<{ lora: LoraInfoRow; dir: string }> {
+/** The files train saved (the final LoRA and any earlier epochs) and their folder. */
+async function candidatesOf(ctx: StageContext<Params>): Promise<{ files: LoraInfoRow[]; dir: string }> {
   const info = ctx.inputs.lora_info as TableInput | undefined;
   const lora = ctx.inputs.lora as PathInput | undefined;
   if (info?.kind !== 'table' || lora?.kind !== 'path') {
     throw new StageFailure(ctx.stage, 'expected inputs `lora` (train.lora, a path) and `lora_info` (train.lora_info, a table)');
   }
-  const rows = await info.rows<LoraInfoRow>();
-  if (rows.length !== 1) throw new StageFailure(ctx.stage, `expected one row in lora_info, found ${rows.length}`);
-  return { lora: rows[0]!, dir: lora.path };
+  const files = await info.rows<LoraInfoRow>();
+  if (files.length === 0) throw new StageFailure(ctx.stage, 'expected at least one row in lora_info, found none');
+  return { files, dir: lora.path };
+}
+
+/** Every picture rendered, baseline first, then each point's, with what it was asked for. */
+function imageRows(rendered: [Arm, Rendered[]][], points: Point[]): z.infer<typeof benchmarkImageRow>[] {
+  return rendered.flatMap(([arm, images], i) => images.flatMap(({ prompt, item, path }) => {
+    if (!item || !path) return [];
+    const [axis] = Object.keys(prompt.variations);
+    const point = i === 0 ? null : points[i - 1]!;
+    return [{ image_id: item.image_id, arm, lora: point?.lora.name ?? null, weight: point?.weight ?? null, prompt_id: prompt.prompt_id, seed: prompt.seed, axis: axis!, value: prompt.variations[axis!]!.key, path }];
+  }));
+}
+
+interface Judged {
+  verdict: PointVerdict;
+  diversity: ReturnType<typeof diversityRows>;
+  scored: Scored;
+}
+
+/** One point against the baseline: the paired test at alpha / points, tolerance, diversity. */
+function judgePoint(s: BenchmarkSettings, point: Point, count: number, scored: Scored): Judged {
+  const diversity = diversityRows(scored.embedded, s.near_duplicate_distance);
+  const verdict = decide(scored.outcomes, {
+    lora: point.lora.name, alpha: s.alpha / count, tolerance: s.tolerance,
+    diversityFall: worstDiversityFall(diversity), diversityTolerance: s.diversity_tolerance, focus: s.focus,
+  });
+  return { verdict, diversity, scored };
 }
 
 const prefixed = (prefix: string, r: Record<string, string>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [prefix + k, v]));
@@ -160,14 +195,18 @@ function checkSettings(s: Params['benchmark'], score: ScoreParams): void {
 export function makeBenchmarkStage(deps: BenchmarkDeps) {
   return defineStage<Params>({
     description: 'Render the fixed benchmark with and without the new LoRA, score both, promote or reject',
-    version: '2',
+    // 3: every (saved epoch, weight) point, the chosen one in benchmark_summary
+    version: '3',
     params,
     outputs: {
       benchmark: { kind: 'table', schema: benchmarkRow },
       benchmark_summary: { kind: 'table', schema: benchmarkSummaryRow },
+      benchmark_points: { kind: 'table', schema: benchmarkPointRow },
+      benchmark_images: { kind: 'table', schema: benchmarkImageRow },
       benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
       benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
     },
+    resourceLabels: { model: 'the CLIP model (score.model)', promoted_loras: 'the promoted LoRAs', labels: 'the human labels (pipeline label, the review app)' },
     async resources(ctx) {
       const { scorerResources } = await import('../score/scorer.js');
       const opts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash };
@@ -180,32 +219,52 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         labels: await labelsFingerprint(ctx.dataDir, ctx.sql),
       };
     },
+    // Before anything runs: an empty plan found only after training would waste the round.
+    async check(p) {
+      checkSettings(p.benchmark, p.score);
+    },
     async run(ctx) {
       const s = ctx.params.benchmark;
       checkSettings(s, ctx.params.score);
-      const { lora, dir } = await candidateOf(ctx);
-      if (ctx.params.generate.backend === 'a1111') await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, { ...lora, path: resolve(ctx.projectDir, lora.path) });
+      const { files, dir } = await candidatesOf(ctx);
+      if (ctx.params.generate.backend === 'a1111') {
+        for (const f of files) await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, { ...f, path: resolve(ctx.projectDir, f.path) });
+      }
+      const points = pointsOf(files, s.weights ?? [s.weight]);
       // The baseline is what generate renders with: the promoted LoRAs included.
       const baseline = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
+      const plan = benchmarkPrompts(s);
       const rendered = await renderArms(ctx, deps, [
         ['baseline', baseline],
-        ['candidate', candidateParams(baseline, lora, dir, s.weight)],
-      ], benchmarkPrompts(s));
+        ...points.map((p): [Arm, GenerateParams] => ['candidate', candidateParams(baseline, p.lora, dir, p.weight)]),
+      ], plan);
       const scorerOpts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir };
-      const primary = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features);
-      const diversity = diversityRows(primary.embedded, s.near_duplicate_distance);
-      const rules = { lora: lora.name, alpha: s.alpha, tolerance: s.tolerance, diversityFall: worstDiversityFall(diversity), diversityTolerance: s.diversity_tolerance, focus: s.focus };
-      let summary = decide(primary.outcomes, rules);
+      const [base, ...arms] = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features, plan.alternatives);
+      const judged = arms.map((arm, i) => judgePoint(s, points[i]!, points.length, joined(base!, arm)));
+      const chosen = choosePoint(points, judged.map((j) => j.verdict));
+      const { verdict, diversity, scored } = judged[chosen]!;
+      let summary = verdict;
       // The journal alone: labels an older version kept in the state move there when classify runs.
       const labels = humanLabelsOf(await readLabelRows(ctx.dataDir));
-      const agreement = agreementRows('score', primary.readings, labels);
+      const agreement = agreementRows('score', scored.readings, labels);
       if (s.judge) {
-        const judged = await scoreArms(await deps.createScorer(s.judge, scorerOpts), rendered, s.diversity_features);
-        summary = withJudge(summary, decide(judged.outcomes, rules), s.judge.model);
-        agreement.push(...agreementRows('judge', judged.readings, labels));
+        // The judge reads the chosen point only: it vetoes a pick, it does not make one.
+        const [jb, jc] = await scoreArms(await deps.createScorer(s.judge, scorerOpts), [rendered[0]!, rendered[chosen + 1]!], s.diversity_features, plan.alternatives);
+        const byJudge = joined(jb!, jc!);
+        summary = withJudge(summary, judgePoint(s, points[chosen]!, points.length, byJudge).verdict, s.judge.model);
+        agreement.push(...agreementRows('judge', byJudge.readings, labels));
       }
-      ctx.log(`${lora.name}: ${summary.verdict}: ${summary.reason}`);
-      return { benchmark: tally(primary.outcomes), benchmark_summary: [summary], benchmark_agreement: agreement, benchmark_diversity: diversity };
+      const point = points[chosen]!;
+      const row = { ...summary, reason: pointPrefix(points, chosen, s.alpha) + summary.reason, epoch: point.lora.epoch, weight: point.weight, points: points.length };
+      ctx.log(`${row.lora}: ${row.verdict}: ${row.reason}`);
+      return {
+        benchmark: tally(scored.outcomes),
+        benchmark_summary: [row],
+        benchmark_points: pointRows(points, judged.map((j) => j.verdict), chosen),
+        benchmark_images: imageRows(rendered, points),
+        benchmark_agreement: agreement,
+        benchmark_diversity: diversity,
+      };
     },
   });
 }

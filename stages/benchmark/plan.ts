@@ -5,7 +5,8 @@
 // compares against. Both arms (baseline, candidate) render exactly these rows.
 import { z } from 'zod';
 import { hashValue } from '../../src/hash.js';
-import type { PromptRow } from '../../schemas/tables.js';
+import type { AxisAlternativesRow, PromptRow } from '../../schemas/tables.js';
+import { axisAlternatives, indexAlternatives, type AlternativesIndex } from '../resolve/alternatives.js';
 import { scoreParams } from '../score/params.js';
 
 export const benchmarkSettings = z.object({
@@ -21,6 +22,8 @@ export const benchmarkSettings = z.object({
   prompts_per_value: z.number().int().positive().default(8),
   seed_base: z.number().int().min(0).default(1000),
   weight: z.number().positive().default(0.8).describe('the candidate LoRA weight W in <lora:NAME:W>'),
+  weights: z.array(z.number().positive()).min(1).nullable().default(null)
+    .describe('weights to try each saved epoch at (the best point is promoted); null: `weight` alone'),
   alpha: z.number().gt(0).lt(1).default(0.05).describe('significance level of the one-sided test for improvement'),
   tolerance: z.number().min(0).max(1).default(0.1).describe('the largest drop in one value\'s success rate that is accepted'),
   diversity_tolerance: z.number().min(0).max(1).default(0.25)
@@ -36,19 +39,30 @@ export const benchmarkSettings = z.object({
 });
 export type BenchmarkSettings = z.infer<typeof benchmarkSettings>;
 
-export function benchmarkPrompts(s: BenchmarkSettings): PromptRow[] {
+/** The benchmark's prompt rows and the alternatives (one set per axis) their variations name. */
+export interface BenchmarkPlan {
+  prompts: PromptRow[];
+  alternatives: AlternativesIndex;
+}
+
+export function benchmarkPrompts(s: BenchmarkSettings): BenchmarkPlan {
   const rows: PromptRow[] = [];
+  const sets: AxisAlternativesRow[] = [];
   for (const axis of Object.keys(s.axes).sort()) {
     const values = s.axes[axis]!;
     const keys = Object.keys(values);
     const texts = keys.map((k) => values[k]!);
+    const set = axisAlternatives(axis, keys, texts);
+    sets.push(set);
     for (const key of keys) {
       for (let i = 0; i < s.prompts_per_value; i++) {
         const seed = s.seed_base + i;
         const prompt = s.template.replaceAll('{value}', values[key]!);
-        const variations = { [axis]: { key, value: values[key], keys, texts } };
+        const variations = { [axis]: { key, value: values[key], text: values[key]!, alternatives: set.alternatives } };
+        // Hashed as before the alternatives moved to their own table, so benchmark prompt ids stay what rounds recorded.
+        const identity = { [axis]: { key, value: values[key], keys, texts } };
         rows.push({
-          prompt_id: hashValue({ benchmark: 1, prompt, negative: s.negative_prompt, seed, variations, w: s.width, h: s.height }),
+          prompt_id: hashValue({ benchmark: 1, prompt, negative: s.negative_prompt, seed, variations: identity, w: s.width, h: s.height }),
           source: 'benchmark',
           session: 'benchmark',
           theme: null,
@@ -61,9 +75,10 @@ export function benchmarkPrompts(s: BenchmarkSettings): PromptRow[] {
           variations,
           params: { width: s.width, height: s.height },
           manifest: {},
+          manifest_variations: '',
         });
       }
     }
   }
-  return rows;
+  return { prompts: rows, alternatives: indexAlternatives(sets) };
 }

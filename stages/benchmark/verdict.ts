@@ -10,6 +10,8 @@ import { mcnemarExact, pairedDifferenceInterval, wilson, type PairedTable } from
 
 export type BenchmarkRow = z.infer<typeof benchmarkRow>;
 export type BenchmarkSummaryRow = z.infer<typeof benchmarkSummaryRow>;
+/** The verdict on one (epoch, weight) point; the summary adds which point it is. */
+export type PointVerdict = Omit<BenchmarkSummaryRow, 'epoch' | 'weight' | 'points'>;
 export type Arm = 'baseline' | 'candidate';
 
 export interface Outcome {
@@ -102,7 +104,7 @@ function diversityProblem(o: DecideOptions): string | null {
   return `${f.axis}=${f.value} lost diversity: mean pairwise distance ${f.before.toFixed(4)} -> ${f.after.toFixed(4)} (-${pct(f.fall)}), more than the diversity tolerance ${pct(o.diversityTolerance ?? 1)}`;
 }
 
-export function decide(outcomes: Outcome[], o: DecideOptions): BenchmarkSummaryRow {
+export function decide(outcomes: Outcome[], o: DecideOptions): PointVerdict {
   const rows = tally(outcomes);
   const f = o.focus;
   const table = pairedTable(f ? outcomes.filter((x) => x.axis === f.axis && x.value === f.value) : outcomes);
@@ -154,7 +156,7 @@ export function decide(outcomes: Outcome[], o: DecideOptions): BenchmarkSummaryR
  * The independent judge's verdict must agree: a LoRA that learnt to please the scorer
  * selection used (its blind spots were in the training data) fails on a second model.
  */
-export function withJudge(primary: BenchmarkSummaryRow, judge: BenchmarkSummaryRow, judgeModel: string): BenchmarkSummaryRow {
+export function withJudge(primary: PointVerdict, judge: PointVerdict, judgeModel: string): PointVerdict {
   const agreed = primary.verdict === 'promote' && judge.verdict === 'promote';
   const reason = primary.verdict === 'promote' && !agreed
     ? `${primary.reason}; but the judge ${judgeModel} does not agree: ${judge.reason}`

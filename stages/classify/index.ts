@@ -20,6 +20,7 @@ import { argmaxRows, l2NormalizeRows, matrixFromRows, predictProba, type Matrix 
 import { stratifiedSplit } from './cross-validation.js';
 import { threadsFor, trainProbes, type ProbeJob, type TrainedProbe } from './probe-pool.js';
 import { adoptStateLabels, humanLabelsOf, labelKey, labelsChange, labelsFingerprint, readLabelRows, type HumanLabels } from './human-labels.js';
+import { readAlternatives, type AlternativesIndex } from '../resolve/alternatives.js';
 
 const classifyParams = z.object({
   confirm_threshold: z.number().min(0).max(1).default(0.6).describe('p_target from which a zero-shot score labels an image'),
@@ -52,24 +53,35 @@ interface AxisResult {
   artifact: Record<string, unknown>;
 }
 
-/** Every alternative of the axis in file order, from the prompts (then any stray values). */
-function classesOf(axis: string, scores: ScoreRow[], prompts: Map<string, PromptRow>): string[] {
+/** The prompts by id and the axes table: what a prompt's variation compared against. */
+interface Known {
+  prompts: Map<string, PromptRow>;
+  alternatives: AlternativesIndex;
+}
+
+function alternativesFor(known: Known, score: ScoreRow, axis: string) {
+  const id = known.prompts.get(score.prompt_id)?.variations[axis]?.alternatives;
+  return id === undefined ? undefined : known.alternatives.get(id);
+}
+
+/** Every alternative of the axis in file order, from the prompts' axes (then any stray values). */
+function classesOf(axis: string, scores: ScoreRow[], known: Known): string[] {
   const classes = new Set<string>();
-  for (const score of scores) for (const key of prompts.get(score.prompt_id)?.variations[axis]?.keys ?? []) classes.add(key);
+  for (const score of scores) for (const key of alternativesFor(known, score, axis)?.keys ?? []) classes.add(key);
   for (const score of scores) classes.add(score.value).add(score.top_value);
   return [...classes];
 }
 
 /** A human may write a value's text instead of its key. */
-function keyOf(value: string, axis: string, score: ScoreRow, prompts: Map<string, PromptRow>): string {
-  const variation = prompts.get(score.prompt_id)?.variations[axis];
-  const index = variation?.texts.indexOf(value) ?? -1;
-  return index >= 0 && !variation?.keys.includes(value) ? variation!.keys[index] : value;
+function keyOf(value: string, axis: string, score: ScoreRow, known: Known): string {
+  const set = alternativesFor(known, score, axis);
+  const index = set?.texts.indexOf(value) ?? -1;
+  return index >= 0 && !set?.keys.includes(value) ? set!.keys[index]! : value;
 }
 
-function labelFor(score: ScoreRow, axis: string, human: HumanLabels, prompts: Map<string, PromptRow>, threshold: number) {
+function labelFor(score: ScoreRow, axis: string, human: HumanLabels, known: Known, threshold: number) {
   const verdict = human.values.get(labelKey(score.image_id, axis));
-  if (verdict !== undefined) return { label: keyOf(verdict, axis, score, prompts), labelSource: 'human' as const };
+  if (verdict !== undefined) return { label: keyOf(verdict, axis, score, known), labelSource: 'human' as const };
   if (score.p_target >= threshold) return { label: score.value, labelSource: 'zero_shot' as const };
   return { label: null, labelSource: null };
 }
@@ -220,7 +232,7 @@ export default defineStage<Params>({
       .sort((a, b) => (a.image_id < b.image_id ? -1 : a.image_id > b.image_id ? 1 : 0));
     const rowOf = new Map(usable.map((e, i) => [e.image_id, i]));
     const X = l2NormalizeRows(matrixFromRows(usable.map((e) => e.embedding)));
-    const promptById = new Map(prompts.map((row) => [row.prompt_id, row]));
+    const known: Known = { prompts: new Map(prompts.map((row) => [row.prompt_id, row])), alternatives: await readAlternatives(ctx.inputs) };
 
     const plans = [...new Set(scores.map((s) => s.axis))].sort().map((axis) => {
       // in embedding-row order (= image id order), so the output does not depend on input row order
@@ -229,9 +241,9 @@ export default defineStage<Params>({
         score,
         row: rowOf.get(score.image_id)!,
         truth: imageById.get(score.image_id)?.rendered?.[axis] ?? null,
-        ...labelFor(score, axis, human, promptById, p.confirm_threshold),
+        ...labelFor(score, axis, human, known, p.confirm_threshold),
       }));
-      return planAxis(axis, items, classesOf(axis, axisScores, promptById), X, p);
+      return planAxis(axis, items, classesOf(axis, axisScores, known), X, p);
     });
     const jobs = plans.flatMap((plan) => (plan.job ? [plan.job] : []));
     const threads = threadsFor(p.threads, jobs.length);
@@ -242,7 +254,7 @@ export default defineStage<Params>({
       results[plan.axis] = finishAxis(plan, plan.job ? trained[jobs.indexOf(plan.job)] : null, X, p);
       logAxis(ctx, results[plan.axis].metric);
       if (plan.unknownHuman.length) {
-        ctx.warn(`${plan.axis}: human labels with no such value, ignored (${plan.unknownHuman.join('; ')}); known values: ${classesOf(plan.axis, plan.items.map((i) => i.score), promptById).join(', ')}`);
+        ctx.warn(`${plan.axis}: human labels with no such value, ignored (${plan.unknownHuman.join('; ')}); known values: ${classesOf(plan.axis, plan.items.map((i) => i.score), known).join(', ')}`);
       }
     }
 

@@ -4,7 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { operational } from '../../src/stage.js';
-import type { PromptRow } from '../../schemas/tables.js';
+import type { AxisAlternativesRow, PromptRow } from '../../schemas/tables.js';
 import {
   A1111Error, checkServer, lorasInPrompt, parseLoraSpec, txt2img, txt2imgPayload, withLoras, type LoraRef, type Txt2imgResult,
 } from '../../adapters/a1111.js';
@@ -77,7 +77,7 @@ export async function isUniformImage(png: Buffer): Promise<boolean> {
   return true;
 }
 
-async function createSynthetic(params: GenerateParams, projectDir: string): Promise<Backend> {
+async function createSynthetic(params: GenerateParams, projectDir: string, alternatives: AlternativesLookup): Promise<Backend> {
   const dirs = params.lora_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
   const lora = loraLoader(dirs);
   const extra = params.loras.map(parseLoraSpec);
@@ -91,7 +91,7 @@ async function createSynthetic(params: GenerateParams, projectDir: string): Prom
       const base = { endpoint: 'synthetic', modelName: SYNTHETIC_MODEL, modelHash: SYNTHETIC_MODEL_HASH };
       try {
         const r = await renderSynthetic(prompted, {
-          failureRate: params.failure_rate, valueFailureRates: params.value_failure_rates, blankRate: params.blank_rate, lora,
+          failureRate: params.failure_rate, valueFailureRates: params.value_failure_rates, blankRate: params.blank_rate, lora, alternatives,
         });
         const status = r.blank ? 'blank' : 'ok';
         return { ...base, png: r.png, seed: r.seed, width: r.width, height: r.height, loras: r.loras.map(loraText), status, error: null, rendered: r.rendered, genMs: performance.now() - started, rest: [] };
@@ -191,7 +191,10 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
 }
 
 /** The backend generate.backend names, checked and ready (servers reached, LoRAs found). */
-export async function createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void }): Promise<Backend> {
+/** An axis' values by the id a prompt row's variation names (table axes); the demo renderer draws its failures among them. */
+export type AlternativesLookup = (id: string) => AxisAlternativesRow | undefined;
+
+export async function createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void; alternatives?: AlternativesLookup }): Promise<Backend> {
   if (params.backend === 'a1111') return createA1111(params, opts.warn ?? (() => {}));
-  return createSynthetic(params, opts.projectDir);
+  return createSynthetic(params, opts.projectDir, opts.alternatives ?? (() => undefined));
 }

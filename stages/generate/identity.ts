@@ -18,6 +18,7 @@ import type { StageContext } from '../../src/stage.js';
 import type { PromptRow } from '../../schemas/tables.js';
 import { renderFamily, type GenerateParams } from './backend.js';
 import { familySize } from '../../adapters/a1111-family.js';
+import { readAlternatives } from '../resolve/alternatives.js';
 import { promotedResource, readPromoted, withPromoted } from './promoted.js';
 
 type Ctx = StageContext<{ generate: GenerateParams }>;
@@ -75,7 +76,8 @@ async function a1111Identities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): 
 async function syntheticIdentities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): Promise<unknown[]> {
   const extra = g.loras.map(parseLoraSpec);
   const lora = loraLoader(loraDirs(g, ctx.projectDir));
-  const options = { failureRate: g.failure_rate, valueFailureRates: g.value_failure_rates, blankRate: g.blank_rate, lora };
+  const alternatives = await readAlternatives(ctx.inputs);
+  const options = { failureRate: g.failure_rate, valueFailureRates: g.value_failure_rates, blankRate: g.blank_rate, lora, alternatives: (id: string) => alternatives.get(id) };
   return Promise.all(
     rows.map((row) =>
       // A LoRA that cannot be loaded fails the render: the error is then what the item is.

@@ -7,11 +7,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { renderIdentities, renderObserved, renderResources } from './identity.js';
 import { readPromoted, withPromoted } from './promoted.js';
-import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
+import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
-import { imageRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
+import { imageRow, type ImageRow, type ManifestVariationsRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
 import { SessionBook, sessionSuffix } from './sessions.js';
+import { closeFinishedSessions } from './session-close.js';
+import { readAlternatives } from '../resolve/alternatives.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
 type Params = z.infer<typeof params>;
@@ -65,33 +67,48 @@ async function generateOne(row: PromptRow, ctx: StageContext<Params>, state: Sta
   return { rows: { rendered } };
 }
 
+/** Input `manifests` (resolve's planned_manifests) by id: the session manifests' value lists. None when the stage has no such input. */
+async function readManifestVariations(input: InputArtifact | undefined): Promise<Map<string, Record<string, unknown>>> {
+  if (input?.kind !== 'table') return new Map();
+  return new Map((await input.rows<ManifestVariationsRow>()).map((r) => [r.manifest_variations, r.variations]));
+}
+
 const stage = defineMapStage<Params, PromptRow, State>({
   description: 'render each planned prompt to a PNG (synthetic demo backend or A1111 servers)',
   // Bump when a change here or in the backends changes the images rendered for a request.
   version: '1',
   params,
   // `rendered`: catalog adds the imported images to make `images`.
-  outputs: { rendered: { kind: 'table', schema: imageRow } },
+  // Where a run linked the image for people (a dated session folder, a free index there) and how long it took are facts of that run, not of the image.
+  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] } },
   over: 'prompts',
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
   resources: renderResources,
+  resourceLabels: { backend: 'the generate backend', renderer: 'the demo renderer', model: 'the pinned checkpoint (generate.model)', checkpoint: 'the A1111 checkpoint', promoted_loras: 'the promoted LoRAs' },
   observe: renderObserved,
   // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
   identity: renderIdentities,
   async setup(ctx) {
     const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
-    const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m) });
+    const alternatives = await readAlternatives(ctx.inputs);
+    const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m), alternatives: (id) => alternatives.get(id) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
-    return { backend, sessions: new SessionBook(root, backend.checkpoint), failedSessions: new Set(), closed: false };
+    const manifests = await readManifestVariations(ctx.inputs.manifests);
+    return { backend, sessions: new SessionBook(root, backend.checkpoint, (id) => manifests.get(id)), failedSessions: new Set(), closed: false };
   },
   async mapBatch(items, ctx, state) {
     return Promise.all(items.map((row) => generateOne(row, ctx, state)));
   },
-  async finish(_ctx, state) {
-    // Nothing ran: the sessions were closed by the run that made their images.
-    if (!state) return;
+  async finish(ctx, state, outputs) {
+    // Nothing ran: a run killed after its last image committed left its sessions ongoing.
+    if (!state) {
+      const rows = await outputs.rendered!.rows<{ session_dir: string; status: string }>();
+      const closed = await closeFinishedSessions(ctx.projectDir, rows);
+      if (closed.length > 0) ctx.log(`closed ${closed.length} session folder(s) a killed run left ongoing: ${closed.join(', ')}`);
+      return;
+    }
     await state.sessions.close('completed', state.failedSessions);
     state.closed = true;
   },

@@ -54,8 +54,7 @@ export function slug(text: string): string {
 
 /** The text the row's axis rendered (its `main` part for multipart values). */
 function appliedText(row: PromptRow, axis: string): string {
-  const v = row.variations[axis]!;
-  return v.texts[v.keys.indexOf(v.key)] ?? (typeof v.value === 'string' ? v.value : v.key);
+  return row.variations[axis]!.text;
 }
 
 function filenameKeys(row: PromptRow): string[] {
@@ -85,20 +84,25 @@ export function manifestEntry(row: PromptRow, filename: string, seed: number): M
   return { filename, seed, prompt: row.prompt, negative_prompt: row.negative_prompt, applied_variations: applied };
 }
 
+/** The manifest snapshot's `variations` (sdgen's value lists) of a planned file, by id. */
+export type ManifestVariations = (id: string) => Record<string, unknown> | undefined;
+
 /** The plan as of this run; an extended folder keeps the time it was started at. */
-function snapshotOf(row: PromptRow, checkpoint: string, timestamp = new Date().toISOString()): SessionManifest['snapshot'] {
+function snapshotOf(row: PromptRow, checkpoint: string, variations: ManifestVariations, timestamp = new Date().toISOString()): SessionManifest['snapshot'] {
   const { version: _v, timestamp: _t, runtime_info: _r, filename_keys: _f, ...planned } = row.manifest as Record<string, unknown>;
+  const lists = variations(row.manifest_variations);
   return {
     theme_name: row.theme,
     style: row.style,
     ...planned,
+    ...(lists ? { variations: lists } : {}),
     version: '2.0',
     timestamp,
     runtime_info: { sd_model_checkpoint: checkpoint },
   };
 }
 
-async function readManifest(dir: string): Promise<SessionManifest | null> {
+export async function readManifest(dir: string): Promise<SessionManifest | null> {
   try {
     return sessionManifest.parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
   } catch {
@@ -243,10 +247,12 @@ export class SessionBook {
     readonly root: string,
     /** the checkpoint title the runtime_info records */
     readonly checkpoint: string,
+    /** the snapshot's value lists by a row's manifest_variations (table planned_manifests) */
+    private readonly variations: ManifestVariations = () => undefined,
   ) {}
 
   private async create(row: PromptRow, suffix: string): Promise<Session> {
-    const s = new Session(await freshFolder(this.root, suffix), { snapshot: snapshotOf(row, this.checkpoint), images: [], status: 'ongoing' });
+    const s = new Session(await freshFolder(this.root, suffix), { snapshot: snapshotOf(row, this.checkpoint, this.variations), images: [], status: 'ongoing' });
     await s.save();
     return s;
   }
@@ -256,7 +262,7 @@ export class SessionBook {
     if (!found) return this.create(row, suffix);
     // A killed run may have left a half-written manifest or image under a temporary name.
     await removeStaleTemps(found.dir);
-    return new Session(found.dir, found.manifest, snapshotOf(row, this.checkpoint, found.manifest.snapshot.timestamp));
+    return new Session(found.dir, found.manifest, snapshotOf(row, this.checkpoint, this.variations, found.manifest.snapshot.timestamp));
   }
 
   private open(row: PromptRow, books = this.sessions, make = (suffix: string) => this.reopenOrCreate(row, suffix)): Promise<Session> {
@@ -286,3 +292,4 @@ export class SessionBook {
     }
   }
 }
+

@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parsePngHead, parseParameters, readPngText, type GenerationParameters, type PngHead } from '../../adapters/png-text.js';
 import { hashBytes, hashValue } from '../../src/hash.js';
-import type { CatalogImageRow, CatalogPromptRow, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
+import type { AxisAlternativesRow, CatalogImageRow, CatalogPromptRow, ChosenVariation, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
+import { distinctAlternatives } from '../resolve/alternatives.js';
 import { indexOf, plainFolderPlan, readSessionPlan, v1Applied, type PlannedImage, type SessionPlan } from './manifests.js';
 import { hasAnnotationBox, mayBeAnnotated } from './annotation-band.js';
 import type { FileStat } from './roots.js';
-import type { MappedVariation, VariationIndex } from './variation-keys.js';
+import type { VariationIndex } from './variation-keys.js';
 
 export interface FolderItem extends Record<string, unknown> {
   session_dir: string;
@@ -23,6 +24,8 @@ export interface FolderRows {
   imported: CatalogImageRow[];
   imported_prompts: CatalogPromptRow[];
   imported_sessions: ImportedSessionRow[];
+  /** the alternatives the folder's prompts name, once each */
+  imported_axes: AxisAlternativesRow[];
   /** files skipped, with why: reported as warnings naming the path */
   problems: string[];
 }
@@ -40,8 +43,10 @@ function lorasOf(prompt: string): string[] {
 }
 
 interface Recovered {
-  variations: Record<string, MappedVariation>;
+  variations: Record<string, ChosenVariation>;
   unresolved: UnresolvedVariation[];
+  /** the axes rows the variations name */
+  sets: AxisAlternativesRow[];
 }
 
 function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined, filename: string, prompt: string, index: VariationIndex, annotated: boolean): Recovered {
@@ -49,17 +54,22 @@ function recoverVariations(plan: SessionPlan, planned: PlannedImage | undefined,
   const mappings = applied
     ? Object.entries(applied).map(([axis, text]) => index.map(axis, text, plan.available[axis], plan.fixed[axis]))
     : index.findInPrompt(prompt);
-  const out: Recovered = { variations: {}, unresolved: [] };
+  const out: Recovered = { variations: {}, unresolved: [], sets: [] };
   for (const m of mappings) {
-    if ('unresolved' in m) out.unresolved.push(m.unresolved);
-    else out.variations[m.axis] = m.mapped;
+    if ('unresolved' in m) {
+      out.unresolved.push(m.unresolved);
+      continue;
+    }
+    const { set, ...chosen } = m.mapped;
+    out.variations[m.axis] = chosen;
+    out.sets.push(set);
   }
   if (!annotated) return out;
   // The text box sdgen drew names the values: CLIP would read it and grade every axis a match.
   const withheld = Object.entries(out.variations).map(([axis, v]): UnresolvedVariation => ({
-    axis, text: v.texts[v.keys.indexOf(v.key)] ?? v.key, key: null, reason: 'annotated: the value text is burned into the image', candidates: [v.key],
+    axis, text: v.text, key: null, reason: 'annotated: the value text is burned into the image', candidates: [v.key],
   }));
-  return { variations: {}, unresolved: [...out.unresolved, ...withheld] };
+  return { variations: {}, unresolved: [...out.unresolved, ...withheld], sets: [] };
 }
 
 /** A1111 writes its text before the pixels; other tools may put it after IDAT. */
@@ -105,7 +115,7 @@ async function readPng(path: string, plan: SessionPlan): Promise<ReadPng | Error
 }
 
 /** `folder` is where the file is, `dir` the folder as the tables store it. */
-function rowsOf(folder: string, dir: string, name: string, { hash, head, bytes, annotated }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow] {
+function rowsOf(folder: string, dir: string, name: string, { hash, head, bytes, annotated }: ReadPng, plan: SessionPlan, index: VariationIndex): [CatalogImageRow, CatalogPromptRow, AxisAlternativesRow[]] {
   const text = head.texts.parameters ?? parametersAfterPixels(bytes);
   const info: GenerationParameters = text ? parseParameters(text) : { prompt: '', negativePrompt: '', settings: {} };
   const idx = indexOf(name);
@@ -115,7 +125,7 @@ function rowsOf(folder: string, dir: string, name: string, { hash, head, bytes, 
   const pngSeed = Number.parseInt(info.settings.Seed ?? '', 10);
   const seed = Number.isFinite(pngSeed) ? pngSeed : (planned?.seed ?? -1);
   const checkpoint = splitCheckpoint(plan.checkpoint);
-  const { variations, unresolved } = recoverVariations(plan, planned, name, prompt, index, annotated);
+  const { variations, unresolved, sets } = recoverVariations(plan, planned, name, prompt, index, annotated);
   const promptId = hashValue({ imported: hash });
   const session = basename(folder);
   const image: CatalogImageRow = {
@@ -128,10 +138,10 @@ function rowsOf(folder: string, dir: string, name: string, { hash, head, bytes, 
     prompt_id: promptId, source: plan.manifest ? join(dir, plan.manifest) : join(dir, name), session, theme: plan.theme, style: plan.style,
     idx: planned?.idx ?? idx ?? -1, prompt, api_prompt: prompt, negative_prompt: planned?.negative || info.negativePrompt, seed,
     variations,
-    params: { ...plan.params, ...info.settings }, manifest: { format: plan.format, status: plan.status, confidence: plan.confidence },
+    params: { ...plan.params, ...info.settings }, manifest: { format: plan.format, status: plan.status, confidence: plan.confidence }, manifest_variations: '',
     origin: 'imported', unresolved,
   };
-  return [image, promptRow];
+  return [image, promptRow, sets];
 }
 
 /** Planned indexes with no image. Names count from 0 unless the session's last index equals the planned count. */
@@ -157,7 +167,7 @@ export async function importFolder(item: FolderItem, index: VariationIndex, proj
   const folder = resolve(projectDir, item.session_dir);
   const problems: string[] = [];
   const plan = await planOf(folder, item, problems);
-  const rows: FolderRows = { imported: [], imported_prompts: [], imported_sessions: [], problems };
+  const rows: FolderRows = { imported: [], imported_prompts: [], imported_sessions: [], imported_axes: [], problems };
   const unreadable: string[] = [];
   const indexes: number[] = [];
   for (const [name] of item.files) {
@@ -168,7 +178,8 @@ export async function importFolder(item: FolderItem, index: VariationIndex, proj
       problems.push(`${join(folder, name)}: skipped, ${read.message}`);
       continue;
     }
-    const [image, prompt] = rowsOf(folder, item.session_dir, name, read, plan, index);
+    const [image, prompt, sets] = rowsOf(folder, item.session_dir, name, read, plan, index);
+    rows.imported_axes.push(...sets);
     rows.imported.push(image);
     rows.imported_prompts.push(prompt);
     if (prompt.idx >= 0) indexes.push(prompt.idx);
@@ -178,5 +189,6 @@ export async function importFolder(item: FolderItem, index: VariationIndex, proj
     session_dir: item.session_dir, session: basename(folder), format: plan.format, confidence: plan.confidence, status: plan.status,
     planned, present: rows.imported.length, failed_indexes: failedIndexes(planned, indexes), unreadable,
   });
+  rows.imported_axes = distinctAlternatives(rows.imported_axes);
   return rows;
 }

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { hashValue } from '../../src/hash.js';
 import { defineMapStage } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
-import { catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
+import { axisAlternativesRow, catalogImageRow, catalogPromptRow, importedSessionRow } from '../../schemas/tables.js';
 import type { FolderItem } from './folder.js';
 import type { ImportPool } from './import-pool.js';
 import { describeScan, expandRoots, scanFolders, type Root, type ScannedFolder } from './roots.js';
@@ -48,12 +48,15 @@ const mappingDirs = (p: Params, projectDir: string) => [...variationDirs(p, proj
 
 export default defineMapStage<Params, FolderItem, State>({
   description: 'read existing sdgen sessions and A1111 folders in place, keyed by content hash',
-  version: '2',
+  // 3: variations name their alternatives in imported_axes instead of carrying them.
+  version: '3',
   params: ingestParams,
   outputs: {
     imported: { kind: 'table', schema: catalogImageRow },
     imported_prompts: { kind: 'table', schema: catalogPromptRow },
     imported_sessions: { kind: 'table', schema: importedSessionRow },
+    // Map stage outputs are every folder's rows: an axis several folders use is repeated here, and catalog keeps it once.
+    imported_axes: { kind: 'table', schema: axisAlternativesRow },
   },
   over: 'folders',
   key: 'session_dir',
@@ -73,6 +76,7 @@ export default defineMapStage<Params, FolderItem, State>({
     lastScan = undefined;
     return scanned.map(({ stored, files }) => ({ session_dir: stored, files }));
   },
+  resourceLabels: { variations: 'the variations and template files (ingest.variations_dirs, ingest.templates_dirs)' },
   // A changed variation or template file can change every mapping: it re-imports all folders.
   async resources(ctx) {
     const files = mappingDirs(ctx.params, ctx.projectDir).flatMap(yamlFilesUnder);

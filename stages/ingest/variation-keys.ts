@@ -6,7 +6,8 @@
 import { basename, relative } from 'node:path';
 import { renderValue } from '../resolve/templates/compile.js';
 import { kindOf, TemplateLoader, type VariationsFile } from '../resolve/templates/loader.js';
-import type { UnresolvedVariation } from '../../schemas/tables.js';
+import type { AxisAlternativesRow, ChosenVariation, UnresolvedVariation } from '../../schemas/tables.js';
+import { axisAlternatives } from '../resolve/alternatives.js';
 import { placeholderNames } from './placeholders.js';
 import { yamlFilesUnder } from './variation-files.js';
 
@@ -22,11 +23,9 @@ interface Candidate {
   fileTexts: Set<string>;
 }
 
-export interface MappedVariation {
-  key: string;
-  value: unknown;
-  keys: string[];
-  texts: string[];
+/** A recovered variation as prompt rows hold it, with the axes row its `alternatives` names. */
+export interface MappedVariation extends ChosenVariation {
+  set: AxisAlternativesRow;
 }
 
 export type Mapping = { axis: string; mapped: MappedVariation } | { unresolved: UnresolvedVariation };
@@ -90,7 +89,7 @@ export class VariationIndex {
     // Copies of one file (the same key for the text) agree; different keys are a real ambiguity.
     const keys = new Set(candidates.map((c) => c.key));
     if (keys.size > 1) return unresolved(`the text is a value of ${keys.size} keys`);
-    return { axis, mapped: mappedOf(candidates[0]!) };
+    return { axis, mapped: mappedOf(candidates[0]!, axis) };
   }
 
   /**
@@ -107,7 +106,7 @@ export class VariationIndex {
       const keys = new Set(candidates.map((c) => c.key));
       if (files.size === 1 || (files.size > 1 && keys.size === 1)) {
         const axis = this.placeholders.get(candidates[0]!.path) ?? basename(candidates[0]!.name).replace(/\.yaml$/, '');
-        found.set(axis, { axis, mapped: mappedOf(candidates[0]!) });
+        found.set(axis, { axis, mapped: mappedOf(candidates[0]!, axis) });
       } else if (files.size > 1) {
         found.set(`?${part}`, { unresolved: { axis: '', text: part, key: null, reason: `the text is a value of ${keys.size} keys`, candidates: candidates.map((c) => `${c.name}:${c.key}`) } });
       }
@@ -117,13 +116,18 @@ export class VariationIndex {
 }
 
 /** One object per candidate, shared by every image that took it: 38,000 images make no 38,000 copies. */
-const mappedCache = new WeakMap<Candidate, MappedVariation>();
-function mappedOf(candidate: Candidate): MappedVariation {
-  let mapped = mappedCache.get(candidate);
+const mappedCache = new WeakMap<Candidate, Map<string, MappedVariation>>();
+function mappedOf(candidate: Candidate, axis: string): MappedVariation {
+  let byAxis = mappedCache.get(candidate);
+  if (!byAxis) mappedCache.set(candidate, (byAxis = new Map()));
+  let mapped = byAxis.get(axis);
   if (!mapped) {
     const { file, key } = candidate;
-    mapped = { key, value: file.values[file.keys.indexOf(key)], keys: file.keys, texts: file.values.map((v) => renderValue(v, null) ?? '') };
-    mappedCache.set(candidate, mapped);
+    const texts = file.values.map((v) => renderValue(v, null) ?? '');
+    const set = axisAlternatives(axis, file.keys, texts);
+    const at = file.keys.indexOf(key);
+    mapped = { key, value: file.values[at], text: texts[at] ?? key, alternatives: set.alternatives, set };
+    byAxis.set(axis, mapped);
   }
   return mapped;
 }

@@ -2,8 +2,9 @@
 // reach) -> table `planned`, one row per planned image, in plan order (catalog adds the
 // imported prompts to make `prompts`).
 import { z } from 'zod';
-import { promptRow, type PromptRow } from '../../schemas/tables.js';
-import { InputError } from '../../src/errors.js';
+import { axisAlternativesRow, manifestVariationsRow, promptRow, type AxisAlternativesRow, type ManifestVariationsRow, type PromptRow } from '../../schemas/tables.js';
+import { distinctAlternatives } from './alternatives.js';
+import { InputError, InputErrors } from '../../src/errors.js';
 import { defineStage, type StageContext } from '../../src/stage.js';
 import { findPromptFiles } from './templates/discover.js';
 import { parseThemes, planWithThemes } from './templates/theme-mix.js';
@@ -40,32 +41,77 @@ export const resolveParams = z.object({
 export type ResolveParams = z.infer<typeof resolveParams>;
 type Plan = Omit<z.infer<typeof runPlan>, 'name'> & { session?: string };
 
-async function planFiles(ctx: StageContext<ResolveParams>, plan: Plan, field: string): Promise<PromptRow[]> {
-  const files = await findPromptFiles(ctx.projectDir, plan.prompts);
+async function promptFiles(projectDir: string, plan: Plan, field: string): Promise<string[]> {
+  const files = await findPromptFiles(projectDir, plan.prompts);
   if (files.length === 0) {
-    throw new InputError(`no prompt file matches ${plan.prompts.join(', ')} (relative to ${ctx.projectDir})`, { field });
+    throw new InputError(`no prompt file matches ${plan.prompts.join(', ')} (relative to ${projectDir})`, { field });
   }
-  const rows: PromptRow[] = [];
-  for (const file of files) {
+  return files;
+}
+
+/** The plans resolve makes: the params' own, or one per entry of resolve.runs, each with the field that names its prompts. */
+function plansOf(options: ResolveParams['resolve']): { plan: Plan; field: string }[] {
+  if (!options.runs) return [{ plan: options, field: 'resolve.prompts' }];
+  return options.runs.map((run, i) => ({ plan: { ...run, session: run.name ?? `run${i + 1}` }, field: `resolve.runs[${i}].prompts` }));
+}
+
+interface Planned {
+  rows: PromptRow[];
+  axes: AxisAlternativesRow[];
+  manifests: Map<string, ManifestVariationsRow>;
+}
+
+async function planFiles(ctx: StageContext<ResolveParams>, plan: Plan, field: string, into: Planned): Promise<void> {
+  for (const file of await promptFiles(ctx.projectDir, plan, field)) {
     const result = planWithThemes(file, { projectDir: ctx.projectDir, ...plan }, parseThemes(plan.theme));
     ctx.dependOn(result.files);
     for (const warning of result.warnings) ctx.warn(warning);
     ctx.log(`${file}: ${result.rows.length} prompts`);
-    rows.push(...(plan.session ? result.rows.map((r) => ({ ...r, session: `${r.session}-${plan.session}` })) : result.rows));
+    // One push per row: spreading 100,000 rows into push() overflows the call stack.
+    for (const row of result.rows) into.rows.push(plan.session ? { ...row, session: `${row.session}-${plan.session}` } : row);
+    into.axes.push(...result.axes);
+    for (const m of result.manifests) into.manifests.set(m.manifest_variations, m);
   }
-  return rows;
+}
+
+/** An error raised deep inside planning may not know its file: the entry file it was planning is named then. */
+function inEntry(file: string, error: unknown): unknown {
+  const locate = (e: InputError) => (e.where.file ? e : new InputError(e.message, { ...e.where, file }));
+  if (error instanceof InputErrors) return new InputErrors(error.errors.map(locate));
+  return error instanceof InputError ? locate(error) : error;
+}
+
+/**
+ * Every entry file loaded and planned up to its first image (per theme): inheritance,
+ * chunks, imports, placeholders, selectors and presets are all checked there, and the
+ * cost does not grow with the number of images.
+ */
+async function checkPlans(params: ResolveParams, projectDir: string): Promise<void> {
+  for (const { plan, field } of plansOf(params.resolve)) {
+    const themes = parseThemes(plan.theme);
+    for (const file of await promptFiles(projectDir, plan, field)) {
+      try {
+        planWithThemes(file, { projectDir, ...plan, count: 1 }, themes);
+      } catch (error) {
+        throw inEntry(file, error);
+      }
+    }
+  }
 }
 
 export default defineStage({
   description: 'plan one prompt row per image from sdgen V2.0 prompt files',
   version: '1',
   params: resolveParams,
-  outputs: { planned: { kind: 'table', schema: promptRow } },
+  outputs: {
+    planned: { kind: 'table', schema: promptRow },
+    planned_axes: { kind: 'table', schema: axisAlternativesRow },
+    planned_manifests: { kind: 'table', schema: manifestVariationsRow },
+  },
+  check: checkPlans,
   async run(ctx) {
-    const options = ctx.params.resolve;
-    if (!options.runs) return { planned: await planFiles(ctx, options, 'resolve.prompts') };
-    const rows: PromptRow[] = [];
-    for (const [i, run] of options.runs.entries()) rows.push(...(await planFiles(ctx, { ...run, session: run.name ?? `run${i + 1}` }, `resolve.runs[${i}].prompts`)));
-    return { planned: rows };
+    const planned: Planned = { rows: [], axes: [], manifests: new Map() };
+    for (const { plan, field } of plansOf(ctx.params.resolve)) await planFiles(ctx, plan, field, planned);
+    return { planned: planned.rows, planned_axes: distinctAlternatives(planned.axes), planned_manifests: [...planned.manifests.values()] };
   },
 });

@@ -12,6 +12,7 @@ import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow, type ImageRow
 import { executionOf, scoreStageParams, type ScoreStageParams } from './params.js';
 import { deriveQueries } from './derive.js';
 import type { Alternatives, MeasuredImages, ScoreItem, Scorer } from './scorer.js';
+import { alternativesOf, readAlternatives } from '../resolve/alternatives.js';
 
 /** One image with what its prompt asked for. */
 export interface ScoreStageItem extends Record<string, unknown> {
@@ -43,6 +44,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     const images = await requireTable(ctx.inputs, 'images').rows<ImageRow>();
     const prompts = await requireTable(ctx.inputs, 'prompts').rows<PromptRow>();
     const byId = new Map(prompts.map((p) => [p.prompt_id, p]));
+    const alternatives = await readAlternatives(ctx.inputs);
     const items: ScoreStageItem[] = [];
     for (const image of images) {
       if (image.status === 'failed' || !image.image_id) continue;
@@ -51,9 +53,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
         ctx.warn(`image ${image.image_id} names prompt ${image.prompt_id}, which the prompts table lacks; not scored`);
         continue;
       }
-      const variations = Object.fromEntries(
-        Object.entries(prompt.variations).map(([axis, v]) => [axis, { key: v.key, keys: v.keys, texts: v.texts }]),
-      );
+      const variations = alternativesOf(prompt, alternatives);
       items.push({ image_id: image.image_id, prompt_id: image.prompt_id, status: image.status, variations });
     }
     return items;
@@ -63,6 +63,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   // Two batches in flight: one decodes on the workers while the other runs the model.
   concurrency: () => 2,
 
+  resourceLabels: { model: 'the CLIP model (score.model)', fallback_model: 'the fallback CLIP model' },
   async resources(ctx) {
     const { scorerResources } = await import('./scorer.js');
     return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });

@@ -16,12 +16,9 @@ import { hashValue } from '../../src/hash.js';
 import { pixelChecksRecord } from '../../schemas/score-cache.js';
 import { createVqaTier, type VqaTier } from './vqa.js';
 import { assembleRows, type Reading } from './assemble.js';
+import { alternativesOf, type Alternatives, type AlternativesIndex } from '../resolve/alternatives.js';
 
-export interface Alternatives {
-  key: string;
-  keys: string[];
-  texts: string[];
-}
+export type { Alternatives };
 
 export interface ScoreItem {
   /** the image's content hash: embeddings are memoised under it */
@@ -59,7 +56,8 @@ export interface Scorer {
   /** Measurements with the thresholds applied (derive.ts). */
   scoreItems(items: ScoreItem[]): Promise<ScoredImages>;
   /** The benchmark's entry point: PNG bytes with their prompt rows. */
-  scoreImages(items: { png: Uint8Array; image_id: string; prompt: PromptRow }[]): Promise<ScoredImages>;
+  /** `alternatives`: the axes rows the prompts' variations name */
+  scoreImages(items: { png: Uint8Array; image_id: string; prompt: PromptRow }[], alternatives: AlternativesIndex): Promise<ScoredImages>;
   stats(): ScorerStats;
   close(): Promise<void>;
 }
@@ -112,11 +110,8 @@ function serial() {
   };
 }
 
-export function scoreItemOf(image_id: string, source: ImageSource, prompt: PromptRow): ScoreItem {
-  const variations = Object.fromEntries(
-    Object.entries(prompt.variations).map(([axis, v]) => [axis, { key: v.key, keys: v.keys, texts: v.texts }]),
-  );
-  return { image_id, prompt_id: prompt.prompt_id, source, variations };
+export function scoreItemOf(image_id: string, source: ImageSource, prompt: PromptRow, alternatives: AlternativesIndex): ScoreItem {
+  return { image_id, prompt_id: prompt.prompt_id, source, variations: alternativesOf(prompt, alternatives) };
 }
 
 export async function createScorer(params: ScoreParams, options: ScorerOptions): Promise<Scorer> {
@@ -275,7 +270,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     measureItems,
     scoreItems,
     stats: () => ({ ...stats, vqaQuestions: vqa?.asked() ?? 0 }),
-    scoreImages: (items) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt))),
+    scoreImages: (items, alternatives) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt, alternatives))),
     async close() {
       await pool.close();
       await aesthetic?.close();

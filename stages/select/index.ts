@@ -1,7 +1,10 @@
 // select: per (axis, value), the best-rendered images by combined score: the examples a
 // LoRA should learn from. Blank, blurred and near-duplicate images never qualify, nor do
-// images a human labelled with another value.
+// images a human labelled with another value. With select.aesthetic_weight the ranking
+// also weighs taste (as DreamSync does): adherence still decides who is eligible
+// (min_score), then the aesthetic score the score stage wrote reorders the eligible.
 import { z } from 'zod';
+import { InputError } from '../../src/errors.js';
 import { defineStage } from '../../src/stage.js';
 import { selectionRow, type ImageRow, type PredictionRow, type QualityRow, type SelectionRow } from '../../schemas/tables.js';
 
@@ -12,6 +15,8 @@ const selectParams = z.object({
   exclude: z
     .object({ blank: z.boolean().default(true), blurred: z.boolean().default(true), duplicates: z.boolean().default(true) })
     .prefault({}),
+  aesthetic_weight: z.number().min(0).max(1).default(0)
+    .describe("0..1: rank by (1 - w) x p_combined + w x the image's aesthetic percentile among its value's eligible images; needs score.aesthetic_head"),
   target: z
     .object({ axis: z.string().min(1), value: z.string().min(1) })
     .nullable()
@@ -69,6 +74,41 @@ function limitOf(eligible: number, s: SelectParams): number {
   return s.top_fraction === null ? s.top_k : Math.max(1, Math.ceil(s.top_fraction * eligible));
 }
 
+/**
+ * Each image's aesthetic rank among its group, 0 (least) .. 1 (most), ties sharing the mean
+ * rank: a percentile needs no assumption about the head's scale (LAION's 1..10 or any
+ * other). An image without an aesthetic score counts as the middle: no evidence either way.
+ */
+export function aestheticPercentiles(group: PredictionRow[], quality: Map<string, QualityRow>): Map<string, number> {
+  const scored = group.flatMap((p) => {
+    const a = quality.get(p.image_id)?.aesthetic;
+    return a === null || a === undefined ? [] : [{ id: p.image_id, a }];
+  }).sort((x, y) => x.a - y.a);
+  const out = new Map<string, number>(group.map((p) => [p.image_id, 0.5]));
+  for (let i = 0; i < scored.length;) {
+    let j = i;
+    while (j + 1 < scored.length && scored[j + 1]!.a === scored[i]!.a) j++;
+    const rank = scored.length > 1 ? (i + j) / 2 / (scored.length - 1) : 0.5;
+    for (let k = i; k <= j; k++) out.set(scored[k]!.id, rank);
+    i = j + 1;
+  }
+  return out;
+}
+
+/** What the group is ranked by: p_combined alone unless aesthetic_weight is set. */
+function rankingScores(group: PredictionRow[], quality: Map<string, QualityRow>, s: SelectParams): Map<string, number> {
+  const w = s.aesthetic_weight;
+  if (w === 0) return new Map(group.map((p) => [p.image_id, p.p_combined]));
+  const taste = aestheticPercentiles(group, quality);
+  return new Map(group.map((p) => [p.image_id, (1 - w) * p.p_combined + w * taste.get(p.image_id)!]));
+}
+
+function tasteText(p: PredictionRow, score: number, quality: Map<string, QualityRow>, s: SelectParams): string {
+  if (s.aesthetic_weight === 0) return '';
+  const a = quality.get(p.image_id)?.aesthetic;
+  return `; ranked by ${score.toFixed(3)} = ${1 - s.aesthetic_weight} x p_combined + ${s.aesthetic_weight} x aesthetic percentile (aesthetic ${a === null || a === undefined ? 'none' : a.toFixed(3)})`;
+}
+
 function reasonFor(p: PredictionRow, rank: number, eligible: number, s: SelectParams, duplicates: number): string {
   const quota = s.top_fraction === null ? `top ${s.top_k}` : `top ${s.top_fraction * 100}% = ${limitOf(eligible, s)}`;
   const scores = `p_combined ${p.p_combined.toFixed(3)} (probe ${p.p_probe.toFixed(3)}, zero-shot ${p.p_zero_shot.toFixed(3)}) >= ${s.min_score}`;
@@ -108,16 +148,18 @@ export function selectRows(
   }
   const selection: SelectionRow[] = [];
   for (const key of [...groups.keys()].sort(compareIds)) {
-    const ranked = groups.get(key)!.sort((a, b) => b.p_combined - a.p_combined || compareIds(a.image_id, b.image_id));
+    const group = groups.get(key)!;
+    const score = rankingScores(group, qualityById, s);
+    const ranked = group.sort((a, b) => score.get(b.image_id)! - score.get(a.image_id)! || compareIds(a.image_id, b.image_id));
     ranked.slice(0, limitOf(ranked.length, s)).forEach((p, i) => {
       selection.push(
         selectionRow.parse({
           image_id: p.image_id,
           axis: p.axis,
           value: p.value,
-          score: p.p_combined,
+          score: score.get(p.image_id)!,
           rank: i + 1,
-          reason: reasonFor(p, i + 1, ranked.length, s, duplicatesOf.get(p.image_id) ?? 0),
+          reason: reasonFor(p, i + 1, ranked.length, s, duplicatesOf.get(p.image_id) ?? 0) + tasteText(p, score.get(p.image_id)!, qualityById, s),
         }),
       );
     });
@@ -150,6 +192,9 @@ export default defineStage<Params>({
       rows<QualityRow>('quality'),
     ]);
     const s = ctx.params.select;
+    if (s.aesthetic_weight > 0 && !quality.some((q) => q.aesthetic !== null)) {
+      throw new InputError('expected aesthetic scores in the quality table for select.aesthetic_weight: set score.aesthetic_head (or the weight to 0)', { file: 'pipeline.yaml', field: 'params.select.aesthetic_weight' });
+    }
     const { selection, excluded } = selectRows(predictions, images, quality, s);
     const skipped = Object.entries(excluded).map(([why, n]) => `${n} ${why}`);
     ctx.log(`selected ${selection.length} images${skipped.length ? `; not eligible (image x axis rows): ${skipped.join(', ')}` : ''}`);

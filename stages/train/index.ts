@@ -1,7 +1,7 @@
 // train: a LoRA from the dataset stage's kohya folder, with sd-scripts as a child process
 // (what real users run) or the simulated demo trainer (the default on a fresh machine).
 // The file is validated before it becomes the `lora` output and a `lora_info` row.
-import { copyFile, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic } from '../../src/atomic.js';
@@ -14,6 +14,7 @@ import { refreshLoras } from '../../adapters/a1111.js';
 import { buildTrainArgv, runTrainer, type TrainProgress } from '../../adapters/sd-scripts.js';
 import { countImages, readDatasetFolder, trainingLength, type DatasetSubset } from '../../adapters/kohya-dataset.js';
 import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
+import { epochFileName, epochFilesIn, savedEpochs, type SavedFile } from './epochs.js';
 
 export const trainSettings = z
   .object({
@@ -27,6 +28,8 @@ export const trainSettings = z
     learning_rate: z.number().positive().default(1e-4),
     max_train_epochs: z.number().int().positive().default(10),
     max_train_steps: z.number().int().positive().nullable().default(null).describe('overrides max_train_epochs when set'),
+    save_every_n_epochs: z.number().int().positive().nullable().default(null)
+      .describe('also keep the LoRA saved after every N-th epoch; benchmark tries each one and keeps the best'),
     resolution: z.number().int().positive().nullable().default(null).describe('null: 1024 with sdxl, else 512'),
     mixed_precision: z.enum(['no', 'fp16', 'bf16']).nullable().default(null).describe('null: bf16 with sdxl (fp16 overflows in its VAE), else fp16'),
     optimizer_type: z.string().min(1).default('AdamW8bit').describe("sd-scripts' --optimizer_type; AdamW8bit needs bitsandbytes"),
@@ -66,30 +69,30 @@ export function familyDefaults(t: TrainSettings): { resolution: number; mixedPre
 const params = z.object({ train: trainSettings.prefault({}) });
 type Params = z.infer<typeof params>;
 
-interface Trained {
-  file: string;
-  steps: number;
-}
 
 export function loraNameFor(prefix: string, datasetHash: string): string {
   return `${prefix}-${datasetHash.slice(0, 10)}`;
 }
 
-async function emptyFolder(dir: string): Promise<void> {
-  for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
-}
-
-async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[], name: string, datasetHash: string, target: string): Promise<Trained> {
+/** The final file first, then the earlier epochs' files, as sd-scripts names them. */
+async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[], name: string, datasetHash: string, outDir: string): Promise<SavedFile[]> {
   const t = ctx.params.train;
   const { steps, epochs } = trainingLength(subsets, { maxTrainEpochs: t.max_train_epochs, maxTrainSteps: t.max_train_steps });
   ctx.log(`simulated trainer (demo): ${steps} steps written, none trained`);
-  await writeSimulatedLora(target, {
-    name, subsets, datasetHash, steps, epochs,
-    dim: t.network_dim, alpha: t.network_alpha, learningRate: t.learning_rate,
-    baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: familyDefaults(t).resolution, sdxl: t.sdxl, collapse: t.simulated_collapse,
-  });
-  ctx.progress(steps, steps);
-  return { file: target, steps };
+  const saved: SavedFile[] = [];
+  for (const epoch of [epochs, ...savedEpochs(epochs, t.save_every_n_epochs)]) {
+    const fileName = epoch === epochs ? name : epochFileName(name, epoch);
+    const file = join(outDir, `${fileName}.safetensors`);
+    const stepsThen = Math.round((steps * epoch) / epochs);
+    await writeSimulatedLora(file, {
+      name, subsets, datasetHash, steps: stepsThen, epochs, epoch,
+      dim: t.network_dim, alpha: t.network_alpha, learningRate: t.learning_rate,
+      baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: familyDefaults(t).resolution, sdxl: t.sdxl, collapse: t.simulated_collapse,
+    });
+    saved.push({ name: fileName, file, epoch, steps: stepsThen });
+  }
+  ctx.progress(steps, steps, 'steps');
+  return saved;
 }
 
 function describeFailure(result: Awaited<ReturnType<typeof runTrainer>>, timeoutS: number): string {
@@ -101,7 +104,7 @@ function describeFailure(result: Awaited<ReturnType<typeof runTrainer>>, timeout
   return `sd-scripts ${why}${at}; full log: ${result.logPath}\n--- last lines ---\n${result.tail}`;
 }
 
-async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string, name: string): Promise<Trained> {
+async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string, name: string): Promise<SavedFile[]> {
   const t = ctx.params.train;
   const outputDir = join(ctx.dataDir, 'work', 'train', name);
   await rm(outputDir, { recursive: true, force: true });
@@ -125,7 +128,7 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
     attention: t.attention,
     cacheLatents: t.cache_latents,
     gradientCheckpointing: family.gradientCheckpointing,
-    extraArgs: t.extra_args,
+    extraArgs: [...(t.save_every_n_epochs ? [`--save_every_n_epochs=${t.save_every_n_epochs}`] : []), ...t.extra_args],
   });
   const logPath = join(ctx.dataDir, 'logs', `train-${name}.log`);
   ctx.log(`sd-scripts: ${argv.command} ${argv.args.join(' ')} (log: ${logPath})`);
@@ -138,7 +141,7 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
     timeoutMs: t.timeout_s * 1000,
     signal: ctx.signal,
     onProgress(p: TrainProgress) {
-      if (p.total) ctx.progress(p.step, p.total);
+      if (p.total) ctx.progress(p.step, p.total, 'steps');
       if (p.epoch !== null && p.epoch !== lastEpoch) {
         lastEpoch = p.epoch;
         ctx.log(`epoch ${p.epoch}/${p.epochs ?? '?'}${p.loss !== null ? `, avr_loss ${p.loss}` : ''}`);
@@ -150,8 +153,14 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
   if (!(await stat(file).catch(() => null))) {
     throw new StageFailure(ctx.stage, `sd-scripts exited 0 but wrote no ${file}; full log: ${logPath}\n--- last lines ---\n${result.tail}`);
   }
-  const steps = result.progress.total ?? Number((await readSafetensorsHeader(file)).metadata.ss_steps ?? 0);
-  return { file, steps };
+  const { metadata } = await readSafetensorsHeader(file);
+  const steps = result.progress.total ?? Number(metadata.ss_steps ?? 0);
+  const epochs = Number(metadata.ss_epoch) || result.progress.epochs || t.max_train_epochs;
+  const earlier = await Promise.all((await epochFilesIn(outputDir, name)).map(async (e) => {
+    const path = join(outputDir, `${e.name}.safetensors`);
+    return { ...e, file: path, steps: Number((await readSafetensorsHeader(path)).metadata.ss_steps ?? 0) };
+  }));
+  return [{ name, file, epoch: epochs, steps }, ...earlier];
 }
 
 /** Copy into A1111's models/Lora and ask it to rescan; a failure here does not lose the LoRA. */
@@ -169,12 +178,14 @@ async function publishToA1111(ctx: StageContext<Params>, file: string, name: str
 
 export default defineStage<Params>({
   description: 'Train a LoRA on the dataset folder (sd-scripts, or the simulated demo trainer)',
-  version: '1',
+  // 2: lora_info has a row per saved epoch, with its epoch
+  version: '2',
   params,
   outputs: {
     lora: { kind: 'path' },
-    lora_info: { kind: 'table', schema: loraInfoRow },
+    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'] },
   },
+  resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)' },
   async resources(ctx): Promise<Record<string, string>> {
     const t = ctx.params.train;
     if (t.trainer === 'simulated') return { trainer: 'simulated' };
@@ -191,30 +202,35 @@ export default defineStage<Params>({
     const images = countImages(subsets);
     if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${dataset.path} holds no images: nothing to train on (did select pick anything?)`);
     const name = loraNameFor(t.name_prefix, dataset.hash);
+    // A fresh folder of this run: the LoRA pipeline.lock names stays in place until this one is verified and recorded.
     const outDir = ctx.outDir('lora');
-    await emptyFolder(outDir);
-    const target = join(outDir, `${name}.safetensors`);
     const started = Date.now();
-    const trained = t.trainer === 'simulated'
-      ? await trainSimulated(ctx, subsets, name, dataset.hash, target)
+    const saved = t.trainer === 'simulated'
+      ? await trainSimulated(ctx, subsets, name, dataset.hash, outDir)
       : await trainWithSdScripts(ctx, dataset.path, name);
-    const problems = await validateLora(trained.file);
-    if (problems.length > 0) throw new StageFailure(ctx.stage, `the trained LoRA is not usable:\n${problems.join('\n')}`);
-    if (trained.file !== target) await produceAtomic(target, (tmp) => copyFile(trained.file, tmp));
-    const object = await ctx.store.putFile(target, 'safetensors');
-    await publishToA1111(ctx, target, name);
-    const row: LoraInfoRow = {
-      name,
-      hash: object.hash,
-      path: storedPath(ctx.projectDir, object.path),
-      trainer: t.trainer,
-      dim: t.network_dim,
-      alpha: t.network_alpha,
-      images,
-      steps: trained.steps,
-      base_model: t.base_model ?? 'sdloop-synthetic (demo)',
-      duration_s: (Date.now() - started) / 1000,
-    };
-    return { lora: { path: outDir }, lora_info: [row] };
+    const duration = (Date.now() - started) / 1000;
+    const rows: LoraInfoRow[] = [];
+    for (const s of saved) {
+      const problems = await validateLora(s.file);
+      if (problems.length > 0) throw new StageFailure(ctx.stage, `the trained LoRA is not usable:\n${problems.join('\n')}`);
+      const target = join(outDir, `${s.name}.safetensors`);
+      if (s.file !== target) await produceAtomic(target, (tmp) => copyFile(s.file, tmp));
+      const object = await ctx.store.putFile(target, 'safetensors');
+      await publishToA1111(ctx, target, s.name);
+      rows.push({
+        name: s.name,
+        hash: object.hash,
+        path: storedPath(ctx.projectDir, object.path),
+        trainer: t.trainer,
+        dim: t.network_dim,
+        alpha: t.network_alpha,
+        images,
+        steps: s.steps,
+        base_model: t.base_model ?? 'sdloop-synthetic (demo)',
+        duration_s: duration,
+        epoch: s.epoch,
+      });
+    }
+    return { lora: { path: outDir }, lora_info: rows };
   },
 });

@@ -17,14 +17,15 @@ const axes = { Hair: { red: 'red hair', blonde: 'blonde hair', black: 'black hai
 describe('benchmark plan', () => {
   it('is N prompts per value on the same seeds, one axis each, identical every time', () => {
     const s = benchmarkSettings.parse({ axes, prompts_per_value: 3, seed_base: 50, template: 'a portrait, {value}' });
-    const rows = benchmarkPrompts(s);
+    const { prompts: rows, alternatives } = benchmarkPrompts(s);
     expect(rows).toHaveLength(15);
     expect(rows.filter((r) => r.variations.Hair?.key === 'red').map((r) => [r.seed, r.api_prompt])).toEqual([
       [50, 'a portrait, red hair'], [51, 'a portrait, red hair'], [52, 'a portrait, red hair'],
     ]);
-    expect(rows[0]!.variations).toEqual({ Eyes: { key: 'blue', value: 'blue eyes', keys: ['blue', 'green'], texts: ['blue eyes', 'green eyes'] } });
+    expect(rows[0]!.variations).toEqual({ Eyes: { key: 'blue', value: 'blue eyes', text: 'blue eyes', alternatives: expect.any(String) } });
+    expect(alternatives.get(rows[0]!.variations.Eyes!.alternatives)).toMatchObject({ axis: 'Eyes', keys: ['blue', 'green'], texts: ['blue eyes', 'green eyes'] });
     expect(new Set(rows.map((r) => r.prompt_id)).size).toBe(15);
-    expect(benchmarkPrompts(s).map((r) => r.prompt_id)).toEqual(rows.map((r) => r.prompt_id));
+    expect(benchmarkPrompts(s).prompts.map((r) => r.prompt_id)).toEqual(rows.map((r) => r.prompt_id));
   });
 });
 
@@ -69,7 +70,7 @@ describe('benchmark verdict', () => {
     expect(summary.p_two_sided).toBeCloseTo(1 / 16, 12);
     expect(summary.diff_ci_low).toBeGreaterThan(0);
     expect(summary.reason).toBe('adherence 40.0% -> 45.0% (+5.0%; 5 prompt(s) won, 0 lost of 100, McNemar one-sided p = 0.0313); no value dropped more than 10.0%');
-    expect(() => benchmarkSummaryRow.parse(summary)).not.toThrow();
+    expect(() => benchmarkSummaryRow.parse({ ...summary, epoch: 1, weight: 0.8, points: 1 })).not.toThrow();
   });
 
   it('rejects the same net gain when the prompts churn: 12 won, 7 lost (p = P(X >= 12 | Bin(19, 1/2)) = 0.180)', () => {
@@ -168,7 +169,7 @@ async function runBenchmark(tags: Record<string, number>, run: BenchmarkRun = {}
   const settings = { benchmark: { axes, prompts_per_value: 30, width: 96, height: 64, judge, diversity_features: 'pixels' }, generate: { failure_rate: 0.5, blank_rate: 0 } };
   const ctx = makeTestContext({ dir, stage: 'benchmark', params: stage.params.parse(settings) });
   ctx.inputs.lora = { kind: 'path', name: 'lora', path: loraDir, hash: 'h' };
-  const info = { name, hash: 'h', path, trainer: 'simulated', dim: 4, alpha: 2, images: 1, steps: 10, base_model: 'demo', duration_s: 0 };
+  const info = { name, hash: 'h', path, trainer: 'simulated', dim: 4, alpha: 2, images: 1, steps: 10, base_model: 'demo', duration_s: 0, epoch: 1 };
   ctx.inputs.lora_info = { kind: 'table', name: 'lora_info', path: 'memory', hash: 'h', rows: async <T>() => [info] as T[] };
   if (run.labelAxis) await labelEverything(ctx.dataDir, stage, settings, run.labelAxis, drawn);
   const out = (await runWholeStage(stage, ctx)) as Record<'benchmark' | 'benchmark_summary' | 'benchmark_agreement' | 'benchmark_diversity', unknown[]>;
@@ -187,9 +188,10 @@ async function runBenchmark(tags: Record<string, number>, run: BenchmarkRun = {}
  */
 async function labelEverything(dataDir: string, stage: ReturnType<typeof makeBenchmarkStage>, settings: object, axis: string, drawn: Map<string, Record<string, string> | null>) {
   const params = stage.params.parse(settings);
-  const backend = await createBackend(params.generate, { projectDir: dataDir });
+  const plan = benchmarkPrompts(params.benchmark);
+  const backend = await createBackend(params.generate, { projectDir: dataDir, alternatives: (id) => plan.alternatives.get(id) });
   const rows = [];
-  for (const prompt of benchmarkPrompts(params.benchmark).filter((p) => p.variations[axis])) {
+  for (const prompt of plan.prompts.filter((p) => p.variations[axis])) {
     const result = await backend.render(prompt);
     if (!result.png) continue;
     const image_id = hashBytes(result.png);

@@ -14,7 +14,7 @@ async function runClassify(world: World, labels: LabelRow[] | null = null, param
     dir,
     stage: 'classify',
     params: paramsSchema.parse({ classify: params }),
-    inputs: { scores: world.scores, embeddings: world.embeddings, images: world.images, prompts: world.prompts },
+    inputs: { scores: world.scores, embeddings: world.embeddings, images: world.images, prompts: world.prompts, axes: world.axes },
   });
   ctx.sql = stateWithoutLegacyLabels;
   if (labels) await labelsJournal(ctx.dataDir).append(labels);

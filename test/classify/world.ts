@@ -2,7 +2,8 @@
 // axes, images whose rendered values sometimes differ from the asked ones, embeddings
 // that encode what was rendered, and a noisy zero-shot scorer.
 import { seededRandom } from '../../stages/classify/cross-validation.js';
-import type { EmbeddingRow, ImageRow, PromptRow, QualityRow, ScoreRow } from '../../schemas/tables.js';
+import type { AxisAlternativesRow, EmbeddingRow, ImageRow, PromptRow, QualityRow, ScoreRow } from '../../schemas/tables.js';
+import { axisAlternatives } from '../../stages/resolve/alternatives.js';
 import type { StageContext } from '../../src/stage.js';
 
 export const axes: Record<string, { keys: string[]; texts: string[] }> = {
@@ -10,8 +11,12 @@ export const axes: Record<string, { keys: string[]; texts: string[] }> = {
   Colour: { keys: ['Red', 'Blue'], texts: ['red shirt', 'blue shirt'] },
 };
 
+/** The axes table of the world: one alternatives set per axis. */
+export const axesRows: AxisAlternativesRow[] = Object.entries(axes).map(([axis, { keys, texts }]) => axisAlternatives(axis, keys, texts));
+
 export interface World {
   prompts: PromptRow[];
+  axes: AxisAlternativesRow[];
   images: ImageRow[];
   scores: ScoreRow[];
   embeddings: EmbeddingRow[];
@@ -30,7 +35,7 @@ export function makeWorld(n = 240, options: { failRate?: number; zeroShotNoise?:
   const zeroShotNoise = options.zeroShotNoise ?? 0.3;
   const direction = new Map<string, number>();
   for (const [axis, { keys }] of Object.entries(axes)) for (const key of keys) direction.set(`${axis}=${key}`, direction.size);
-  const world: World = { prompts: [], images: [], scores: [], embeddings: [], quality: [] };
+  const world: World = { prompts: [], axes: axesRows, images: [], scores: [], embeddings: [], quality: [] };
   for (let i = 0; i < n; i++) {
     const prompt_id = `p${String(i).padStart(4, '0')}`;
     const image_id = `img${String(i).padStart(4, '0')}`;
@@ -38,13 +43,13 @@ export function makeWorld(n = 240, options: { failRate?: number; zeroShotNoise?:
     const rendered: Record<string, string> = {};
     for (const [a, [axis, { keys, texts }]] of Object.entries(axes).entries()) {
       const key = keys[(i + a * 7 + Math.floor(i / 5)) % keys.length];
-      variations[axis] = { key, value: texts[keys.indexOf(key)], keys, texts };
+      variations[axis] = { key, value: texts[keys.indexOf(key)], text: texts[keys.indexOf(key)]!, alternatives: axesRows[a]!.alternatives };
       rendered[axis] = random() < failRate ? keys[(keys.indexOf(key) + 1) % keys.length] : key;
     }
     world.prompts.push({
       prompt_id, source: 'prompts/test.prompt.yaml', session: 's1', theme: null, style: null, idx: i,
       prompt: `a person, ${Object.values(variations).map((v) => v.value).join(', ')}`,
-      api_prompt: '', negative_prompt: '', seed: i, variations, params: {}, manifest: {},
+      api_prompt: '', negative_prompt: '', seed: i, variations, params: {}, manifest: {}, manifest_variations: '',
     });
     world.images.push({
       image_id, prompt_id, path: `/nowhere/${image_id}.png`, seed: i, width: 64, height: 64, backend: 'synthetic',

@@ -18,17 +18,15 @@ async function context() {
     (await connection.runAndReadAll(query, params as never)).getRowObjectsJson() as Record<string, unknown>[];
   await sql(`create table images as select * from (values ('img1'), ('img2'), ('img3')) t(image_id)`);
   await sql(`create table scores as select * from (values ('img1', 'Hair'), ('img1', 'Colour')) t(image_id, axis)`);
-  const variations = JSON.stringify({
-    Hair: { key: 'Bob', value: 'bob cut, chin-length', keys: ['Bob', 'Long'], texts: ['bob cut, chin-length', 'long hair'] },
-    Colour: { key: 'Red', value: 'red', keys: ['Red', 'Blue'], texts: ['red', 'blue'] },
-  });
-  await sql(`create table prompts as select $v::JSON as variations`, { v: variations });
+  await sql(`create table axes as select * from (values
+    ('a1', 'Hair', ['Bob', 'Long'], ['bob cut, chin-length', 'long hair']),
+    ('a2', 'Colour', ['Red', 'Blue'], ['red', 'blue'])) t(alternatives, axis, keys, texts)`);
   const out: string[] = [];
   const projectDir = mkdtempSync(join(tmpdir(), 'sdloop-label-project-'));
   const dataDir = join(projectDir, 'data');
   const ctx = {
     projectDir, dataDir, params: {}, sql,
-    tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, stages: [] }),
+    tables: async () => ({}), run: async () => ({ ok: true, exitCode: 0, durationMs: 0, stages: [] }),
     stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t),
   } as unknown as CommandContext;
   return { ctx, out, dataDir, sql: sql as unknown as StageContext['sql'] };
@@ -54,6 +52,14 @@ describe('pipeline label', () => {
     expect(out.join('')).toContain('recorded 2 labels');
   });
 
+  it('accepts the ids of benchmark pictures (benchmark_images), so the benchmark can measure its scorer against people', async () => {
+    const { ctx, dataDir, sql } = await context();
+    await expect(invokeCommand(label, ['bench1', 'Hair=Long'], ctx)).rejects.toThrow(/generated, imported or a benchmark picture/);
+    await sql("create table benchmark_images as select * from (values ('bench1', 'Hair', 'Long')) t(image_id, axis, value)");
+    expect(await invokeCommand(label, ['bench1', 'Hair=Long'], ctx)).toBe(0);
+    expect(humanLabelsOf(await readLabelRows(dataDir)).values.get(labelKey('bench1', 'Hair'))).toBe('Long');
+  });
+
   it('reads the bulk CSV form, later lines winning for the same image and axis', async () => {
     const { ctx, dataDir } = await context();
     const file = join(tmp(), 'labels.csv');
@@ -73,7 +79,7 @@ describe('pipeline label', () => {
     const error = await invokeCommand(label, ['--csv', file], ctx).catch((e) => e);
     expect(error).toBeInstanceOf(InputErrors);
     expect((error as InputErrors).errors.map((e) => e.format())).toEqual([
-      `${file}:3: image_id: expected the id of an image (generated or imported), got 'nope'`,
+      `${file}:3: image_id: expected the id of an image (generated, imported or a benchmark picture), got 'nope'`,
       `${file}:4: axis: expected a scored axis (Colour, Hair), got 'Shoes'`,
       `${file}:5: value: expected a value of Hair (Bob, Long) or its text, got 'Bobb'`,
     ]);

@@ -41,17 +41,17 @@ describe('pipeline loop on the synthetic world', () => {
 
     // The promoted LoRAs are project state: status after the loop names the one change a
     // plain run would act on (the set the last round promoted), and a plain run uses it.
-    type Status = { name: string; upToDate: boolean; reasons: string[] }[];
-    const stale = (JSON.parse(pipeline(dir, 'status', '--json').stdout) as Status).filter((s) => !s.upToDate);
+    type Status = { stages: { name: string; up_to_date: boolean; reasons: string[] }[] };
+    const stale = (JSON.parse(pipeline(dir, 'status', '--json').stdout) as Status).stages.filter((s) => !s.up_to_date);
     const own = stale.flatMap((s) => s.reasons.filter((r) => !r.startsWith('upstream ') && !r.startsWith('items: ')).map((r) => `${s.name}: ${r}`));
     expect(own).toHaveLength(rounds[1]!.verdict === 'promote' ? 1 : 0);
-    if (own.length) expect(own[0]).toMatch(new RegExp(`^generate: resource promoted_loras changed: .*,${rounds[1]!.lora}:`));
+    if (own.length) expect(own[0]).toMatch(new RegExp(`^generate: the promoted LoRAs changed \\(.*,${rounds[1]!.lora}:`));
     const listed = pipeline(dir, 'promoted');
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0])).toEqual(rounds.filter((r) => r.verdict === 'promote').map((r) => r.lora));
     const run = pipeline(dir, 'run');
     expect(run.code, run.stderr).toBe(0);
-    expect((JSON.parse(pipeline(dir, 'status', '--json').stdout) as Status).every((s) => s.upToDate)).toBe(true);
+    expect((JSON.parse(pipeline(dir, 'status', '--json').stdout) as Status).stages.every((s) => s.up_to_date)).toBe(true);
     const after = JSON.parse(pipeline(dir, 'sql', 'select distinct unnest(loras) as lora from images', '--format', 'json').stdout) as { lora: string }[];
     expect(after.map((l) => l.lora.split(':')[0])).toEqual(expect.arrayContaining(rounds.filter((r) => r.verdict === 'promote').map((r) => r.lora)));
   }, 240_000);

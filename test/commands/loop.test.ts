@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -10,7 +10,8 @@ import { freshDir } from '../train/fixtures.js';
 import { generateParams } from '../../stages/generate/backend.js';
 import { readPromoted, withPromoted } from '../../stages/generate/promoted.js';
 
-type Outcome = { verdict: 'promote' | 'reject'; before: number; after: number } | { fail: number } | { crash: string };
+/** `pick`: the benchmark chose the file saved at that epoch, at that weight */
+type Outcome = { verdict: 'promote' | 'reject'; before: number; after: number; pick?: { epoch: number; weight: number } } | { fail: number } | { crash: string };
 
 interface Fake {
   ctx: CommandContext;
@@ -50,18 +51,22 @@ async function fakeContext(script: Outcome[], params: Record<string, unknown> = 
       rendered.push(withPromoted(generateParams.parse(ctx.params.generate), await readPromoted(sql)).loras);
       if (options.targets?.includes('score')) {
         await sql("CREATE OR REPLACE TABLE scores AS SELECT * FROM (VALUES ('Hair', 'red', true), ('Hair', 'red', false), ('Eyes', 'blue', false), ('Eyes', 'blue', true), ('Eyes', 'green', false)) t(axis, value, matched)");
-        return { ok: true, exitCode: 0, stages: [] };
+        return { ok: true, exitCode: 0, durationMs: 0, stages: [] };
       }
       const step = script[n++]!;
       if ('crash' in step) throw new Error(step.crash);
-      if ('fail' in step) return { ok: false, exitCode: step.fail, stages: [{ name: 'train', status: 'failed' }] };
+      if ('fail' in step) return { ok: false, exitCode: step.fail, durationMs: 0, stages: [{ name: 'train', status: 'failed' }] };
       const name = `sdloop-r${n}`;
-      const path = join(dir, 'data', 'objects', `${name}.safetensors`);
       mkdirSync(join(dir, 'data', 'objects'), { recursive: true });
-      writeFileSync(path, `lora ${n}`);
-      await sql(`CREATE OR REPLACE TABLE lora_info AS SELECT ${sqlLiteral(name)} AS name, 'h${n}' AS hash, ${sqlLiteral(path)} AS path`);
-      await sql(`CREATE OR REPLACE TABLE benchmark_summary AS SELECT ${step.before} AS baseline_adherence, ${step.after} AS candidate_adherence, ${sqlLiteral(step.verdict)} AS verdict, 'why ${n}' AS reason`);
-      return { ok: true, exitCode: 0, stages: [] };
+      const saved = [name, ...(step.pick ? [`${name}-${String(step.pick.epoch).padStart(6, '0')}`] : [])].map((file) => {
+        const path = join(dir, 'data', 'objects', `${file}.safetensors`);
+        writeFileSync(path, `lora ${file}`);
+        return `SELECT ${sqlLiteral(file)} AS name, 'h-${file}' AS hash, ${sqlLiteral(path)} AS path`;
+      });
+      await sql(`CREATE OR REPLACE TABLE lora_info AS ${saved.join(' UNION ALL ')}`);
+      const chosen = step.pick ? `${name}-${String(step.pick.epoch).padStart(6, '0')}` : name;
+      await sql(`CREATE OR REPLACE TABLE benchmark_summary AS SELECT ${sqlLiteral(chosen)} AS lora, ${step.pick?.weight ?? 0.7} AS weight, ${step.before} AS baseline_adherence, ${step.after} AS candidate_adherence, ${sqlLiteral(step.verdict)} AS verdict, 'why ${n}' AS reason`);
+      return { ok: true, exitCode: 0, durationMs: 0, stages: [] };
     },
     stdout: (t) => out.push(t),
     stderr: (t) => out.push(t),
@@ -109,6 +114,15 @@ describe('loop rounds', () => {
     expect(existsSync(join(f.ctx.dataDir, 'models', 'lora', 'sdloop-r2.safetensors'))).toBe(false);
   });
 
+  it('promotes the file and weight the benchmark chose, an earlier epoch at its weight', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6, pick: { epoch: 2, weight: 0.4 } }]);
+    expect(await runRounds(f.ctx, { ...options, rounds: 1 })).toBe(0);
+    const promoted = await promotedLoras(f.ctx.sql);
+    expect(promoted.map((p) => [p.name, p.hash, p.weight])).toEqual([['sdloop-r1-000002', 'h-sdloop-r1-000002', 0.4]]);
+    expect(readFileSync(join(f.ctx.dataDir, 'models', 'lora', 'sdloop-r1-000002.safetensors'), 'utf8')).toBe('lora sdloop-r1-000002');
+    expect((await loopRounds(f.ctx.sql))[0]!.lora).toBe('sdloop-r1-000002');
+  });
+
   it('does not promote past loop.max_stack, and says how to make room', async () => {
     const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'promote', before: 0.6, after: 0.7 }], { loop: { max_stack: 1 } });
     expect(await runRounds(f.ctx, { ...options, rounds: 2 })).toBe(0);
@@ -122,6 +136,24 @@ describe('loop rounds', () => {
     expect(await runRounds(f.ctx, { ...options, rounds: 20, untilNoGain: true })).toBe(0);
     expect(f.runs).toHaveLength(2);
     expect(f.out.at(-1)).toBe('stopping: round 2 brought no gain\n');
+  });
+
+  it('--json prints the rounds in one envelope; the rounds\' own lines go to stderr', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.6, after: 0.6 }]);
+    const json: string[] = [];
+    expect(await invokeCommand(loop, ['--rounds', '2', '--json'], { ...f.ctx, stdout: (t) => json.push(t) })).toBe(0);
+    const parsed = JSON.parse(json.join('')) as { command: string; ok: boolean; exit_code: number; rounds: { round: number; lora: string; verdict: string }[] };
+    expect(parsed).toMatchObject({ command: 'loop', ok: true, exit_code: 0 });
+    expect(parsed.rounds.map((r) => [r.round, r.lora, r.verdict])).toEqual([[1, 'sdloop-r1', 'promote'], [2, 'sdloop-r2', 'reject']]);
+    expect(f.out.join('')).toMatch(/^round 1: starting/m);
+  });
+
+  it('a round whose run only had items fail is judged; one whose stage failed is not', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }]);
+    const run = f.ctx.run;
+    const itemsFailed = { ...f.ctx, run: async (o: RunOptions) => ({ ...(await run(o)), ok: false, exitCode: 1, stages: [{ name: 'generate', status: 'ran' as const, items: { done: 5, failed: 1, reused: 0 } }] }) };
+    expect(await runRounds(itemsFailed, { ...options, rounds: 1 })).toBe(0);
+    expect((await loopRounds(f.ctx.sql))[0]).toMatchObject({ verdict: 'promote' });
   });
 
   it('records a failed round with its exit code and stops', async () => {
@@ -156,6 +188,8 @@ describe('loop rounds', () => {
     const [round] = await loopRounds(f.ctx.sql);
     expect(round!.target).toBe('Eyes=green');
     expect(f.out[0]).toContain('targeting Eyes=green (matched 0.0%, Wilson upper bound 79.3%)');
+    // What `pipeline status` will show next (resolve's params changed) is said, and why.
+    expect(f.out.at(-1)).toBe('round 1 ran with the targeted settings (resolve.fixed, resolve.count, select.target, select.top_fraction, train.name_prefix, benchmark.focus); `pipeline status` shows them as changed params until a plain `pipeline run` returns to pipeline.yaml\'s plan\n');
   });
 
   it('does not target a value with too few images yet', async () => {

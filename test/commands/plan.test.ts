@@ -30,7 +30,7 @@ describe('pipeline plan', () => {
     expect(code).toBe(0);
     const rows = JSON.parse(out.join(''));
     expect(rows).toHaveLength(5);
-    expect(Object.keys(rows[0])).toEqual(['prompt_id', 'source', 'session', 'theme', 'style', 'idx', 'prompt', 'api_prompt', 'negative_prompt', 'seed', 'variations', 'params', 'manifest']);
+    expect(Object.keys(rows[0])).toEqual(['prompt_id', 'source', 'session', 'theme', 'style', 'idx', 'prompt', 'api_prompt', 'negative_prompt', 'seed', 'variations', 'params', 'manifest', 'manifest_variations']);
     expect(rows.map((r: { seed: number }) => r.seed)).toEqual([10, 11, 12, 10, 11]);
   });
 
@@ -41,7 +41,7 @@ describe('pipeline plan', () => {
     expect(out.join('')).toContain('Location=Beach');
     const csv = context(example);
     await invokeCommand(command('plan'), [join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'csv', '--count', '1'], csv.ctx);
-    expect(csv.out.join('').split('\r\n')[0]).toMatch(/^prompt_id,source,session/);
+    expect(csv.out.join('').split('\n')[0]).toMatch(/^prompt_id,source,session/);
     await expect(invokeCommand(command('plan'), [join(example, 'data/prompts/scenery.prompt.yaml'), '--format', 'xml'], ctx)).rejects.toThrow(/option '--format <format>' argument 'xml' is invalid. Allowed choices are table, csv, json/);
   });
 });

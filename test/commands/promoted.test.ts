@@ -46,7 +46,7 @@ describe('pipeline promoted', () => {
     await promote(ctx, 'sdloop-a', 0.8);
     await promote(ctx, 'sdloop-b', 0.6);
     expect(await invokeCommand(promoted, ['--json'], ctx)).toBe(0);
-    expect(JSON.parse(out.join('')).map((p: { name: string; round: number }) => [p.name, p.round])).toEqual([['sdloop-a', 1], ['sdloop-b', 2]]);
+    expect(JSON.parse(out.join('')).promoted.map((p: { name: string; round: number }) => [p.name, p.round])).toEqual([['sdloop-a', 1], ['sdloop-b', 2]]);
 
     // A spec the user wrote for a promoted name gives way to the promoted weight.
     const g = generateParams.parse({ loras: ['mine:0.5', 'sdloop-a:0.3'], lora_dirs: ['data/models/lora'] });

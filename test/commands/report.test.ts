@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import commands from '../../commands/index.js';
 import { buildFixture, type Fixture } from './report-fixture.js';
-import { InputError } from '../../src/errors.js';
+import { InputError, InputErrors } from '../../src/errors.js';
 import { invokeCommand } from '../../src/command.js';
 
 const command = (name: string) => commands.find((c) => c.name === name)!;
@@ -25,6 +25,7 @@ describe('pipeline report', () => {
       expect(out).toMatch(new RegExp(`^${name}\\s+\\S`, 'm'));
     }
     expect(out).toContain('--param since=1970-01-01');
+    expect(out).toMatch(/failing_variations .*\n\s+sorted by ci_high ascending/);
   });
 
   test("a project's own reports are listed and run, and override shipped ones by name", async () => {
@@ -45,15 +46,15 @@ describe('pipeline report', () => {
     const { code, out } = await report(['variation_success']);
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^axis\s+value\s+n\s+successes\s+success_rate\s+ci_low\s+ci_high\s+mean_p_target$/);
+    expect(lines[0]).toMatch(/^axis\s+value\s+text\s+n\s+successes\s+success_rate\s+ci_low\s+ci_high\s+mean_p_target$/);
     expect(lines).toHaveLength(2 + 4);
-    expect(lines.find((l) => l.includes('red'))).toMatch(/hair\s+red\s+10\s+7\s+0\.7000\s+0\.3968\s+0\.8922/);
+    expect(lines.find((l) => l.includes('red'))).toMatch(/hair\s+red\s+red hair\s+10\s+7\s+0\.7000\s+0\.3968\s+0\.8922/);
   });
 
   test('csv and json with --param', async () => {
     const csv = await report(['sessions', '--format', 'csv', '--param', 'since=2026-11-05']);
-    expect(csv.out.split('\r\n')[0]).toBe('session,started,origin,format,planned,made,failed,blank,missing,avg_match,flagged,annotated,complete,verdict');
-    expect(csv.out.split('\r\n').filter(Boolean)).toHaveLength(3);
+    expect(csv.out.split('\n')[0]).toBe('session,started,origin,format,planned,made,failed,blank,missing,avg_match,flagged,annotated,complete,verdict');
+    expect(csv.out.split('\n').filter(Boolean)).toHaveLength(3);
     fixture!.ctx.close();
     const json = await report(['failing_variations', '--format', 'json', '--param', 'limit=1']);
     const rows = JSON.parse(json.out);
@@ -72,10 +73,11 @@ describe('pipeline report', () => {
     await expect(report(['sessions', '--colour'])).rejects.toBeInstanceOf(InputError);
   });
 
-  test('missing tables: exit 1 and a message naming the stage to run', async () => {
-    const { code, err } = await report(['loop_history'], { withLoop: false });
-    expect(code).toBe(1);
-    expect(err).toContain('report loop_history needs table loop_rounds, which does not exist yet: run `pipeline loop` first');
+  test('missing tables: bad input (exit 2) with a message naming the stage to run', async () => {
+    await expect(report(['loop_history'], { withLoop: false })).rejects.toBeInstanceOf(InputErrors);
+    await expect(invokeCommand(command('report'), ['loop_history'], fixture!.ctx)).rejects.toThrow(
+      'report loop_history needs table loop_rounds, which does not exist yet: run `pipeline loop` first',
+    );
   });
 
   test('--html writes one file and notes what could not be shown', async () => {
@@ -85,7 +87,7 @@ describe('pipeline report', () => {
     expect(existsSync(file)).toBe(true);
     expect(readFileSync(file, 'utf8')).toContain('data-plot="success"');
     expect(fixture.ctx.err.join('')).toContain('note: report loop_history needs table loop_rounds');
-    expect(fixture.ctx.out.join('')).toBe(`wrote ${file}\n`);
+    expect(fixture.ctx.out.join('')).toBe('wrote out/report.html\n');
   });
 });
 

@@ -61,7 +61,7 @@ const picks: [number, string, string][] = [
 ];
 
 describe('dataset stage', () => {
-  it('lays out img/<repeats>_<concept>/ with hard-linked PNGs and .txt captions', async () => {
+  it('lays out img/<repeats>_<concept>/ with copied (never hard-linked) PNGs and .txt captions', async () => {
     const { world, root } = await build(mkdtempSync(join(tmpdir(), 'sdloop-dataset-')), picks);
     const files = Object.keys(tree(root));
     const id = (i: number) => world.images[i].image_id;
@@ -71,11 +71,13 @@ describe('dataset stage', () => {
     );
     expect(files).toContain('dataset.toml');
     expect(files).toContain('summary.json');
-    const linked = statSync(join(root, 'img', '10_Hair_Bob', `${id(0)}.png`));
-    expect(linked.ino).toBe(statSync(world.images[0].path).ino);
+    // A trainer or a user editing the dataset in place must not edit the object store with it.
+    const copied = join(root, 'img', '10_Hair_Bob', `${id(0)}.png`);
+    expect(statSync(copied).ino).not.toBe(statSync(world.images[0].path).ino);
+    expect(readFileSync(copied).equals(readFileSync(world.images[0].path))).toBe(true);
     const caption = readFileSync(join(root, 'img', '10_Hair_Bob', `${id(0)}.txt`), 'utf8');
     const colour = world.prompts[0].variations.Colour;
-    expect(caption).toBe(`sdloop, bob cut, chin-length, ${colour.texts[colour.keys.indexOf(colour.key)]}`);
+    expect(caption).toBe(`sdloop, bob cut, chin-length, ${colour.text}`);
     const summary = JSON.parse(readFileSync(join(root, 'summary.json'), 'utf8'));
     expect(summary).toEqual({
       trigger: 'sdloop', images: 5, train_images: 41, steps_per_epoch: 41,
@@ -144,8 +146,8 @@ describe('dataset stage', () => {
 describe('captions and repeats', () => {
   it('puts the trigger first, the concept value next, strips LoRA calls and repeats no tag', () => {
     const [prompt] = makeWorld(1).prompts;
-    prompt.variations.Hair = { ...prompt.variations.Hair, texts: ['bob <lora:bob:0.7>', 'long', 'bald'], key: 'Bob' };
-    prompt.variations.Colour = { ...prompt.variations.Colour, texts: ['sdloop', 'blue'], key: 'Red' };
+    prompt.variations.Hair = { ...prompt.variations.Hair, text: 'bob <lora:bob:0.7>', key: 'Bob' };
+    prompt.variations.Colour = { ...prompt.variations.Colour, text: 'sdloop', key: 'Red' };
     expect(captionFor('sdloop', prompt, 'Hair')).toBe('sdloop, bob');
     expect(captionFor('trig', prompt, 'Colour')).toBe('trig, sdloop, bob');
     expect(captionFor('trig', undefined, 'Hair')).toBe('trig');

@@ -8,10 +8,10 @@ import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../de
 import { loraFromMetadata, loadSyntheticLora } from '../../demo/synthetic-lora.js';
 import { writeSafetensors } from '../../adapters/safetensors.js';
 import { parseParameters, readPngText } from '../../adapters/png-text.js';
-import { promptRow, promptRows } from '../generate/rows.js';
+import { lookup, promptRow, promptRows } from '../generate/rows.js';
 
 const noLora = async () => { throw new Error('no LoRA expected'); };
-const options = { failureRate: 0.3, valueFailureRates: {}, blankRate: 0, lora: noLora };
+const options = { failureRate: 0.3, valueFailureRates: {}, blankRate: 0, lora: noLora, alternatives: lookup };
 
 describe('synthetic backend (demo)', () => {
   it('renders byte-identical PNGs for the same row, different ones for another seed', async () => {
@@ -39,7 +39,7 @@ describe('synthetic backend (demo)', () => {
     let hits = 0;
     for (const row of rows) {
       const r = await renderSynthetic(row, options);
-      expect(row.variations.HairColor!.keys).toContain(r.rendered!.HairColor);
+      expect(lookup(row.variations.HairColor!.alternatives)!.keys).toContain(r.rendered!.HairColor);
       if (r.rendered!.HairColor === row.variations.HairColor!.key) hits++;
     }
     expect(hits / rows.length).toBeGreaterThan(0.6);
@@ -105,7 +105,7 @@ describe('synthetic pictures read back through the demo world', () => {
           const p = ((y0 + Math.floor((top + bottom) / 2)) * info.width + x0 + left) * 3;
           for (let k = 0; k < 3; k++) code.push((data[p + k]! - DEMO_GREY) / DEMO_CODE_SCALE);
         }
-        const { keys, texts } = row.variations[axis]!;
+        const { keys, texts } = lookup(row.variations[axis]!.alternatives)!;
         const cosines = await Promise.all(texts.map(async (t) => (await valueCode(t)).reduce((s, v, i) => s + v * code[i]!, 0)));
         expect(keys[cosines.indexOf(Math.max(...cosines))]).toBe(r.rendered![axis]);
       }

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { VIT_L_14_336, writeVitModel } from '../../demo/vit-model.js';
 import { createScorer } from '../../stages/score/scorer.js';
 import { scoreParams } from '../../stages/score/params.js';
+import { axisAlternatives, indexAlternatives } from '../../stages/resolve/alternatives.js';
 
 describe('ViT-shaped benchmark model', () => {
   it('loads through the CLIP loader and embeds a batch', async () => {
@@ -38,12 +39,13 @@ describe('ViT-L/14-shaped model at 336 px', () => {
     // Detailed pixels: a uniform frame would be scored blank without asking the model.
     const noise = Uint8Array.from({ length: 512 * 768 * 3 }, (_, i) => (i * 2654435761) >>> 24);
     const png = await sharp(noise, { raw: { width: 512, height: 768, channels: 3 } }).png().toBuffer();
+    const hair = axisAlternatives('HairColor', ['red', 'blonde'], ['red hair', 'blonde hair']);
     const prompt = {
       prompt_id: 'p0', source: 't', session: 's', theme: null, style: null, idx: 0, prompt: 'red hair', api_prompt: 'red hair',
-      negative_prompt: '', seed: 1, params: {}, manifest: {},
-      variations: { HairColor: { key: 'red', value: 'red hair', keys: ['red', 'blonde'], texts: ['red hair', 'blonde hair'] } },
+      negative_prompt: '', seed: 1, params: {}, manifest: {}, manifest_variations: '',
+      variations: { HairColor: { key: 'red', value: 'red hair', text: 'red hair', alternatives: hair.alternatives } },
     };
-    const scored = await scorer.scoreImages([{ png, image_id: 'img', prompt }]);
+    const scored = await scorer.scoreImages([{ png, image_id: 'img', prompt }], indexAlternatives([hair]));
     expect(scored.embeddings[0].embedding).toHaveLength(768);
     expect(scored.scores).toHaveLength(1);
     expect(scored.scores[0].p_target).toBeGreaterThan(0);

@@ -14,7 +14,7 @@ describe('exit codes', () => {
   it('0 for a run that succeeds or has nothing to do, and for help', async () => {
     const noop = await project.run();
     expect(noop.code).toBe(0);
-    expect(noop).toMatchObject({ ok: true, exitCode: 0 });
+    expect(noop).toMatchObject({ command: 'run', ok: true, exit_code: 0 });
     expect(noop.stages.map((s) => [s.name, s.status])).toEqual([['files', 'skipped'], ['upper', 'skipped'], ['count', 'skipped']]);
     const help = await project.pipeline(['help']);
     expect(help.code).toBe(0);
@@ -27,9 +27,9 @@ describe('exit codes', () => {
       failing.write('pipeline.yaml', `stages:\n  files:\n    uses: ./list.mjs\n    deps: [in]\n  broken:\n    cmd: "echo it broke >&2; exit 3"\n    outs: [never.txt]\n  after:\n    cmd: "cp never.txt after.txt"\n    deps: [never.txt]\n    outs: [after.txt]\n`);
       const text = await failing.pipeline(['run']);
       expect(text.code).toBe(1);
-      expect(text.stderr).toContain('broken: FAILED: stage broken failed: command exited with code 3:\nit broke');
+      expect(text.stderr).toContain('broken: FAILED: command exited with code 3:\nit broke');
       const summary = await failing.run();
-      expect(summary).toMatchObject({ ok: false, exitCode: 1 });
+      expect(summary).toMatchObject({ ok: false, exit_code: 1 });
       expect(stageOf(summary, 'files').status).toBe('skipped');
       expect(stageOf(summary, 'broken').status).toBe('failed');
       expect(stageOf(summary, 'after').status).toBe('failed');
@@ -81,19 +81,22 @@ describe('--set', () => {
 });
 
 describe('status --json', () => {
-  it('lists every stage with upToDate and reasons, in run order', async () => {
+  it('lists every stage with its state and reasons, in run order', async () => {
     const result = await project.pipeline(['status', '--json']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual([
-      { name: 'files', upToDate: true, reasons: [] },
-      { name: 'upper', upToDate: true, reasons: [] },
-      { name: 'count', upToDate: true, reasons: [] },
-    ]);
+    expect(JSON.parse(result.stdout)).toEqual({
+      command: 'status', ok: true, exit_code: 0, running: null,
+      stages: [
+        { name: 'files', state: 'up_to_date', up_to_date: true, reasons: [] },
+        { name: 'upper', state: 'up_to_date', up_to_date: true, reasons: [] },
+        { name: 'count', state: 'up_to_date', up_to_date: true, reasons: [] },
+      ],
+    });
   });
 
   it('limits itself to the named stages and what they depend on', async () => {
     const result = await project.pipeline(['status', '--json', 'upper']);
-    expect(JSON.parse(result.stdout).map((s: { name: string }) => s.name)).toEqual(['files', 'upper']);
+    expect(JSON.parse(result.stdout).stages.map((s: { name: string }) => s.name)).toEqual(['files', 'upper']);
   });
 });
 
@@ -111,10 +114,10 @@ describe('dag', () => {
 describe('sql', () => {
   const query = 'select path, text from upper order by path';
 
-  it('--format csv quotes what needs quoting, with CRLF line ends', async () => {
+  it('--format csv quotes what needs quoting, with \\n line ends (a shell keeps no \\r)', async () => {
     const csv = await project.pipeline(['sql', '--format', 'csv', query]);
     expect(csv.code).toBe(0);
-    expect(csv.stdout).toBe('path,text\r\nin/a.txt,ALPHA!\r\nin/b.txt,"BETA, ""QUOTED""!"\r\n');
+    expect(csv.stdout).toBe('path,text\nin/a.txt,ALPHA!\nin/b.txt,"BETA, ""QUOTED""!"\n');
   });
 
   it('--format json gives plain objects; the default is an aligned table', async () => {
@@ -124,6 +127,16 @@ describe('sql', () => {
     ]);
     const table = await project.pipeline(['sql', query]);
     expect(table.stdout).toBe('path      text\n--------  ---------------\nin/a.txt  ALPHA!\nin/b.txt  BETA, "QUOTED"!\n');
+  });
+
+  it('a table fits the terminal ($COLUMNS without one), cutting wide cells with …, and shows newlines as \\n', async () => {
+    const wide = "select 'two\nlines' as note, repeat('x', 60) as long, 7 as n";
+    const whole = await project.pipeline(['sql', wide]);
+    expect(whole.stdout.split('\n')[2]).toBe(`two\\nlines  ${'x'.repeat(60)}  7`);
+    const fitted = await project.pipeline(['sql', wide], { COLUMNS: '40' });
+    const lines = fitted.stdout.trimEnd().split('\n');
+    expect(lines.every((l) => l.length <= 40)).toBe(true);
+    expect(lines[2]).toBe(`two\\nlines  ${'x'.repeat(24)}…  7`);
   });
 
   it('a bad query or format is bad input', async () => {
@@ -143,12 +156,15 @@ describe('run --dry-run', () => {
     const dry = await project.pipeline(['run', '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toBe(
-      'files: would run: files changed: +1 -0 ~0 (in/c.txt)\nupper: would run: upstream files will run first\ncount: would run: files changed: +1 -0 ~0 (in/c.txt)\n',
+      'files: would run: deps: 1 file added (in/c.txt)\nupper: would run: upstream files will run first\ncount: would run: deps: 1 file added (in/c.txt)\n',
     );
     expect(project.read('pipeline.lock')).toBe(lockBefore);
     expect(project.exists('out/count.txt') && project.read('out/count.txt').trim()).toBe('2');
     const json = await project.pipeline(['run', '--dry-run', '--json', 'files']);
-    expect(JSON.parse(json.stdout)).toEqual([{ name: 'files', upToDate: false, reasons: ['files changed: +1 -0 ~0 (in/c.txt)'] }]);
+    expect(JSON.parse(json.stdout)).toEqual({
+      command: 'run', ok: true, exit_code: 0, dry_run: true,
+      stages: [{ name: 'files', state: 'stale', up_to_date: false, reasons: ['deps: 1 file added (in/c.txt)'] }],
+    });
     project.remove('in/c.txt');
   });
 });

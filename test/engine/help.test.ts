@@ -10,20 +10,20 @@ import { finished, repoRoot, TestProject } from './helpers.js';
 /** Each command with the options its help must list (besides -h, --help and the global ones). */
 const commands: Record<string, string[]> = {
   run: ['--force', '--dry-run', '-j, --jobs <n>', '--json'],
-  status: ['--json'],
-  dag: ['--mermaid', '--dot'],
-  sql: ['--format <format>'],
+  status: ['--json', '-q, --quiet'],
+  dag: ['--mermaid', '--dot', '--json'],
+  sql: ['--format <format>', '--json'],
   gc: ['--apply', '--dry-run', '--json'],
-  plan: ['--theme <spec>', '--style <name>', '--seeds <spec>', '--fixed <spec>', '--count <n>', '--format <format>', '--payloads <dir>'],
-  validate: ['--format <format>'],
-  themes: ['--template <file>', '--compact', '--tag <tag>', '--style <style>', '--from <theme>'],
+  plan: ['--theme <spec>', '--style <name>', '--seeds <spec>', '--fixed <spec>', '--count <n>', '--format <format>', '--payloads <dir>', '--json'],
+  validate: ['--format <format>', '--json'],
+  themes: ['--template <file>', '--compact', '--tag <tag>', '--style <style>', '--from <theme>', '--json'],
   pick: ['--theme <name>', '--style <name>'],
-  api: ['--endpoint <url>', '--format <format>'],
-  schema: ['--out <dir>'],
-  label: ['--reject', '--csv <file>'],
-  report: ['--format <format>', '--param <name=value>', '--html <file>'],
-  prune: ['--where <predicate>', '--apply', '--restore', '--batch <name>'],
-  loop: ['--rounds <n>', '--until-no-gain', '--schedule <cron>', '--targeted'],
+  api: ['--endpoint <url>', '--format <format>', '--json'],
+  schema: ['--out <dir>', '--json'],
+  label: ['--reject', '--csv <file>', '--json'],
+  report: ['--format <format>', '--param <name=value>', '--html <file>', '--json'],
+  prune: ['--where <predicate>', '--apply', '--restore', '--batch <name>', '--json'],
+  loop: ['--rounds <n>', '--until-no-gain', '--schedule <cron>', '--targeted', '--json'],
 };
 
 /** The fixture project with the SD loop's command module, so project commands are there too. */
@@ -111,7 +111,7 @@ describe('typos and bad options: a suggestion, exit 2', () => {
       expect((await ran.run()).code).toBe(0);
       const before = await ran.pipeline(['--set', 'upper.batch=3', 'status', '--json']);
       expect(before.code).toBe(0);
-      expect(JSON.parse(before.stdout)[1].reasons).toContain('param upper.batch changed: 10 -> 3');
+      expect(JSON.parse(before.stdout).stages[1].reasons).toContain('param upper.batch changed: 10 -> 3');
       // Not through ran.pipeline, which puts -C first.
       const child = spawn(process.execPath, [join(repoRoot, 'bin', 'pipeline.js'), 'status', '--json', '-S', 'upper.batch=3', '-C', ran.dir], { cwd: tmpdir() });
       const after = await finished(child);
@@ -143,7 +143,7 @@ describe('gc', () => {
     expect(listing.stdout).toMatch(/^gc: would free 2 memo rows, 1 memo part and 1 object \(\d+(\.\d)? (B|KiB)\) nothing refers to; nothing deleted \(add --apply to delete them\)\n$/);
     expect((await gcProject.pipeline(['gc', '--dry-run'])).stdout).toBe(listing.stdout);
     const json = JSON.parse((await gcProject.pipeline(['gc', '--json'])).stdout);
-    expect(json).toMatchObject({ memoRows: 2, parts: 1, objects: 1, applied: false });
+    expect(json).toMatchObject({ memo_rows: 2, parts: 1, objects: 1, applied: false });
     expect(json.bytes).toBeGreaterThan(100);
     expect(gcProject.exists(stray)).toBe(true);
     expect(memoFiles()).toBe(partsBefore);

@@ -17,16 +17,30 @@ export interface CliResult {
   stderr: string;
 }
 
+/** One stage of `status --json` (README "JSON output"). */
 export interface StageStatus {
   name: string;
-  upToDate: boolean;
+  state: string;
+  up_to_date: boolean | null;
   reasons: string[];
 }
 
-export interface RunSummary {
+/** What every command prints with --json. */
+export interface JsonEnvelope {
+  command: string;
   ok: boolean;
-  exitCode: number;
-  stages: { name: string; status: 'ran' | 'skipped' | 'cut-off' | 'failed'; items?: { done: number; failed: number; reused: number } }[];
+  exit_code: number;
+}
+
+export interface RunSummary extends JsonEnvelope {
+  duration_s: number;
+  stages: {
+    name: string;
+    status: 'ran' | 'skipped' | 'cut-off' | 'failed';
+    items?: { done: number; failed: number; reused: number };
+    failures?: { error: string; count: number; items: string[] }[];
+    error?: string;
+  }[];
 }
 
 export class TestProject {
@@ -64,6 +78,13 @@ export class TestProject {
 
   bytes(rel: string): Buffer {
     return readFileSync(this.path(rel));
+  }
+
+  /** Where pipeline.lock says an output lives now (project-relative): outputs get a new name per version. */
+  outputPath(output: string): string {
+    const match = new RegExp(`^ {6}${output}:\\n(?: {8}\\w+: .*\\n)*? {8}path: (.+)$`, 'm').exec(this.read('pipeline.lock'));
+    if (!match) throw new Error(`pipeline.lock records no output ${output}`);
+    return match[1]!;
   }
 
   exists(rel: string): boolean {
@@ -144,7 +165,7 @@ export async function runSummary(pipeline: Pipeline, args: string[]): Promise<Ru
 export async function stageStatuses(pipeline: Pipeline, args: string[]): Promise<Record<string, StageStatus>> {
   const result = await pipeline(['status', '--json', ...args]);
   if (result.code !== 0) throw new Error(`status exited ${result.code}: ${result.stderr}`);
-  return Object.fromEntries((JSON.parse(result.stdout) as StageStatus[]).map((s) => [s.name, s]));
+  return Object.fromEntries((JSON.parse(result.stdout) as { stages: StageStatus[] }).stages.map((s) => [s.name, s]));
 }
 
 /** Rows of a query through `pipeline sql --format json`. */

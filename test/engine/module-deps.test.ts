@@ -40,7 +40,7 @@ describe('module deps', () => {
 
     writeFileSync(join(outside, 'b.png'), 'b');
     const status = await project.status();
-    expect(status.watch!.reasons.join('\n')).toMatch(/files changed: \+1/);
+    expect(status.watch!.reasons.join('\n')).toMatch(/deps: 1 file added/);
     expect(stageOf(await project.run(), 'watch').status).toBe('ran');
     expect(await project.sql('select name from names order by 1')).toEqual([{ name: 'a.png' }, { name: 'b.png' }]);
     project.dispose();

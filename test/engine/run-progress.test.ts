@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { describeRunProgress, readRunProgress, RunProgressFile, type RunProgress } from '../../src/run-progress.js';
+import { describeRunProgress, formatDuration, formatEta, formatRate, readRunProgress, RunProgressFile, type RunProgress } from '../../src/run-progress.js';
+import { createReporter } from '../../src/progress.js';
 
 let dir: string;
 beforeEach(() => {
@@ -43,7 +44,35 @@ it('describes each stage: waiting, running with rate and ETA, or finished', () =
   };
   expect(describeRunProgress(progress, ['resolve', 'generate', 'score'], now)).toEqual([
     'resolve: done',
-    'generate: running for 40 s 40/100 items (2.0/s, ETA 30 s)',
+    'generate: running for 40 s 40/100 items (2.0 items/s, ETA 30 s)',
     'score: waiting',
   ]);
+});
+
+it('says ETA in words, unknown before a rate, and counts what the stage counts (train: steps)', () => {
+  const now = Date.parse('2026-01-01T01:00:00Z');
+  const progress: RunProgress = {
+    pid: 1, started_at: '2026-01-01T00:00:00Z', command: 'run', updated_at: '2026-01-01T01:00:00Z',
+    stages: {
+      score: { state: 'running', since: '2026-01-01T00:59:59Z', done: 0, total: 500 },
+      train: { state: 'running', since: '2026-01-01T00:00:00Z', done: 1200, total: 2000, unit: 'steps', rate: 0.05 },
+    },
+  };
+  expect(describeRunProgress(progress, ['score', 'train'], now)).toEqual([
+    'score: running for 1 s 0/500 items (rate: measuring, ETA unknown)',
+    'train: running for 1 h 00 min 1200/2000 steps (3.0 steps/min, ETA 4 h 26 min)',
+  ]);
+  expect(formatDuration(200)).toBe('3 min 20 s');
+  expect(formatEta(10, 10, undefined)).toBe('ETA 0 s');
+  expect(formatRate(12.345, 'items')).toBe('12.3 items/s');
+});
+
+it('plain progress lines carry the unit, the rate and an ETA in words, never a placeholder', () => {
+  const lines: string[] = [];
+  const reporter = createReporter('plain', (s) => lines.push(s));
+  reporter.progress('train', 0, 100, 'steps');
+  reporter.progress('train', 100, 100, 'steps');
+  expect(lines[0]).toBe('train: 0/100 steps\n');
+  expect(lines[1]).toMatch(/^train: 100\/100 steps \((rate: measuring|[\d.]+ steps\/(s|min)), ETA 0 s\)\n$/);
+  expect(lines.join('')).not.toMatch(/NULL|LL|items/);
 });

@@ -28,7 +28,7 @@ describe('status explains staleness', () => {
       fresh.dispose();
     }
     const after = await project.status();
-    expect(Object.values(after).map((s) => s.upToDate)).toEqual([true, true, true]);
+    expect(Object.values(after).map((s) => s.up_to_date)).toEqual([true, true, true]);
     const text = await project.pipeline(['status']);
     expect(text.stdout).toBe('files: up to date\nupper: up to date\ncount: up to date\n');
   });
@@ -37,7 +37,7 @@ describe('status explains staleness', () => {
     project.write('pipeline.yaml', project.read('pipeline.yaml').replace('suffix: "!"', 'suffix: "?"'));
     const edited = await project.status();
     expect(edited.upper!.reasons).toContain('param upper.suffix changed: "!" -> "?"');
-    expect(edited.files!.upToDate).toBe(true);
+    expect(edited.files!.up_to_date).toBe(true);
     const overridden = await project.status(['--set', 'upper.batch=5']);
     expect(overridden.upper!.reasons).toContain('param upper.batch changed: 10 -> 5');
   });
@@ -47,7 +47,7 @@ describe('status explains staleness', () => {
     project.write('in/e.txt', 'epsilon\n');
     project.remove('in/c.txt');
     const files = await project.status();
-    expect(files.files!.reasons).toEqual(['files changed: +2 -1 ~0 (in/d.txt, in/e.txt, in/c.txt)']);
+    expect(files.files!.reasons).toEqual(['deps: 2 files added (in/d.txt, in/e.txt), 1 file removed (in/c.txt)']);
     expect(files.upper!.reasons).toEqual(['upstream files will run first']);
     expect((await project.run(['files'])).code).toBe(0);
     const upper = await project.status();
@@ -68,18 +68,19 @@ describe('status explains staleness', () => {
   it('lists modified dep files, and ignores a touch that keeps the content', async () => {
     project.write('in/b.txt', 'BETA changed\n');
     const status = await project.status();
-    expect(status.files!.reasons).toEqual(['files changed: +0 -0 ~1 (in/b.txt)']);
-    expect(status.count!.reasons).toEqual(['files changed: +0 -0 ~1 (in/b.txt)']);
+    expect(status.files!.reasons).toEqual(['deps: 1 file changed (in/b.txt)']);
+    expect(status.count!.reasons).toEqual(['deps: 1 file changed (in/b.txt)']);
     project.write('in/b.txt', 'beta\n');
-    expect(Object.values(await project.status()).every((s) => s.upToDate)).toBe(true);
+    expect(Object.values(await project.status()).every((s) => s.up_to_date)).toBe(true);
   });
 
   it('reports a deleted output and rebuilds it', async () => {
-    project.remove('data/tables/upper.parquet');
-    expect((await project.status()).upper!.reasons).toEqual(['output upper missing (data/tables/upper.parquet)']);
+    const table = project.outputPath('upper');
+    project.remove(table);
+    expect((await project.status()).upper!.reasons).toEqual([`output upper missing (${table})`]);
     const rerun = await project.run();
     expect(stageOf(rerun, 'upper').status).not.toBe('skipped');
-    expect(project.exists('data/tables/upper.parquet')).toBe(true);
+    expect(project.exists(project.outputPath('upper'))).toBe(true);
     expect(await project.sql('select count(*)::INTEGER as n from upper')).toEqual([{ n: 3 }]);
   });
 
@@ -88,12 +89,12 @@ describe('status explains staleness', () => {
     project.write('in/f2.txt', 'FAIL two\n');
     project.write('in/f3.txt', 'fine\n');
     const failing = await project.run([], { FAIL_ITEMS: '1' });
-    expect(failing.code).toBe(0);
+    expect(failing.code).toBe(1);
     expect(stageOf(failing, 'upper').items).toEqual({ done: 3, failed: 2, reused: 3 });
     expect((await project.status()).upper!.reasons).toEqual(['2 failed items to retry']);
     const retry = await project.run();
     expect(stageOf(retry, 'upper').items).toEqual({ done: 2, failed: 0, reused: 4 });
-    expect((await project.status()).upper!.upToDate).toBe(true);
+    expect((await project.status()).upper!.up_to_date).toBe(true);
     // One row per item: the failed attempts' rows stay in the part f3 still uses.
     expect(await project.sql('select path, text from upper where path like \'%f_.txt\' order by path')).toEqual([
       { path: 'in/f1.txt', text: 'FAIL ONE!' }, { path: 'in/f2.txt', text: 'FAIL TWO!' }, { path: 'in/f3.txt', text: 'FINE!' },
@@ -108,7 +109,7 @@ describe('status explains staleness', () => {
     expect(status.files!.reasons).toHaveLength(1);
     expect(status.files!.reasons[0]).toMatch(/^previous run failed: .*list exploded on purpose$/);
     expect((await project.run()).code).toBe(0);
-    expect((await project.status()).files!.upToDate).toBe(true);
+    expect((await project.status()).files!.up_to_date).toBe(true);
   });
 });
 

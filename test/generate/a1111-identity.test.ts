@@ -28,12 +28,12 @@ describe('the checkpoint loaded on the server is the identity of unpinned images
     server = await startA1111StandIn();
     const p = await ranAgainst(server);
     const before = server.loaded();
-    expect((await p.status()).generate!.upToDate).toBe(true);
+    expect((await p.status()).generate!.up_to_date).toBe(true);
 
     server.load('animefull');
     const stale = (await p.status()).generate!;
-    expect(stale.upToDate).toBe(false);
-    expect(stale.reasons.join('\n')).toContain(`checkpoint changed: ${before} -> ${server.loaded()}`);
+    expect(stale.up_to_date).toBe(false);
+    expect(stale.reasons.join('\n')).toContain(`the A1111 checkpoint changed (v1-5-pruned-emaonly -> ${server.loaded().replace(/\.safetensors \[.*$/, '')})`);
     expect(before).toMatch(/^v1-5-pruned-emaonly\.safetensors \[[0-9a-f]{10}\]$/);
     const swapped = await p.run();
     expect(swapped.code, swapped.stderr).toBe(0);

@@ -21,7 +21,7 @@ function project(url: string): string {
   generate: {backend: a1111, endpoints: ["${url}"], retries: 0, backoff_ms: 10}
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
+  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned, axes: resolve.planned_axes, manifests: resolve.planned_manifests}}
 `,
     'data/prompts/pair.prompt.yaml': `version: "2.0"
 type: prompt

@@ -56,12 +56,12 @@ describe('gc is safe', () => {
     rmSync(file);
 
     const status = await p.status();
-    expect(status.generate!.upToDate).toBe(false);
+    expect(status.generate!.up_to_date).toBe(false);
     expect(status.generate!.reasons.join('\n')).toContain('1 memoised items name stored objects that are gone');
     const again = await run(p);
     expect(generateItems(again)).toEqual({ done: 1, failed: 0, reused: 5 });
     expect(existsSync(file)).toBe(true);
     expect(await missingFiles(p)).toEqual([]);
-    expect(Object.values(await p.status()).every((s) => s.upToDate)).toBe(true);
+    expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
   });
 });

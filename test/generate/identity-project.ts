@@ -16,9 +16,9 @@ const pipelineYaml = (generate: string) => `params:
 commands: [commands]
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
-  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned}}
-  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts}}
+  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned, axes: resolve.planned_axes, manifests: resolve.planned_manifests}}
+  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned, planned_axes: resolve.planned_axes}}
+  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts, axes: catalog.axes}}
 `;
 
 const files: Record<string, string> = {

@@ -31,7 +31,7 @@ describe('operational params never make anything stale', () => {
       'generate.concurrency=4', 'generate.retries=0', 'generate.timeout_s=5', 'generate.backoff_ms=1',
       'generate.endpoints=[http://127.0.0.1:7860, http://127.0.0.1:7861]', 'score.batch_size=3', 'score.workers=1', 'score.threads=1',
     ].flatMap((s) => ['--set', s]);
-    expect(Object.values(await p.status(set)).every((s) => s.upToDate)).toBe(true);
+    expect(Object.values(await p.status(set)).every((s) => s.up_to_date)).toBe(true);
     const rerun = await p.run(set);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stages.map((s) => [s.name, s.status, itemsRun(rerun, s.name)])).toEqual([
@@ -163,7 +163,7 @@ describe('code changes', () => {
     const p = await ranProject({ ownBuild: true });
     // The engine is outside every stage's code closure: an edit there changes no fingerprint.
     p.editBuild('dist/src/runner.js', (t) => `${t}\n// an engine edit\n`);
-    expect(Object.values(await p.status()).every((s) => s.upToDate)).toBe(true);
+    expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
     // Session bookkeeping is in generate's closure, but not in what defines an image.
     p.editBuild('dist/stages/generate/sessions.js', (t) => `${t}\n// a bookkeeping edit\n`);
     expect((await p.status()).generate!.reasons).toEqual(['code changed; results unaffected', 'items: +0 to run, -0 removed, 6 reused']);
@@ -209,7 +209,7 @@ describe('upgrading from memo keys that predate identities', () => {
     expect(upgraded.code, upgraded.stderr).toBe(0);
     expect([itemsRun(upgraded, 'generate'), itemsRun(upgraded, 'score')]).toEqual([0, 0]);
     expect(sessionFolders(p)).toHaveLength(1);
-    expect(Object.values(await p.status()).every((s) => s.upToDate)).toBe(true);
+    expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
     // Once taken over, the results are the stage's own: a param changed and back finds them.
     expect(itemsRun(await p.run(['--set', 'generate.blank_rate=0.5']), 'generate')).toBeGreaterThan(0);
     expect(itemsRun(await p.run(), 'generate')).toBe(0);

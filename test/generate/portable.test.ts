@@ -22,7 +22,7 @@ it('after mv of the folder: status up to date, run runs 0 items, prune still fin
   project = moved;
   expect(readFileSync(moved.path('pipeline.lock'), 'utf8')).not.toContain(first.dir);
   const status = await moved.status();
-  expect(Object.entries(status).filter(([, s]) => !s.upToDate).map(([name, s]) => [name, s.reasons])).toEqual([]);
+  expect(Object.entries(status).filter(([, s]) => !s.up_to_date).map(([name, s]) => [name, s.reasons])).toEqual([]);
   const rerun = await moved.run();
   expect(rerun.code, rerun.stderr).toBe(0);
   expect(rerun.stages.map((s) => itemsRun(rerun, s.name))).toEqual(rerun.stages.map(() => 0));

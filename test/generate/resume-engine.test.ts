@@ -23,7 +23,7 @@ function projectFor(url: string): string {
   generate: {backend: a1111, endpoints: ["${url}"], concurrency: 2, retries: 1, backoff_ms: 10}
 stages:
   resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/chunks, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned}}
+  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned, axes: resolve.planned_axes, manifests: resolve.planned_manifests}}
 `,
   );
   return project;

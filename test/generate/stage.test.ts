@@ -7,7 +7,7 @@ import { imageRow } from '../../schemas/tables.js';
 import { sessionManifest, folderTimestamp, imageFileName } from '../../stages/generate/sessions.js';
 import { makeTestContext, runMapStage } from '../../src/testing.js';
 import { startA1111StandIn } from '../standins/a1111-server.js';
-import { promptRow, promptRows } from './rows.js';
+import { axesRows, promptRow, promptRows } from './rows.js';
 
 function freshDir() {
   return mkdtempSync(join(tmpdir(), 'sdloop-generate-'));
@@ -32,7 +32,7 @@ describe('generate stage', () => {
   it('renders every prompt with the synthetic backend into the store, a session folder and image rows', async () => {
     const dir = freshDir();
     const rows = promptRows(10).concat(promptRows(2).map((r) => ({ ...r, prompt_id: `${r.prompt_id}t`, theme: 'cyber', style: 'neon' })));
-    const ctx = makeTestContext({ dir, params: generate.params.parse({ generate: { blank_rate: 0 } }), inputs: { prompts: rows } });
+    const ctx = makeTestContext({ dir, params: generate.params.parse({ generate: { blank_rate: 0 } }), inputs: { axes: axesRows, prompts: rows } });
     const { tables, results } = await runMapStage(generate, ctx);
     expect(results.every((r) => !r.error)).toBe(true);
     const images = tables.rendered!.map((r) => imageRow.parse(r));
@@ -61,13 +61,13 @@ describe('generate stage', () => {
     const server = await startA1111StandIn({ fault: (_n, body) => (failing && body.seed === 1002 ? 'error500' : 'ok') });
     try {
       const params = generate.params.parse({ generate: { backend: 'a1111', endpoints: [server.url], retries: 1, backoff_ms: 10 } });
-      const first = await runMapStage(generate, makeTestContext({ dir, params, inputs: { prompts: promptRows(4) } }));
+      const first = await runMapStage(generate, makeTestContext({ dir, params, inputs: { axes: axesRows, prompts: promptRows(4) } }));
       expect(first.results.map((r) => Boolean(r.error))).toEqual([false, false, true, false]);
       const failed = imageRow.parse(first.tables.rendered![2]);
       expect(failed).toMatchObject({ status: 'failed', image_id: '', path: '', error: expect.stringMatching(/HTTP 500/) });
       expect(sessionFolders(dir)[0]!.manifest).toMatchObject({ status: 'aborted' });
       failing = false;
-      const second = await runMapStage(generate, makeTestContext({ dir, params, inputs: { prompts: [promptRow(2)] } }));
+      const second = await runMapStage(generate, makeTestContext({ dir, params, inputs: { axes: axesRows, prompts: [promptRow(2)] } }));
       expect(second.results[0]!.error).toBeUndefined();
       const [folder] = sessionFolders(dir);
       expect(sessionFolders(dir)).toHaveLength(1);

@@ -15,7 +15,7 @@ function image(id: string, dir: string, extra: Partial<CatalogImageRow> = {}): C
 function prompt(id: string, source: string): CatalogPromptRow {
   return {
     prompt_id: `p-${id}`, source, session: 's', theme: null, style: null, idx: 0, prompt: '', api_prompt: '', negative_prompt: '', seed: 1,
-    variations: {}, params: {}, manifest: {}, origin: 'imported', unresolved: [],
+    variations: {}, params: {}, manifest: {}, manifest_variations: '', origin: 'imported', unresolved: [],
   };
 }
 
@@ -33,6 +33,12 @@ describe('catalog', () => {
     const merged = mergeCatalog({ images: [generated], prompts: [{ ...prompt('g1', 'a.prompt.yaml'), origin: undefined } as unknown as PromptRow] }, { images: imported, prompts }, new Set(['i2']));
     expect(merged.images.map((i) => [i.image_id, i.origin, i.session_dir])).toEqual([['g1', 'generated', '/p/data/sessions/x'], ['i1', 'imported', '/u/a']]);
     expect(merged.prompts.map((p) => [p.prompt_id, p.origin, p.source])).toEqual([['p-g1', 'generated', 'a.prompt.yaml'], ['p-i1', 'imported', '/u/a/i1.png']]);
+  });
+
+  it('drops a pruned generated image, and does not let its imported copy stand in for it', () => {
+    const generated = { ...image('g1', '/p/data/sessions/x'), origin: undefined } as unknown as ImageRow;
+    const merged = mergeCatalog({ images: [generated], prompts: [] }, { images: [image('g1', '/u/a'), image('i1', '/u/a')], prompts: [] }, new Set(['g1']));
+    expect(merged.images.map((i) => i.image_id)).toEqual(['i1']);
   });
 });
 

@@ -9,12 +9,13 @@ import { hashBytes } from '../../src/hash.js';
 import { expandRoots } from '../../stages/ingest/roots.js';
 import { makeTestContext, runMapStage } from '../../src/testing.js';
 import ingest, { ingestParams } from '../../stages/ingest/index.js';
-import { catalogImageRow, catalogPromptRow, importedSessionRow, type CatalogImageRow, type CatalogPromptRow, type ImportedSessionRow } from '../../schemas/tables.js';
+import { axisAlternativesRow, catalogImageRow, catalogPromptRow, importedSessionRow, type AxisAlternativesRow, type CatalogImageRow, type CatalogPromptRow, type ImportedSessionRow } from '../../schemas/tables.js';
 import { buildHistory, type History } from './fixtures.js';
 
 let history: History;
 let images: CatalogImageRow[];
 let prompts: CatalogPromptRow[];
+let axes: AxisAlternativesRow[];
 let sessions: Map<string, ImportedSessionRow>;
 let logs: string[];
 
@@ -28,6 +29,7 @@ beforeAll(async () => {
   const { tables } = await runMapStage(ingest, ctx);
   images = tables.imported!.map((r) => catalogImageRow.parse(r));
   prompts = tables.imported_prompts!.map((r) => catalogPromptRow.parse(r));
+  axes = tables.imported_axes!.map((r) => axisAlternativesRow.parse(r));
   sessions = new Map(tables.imported_sessions!.map((r) => importedSessionRow.parse(r)).map((s) => [s.session_dir, s]));
   logs = ctx.logs;
 }, 60_000);
@@ -54,7 +56,10 @@ describe('ingest', () => {
     const image = images.find((i) => i.filename === 'portrait_0000_seed-100.png')!;
     expect(image).toMatchObject({ seed: 100, model_name: 'dreamshaper_8', model_hash: '879db523c3' });
     const prompt = promptOfFile('portrait_0000_seed-100.png');
-    expect(prompt.variations.HairColor).toMatchObject({ key: 'Blonde', keys: ['Blonde', 'Black', 'Red'], texts: ['blonde hair', 'black hair', 'bright red hair'] });
+    expect(prompt.variations.HairColor).toMatchObject({ key: 'Blonde', text: 'blonde hair' });
+    // Each folder lists the axes its prompts name; catalog keeps one row per id.
+    expect(axes.find((a) => a.alternatives === prompt.variations.HairColor!.alternatives))
+      .toMatchObject({ axis: 'HairColor', keys: ['Blonde', 'Black', 'Red'], texts: ['blonde hair', 'black hair', 'bright red hair'] });
     expect(prompt.variations.Expression?.key).toBe('Happy');
     expect(promptOfFile('october_0001.png').variations.HairColor?.key).toBe('Black');
     expect(promptOfFile('october_0001.png').seed).toBe(556);

@@ -27,13 +27,13 @@ describe('VariationIndex', () => {
   it('maps a plain text and the main part of a multipart value, case and spacing aside', () => {
     expect(keyOf(vars.map('Hair', 'Blonde  Hair'))).toBe('Blonde');
     const suit = vars.map('Outfit', 'formal suit');
-    expect('mapped' in suit && suit.mapped).toMatchObject({ key: 'Suit', keys: ['Suit', 'Dress'], texts: ['formal suit', 'red dress'] });
+    expect('mapped' in suit && suit.mapped).toMatchObject({ key: 'Suit', text: 'formal suit', set: { keys: ['Suit', 'Dress'], texts: ['formal suit', 'red dress'] } });
   });
 
   it('resolves a pinned key that two files hold by the text the image rendered', () => {
     expect(keyOf(vars.map('Fur', 'black fur', [], 'Black'))).toBe('Black');
     const fur = vars.map('Fur', 'black fur', [], 'Black');
-    expect('mapped' in fur && fur.mapped.texts).toEqual(['black fur', 'white fur']);
+    expect('mapped' in fur && fur.mapped.set.texts).toEqual(['black fur', 'white fur']);
     const unknown = vars.map('Fur', 'striped fur', [], 'Striped');
     expect('unresolved' in unknown && unknown.unresolved).toMatchObject({ key: null, reason: 'pinned key Striped is in no variations file' });
   });

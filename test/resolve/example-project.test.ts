@@ -14,7 +14,8 @@ describe('example project', () => {
   });
 
   it('character: template chain, chunks with parameters and defaults, multipart parts', () => {
-    const { rows } = planOf('character.prompt.yaml');
+    const plan = planOf('character.prompt.yaml');
+    const { rows } = plan;
     const first = rows[0]!;
     expect(first.source).toBe('data/prompts/character.prompt.yaml');
     expect(first.prompt).toMatch(/^masterpiece, best quality, 1girl, solo, blonde hair, wearing oversized hoodie, streetwear, sneakers,\nstanding, arms at sides, (soft studio|golden hour|dramatic rim) light, 85mm portrait lens$/);
@@ -22,16 +23,19 @@ describe('example project', () => {
     expect(first.negative_prompt).toBe('lowres, blurry, bad anatomy, extra fingers, watermark');
     expect(first.params).toMatchObject({ width: 512, height: 768, steps: 20, sampler_name: 'Euler a' });
     expect(Object.keys(first.variations)).toEqual(['HairColor', 'Outfit', 'Pose', 'Lighting']);
-    expect(first.variations.Outfit).toMatchObject({ key: 'Streetwear', keys: ['Streetwear', 'Formal', 'Armor', 'Kimono'] });
-    expect(first.variations.Outfit!.texts[1]).toBe('black evening dress');
+    const outfit = plan.axes.find((a) => a.alternatives === first.variations.Outfit!.alternatives)!;
+    expect(first.variations.Outfit).toMatchObject({ key: 'Streetwear' });
+    expect(outfit).toMatchObject({ axis: 'Outfit', keys: ['Streetwear', 'Formal', 'Armor', 'Kimono'] });
+    expect(outfit.texts[1]).toBe('black evening dress');
     expect(rows.map((r) => r.seed)).toEqual(rows.map((_, i) => 1000 + i));
   });
 
   it('themes replace the template imports; styles and [Remove]', () => {
-    const cyber = planOf('character.prompt.yaml', { theme: 'cyberpunk' }).rows;
+    const cyberPlan = planOf('character.prompt.yaml', { theme: 'cyberpunk' });
+    const cyber = cyberPlan.rows;
     expect(cyber).toHaveLength(3 * 4 * 3);
     expect(cyber[0]!.theme).toBe('cyberpunk');
-    expect(cyber[0]!.variations.HairColor!.keys).toEqual(['Neon', 'Chrome', 'Cyan']);
+    expect(cyberPlan.axes.find((a) => a.alternatives === cyber[0]!.variations.HairColor!.alternatives)!.keys).toEqual(['Neon', 'Chrome', 'Cyan']);
     const cartoon = planOf('character.prompt.yaml', { theme: 'cyberpunk', style: 'cartoon' }).rows;
     expect(cartoon[0]!.variations.HairColor!.key).toBe('Pink');
     const fantasy = planOf('character.prompt.yaml', { theme: 'fantasy' }).rows;
@@ -54,8 +58,10 @@ describe('example project', () => {
 
 describe('manifest snapshot', () => {
   it('carries what manifest.json needs, shared by the rows of one file', () => {
-    const { rows } = planOf('accessory.prompt.yaml', { seeds: '2#5' });
+    const { rows, manifests } = planOf('accessory.prompt.yaml', { seeds: '2#5' });
     expect(rows[0]!.manifest).toBe(rows[rows.length - 1]!.manifest);
+    expect(new Set(rows.map((r) => r.manifest_variations))).toEqual(new Set([manifests[0]!.manifest_variations]));
+    expect(rows[0]!.manifest).not.toHaveProperty('variations');
     expect(rows[0]!.manifest).toMatchObject({
       version: '2.0',
       generation_params: { mode: 'random', seed_mode: 'random', base_seed: 42, num_images: 30, total_combinations: 45, seed_list: [5, 6] },
@@ -64,7 +70,7 @@ describe('manifest snapshot', () => {
       theme_name: null,
       output: { session_name: 'accessory', filename_keys: ['Accessory'] },
     });
-    const hair = (rows[0]!.manifest.variations as Record<string, { available: string[]; count: number }>).HairColor!;
+    const hair = (manifests[0]!.variations as Record<string, { available: string[]; count: number }>).HairColor!;
     expect(hair.available).toEqual(['blonde hair', 'black hair', 'bright red hair']);
     expect(hair.count).toBe(3);
     expect((rows[0]!.manifest.resolved_template as { prompt: string }).prompt).toContain('{HairColor[#0-2]}');

@@ -49,8 +49,9 @@ describe('imports', () => {
     const rows = plan(dir, 'p.prompt.yaml').rows;
     expect(rows.map((r) => r.prompt)).toEqual(['bob cut|<lora:bob:0.7>|', 'long hair||']);
     expect(rows[0]!.variations.Hair).toEqual({
-      key: 'Bob', value: { main: 'bob cut', lora: '<lora:bob:0.7>' }, keys: ['Bob', 'Long'], texts: ['bob cut', 'long hair'],
+      key: 'Bob', value: { main: 'bob cut', lora: '<lora:bob:0.7>' }, text: 'bob cut', alternatives: expect.any(String),
     });
+    expect(plan(dir, 'p.prompt.yaml').axes).toEqual([expect.objectContaining({ axis: 'Hair', keys: ['Bob', 'Long'], texts: ['bob cut', 'long hair'] })]);
   });
 
   it('placeholders in the negative prompt render the value chosen for the prompt', () => {

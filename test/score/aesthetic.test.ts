@@ -9,7 +9,7 @@ import { renderSynthetic } from '../../demo/synthetic.js';
 import { loadAestheticHead, mlpScore } from '../../stages/score/aesthetic.js';
 import { scoreParams } from '../../stages/score/params.js';
 import { createScorer } from '../../stages/score/scorer.js';
-import { promptRow } from './helpers.js';
+import { alternativesIndex, promptRow } from './helpers.js';
 
 /** LAION's layer widths after the input, thinned so the test stays small: dim -> 32 -> 16 -> 8 -> 4 -> 1. */
 const WIDTHS = [32, 16, 8, 4, 1];
@@ -96,8 +96,9 @@ describe('aesthetic heads', () => {
     writeFileSync(file, JSON.stringify(stateDict(48)));
     const scorer = await createScorer(scoreParams.parse({ workers: 0, aesthetic_head: file }), { projectDir: dir });
     const prompt = promptRow(0);
-    const r = await renderSynthetic(prompt, { failureRate: 0, valueFailureRates: {}, blankRate: 0, lora: async () => { throw new Error('no lora'); } });
-    const scored = await scorer.scoreImages([{ png: r.png, image_id: 'img', prompt }]);
+    const index = alternativesIndex();
+    const r = await renderSynthetic(prompt, { failureRate: 0, valueFailureRates: {}, blankRate: 0, lora: async () => { throw new Error('no lora'); }, alternatives: (id) => index.get(id) });
+    const scored = await scorer.scoreImages([{ png: r.png, image_id: 'img', prompt }], index);
     await scorer.close();
     const { denseLayers } = await import('../../stages/score/aesthetic.js');
     const expected = mlpScore(denseLayers(stateDict(48), file), Float32Array.from(scored.embeddings[0].embedding));

@@ -9,7 +9,7 @@ import type { ImageRow, PromptRow } from '../../schemas/tables.js';
 import scoreStage from '../../stages/score/index.js';
 import { scoreStageParams } from '../../stages/score/params.js';
 import { fileEmbeddingMemo, memoised } from '../../stages/score/embedding-memo.js';
-import { generate, promptRow } from './helpers.js';
+import { axes, axesRows, generate, promptRow } from './helpers.js';
 
 let dir: string;
 let prompts: PromptRow[];
@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 /** One score run; returns its rows and how many views the vision model embedded. */
-async function score(over: Record<string, unknown>, inputs = { images, prompts }) {
+async function score(over: Record<string, unknown>, inputs = { axes: axesRows(), images, prompts }) {
   const params = scoreStageParams.parse({ score: { batch_size: 4, workers: 0, ...over } });
   const ctx = makeTestContext({ dir, params, inputs, stage: 'score' });
   const { tables } = await runMapStage(scoreStage, ctx);
@@ -53,7 +53,7 @@ describe('embedding memo', () => {
     // The same phrasings scored from scratch in another project read the same.
     const fresh = mkdtempSync(join(tmpdir(), 'sdloop-memo-fresh-'));
     const params = scoreStageParams.parse({ score: { batch_size: 4, workers: 0, phrasings } });
-    const ctx = makeTestContext({ dir: fresh, params, inputs: { images: images.map((im) => ({ ...im, origin: 'imported' })), prompts }, stage: 'score' });
+    const ctx = makeTestContext({ dir: fresh, params, inputs: { axes: axesRows(), images: images.map((im) => ({ ...im, origin: 'imported' })), prompts }, stage: 'score' });
     const scratch = await runMapStage(scoreStage, ctx);
     expect(ctx.logs.join('\n')).toMatch(/\(6 decoded, 6 views through the vision model/);
     expect(warm.tables.scores).toEqual(scratch.tables.scores);
@@ -61,11 +61,10 @@ describe('embedding memo', () => {
 
   it('re-scores an axis that gained a value without the vision model', async () => {
     await score({});
-    const widened = prompts.map((p) => {
-      const hair = p.variations.HairColor;
-      return { ...p, variations: { ...p.variations, HairColor: { ...hair, keys: [...hair.keys, 'green'], texts: [...hair.texts, 'green hair'] } } };
-    });
-    const run = await score({}, { images, prompts: widened });
+    const world = { ...axes, HairColor: [...axes.HairColor!, ['green', 'green hair']] as [string, string][] };
+    const wider = axesRows(world).find((r) => r.axis === 'HairColor')!;
+    const widened = prompts.map((p) => ({ ...p, variations: { ...p.variations, HairColor: { ...p.variations.HairColor!, alternatives: wider.alternatives } } }));
+    const run = await score({}, { axes: axesRows(world), images, prompts: widened });
     expect(run.visionRuns).toBe(0);
     expect(run.tables.scores.filter((s) => s.axis === 'HairColor')).toHaveLength(6);
   });

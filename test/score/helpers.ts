@@ -1,6 +1,7 @@
 // Synthetic images and their prompts for the score tests: three axes, values cycling per prompt.
 import { makeTestContext } from '../../src/testing.js';
-import type { ImageRow, PromptRow } from '../../schemas/tables.js';
+import type { AxisAlternativesRow, ImageRow, PromptRow } from '../../schemas/tables.js';
+import { axisAlternatives, indexAlternatives } from '../../stages/resolve/alternatives.js';
 import { renderSynthetic } from '../../demo/synthetic.js';
 
 export const axes: Record<string, [string, string][]> = {
@@ -9,24 +10,33 @@ export const axes: Record<string, [string, string][]> = {
   Place: [['beach', 'sunny beach'], ['city', 'city street at night'], ['forest', 'dark forest']],
 };
 
+/** The axes table rows of a world: one alternatives set per axis. */
+export function axesRows(world: Record<string, [string, string][]> = axes): AxisAlternativesRow[] {
+  return Object.entries(world).map(([axis, values]) => axisAlternatives(axis, values.map((v) => v[0]), values.map((v) => v[1])));
+}
+
+export const alternativesIndex = (world: Record<string, [string, string][]> = axes) => indexAlternatives(axesRows(world));
+
 export function promptRow(i: number, world: Record<string, [string, string][]> = axes): PromptRow {
   const variations: PromptRow['variations'] = {};
-  for (const [axis, values] of Object.entries(world)) {
+  const sets = axesRows(world);
+  for (const [a, [axis, values]] of Object.entries(world).entries()) {
     const [key, text] = values[(i * (axis.length + 1)) % values.length];
-    variations[axis] = { key, value: text, keys: values.map((v) => v[0]), texts: values.map((v) => v[1]) };
+    variations[axis] = { key, value: text, text, alternatives: sets[a]!.alternatives };
   }
   const prompt = Object.values(variations).map((v) => v.value).join(', ');
   return {
     prompt_id: `p${i}`, source: 'prompts/test.yaml', session: 's', theme: null, style: null, idx: i, prompt, api_prompt: prompt,
-    negative_prompt: '', seed: 1000 + i, variations, params: { width: 512, height: 768 }, manifest: {},
+    negative_prompt: '', seed: 1000 + i, variations, params: { width: 512, height: 768 }, manifest: {}, manifest_variations: '',
   };
 }
 
-export async function generate(dir: string, prompts: PromptRow[], failureRate: number) {
+export async function generate(dir: string, prompts: PromptRow[], failureRate: number, world: Record<string, [string, string][]> = axes) {
   const ctx = makeTestContext({ dir, params: {} });
   const images: ImageRow[] = [];
+  const index = alternativesIndex(world);
   for (const p of prompts) {
-    const r = await renderSynthetic(p, { failureRate, valueFailureRates: {}, blankRate: 0, lora: async () => { throw new Error('no lora'); } });
+    const r = await renderSynthetic(p, { failureRate, valueFailureRates: {}, blankRate: 0, lora: async () => { throw new Error('no lora'); }, alternatives: (id) => index.get(id) });
     const stored = await ctx.store.put(r.png, 'png');
     images.push({
       image_id: stored.hash, prompt_id: p.prompt_id, path: stored.path, seed: r.seed, width: r.width, height: r.height,

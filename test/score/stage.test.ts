@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { makeTestContext, runMapStage } from '../../src/testing.js';
 import { hashValue } from '../../src/hash.js';
 import { embeddingRow, qualityRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
-import { generate, promptRow } from './helpers.js';
+import { alternativesIndex, axesRows, generate, promptRow } from './helpers.js';
 import scoreStage from '../../stages/score/index.js';
 import { scoreStageParams } from '../../stages/score/params.js';
 
@@ -26,13 +26,13 @@ describe('score stage', () => {
     const own = mkdtempSync(join(tmpdir(), 'sdloop-score-missing-'));
     const two = await generate(own, prompts.slice(0, 2), 0);
     rmSync(two[1]!.path);
-    const ctx = makeTestContext({ dir: own, params: params(), inputs: { images: two, prompts: prompts.slice(0, 2) }, stage: 'score' });
+    const ctx = makeTestContext({ dir: own, params: params(), inputs: { axes: axesRows(), images: two, prompts: prompts.slice(0, 2) }, stage: 'score' });
     await expect(runMapStage(scoreStage, ctx)).rejects.toThrow(`${two[1]!.path} does not exist`);
     rmSync(own, { recursive: true, force: true });
   });
 
   it('reads back what the synthetic backend painted, through the demo CLIP', async () => {
-    const ctx = makeTestContext({ dir, params: params(), inputs: { images, prompts }, stage: 'score' });
+    const ctx = makeTestContext({ dir, params: params(), inputs: { axes: axesRows(), images, prompts }, stage: 'score' });
     const { tables, results } = await runMapStage(scoreStage, ctx);
     expect(results.every((r) => !r.error)).toBe(true);
     expect(tables.scores).toHaveLength(12 * 3);
@@ -58,7 +58,7 @@ describe('score stage', () => {
   });
 
   it('gives verdicts from the mean p_target and flags images with too few matched axes', async () => {
-    const ctx = makeTestContext({ dir, params: params(), inputs: { images, prompts }, stage: 'score' });
+    const ctx = makeTestContext({ dir, params: params(), inputs: { axes: axesRows(), images, prompts }, stage: 'score' });
     const { tables } = await runMapStage(scoreStage, ctx);
     for (const q of tables.quality as { image_id: string; verdict: string; match_score: number; flagged: boolean }[]) {
       const rendered = images.find((im) => im.image_id === q.image_id)!.rendered!;
@@ -73,18 +73,18 @@ describe('score stage', () => {
     const ctx = makeTestContext({ dir, params: {} });
     const black = await ctx.store.put(await sharp({ create: { width: 512, height: 768, channels: 3, background: '#000' } }).png().toBuffer(), 'png');
     const image = { ...images[0], image_id: black.hash, path: black.path, rendered: null };
-    const stageCtx = makeTestContext({ dir, params: params(), inputs: { images: [image], prompts }, stage: 'score' });
+    const stageCtx = makeTestContext({ dir, params: params(), inputs: { axes: axesRows(), images: [image], prompts }, stage: 'score' });
     const { tables } = await runMapStage(scoreStage, stageCtx);
     expect(tables.quality[0]).toMatchObject({ blank: true, black: true, verdict: 'blank', flagged: true, match_score: 0 });
     expect(tables.scores.every((s) => s.method === 'blank' && s.matched === false)).toBe(true);
   });
 
   it('scores added images on their own: old items keep their memo key and rows', async () => {
-    const first = makeTestContext({ dir, params: params(), inputs: { images: images.slice(0, 6), prompts }, stage: 'score' });
+    const first = makeTestContext({ dir, params: params(), inputs: { axes: axesRows(), images: images.slice(0, 6), prompts }, stage: 'score' });
     const before = await runMapStage(scoreStage, first);
     const added = await generate(dir, [promptRow(40), promptRow(41)], 0);
     const all = [...images.slice(0, 6), ...added];
-    const second = makeTestContext({ dir, params: params(), inputs: { images: all, prompts: [...prompts, promptRow(40), promptRow(41)] }, stage: 'score' });
+    const second = makeTestContext({ dir, params: params(), inputs: { axes: axesRows(), images: all, prompts: [...prompts, promptRow(40), promptRow(41)] }, stage: 'score' });
     const items = await scoreStage.items!(second);
     const oldKeys = new Set(before.items.map((it) => hashValue(it)));
     const fresh = items.filter((it) => !oldKeys.has(hashValue(it)));
@@ -104,7 +104,7 @@ describe('score stage', () => {
     const corrupt = { ...images[0], image_id: 'f'.repeat(32) };
     mkdirSync(join(dir, 'data', 'objects', 'ff'), { recursive: true });
     writeFileSync(join(dir, 'data', 'objects', 'ff', `${corrupt.image_id}.png`), 'not a png');
-    const ctx = makeTestContext({ dir, params: params(), inputs: { images: [corrupt, images[1]], prompts }, stage: 'score' });
+    const ctx = makeTestContext({ dir, params: params(), inputs: { axes: axesRows(), images: [corrupt, images[1]], prompts }, stage: 'score' });
     const { results } = await runMapStage(scoreStage, ctx);
     expect(results[0].error).toMatch(/image f{32}/);
     expect(results[1].error).toBeUndefined();
@@ -114,10 +114,10 @@ describe('score stage', () => {
   it('derives the same verdicts by SQL (the stage) as by JS (the scorer), whatever the thresholds', async () => {
     const thresholds = { success: 0.95, partial: 0.6, matched: 0.7, flagged: 0.5, blur: 60 };
     const stageParams = params({ thresholds });
-    const { tables } = await runMapStage(scoreStage, makeTestContext({ dir, params: stageParams, inputs: { images, prompts }, stage: 'score' }));
+    const { tables } = await runMapStage(scoreStage, makeTestContext({ dir, params: stageParams, inputs: { axes: axesRows(), images, prompts }, stage: 'score' }));
     const { createScorer } = await import('../../stages/score/scorer.js');
     const scorer = await createScorer(stageParams.score, { projectDir: dir });
-    const items = (await scoreStage.items!(makeTestContext({ dir, params: stageParams, inputs: { images, prompts }, stage: 'score' })))
+    const items = (await scoreStage.items!(makeTestContext({ dir, params: stageParams, inputs: { axes: axesRows(), images, prompts }, stage: 'score' })))
       .map((it) => ({ ...it, source: join(dir, 'data', 'objects', it.image_id.slice(0, 2), `${it.image_id}.png`), blank: it.status === 'blank' }));
     const direct = await scorer.scoreItems(items);
     await scorer.close();
@@ -133,10 +133,10 @@ describe('score stage', () => {
     const items = images.slice(0, 7).map((im) => ({
       png: readFileSync(im.path), image_id: im.image_id, prompt: prompts.find((p) => p.prompt_id === im.prompt_id)!,
     }));
-    const all = await scorer.scoreImages(items);
+    const all = await scorer.scoreImages(items, alternativesIndex());
     expect(all.quality.map((q) => q.image_id)).toEqual(items.map((it) => it.image_id));
     expect(all.scores.map((s) => s.image_id)).toEqual(items.flatMap((it) => Object.keys(it.prompt.variations).map(() => it.image_id)));
-    const one = await scorer.scoreImages([items[5]]);
+    const one = await scorer.scoreImages([items[5]], alternativesIndex());
     expect(all.scores.slice(15, 18)).toEqual(one.scores);
     expect(scorer.stats().images).toBe(8);
     await scorer.close();

@@ -10,7 +10,7 @@ import type { ImageRow, PromptRow } from '../../schemas/tables.js';
 import scoreStage from '../../stages/score/index.js';
 import { scoreStageParams } from '../../stages/score/params.js';
 import { startVisionStandIn, type VisionStandIn } from '../standins/vision-server.js';
-import { generate, promptRow } from './helpers.js';
+import { alternativesIndex, axesRows, generate, promptRow } from './helpers.js';
 
 let dir: string;
 let prompts: PromptRow[];
@@ -25,10 +25,13 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 /** Ground truth: the value texts each picture shows, by its PNG's content. */
-function truthTable(images: ImageRow[], prompts: PromptRow[]): Map<string, string[]> {
+function truthTable(images: ImageRow[], prompts: PromptRow[], index = alternativesIndex()): Map<string, string[]> {
   return new Map(images.map((im) => {
     const prompt = prompts.find((p) => p.prompt_id === im.prompt_id)!;
-    const shown = Object.entries(im.rendered!).map(([axis, key]) => prompt.variations[axis].texts[prompt.variations[axis].keys.indexOf(key)]);
+    const shown = Object.entries(im.rendered!).map(([axis, key]) => {
+      const set = index.get(prompt.variations[axis].alternatives)!;
+      return set.texts[set.keys.indexOf(key)];
+    });
     return [hashBytes(readFileSync(im.path)), shown];
   }));
 }
@@ -40,7 +43,7 @@ type Scored = { image_id: string; axis: string; value: string; top_value: string
 
 async function score(vqa: Record<string, unknown> | null, project = dir) {
   const params = scoreStageParams.parse({ score: { batch_size: 4, workers: 0, vqa } });
-  const ctx = makeTestContext({ dir: project, params, inputs: { images: images.map((im) => ({ ...im, origin: 'imported' })), prompts }, stage: 'score' });
+  const ctx = makeTestContext({ dir: project, params, inputs: { axes: axesRows(), images: images.map((im) => ({ ...im, origin: 'imported' })), prompts }, stage: 'score' });
   const { tables } = await runMapStage(scoreStage, ctx);
   return tables.scores as Scored[];
 }
@@ -56,7 +59,7 @@ describe('VQA tier', () => {
     const asked = all.filter((s) => s.method === 'vqa');
     expect(asked.length).toBeGreaterThan(0);
     expect(asked.every((s) => s.model === 'standin-vl')).toBe(true);
-    const questions = asked.reduce((n, s) => n + prompts[0].variations[s.axis].keys.length, 0);
+    const questions = asked.reduce((n, s) => n + alternativesIndex().get(prompts[0].variations[s.axis].alternatives)!.keys.length, 0);
     expect(server.requests - before).toBe(questions);
     // The stand-in knows the truth: every VQA reading picks the painted value.
     for (const s of asked) expect(s.top_value).toBe(truthOf(s));
@@ -92,12 +95,12 @@ describe('VQA tier', () => {
     };
     const world = mkdtempSync(join(tmpdir(), 'sdloop-vqa-paired-'));
     const pairedPrompts = Array.from({ length: 30 }, (_, i) => promptRow(i, paired));
-    const pairedImages = await generate(world, pairedPrompts, 0.4);
-    const binder = await startVisionStandIn({ truth: truthTable(pairedImages, pairedPrompts), logprobs: false });
+    const pairedImages = await generate(world, pairedPrompts, 0.4, paired);
+    const binder = await startVisionStandIn({ truth: truthTable(pairedImages, pairedPrompts, alternativesIndex(paired)), logprobs: false });
     try {
       const run = async (vqa: Record<string, unknown> | null) => {
         const params = scoreStageParams.parse({ score: { workers: 0, vqa } });
-        const ctx = makeTestContext({ dir: world, params, inputs: { images: pairedImages, prompts: pairedPrompts }, stage: 'score' });
+        const ctx = makeTestContext({ dir: world, params, inputs: { axes: axesRows(paired), images: pairedImages, prompts: pairedPrompts }, stage: 'score' });
         return (await runMapStage(scoreStage, ctx)).tables.scores as Scored[];
       };
       const right = (rows: Scored[], axis: string) => rows.filter((s) => {

@@ -134,10 +134,10 @@ describe('presets reach A1111 as sdgen sends them', () => {
     expect(new Set(sent.map((b) => JSON.stringify(b.alwayson_scripts))).size).toBe(4);
     // A ControlNet image is an input of resolve like the YAML files: changing it makes resolve stale.
     const before = await pipelineIn(dir, ['status', 'resolve', '--json', ...set]);
-    expect(JSON.parse(before.stdout)[0]).toMatchObject({ name: 'resolve', upToDate: true });
+    expect(JSON.parse(before.stdout).stages[0]).toMatchObject({ name: 'resolve', up_to_date: true });
     writeFileSync(join(dir, 'data/poses/sitting.png'), solidPng(8, [1, 2, 3]));
     const status = await pipelineIn(dir, ['status', 'resolve', '--json', ...set]);
-    expect(JSON.parse(status.stdout)[0]).toMatchObject({ name: 'resolve', upToDate: false });
+    expect(JSON.parse(status.stdout).stages[0]).toMatchObject({ name: 'resolve', up_to_date: false });
   });
 
   it('takes the other forms sdgen takes: {import, override}, a list with unit overrides, an inline unit, images drawn per image', async () => {

@@ -28,7 +28,7 @@ const pick = (rows: SelectionRow[]) => rows.map((r) => `${r.value}:${r.image_id}
 describe('select', () => {
   it('has the documented defaults', () => {
     expect(params()).toEqual({
-      top_k: 8, top_fraction: null, min_score: 0.5, exclude: { blank: true, blurred: true, duplicates: true }, target: null,
+      top_k: 8, top_fraction: null, min_score: 0.5, exclude: { blank: true, blurred: true, duplicates: true }, aesthetic_weight: 0, target: null,
     });
   });
 

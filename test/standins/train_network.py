@@ -5,7 +5,8 @@ Accepts the real argument names (argparse rejects unknown ones, as sd-scripts do
 reads the dataset TOML, prints what sd-scripts prints (accelerator.print lines on
 stdout, tqdm `steps:` redraws separated by `\\r` on stderr) and writes
 <output_dir>/<output_name>.safetensors with small lora_up/lora_down tensors and ss_*
-metadata. No torch, no GPU: it trains nothing.
+metadata (with --save_every_n_epochs N, also <output_name>-<epoch:06d>.safetensors after
+every N-th epoch but the last, as sd-scripts names them). No torch, no GPU: it trains nothing.
 
 Switches (environment):
   SDLOOP_STANDIN_MODE=fail   exit 1 at start-up with a traceback (a bad model path)
@@ -162,6 +163,21 @@ def precalculate_safetensors_hashes(tensors, metadata):
     return model_hash, legacy_hash
 
 
+def save_lora(path, args, base, epoch, steps):
+    """One saved file: the tensors scaled by how far training got, the ss_* keys of that moment."""
+    dim = args.network_dim
+    module = "lora_unet_down_blocks_0_attentions_0_proj_in"
+    tensors = {
+        f"{module}.alpha": ([], [float(args.network_alpha)]),
+        f"{module}.lora_down.weight": ([dim, 8], [0.01 * (i % 7) * epoch / int(base["ss_num_epochs"]) for i in range(dim * 8)]),
+        f"{module}.lora_up.weight": ([8, dim], [0.0] * (8 * dim)),
+    }
+    metadata = {**base, "ss_epoch": str(epoch), "ss_steps": str(steps), "ss_training_finished_at": str(int(time.time()))}
+    metadata["sshs_model_hash"], metadata["sshs_legacy_hash"] = precalculate_safetensors_hashes(tensors, metadata)
+    with open(path, "wb") as f:
+        f.write(serialize_safetensors(tensors, metadata))
+
+
 def main():
     args = parse_args(sys.argv[1:])
     mode = os.environ.get("SDLOOP_STANDIN_MODE", "")
@@ -213,15 +229,7 @@ def main():
 
     os.makedirs(args.output_dir, exist_ok=True)
     path = os.path.join(args.output_dir, args.output_name + "." + args.save_model_as)
-    print(f"\nsaving checkpoint: {path}", flush=True)
-    dim = args.network_dim
-    module = "lora_unet_down_blocks_0_attentions_0_proj_in"
-    tensors = {
-        f"{module}.alpha": ([], [float(args.network_alpha)]),
-        f"{module}.lora_down.weight": ([dim, 8], [0.01 * (i % 7) for i in range(dim * 8)]),
-        f"{module}.lora_up.weight": ([8, dim], [0.0] * (8 * dim)),
-    }
-    metadata = {
+    base = {
         "ss_output_name": args.output_name,
         "ss_network_module": args.network_module,
         "ss_network_dim": str(args.network_dim),
@@ -229,19 +237,20 @@ def main():
         "ss_learning_rate": str(args.learning_rate),
         "ss_num_train_images": str(num_train_images),
         "ss_num_epochs": str(epochs),
-        "ss_steps": str(total),
         "ss_sd_model_name": os.path.basename(args.pretrained_model_name_or_path),
         "ss_base_model_version": "sdxl_base_v1-0" if sdxl else "sd_v1",
         "ss_tag_frequency": json.dumps(tag_frequency(subsets, caption_extension)),
         "ss_dataset_dirs": json.dumps({os.path.basename(s["dir"]): {"n_repeats": s["repeats"], "img_count": len(s["images"])} for s in subsets}),
         "ss_training_started_at": str(started),
-        "ss_training_finished_at": str(int(time.time())),
         **flags,
         "sdloop_standin": "true",
     }
-    metadata["sshs_model_hash"], metadata["sshs_legacy_hash"] = precalculate_safetensors_hashes(tensors, metadata)
-    with open(path, "wb") as f:
-        f.write(serialize_safetensors(tensors, metadata))
+    # As train_network.py: after every N-th epoch but the last, <name>-<epoch:06d>; at the end, <name>.
+    for epoch in range(args.save_every_n_epochs or epochs, epochs, args.save_every_n_epochs or epochs):
+        epoch_path = os.path.join(args.output_dir, "%s-%06d.%s" % (args.output_name, epoch, args.save_model_as))
+        save_lora(epoch_path, args, base, epoch, min(total, steps_per_epoch * epoch))
+    print(f"\nsaving checkpoint: {path}", flush=True)
+    save_lora(path, args, base, epochs, total)
     if mode == "corrupt":
         os.truncate(path, os.path.getsize(path) - 16)
     print("model saved.", flush=True)

@@ -56,7 +56,7 @@ const rowsOf = <S extends z.ZodObject<z.ZodRawShape>>(schema: S, rows: unknown[]
 function tables(images: FixtureImage[]) {
   const prompts = images.map((m, i) => ({
     prompt_id: `p${i}`, source: 'data/prompts/x.prompt.yaml', session: m.session, theme: m.theme, style: null, idx: i,
-    prompt: `prompt ${i}`, api_prompt: `prompt ${i}`, negative_prompt: '', seed: m.seed, variations: {}, params: {}, manifest: {},
+    prompt: `prompt ${i}`, api_prompt: `prompt ${i}`, negative_prompt: '', seed: m.seed, variations: {}, params: {}, manifest: {}, manifest_variations: '',
   }));
   const imageRows = images.map((m, i) => ({
     image_id: m.image_id, prompt_id: `p${i}`, path: `data/sessions/${m.stamp}-${m.session}/${i}.png`, seed: m.seed, width: 64, height: 64,

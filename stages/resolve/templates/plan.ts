@@ -2,9 +2,10 @@
 // placeholders, selectors, combinations, seeds, normalisation.
 import { dirname, relative, resolve } from 'node:path';
 import type { ImportValue } from '../../../schemas/templates.js';
-import type { PromptRow } from '../../../schemas/tables.js';
+import type { AxisAlternativesRow, ManifestVariationsRow, PromptRow } from '../../../schemas/tables.js';
+import { axisAlternatives, distinctAlternatives } from '../alternatives.js';
 import { InputError } from '../../../src/errors.js';
-import { hashBytes, stableStringify } from '../../../src/hash.js';
+import { hashBytes, hashValue, stableStringify } from '../../../src/hash.js';
 import { chunkRegistry, expandChunks } from './chunks.js';
 import { planImages, totalCombinations, type GenerationSpec } from './combinator.js';
 import { parsePlaceholders, render, renderTables, renderValue, type Axis, type Locate, type ParsedTexts } from './compile.js';
@@ -37,6 +38,10 @@ export interface PlanOptions {
 
 export interface FilePlan {
   rows: PromptRow[];
+  /** the alternatives of every axis the rows' variations name */
+  axes: AxisAlternativesRow[];
+  /** the manifest value lists the rows name */
+  manifests: ManifestVariationsRow[];
   /** every file read, absolute */
   files: string[];
   warnings: string[];
@@ -105,10 +110,10 @@ function selectValues(axes: Axis[], sources: (VariationSource | null)[], base: n
  * Per value of the axis, the row's `variations` entry; rows share these objects (read-only),
  * which keeps 100,000-row plans out of the garbage collector.
  */
-function chosenVariations(source: VariationSource): PromptRow['variations'][string][] {
-  const keys = source.keys;
+function chosenVariations(axis: string, source: VariationSource): { chosen: PromptRow['variations'][string][]; set: AxisAlternativesRow } {
   const texts = source.values.map((v) => renderValue(v, null) ?? '');
-  return keys.map((key, k) => ({ key, value: source.values[k], keys, texts }));
+  const set = axisAlternatives(axis, source.keys, texts);
+  return { chosen: source.keys.map((key, k) => ({ key, value: source.values[k], text: texts[k]!, alternatives: set.alternatives })), set };
 }
 
 function whereWritten(loader: TemplateLoader, written: string) {
@@ -187,12 +192,13 @@ function prepare(path: string, options: PlanOptions): Prepared {
   return { entryPath, loader, resolved, theme, texts, parsed, sources, fixed, spec, live, presets, warnings };
 }
 
-function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used: Set<number>[] } {
+function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used: Set<number>[]; axes: AxisAlternativesRow[] } {
   const { parsed, sources, live, resolved, theme } = p;
   const { axes } = parsed;
   const locate: Locate = (written) => whereWritten(p.loader, written);
   const [promptTables, negativeTables] = parsed.texts.map((c) => renderTables(c, sources, p.spec.selected, axes, locate));
-  const chosen = axes.map((_, a) => (sources[a] ? chosenVariations(sources[a]!) : []));
+  const perAxis = axes.map((axis, a) => (sources[a] ? chosenVariations(axis.name, sources[a]!) : null));
+  const chosen = perAxis.map((c) => c?.chosen ?? []);
   const session = resolved.output.session_name ?? resolved.name;
   const source = relative(options.projectDir, p.entryPath).split('\\').join('/');
   const paramsJson = stableStringify(resolved.parameters);
@@ -214,10 +220,10 @@ function buildRows(p: Prepared, options: PlanOptions): { rows: PromptRow[]; used
       prompt_id: hashBytes(`${apiPrompt}\u0000${negativePrompt}\u0000${image.seed}\u0000${paramsText}`),
       source, session, theme: theme?.name ?? null, style: theme?.style ?? null, idx: rows.length,
       prompt, api_prompt: apiPrompt, negative_prompt: negativePrompt, seed: image.seed, variations,
-      params, manifest: {},
+      params, manifest: {}, manifest_variations: '',
     });
   }
-  return { rows, used };
+  return { rows, used, axes: distinctAlternatives(perAxis.flatMap((c) => (c ? [c.set] : []))) };
 }
 
 /** sdgen's manifest entry for one placeholder: the value texts it could take and those it took. */
@@ -227,11 +233,13 @@ function variationSummary(source: VariationSource, selected: number[], used: Set
 }
 
 /** What the session manifest's snapshot needs (sdgen's manifest.json), shared by the file's rows. */
-function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record<string, unknown> {
+function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): { manifest: Record<string, unknown>; variations: ManifestVariationsRow } {
   const { resolved, spec, live, theme } = p;
   const { axes } = p.parsed;
   const gen = resolved.generation;
-  return {
+  const summary = Object.fromEntries(live.map((a) => [axes[a]!.name, variationSummary(p.sources[a]!, spec.selected[a]!, used[a]!)]));
+  const variations = { manifest_variations: hashValue(summary), variations: summary };
+  const manifest = {
     version: '2.0',
     resolved_template: { prompt: normalisePrompt(p.texts[0]), negative: normalisePrompt(p.texts[1]) },
     generation_params: {
@@ -240,7 +248,6 @@ function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record
       ...(spec.sweep ? { seed_list: spec.sweep } : {}),
     },
     api_params: p.presets?.manifestParams ?? resolved.parameters,
-    variations: Object.fromEntries(live.map((a) => [axes[a]!.name, variationSummary(p.sources[a]!, spec.selected[a]!, used[a]!)])),
     fixed_placeholders: Object.fromEntries(p.fixed),
     theme_name: theme?.name ?? null,
     style: theme?.style ?? null,
@@ -249,13 +256,17 @@ function manifestOf(p: Prepared, numImages: number, used: Set<number>[]): Record
       filename_keys: resolved.output.filename_keys ?? [], annotations: resolved.output.annotations ?? null,
     },
   };
+  return { manifest, variations };
 }
 
 export function planPromptFile(path: string, options: PlanOptions): FilePlan {
   const prepared = prepare(path, options);
-  const { rows, used } = buildRows(prepared, options);
-  const manifest = manifestOf(prepared, rows.length, used);
-  for (const row of rows) row.manifest = manifest;
+  const { rows, used, axes } = buildRows(prepared, options);
+  const { manifest, variations } = manifestOf(prepared, rows.length, used);
+  for (const row of rows) {
+    row.manifest = manifest;
+    row.manifest_variations = variations.manifest_variations;
+  }
   const images = prepared.presets ? [...prepared.presets.presets.images.keys()] : [];
-  return { rows, files: [...prepared.loader.filesRead, ...images], warnings: [...prepared.loader.warnings, ...prepared.warnings] };
+  return { rows, axes, manifests: [variations], files: [...prepared.loader.filesRead, ...images], warnings: [...prepared.loader.warnings, ...prepared.warnings] };
 }

@@ -4,6 +4,7 @@
 // theme in its row (so it lands in that theme's session folder, as sdgen names them).
 import { InputError } from '../../../src/errors.js';
 import { planPromptFile, type FilePlan, type PlanOptions } from './plan.js';
+import { distinctAlternatives } from '../alternatives.js';
 
 export interface ThemeShare {
   name: string;
@@ -80,6 +81,8 @@ export function planWithThemes(path: string, options: Omit<PlanOptions, 'theme'>
   const perTheme = themes.map(() => 0);
   return {
     rows: picked.map(({ t, row }) => ({ ...row, idx: perTheme[t]!++, manifest: manifests[t]! })),
+    axes: distinctAlternatives(plans.flatMap((p) => p.axes)),
+    manifests: plans.flatMap((p) => p.manifests),
     files: [...new Set(plans.flatMap((p) => p.files))],
     warnings: [...new Set(plans.flatMap((p) => p.warnings))],
   };

@@ -1,0 +1,46 @@
+// loop.promote: merge. Instead of joining the stack of LoRAs every prompt carries, the
+// winner is folded into a new checkpoint with sd-scripts' own merge script
+// (networks/merge_lora.py, or sdxl_merge_lora.py with train.sdxl) at the weight the
+// benchmark chose. Each merge builds on the last merged checkpoint, else on
+// train.base_model; the result is verified as a safetensors file before it is recorded.
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { CommandContext } from '../src/command.js';
+import { InputError } from '../src/errors.js';
+import { hashFile } from '../src/hash.js';
+import { storedPath } from '../src/project.js';
+import type { LoraInfoRow, MergedCheckpointRow } from '../schemas/tables.js';
+import { runMerge } from '../adapters/sd-scripts-merge.js';
+import { trainSettings } from '../stages/train/index.js';
+import { mergedCheckpoints } from './loop-state.js';
+
+/** Merging needs sd-scripts and a checkpoint file: checked before a round spends a night. */
+export function mergeSetup(ctx: CommandContext) {
+  const t = trainSettings.parse(ctx.params.train ?? {});
+  if (t.trainer !== 'sd-scripts' || !t.sd_scripts_dir || !t.base_model) {
+    throw new InputError('expected train.trainer sd-scripts with train.sd_scripts_dir and train.base_model for loop.promote merge (the merge runs sd-scripts\' networks/merge_lora.py on that checkpoint)', { file: 'pipeline.yaml', field: 'params.loop.promote' });
+  }
+  return { sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir), launcher: t.launcher, sdxl: t.sdxl, baseModel: resolve(ctx.projectDir, t.base_model), timeoutS: t.timeout_s };
+}
+
+export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight: number, round: number, when: Date): Promise<MergedCheckpointRow> {
+  const setup = mergeSetup(ctx);
+  const last = (await mergedCheckpoints(ctx.sql)).at(-1);
+  const base = last ? resolve(ctx.projectDir, last.path) : setup.baseModel;
+  const name = `${info.name}-merged`;
+  const dir = join(ctx.dataDir, 'models', 'checkpoints');
+  await mkdir(dir, { recursive: true });
+  const saveTo = join(dir, `${name}.safetensors`);
+  const logPath = join(ctx.dataDir, 'logs', `merge-${name}.log`);
+  ctx.stdout(`merging ${info.name} at ${weight} into ${base} (log: ${logPath})\n`);
+  const { problems } = await runMerge(
+    { sdScriptsDir: setup.sdScriptsDir, launcher: setup.launcher, sdxl: setup.sdxl, sdModel: base, saveTo, loras: [{ path: resolve(ctx.projectDir, info.path), ratio: weight }], savePrecision: 'fp16' },
+    { cwd: setup.sdScriptsDir, logPath, timeoutMs: setup.timeoutS * 1000 },
+  );
+  if (problems.length) {
+    // A half-written checkpoint is ours to remove; nothing is recorded for it.
+    await rm(saveTo, { force: true });
+    throw new Error(`merging ${info.name} into ${base} failed: ${problems.join('; ')}; full log: ${logPath}`);
+  }
+  return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: storedPath(ctx.projectDir, base), lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
+}
