@@ -41,6 +41,9 @@ interface PreparedStage {
   setup?: Promise<unknown>;
 }
 
+/** how long a stopping worker waits for its batches in hand and for Redis */
+const closeTimeoutMs = 30_000;
+
 function servedStages(project: Project, options: WorkerOptions): { name: string; config: BullmqExecutorConfig }[] {
   const mapStages = [...project.graph.nodes.values()].filter((n) => n.loaded?.module.kind === 'map');
   const names = options.stages ?? mapStages.filter((n) => executorOf(project.config, n.config).kind === 'bullmq').map((n) => n.name);
@@ -153,7 +156,14 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await Promise.all(workers.map((w) => w.close()));
+  // A second signal, or a Redis that cannot be reached to hand the batches back, must not keep the worker alive.
+  const again = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const unreachable = new Promise<void>((resolve) => setTimeout(resolve, closeTimeoutMs).unref());
+  await Promise.race([Promise.all(workers.map((w) => w.close())), again, unreachable]);
+  await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
   controller.abort();
   for (const entry of prepared.values()) if (entry.setup) await entry.module.teardown?.(await entry.setup);
   await state.close();
