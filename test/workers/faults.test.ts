@@ -63,7 +63,7 @@ describe('faults of a distributed map stage', () => {
   it('Redis restarted mid-run: the run waits, queues the lost batches again and finishes', async () => {
     const project = distributed('restart', files(12));
     project.write('pipeline.yaml', project.read('pipeline.yaml').replace('batch: 10', 'batch: 1'));
-    const w = await worker(project, { SLOW_MS: '150' });
+    const w = await worker(project, { SLOW_MS: '400' });
     const run = running(project);
     await waitFor(() => /upper: [1-9]\/12/.test(run.stderr()), 'a first batch to commit', 60_000);
     await redis.stop();
