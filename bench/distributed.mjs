@@ -26,15 +26,16 @@ await new Promise((r) => setTimeout(r, 500));
 const base = mkdtempSync(join(tmpdir(), 'sdloop-bench-distributed-'));
 cpSync(join(repo, 'test', 'fixtures', 'example'), base, { recursive: true });
 symlinkSync(join(repo, 'node_modules'), join(base, 'node_modules'));
-// Four prompt files: a quarter of the images from each.
-const count = Math.ceil(images / 4);
-execFileSync(process.execPath, [cli, '-C', base, 'run', 'catalog', '--set', `resolve.count=${count}`], { stdio: 'ignore' });
+// The example's prompt files plan 186 images; run plans with other seeds repeat them until there are enough.
+const plans = Array.from({ length: Math.ceil(images / 186) }, (_, i) => `{prompts: ["data/prompts/*.prompt.yaml"], seeds: "${1000 * (i + 1)}"}`);
+const runs = `resolve.runs=[${plans.join(', ')}]`;
+execFileSync(process.execPath, [cli, '-C', base, 'run', 'catalog', '--set', runs], { stdio: 'ignore' });
 const total = JSON.parse(execFileSync(process.execPath, [cli, '-C', base, 'sql', 'select count(*)::INTEGER as n from images', '--format', 'json'], { encoding: 'utf8' }))[0].n;
 
 /** `pipeline run score` in a fresh copy, timed, with the coordinator's CPU seconds from /usr/bin/time. */
 function timedScore(dir) {
   const started = performance.now();
-  const result = spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', process.execPath, cli, '-C', dir, 'run', 'score', '--set', `resolve.count=${count}`], { encoding: 'utf8' });
+  const result = spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', process.execPath, cli, '-C', dir, 'run', 'score', '--set', runs], { encoding: 'utf8' });
   const seconds = (performance.now() - started) / 1000;
   if (result.status !== 0) throw new Error(result.stderr);
   const [, user, sys] = result.stderr.match(/CPU ([\d.]+) ([\d.]+)/);
@@ -52,7 +53,7 @@ function copy(executor) {
 async function startWorkers(dir, n) {
   const workers = [];
   for (let i = 0; i < n; i++) {
-    const child = spawn(process.execPath, [cli, '-C', dir, 'worker', '--name', `w${i + 1}`, '--set', `resolve.count=${count}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, '-C', dir, 'worker', '--name', `w${i + 1}`, '--set', runs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let output = '';
     child.stderr.on('data', (d) => (output += d));
     while (!output.includes('serving')) await new Promise((r) => setTimeout(r, 50));
