@@ -183,8 +183,11 @@ function judgePoint(s: BenchmarkSettings, point: Point, count: number, scored: S
 const prefixed = (prefix: string, r: Record<string, string>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [prefix + k, v]));
 
 function checkSettings(s: Params['benchmark'], score: ScoreParams): void {
-  if (Object.keys(s.axes).length === 0 || Object.values(s.axes).some((v) => Object.keys(v).length < 2)) {
-    throw new InputError('expected a fixed plan: {Axis: {key: text}} with at least two values per axis', { file: 'pipeline.yaml', field: 'params.benchmark.axes' });
+  const plans: [string, BenchmarkSettings['axes']][] = [['axes', s.axes], ...Object.entries(s.themes).flatMap(([t, own]) => (own.axes ? [[`themes.${t}.axes`, own.axes] as [string, BenchmarkSettings['axes']]] : []))];
+  for (const [field, axes] of plans) {
+    if (Object.keys(axes).length === 0 || Object.values(axes).some((v) => Object.keys(v).length < 2)) {
+      throw new InputError('expected a fixed plan: {Axis: {key: text}} with at least two values per axis', { file: 'pipeline.yaml', field: `params.benchmark.${field}` });
+    }
   }
   // A judge is only independent if it is not the model whose readings chose the training images.
   if (s.judge && s.judge.model === score.model) {
