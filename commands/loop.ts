@@ -16,7 +16,7 @@ import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { checkPerTheme, roundThemes, themeOverrides } from './loop-themes.js';
 import { loopSettings } from './loop-settings.js';
-import { mergeSetup, mergeWinner } from './loop-merge.js';
+import { deployMerged, mergedTrainBase, mergeSetup, mergeWinner } from './loop-merge.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 import { describeScheduledTime } from './schedule-time.js';
@@ -71,7 +71,8 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
   const what = forTheme + (target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%, Wilson upper bound ${(target.upper * 100).toFixed(1)}%)`}` : '');
   ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
 
-  const overrides = roundOverrides(ctx, target, round.theme);
+  const mode = loopSettings.parse(ctx.params.loop ?? {}).promote;
+  const overrides = { ...roundOverrides(ctx, target, round.theme), ...(mode === 'merge' ? await mergedTrainBase(ctx) : {}) };
   const summary = await ctx.run({ set: overrides });
   if (summary.exitCode === 130) {
     ctx.stderr(`round ${round.round}: interrupted; \`pipeline loop\` resumes it\n`);
@@ -93,12 +94,13 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
   const [info] = bench ? await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info WHERE name = $name', { name: bench.lora }) : [];
   if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary row, or no lora_info row for the file it chose');
   const again = names.includes(info.name);
-  const { max_stack: maxStack, promote: mode } = loopSettings.parse(ctx.params.loop ?? {});
+  const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
   // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
   // new one was judged against the stack, not alone. A full stack is a decision to make.
   const full = mode === 'stack' && stack.length >= maxStack;
   const promoting = bench.verdict === 'promote' && !again && !full;
   const merged = promoting && mode === 'merge' ? await mergeWinner(ctx, info, Number(bench.weight), round.round, now()) : null;
+  const deployed = merged ? await deployMerged(ctx, merged) : '';
   const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round, now()) : null;
   const done: LoopRound = {
     ...round,
@@ -111,14 +113,14 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
       ? `${info.name} is already promoted (the dataset did not change)`
       : bench.verdict === 'promote' && full
         ? `${bench.reason}; but the stack already holds ${stack.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
-        : merged ? `${bench.reason}; merged into ${merged.path}` : bench.reason,
+        : merged ? `${bench.reason}; merged into ${merged.path}${deployed}` : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
   await finishRound(ctx.sql, done, promotion, merged);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
   // The state now holds the focused batch's results, so `pipeline status` rightly lists
   // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
-  if (Object.keys(overrides).length) ctx.stdout(`round ${round.round} ran with the ${target ? 'targeted' : 'per-theme'} settings (${Object.keys(overrides).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
+  if (Object.keys(overrides).length) ctx.stdout(`round ${round.round} ran with the ${target ? 'targeted' : round.theme !== null ? 'per-theme' : 'merged checkpoint\'s'} settings (${Object.keys(overrides).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
   return { exitCode: 0, round: done };
 }
 

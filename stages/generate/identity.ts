@@ -19,7 +19,7 @@ import type { PromotedLoraRow, PromptRow } from '../../schemas/tables.js';
 import { lorasForRows, renderFamily, type GenerateParams } from './backend.js';
 import { familySize } from '../../adapters/a1111-family.js';
 import { readAlternatives } from '../resolve/alternatives.js';
-import { promotedResource, readPromoted, withPromoted } from './promoted.js';
+import { mergedResource, promotedResource, readMerged, readPromoted, withMerged, withPromoted } from './promoted.js';
 
 type Ctx = StageContext<{ generate: GenerateParams }>;
 
@@ -88,7 +88,7 @@ async function syntheticIdentities(rows: PromptRow[], g: GenerateParams, ctx: Ct
 
 /** Each row's identity, with the promoted LoRAs in the request as the backend will send them. */
 export async function renderIdentities(rows: PromptRow[], ctx: Ctx): Promise<unknown[]> {
-  const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
+  const g = withMerged(withPromoted(ctx.params.generate, await readPromoted(ctx.sql)), await readMerged(ctx.sql));
   return g.backend === 'a1111' ? a1111Identities(rows, g, ctx) : syntheticIdentities(rows, g, ctx);
 }
 
@@ -133,8 +133,9 @@ function themePromoted(promoted: PromotedLoraRow[]): Record<string, string> {
 
 /** The checkpoint, renderer and promoted LoRAs every image of a run shares: the stage's resources. */
 export async function renderResources(ctx: Ctx): Promise<Record<string, string>> {
-  const g = ctx.params.generate;
-  const promoted = promotedResource(await readPromoted(ctx.sql), true);
+  const merged = await readMerged(ctx.sql);
+  const g = withMerged(ctx.params.generate, merged);
+  const promoted = { ...promotedResource(await readPromoted(ctx.sql), true), ...mergedResource(merged) };
   if (g.backend !== 'a1111') return { backend: 'synthetic', renderer: SYNTHETIC_VERSION, ...promoted };
   // A pinned checkpoint is in every request already.
   if (g.model) return { backend: 'a1111', model: g.model, ...promoted };

@@ -3,11 +3,13 @@
 // read by generate and by benchmark's baseline on every run, so a plain `pipeline run`
 // renders with the same LoRAs the loop judged against, and `pipeline status` after a
 // loop says what a run would do rather than what the loop's overrides did. A LoRA
-// promoted for one theme (loop.per_theme) goes into that theme's prompts alone.
+// promoted for one theme (loop.per_theme) goes into that theme's prompts alone. So is the
+// last checkpoint `loop.promote: merge` made (state table merged_checkpoints): generate
+// pins it (generate.model) on every run, and a round's baseline renders with it.
 import { dirname } from 'node:path';
 import { parseLoraSpec } from '../../adapters/a1111.js';
 import type { Sql } from '../../src/stage.js';
-import { promotedLoraRow, type PromotedLoraRow } from '../../schemas/tables.js';
+import { mergedCheckpointRow, promotedLoraRow, type MergedCheckpointRow, type PromotedLoraRow } from '../../schemas/tables.js';
 import type { GenerateParams } from './backend.js';
 
 /** The promoted LoRAs, oldest first; none before the first promotion (no table yet). */
@@ -47,4 +49,26 @@ export function withPromoted(g: GenerateParams, promoted: PromotedLoraRow[]): Ge
 export function promotedResource(promoted: PromotedLoraRow[], everyPrompt = false): Record<string, string> {
   const shared = everyPrompt ? promoted.filter((p) => p.theme === null) : promoted;
   return shared.length ? { promoted_loras: shared.map((p) => `${p.name}:${p.weight}:${p.hash}${p.theme === null ? '' : `:${p.theme}`}`).join(',') } : {};
+}
+
+/** The checkpoint the last merge made, or null (none yet, no table). */
+export async function readMerged(sql: Sql): Promise<MergedCheckpointRow | null> {
+  const found = await sql(`SELECT 1 FROM information_schema.tables WHERE table_name = 'merged_checkpoints' AND table_schema = 'main'`);
+  if (!found.length) return null;
+  const [last] = await sql('SELECT * FROM merged_checkpoints ORDER BY round DESC LIMIT 1');
+  return last ? mergedCheckpointRow.parse({ ...last, round: Number(last.round), ratio: Number(last.ratio) }) : null;
+}
+
+/**
+ * generate's params pinned to the merged checkpoint: A1111 knows it by its file stem
+ * (the WebUI's model_name), which override_settings.sd_model_checkpoint selects and
+ * the server check confirms in /sdapi/v1/sd-models before anything renders.
+ */
+export function withMerged(g: GenerateParams, merged: MergedCheckpointRow | null): GenerateParams {
+  return merged ? { ...g, model: merged.name } : g;
+}
+
+/** What the merged checkpoint adds to a stage's resources: every image changes with it. */
+export function mergedResource(merged: MergedCheckpointRow | null): Record<string, string> {
+  return merged ? { merged_checkpoint: `${merged.name}:${merged.hash}` } : {};
 }
