@@ -39,6 +39,12 @@ const generators = {
       i % 100 < 5 AS blurred, 'ph' || i AS phash, CASE WHEN i % 200 < 2 THEN 'g' || (i // 200) END AS duplicate_group, NULL::DOUBLE AS aesthetic,
       (i % 10) / 10.0 AS match_score, 'success' AS verdict, i % 100 < 5 AS flagged
     FROM range(${IMAGES}) t(i) WHERE i % 50 <> 0`,
+  sessions: `SELECT 'data/sessions/202611' || lpad((s + 1)::VARCHAR, 2, '0') || '_120000-s' || s AS session_dir, 's' || s AS session, 'generated' AS origin,
+      'sdloop' AS format, ${Math.ceil(IMAGES / SESSIONS)} AS planned, ${Math.floor((IMAGES / SESSIONS) * 0.98)} AS present, ${Math.ceil(IMAGES / SESSIONS / 50)} AS failed,
+      ${Math.ceil(IMAGES / SESSIONS / 97)} AS blank, ${Math.floor((IMAGES / SESSIONS) * 0.98)} AS scored, 0.45 AS mean_match, 0 AS flagged, 0 AS annotated,
+      CASE WHEN s % 2 = 0 THEN 'complete' ELSE 'review' END AS verdict
+    FROM range(${SESSIONS}) t(s)`,
+  variation_values: `SELECT 'a' || a AS axis, 'v' || v AS key, 'value ' || v AS text, false AS inline FROM range(${AXES}) t(a), range(${VALUES}) u(v)`,
 };
 
 async function time(work) {

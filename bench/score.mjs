@@ -39,9 +39,9 @@ const { default: stage } = await import('../dist/stages/score/index.js');
 const { makeTestContext } = await import('../dist/src/testing.js');
 
 /** Run the stage as the engine does: batches of batchSize(params), concurrency(params) at a time. */
-async function runStage(dir, images, prompts, score) {
+async function runStage(dir, images, prompts, axes, score) {
   const params = stage.params.parse({ score });
-  const ctx = makeTestContext({ dir, params, inputs: { images, prompts }, stage: 'score' });
+  const ctx = makeTestContext({ dir, params, inputs: { images, prompts, axes }, stage: 'score' });
   const items = await stage.items(ctx);
   const state = await stage.setup(ctx, items);
   const size = stage.batchSize(params);
@@ -61,13 +61,13 @@ async function runStage(dir, images, prompts, score) {
 // Child mode: only the end-to-end run, so its peak RSS is the stage's own.
 if (args['e2e-child']) {
   const { dir, score } = JSON.parse(args['e2e-child']);
-  const { images, prompts } = JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8'));
+  const { images, prompts, axes } = JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8'));
   // A project of its own: the stage keeps embeddings in its data/cache, and a second run
   // sharing it would measure the memo, not the model.
   const project = mkdtempSync(join(tmpdir(), 'sdloop-bench-e2e-'));
   // Read where they were made, as the stage reads imported images.
   const located = images.map((im) => ({ ...im, origin: 'imported' }));
-  const { seconds, stats } = await runStage(project, located, prompts, score);
+  const { seconds, stats } = await runStage(project, located, prompts, axes, score);
   rmSync(project, { recursive: true, force: true });
   process.stdout.write(JSON.stringify({ seconds, inferenceSeconds: stats.inferenceSeconds, visionEmbeddings: stats.visionEmbeddings, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
   process.exit(0);
@@ -79,6 +79,7 @@ const { preprocessImage } = await import('../dist/adapters/clip-preprocess.js');
 const { renderSynthetic } = await import('../dist/demo/synthetic.js');
 const { createScorer } = await import('../dist/stages/score/scorer.js');
 const { scoreParams } = await import('../dist/stages/score/params.js');
+const { axisAlternatives, indexAlternatives } = await import('../dist/stages/resolve/alternatives.js');
 const sharp = (await import('sharp')).default;
 
 /** The example variation files of the project, as axis -> [key, text][]. */
@@ -94,7 +95,15 @@ function exampleAxes() {
   return axes;
 }
 
+/** The axes table of the example axes: one alternatives set per axis, which prompt rows name. */
+function axesTable(axes) {
+  return Object.entries(axes).map(([axis, values]) => axisAlternatives(axis, values.map((v) => v[0]), values.map((v) => v[1])));
+}
+const exampleTable = axesTable(exampleAxes());
+const exampleIndex = indexAlternatives(exampleTable);
+
 function promptRows(n, axes, axesPerImage, offset = 0) {
+  const sets = new Map(axesTable(axes).map((row) => [row.axis, row.alternatives]));
   const names = Object.keys(axes);
   return Array.from({ length: n }, (_, k) => {
     const i = k + offset;
@@ -103,12 +112,12 @@ function promptRows(n, axes, axesPerImage, offset = 0) {
       const axis = names[(i + a * 3) % names.length];
       const values = axes[axis];
       const [key, text] = values[(i * 7 + a) % values.length];
-      variations[axis] = { key, value: text, keys: values.map((v) => v[0]), texts: values.map((v) => v[1]) };
+      variations[axis] = { key, value: text, text, alternatives: sets.get(axis) };
     }
     const prompt = Object.values(variations).map((v) => v.value).join(', ');
     return {
       prompt_id: `bench${i}`, source: 'bench', session: 'bench', theme: null, style: null, idx: i, prompt, api_prompt: prompt,
-      negative_prompt: '', seed: 5000 + i, variations, params: { width: 512, height: 768 }, manifest: {},
+      negative_prompt: '', seed: 5000 + i, variations, params: { width: 512, height: 768 }, manifest: {}, manifest_variations: '',
     };
   });
 }
@@ -118,7 +127,7 @@ const noLora = async () => {
 };
 
 async function render(prompt, failureRate) {
-  return renderSynthetic(prompt, { failureRate, valueFailureRates: {}, blankRate: 0, lora: noLora });
+  return renderSynthetic(prompt, { failureRate, valueFailureRates: {}, blankRate: 0, lora: noLora, alternatives: (id) => exampleIndex.get(id) });
 }
 
 function imageRow(prompt, stored, r) {
@@ -176,7 +185,7 @@ async function demoAccuracy(n) {
     const prompts = promptRows(n / 3, axes, perImage, perImage * 100000);
     for (let i = 0; i < prompts.length; i += 64) {
       const chunk = await Promise.all(prompts.slice(i, i + 64).map(async (p) => ({ p, r: await render(p, 0.3) })));
-      const scored = await scorer.scoreImages(chunk.map(({ p, r }, k) => ({ png: r.png, image_id: `d${i + k}`, prompt: p })));
+      const scored = await scorer.scoreImages(chunk.map(({ p, r }, k) => ({ png: r.png, image_id: `d${i + k}`, prompt: p })), exampleIndex);
       for (const s of scored.scores) {
         const painted = chunk[Number(s.image_id.slice(1)) - i].r.rendered[s.axis];
         tally.readings++;
@@ -205,7 +214,7 @@ let t = performance.now();
 const { images, prompts } = await makeImages(dir, nImages);
 console.log(`made ${nImages} PNGs of 512x768 in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 const { writeFileSync } = await import('node:fs');
-writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ images, prompts }));
+writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ images, prompts, axes: exampleTable }));
 
 console.log(`machine: ${availableParallelism()} cores; batch ${batch}, ONNX threads ${threads}, preprocessing workers ${workers}`);
 // What the workers must keep up with: one thread's cost to decode, check and preprocess a PNG.

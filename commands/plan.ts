@@ -10,6 +10,7 @@ import { writeJsonEnvelope } from '../src/json-output.js';
 import { parseThemes, planWithThemes } from '../stages/resolve/templates/theme-mix.js';
 import { modes, seedModes, type Answers } from '../stages/resolve/templates/ask.js';
 import { answersFor } from './plan-answers.js';
+import { isInlineKeyOf } from '../stages/resolve/templates/imports.js';
 
 interface PlanOptions {
   theme?: string;
@@ -37,9 +38,11 @@ function writePayloads(dir: string, rows: PromptRow[], params: Record<string, un
   }
 }
 
-/** What people read: one line per image, the chosen keys and the prompt sent. */
+/** What people read: one line per image, the chosen keys (an inline one with its text: `--fixed` takes the key) and the prompt sent. */
 function summaryRow(row: PromptRow) {
-  const keys = Object.entries(row.variations).map(([axis, v]) => `${axis}=${v.key}`).join(' ');
+  const keys = Object.entries(row.variations)
+    .map(([axis, v]) => (isInlineKeyOf(v.key, v.text) ? `${axis}=${v.key} (${JSON.stringify(v.text)})` : `${axis}=${v.key}`))
+    .join(' ');
   return { idx: row.idx, seed: row.seed, variations: keys, api_prompt: row.api_prompt };
 }
 

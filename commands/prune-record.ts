@@ -3,13 +3,14 @@
 // record written before the first move says where every file came from, so restore
 // works even if the state database is gone, and the `pruned` state table lets reports
 // and SQL see what was taken out.
-import { copyFile, mkdir, readdir, readFile, rename, rm, access } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, access } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../src/atomic.js';
 import { InputError } from '../src/errors.js';
 import { pruneItem, pruneRecord, prunedRow } from '../schemas/tables.js';
 import type { Sql } from '../src/stage.js';
+import { readPruneRecords, trashDir } from '../stages/catalog/pruned.js';
 
 export interface PruneContext {
   projectDir: string;
@@ -32,7 +33,7 @@ export interface PruneCandidate {
 }
 
 const exists = (path: string) => access(path).then(() => true, () => false);
-const trashRoot = (ctx: PruneContext) => join(ctx.dataDir, 'trash');
+const trashRoot = (ctx: PruneContext) => trashDir(ctx.dataDir);
 const inProject = (ctx: PruneContext, file: string) => (isAbsolute(file) ? file : join(ctx.projectDir, file));
 
 function recordedPath(ctx: PruneContext, file: string): string {
@@ -136,16 +137,6 @@ export async function applyPrune(ctx: PruneContext, where: string, candidates: P
   return record;
 }
 
-async function readRecords(ctx: PruneContext): Promise<PruneRecord[]> {
-  if (!(await exists(trashRoot(ctx)))) return [];
-  const records: PruneRecord[] = [];
-  for (const batch of (await readdir(trashRoot(ctx))).sort()) {
-    const file = join(trashRoot(ctx), batch, 'record.json');
-    if (await exists(file)) records.push(pruneRecord.parse(JSON.parse(await readFile(file, 'utf8'))));
-  }
-  return records;
-}
-
 export interface RestoreResult {
   restored: PruneItem[];
   /** left in the trash, with why */
@@ -154,7 +145,7 @@ export interface RestoreResult {
 
 /** Move pruned files back where they were (one batch, or all), never over a file that is there now. */
 export async function restorePrune(ctx: PruneContext, batch?: string, now = new Date()): Promise<RestoreResult> {
-  const records = (await readRecords(ctx)).filter((r) => !batch || r.batch === batch);
+  const records = (await readPruneRecords(ctx.dataDir)).filter((r) => !batch || r.batch === batch);
   if (batch && records.length === 0) throw new InputError(`expected the name of a folder under ${trashRoot(ctx)}`, { field: '--batch' });
   const result: RestoreResult = { restored: [], skipped: [] };
   await ensurePrunedTable(ctx);

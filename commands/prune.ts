@@ -36,7 +36,8 @@ export default defineCommand<PruneOptions>({
       const { restored, skipped } = await restorePrune(pruneCtx, options.batch);
       if (options.json) return writeJsonEnvelope('prune', 0, { action: 'restore', restored, skipped }, ctx.stdout);
       for (const { item, reason } of skipped) ctx.stderr(`kept in trash: ${item.file}: ${reason}\n`);
-      ctx.stdout(`restored ${restored.length} image${restored.length === 1 ? '' : 's'}\n`);
+      const rerun = restored.length ? '; the next `pipeline run` brings them back into the tables and the dataset' : '';
+      ctx.stdout(`restored ${restored.length} image${restored.length === 1 ? '' : 's'}${rerun}\n`);
       return 0;
     }
     if (options.where === undefined) throw new InputError('expected --where "<SQL predicate>" (e.g. "quality.blurred") or --restore', { field: '--where' });
@@ -44,7 +45,7 @@ export default defineCommand<PruneOptions>({
     const candidates = await planPrune({ ...pruneCtx, sql: ctx.query ?? ctx.sql }, options.where);
     const plural = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
     const kept = candidates.filter((c) => c.imported).length;
-    const keptNote = kept ? `; ${plural(kept)} imported: your files stay where they are, left out of the tables (run \`pipeline run\`)` : '';
+    const keptNote = kept ? `; ${plural(kept)} imported: your files stay where they are` : '';
     if (options.json && !options.apply) return writeJsonEnvelope('prune', 0, { action: 'list', images: candidates }, ctx.stdout);
     if (!options.apply) {
       for (const c of candidates) ctx.stdout(`${c.file}  ${c.image_id}${c.imported ? '  (imported: not moved)' : ''}\n`);
@@ -54,7 +55,7 @@ export default defineCommand<PruneOptions>({
     const record = await applyPrune(pruneCtx, options.where, candidates);
     const batchDir = relative(ctx.projectDir, join(ctx.dataDir, 'trash', record.batch));
     if (options.json) return writeJsonEnvelope('prune', 0, { action: 'apply', batch: record.batch, record: `${batchDir}/record.json`, images: record.items }, ctx.stdout);
-    ctx.stdout(`moved ${plural(record.items.length - kept)} to ${batchDir}/${keptNote} (record: ${batchDir}/record.json); undo with: pipeline prune --restore --batch ${record.batch}\n`);
+    ctx.stdout(`moved ${plural(record.items.length - kept)} to ${batchDir}/${keptNote} (record: ${batchDir}/record.json); the next \`pipeline run\` leaves all ${record.items.length} out of the tables and the dataset; undo with: pipeline prune --restore --batch ${record.batch}\n`);
     return 0;
   },
 });

@@ -16,6 +16,7 @@ function listReports(reports: Map<string, Report>, ctx: CommandContext, json: bo
   const width = Math.max(0, ...[...reports.keys()].map((n) => n.length));
   for (const report of reports.values()) {
     ctx.stdout(`${report.name.padEnd(width)}  ${report.summary}\n`);
+    if (report.sort) ctx.stdout(`${' '.repeat(width)}    sorted by ${report.sort}\n`);
     for (const p of report.params) ctx.stdout(`${' '.repeat(width)}    --param ${p.name}=${p.default === '' ? "''" : p.default}  ${p.description}\n`);
   }
   ctx.stdout(`\nRun one with: pipeline report <name> [--format table|csv|json] [--param name=value]\n`);

@@ -1,12 +1,15 @@
 -- The variation values that fail most, with their Wilson 95% intervals.
 --
--- Ranked by the upper end of the success interval (ci_high), lowest first: a value
+-- Ranked by the upper end of the success interval (ci_high, the column beside the
+-- value), lowest first: a value
 -- listed here fails even on the most charitable reading of its data. That keeps a
 -- value that failed on its only image (0/1, ci_high 0.79) below one that failed on
 -- 40 of 100 (ci_high 0.69), which is the surer problem. Ties go to more failures.
 -- Success is as in variation_success: the scorer's top value is the one asked for.
+-- value is the key (sdgen's MD5 for an inline list item), text what it renders.
 --
--- @needs scores, prompts, images
+-- @needs scores, prompts, images, variation_values
+-- @sort ci_high ascending (the upper end of the Wilson 95% success interval), then failures, most first
 -- @param session string % only sessions whose name matches this LIKE pattern
 -- @param min_n int 1 ignore values scored on fewer images than this
 -- @param limit int 10 how many values to list
@@ -26,14 +29,17 @@ counted AS (
   GROUP BY axis, value
 ),
 rated AS (
-  SELECT *, successes / n AS p, 1.96::DOUBLE AS z FROM counted WHERE n >= $min_n
+  SELECT c.*, v.text, successes / n AS p, 1.96::DOUBLE AS z
+  FROM counted c LEFT JOIN variation_values v ON v.axis = c.axis AND v.key = c.value
+  WHERE n >= $min_n
 )
-SELECT axis, value, n,
+SELECT axis, value, text,
+       least(1, (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_high,
+       n,
        n - successes AS failures,
        1 - p AS failure_rate,
        p AS success_rate,
        greatest(0, (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_low,
-       least(1, (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_high,
        mean_p_target
 FROM rated
 ORDER BY ci_high, failures DESC, axis, value

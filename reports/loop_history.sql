@@ -7,6 +7,7 @@
 -- target is the Axis=value a targeted round trained for.
 --
 -- @needs loop_rounds
+-- @sort round
 SELECT round::INTEGER AS round,
        started_at,
        finished_at,

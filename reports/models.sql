@@ -7,6 +7,7 @@
 -- intervals say whether the gap is more than noise.
 --
 -- @needs scores, images
+-- @sort model_name, model_hash, then lora
 -- @param min_n int 1 hide combinations with fewer scores than this
 WITH labelled AS (
   -- one row per image made: its checkpoint and LoRA set

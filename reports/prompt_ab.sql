@@ -13,6 +13,7 @@
 -- excludes 0.
 --
 -- @needs scores, prompts
+-- @sort axis
 -- @param by string source what separates the arms: source, session, style, theme or phrasing
 -- @param a string '' LIKE pattern for arm a (default: the first arm)
 -- @param b string '' LIKE pattern for arm b (default: the second arm)

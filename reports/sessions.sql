@@ -4,7 +4,8 @@
 -- A1111 folders included (origin, format).
 -- planned: what the manifest planned (imported), or the session's prompt rows (generated).
 -- made / failed / blank: images present, missing from the manifest's plan (gaps in the
--- index are failures), and blank; missing: planned prompts not generated (yet).
+-- index are failures), and blank (as in the quality report: returned blank by the
+-- backend or found blank by the score stage); missing: planned prompts not generated (yet).
 -- avg_match: mean quality.match_score over the images with a measured variation.
 -- flagged: quality.flagged plus imported images with their variation text burned in.
 -- verdict: `complete` when avg_match is above score.thresholds.session_complete
@@ -13,6 +14,7 @@
 -- folder itself is sessions.session_dir (`pipeline sql "select * from sessions"`).
 --
 -- @needs sessions, prompts, images
+-- @sort started, oldest first (folders with no date in their name last), then session
 -- @param since timestamp 1970-01-01 only sessions started on or after this (folders with no date in their name are always listed)
 -- @param complete_at string '' a threshold to judge by instead of the one the sessions stage used
 WITH missing AS (

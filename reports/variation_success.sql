@@ -2,13 +2,15 @@
 --
 -- One row per axis and value that prompts asked for. An image succeeds on an axis when
 -- the scorer's top value is the value its prompt asked for (scores.matched).
+-- value is the key (sdgen's MD5 for an inline list item), text what it renders.
 -- ci_low / ci_high: the Wilson score interval with z = 1.96. Unlike p +/- 1.96 * SE it
 -- stays inside [0, 1] and does not collapse to a point at 0/n or n/n, so values
 -- seen on a handful of images get an honestly wide interval.
 -- Session folders are named YYYYMMDD_HHMMSS-<session>...; `since` compares that
 -- timestamp, and folders without one are always included.
 --
--- @needs scores, prompts, images
+-- @needs scores, prompts, images, variation_values
+-- @sort axis, then success_rate, highest first
 -- @param session string % only sessions whose name matches this LIKE pattern
 -- @param since timestamp 1970-01-01 only images from session folders started on or after this
 -- @param min_n int 1 hide values scored on fewer images than this
@@ -30,9 +32,10 @@ counted AS (
   GROUP BY axis, value
 ),
 rated AS (
-  SELECT *, successes / n AS p, 1.96::DOUBLE AS z FROM counted
+  SELECT c.*, v.text, successes / n AS p, 1.96::DOUBLE AS z
+  FROM counted c LEFT JOIN variation_values v ON v.axis = c.axis AND v.key = c.value
 )
-SELECT axis, value, n, successes,
+SELECT axis, value, text, n, successes,
        p AS success_rate,
        greatest(0, (p + z*z/(2*n) - z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_low,
        least(1, (p + z*z/(2*n) + z*sqrt(p*(1-p)/n + z*z/(4*pow(n, 2)))) / (1 + z*z/n)) AS ci_high,

@@ -104,6 +104,19 @@ export const catalogPromptRow = promptRow.extend({
   unresolved: z.array(unresolvedVariation),
 });
 
+/**
+ * One value of one axis, as a person reads it: sdgen keys an inline list item
+ * (`Weather: [rain.yaml, "light drizzle"]`) by the first 8 hex of its MD5, so its text is
+ * the only name it has. Tables keep the key; reports, plots, the dataset and the review
+ * app show `text` where `inline` is true.
+ */
+export const variationValueRow = z.object({
+  axis: z.string(),
+  key: z.string(),
+  text: z.string().describe('what the key renders (its `main` part for a multipart value)'),
+  inline: z.boolean().describe("the key is sdgen's MD5 of an inline list item: show the text instead"),
+});
+
 /** One folder ingest read: what sdgen planned there and what is on disk. */
 export const importedSessionRow = z.object({
   session_dir: z.string().describe('the folder: relative to the project when inside it or named relative to it in ingest.paths, else absolute'),
@@ -268,6 +281,7 @@ export type ManifestVariationsRow = z.infer<typeof manifestVariationsRow>;
 export type ImageRow = z.infer<typeof imageRow>;
 export type CatalogImageRow = z.infer<typeof catalogImageRow>;
 export type CatalogPromptRow = z.infer<typeof catalogPromptRow>;
+export type VariationValueRow = z.infer<typeof variationValueRow>;
 export type UnresolvedVariation = z.infer<typeof unresolvedVariation>;
 export type ImportedSessionRow = z.infer<typeof importedSessionRow>;
 export type SessionRow = z.infer<typeof sessionRow>;

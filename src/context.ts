@@ -1,7 +1,8 @@
 // The StageContext a stage module sees: its params, its inputs as artifacts, the store,
 // SQL with its inputs as views, and channels for logs and progress.
 import { mkdirSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
+import { outputFolder } from './generations.js';
 import { createObjectStore } from './store.js';
 import { readParquetRows, tableViews } from './tables.js';
 import { queryRows, type State } from './state.js';
@@ -35,6 +36,8 @@ export function createStageContext(options: {
   stats: StatCache;
 }): StageContext {
   const { project, state, stage, inputs, channels } = options;
+  // One fresh folder per output and run: the version pipeline.lock names stays untouched until the switch.
+  const folders = new Map<string, string>();
   const views = tableViews(Object.values(inputs).flatMap((i) => (i.kind === 'table' ? [[i.name, i.path] as [string, string]] : [])));
   // Messages name files as the user sees the project: data/prompts/x.yaml, not /home/.../data/prompts/x.yaml.
   const withinProject = (message: string) => message.split(`${project.dir}${sep}`).join('');
@@ -44,9 +47,10 @@ export function createStageContext(options: {
     inputs,
     projectDir: project.dir,
     dataDir: project.dataDir,
-    store: createObjectStore(project.paths.objects),
+    store: createObjectStore(project.paths.objects, options.stats),
     outDir(output: string) {
-      const dir = join(project.paths.stages, stage, output);
+      let dir = folders.get(output);
+      if (!dir) folders.set(output, (dir = outputFolder(project.paths.stages, stage, output)));
       mkdirSync(dir, { recursive: true });
       return dir;
     },

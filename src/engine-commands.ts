@@ -209,7 +209,7 @@ function addGc(program: CliCommand, cli: EngineCli): void {
     .action(async (flags: { apply?: boolean; json?: boolean }) => {
       cli.done(await withSession(cli.global(), Boolean(flags.json), async (session) => {
         const report = await collectGarbage(session, { apply: Boolean(flags.apply) });
-        if (flags.json) return writeJsonEnvelope('gc', 0, { memo_rows: report.memoRows, parts: report.parts, objects: report.objects, bytes: report.bytes, applied: report.applied });
+        if (flags.json) return writeJsonEnvelope('gc', 0, { memo_rows: report.memoRows, parts: report.parts, objects: report.objects, versions: report.versions, bytes: report.bytes, applied: report.applied });
         write(describeGcReport(report));
         return 0;
       }));

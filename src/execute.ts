@@ -1,5 +1,5 @@
 // Running one whole stage: a TypeScript module's run(), or a shell command. Outputs are
-// validated, written atomically and hashed by content.
+// validated, written atomically under names of their own and hashed by content.
 import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { walkFolder } from './glob.js';
@@ -7,7 +7,7 @@ import { isInside } from './inside.js';
 import { hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf } from './table-schema.js';
-import { writeParquet } from './tables.js';
+import { writeTableVersion } from './tables.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import type { Row, StageContext, WholeStage } from './stage.js';
@@ -48,8 +48,7 @@ export async function runWholeStage(options: {
         }
         rows[i] = parsed.data as Row;
       });
-      const path = join(project.paths.tables, `${name}.parquet`);
-      const hash = await writeParquet(state, path, columnsOf(decl.schema), rows);
+      const { path, hash } = await writeTableVersion(state, project.paths.tables, name, columnsOf(decl.schema), rows, decl.runFacts);
       outputs[name] = { kind: 'table', path: relative(project.dir, path), hash, rows: rows.length };
     } else {
       const path = Array.isArray(value) ? undefined : resolve(project.dir, value.path);

@@ -2,6 +2,8 @@
 // what, which input or files changed and by how much, code, missing outputs, failures.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { hashPath } from './execute.js';
+import type { StatCache } from './stat-cache.js';
 import { stableStringify } from './hash.js';
 import type { State } from './state.js';
 import type { LockEntry } from './lockfile.js';
@@ -72,6 +74,7 @@ function resourceChange(label: string | undefined, key: string, was: string | un
 export interface ExplainInput {
   project: Project;
   state: State;
+  stats: StatCache;
   stage: string;
   identity: StageIdentity;
   entry: LockEntry | undefined;
@@ -109,8 +112,10 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
     reasons.push(words ?? resourceChange(labels[k], k, entry.resources[k], identity.resources[k]));
   }
   const observed = entry.observed ?? {};
+  const describeObserved = project.graph.nodes.get(stage)?.loaded?.module.describeObserved;
   for (const k of [...new Set([...Object.keys(observed), ...Object.keys(identity.observed)])]) {
-    if (observed[k] !== identity.observed[k]) reasons.push(`${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
+    if (observed[k] === identity.observed[k]) continue;
+    reasons.push(describeObserved?.(k, observed[k], identity.observed[k]) ?? `${k} changed: ${observed[k] ?? 'none'} -> ${identity.observed[k] ?? 'none'}`);
   }
   for (const k of Object.keys(identity.inputs)) {
     if (entry.inputs[k] !== identity.inputs[k]) reasons.push(`input ${k} changed`);
@@ -127,15 +132,35 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
       reasons.push(`items: +${toRun} to run, -${removed} removed, ${total - toRun} reused`);
     }
   }
-  for (const [name, out] of Object.entries(entry.outs)) {
-    if (!existsSync(resolve(project.dir, out.path))) reasons.push(`output ${name} missing (${out.path})`);
-  }
+  reasons.push(...(await outputProblems(project.dir, input.stats, entry)));
   if (entry.items && entry.items.failed > 0) reasons.push(`${entry.items.failed} failed items to retry`);
   if (input.mapStage && !(await objectsAsLeft(state, project.paths.objects))) {
     const lost = await itemsWithLostObjects(state, project.dir, stage, identity.memoKey);
     if (lost > 0) reasons.push(`${lost} memoised items name stored objects that are gone; they will be made again`);
   }
   return reasons;
+}
+
+/**
+ * Each recorded output checked against the hash it was recorded with, through the stat
+ * cache (a stat per file when nothing moved): a file edited, truncated or deleted since
+ * makes the stage run again, never a skip over wrong bytes.
+ */
+async function outputProblems(projectDir: string, stats: StatCache, entry: LockEntry): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [name, out] of Object.entries(entry.outs)) {
+    const path = resolve(projectDir, out.path);
+    if (!existsSync(path)) {
+      problems.push(`output ${name} missing (${out.path})`);
+      continue;
+    }
+    const expected = out.kind === 'path' ? out.hash : out.file;
+    // Locks written before tables recorded their file hash can only be checked for presence.
+    if (expected === undefined) continue;
+    const found = out.kind === 'path' ? await hashPath(path, stats) : (await stats.hashFiles([path]))[0];
+    if (found !== expected) problems.push(`output ${name} changed since it was recorded (${out.path}): made again`);
+  }
+  return problems;
 }
 
 /** The last recorded execution of a stage, when it failed after the lock's entry was written. */

@@ -53,7 +53,9 @@ export async function referencedObjects(state: State, options: { projectDir: str
   for (const name of await namedIn(state, memoObjects)) kept.add(name);
   for (const name of await namedByOldMemoRows(state, options.projectDir, options.keptMemo)) kept.add(name);
   for (const file of await glob('**/*.parquet', { cwd: options.tablesDir, absolute: true }).catch(() => [] as string[])) {
-    for (const name of await namedIn(state, `read_parquet(${sqlString(file)})`)) kept.add(name);
+    // A damaged table names nothing that can be trusted; the memo rows still name what the next run rebuilds it from.
+    const named = await namedIn(state, `read_parquet(${sqlString(file)})`).catch(() => [] as string[]);
+    for (const name of named) kept.add(name);
   }
   const stateTables = await state.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema = 'main'");
   for (const { name } of stateTables.filter((t) => !engineTables.has(t.name))) {

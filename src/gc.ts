@@ -1,10 +1,13 @@
 // What nothing refers to any more: memo rows and parts of old params or code, and stored
-// objects nothing names (gc-references.ts). Listed by default, deleted only when asked (a
-// memo row of an old param is what makes changing that param back cheap). Never touches
-// tables, sessions or user files.
+// objects nothing names (gc-references.ts), stage output versions pipeline.lock no longer
+// names (generations.ts). Listed by default, deleted only when asked (a memo row of an old
+// param is what makes changing that param back cheap). Never touches the current tables,
+// sessions or user files.
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { glob } from './glob.js';
+import { glob, walkFolder } from './glob.js';
+import { readLockFile } from './lockfile.js';
+import { removeOldVersions } from './generations.js';
 import { objectFilesUnder, referencedObjects } from './gc-references.js';
 import { objectsAsLeft, recordObjectsChecked } from './memo-objects.js';
 import type { ProjectSession } from './session.js';
@@ -16,6 +19,8 @@ export interface GcReport {
   parts: number;
   /** stored objects no current table mentions */
   objects: number;
+  /** stage output versions pipeline.lock no longer names (a killed run's, or from before a switch) */
+  versions: number;
   /** bytes the parts and objects take on disk (memo rows live in the state database) */
   bytes: number;
   /** true when they were deleted, false when only listed */
@@ -35,7 +40,7 @@ interface Referenced {
 
 interface Garbage {
   memoRows: number;
-  files: { path: string; kind: 'part' | 'object'; bytes: number }[];
+  files: { path: string; kind: 'part' | 'object' | 'version'; bytes: number }[];
 }
 
 const keptMemo = '(stage, fp) IN (SELECT (stage, fp) FROM gc_keep_memo)';
@@ -60,8 +65,12 @@ async function findReferenced(session: ProjectSession): Promise<Referenced> {
   return { memo, parts, objects, objectFiles };
 }
 
-async function sized(path: string, kind: 'part' | 'object') {
-  return { path, kind, bytes: (await stat(path)).size };
+async function sized(path: string, kind: Garbage['files'][number]['kind']) {
+  const info = await stat(path);
+  if (!info.isDirectory()) return { path, kind, bytes: info.size };
+  const { files } = walkFolder(path, { dot: true });
+  const sizes = await Promise.all(files.map((f) => stat(join(path, f)).then((s) => s.size)));
+  return { path, kind, bytes: sizes.reduce((a, b) => a + b, 0) };
 }
 
 async function findGarbage(session: ProjectSession, referenced: Referenced): Promise<Garbage> {
@@ -75,6 +84,7 @@ async function findGarbage(session: ProjectSession, referenced: Referenced): Pro
   for (const file of referenced.objectFiles) {
     if (!referenced.objects.has(file.split('/').pop()!)) files.push(await sized(file, 'object'));
   }
+  for (const path of await removeOldVersions(project, project.graph, readLockFile(project.paths.lock), { listOnly: true })) files.push(await sized(path, 'version'));
   return { memoRows: n ?? 0, files };
 }
 
@@ -82,7 +92,7 @@ async function deleteGarbage(session: ProjectSession, garbage: Garbage): Promise
   const { project, state } = session;
   const intact = await objectsAsLeft(state, project.paths.objects);
   await state.run(`DELETE FROM memo WHERE NOT ${keptMemo}`);
-  for (const file of garbage.files) await rm(file.path, { force: true });
+  for (const file of garbage.files) await rm(file.path, { recursive: true, force: true });
   // Object folders are named by hash prefix; an emptied one would otherwise stay forever.
   for (const dir of await readdir(project.paths.objects).catch(() => [] as string[])) {
     await rmdir(join(project.paths.objects, dir)).catch(() => undefined);
@@ -98,6 +108,7 @@ export async function collectGarbage(session: ProjectSession, options: { apply: 
     memoRows: garbage.memoRows,
     parts: garbage.files.filter((f) => f.kind === 'part').length,
     objects: garbage.files.filter((f) => f.kind === 'object').length,
+    versions: garbage.files.filter((f) => f.kind === 'version').length,
     bytes: garbage.files.reduce((sum, f) => sum + f.bytes, 0),
     applied: options.apply,
   };
@@ -118,8 +129,9 @@ function formatBytes(bytes: number): string {
 
 /** One line for people: what was freed, or what would be and how to free it. */
 export function describeGcReport(report: GcReport): string {
-  const what = `${plural(report.memoRows, 'memo row')}, ${plural(report.parts, 'memo part')} and ${plural(report.objects, 'object')} (${formatBytes(report.bytes)})`;
+  const versions = report.versions > 0 ? `, ${plural(report.versions, 'old output version')}` : '';
+  const what = `${plural(report.memoRows, 'memo row')}, ${plural(report.parts, 'memo part')}${versions} and ${plural(report.objects, 'object')} (${formatBytes(report.bytes)})`;
   if (report.applied) return `gc: freed ${what} nothing refers to\n`;
-  const nothing = report.memoRows + report.parts + report.objects === 0;
+  const nothing = report.memoRows + report.parts + report.objects + report.versions === 0;
   return nothing ? `gc: nothing to free\n` : `gc: would free ${what} nothing refers to; nothing deleted (add --apply to delete them)\n`;
 }

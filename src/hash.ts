@@ -28,7 +28,7 @@ export function hashValue(value: unknown): string {
 }
 
 /** Files up to this size are read whole; larger ones are hashed chunk by chunk. */
-const wholeFileLimit = 64 << 20;
+export const wholeFileLimit = 64 << 20;
 
 /** Reused by every small-file hash: no allocation (and no garbage) per file. */
 const smallFileBuffer = Buffer.allocUnsafe(1 << 20);

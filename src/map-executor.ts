@@ -8,6 +8,7 @@ import { hashBytes } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf, type ColumnTypes } from './table-schema.js';
 import { loadMemo, MemoWriter } from './memo.js';
+import { removeDamagedParts } from './memo-repair.js';
 import { adoptResults, legacyResults } from './memo-legacy.js';
 import type { State } from './state.js';
 import { assembleOutputs } from './map-outputs.js';
@@ -15,6 +16,7 @@ import type { ItemResult, MapStage, Row, StageContext, TableInput } from './stag
 import type { OutputRecord } from './lockfile.js';
 import type { Project } from './project.js';
 import { inputArtifact } from './context.js';
+import { withoutRunFacts } from './tables.js';
 import { joinRefs, lostObject, objectRefs, objectsAsLeft } from './memo-objects.js';
 
 export interface MapRunResult {
@@ -34,6 +36,20 @@ type TableSchema = z.ZodObject<z.ZodRawShape>;
 export function memoTables(stage: MapStage): [string, TableSchema][] {
   if (stage.measures) return Object.entries(stage.measures);
   return Object.entries(stage.outputs).flatMap(([name, decl]) => (decl.kind === 'table' ? [[name, decl.schema] as [string, TableSchema]] : []));
+}
+
+/** Per memoised table, the run-fact columns (timings) left out of an item's result hash. */
+function runFactsOf(stage: MapStage): Map<string, string[]> {
+  const facts = new Map<string, string[]>();
+  for (const [name, decl] of Object.entries(stage.outputs)) if (decl.kind === 'table' && decl.runFacts?.length) facts.set(name, decl.runFacts);
+  return facts;
+}
+
+/** What an item's result is: its rows without run facts, so a rerun making the same rows slower or faster changes nothing downstream. */
+function resultHash(rows: Record<string, Row[]>, runFacts: Map<string, string[]>): string {
+  if (runFacts.size === 0) return hashBytes(JSON.stringify(rows));
+  const identity = Object.fromEntries(Object.entries(rows).map(([name, list]) => [name, list.map((row) => withoutRunFacts(row, runFacts.get(name) ?? []))]));
+  return hashBytes(JSON.stringify(identity));
 }
 
 /** Per item, the hash its result is memoised under: of its declared identity, else of the item. */
@@ -124,9 +140,12 @@ export async function runMapStage(options: {
   /** the memo key of a run from before stage identities whose results still hold (memo-legacy.ts) */
   legacyKey?: string;
   resourceLimit?: LimitFunction;
+  /** set on the second attempt, after damaged memo parts were removed */
+  repaired?: boolean;
 }): Promise<MapRunResult> {
   const { project, state, stage, ctx, memoKey, runId } = options;
   const tables = memoTables(stage);
+  const runFacts = runFactsOf(stage);
   const columns = new Map<string, ColumnTypes>(tables.map(([n, s]) => [n, [...columnsOf(s), ['_item', 'VARCHAR'], ['_ord', 'BIGINT']]]));
   const { items, hashes } = await loadItems(stage, ctx);
   const memo = await loadMemo(state, ctx.stage, memoKey);
@@ -164,7 +183,7 @@ export async function runMapStage(options: {
     if (results.length !== batch.length) throw new StageFailure(ctx.stage, `mapBatch returned ${results.length} results for ${batch.length} items`);
     const keys = batch.map((b) => String(b.item[stage.key]));
     const finished = results.map((r, i) => ({
-      hash: batch[i]!.hash, key: keys[i]!, outHash: hashBytes(JSON.stringify(r.rows)), error: r.error,
+      hash: batch[i]!.hash, key: keys[i]!, outHash: resultHash(r.rows, runFacts), error: r.error,
       objects: joinRefs(objectRefs(Object.values(r.rows).flat(), project.dir, project.paths.objects)),
     }));
     const rows = new Map<string, Row[]>();
@@ -184,6 +203,7 @@ export async function runMapStage(options: {
   };
 
   const setupState = todo.length > 0 ? await stage.setup?.(ctx, todo.map((t) => t.item)) : undefined;
+  let result: MapRunResult | undefined;
   try {
     const size = Math.max(1, stage.batchSize(ctx.params));
     const batches: (typeof todo)[] = [];
@@ -195,14 +215,24 @@ export async function runMapStage(options: {
     if (computeFailure) throw computeFailure.error;
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
-    const outputs = await assembleOutputs(project, state, ctx.stage, stage, ctx.params, hashes, memo);
-    if (stage.finish) {
-      const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
-      await stage.finish(ctx, setupState, finished);
+    const outputs = await assembleOutputs(project, state, ctx.stage, stage, ctx.params, hashes, memo).catch(async (error: unknown) => {
+      if (options.repaired) throw error;
+      const parts = [...new Set(hashes.flatMap((h) => memo.get(h)?.part ?? []))];
+      const damaged = await removeDamagedParts(state, project.dir, ctx.stage, parts, tables.map(([n]) => n));
+      if (damaged.length === 0) throw error;
+      ctx.warn(`memo parts that could not be read were removed (${damaged.join(', ')}.*.parquet): their items run again`);
+      return undefined;
+    });
+    if (outputs) {
+      if (stage.finish) {
+        const finished = Object.fromEntries(Object.entries(outputs).map(([n, rec]) => [n, inputArtifact(project, state, n, rec) as TableInput]));
+        await stage.finish(ctx, setupState, finished);
+      }
+      const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
+      result = { outputs, items: { total: items.length, run: todo.length, reused, failed } };
     }
-    const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
-    return { outputs, items: { total: items.length, run: todo.length, reused, failed } };
   } finally {
     if (todo.length > 0) await stage.teardown?.(setupState);
   }
+  return result ?? runMapStage({ ...options, repaired: true });
 }

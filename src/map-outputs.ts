@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf } from './table-schema.js';
-import { copyQueryToParquet, sqlString } from './tables.js';
+import { copyQueryToParquet, sqlString, tablePath } from './tables.js';
 import { appendRows, type State } from './state.js';
 import type { MemoEntry } from './memo.js';
 import type { MapStage } from './stage.js';
@@ -31,7 +31,7 @@ function measureQuery(project: Project, name: string, schema: TableSchema, parts
 }
 
 async function writeTable(project: Project, state: State, name: string, query: string, hash: string): Promise<OutputRecord> {
-  const path = join(project.paths.tables, `${name}.parquet`);
+  const path = tablePath(project.paths.tables, name, hash);
   await copyQueryToParquet(state, query, path);
   const rows = await state.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM read_parquet(${sqlString(path)})`);
   return { kind: 'table', path: relative(project.dir, path), hash, rows: rows[0]!.n };

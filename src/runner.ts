@@ -18,6 +18,8 @@ import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import { GlobCache } from './glob-cache.js';
+import { removeOldVersions } from './generations.js';
+import { cleanUpAfterKilledRuns, withFileHashes } from './run-housekeeping.js';
 import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import type { RunSummary } from './command.js';
@@ -118,7 +120,7 @@ export class Runner {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
-      return explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
+      return explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
@@ -128,7 +130,7 @@ export class Runner {
       itemsToRun = await countItemsToRun({ project: this.project, state: this.state, stage: module, ctx, memoKey: identity.memoKey, legacyKey: legacyMemoKey(entry, node, identity) });
     }
     const describeResource = module?.describeResource && ((name: string, since: { finishedAt: string; value: string | undefined }) => module.describeResource!(name, since, ctx));
-    const reasons = await explainStaleness({ project: this.project, state: this.state, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map', describeResource });
+    const reasons = await explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, itemsToRun, mapStage: module?.kind === 'map', describeResource });
     if (failure) reasons.push(failure);
     return reasons.length > 0 ? reasons : ['fingerprint changed'];
   }
@@ -166,9 +168,12 @@ export class Runner {
     const run: RunRecord = {
       id: runId,
       ensureRecorded: () =>
-        (recorded ??= this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
-          id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
-        })),
+        (recorded ??= (async () => {
+          await cleanUpAfterKilledRuns(this.state, this.project.dataDir, (m) => this.reporter.info(`note: ${m}`));
+          await this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
+            id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
+          });
+        })()),
     };
     const jobs = pLimit(Math.max(1, options.jobs));
     const outcomes = new Map<string, Promise<StageOutcome>>();
@@ -191,6 +196,8 @@ export class Runner {
     const exitCode = options.signal.aborted ? 130 : failed ? 1 : 0;
     if (recorded) {
       await recorded;
+      // Versions a killed run wrote for stages this run then skipped are named by no lock entry either.
+      await removeOldVersions(this.project, this.project.graph, this.lock);
       await this.state.run('UPDATE runs SET finished_at = now(), status = $status WHERE run_id = $id', {
         id: runId, status: options.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok',
       });
@@ -240,10 +247,12 @@ export class Runner {
       } else {
         outs = await runWholeStage({ project: this.project, state: this.state, stats: this.stats, stage: module, ctx });
       }
+      outs = await withFileHashes(this.project.dir, this.stats, outs);
       const finalIdentity = await this.withDynamicDeps(node, identity, staticDeps, dynamicDeps);
       const previous = this.lock.stages[node.name];
       const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
       await this.commitEntry(node.name, finalIdentity, outs, started, items);
+      await removeOldVersions(this.project, this.project.graph, this.lock, { stages: [node.name] });
       await record('ok', finalIdentity.fingerprint, undefined, items);
       const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
       this.reporter.stageState?.(node.name, 'done');

@@ -10,7 +10,12 @@ export type Sql = <T = Row>(query: string, params?: Record<string, unknown>) => 
 
 /** What a stage produces, by output name. */
 export type OutputDecl =
-  | { kind: 'table'; schema: z.ZodObject<z.ZodRawShape> }
+  | {
+      kind: 'table';
+      schema: z.ZodObject<z.ZodRawShape>;
+      /** columns that record how a run went (timings), not what it made: left out of the table's hash, so they never make dependents stale */
+      runFacts?: string[];
+    }
   /** a file or folder the stage writes under ctx.outDir(name); hashed by content */
   | { kind: 'path' };
 
@@ -44,6 +49,8 @@ export interface ObjectStore {
   put(data: Uint8Array, ext: string): Promise<ObjectRef>;
   putFile(file: string, ext: string): Promise<ObjectRef>;
   pathOf(hash: string, ext: string): string;
+  /** The object's path when its bytes hash to its name; a damaged one is removed (the stage that made it makes it again) and undefined returned. */
+  verified(hash: string, ext: string): Promise<string | undefined>;
 }
 
 export interface StageContext<P = unknown> {
@@ -54,7 +61,7 @@ export interface StageContext<P = unknown> {
   projectDir: string;
   dataDir: string;
   store: ObjectStore;
-  /** A folder owned by this stage for a `path` output (created empty-or-as-left). */
+  /** A fresh, empty folder of this run for a `path` output; pipeline.lock naming it (after the stage returns) makes it current. */
   outDir(output: string): string;
   /** Run SQL on the state database; every input table is a view by its input name. */
   sql: Sql;
@@ -123,6 +130,8 @@ interface StageCommon<P> {
    * the items whose identity changed rerun. Short values: status shows old -> new.
    */
   observe?(ctx: StageContext<P>): Promise<Record<string, string>>;
+  /** An observed change in the user's words for status; without it, `<key> changed: old -> new`. */
+  describeObserved?(key: string, was: string | undefined, now: string | undefined): string;
   /**
    * Folders and globs the stage reads that its params name (a source stage's inputs outside
    * the project): fingerprinted like pipeline.yaml `deps`, listings cached by folder mtime,

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS stage_deps (stage VARCHAR, files VARCHAR, dynamic VARCHAR);
 `;
 
+/** Every table the schema creates. */
+const stateTables = [...schema.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((m) => m[1]!);
+
 export interface StateOpenOptions {
   /**
    * 'read': never writes a byte: the file opened read-only, or, for a project never run,
@@ -128,7 +131,13 @@ export class State {
     const c = this.connection;
     await c.run('CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)');
     const found = (await c.runAndReadAll("SELECT value FROM meta WHERE key = 'state_version'")).getColumns()[0]?.[0];
-    if (found === stateVersion) return;
+    if (found === stateVersion) {
+      // A table dropped by hand (or by a stray statement) comes back empty rather than breaking every command.
+      const present = (await c.runAndReadAll("SELECT count(*)::INTEGER FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN (" + stateTables.map((t) => `'${t}'`).join(', ') + ')')).getColumns()[0]?.[0];
+      if (present === stateTables.length) return;
+      await c.run(schema);
+      return;
+    }
     // One statement list in one transaction: a killed upgrade leaves the old version whole.
     await c.run(`BEGIN TRANSACTION;
       ${cacheTables.map((table) => `DROP TABLE IF EXISTS ${table};`).join('\n')}

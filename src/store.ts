@@ -1,10 +1,14 @@
 // Content-addressed objects: data/objects/<first two hex>/<hash>.<ext>. Writing the same
-// content twice is a no-op, so a resumed run never duplicates an image.
-import { access, link, copyFile, readFile } from 'node:fs/promises';
+// content twice writes nothing, so a resumed run never duplicates an image; but an object
+// already there is checked against its name first (through the stat cache when there is
+// one), and a damaged one is written afresh. The store shares no hard link with a file a
+// user or a tool may edit in place: putFile copies (a reflink where the file system can).
+import { access, constants, copyFile, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hashBytes } from './hash.js';
+import { hashBytes, hashFile, wholeFileLimit } from './hash.js';
 import { writeFileAtomic, produceAtomic } from './atomic.js';
 import type { ObjectRef, ObjectStore } from './stage.js';
+import type { StatCache } from './stat-cache.js';
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -13,23 +17,39 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-export function createObjectStore(root: string): ObjectStore {
+/** A reflink (copy-on-write, no bytes copied) where the file system has them, else a copy. */
+export const cloneFile = (source: string, target: string) => copyFile(source, target, constants.COPYFILE_FICLONE);
+
+export function createObjectStore(root: string, stats?: StatCache): ObjectStore {
   const pathOf = (hash: string, ext: string) => join(root, hash.slice(0, 2), `${hash}.${ext.replace(/^\./, '')}`);
+  // Names are the hash of the whole bytes; file hashes of bigger files are of their chunks (hash.ts), so those are read whole.
+  const hashOf = async (path: string) => {
+    if ((await stat(path)).size > wholeFileLimit) return hashBytes(await readFile(path));
+    return stats ? (await stats.hashFiles([path]))[0] : await hashFile(path);
+  };
+  /** Whether a stored object holds the bytes its name says. */
+  const intact = async (hash: string, path: string) => (await exists(path)) && (await hashOf(path)) === hash;
   return {
     pathOf,
     async put(data: Uint8Array, ext: string): Promise<ObjectRef> {
       const hash = hashBytes(data);
       const path = pathOf(hash, ext);
-      if (!(await exists(path))) await writeFileAtomic(path, data);
+      if (!(await intact(hash, path))) await writeFileAtomic(path, data);
       return { hash, path };
     },
     async putFile(file: string, ext: string): Promise<ObjectRef> {
       const hash = hashBytes(await readFile(file));
       const path = pathOf(hash, ext);
-      if (!(await exists(path))) {
-        await produceAtomic(path, (tmp) => link(file, tmp).catch(() => copyFile(file, tmp)));
-      }
+      if (!(await intact(hash, path))) await produceAtomic(path, (tmp) => cloneFile(file, tmp));
       return { hash, path };
+    },
+    async verified(hash: string, ext: string): Promise<string | undefined> {
+      const path = pathOf(hash, ext);
+      if (!(await exists(path))) return undefined;
+      if (await intact(hash, path)) return path;
+      // Wrong bytes under a content name are worth nothing; gone, the memo sees the object as lost and the item is made again.
+      await rm(path, { force: true });
+      return undefined;
     },
   };
 }

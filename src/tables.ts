@@ -2,11 +2,11 @@
 // identity is the hash of its canonical rows, not of the Parquet bytes, so a stage that
 // reproduces the same rows leaves its dependents up to date (early cut-off).
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { hashBytes, stableStringify } from './hash.js';
-import { tempPathFor } from './atomic.js';
+import { renameDurably, tempPathFor } from './atomic.js';
 import type { State } from './state.js';
 import type { Row } from './stage.js';
 import type { ColumnTypes } from './table-schema.js';
@@ -26,6 +26,31 @@ export async function writeParquet(state: State, path: string, columns: ColumnTy
   const text = rows.map((row) => stableStringify(row)).join('\n');
   await writeParquetText(state, path, columns, text, rows.length);
   return hashBytes(text);
+}
+
+/**
+ * Where a table output of this identity lives: its own name per identity, so writing a
+ * new version never touches the one pipeline.lock still names (see generations.ts).
+ */
+export function tablePath(tablesDir: string, name: string, hash: string): string {
+  return join(tablesDir, `${name}-${hash.slice(0, 16)}.parquet`);
+}
+
+/** A row without its run-fact columns: what its identity is made of. */
+export function withoutRunFacts(row: Row, runFacts: readonly string[]): Row {
+  if (runFacts.length === 0) return row;
+  const kept = { ...row };
+  for (const column of runFacts) delete kept[column];
+  return kept;
+}
+
+/** writeParquet under tablePath: returns the path written and the hash of the rows without their run facts. */
+export async function writeTableVersion(state: State, tablesDir: string, name: string, columns: ColumnTypes, rows: Row[], runFacts: readonly string[] = []): Promise<{ path: string; hash: string }> {
+  const text = rows.map((row) => stableStringify(row)).join('\n');
+  const hash = runFacts.length === 0 ? hashBytes(text) : hashBytes(rows.map((row) => stableStringify(withoutRunFacts(row, runFacts))).join('\n'));
+  const path = tablePath(tablesDir, name, hash);
+  await writeParquetText(state, path, columns, text, rows.length);
+  return { path, hash };
 }
 
 /**
@@ -51,7 +76,7 @@ async function writeParquetText(state: State, path: string, columns: ColumnTypes
       await appendFile(json, '\n');
     }
     await state.run(`COPY (${selectFrom(json, columns, rows === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
-    await rename(tmp, path);
+    await renameDurably(tmp, path);
   } finally {
     await rm(json, { force: true });
     await rm(tmp, { force: true });
@@ -64,7 +89,7 @@ export async function copyQueryToParquet(state: State, query: string, path: stri
   const tmp = tempPathFor(path);
   try {
     await state.run(`COPY (${query}) TO ${sqlString(tmp)} (FORMAT parquet)`);
-    await rename(tmp, path);
+    await renameDurably(tmp, path);
   } finally {
     await rm(tmp, { force: true });
   }

@@ -29,13 +29,17 @@ function firstPerImage(select: string, twice: boolean, partition: string, order:
 
 function axesSql(has: Set<string>, twice: boolean): string {
   if (!has.has('scores')) {
-    return `SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::DOUBLE AS p_target, NULL::DOUBLE AS margin,
+    return `SELECT NULL::VARCHAR AS image_id, NULL::VARCHAR AS axis, NULL::VARCHAR AS value, NULL::VARCHAR AS value_text, NULL::DOUBLE AS p_target, NULL::DOUBLE AS margin,
       NULL::VARCHAR AS top_value, NULL::BOOLEAN AS matched, NULL::VARCHAR AS method, NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe WHERE false`;
   }
   const predictions = has.has('predictions');
-  const readings = `SELECT s.image_id, s.prompt_id, s.axis, s.value, s.p_target, s.margin, s.top_value, s.matched, s.method,
+  // sdgen keys an inline list item by its MD5: a person reads its text instead.
+  const inline = has.has('variation_values');
+  const readings = `SELECT s.image_id, s.prompt_id, s.axis, s.value, ${inline ? 'coalesce(v.text, s.value)' : 's.value'} AS value_text,
+      s.p_target, s.margin, s.top_value, s.matched, s.method,
       ${predictions ? 'pr.probe_value, pr.p_probe' : 'NULL::VARCHAR AS probe_value, NULL::DOUBLE AS p_probe'}
-    FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}`;
+    FROM scores s ${predictions ? 'LEFT JOIN predictions pr ON pr.image_id = s.image_id AND pr.axis = s.axis' : ''}
+    ${inline ? 'LEFT JOIN variation_values v ON v.axis = s.axis AND v.key = s.value AND v.inline' : ''}`;
   return `SELECT * EXCLUDE (prompt_id) FROM (${firstPerImage(readings, twice, 'image_id, axis', 'prompt_id')})`;
 }
 

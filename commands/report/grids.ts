@@ -10,6 +10,8 @@ export interface GridImage {
   pTarget: number;
   matched: boolean;
   filename: string;
+  /** the image file the thumbnail links to (absolute), or null when no copy could be read */
+  file: string | null;
   /** data: URI, or null when neither the session copy nor the store copy could be read */
   thumbnail: string | null;
 }
@@ -22,9 +24,12 @@ export interface Grid {
 }
 
 /**
- * The `per` highest and `per` lowest scored images of each axis value. Top-n aggregates
- * (max_by/min_by with n) instead of window ranks: 4x faster over a million scores.
- * With few images a value's lists overlap; buildGrids shows each image once.
+ * Per axis value, the `per` best images among its successes (the scorer's top value is
+ * the one asked for), highest p_target first, and the `per` worst among its failures,
+ * lowest first: a success never shows as "worst" nor a failure as "best". Top-n
+ * aggregates (max_by/min_by with n) instead of window ranks: 4x faster over a million
+ * scores. Images that failed to generate have no picture and are listed in the report's
+ * failures instead.
  */
 export const gridSql = `
 WITH shown AS (
@@ -34,7 +39,9 @@ WITH shown AS (
   JOIN images i ON i.image_id = s.image_id AND i.prompt_id = s.prompt_id
   WHERE i.image_id <> '' AND i.status IN ('ok', 'blank')
 )
-SELECT axis, value, max_by(image, image.p_target, $per) AS best, min_by(image, image.p_target, $per) AS worst
+SELECT axis, value,
+       coalesce(max_by(image, image.p_target, $per) FILTER (WHERE image.matched), []) AS best,
+       coalesce(min_by(image, image.p_target, $per) FILTER (WHERE NOT image.matched), []) AS worst
 FROM shown
 GROUP BY axis, value
 ORDER BY axis, value`;
@@ -46,10 +53,10 @@ async function readable(path: string): Promise<boolean> {
   );
 }
 
-/** The store copy first (it survives prune), else the session copy. */
+/** The session copy first (the name a person knows), else the store copy (it survives prune). */
 async function sourceOf(row: Row, projectDir: string): Promise<string | null> {
   const inProject = (p: string) => (isAbsolute(p) ? p : join(projectDir, p));
-  const candidates = [row.path ? inProject(String(row.path)) : null, row.session_dir ? join(inProject(String(row.session_dir)), String(row.filename)) : null];
+  const candidates = [row.session_dir ? join(inProject(String(row.session_dir)), String(row.filename)) : null, row.path ? inProject(String(row.path)) : null];
   for (const candidate of candidates) if (candidate && (await readable(candidate))) return candidate;
   return null;
 }
@@ -63,30 +70,31 @@ async function thumbnailOf(file: string, size: number): Promise<string> {
 /** Rows of gridSql -> grids with thumbnails, each image encoded once however often it appears. */
 export async function buildGrids(rows: Row[], projectDir: string, size = 128): Promise<Grid[]> {
   const limit = pLimit(8);
-  const thumbnails = new Map<string, Promise<string | null>>();
-  const thumbnail = (image: Row) => {
+  const pictures = new Map<string, Promise<Pick<GridImage, 'file' | 'thumbnail'>>>();
+  const picture = (image: Row) => {
     const id = String(image.image_id);
-    if (!thumbnails.has(id)) {
-      thumbnails.set(id, limit(async () => {
+    if (!pictures.has(id)) {
+      pictures.set(id, limit(async () => {
         const file = await sourceOf(image, projectDir);
-        return file ? thumbnailOf(file, size).catch(() => null) : null;
+        return { file, thumbnail: file ? await thumbnailOf(file, size).catch(() => null) : null };
       }));
     }
-    return thumbnails.get(id)!;
+    return pictures.get(id)!;
   };
   const toImage = async (image: Row): Promise<GridImage> => ({
     imageId: String(image.image_id),
     pTarget: Number(image.p_target),
     matched: Boolean(image.matched),
     filename: String(image.filename),
-    thumbnail: await thumbnail(image),
+    ...(await picture(image)),
   });
+  const byScore = (list: Row[], direction: 1 | -1) => list.sort((a, b) => direction * (Number(a.p_target) - Number(b.p_target)));
   return Promise.all(
-    rows.map(async (row) => {
-      const best = (row.best as Row[]).sort((a, b) => Number(b.p_target) - Number(a.p_target));
-      const shown = new Set(best.map((b) => b.image_id));
-      const worst = (row.worst as Row[]).filter((w) => !shown.has(w.image_id)).sort((a, b) => Number(a.p_target) - Number(b.p_target));
-      return { axis: String(row.axis), value: String(row.value), best: await Promise.all(best.map(toImage)), worst: await Promise.all(worst.map(toImage)) };
-    }),
+    rows.map(async (row) => ({
+      axis: String(row.axis),
+      value: String(row.value),
+      best: await Promise.all(byScore(row.best as Row[], -1).map(toImage)),
+      worst: await Promise.all(byScore(row.worst as Row[], 1).map(toImage)),
+    })),
   );
 }

@@ -1,12 +1,17 @@
 // One self-contained HTML file: inline CSS, plots as inline SVG, thumbnails as data:
-// URIs, no script and no outside reference, so it opens offline from a file:// URL and
-// can be mailed around. Sections whose tables do not exist yet say what to run instead.
+// URIs, no script and no outside reference (thumbnails link to their image files by a
+// relative path), so it opens offline from a file:// URL and can be mailed around. It
+// opens on a summary (images, failures and their errors, verdicts, the last run);
+// sections whose tables do not exist yet say what to run instead.
+import { dirname, relative, sep } from 'node:path';
 import { writeFileAtomic } from '../../src/atomic.js';
-import type { Row } from '../../src/stage.js';
+import type { Row, Sql } from '../../src/stage.js';
 import { MissingTables, existingTables, runReport, type Report } from './sql.js';
-import type { Sql } from '../../src/stage.js';
 import { loopSpec, renderSvg, scoreBinsSql, scoreDistributionSpec, successSpec } from './plots.js';
-import { buildGrids, gridSql, type Grid } from './grids.js';
+import { buildGrids, gridSql, type Grid, type GridImage } from './grids.js';
+import { failedImagesHtml, readSummary, summaryHtml } from './summary.js';
+import { valueLabels, type ValueLabel } from './labels.js';
+import { reportStyle } from './style.js';
 
 export interface HtmlReportOptions {
   projectDir: string;
@@ -17,6 +22,8 @@ export interface HtmlReportOptions {
   /** best and worst images shown per variation value */
   perValue?: number;
   thumbnailSize?: number;
+  /** where the file goes: thumbnails link to their images relative to it (default: the project) */
+  reportDir?: string;
   now?: Date;
 }
 
@@ -35,51 +42,56 @@ function cell(value: unknown): string {
   return escapeHtml(value);
 }
 
-function htmlTable(rows: Row[]): string {
+/** Rows as a table; the column the report sorts by (the first word of its `@sort`) is marked. */
+function htmlTable(rows: Row[], sort: string | null): string {
   if (rows.length === 0) return '<p class="empty">No rows.</p>';
   const columns = Object.keys(rows[0]);
-  const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
+  const sortedBy = sort?.split(/[\s,]/)[0];
+  const head = columns.map((c) => (c === sortedBy ? `<th class="sorted" title="sorted by this column">${escapeHtml(c)} ⇅</th>` : `<th>${escapeHtml(c)}</th>`)).join('');
   const td = (v: unknown) => (typeof v === 'number' ? `<td class="num">${cell(v)}</td>` : `<td>${cell(v)}</td>`);
   const body = rows.map((r) => `<tr>${columns.map((c) => td(r[c])).join('')}</tr>`).join('\n');
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-const figure = (name: string, svg: string) => `<figure class="plot" data-plot="${name}">${svg}</figure>`;
+const figure = (name: string, svg: string, legend: string) => `<figure class="plot" data-plot="${name}">${svg}<figcaption class="legend">${legend}</figcaption></figure>`;
 const section = (id: string, title: string, body: string) => `<section id="${id}"><h2>${escapeHtml(title)}</h2>\n${body}\n</section>`;
 const note = (messages: string[]) => messages.map((m) => `<p class="note">${escapeHtml(m)}</p>`).join('\n');
 
-function gridHtml(grid: Grid): string {
-  const images = (list: Grid['best'], kind: string) =>
-    list
-      .map((img) => {
-        const caption = `${img.pTarget.toFixed(2)}${img.matched ? '' : ' ✗'}`;
-        const picture = img.thumbnail
-          ? `<img src="${img.thumbnail}" alt="${escapeHtml(img.filename)}" title="${escapeHtml(img.filename)}">`
-          : `<div class="missing" title="${escapeHtml(img.filename)}">file missing</div>`;
-        return `<figure class="thumb ${kind}">${picture}<figcaption>${caption}</figcaption></figure>`;
-      })
-      .join('');
+const successLegend = 'Bar: the share of images whose top-scored value was the one asked for. Line: its 95% Wilson interval. n: the images scored.';
+const scoresLegend = 'p_target: the scorer\'s probability for the asked-for value against the axis\'s other values; green where that value came out on top (matched), red where another did.';
+const gridLegend = `<p class="legend">Best: the value's successes (its top-scored value is the one asked for) with the highest p_target. Worst: its failures (✗: another value scored higher) with the lowest.
+The number is p_target, from 0 to 1. Click a picture to open the image; the id under it is what <code>pipeline label &lt;id&gt; &lt;axis&gt;=&lt;value&gt;</code> takes (hover for the whole command).</p>`;
+
+function thumbHtml(img: GridImage, grid: Grid, kind: 'best' | 'worst', linkOf: (file: string) => string): string {
+  const command = `pipeline label ${img.imageId} ${grid.axis}=${grid.value}`;
+  const caption = `${img.pTarget.toFixed(2)}${img.matched ? '' : ' ✗'}<code class="id" title="${escapeHtml(command)}">${escapeHtml(img.imageId)}</code>`;
+  const picture = img.thumbnail
+    ? `<img src="${img.thumbnail}" alt="${escapeHtml(img.filename)}" title="${escapeHtml(img.filename)}">`
+    : `<div class="missing" title="${escapeHtml(img.filename)}">file missing</div>`;
+  const linked = img.file ? `<a href="${escapeHtml(linkOf(img.file))}">${picture}</a>` : picture;
+  return `<figure class="thumb ${kind}" data-image-id="${escapeHtml(img.imageId)}" data-p="${img.pTarget}">${linked}<figcaption>${caption}</figcaption></figure>`;
+}
+
+function gridHtml(grid: Grid, label: ValueLabel, linkOf: (file: string) => string): string {
+  const row = (list: GridImage[], kind: 'best' | 'worst', none: string) =>
+    `<div class="row ${kind}"><span class="label">${kind}</span>${list.map((img) => thumbHtml(img, grid, kind, linkOf)).join('') || `<span class="empty">${none}</span>`}</div>`;
   return `<div class="grid" data-axis="${escapeHtml(grid.axis)}" data-value="${escapeHtml(grid.value)}">
-<h3>${escapeHtml(grid.axis)}: ${escapeHtml(grid.value)}</h3>
-<div class="row"><span class="label">best</span>${images(grid.best, 'best')}</div>
-<div class="row"><span class="label">worst</span>${images(grid.worst, 'worst') || '<span class="empty">(all shown above)</span>'}</div>
+<h3>${escapeHtml(grid.axis)}: ${escapeHtml(label(grid.axis, grid.value))}</h3>
+${row(grid.best, 'best', '(no success: no image showed this value)')}
+${row(grid.worst, 'worst', '(no failure)')}
 </div>`;
 }
 
-const style = `
-body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
-h1{margin-bottom:0}.meta{color:#666}section{margin:2.5em 0}
-table{border-collapse:collapse;font-size:12px}th,td{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}
-td.num{text-align:right}.note{background:#fff4d6;padding:.5em 1em;border-left:4px solid #e0a800}
-.grid{margin:1em 0}.row{display:flex;gap:6px;align-items:flex-end;flex-wrap:wrap}.label{width:3.5em;color:#666}
-.thumb{margin:0;text-align:center;font-size:11px}.thumb img{display:block;border:1px solid #ccc}
-.thumb.worst img{border-color:#c8553d}.missing{width:96px;height:64px;background:#eee;color:#999;font-size:10px}
-.empty{color:#999}`;
+/** A relative link from the report's folder, each path segment URL-encoded. */
+function linker(reportDir: string): (file: string) => string {
+  return (file) => relative(reportDir, file).split(sep).map(encodeURIComponent).join('/');
+}
 
 export async function buildHtmlReport(options: HtmlReportOptions): Promise<HtmlReport> {
   const { sql, reports, params = {} } = options;
   const notes: string[] = [];
   const existing = await existingTables(sql);
+  const ran = new Map<string, Row[] | null>();
   const report = async (name: string): Promise<Row[] | null> => {
     const r = reports.get(name);
     if (!r) {
@@ -87,42 +99,54 @@ export async function buildHtmlReport(options: HtmlReportOptions): Promise<HtmlR
       return null;
     }
     try {
-      return await runReport(sql, r, params);
+      ran.set(name, await runReport(sql, r, params));
     } catch (error) {
       if (!(error instanceof MissingTables)) throw error;
       notes.push(...error.messages);
-      return null;
+      ran.set(name, null);
     }
+    return ran.get(name)!;
   };
-  const tableOrNote = (rows: Row[] | null, name: string) => (rows ? htmlTable(rows) : note(notes.filter((n) => n.includes(`report ${name} `))));
+  const table = (name: string, before = '') => {
+    const rows = ran.get(name);
+    if (!rows) return note(notes.filter((n) => n.includes(`report ${name} `)));
+    const sort = reports.get(name)?.sort ?? null;
+    return `${before}${sort ? `<p class="sort">Sorted by ${escapeHtml(sort)}.</p>` : ''}${htmlTable(rows, sort)}`;
+  };
   const has = (...tables: string[]) => tables.every((t) => existing.has(t));
+  const label = await valueLabels(sql, existing);
 
   const success = await report('variation_success');
-  const failing = await report('failing_variations');
-  const sessions = await report('sessions');
-  const quality = await report('quality');
-  const models = await report('models');
-  const loop = await report('loop_history');
+  await report('failing_variations');
+  await report('sessions');
+  await report('quality');
+  await report('models');
+  // A benchmark from `pipeline run` stands in for loop rounds not recorded yet.
+  const loop = has('loop_rounds') || !has('benchmark_summary') ? await report('loop_history') : null;
+  const summary = await readSummary(sql, existing);
   const bins = has('scores') ? await sql(scoreBinsSql) : null;
   const grids = has('scores', 'images')
     ? await buildGrids(await sql(gridSql, { per: options.perValue ?? 4 }), options.projectDir, options.thumbnailSize ?? 128)
     : null;
   if (!grids) notes.push('the image grids need tables scores and images: run `pipeline run score` first');
+  const linkOf = linker(options.reportDir ?? options.projectDir);
 
   const sections = [
-    section('success', 'Success by variation value', success ? figure('success', await renderSvg(successSpec(success))) + htmlTable(success) : tableOrNote(null, 'variation_success')),
-    section('failing', 'Variations that fail most', tableOrNote(failing, 'failing_variations')),
-    section('scores', 'Score distributions', bins ? figure('scores', await renderSvg(scoreDistributionSpec(bins))) : note(['no scores yet: run `pipeline run score` first'])),
-    section('sessions', 'Sessions', tableOrNote(sessions, 'sessions')),
-    section('quality', 'Blank, blurred and duplicate images', tableOrNote(quality, 'quality')),
-    section('models', 'Models and LoRAs', tableOrNote(models, 'models')),
-    section('loop', 'The loop over rounds', loop ? figure('loop', await renderSvg(loopSpec(loop))) + htmlTable(loop) : tableOrNote(null, 'loop_history')),
-    section('grids', 'Best and worst images per variation value', grids ? grids.map(gridHtml).join('\n') : note(notes.slice(-1))),
+    section('summary', 'Summary', summary ? summaryHtml(summary, escapeHtml) : note(['no images yet: run `pipeline run` first'])),
+    section('failed', 'Failed images', summary ? failedImagesHtml(summary, escapeHtml) : ''),
+    section('success', 'Success by variation value', success ? table('variation_success', figure('success', await renderSvg(successSpec(success, label)), successLegend)) : table('variation_success')),
+    section('failing', 'Variations that fail most', table('failing_variations')),
+    section('scores', 'Score distributions', bins ? figure('scores', await renderSvg(scoreDistributionSpec(bins)), scoresLegend) : note(['no scores yet: run `pipeline run score` first'])),
+    section('sessions', 'Sessions', table('sessions')),
+    section('quality', 'Blank, blurred and duplicate images', table('quality')),
+    section('models', 'Models and LoRAs', table('models')),
+    section('loop', 'The loop over rounds', await loopHtml(sql, existing, loop, table)),
+    section('grids', 'Best and worst images per variation value', grids ? gridLegend + grids.map((g) => gridHtml(g, label, linkOf)).join('\n') : note(notes.slice(-1))),
   ];
   const generated = (options.now ?? new Date()).toISOString();
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sdloop report</title>
-<link rel="icon" href="data:,"><style>${style}</style></head>
+<link rel="icon" href="data:,"><style>${reportStyle}</style></head>
 <body><h1>sdloop report</h1><p class="meta">Generated ${escapeHtml(generated)} from ${escapeHtml(options.projectDir)}</p>
 ${sections.join('\n')}
 </body></html>
@@ -130,9 +154,17 @@ ${sections.join('\n')}
   return { html, notes };
 }
 
+/** Loop rounds when `pipeline loop` ran; else the benchmark that `pipeline run` made, if any. */
+async function loopHtml(sql: Sql, existing: Set<string>, loop: Row[] | null, table: (name: string) => string): Promise<string> {
+  if (loop) return figure('loop', await renderSvg(loopSpec(loop)), 'Benchmark adherence without (baseline) and with each round\'s LoRA; the point shape is the verdict.') + table('loop_history');
+  if (!existing.has('benchmark_summary')) return table('loop_history');
+  const rows = await sql('SELECT lora, pairs, baseline_adherence, candidate_adherence, difference, diff_ci_low, diff_ci_high, p_value, verdict, reason FROM benchmark_summary');
+  return `<p>No loop rounds recorded yet (<code>pipeline loop</code> records them); the benchmark of the current LoRA:</p>${htmlTable(rows, null)}`;
+}
+
 /** Build the report and write it atomically, so a reader never opens half a file. */
 export async function writeHtmlReport(file: string, options: HtmlReportOptions): Promise<HtmlReport> {
-  const report = await buildHtmlReport(options);
+  const report = await buildHtmlReport({ reportDir: dirname(file), ...options });
   await writeFileAtomic(file, report.html);
   return report;
 }

@@ -22,14 +22,14 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 /** Success rate per axis and value, with the Wilson interval as a bar across it. */
-export function successSpec(rows: Row[]): VegaLiteSpec {
+export function successSpec(rows: Row[], label: (axis: string, key: string) => string = (_axis, key) => key): VegaLiteSpec {
   const values = rows.map((r) => ({
-    label: `${r.axis}: ${r.value}`,
+    label: `${r.axis}: ${label(String(r.axis), String(r.value))}`,
     axis: r.axis,
     rate: num(r.success_rate),
     lo: num(r.ci_low),
     hi: num(r.ci_high),
-    n: num(r.n),
+    images: `n=${num(r.n)}`,
   }));
   const y = { field: 'label', type: 'nominal', sort: null, title: null };
   return {
@@ -48,7 +48,7 @@ export function successSpec(rows: Row[]): VegaLiteSpec {
         },
       },
       { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
-      { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y, x: { field: 'hi', type: 'quantitative' }, text: { field: 'n', type: 'quantitative', format: 'd' } } },
+      { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y, x: { field: 'hi', type: 'quantitative' }, text: { field: 'images', type: 'nominal' } } },
     ],
   };
 }

@@ -6,6 +6,7 @@
 //   -- <more comment lines, free text>
 //   -- @needs scores, prompts
 //   -- @param since timestamp 1970-01-01 only sessions started on or after this
+//   -- @sort started, newest last
 //   SELECT ... WHERE started >= CAST($since AS TIMESTAMP)
 //
 // Parameters are DuckDB prepared-statement named parameters (`$name`); the runner binds
@@ -41,6 +42,8 @@ export interface Report {
   summary: string;
   needs: string[];
   params: ReportParam[];
+  /** what the rows are ordered by, in words naming the column (`@sort`), shown beside the table */
+  sort: string | null;
   sql: string;
 }
 
@@ -48,6 +51,7 @@ export interface Report {
 export const tableMakers: Record<string, string> = {
   prompts: 'pipeline run catalog',
   images: 'pipeline run catalog',
+  variation_values: 'pipeline run catalog',
   sessions: 'pipeline run sessions',
   scores: 'pipeline run score',
   quality: 'pipeline run score',
@@ -104,14 +108,16 @@ export function parseReport(file: string, text: string): Report {
   }
   const needs: string[] = [];
   const params: ReportParam[] = [];
+  let sort: string | null = null;
   comments.forEach((comment, i) => {
     if (comment.startsWith('@needs')) needs.push(...comment.slice(6).split(',').map((t) => t.trim()).filter(Boolean));
+    else if (comment.startsWith('@sort')) sort = comment.slice(5).trim() || null;
     else if (comment.startsWith('@param')) params.push(parseParam(comment, file, i + 1));
   });
   const sql = lines.slice(headerEnd).join('\n').trim().replace(/;\s*$/, '');
   if (!sql) throw new InputError('expected one SQL query after the header comment', { file, line: headerEnd + 1 });
   checkParamUses(file, params, usedParams(sql));
-  return { name: basename(file, '.sql'), file, summary, needs, params, sql };
+  return { name: basename(file, '.sql'), file, summary, needs, params, sort, sql };
 }
 
 function checkParamUses(file: string, params: ReportParam[], used: Set<string>): void {

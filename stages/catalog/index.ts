@@ -2,18 +2,20 @@
 // reads: generate's rendered images and resolve's planned prompts, plus what ingest
 // imported, told apart by `origin`. An image is its content hash, so one seen twice is
 // one row (a generated copy wins over an imported one: sdloop knows its prompt for sure),
-// and imported images `pipeline prune` took out are left out here, since their files
-// stay where the user keeps them.
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+// and every image `pipeline prune` took out and did not restore is left out here, so it
+// leaves scores, predictions, selection and the dataset at the next run. variation_values
+// names every value as a person reads it (values.ts).
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type InputArtifact, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
 import { distinctAlternatives } from '../resolve/alternatives.js';
 import {
-  axisAlternativesRow, catalogImageRow, catalogPromptRow, pruneRecord,
+  axisAlternativesRow, catalogImageRow, catalogPromptRow, variationValueRow,
   type AxisAlternativesRow, type CatalogImageRow, type CatalogPromptRow, type ImageRow, type PromptRow,
 } from '../../schemas/tables.js';
+import { variationValues } from './values.js';
+import { describePrunedChange, prunedImageIds, prunedState, readPruneRecords } from './pruned.js';
 
 const params = z.object({});
 
@@ -24,27 +26,14 @@ async function rowsOf<T>(inputs: Record<string, InputArtifact>, name: string): P
   return input.rows<T>();
 }
 
-/** Imported images in an unrestored prune batch (their record has no trash file: nothing was moved). */
-async function prunedImports(ctx: StageContext): Promise<Set<string>> {
-  const trash = join(ctx.dataDir, 'trash');
-  const batches = await readdir(trash).catch(() => [] as string[]);
-  const pruned = new Set<string>();
-  for (const batch of batches) {
-    const text = await readFile(join(trash, batch, 'record.json'), 'utf8').catch(() => null);
-    if (text === null) continue;
-    for (const item of pruneRecord.parse(JSON.parse(text)).items) {
-      if (item.trash_file === '' && item.restored_at === null) pruned.add(item.image_id);
-    }
-  }
-  return pruned;
-}
-
 export function mergeCatalog(
   generated: { images: ImageRow[]; prompts: PromptRow[] },
   imported: { images: CatalogImageRow[]; prompts: CatalogPromptRow[] },
   excluded: Set<string>,
 ): { images: CatalogImageRow[]; prompts: CatalogPromptRow[] } {
-  const images: CatalogImageRow[] = generated.images.map((i) => ({ ...i, origin: 'generated', annotated: false }));
+  const images: CatalogImageRow[] = generated.images
+    .filter((i) => !excluded.has(i.image_id))
+    .map((i) => ({ ...i, origin: 'generated', annotated: false }));
   const seen = new Set(images.map((i) => i.image_id).filter(Boolean));
   /** prompt id -> the folder of the copy kept: each copy recovered its own prompt row */
   const keptFolder = new Map<string, string>();
@@ -66,18 +55,23 @@ export function mergeCatalog(
 
 export default defineStage({
   description: 'one images, prompts and axes table of both origins: generated and imported',
-  version: '2',
+  version: '3',
   params,
   outputs: {
-    images: { kind: 'table', schema: catalogImageRow },
+    images: { kind: 'table', schema: catalogImageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] },
     prompts: { kind: 'table', schema: catalogPromptRow },
     /** the alternatives every prompt's variations name, of both origins */
     axes: { kind: 'table', schema: axisAlternativesRow },
+    /** each axis value once, with its text: what a person reads for sdgen's inline MD5 keys */
+    variation_values: { kind: 'table', schema: variationValueRow },
   },
-  // Prune records are how an imported image leaves the tables: a prune or restore reruns this cheap stage.
-  async deps() {
-    return ['data/trash'];
+  // The pruned set is observed state: a prune or restore reruns this cheap stage, and what
+  // it leaves out then changes every table downstream, down to the dataset.
+  async observe(ctx: StageContext): Promise<Record<string, string>> {
+    const pruned = prunedImageIds(await readPruneRecords(ctx.dataDir));
+    return pruned.size > 0 ? { pruned: prunedState(pruned) } : {};
   },
+  describeObserved: (_key, was, now) => describePrunedChange(was, now),
   async run(ctx) {
     const [rendered, planned, images, prompts] = await Promise.all([
       rowsOf<ImageRow>(ctx.inputs, 'rendered'),
@@ -85,13 +79,14 @@ export default defineStage({
       rowsOf<CatalogImageRow>(ctx.inputs, 'imported'),
       rowsOf<CatalogPromptRow>(ctx.inputs, 'imported_prompts'),
     ]);
-    const merged = mergeCatalog({ images: rendered, prompts: planned }, { images, prompts }, await prunedImports(ctx));
+    const pruned = prunedImageIds(await readPruneRecords(ctx.dataDir));
+    const merged = mergeCatalog({ images: rendered, prompts: planned }, { images, prompts }, pruned);
     const imported = merged.images.filter((i) => i.origin === 'imported').length;
-    ctx.log(`${merged.images.length - imported} generated and ${imported} imported images`);
+    ctx.log(`${merged.images.length - imported} generated and ${imported} imported images${pruned.size ? `; ${pruned.size} pruned left out` : ''}`);
     const axes = distinctAlternatives([
       ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'planned_axes')),
       ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'imported_axes')),
     ]);
-    return { ...merged, axes };
+    return { ...merged, axes, variation_values: variationValues(axes) };
   },
 });

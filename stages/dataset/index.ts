@@ -1,17 +1,20 @@
 // dataset: the selection as a kohya_ss / sd-scripts training folder:
-//   img/<repeats>_<concept>/<image_id>.png  (hard links into the object store)
+//   img/<repeats>_<concept>/<image_id>.png  (hard links into the object store; <concept> is
+//                                            <axis>_<value>, an inline value by its text)
 //   img/<repeats>_<concept>/<image_id>.txt  (trigger word, then the image's values as tags)
 //   dataset.toml, summary.json
 // Everything is derived from the selection in sorted order with no timestamps, so an
 // identical selection gives a byte-identical folder (and the same artifact hash).
-import { access, copyFile, link, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, type StageContext } from '../../src/stage.js';
 import { produceAtomic } from '../../src/atomic.js';
+import { cloneFile } from '../../src/store.js';
 import { hashValue } from '../../src/hash.js';
 import type { ImageRow, PromptRow, SelectionRow } from '../../schemas/tables.js';
 import { renderDatasetToml } from '../../adapters/kohya-toml.js';
+import { isInlineKeyOf } from '../resolve/templates/imports.js';
 
 const datasetParams = z.object({
   trigger: z.string().regex(/^[^,\n]+$/, 'one caption tag: no commas or newlines').default('sdloop'),
@@ -39,9 +42,17 @@ export interface Concept {
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Safe in a folder name and free of the tag separator. */
+/** Safe in a folder name and free of the tag separator; a long inline text is cut short. */
 function conceptName(axis: string, value: string): string {
-  return `${axis}_${value}`.replace(/[^\p{L}\p{N}._-]+/gu, '-');
+  return `${axis}_${value}`.replace(/[^\p{L}\p{N}._-]+/gu, '-').replace(/^(.{64}).+$/u, '$1').replace(/-+$/, '');
+}
+
+/** How a person reads a value: its key, or for sdgen's inline MD5 key the text it renders. */
+function valueName(axis: string, key: string, prompt: PromptRow | undefined): string {
+  const chosen = prompt?.variations[axis];
+  const text = chosen?.key === key ? chosen.text : undefined;
+  // an inline item that is only a LoRA call has no words to name a folder by
+  return (text !== undefined && isInlineKeyOf(key, text) && tagText(text)) || key;
 }
 
 /** A variation's text as a caption tag: no LoRA/hypernet calls, one line. */
@@ -69,23 +80,23 @@ export function planConcepts(selection: SelectionRow[], prompts: Map<string, Pro
   const ordered = [...selection].sort(
     (a, b) => a.rank - b.rank || b.score - a.score || compare(a.axis, b.axis) || compare(a.value, b.value) || compare(a.image_id, b.image_id),
   );
-  const groups = new Map<string, { axis: string; value: string; ids: string[] }>();
+  const groups = new Map<string, { axis: string; value: string; name: string; ids: string[] }>();
   const placed = new Set<string>();
   for (const row of ordered) {
     if (placed.has(row.image_id)) continue;
     placed.add(row.image_id);
     const key = `${row.axis}\u0000${row.value}`;
-    const group = groups.get(key) ?? { axis: row.axis, value: row.value, ids: [] };
+    const name = conceptName(row.axis, valueName(row.axis, row.value, prompts.get(promptOf.get(row.image_id) ?? '')));
+    const group = groups.get(key) ?? { axis: row.axis, value: row.value, name, ids: [] };
     group.ids.push(row.image_id);
     groups.set(key, group);
   }
   const sorted = [...groups.values()].sort((a, b) => compare(a.axis, b.axis) || compare(a.value, b.value));
   const smallest = Math.min(...sorted.map((g) => g.ids.length));
   const names = new Map<string, number>();
-  for (const g of sorted) names.set(conceptName(g.axis, g.value), (names.get(conceptName(g.axis, g.value)) ?? 0) + 1);
+  for (const g of sorted) names.set(g.name, (names.get(g.name) ?? 0) + 1);
   return sorted.map((g) => {
-    const base = conceptName(g.axis, g.value);
-    const name = names.get(base)! > 1 ? `${base}-${hashValue([g.axis, g.value]).slice(0, 8)}` : base;
+    const name = names.get(g.name)! > 1 ? `${g.name}-${hashValue([g.axis, g.value]).slice(0, 8)}` : g.name;
     const repeats = repeatsFor(g.ids.length, smallest, p.max_repeats);
     return {
       dir: `${repeats}_${name}`,
@@ -108,23 +119,31 @@ function knownKeys(image: (ImageRow & { origin?: string; annotated?: boolean }) 
   return !image.annotated && prompt !== undefined && (prompt.unresolved ?? []).length === 0 && Object.keys(prompt.variations).length > 0;
 }
 
-/** The PNG of an image: its object in the store, else the path the images table gives. */
+/** The PNG of an image: its object in the store (checked against its hash), else the path the images table gives. */
 async function sourceOf(ctx: StageContext<Params>, image: ImageRow | undefined, imageId: string): Promise<string> {
   const stored = ctx.store.pathOf(imageId, 'png');
-  if (await exists(stored)) return stored;
+  const hadObject = await exists(stored);
+  const verified = await ctx.store.verified(imageId, 'png');
+  if (verified) return verified;
   if (image?.path) {
     const path = isAbsolute(image.path) ? image.path : join(ctx.projectDir, image.path);
-    if (await exists(path)) return path;
+    if (path !== stored && (await exists(path))) return path;
   }
+  if (hadObject) throw new Error(`the stored image ${stored} was damaged (its bytes no longer match its hash) and is removed: the next run makes it again`);
   throw new Error(`selected image ${imageId} has no PNG in the object store (${stored}) nor at its images.path`);
 }
 
-/** Hard link (no copy, same bytes); a copy only where the store is on another file system. */
-async function linkOrCopy(source: string, target: string): Promise<void> {
-  await link(source, target).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
-    return copyFile(source, target);
-  });
+/** Every selected image's PNG, checked before anything is written: all damaged ones are named (and removed) at once. */
+async function sourcesOf(ctx: StageContext<Params>, concepts: Concept[], imageById: Map<string, ImageRow>): Promise<Map<string, string>> {
+  const sources = new Map<string, string>();
+  const problems: string[] = [];
+  for (const { imageId } of concepts.flatMap((c) => c.images)) {
+    if (sources.has(imageId)) continue;
+    await sourceOf(ctx, imageById.get(imageId), imageId).then((path) => sources.set(imageId, path), (error: Error) => problems.push(error.message));
+  }
+  if (problems.length === 1) throw new Error(problems[0]);
+  if (problems.length > 1) throw new Error(`${problems.length} selected images cannot be used:\n${problems.join('\n')}`);
+  return sources;
 }
 
 function summaryOf(concepts: Concept[], p: DatasetParams) {
@@ -140,7 +159,7 @@ function summaryOf(concepts: Concept[], p: DatasetParams) {
 
 export default defineStage<Params>({
   description: 'kohya_ss / sd-scripts dataset folder (images, captions, dataset.toml) from the selection',
-  version: '1',
+  version: '2',
   params: paramsSchema,
   outputs: { dataset: { kind: 'path' } },
   async run(ctx) {
@@ -163,6 +182,7 @@ export default defineStage<Params>({
     const concepts = planConcepts(trainable, promptById, promptOf, p);
     if (concepts.length === 0) ctx.warn('the selection is empty: the dataset folder has no images to train on');
 
+    const sources = await sourcesOf(ctx, concepts, imageById);
     const dir = ctx.outDir('dataset');
     await produceAtomic(dir, async (tmp) => {
       await mkdir(join(tmp, 'img'), { recursive: true });
@@ -170,11 +190,9 @@ export default defineStage<Params>({
         const folder = join(tmp, 'img', concept.dir);
         await mkdir(folder);
         for (const { imageId, caption } of concept.images) {
-          const image = imageById.get(imageId) as (ImageRow & { origin?: string }) | undefined;
-          const source = await sourceOf(ctx, image, imageId);
-          // A hard link to a user's file would change its link count and ctime: imported images are copied.
-          if (image?.origin === 'imported') await copyFile(source, join(folder, `${imageId}.png`));
-          else await linkOrCopy(source, join(folder, `${imageId}.png`));
+          const source = sources.get(imageId)!;
+          // Never a hard link: a trainer or a user editing the dataset in place would edit the store (or the user's own file) with it.
+          await cloneFile(source, join(folder, `${imageId}.png`));
           await writeFile(join(folder, `${imageId}.txt`), caption);
         }
       }

@@ -12,6 +12,7 @@ import { storedPath } from '../../src/project.js';
 import { imageRow, type ImageRow, type ManifestVariationsRow, type PromptRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
 import { SessionBook, sessionSuffix } from './sessions.js';
+import { closeFinishedSessions } from './session-close.js';
 import { readAlternatives } from '../resolve/alternatives.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
@@ -78,7 +79,8 @@ const stage = defineMapStage<Params, PromptRow, State>({
   version: '1',
   params,
   // `rendered`: catalog adds the imported images to make `images`.
-  outputs: { rendered: { kind: 'table', schema: imageRow } },
+  // Where a run linked the image for people (a dated session folder, a free index there) and how long it took are facts of that run, not of the image.
+  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] } },
   over: 'prompts',
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
@@ -99,9 +101,14 @@ const stage = defineMapStage<Params, PromptRow, State>({
   async mapBatch(items, ctx, state) {
     return Promise.all(items.map((row) => generateOne(row, ctx, state)));
   },
-  async finish(_ctx, state) {
-    // Nothing ran: the sessions were closed by the run that made their images.
-    if (!state) return;
+  async finish(ctx, state, outputs) {
+    // Nothing ran: a run killed after its last image committed left its sessions ongoing.
+    if (!state) {
+      const rows = await outputs.rendered!.rows<{ session_dir: string; status: string }>();
+      const closed = await closeFinishedSessions(ctx.projectDir, rows);
+      if (closed.length > 0) ctx.log(`closed ${closed.length} session folder(s) a killed run left ongoing: ${closed.join(', ')}`);
+      return;
+    }
     await state.sessions.close('completed', state.failedSessions);
     state.closed = true;
   },

@@ -102,7 +102,7 @@ function snapshotOf(row: PromptRow, checkpoint: string, variations: ManifestVari
   };
 }
 
-async function readManifest(dir: string): Promise<SessionManifest | null> {
+export async function readManifest(dir: string): Promise<SessionManifest | null> {
   try {
     return sessionManifest.parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
   } catch {
@@ -292,3 +292,4 @@ export class SessionBook {
     }
   }
 }
+

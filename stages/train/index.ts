@@ -1,7 +1,7 @@
 // train: a LoRA from the dataset stage's kohya folder, with sd-scripts as a child process
 // (what real users run) or the simulated demo trainer (the default on a fresh machine).
 // The file is validated before it becomes the `lora` output and a `lora_info` row.
-import { copyFile, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic } from '../../src/atomic.js';
@@ -72,10 +72,6 @@ type Params = z.infer<typeof params>;
 
 export function loraNameFor(prefix: string, datasetHash: string): string {
   return `${prefix}-${datasetHash.slice(0, 10)}`;
-}
-
-async function emptyFolder(dir: string): Promise<void> {
-  for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
 }
 
 /** The final file first, then the earlier epochs' files, as sd-scripts names them. */
@@ -187,7 +183,7 @@ export default defineStage<Params>({
   params,
   outputs: {
     lora: { kind: 'path' },
-    lora_info: { kind: 'table', schema: loraInfoRow },
+    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'] },
   },
   resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)' },
   async resources(ctx): Promise<Record<string, string>> {
@@ -206,8 +202,8 @@ export default defineStage<Params>({
     const images = countImages(subsets);
     if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${dataset.path} holds no images: nothing to train on (did select pick anything?)`);
     const name = loraNameFor(t.name_prefix, dataset.hash);
+    // A fresh folder of this run: the LoRA pipeline.lock names stays in place until this one is verified and recorded.
     const outDir = ctx.outDir('lora');
-    await emptyFolder(outDir);
     const started = Date.now();
     const saved = t.trainer === 'simulated'
       ? await trainSimulated(ctx, subsets, name, dataset.hash, outDir)

@@ -42,7 +42,7 @@ describe('CLIP ONNX loader', () => {
     const model = await loadClipModel(demoDir, { threads: 1 });
     expect(model.layout).toBe('split');
     expect(model.name).toBe('clip-demo');
-    expect(model.dim).toBe(48);
+    expect(model.dim).toBe(49);
     for (const file of ['config.json', 'preprocessor_config.json', 'tokenizer_config.json']) {
       expect(readFileSync(join(demoDir, file), 'utf8'), file).toMatch(/DEMO model/);
     }
@@ -51,7 +51,7 @@ describe('CLIP ONNX loader', () => {
     expect(a2).toBe(a);
     expect(dot(a, b)).toBeLessThan(0.9);
     const [grey] = await model.embedImages([new Float32Array(3 * 224 * 224)]);
-    expect(grey).toHaveLength(48);
+    expect(grey).toHaveLength(49);
     await model.close();
   });
 

@@ -30,7 +30,7 @@ describe('pipeline plan', () => {
     expect(code).toBe(0);
     const rows = JSON.parse(out.join(''));
     expect(rows).toHaveLength(5);
-    expect(Object.keys(rows[0])).toEqual(['prompt_id', 'source', 'session', 'theme', 'style', 'idx', 'prompt', 'api_prompt', 'negative_prompt', 'seed', 'variations', 'params', 'manifest']);
+    expect(Object.keys(rows[0])).toEqual(['prompt_id', 'source', 'session', 'theme', 'style', 'idx', 'prompt', 'api_prompt', 'negative_prompt', 'seed', 'variations', 'params', 'manifest', 'manifest_variations']);
     expect(rows.map((r: { seed: number }) => r.seed)).toEqual([10, 11, 12, 10, 11]);
   });
 

@@ -12,6 +12,7 @@ import { columnsOf } from '../../src/table-schema.js';
 import type { CommandContext } from '../../src/command.js';
 import type { Row } from '../../src/stage.js';
 import { judgeSessions } from '../../stages/sessions/index.js';
+import { variationValues } from '../../stages/catalog/values.js';
 
 interface Planned {
   session: string;
@@ -57,6 +58,9 @@ plan[1].blurred = true;
 plan[10].duplicate = 'dup1';
 plan[11].duplicate = 'dup1';
 
+/** What A1111 answers when the GPU runs out of memory, as generate records it. */
+export const failedError = 'HTTP 500 OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (after 4 attempts)';
+
 const alternatives: Record<string, string[]> = { hair: ['red', 'blue'], bg: ['beach', 'forest'] };
 
 export const loopRounds = [
@@ -86,7 +90,7 @@ function rowsFor(planned: Planned, i: number, dir: string) {
   const image = {
     image_id, prompt_id, path: image_id ? join(dir, 'data/objects', `${image_id}.png`) : '', seed: 1000 + i, width: 96, height: 64,
     backend: 'synthetic', endpoint: 'synthetic', model_name: planned.model[0], model_hash: planned.model[1], loras: planned.loras,
-    gen_ms: 5, status: planned.status ?? 'ok', error: planned.status === 'failed' ? 'HTTP 500' : null, rendered: null,
+    gen_ms: 5, status: planned.status ?? 'ok', error: planned.status === 'failed' ? failedError : null, rendered: null,
     session_dir: planned.dir, filename,
   };
   const p_target = planned.matched ? 0.8 : 0.2;
@@ -147,6 +151,10 @@ export async function buildFixture(options: { withLoop?: boolean; skip?: string[
     ['images', tables.imageRow, generated.map((r) => r.image)],
     ['scores', tables.scoreRow, scored.map((r) => r.score)],
     ['quality', tables.qualityRow, scored.map((r) => r.quality)],
+    // as catalog derives it from the axes: each value's text is the first the plan gives it
+    ['variation_values', tables.variationValueRow, variationValues(Object.entries(alternatives).map(([axis, keys]) => ({
+      alternatives: axis, axis, keys, texts: keys.map((k) => plan.find((p) => p.axis === axis && p.value === k)!.text),
+    })))],
     // as the sessions stage derives it from the tables above
     ['sessions', tables.sessionRow, judgeSessions({
       images: generated.map((r) => tables.catalogImageRow.parse({ ...r.image, origin: 'generated', annotated: false })),

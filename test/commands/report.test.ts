@@ -25,6 +25,7 @@ describe('pipeline report', () => {
       expect(out).toMatch(new RegExp(`^${name}\\s+\\S`, 'm'));
     }
     expect(out).toContain('--param since=1970-01-01');
+    expect(out).toMatch(/failing_variations .*\n\s+sorted by ci_high ascending/);
   });
 
   test("a project's own reports are listed and run, and override shipped ones by name", async () => {
@@ -45,9 +46,9 @@ describe('pipeline report', () => {
     const { code, out } = await report(['variation_success']);
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^axis\s+value\s+n\s+successes\s+success_rate\s+ci_low\s+ci_high\s+mean_p_target$/);
+    expect(lines[0]).toMatch(/^axis\s+value\s+text\s+n\s+successes\s+success_rate\s+ci_low\s+ci_high\s+mean_p_target$/);
     expect(lines).toHaveLength(2 + 4);
-    expect(lines.find((l) => l.includes('red'))).toMatch(/hair\s+red\s+10\s+7\s+0\.7000\s+0\.3968\s+0\.8922/);
+    expect(lines.find((l) => l.includes('red'))).toMatch(/hair\s+red\s+red hair\s+10\s+7\s+0\.7000\s+0\.3968\s+0\.8922/);
   });
 
   test('csv and json with --param', async () => {

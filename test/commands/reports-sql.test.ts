@@ -147,8 +147,8 @@ test('a report whose tables are missing names the stage to run', async () => {
 
 describe('report headers', () => {
   test('summary, needs and params are read from the leading comments', () => {
-    const r = parseReport('x/demo.sql', '-- What it answers.\n-- @needs scores, images\n-- @param n int 3 how many\n-- @param tag string \'\' a tag\nSELECT $n AS n, $tag AS t;\n');
-    expect(r).toMatchObject({ name: 'demo', summary: 'What it answers.', needs: ['scores', 'images'] });
+    const r = parseReport('x/demo.sql', '-- What it answers.\n-- @needs scores, images\n-- @sort n, highest first\n-- @param n int 3 how many\n-- @param tag string \'\' a tag\nSELECT $n AS n, $tag AS t;\n');
+    expect(r).toMatchObject({ name: 'demo', summary: 'What it answers.', needs: ['scores', 'images'], sort: 'n, highest first' });
     expect(r.params.map((p) => [p.name, p.type, p.default])).toEqual([['n', 'int', '3'], ['tag', 'string', '']]);
     expect(r.sql).toBe('SELECT $n AS n, $tag AS t');
   });
@@ -182,6 +182,7 @@ test('Wilson terms stay in floating point at large n (n² overflows 32-bit integ
   try {
     await db.run(`CREATE TABLE prompts AS SELECT 'p' || i AS prompt_id, 's' AS session FROM range(200000) t(i)`);
     await db.run(`CREATE TABLE images AS SELECT 'img' || i AS image_id, 'p' || i AS prompt_id, '' AS session_dir FROM range(200000) t(i)`);
+    await db.run(`CREATE TABLE variation_values AS SELECT 'hair' AS axis, 'red' AS key, 'red hair' AS text, false AS inline`);
     await db.run(`CREATE TABLE scores AS SELECT 'img' || i AS image_id, 'p' || i AS prompt_id, 'hair' AS axis, 'red' AS value, i % 2 = 0 AS matched, 0.5 AS p_target FROM range(200000) t(i)`);
     const sql = async <T,>(q: string, p?: Record<string, unknown>) => (await db.runAndReadAll(q, p as never)).getRowObjectsJson() as T[];
     const [row] = await runReport(sql, reports.get('variation_success')!, {});

@@ -61,7 +61,7 @@ const picks: [number, string, string][] = [
 ];
 
 describe('dataset stage', () => {
-  it('lays out img/<repeats>_<concept>/ with hard-linked PNGs and .txt captions', async () => {
+  it('lays out img/<repeats>_<concept>/ with copied (never hard-linked) PNGs and .txt captions', async () => {
     const { world, root } = await build(mkdtempSync(join(tmpdir(), 'sdloop-dataset-')), picks);
     const files = Object.keys(tree(root));
     const id = (i: number) => world.images[i].image_id;
@@ -71,8 +71,10 @@ describe('dataset stage', () => {
     );
     expect(files).toContain('dataset.toml');
     expect(files).toContain('summary.json');
-    const linked = statSync(join(root, 'img', '10_Hair_Bob', `${id(0)}.png`));
-    expect(linked.ino).toBe(statSync(world.images[0].path).ino);
+    // A trainer or a user editing the dataset in place must not edit the object store with it.
+    const copied = join(root, 'img', '10_Hair_Bob', `${id(0)}.png`);
+    expect(statSync(copied).ino).not.toBe(statSync(world.images[0].path).ino);
+    expect(readFileSync(copied).equals(readFileSync(world.images[0].path))).toBe(true);
     const caption = readFileSync(join(root, 'img', '10_Hair_Bob', `${id(0)}.txt`), 'utf8');
     const colour = world.prompts[0].variations.Colour;
     expect(caption).toBe(`sdloop, bob cut, chin-length, ${colour.text}`);

@@ -36,11 +36,21 @@ it('resumes after SIGKILL mid-stage and writes the same bytes as an uninterrupte
   child.kill('SIGKILL');
   await exit;
   expect(child.signalCode).toBe('SIGKILL');
-  expect(killed.exists('data/tables/upper.parquet')).toBe(false);
+  expect(killed.read('pipeline.lock')).not.toMatch(/^ {2}upper:/m);
   const committedAtLeast = 2 * (partsWritten(killed) - 1);
 
+  // Temporary files of a dead process are litter anywhere in data/; a live one's are still being written.
+  const dead = `data/memo/.x.parquet.${child.pid}.0123abcd.tmp`;
+  const live = `data/tables/.y.parquet.${process.pid}.0123abcd.tmp`;
+  killed.write(dead, 'half');
+  killed.write(live, 'half');
   const resumed = await killed.pipeline(['run', ...batchOfTwo]);
   expect(resumed.code, resumed.stderr).toBe(0);
+  // Ours, and any the kill cut short.
+  expect(resumed.stderr).toMatch(/a killed run left 1 run record open \(now marked killed\) and [1-9]\d* temporary files? \(removed\)/);
+  expect(killed.exists(dead)).toBe(false);
+  expect(killed.exists(live)).toBe(true);
+  expect(await killed.sql('select status from runs order by started_at')).toEqual([{ status: 'killed' }, { status: 'ok' }]);
   expect(resumed.stderr).toMatch(new RegExp(`note: removed a stale lock left by pid ${child.pid} .*no longer running`));
   const { run, reused } = itemCounts(resumed.stderr);
   expect(run + reused).toBe(24);
@@ -49,8 +59,10 @@ it('resumes after SIGKILL mid-stage and writes the same bytes as an uninterrupte
 
   const uninterrupted = await reference.pipeline(['run', ...batchOfTwo]);
   expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
-  for (const table of ['data/tables/files.parquet', 'data/tables/upper.parquet', 'out/count.txt']) {
-    expect(killed.bytes(table).equals(reference.bytes(table)), table).toBe(true);
+  for (const output of ['files', 'upper', 'out/count.txt']) {
+    const path = killed.outputPath(output);
+    expect(path).toBe(reference.outputPath(output));
+    expect(killed.bytes(path).equals(reference.bytes(path)), path).toBe(true);
   }
   const outs = (p: TestProject) => p.read('pipeline.lock').match(/^ {8}hash: \w+$/gm);
   expect(outs(killed)).toEqual(outs(reference));

@@ -80,6 +80,13 @@ export class TestProject {
     return readFileSync(this.path(rel));
   }
 
+  /** Where pipeline.lock says an output lives now (project-relative): outputs get a new name per version. */
+  outputPath(output: string): string {
+    const match = new RegExp(`^ {6}${output}:\\n(?: {8}\\w+: .*\\n)*? {8}path: (.+)$`, 'm').exec(this.read('pipeline.lock'));
+    if (!match) throw new Error(`pipeline.lock records no output ${output}`);
+    return match[1]!;
+  }
+
   exists(rel: string): boolean {
     return existsSync(this.path(rel));
   }

@@ -75,11 +75,12 @@ describe('status explains staleness', () => {
   });
 
   it('reports a deleted output and rebuilds it', async () => {
-    project.remove('data/tables/upper.parquet');
-    expect((await project.status()).upper!.reasons).toEqual(['output upper missing (data/tables/upper.parquet)']);
+    const table = project.outputPath('upper');
+    project.remove(table);
+    expect((await project.status()).upper!.reasons).toEqual([`output upper missing (${table})`]);
     const rerun = await project.run();
     expect(stageOf(rerun, 'upper').status).not.toBe('skipped');
-    expect(project.exists('data/tables/upper.parquet')).toBe(true);
+    expect(project.exists(project.outputPath('upper'))).toBe(true);
     expect(await project.sql('select count(*)::INTEGER as n from upper')).toEqual([{ n: 3 }]);
   });
 

@@ -34,6 +34,12 @@ describe('catalog', () => {
     expect(merged.images.map((i) => [i.image_id, i.origin, i.session_dir])).toEqual([['g1', 'generated', '/p/data/sessions/x'], ['i1', 'imported', '/u/a']]);
     expect(merged.prompts.map((p) => [p.prompt_id, p.origin, p.source])).toEqual([['p-g1', 'generated', 'a.prompt.yaml'], ['p-i1', 'imported', '/u/a/i1.png']]);
   });
+
+  it('drops a pruned generated image, and does not let its imported copy stand in for it', () => {
+    const generated = { ...image('g1', '/p/data/sessions/x'), origin: undefined } as unknown as ImageRow;
+    const merged = mergeCatalog({ images: [generated], prompts: [] }, { images: [image('g1', '/u/a'), image('i1', '/u/a')], prompts: [] }, new Set(['g1']));
+    expect(merged.images.map((i) => i.image_id)).toEqual(['i1']);
+  });
 });
 
 describe('sessions', () => {

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashBytes } from '../../src/hash.js';
+import { readLockFile } from '../../src/lockfile.js';
 import { copyExampleProject } from '../example-project.js';
 import { buildHistory } from './fixtures.js';
 
@@ -65,7 +66,8 @@ describe('importing a history beside the demo', () => {
     // Nothing imported with an unknown or burned-in key reaches the dataset.
     const untrainable = new Set(sql<{ image_id: string }>(dir, "select i.image_id from images i join prompts p using (prompt_id) where i.origin = 'imported' and (json_array_length(p.unresolved) > 0 or i.annotated)").map((r) => r.image_id));
     expect(untrainable.size).toBe(4);
-    const trained = readdirSync(join(dir, 'data', 'stages', 'dataset', 'dataset', 'img'), { recursive: true }).map(String).filter((f) => f.endsWith('.png'));
+    const datasetDir = readLockFile(join(dir, 'pipeline.lock')).stages.dataset!.outs.dataset!.path;
+    const trained = readdirSync(join(dir, datasetDir, 'img'), { recursive: true }).map(String).filter((f) => f.endsWith('.png'));
     expect(trained.length).toBeGreaterThan(0);
     expect(trained.filter((f) => untrainable.has(f.split('/').at(-1)!.replace('.png', '')))).toEqual([]);
 

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEMO_EMBED_DIM } from '../../demo/clip-model.js';
 import { createGraph, writeModel } from '../../demo/onnx-build.js';
 import { renderSynthetic } from '../../demo/synthetic.js';
 import { loadAestheticHead, mlpScore } from '../../stages/score/aesthetic.js';
@@ -93,7 +94,7 @@ describe('aesthetic heads', () => {
 
   it('fills the aesthetic column of the scorer from a state-dict head', async () => {
     const file = join(dir, 'mlp-demo.json');
-    writeFileSync(file, JSON.stringify(stateDict(48)));
+    writeFileSync(file, JSON.stringify(stateDict(DEMO_EMBED_DIM)));
     const scorer = await createScorer(scoreParams.parse({ workers: 0, aesthetic_head: file }), { projectDir: dir });
     const prompt = promptRow(0);
     const index = alternativesIndex();
@@ -101,7 +102,7 @@ describe('aesthetic heads', () => {
     const scored = await scorer.scoreImages([{ png: r.png, image_id: 'img', prompt }], index);
     await scorer.close();
     const { denseLayers } = await import('../../stages/score/aesthetic.js');
-    const expected = mlpScore(denseLayers(stateDict(48), file), Float32Array.from(scored.embeddings[0].embedding));
+    const expected = mlpScore(denseLayers(stateDict(DEMO_EMBED_DIM), file), Float32Array.from(scored.embeddings[0].embedding));
     expect(scored.quality[0].aesthetic).toBeCloseTo(expected, 10);
   });
 });

@@ -1,4 +1,6 @@
 // Synthetic images and their prompts for the score tests: three axes, values cycling per prompt.
+import { readFileSync } from 'node:fs';
+import { hashBytes } from '../../src/hash.js';
 import { makeTestContext } from '../../src/testing.js';
 import type { AxisAlternativesRow, ImageRow, PromptRow } from '../../schemas/tables.js';
 import { axisAlternatives, indexAlternatives } from '../../stages/resolve/alternatives.js';
@@ -45,4 +47,16 @@ export async function generate(dir: string, prompts: PromptRow[], failureRate: n
     });
   }
   return images;
+}
+
+/** Ground truth for the vision stand-in: the value texts each picture shows, by its PNG's content. */
+export function truthTable(images: ImageRow[], prompts: PromptRow[], index = alternativesIndex()): Map<string, string[]> {
+  return new Map(images.map((im) => {
+    const prompt = prompts.find((p) => p.prompt_id === im.prompt_id)!;
+    const shown = Object.entries(im.rendered!).map(([axis, key]) => {
+      const set = index.get(prompt.variations[axis].alternatives)!;
+      return set.texts[set.keys.indexOf(key)];
+    });
+    return [hashBytes(readFileSync(im.path)), shown];
+  }));
 }

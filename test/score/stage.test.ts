@@ -54,7 +54,7 @@ describe('score stage', () => {
     expect(agree).toBe(tables.scores.length);
     expect(failures).toBeGreaterThan(0);
     const embedding = (tables.embeddings[0] as { embedding: number[] }).embedding;
-    expect(embedding).toHaveLength(48);
+    expect(embedding).toHaveLength(49);
   });
 
   it('gives verdicts from the mean p_target and flags images with too few matched axes', async () => {

@@ -11,6 +11,8 @@ import { zoneOf } from '../zones.js';
 export interface AxisView {
   axis: string;
   value: string;
+  /** what a person reads: the key, or an inline value's text */
+  value_text: string;
   p_target: number;
   margin: number;
   top_value: string;
@@ -46,7 +48,7 @@ function pageSql(where: Where, order: string, extra = ''): string {
   return `
     WITH w AS (SELECT w.* FROM web_images w ${and} ORDER BY ${order} LIMIT $limit OFFSET $offset),
     ax AS (
-      SELECT a.image_id, list({'axis': a.axis, 'value': a.value, 'p_target': a.p_target, 'margin': a.margin, 'top_value': a.top_value,
+      SELECT a.image_id, list({'axis': a.axis, 'value': a.value, 'value_text': a.value_text, 'p_target': a.p_target, 'margin': a.margin, 'top_value': a.top_value,
                                'probe_value': a.probe_value, 'p_probe': a.p_probe, 'label': l.value, 'method': a.method} ORDER BY a.axis) AS axes
       FROM web_axes a LEFT JOIN (${latestLabels}) l USING (image_id, axis)
       WHERE a.image_id IN (SELECT image_id FROM w) GROUP BY a.image_id),
@@ -146,9 +148,9 @@ export async function imagePath(catalog: Catalog, id: string): Promise<string | 
 }
 
 export async function facets(catalog: Catalog) {
-  const axes = await catalog.sql<{ axis: string; values: { value: string; n: number }[] }>(
-    `SELECT axis, list({'value': value, 'n': n} ORDER BY value) AS values FROM
-       (SELECT axis, value, count(*)::INTEGER AS n FROM web_axes GROUP BY ALL) GROUP BY axis ORDER BY axis`,
+  const axes = await catalog.sql<{ axis: string; values: { value: string; text: string; n: number }[] }>(
+    `SELECT axis, list({'value': value, 'text': value_text, 'n': n} ORDER BY value) AS values FROM
+       (SELECT axis, value, value_text, count(*)::INTEGER AS n FROM web_axes GROUP BY ALL) GROUP BY axis ORDER BY axis`,
   );
   const sessions = await catalog.sql<{ session: string; n: number }>('SELECT session, count(*)::INTEGER AS n FROM web_images GROUP BY 1 ORDER BY 1');
   const counted = (column: string, from = 'web_images') => catalog.sql<{ value: string; n: number }>(

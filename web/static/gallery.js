@@ -116,7 +116,7 @@ export function renderFilters(container, facets) {
       facets.sessions.map((s) => checkbox(s.session, sessions.has(s.session), (on) => toggleList('session', s.session, on), s.n, `session:${s.session}`))),
     ...facets.axes.map((a) => element('details', { class: 'axis', open: a.values.some((v) => pairs.has(`${a.axis}\u0000${v.value}`)) },
       element('summary', {}, a.axis),
-      a.values.map((v) => checkbox(v.value, pairs.has(`${a.axis}\u0000${v.value}`), (on) => togglePair(a.axis, v.value, on), v.n, `${a.axis}=${v.value}`)))),
+      a.values.map((v) => checkbox(v.text ?? v.value, pairs.has(`${a.axis}\u0000${v.value}`), (on) => togglePair(a.axis, v.value, on), v.n, `${a.axis}=${v.value}`)))),
     element('button', { type: 'button', class: 'link', onclick: () => navigate(new URLSearchParams()) }, 'clear all filters'),
   ];
   container.replaceChildren(...controls.filter(Boolean));

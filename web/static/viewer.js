@@ -5,12 +5,16 @@ import { sameSeedStrip, valueSeedGrid } from './compare.js';
 import { focusTagInput, tagEditor } from './tags.js';
 import { zoneCrop, zoneName, zoneOutline } from './zone.js';
 
-const view = { detail: null, axis: 0, picking: false, values: new Map(), readOnly: false };
+const view = { detail: null, axis: 0, picking: false, values: new Map(), texts: new Map(), readOnly: false };
 
 export function setViewerContext({ facets, readOnly }) {
   view.values = new Map(facets.axes.map((a) => [a.axis, a.values.map((v) => v.value)]));
+  view.texts = new Map(facets.axes.flatMap((a) => a.values.map((v) => [`${a.axis}\u0000${v.value}`, v.text ?? v.value])));
   view.readOnly = readOnly;
 }
+
+/** A value as a person reads it: sdgen's inline MD5 keys by their text. */
+const textOf = (axis, value) => (value === null || value === undefined ? value : view.texts.get(`${axis}\u0000${value}`) ?? value);
 
 function openImage(id) {
   const params = galleryQuery();
@@ -19,12 +23,12 @@ function openImage(id) {
 }
 
 function axisRow(a, i) {
-  const verdict = a.label === null ? '' : a.label === a.value ? 'ok' : `wrong: shows ${a.label}`;
+  const verdict = a.label === null ? '' : a.label === a.value ? 'ok' : `wrong: shows ${textOf(a.axis, a.label)}`;
   return element('tr', { class: `${i === view.axis ? 'selected' : ''} ${a.label === null ? '' : a.label === a.value ? 'ok' : 'wrong'}`, 'data-axis': a.axis,
     onclick: () => { view.axis = i; draw(); } },
-  element('th', {}, a.axis), element('td', {}, a.value), element('td', { class: 'num' }, percent(a.p_target)),
-  element('td', { class: 'num' }, fixed(a.margin)), element('td', {}, a.top_value),
-  element('td', {}, a.probe_value ?? '–'), element('td', { class: 'num' }, percent(a.p_probe)),
+  element('th', {}, a.axis), element('td', {}, a.value_text ?? a.value), element('td', { class: 'num' }, percent(a.p_target)),
+  element('td', { class: 'num' }, fixed(a.margin)), element('td', {}, textOf(a.axis, a.top_value)),
+  element('td', {}, textOf(a.axis, a.probe_value) ?? '–'), element('td', { class: 'num' }, percent(a.p_probe)),
   element('td', { class: 'zone', 'data-zone': a.zone?.name ?? a.zone?.kind }, zoneCrop(view.detail, a.zone), element('small', {}, zoneName(a.zone))),
   element('td', { class: 'label' }, verdict));
 }
@@ -33,7 +37,7 @@ function picker() {
   const a = view.detail.axes[view.axis];
   const values = (view.values.get(a.axis) ?? []).filter((v) => v !== a.value);
   return element('div', { id: 'picker', class: 'picker' }, element('strong', {}, `${a.axis} shows instead:`),
-    values.slice(0, 9).map((v, i) => element('button', { type: 'button', onclick: () => label({ axis: a.axis, verdict: 'wrong', value: v }) }, element('kbd', {}, String(i + 1)), ' ', v)),
+    values.slice(0, 9).map((v, i) => element('button', { type: 'button', onclick: () => label({ axis: a.axis, verdict: 'wrong', value: v }) }, element('kbd', {}, String(i + 1)), ' ', textOf(a.axis, v))),
     element('small', {}, 'Esc cancels'));
 }
 
@@ -99,7 +103,7 @@ async function label(body) {
   if (view.readOnly) return say('read-only: labels are off', 'error');
   try {
     const row = await post('/api/labels', { image_id: view.detail.image_id, ...body });
-    say(row.reject ? 'rejected' : `labelled ${row.axis}=${row.value}`);
+    say(row.reject ? 'rejected' : `labelled ${row.axis}=${textOf(row.axis, row.value)}`);
     await load(view.detail.image_id);
     if (!row.reject && view.axis < view.detail.axes.length - 1) view.axis++;
     draw();

@@ -28,6 +28,11 @@ export function inlineKey(raw: string): string {
   return createHash('md5').update(raw).digest('hex').slice(0, 8);
 }
 
+/** Whether `key` is sdgen's inline key of an item that rendered `text` (written bare or quoted). */
+export function isInlineKeyOf(key: string, text: string): boolean {
+  return /^[0-9a-f]{8}$/.test(key) && [text, `"${text}"`, `'${text}'`].some((raw) => inlineKey(raw) === key);
+}
+
 export function unquote(raw: string): string {
   const m = /^(["'])([\s\S]*)\1$/.exec(raw);
   return m ? m[2]! : raw;
