@@ -11,7 +11,7 @@ import { copyExampleProject } from '../example-project.js';
 const repo = resolve(import.meta.dirname, '..', '..');
 
 function pipeline(dir: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [join(repo, 'bin', 'pipeline.js'), '-C', dir, ...args], { encoding: 'utf8', timeout: 170_000 });
+  const result = spawnSync(process.execPath, [join(repo, 'bin', 'pipeline.js'), '-C', dir, ...args], { encoding: 'utf8', timeout: 240_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -80,5 +80,5 @@ describe('pipeline loop with loop.per_theme', () => {
       const was = image.theme === 'cyberpunk' ? after.find((a) => a.prompt_id === image.prompt_id)! : before.get(image.prompt_id)!;
       expect(image.image_id).toBe(was.image_id);
     }
-  }, 300_000);
+  }, 480_000);
 });
