@@ -261,6 +261,11 @@ export async function refreshLoras(endpoint: string, timeoutMs = 30_000): Promis
   await request(endpoint, '/sdapi/v1/refresh-loras', { method: 'POST' }, { timeoutMs });
 }
 
+/** POST /sdapi/v1/refresh-checkpoints: rescan the checkpoint folder (after copying a merged checkpoint in). */
+export async function refreshCheckpoints(endpoint: string, timeoutMs = 30_000): Promise<void> {
+  await request(endpoint, '/sdapi/v1/refresh-checkpoints', { method: 'POST' }, { timeoutMs });
+}
+
 /** The checkpoint loaded on the server, as `name.safetensors [hash]`: what unpinned images come from. */
 export async function loadedCheckpoint(endpoint: string, timeoutMs = 10_000): Promise<string> {
   const options = (await request(endpoint, '/sdapi/v1/options', {}, { timeoutMs })) as { sd_model_checkpoint?: string };

@@ -3,7 +3,12 @@
 // (networks/merge_lora.py, or sdxl_merge_lora.py with train.sdxl) at the weight the
 // benchmark chose. Each merge builds on the last merged checkpoint, else on
 // train.base_model; the result is verified as a safetensors file before it is recorded.
-import { mkdir, rm } from 'node:fs/promises';
+// From then on it is the baseline: generate pins it (stages/generate/promoted.ts reads
+// merged_checkpoints), and a round's train builds on it (train.base_model, the round's
+// own setting). With loop.checkpoint_dir it is copied into the WebUI's checkpoint folder
+// and, with A1111, confirmed listed by /sdapi/v1/sd-models before it is recorded.
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext } from '../src/command.js';
 import { InputError } from '../src/errors.js';
@@ -11,6 +16,10 @@ import { hashFile } from '../src/hash.js';
 import { storedPath } from '../src/project.js';
 import type { LoraInfoRow, MergedCheckpointRow } from '../schemas/tables.js';
 import { runMerge } from '../adapters/sd-scripts-merge.js';
+import { checkServer, refreshCheckpoints } from '../adapters/a1111.js';
+import { produceAtomic } from '../src/atomic.js';
+import { generateParams } from '../stages/generate/backend.js';
+import { loopSettings } from './loop-settings.js';
 import { trainSettings } from '../stages/train/index.js';
 import { mergedCheckpoints } from './loop-state.js';
 
@@ -43,4 +52,41 @@ export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight
     throw new Error(`merging ${info.name} into ${base} failed: ${problems.join('; ')}; full log: ${logPath}`);
   }
   return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: storedPath(ctx.projectDir, base), lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
+}
+
+/** The round's train setting in merge mode: build on the last merged checkpoint, once there is one. */
+export async function mergedTrainBase(ctx: CommandContext): Promise<Record<string, unknown>> {
+  const last = (await mergedCheckpoints(ctx.sql)).at(-1);
+  return last ? { 'train.base_model': last.path } : {};
+}
+
+/**
+ * Put the merged checkpoint where the WebUI finds it (loop.checkpoint_dir) and confirm it
+ * is listed, so the next round's pinned model is not refused. Never overwrites a file it
+ * did not write. Returns what the round's reason adds (what is left for the user to do).
+ */
+export async function deployMerged(ctx: CommandContext, merged: MergedCheckpointRow): Promise<string> {
+  const { checkpoint_dir: dir } = loopSettings.parse(ctx.params.loop ?? {});
+  const g = generateParams.parse(ctx.params.generate ?? {});
+  if (!dir) {
+    return g.backend === 'a1111'
+      ? `; copy it into the WebUI's models/Stable-diffusion folder (or set loop.checkpoint_dir to that folder): the next run pins it as generate.model ${merged.name}`
+      : '';
+  }
+  const target = join(resolve(ctx.projectDir, dir), `${merged.name}.safetensors`);
+  if (existsSync(target) && (await hashFile(target)) !== merged.hash) {
+    throw new Error(`${target} exists with other content and is not sdloop's to overwrite: move it away, or set loop.checkpoint_dir to another folder`);
+  }
+  await mkdir(resolve(ctx.projectDir, dir), { recursive: true });
+  await produceAtomic(target, (tmp) => copyFile(resolve(ctx.projectDir, merged.path), tmp));
+  if (g.backend !== 'a1111') return `; copied to ${target}`;
+  for (const endpoint of g.endpoints) {
+    try {
+      await refreshCheckpoints(endpoint);
+      await checkServer(endpoint, merged.name);
+    } catch (error) {
+      throw new Error(`the WebUI at ${endpoint} does not list ${merged.name} after it was copied to ${target} and the checkpoints refreshed (${(error as Error).message}): set loop.checkpoint_dir to that WebUI's models/Stable-diffusion folder`);
+    }
+  }
+  return `; copied to ${target}, listed by ${g.endpoints.join(', ')}`;
 }

@@ -2,6 +2,7 @@
 // as `running` when it starts so a killed round resumes under the same number) and
 // `promoted_loras` (what every later round generates with). A round's end and its
 // promotion are one transaction, so a kill never leaves a promotion without its round.
+// The theme columns came with loop.per_theme: older states gain them, null (every theme).
 import type { Row, Sql } from '../src/stage.js';
 import type { z } from 'zod';
 import type { loopRoundRow, MergedCheckpointRow, promotedLoraRow } from '../schemas/tables.js';
@@ -19,7 +20,9 @@ CREATE TABLE IF NOT EXISTS promoted_loras (
   round BIGINT NOT NULL, promoted_at VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS merged_checkpoints (
   name VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, hash VARCHAR NOT NULL, base VARCHAR NOT NULL,
-  lora VARCHAR NOT NULL, ratio DOUBLE NOT NULL, round BIGINT NOT NULL, merged_at VARCHAR NOT NULL);`;
+  lora VARCHAR NOT NULL, ratio DOUBLE NOT NULL, round BIGINT NOT NULL, merged_at VARCHAR NOT NULL);
+ALTER TABLE loop_rounds ADD COLUMN IF NOT EXISTS theme VARCHAR;
+ALTER TABLE promoted_loras ADD COLUMN IF NOT EXISTS theme VARCHAR;`;
 
 /** A SQL literal; used where one statement string must carry a whole transaction. */
 export function sqlLiteral(value: string | number | null | string[]): string {
@@ -38,7 +41,7 @@ export async function ensureLoopTables(sql: Sql): Promise<void> {
 
 /** DuckDB returns BIGINT as a string in JSON rows. */
 function toRound(row: Row): LoopRound {
-  return { ...(row as unknown as LoopRound), round: Number(row.round) };
+  return { ...(row as unknown as LoopRound), round: Number(row.round), theme: (row.theme as string | null) ?? null };
 }
 
 export async function loopRounds(sql: Sql): Promise<LoopRound[]> {
@@ -47,11 +50,11 @@ export async function loopRounds(sql: Sql): Promise<LoopRound[]> {
 
 export async function promotedLoras(sql: Sql): Promise<PromotedLora[]> {
   const rows = await sql('SELECT * FROM promoted_loras ORDER BY round, name');
-  return rows.map((r) => ({ ...(r as unknown as PromotedLora), round: Number(r.round), weight: Number(r.weight) }));
+  return rows.map((r) => ({ ...(r as unknown as PromotedLora), round: Number(r.round), weight: Number(r.weight), theme: (r.theme as string | null) ?? null }));
 }
 
 /** The round a killed run left `running`, or a new one after the last. */
-export async function openRound(sql: Sql, target: string | null, now: () => Date): Promise<{ round: LoopRound; resumed: boolean }> {
+export async function openRound(sql: Sql, target: string | null, now: () => Date, theme: string | null = null): Promise<{ round: LoopRound; resumed: boolean }> {
   const rounds = await loopRounds(sql);
   const unfinished = rounds.find((r) => r.verdict === 'running');
   if (unfinished) return { round: unfinished, resumed: true };
@@ -61,6 +64,7 @@ export async function openRound(sql: Sql, target: string | null, now: () => Date
     started_at: now().toISOString(),
     finished_at: null,
     target,
+    theme,
     lora: null,
     adherence_before: null,
     adherence_after: null,
@@ -69,7 +73,7 @@ export async function openRound(sql: Sql, target: string | null, now: () => Date
     promoted,
   };
   await sql(
-    `INSERT INTO loop_rounds VALUES (${[round.round, round.started_at, null, target, null, null, null, 'running', '', promoted].map(sqlLiteral).join(', ')})`,
+    `INSERT INTO loop_rounds (round, started_at, finished_at, target, lora, adherence_before, adherence_after, verdict, reason, promoted, theme) VALUES (${[round.round, round.started_at, null, target, null, null, null, 'running', '', promoted, theme].map(sqlLiteral).join(', ')})`,
   );
   return { round, resumed: false };
 }
@@ -89,7 +93,7 @@ export async function finishRound(sql: Sql, round: LoopRound, promotion: Promote
   if (promotion) {
     const p = promotion;
     statements.push(
-      `INSERT OR REPLACE INTO promoted_loras VALUES (${[p.name, p.hash, p.path, p.weight, p.round, p.promoted_at].map(sqlLiteral).join(', ')});`,
+      `INSERT OR REPLACE INTO promoted_loras (name, hash, path, weight, round, promoted_at, theme) VALUES (${[p.name, p.hash, p.path, p.weight, p.round, p.promoted_at, p.theme].map(sqlLiteral).join(', ')});`,
     );
   }
   const set = {

@@ -55,7 +55,7 @@ export async function chooseTarget(ctx: CommandContext, settings: LoopSettings):
   return target;
 }
 
-function slug(text: string): string {
+export function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'value';
 }
 

@@ -4,6 +4,7 @@
 // candidate is promoted (copied to data/models/lora, used by every later round) only when
 // it wins. Each `ctx.run` holds the project lock, so rounds never overlap a `pipeline run`;
 // between rounds, and while a schedule waits, the loop holds neither lock nor database.
+// A per-theme loop (loop-themes.ts) runs one such round per theme.
 import { copyFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defineCommand, examples, integerAtLeast, type CommandContext } from '../src/command.js';
@@ -13,8 +14,9 @@ import { storedPath } from '../src/project.js';
 import type { LoraInfoRow } from '../schemas/tables.js';
 import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
+import { checkPerTheme, roundThemes, themeOverrides } from './loop-themes.js';
 import { loopSettings } from './loop-settings.js';
-import { mergeSetup, mergeWinner } from './loop-merge.js';
+import { deployMerged, mergedTrainBase, mergeSetup, mergeWinner } from './loop-merge.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 import { describeScheduledTime } from './schedule-time.js';
@@ -23,6 +25,8 @@ export interface LoopOptions {
   rounds: number;
   untilNoGain: boolean;
   targeted: boolean;
+  /** a round per theme (--per-theme, or loop.per_theme) */
+  perTheme?: boolean;
   now?: () => Date;
 }
 
@@ -31,8 +35,9 @@ export interface LoopOptions {
  * promoted LoRAs from the state itself, as a plain `pipeline run` does), the focused
  * batch and its judging for a targeted one.
  */
-export function roundOverrides(ctx: CommandContext, target: Target | null): Record<string, unknown> {
-  return target ? targetedOverrides(ctx, target, loopSettings.parse(ctx.params.loop ?? {})) : {};
+export function roundOverrides(ctx: CommandContext, target: Target | null, theme: string | null = null): Record<string, unknown> {
+  if (target) return targetedOverrides(ctx, target, loopSettings.parse(ctx.params.loop ?? {}));
+  return theme === null ? {} : themeOverrides(ctx, theme);
 }
 
 const targetText = (t: Target) => `${t.axis}=${t.value}`;
@@ -44,33 +49,38 @@ function parseTarget(text: string | null): Target | null {
 }
 
 /** The file and weight the benchmark chose (an earlier epoch's file, maybe) join the promoted set. */
-async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, round: number, when: Date): Promise<PromotedLora> {
+async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, round: LoopRound, when: Date): Promise<PromotedLora> {
   const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
   // lora_info stores the object's path relative to the project.
   await produceAtomic(path, (tmp) => copyFile(resolve(ctx.projectDir, info.path), tmp));
-  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight, round, promoted_at: when.toISOString() };
+  return { name: info.name, hash: info.hash, path: storedPath(ctx.projectDir, path), weight, round: round.round, promoted_at: when.toISOString(), theme: round.theme };
 }
 
-/** One round, from the DAG run to the recorded verdict. Returns the exit code. */
-export async function runRound(ctx: CommandContext, options: LoopOptions): Promise<{ exitCode: number; round: LoopRound }> {
+/** One round (for `theme` alone in a per-theme loop), from the DAG run to the recorded verdict. Returns the exit code. */
+export async function runRound(ctx: CommandContext, options: LoopOptions, theme: string | null = null): Promise<{ exitCode: number; round: LoopRound }> {
   const now = options.now ?? (() => new Date());
   if (loopSettings.parse(ctx.params.loop ?? {}).promote === 'merge') mergeSetup(ctx);
   await ensureLoopTables(ctx.sql);
   const before = await promotedLoras(ctx.sql);
-  const unfinished = (await ctx.sql<{ target: string | null }>("SELECT target FROM loop_rounds WHERE verdict = 'running'"))[0];
+  const unfinished = (await ctx.sql<{ target: string | null; theme: string | null }>("SELECT target, theme FROM loop_rounds WHERE verdict = 'running'"))[0];
   const target = unfinished
     ? parseTarget(unfinished.target)
     : options.targeted ? await chooseTarget(ctx, loopSettings.parse(ctx.params.loop ?? {})) : null;
-  const { round, resumed } = await openRound(ctx.sql, target && targetText(target), now);
-  const what = target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%, Wilson upper bound ${(target.upper * 100).toFixed(1)}%)`}` : '';
+  const { round, resumed } = await openRound(ctx.sql, target && targetText(target), now, unfinished ? unfinished.theme : theme);
+  const forTheme = round.theme === null ? '' : ` for theme ${round.theme}`;
+  const what = forTheme + (target ? ` targeting ${targetText(target)}${Number.isNaN(target.rate) ? '' : ` (matched ${(target.rate * 100).toFixed(1)}%, Wilson upper bound ${(target.upper * 100).toFixed(1)}%)`}` : '');
   ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
 
-  const summary = await ctx.run({ set: roundOverrides(ctx, target) });
+  const mode = loopSettings.parse(ctx.params.loop ?? {}).promote;
+  const overrides = { ...roundOverrides(ctx, target, round.theme), ...(mode === 'merge' ? await mergedTrainBase(ctx) : {}) };
+  const summary = await ctx.run({ set: overrides });
   if (summary.exitCode === 130) {
     ctx.stderr(`round ${round.round}: interrupted; \`pipeline loop\` resumes it\n`);
     return { exitCode: 130, round };
   }
   const names = before.map((p) => p.name);
+  // What this round's prompts carry: every LoRA for all themes, and its own theme's.
+  const stack = before.filter((p) => p.theme === null || p.theme === round.theme).map((p) => p.name);
   // Items that failed (a few images A1111 refused) leave the round to judge what was made; a stage that failed does not.
   const failed = summary.stages.filter((s) => s.status === 'failed').map((s) => s.name);
   if (failed.length > 0 || summary.exitCode === 2) {
@@ -84,13 +94,14 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
   const [info] = bench ? await ctx.sql<LoraInfoRow>('SELECT * FROM lora_info WHERE name = $name', { name: bench.lora }) : [];
   if (!bench || !info) throw new Error('the run succeeded but left no benchmark_summary row, or no lora_info row for the file it chose');
   const again = names.includes(info.name);
-  const { max_stack: maxStack, promote: mode } = loopSettings.parse(ctx.params.loop ?? {});
+  const { max_stack: maxStack } = loopSettings.parse(ctx.params.loop ?? {});
   // Every promoted LoRA is in every prompt: past a few, their effects interfere, and each
   // new one was judged against the stack, not alone. A full stack is a decision to make.
-  const full = mode === 'stack' && names.length >= maxStack;
+  const full = mode === 'stack' && stack.length >= maxStack;
   const promoting = bench.verdict === 'promote' && !again && !full;
   const merged = promoting && mode === 'merge' ? await mergeWinner(ctx, info, Number(bench.weight), round.round, now()) : null;
-  const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round.round, now()) : null;
+  const deployed = merged ? await deployMerged(ctx, merged) : '';
+  const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round, now()) : null;
   const done: LoopRound = {
     ...round,
     finished_at: now().toISOString(),
@@ -101,20 +112,53 @@ export async function runRound(ctx: CommandContext, options: LoopOptions): Promi
     reason: again
       ? `${info.name} is already promoted (the dataset did not change)`
       : bench.verdict === 'promote' && full
-        ? `${bench.reason}; but the stack already holds ${names.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
-        : merged ? `${bench.reason}; merged into ${merged.path}` : bench.reason,
+        ? `${bench.reason}; but the stack already holds ${stack.length} LoRA(s) (loop.max_stack ${maxStack}): drop one with \`pipeline promoted --drop NAME\` or raise loop.max_stack`
+        : merged ? `${bench.reason}; merged into ${merged.path}${deployed}` : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
   await finishRound(ctx.sql, done, promotion, merged);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
   // The state now holds the focused batch's results, so `pipeline status` rightly lists
   // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
-  if (target) ctx.stdout(`round ${round.round} ran with the targeted settings (${Object.keys(roundOverrides(ctx, target)).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
+  if (Object.keys(overrides).length) ctx.stdout(`round ${round.round} ran with the ${target ? 'targeted' : round.theme !== null ? 'per-theme' : 'merged checkpoint\'s'} settings (${Object.keys(overrides).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
   return { exitCode: 0, round: done };
+}
+
+/**
+ * A per-theme pass: a round for each theme, the one a killed run left unfinished first
+ * (it resumes under its own theme, so the pass does not train that theme twice).
+ */
+async function runThemeRounds(ctx: CommandContext, options: LoopOptions, rounds: LoopRound[]): Promise<number> {
+  const themes = await roundThemes(ctx);
+  const [unfinished] = await ctx.sql<{ theme: string | null }>("SELECT theme FROM loop_rounds WHERE verdict = 'running'").catch(() => []);
+  const order = unfinished?.theme ? [unfinished.theme, ...themes.filter((t) => t !== unfinished.theme)] : themes;
+  ctx.release?.();
+  for (const theme of order) {
+    const { exitCode, round } = await runRound(ctx, options, theme).finally(() => ctx.release?.());
+    rounds.push(round);
+    if (exitCode !== 0) return exitCode;
+  }
+  return 0;
+}
+
+/** Per-theme passes; with --until-no-gain, they stop after a pass that promoted nothing. */
+async function runThemePasses(ctx: CommandContext, options: LoopOptions, rounds: LoopRound[]): Promise<number> {
+  checkPerTheme(loopSettings.parse(ctx.params.loop ?? {}), options.targeted);
+  for (let i = 0; i < options.rounds; i++) {
+    const start = rounds.length;
+    const code = await runThemeRounds(ctx, options, rounds);
+    if (code !== 0) return code;
+    if (options.untilNoGain && rounds.slice(start).every((r) => r.verdict !== 'promote')) {
+      ctx.stdout(`stopping: no theme's LoRA brought a gain in rounds ${rounds[start]!.round}-${rounds.at(-1)!.round}\n`);
+      break;
+    }
+  }
+  return 0;
 }
 
 /** Rounds one after another; stops at a failure, and at a rejection with --until-no-gain. Each round finished goes to `rounds`. */
 export async function runRounds(ctx: CommandContext, options: LoopOptions, rounds: LoopRound[] = []): Promise<number> {
+  if (options.perTheme || loopSettings.parse(ctx.params.loop ?? {}).per_theme) return runThemePasses(ctx, options, rounds);
   for (let i = 0; i < options.rounds; i++) {
     const { exitCode, round } = await runRound(ctx, options).finally(() => ctx.release?.());
     rounds.push(round);
@@ -162,13 +206,14 @@ export interface LoopFlags {
   untilNoGain?: boolean;
   schedule?: string;
   targeted?: boolean;
+  perTheme?: boolean;
   json?: boolean;
 }
 
 /** --until-no-gain alone means "until it stops helping", bounded at 20 rounds. */
 export function loopOptions(flags: LoopFlags): LoopOptions & { schedule: string | null } {
   const untilNoGain = Boolean(flags.untilNoGain);
-  return { rounds: flags.rounds ?? (untilNoGain ? 20 : 1), untilNoGain, targeted: Boolean(flags.targeted), schedule: flags.schedule ?? null };
+  return { rounds: flags.rounds ?? (untilNoGain ? 20 : 1), untilNoGain, targeted: Boolean(flags.targeted), perTheme: Boolean(flags.perTheme), schedule: flags.schedule ?? null };
 }
 
 export default defineCommand<LoopFlags>({
@@ -180,8 +225,9 @@ export default defineCommand<LoopFlags>({
       .option('--until-no-gain', 'stop after the first round whose LoRA is rejected')
       .option('--schedule <cron>', 'stay in the foreground and run the rounds on this cron schedule (croner syntax, e.g. "0 2 * * *" for 02:00 every night)')
       .option('--targeted', 'train a micro-LoRA for the worst-scoring variation value alone')
+      .option('--per-theme', 'a round per theme: each theme\'s LoRA trained on its images and applied to its prompts alone (loop.per_theme)')
       .addOption(cli.createOption('--json', 'print the rounds (what each trained, judged and promoted) as JSON at the end; the rounds\' own lines go to stderr').conflicts('schedule'))
-      .addHelpText('after', examples('pipeline loop --rounds 3', 'pipeline loop --until-no-gain --targeted', 'pipeline loop --schedule "0 2 * * *"'));
+      .addHelpText('after', examples('pipeline loop --rounds 3', 'pipeline loop --until-no-gain --targeted', 'pipeline loop --per-theme', 'pipeline loop --schedule "0 2 * * *"'));
   },
   async run({ options: flags }, ctx) {
     const { schedule, ...options } = loopOptions(flags);

@@ -1,4 +1,4 @@
-// `pipeline promoted`: the LoRAs every run renders with (the state table promoted_loras,
+// `pipeline promoted`: the LoRAs runs render with, each in every prompt or in one theme's (the state table promoted_loras,
 // which generate and benchmark read), and `--drop NAME` to undo a promotion. The file
 // stays in data/models/lora, so a later promotion of the same LoRA finds it again.
 import { defineCommand, examples, type CommandContext } from '../src/command.js';
@@ -16,13 +16,12 @@ async function list(ctx: CommandContext, json: boolean): Promise<number> {
   const promoted = await readPromoted(ctx.sql);
   if (json) {
     return writeJsonEnvelope('promoted', 0, { promoted }, ctx.stdout);
-    return 0;
   }
   if (!promoted.length) {
     ctx.stdout('no promoted LoRAs: runs render without any (pipeline loop promotes the ones that win)\n');
     return 0;
   }
-  for (const p of promoted) ctx.stdout(`${p.name}\tweight ${p.weight}\tround ${p.round}\t${p.promoted_at}\t${p.hash.slice(0, 12)}\t${p.path}\n`);
+  for (const p of promoted) ctx.stdout(`${p.name}\tweight ${p.weight}\tround ${p.round}\t${p.promoted_at}\t${p.hash.slice(0, 12)}\t${p.path}\t${p.theme === null ? 'every theme' : `theme ${p.theme}`}\n`);
   return 0;
 }
 

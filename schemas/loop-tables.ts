@@ -106,6 +106,7 @@ export const loopRoundRow = z.object({
   started_at: z.string(),
   finished_at: z.string().nullable().describe('null while the round runs, or after it was killed (it resumes)'),
   target: z.string().nullable().describe('--targeted: the Axis=value the round trained for'),
+  theme: z.string().nullable().describe('loop.per_theme: the theme whose images the round trained on; null for every theme'),
   lora: z.string().nullable(),
   adherence_before: z.number().nullable(),
   adherence_after: z.number().nullable(),
@@ -122,6 +123,7 @@ export const promotedLoraRow = z.object({
   weight: z.number(),
   round: z.number().int(),
   promoted_at: z.string(),
+  theme: z.string().nullable().describe("loop.per_theme: the theme whose prompts alone carry it; null for every prompt"),
 });
 /** loop.promote merge: a winner folded into a new checkpoint, in the state table merged_checkpoints. */
 export const mergedCheckpointRow = z.object({

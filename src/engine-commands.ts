@@ -11,6 +11,7 @@ import { ProjectLockedError, staleLockNote } from './project-lock.js';
 import { fileSql } from './file-context.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
 import { selectStages } from './graph.js';
+import { runWorker } from './worker.js';
 import { runSummaryJson, stageStatusJson, writeJsonEnvelope } from './json-output.js';
 import type { Row } from './stage.js';
 
@@ -216,6 +217,22 @@ function addGc(program: CliCommand, cli: EngineCli): void {
     });
 }
 
+function addWorker(program: CliCommand, cli: EngineCli): void {
+  program
+    .command('worker')
+    .summary('run map-stage batches that `pipeline run` queues on Redis (executor: bullmq)')
+    .description('Take the batches of distributed map stages from Redis, run them with this checkout of the project, and send the rows back to the run, which commits them. Needs the same code and params as the run, and the project folder (data/ included) on shared storage.')
+    .option('--stages <names>', 'comma-separated map stages to serve (default: those with a bullmq executor)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--concurrency <n>', 'batches at once', integerAtLeast(1), 1)
+    .option('--redis <url>', "Redis URL (default: the stage's executor.redis)")
+    .option('--name <name>', 'how the run names this worker (default: host:pid)')
+    .addHelpText('after', examples('pipeline worker', 'pipeline worker --stages score --concurrency 2', 'pipeline worker --redis redis://:secret@10.0.0.5:6379'))
+    .action(async (flags: { stages?: string[]; concurrency: number; redis?: string; name?: string }) => {
+      const { dir, set } = cli.global();
+      cli.done(await runWorker({ dir, set, ...flags, log: (m) => process.stderr.write(`${m}\n`) }));
+    });
+}
+
 export function addEngineCommands(program: CliCommand, cli: EngineCli): void {
-  for (const add of [addRun, addStatus, addDag, addSql, addGc]) add(program, cli);
+  for (const add of [addRun, addStatus, addDag, addSql, addGc, addWorker]) add(program, cli);
 }

@@ -18,6 +18,7 @@ import type { Project } from './project.js';
 import { inputArtifact } from './context.js';
 import { withoutRunFacts } from './tables.js';
 import { joinRefs, lostObject, objectRefs, objectsAsLeft } from './memo-objects.js';
+import type { RemoteBatches } from './executor-bullmq.js';
 
 export interface MapRunResult {
   outputs: Record<string, OutputRecord>;
@@ -140,6 +141,8 @@ export async function runMapStage(options: {
   /** the memo key of a run from before stage identities whose results still hold (memo-legacy.ts) */
   legacyKey?: string;
   resourceLimit?: LimitFunction;
+  /** batches computed by workers elsewhere (executor-bullmq.ts): no setup here, the rows are committed here */
+  remote?: RemoteBatches;
   /** set on the second attempt, after damaged memo parts were removed */
   repaired?: boolean;
 }): Promise<MapRunResult> {
@@ -179,7 +182,10 @@ export async function runMapStage(options: {
 
   const runBatch = async (batch: typeof todo, setupState: unknown) => {
     if (ctx.signal.aborted) return;
-    const results: ItemResult[] = await stage.mapBatch(batch.map((b) => b.item), ctx, setupState);
+    const items = batch.map((b) => b.item);
+    const results: ItemResult[] | undefined = options.remote ? await options.remote.mapBatch(items) : await stage.mapBatch(items, ctx, setupState);
+    // Withdrawn from the queue before a worker took it: interrupted, left for the next run.
+    if (!results) return;
     if (results.length !== batch.length) throw new StageFailure(ctx.stage, `mapBatch returned ${results.length} results for ${batch.length} items`);
     const keys = batch.map((b) => String(b.item[stage.key]));
     const finished = results.map((r, i) => ({
@@ -202,13 +208,14 @@ export async function runMapStage(options: {
     await writer.add({ items: finished, rows });
   };
 
-  const setupState = todo.length > 0 ? await stage.setup?.(ctx, todo.map((t) => t.item)) : undefined;
+  const runsHere = todo.length > 0 && !options.remote;
+  const setupState = runsHere ? await stage.setup?.(ctx, todo.map((t) => t.item)) : undefined;
   let result: MapRunResult | undefined;
   try {
     const size = Math.max(1, stage.batchSize(ctx.params));
     const batches: (typeof todo)[] = [];
     for (let i = 0; i < todo.length; i += size) batches.push(todo.slice(i, i + size));
-    const executor: BatchExecutor = localBatchExecutor(stage.concurrency(ctx.params), options.resourceLimit);
+    const executor: BatchExecutor = options.remote ? localBatchExecutor(options.remote.inFlight) : localBatchExecutor(stage.concurrency(ctx.params), options.resourceLimit);
     // Batches that finished are committed even when another failed: a rerun resumes after them.
     const computeFailure = await executor.run(batches, (b) => runBatch(b, setupState)).then(() => undefined, (error: unknown) => ({ error }));
     await writer.drain();
@@ -232,7 +239,7 @@ export async function runMapStage(options: {
       result = { outputs, items: { total: items.length, run: todo.length, reused, failed } };
     }
   } finally {
-    if (todo.length > 0) await stage.teardown?.(setupState);
+    if (runsHere) await stage.teardown?.(setupState);
   }
   return result ?? runMapStage({ ...options, repaired: true });
 }

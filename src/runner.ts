@@ -13,6 +13,7 @@ import { parseStageParams } from './params.js';
 import { runWholeStage, runCommandStage } from './execute.js';
 import { runMapStage, countItemsToRun, Interrupted } from './map-executor.js';
 import { legacyMemoKey } from './memo-legacy.js';
+import { remoteBatchesFor } from './executor-bullmq.js';
 import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
@@ -238,10 +239,11 @@ export class Runner {
         for (const out of node.config.outs) await removeInside(this.project.dir, out, `stages.${node.name}.outs`);
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
+        const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m) });
         const result = await runMapStage({
           project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force,
-          resourceLimit: this.resourceLimit(module.resource), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity),
-        });
+          resourceLimit: this.resourceLimit(module.resource), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity), remote,
+        }).finally(() => remote?.close());
         outs = result.outputs;
         items = result.items;
       } else {

@@ -1,6 +1,6 @@
 // benchmark: does the new LoRA help? The fixed benchmark prompts (plan.ts)
 // are rendered twice with the same seeds, by the same backend generate uses: the baseline
-// with the currently promoted LoRAs (generate.loras) and the candidate with the new LoRA
+// with the currently promoted LoRAs (generate.loras) and the last merged checkpoint, and the candidate with the new LoRA
 // added, once per (saved epoch, weight) point (points.ts). The same scorer scores every
 // arm; verdict.ts turns each point's outcomes into rates, intervals and a promote/reject
 // verdict, and the best point that passes is the one recorded for promotion.
@@ -12,7 +12,7 @@ import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
 import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkImageRow, benchmarkPointRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
 import { createBackend, generateParams, type AlternativesLookup, type Backend, type GenerateParams } from '../generate/backend.js';
-import { promotedResource, readPromoted, withPromoted } from '../generate/promoted.js';
+import { mergedResource, promotedResource, readMerged, readPromoted, withMerged, withPromoted } from '../generate/promoted.js';
 import { benchmarkPrompts, benchmarkSettings, type BenchmarkPlan, type BenchmarkSettings } from './plan.js';
 import type { AlternativesIndex } from '../resolve/alternatives.js';
 import { scoreParams, type ScoreParams } from '../score/params.js';
@@ -183,8 +183,11 @@ function judgePoint(s: BenchmarkSettings, point: Point, count: number, scored: S
 const prefixed = (prefix: string, r: Record<string, string>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [prefix + k, v]));
 
 function checkSettings(s: Params['benchmark'], score: ScoreParams): void {
-  if (Object.keys(s.axes).length === 0 || Object.values(s.axes).some((v) => Object.keys(v).length < 2)) {
-    throw new InputError('expected a fixed plan: {Axis: {key: text}} with at least two values per axis', { file: 'pipeline.yaml', field: 'params.benchmark.axes' });
+  const plans: [string, BenchmarkSettings['axes']][] = [['axes', s.axes], ...Object.entries(s.themes).flatMap(([t, own]) => (own.axes ? [[`themes.${t}.axes`, own.axes] as [string, BenchmarkSettings['axes']]] : []))];
+  for (const [field, axes] of plans) {
+    if (Object.keys(axes).length === 0 || Object.values(axes).some((v) => Object.keys(v).length < 2)) {
+      throw new InputError('expected a fixed plan: {Axis: {key: text}} with at least two values per axis', { file: 'pipeline.yaml', field: `params.benchmark.${field}` });
+    }
   }
   // A judge is only independent if it is not the model whose readings chose the training images.
   if (s.judge && s.judge.model === score.model) {
@@ -206,7 +209,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
       benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
     },
-    resourceLabels: { model: 'the CLIP model (score.model)', promoted_loras: 'the promoted LoRAs', labels: 'the human labels (pipeline label, the review app)' },
+    resourceLabels: { model: 'the CLIP model (score.model)', promoted_loras: 'the promoted LoRAs', merged_checkpoint: 'the checkpoint the loop merged (loop.promote merge)', labels: 'the human labels (pipeline label, the review app)' },
     async resources(ctx) {
       const { scorerResources } = await import('../score/scorer.js');
       const opts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash };
@@ -214,6 +217,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       return {
         ...(await scorerResources(ctx.params.score, opts)),
         ...promotedResource(await readPromoted(ctx.sql)),
+        ...mergedResource(await readMerged(ctx.sql)),
         ...(judge ? prefixed('judge.', await scorerResources(judge, opts)) : {}),
         // New labels change the agreement table, nothing else.
         labels: await labelsFingerprint(ctx.dataDir, ctx.sql),
@@ -232,7 +236,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       }
       const points = pointsOf(files, s.weights ?? [s.weight]);
       // The baseline is what generate renders with: the promoted LoRAs included.
-      const baseline = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
+      const baseline = withMerged(withPromoted(ctx.params.generate, await readPromoted(ctx.sql)), await readMerged(ctx.sql));
       const plan = benchmarkPrompts(s);
       const rendered = await renderArms(ctx, deps, [
         ['baseline', baseline],

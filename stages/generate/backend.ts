@@ -29,6 +29,8 @@ export const generateParams = z.object({
   family: z.enum(['auto', 'sd15', 'sdxl']).default('auto')
     .describe('a1111: sets the size of prompts that give none (sdxl 1024x1024, sd15 512x512); auto tells it from the checkpoint'),
   loras: z.array(z.string()).default([]).describe("added to every prompt: 'name:0.8' or '<lora:name:0.8>'"),
+  theme_loras: z.record(z.string(), z.array(z.string())).default({})
+    .describe("added to the prompts of one theme only: {cyberpunk: ['neon:0.7']}"),
   lora_dirs: z.array(z.string()).default(['data/models/lora']).describe('synthetic: where NAME.safetensors is looked for'),
   failure_rate: z.number().min(0).max(1).default(0.3).describe('synthetic (demo): chance per axis that another value is drawn'),
   value_failure_rates: z.record(z.string(), z.number().min(0).max(1)).default({}).describe("synthetic: overrides keyed 'Axis:Key' or 'Key'"),
@@ -67,6 +69,13 @@ export interface Backend {
 
 const loraText = (l: LoraRef) => `${l.name}:${l.weight}`;
 
+/** Per prompt row, the LoRAs its request carries: generate.loras, then its theme's theme_loras. */
+export function lorasForRows(params: Pick<GenerateParams, 'loras' | 'theme_loras'>): (row: Pick<PromptRow, 'theme'>) => LoraRef[] {
+  const all = params.loras.map(parseLoraSpec);
+  const byTheme = new Map(Object.entries(params.theme_loras).map(([theme, specs]) => [theme, [...all, ...specs.map(parseLoraSpec)]]));
+  return (row) => (row.theme !== null && byTheme.get(row.theme)) || all;
+}
+
 /** An image that is one colour (black included) carries nothing: VAE NaNs, a censor, a demo blank. */
 export async function isUniformImage(png: Buffer): Promise<boolean> {
   const { default: sharp } = await import('sharp');
@@ -80,14 +89,15 @@ export async function isUniformImage(png: Buffer): Promise<boolean> {
 async function createSynthetic(params: GenerateParams, projectDir: string, alternatives: AlternativesLookup): Promise<Backend> {
   const dirs = params.lora_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
   const lora = loraLoader(dirs);
-  const extra = params.loras.map(parseLoraSpec);
-  await Promise.all(extra.map((l) => lora(l.name)));
+  const extra = lorasForRows(params);
+  const named = [...params.loras, ...Object.values(params.theme_loras).flat()].map(parseLoraSpec);
+  await Promise.all(named.map((l) => lora(l.name)));
   return {
     name: 'synthetic',
     checkpoint: `${SYNTHETIC_MODEL} [${SYNTHETIC_MODEL_HASH}]`,
     async render(row) {
       const started = performance.now();
-      const prompted = { ...row, api_prompt: withLoras(row.api_prompt, extra) };
+      const prompted = { ...row, api_prompt: withLoras(row.api_prompt, extra(row)) };
       const base = { endpoint: 'synthetic', modelName: SYNTHETIC_MODEL, modelHash: SYNTHETIC_MODEL_HASH };
       try {
         const r = await renderSynthetic(prompted, {
@@ -147,7 +157,7 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
   for (const r of reasons) warn(`${r}; it is kept in the pool and retried later`);
   const known = await serverNames(up[0]!.endpoint);
   const limits = { timeoutMs: params.timeout_s * 1000, maxBytes: params.max_response_mb * 1024 * 1024, maxPixels: params.max_image_megapixels * 1e6 };
-  const loras = params.loras.map(parseLoraSpec);
+  const loras = lorasForRows(params);
   const defaultSize = familySize[(await renderFamily(params)).family];
   const pool = createEndpointPool({
     endpoints: params.endpoints,
@@ -163,7 +173,7 @@ async function createA1111(params: GenerateParams, warn: (m: string) => void): P
     checkpoint: up[0]!.checkpoint,
     async render(row) {
       const started = performance.now();
-      const payload = txt2imgPayload(row, { model: params.model, loras, defaultSize });
+      const payload = txt2imgPayload(row, { model: params.model, loras: loras(row), defaultSize });
       // A name the server lacks fails every image the same way: stop before sending any.
       const refused = unknownName(payload, known, up[0]!.endpoint);
       if (refused) throw new InputError(refused, { file: row.source, field: 'parameters' });

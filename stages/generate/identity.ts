@@ -8,18 +8,18 @@
 // checkpoint's family gives included) is what a rerun must match to replay them.
 import { isAbsolute, resolve } from 'node:path';
 import {
-  A1111Error, loadedCheckpoint, lorasInPrompt, parseLoraSpec, listLoras, serverLoraIdentity, txt2imgPayload, withLoras,
+  A1111Error, loadedCheckpoint, lorasInPrompt, listLoras, serverLoraIdentity, txt2imgPayload, withLoras,
 } from '../../adapters/a1111.js';
 import { loraLoader } from '../../demo/synthetic-lora.js';
 import { SYNTHETIC_VERSION, syntheticIdentity } from '../../demo/synthetic.js';
 import { findLoraFile } from '../../adapters/safetensors.js';
 import { hashValue } from '../../src/hash.js';
 import type { StageContext } from '../../src/stage.js';
-import type { PromptRow } from '../../schemas/tables.js';
-import { renderFamily, type GenerateParams } from './backend.js';
+import type { PromotedLoraRow, PromptRow } from '../../schemas/tables.js';
+import { lorasForRows, renderFamily, type GenerateParams } from './backend.js';
 import { familySize } from '../../adapters/a1111-family.js';
 import { readAlternatives } from '../resolve/alternatives.js';
-import { promotedResource, readPromoted, withPromoted } from './promoted.js';
+import { mergedResource, promotedResource, readMerged, readPromoted, withMerged, withPromoted } from './promoted.js';
 
 type Ctx = StageContext<{ generate: GenerateParams }>;
 
@@ -60,13 +60,13 @@ async function loraHasher(g: GenerateParams, ctx: Ctx): Promise<(name: string) =
 }
 
 async function a1111Identities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): Promise<unknown[]> {
-  const extra = g.loras.map(parseLoraSpec);
+  const extra = lorasForRows(g);
   const loraHash = await loraHasher(g, ctx);
   // The size a request gets from the checkpoint's family is in the request, so in the identity.
   const defaultSize = familySize[(await renderFamily(g)).family];
   return Promise.all(
     rows.map(async (row) => {
-      const request = txt2imgPayload(row, { model: g.model, loras: extra, defaultSize });
+      const request = txt2imgPayload(row, { model: g.model, loras: extra(row), defaultSize });
       const loras = await Promise.all(lorasInPrompt(String(request.prompt)).map(async (l) => [l.name, await loraHash(l.name)]));
       return { request, loras };
     }),
@@ -74,21 +74,21 @@ async function a1111Identities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): 
 }
 
 async function syntheticIdentities(rows: PromptRow[], g: GenerateParams, ctx: Ctx): Promise<unknown[]> {
-  const extra = g.loras.map(parseLoraSpec);
+  const extra = lorasForRows(g);
   const lora = loraLoader(loraDirs(g, ctx.projectDir));
   const alternatives = await readAlternatives(ctx.inputs);
   const options = { failureRate: g.failure_rate, valueFailureRates: g.value_failure_rates, blankRate: g.blank_rate, lora, alternatives: (id: string) => alternatives.get(id) };
   return Promise.all(
     rows.map((row) =>
       // A LoRA that cannot be loaded fails the render: the error is then what the item is.
-      syntheticIdentity({ ...row, api_prompt: withLoras(row.api_prompt, extra) }, options).catch((error: Error) => ({ unrenderable: error.message })),
+      syntheticIdentity({ ...row, api_prompt: withLoras(row.api_prompt, extra(row)) }, options).catch((error: Error) => ({ unrenderable: error.message })),
     ),
   );
 }
 
 /** Each row's identity, with the promoted LoRAs in the request as the backend will send them. */
 export async function renderIdentities(rows: PromptRow[], ctx: Ctx): Promise<unknown[]> {
-  const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
+  const g = withMerged(withPromoted(ctx.params.generate, await readPromoted(ctx.sql)), await readMerged(ctx.sql));
   return g.backend === 'a1111' ? a1111Identities(rows, g, ctx) : syntheticIdentities(rows, g, ctx);
 }
 
@@ -109,20 +109,33 @@ async function serverCheckpoint(endpoints: string[]): Promise<string> {
 }
 
 /**
- * What the A1111 servers list of their LoRAs: a LoRA retrained on a server makes generate
- * stale, and only the images whose identity names it rerun.
+ * What the A1111 servers list of their LoRAs, and the LoRAs promoted per theme: a LoRA
+ * retrained on a server, or promoted for a theme, makes generate stale, and only the
+ * images whose identity names it rerun.
  */
 export async function renderObserved(ctx: Ctx): Promise<Record<string, string>> {
   const g = ctx.params.generate;
-  if (g.backend !== 'a1111') return {};
+  const themed = themePromoted(await readPromoted(ctx.sql));
+  if (g.backend !== 'a1111') return themed;
   const listed = [...(await serverLoraIdentities(g.endpoints))].sort(([a], [b]) => a.localeCompare(b));
-  return { 'server LoRAs': `${listed.length} listed, ${hashValue(listed).slice(0, 12)}` };
+  return { 'server LoRAs': `${listed.length} listed, ${hashValue(listed).slice(0, 12)}`, ...themed };
+}
+
+/**
+ * The LoRAs promoted for one theme: in their theme's requests only, so not a resource
+ * (that would re-render every image) but observed, so promoting one makes generate
+ * stale and only that theme's images rerun.
+ */
+function themePromoted(promoted: PromotedLoraRow[]): Record<string, string> {
+  const themed = promoted.filter((p) => p.theme !== null).map((p) => `${p.theme}:${p.name}:${p.weight}:${p.hash.slice(0, 12)}`);
+  return themed.length ? { 'theme LoRAs': themed.join(',') } : {};
 }
 
 /** The checkpoint, renderer and promoted LoRAs every image of a run shares: the stage's resources. */
 export async function renderResources(ctx: Ctx): Promise<Record<string, string>> {
-  const g = ctx.params.generate;
-  const promoted = promotedResource(await readPromoted(ctx.sql));
+  const merged = await readMerged(ctx.sql);
+  const g = withMerged(ctx.params.generate, merged);
+  const promoted = { ...promotedResource(await readPromoted(ctx.sql), true), ...mergedResource(merged) };
   if (g.backend !== 'a1111') return { backend: 'synthetic', renderer: SYNTHETIC_VERSION, ...promoted };
   // A pinned checkpoint is in every request already.
   if (g.model) return { backend: 'a1111', model: g.model, ...promoted };

@@ -6,7 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { renderIdentities, renderObserved, renderResources } from './identity.js';
-import { readPromoted, withPromoted } from './promoted.js';
+import { readMerged, readPromoted, withMerged, withPromoted } from './promoted.js';
 import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
 import { imageRow, type ImageRow, type ManifestVariationsRow, type PromptRow } from '../../schemas/tables.js';
@@ -86,12 +86,12 @@ const stage = defineMapStage<Params, PromptRow, State>({
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
   resources: renderResources,
-  resourceLabels: { backend: 'the generate backend', renderer: 'the demo renderer', model: 'the pinned checkpoint (generate.model)', checkpoint: 'the A1111 checkpoint', promoted_loras: 'the promoted LoRAs' },
+  resourceLabels: { backend: 'the generate backend', renderer: 'the demo renderer', model: 'the pinned checkpoint (generate.model)', merged_checkpoint: 'the checkpoint the loop merged (loop.promote merge)', checkpoint: 'the A1111 checkpoint', promoted_loras: 'the promoted LoRAs' },
   observe: renderObserved,
   // LoRAs are in each item's identity by content: one retrained under the same name re-renders.
   identity: renderIdentities,
   async setup(ctx) {
-    const g = withPromoted(ctx.params.generate, await readPromoted(ctx.sql));
+    const g = withMerged(withPromoted(ctx.params.generate, await readPromoted(ctx.sql)), await readMerged(ctx.sql));
     const alternatives = await readAlternatives(ctx.inputs);
     const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m), alternatives: (id) => alternatives.get(id) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);

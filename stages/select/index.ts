@@ -3,10 +3,12 @@
 // images a human labelled with another value. With select.aesthetic_weight the ranking
 // also weighs taste (as DreamSync does): adherence still decides who is eligible
 // (min_score), then the aesthetic score the score stage wrote reorders the eligible.
+// With select.theme (a per-theme round of `pipeline loop`) only that theme's images
+// compete: the optional input `prompts` (catalog.prompts) says which prompt had which.
 import { z } from 'zod';
 import { InputError } from '../../src/errors.js';
-import { defineStage } from '../../src/stage.js';
-import { selectionRow, type ImageRow, type PredictionRow, type QualityRow, type SelectionRow } from '../../schemas/tables.js';
+import { defineStage, type InputArtifact } from '../../src/stage.js';
+import { selectionRow, type ImageRow, type PredictionRow, type PromptRow, type QualityRow, type SelectionRow } from '../../schemas/tables.js';
 
 const selectParams = z.object({
   top_k: z.number().int().positive().default(8).describe('images per (axis, value), unless top_fraction is set'),
@@ -22,6 +24,8 @@ const selectParams = z.object({
     .nullable()
     .default(null)
     .describe('select for one (axis, value) only: a micro-LoRA on one failing value'),
+  theme: z.string().min(1).nullable().default(null)
+    .describe("select among one theme's images only (a per-theme LoRA); needs the input prompts: catalog.prompts"),
 });
 
 export const paramsSchema = z.object({ select: selectParams.prefault({}) });
@@ -112,10 +116,18 @@ function tasteText(p: PredictionRow, score: number, quality: Map<string, Quality
 function reasonFor(p: PredictionRow, rank: number, eligible: number, s: SelectParams, duplicates: number): string {
   const quota = s.top_fraction === null ? `top ${s.top_k}` : `top ${s.top_fraction * 100}% = ${limitOf(eligible, s)}`;
   const scores = `p_combined ${p.p_combined.toFixed(3)} (probe ${p.p_probe.toFixed(3)}, zero-shot ${p.p_zero_shot.toFixed(3)}) >= ${s.min_score}`;
-  const target = s.target ? 'micro-LoRA target ' : '';
+  const target = `${s.theme === null ? '' : `theme ${s.theme}: `}${s.target ? 'micro-LoRA target ' : ''}`;
   const human = p.label_source === 'human' ? '; confirmed by a human' : '';
   const dup = duplicates ? `; best of ${duplicates + 1} near-duplicates` : '';
   return `${target}${p.axis}=${p.value}: rank ${rank} of ${eligible} eligible, ${quota}; ${scores}${human}${dup}`;
+}
+
+/** Whether an image is one select.theme admits: every image without a theme set. */
+function themeFilter(theme: string | null, images: ImageRow[], prompts: PromptRow[]): (imageId: string) => boolean {
+  if (theme === null) return () => true;
+  const themeOfPrompt = new Map(prompts.map((p) => [p.prompt_id, p.theme]));
+  const admitted = new Set(images.filter((i) => themeOfPrompt.get(i.prompt_id) === theme).map((i) => i.image_id));
+  return (id) => admitted.has(id);
 }
 
 export function selectRows(
@@ -123,10 +135,12 @@ export function selectRows(
   images: ImageRow[],
   quality: QualityRow[],
   s: SelectParams,
+  prompts: PromptRow[] = [],
 ): { selection: SelectionRow[]; excluded: Record<string, number> } {
   const imageById = new Map(images.map((i) => [i.image_id, i]));
   const qualityById = new Map(quality.map((q) => [q.image_id, q]));
-  const wanted = predictions.filter((p) => !s.target || (p.axis === s.target.axis && p.value === s.target.value));
+  const inTheme = themeFilter(s.theme, images, prompts);
+  const wanted = predictions.filter((p) => inTheme(p.image_id) && (!s.target || (p.axis === s.target.axis && p.value === s.target.value)));
   const problemOf = (id: string) => qualityProblem(imageById.get(id), qualityById.get(id), s);
   // a blurred or blank image must not stand for its near-duplicates
   const losers = duplicateLosers(wanted.filter((p) => !problemOf(p.image_id)), qualityById);
@@ -175,6 +189,14 @@ function targetHint(target: { axis: string; value: string }, predictions: Predic
   return `no eligible image for target ${target.axis}=${target.value}: lower select.min_score or generate more`;
 }
 
+/** The prompts select.theme reads, with a clear word when pipeline.yaml does not wire them. */
+async function themePrompts(input: InputArtifact | undefined): Promise<PromptRow[]> {
+  if (input?.kind !== 'table') {
+    throw new InputError('expected the input prompts: catalog.prompts on stage select for select.theme (which theme each image is)', { file: 'pipeline.yaml', field: 'stages.select.inputs' });
+  }
+  return input.rows<PromptRow>();
+}
+
 export default defineStage<Params>({
   description: 'top images per (axis, value) by combined score, without blank, blurred or duplicate images',
   version: '1',
@@ -192,13 +214,15 @@ export default defineStage<Params>({
       rows<QualityRow>('quality'),
     ]);
     const s = ctx.params.select;
+    const prompts = s.theme === null ? [] : await themePrompts(ctx.inputs.prompts);
     if (s.aesthetic_weight > 0 && !quality.some((q) => q.aesthetic !== null)) {
       throw new InputError('expected aesthetic scores in the quality table for select.aesthetic_weight: set score.aesthetic_head (or the weight to 0)', { file: 'pipeline.yaml', field: 'params.select.aesthetic_weight' });
     }
-    const { selection, excluded } = selectRows(predictions, images, quality, s);
+    const { selection, excluded } = selectRows(predictions, images, quality, s, prompts);
     const skipped = Object.entries(excluded).map(([why, n]) => `${n} ${why}`);
     ctx.log(`selected ${selection.length} images${skipped.length ? `; not eligible (image x axis rows): ${skipped.join(', ')}` : ''}`);
     if (s.target && selection.length === 0) ctx.warn(targetHint(s.target, predictions));
+    if (s.theme !== null && selection.length === 0) ctx.warn(`select.theme: no eligible image of theme '${s.theme}' (themes with prompts: ${[...new Set(prompts.map((p) => p.theme ?? '(none)'))].sort().join(', ')})`);
     return { selection };
   },
 });

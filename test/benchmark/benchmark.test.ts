@@ -27,6 +27,21 @@ describe('benchmark plan', () => {
     expect(new Set(rows.map((r) => r.prompt_id)).size).toBe(15);
     expect(benchmarkPrompts(s).prompts.map((r) => r.prompt_id)).toEqual(rows.map((r) => r.prompt_id));
   });
+
+  it('renders a theme\'s round as that theme\'s prompts, with its own plan and template where benchmark.themes gives them', () => {
+    const themes = { fantasy: { axes: { Hair: { silver: 'silver elf hair', auburn: 'auburn hair' } }, template: 'an elf, {value}' } };
+    const shared = benchmarkPrompts(benchmarkSettings.parse({ axes, prompts_per_value: 2, themes })).prompts;
+    expect(shared.every((r) => r.theme === null)).toBe(true);
+    const fantasy = benchmarkPrompts(benchmarkSettings.parse({ axes, prompts_per_value: 2, themes, theme: 'fantasy' })).prompts;
+    expect(fantasy.map((r) => [r.theme, r.api_prompt])).toEqual([
+      ['fantasy', 'an elf, silver elf hair'], ['fantasy', 'an elf, silver elf hair'], ['fantasy', 'an elf, auburn hair'], ['fantasy', 'an elf, auburn hair'],
+    ]);
+    // A theme without its own plan renders the shared one, as its own prompts (its LoRAs go in them).
+    const cyberpunk = benchmarkPrompts(benchmarkSettings.parse({ axes, prompts_per_value: 2, themes, theme: 'cyberpunk' })).prompts;
+    expect(cyberpunk.map((r) => r.api_prompt)).toEqual(shared.map((r) => r.api_prompt));
+    expect(cyberpunk.every((r) => r.theme === 'cyberpunk')).toBe(true);
+    expect(cyberpunk.filter((r, i) => r.prompt_id === shared[i]!.prompt_id)).toEqual([]);
+  });
 });
 
 function outcomes(arm: 'baseline' | 'candidate', value: string, successes: number, n: number): Outcome[] {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readLockFile } from '../../src/lockfile.js';
 import { isInlineKeyOf } from '../../stages/resolve/templates/imports.js';
 import { variationValues } from '../../stages/catalog/values.js';
 import type { AxisAlternativesRow } from '../../schemas/tables.js';
@@ -56,7 +57,7 @@ describe('inline values through the CLI', () => {
   });
 
   it('the kohya folder and its captions say light fog', () => {
-    const img = join(dir, 'data', 'stages', 'dataset', 'dataset', 'img');
+    const img = join(dir, readLockFile(join(dir, 'pipeline.lock')).stages.dataset!.outs.dataset!.path, 'img');
     const folders = readdirSync(img);
     expect(folders.filter((f) => f.includes(key))).toEqual([]);
     const fog = folders.find((f) => /^\d+_Weather_light-fog$/.test(f));

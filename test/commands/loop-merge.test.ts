@@ -4,7 +4,12 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { CommandContext, RunSummary } from '../../src/command.js';
+import type { CommandContext, RunOptions, RunSummary } from '../../src/command.js';
+import type { Sql } from '../../src/stage.js';
+import { createBackend, generateParams } from '../../stages/generate/backend.js';
+import { readMerged, readPromoted, withMerged, withPromoted } from '../../stages/generate/promoted.js';
+import { benchmarkPrompts, benchmarkSettings } from '../../stages/benchmark/plan.js';
+import { startA1111StandIn } from '../standins/a1111-server.js';
 import { InputError } from '../../src/errors.js';
 import { readF32Tensor, readSafetensorsHeader, writeSafetensors } from '../../adapters/safetensors.js';
 import { buildMergeArgv, parseMergeLog } from '../../adapters/sd-scripts-merge.js';
@@ -30,7 +35,7 @@ async function writeBase(dir: string): Promise<void> {
 }
 
 /** A loop over a real DuckDB whose `run` plays train and benchmark: one real LoRA per round, always a winner at weight 0.5. */
-async function mergeContext(params: Record<string, unknown>) {
+async function mergeContext(params: Record<string, unknown>, onRun: (options: RunOptions, sql: Sql) => Promise<void> = async () => {}) {
   const dir = freshDir('loop-merge');
   await writeBase(dir);
   const { DuckDBInstance } = await import('@duckdb/node-api');
@@ -41,7 +46,8 @@ async function mergeContext(params: Record<string, unknown>) {
   let n = 0;
   const ctx: CommandContext = {
     projectDir: dir, dataDir: join(dir, 'data'), params, sql, tables: async () => ({}),
-    async run(): Promise<RunSummary> {
+    async run(options): Promise<RunSummary> {
+      await onRun(options, sql);
       const name = `sdloop-r${++n}`;
       const path = join(dir, 'data', 'objects', `${name}.safetensors`);
       mkdirSync(join(dir, 'data', 'objects'), { recursive: true });
@@ -128,5 +134,43 @@ describe('pipeline loop with loop.promote merge', () => {
     const { ctx } = await mergeContext({ loop: { promote: 'merge' } });
     await expect(runRounds(ctx, { rounds: 1, untilNoGain: false, targeted: false })).rejects.toThrow(InputError);
     await expect(runRounds(ctx, { rounds: 1, untilNoGain: false, targeted: false })).rejects.toThrow(/loop.promote merge/);
+  });
+
+  it('makes the merged checkpoint the next round\'s baseline: the WebUI lists it, generate pins it, train builds on it', async () => {
+    const webui = join(freshDir('webui'), 'models', 'Stable-diffusion');
+    const server = await startA1111StandIn({ checkpointDir: webui });
+    closers.push(() => void server.close());
+    const generate = { backend: 'a1111', endpoints: [server.url], retries: 0 };
+    const sets: Record<string, unknown>[] = [];
+    // Each round renders one prompt as generate does: its params, with the state's promoted LoRAs and merged checkpoint.
+    const [prompt] = benchmarkPrompts(benchmarkSettings.parse({ axes: { Hair: { red: 'red hair', blonde: 'blonde hair' } }, prompts_per_value: 1 })).prompts;
+    const { ctx, out } = await mergeContext({ train, generate, loop: { promote: 'merge', checkpoint_dir: webui } }, async (options, sql) => {
+      sets.push(options.set ?? {});
+      const g = withMerged(withPromoted(generateParams.parse(generate), await readPromoted(sql)), await readMerged(sql));
+      const backend = await createBackend(g, { projectDir: ctx.projectDir });
+      expect((await backend.render(prompt!)).status).toBe('ok');
+      await backend.close();
+    });
+    expect(await runRounds(ctx, { rounds: 2, untilNoGain: false, targeted: false })).toBe(0);
+    expect(existsSync(join(webui, 'sdloop-r1-merged.safetensors'))).toBe(true);
+    expect(server.requests.filter((r) => r.path === '/sdapi/v1/refresh-checkpoints')).toHaveLength(2);
+    expect((await loopRounds(ctx.sql))[0]!.reason).toBe(`won; merged into data/models/checkpoints/sdloop-r1-merged.safetensors; copied to ${join(webui, 'sdloop-r1-merged.safetensors')}, listed by ${server.url}`);
+    const checkpoints = server.txt2img().map((body) => (body.override_settings as Record<string, unknown> | undefined)?.sd_model_checkpoint ?? null);
+    expect(checkpoints).toEqual([null, 'sdloop-r1-merged']);
+    expect(sets).toEqual([{}, { 'train.base_model': 'data/models/checkpoints/sdloop-r1-merged.safetensors' }]);
+    expect(out.join('')).toContain("round 2 ran with the merged checkpoint's settings (train.base_model)");
+  });
+
+  it('says what to copy where without loop.checkpoint_dir, and the next round\'s generate refuses a checkpoint the WebUI lacks', async () => {
+    const server = await startA1111StandIn();
+    closers.push(() => void server.close());
+    const generate = { backend: 'a1111', endpoints: [server.url], retries: 0 };
+    const { ctx } = await mergeContext({ train, generate, loop: { promote: 'merge' } }, async (_options, sql) => {
+      const g = withMerged(generateParams.parse(generate), await readMerged(sql));
+      await (await createBackend(g, { projectDir: ctx.projectDir })).close();
+    });
+    expect(await runRounds(ctx, { rounds: 1, untilNoGain: false, targeted: false })).toBe(0);
+    expect((await loopRounds(ctx.sql))[0]!.reason).toMatch(/; copy it into the WebUI's models\/Stable-diffusion folder \(or set loop.checkpoint_dir to that folder\): the next run pins it as generate.model sdloop-r1-merged$/);
+    await expect(runRounds(ctx, { rounds: 1, untilNoGain: false, targeted: false })).rejects.toThrow(`model "sdloop-r1-merged" (generate.model) is not on ${server.url}`);
   });
 });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { invokeCommand, type CommandContext, type RunOptions, type RunSummary } from '../../src/command.js';
 import { InputError } from '../../src/errors.js';
-import { sqlLiteral, loopRounds, promotedLoras } from '../../commands/loop-state.js';
+import { ensureLoopTables, openRound, sqlLiteral, loopRounds, promotedLoras } from '../../commands/loop-state.js';
 import loop, { loopOptions, runOnSchedule, runRounds } from '../../commands/loop.js';
 import { freshDir } from '../train/fixtures.js';
 import { generateParams } from '../../stages/generate/backend.js';
@@ -80,7 +80,7 @@ const options = { rounds: 3, untilNoGain: false, targeted: false };
 
 describe('loop arguments', () => {
   it('defaults to one round, twenty with --until-no-gain', () => {
-    expect(loopOptions({})).toEqual({ rounds: 1, untilNoGain: false, targeted: false, schedule: null });
+    expect(loopOptions({})).toEqual({ rounds: 1, untilNoGain: false, targeted: false, perTheme: false, schedule: null });
     expect(loopOptions({ untilNoGain: true, targeted: true })).toMatchObject({ rounds: 20, untilNoGain: true, targeted: true });
     expect(loopOptions({ rounds: 3, schedule: '0 2 * * *' })).toMatchObject({ rounds: 3, schedule: '0 2 * * *' });
   });
@@ -217,5 +217,44 @@ describe('loop on a schedule', () => {
 
   it('is exported as the `loop` command', () => {
     expect(loop.name).toBe('loop');
+  });
+});
+
+describe('per-theme loop rounds', () => {
+  it('runs a round per theme with its select, name and benchmark, and promotes each LoRA for its theme alone', async () => {
+    const f = await fakeContext([{ verdict: 'promote', before: 0.5, after: 0.6 }, { verdict: 'reject', before: 0.5, after: 0.5 }]);
+    await f.ctx.sql("CREATE TABLE prompts AS SELECT * FROM (VALUES ('p1', 'fantasy'), ('p2', NULL), ('p3', 'cyberpunk'), ('p4', 'fantasy')) t(prompt_id, theme)");
+    expect(await invokeCommand(loop, ['--per-theme'], f.ctx)).toBe(0);
+    expect(f.runs.map((r) => r.set)).toEqual([
+      { 'select.theme': 'cyberpunk', 'train.name_prefix': 'sdloop-theme-cyberpunk', 'benchmark.theme': 'cyberpunk' },
+      { 'select.theme': 'fantasy', 'train.name_prefix': 'sdloop-theme-fantasy', 'benchmark.theme': 'fantasy' },
+    ]);
+    const rounds = await loopRounds(f.ctx.sql);
+    expect(rounds.map((r) => [r.round, r.theme, r.verdict])).toEqual([[1, 'cyberpunk', 'promote'], [2, 'fantasy', 'reject']]);
+    expect((await promotedLoras(f.ctx.sql)).map((p) => [p.name, p.theme])).toEqual([['sdloop-r1', 'cyberpunk']]);
+    // The theme's LoRA is not in every prompt: generate.loras stays the user's.
+    expect(f.rendered).toEqual([['mine:0.5'], ['mine:0.5']]);
+    expect(f.out.join('')).toContain('round 2: starting for theme fantasy, with 1 promoted LoRA(s)');
+  });
+
+  it('resumes a killed theme round first and does not run that theme twice in the pass', async () => {
+    const f = await fakeContext([{ verdict: 'reject', before: 0.5, after: 0.5 }, { verdict: 'reject', before: 0.5, after: 0.5 }]);
+    await f.ctx.sql("CREATE TABLE prompts AS SELECT * FROM (VALUES ('p1', 'fantasy'), ('p3', 'cyberpunk')) t(prompt_id, theme)");
+    await ensureLoopTables(f.ctx.sql);
+    await openRound(f.ctx.sql, null, () => new Date('2026-12-01T00:00:00Z'), 'fantasy');
+    expect(await runRounds(f.ctx, { ...options, rounds: 1, perTheme: true })).toBe(0);
+    expect(f.runs.map((r) => r.set?.['select.theme'])).toEqual(['fantasy', 'cyberpunk']);
+    expect((await loopRounds(f.ctx.sql)).map((r) => [r.round, r.theme])).toEqual([[1, 'fantasy'], [2, 'cyberpunk']]);
+  });
+
+  it('refuses a per-theme loop with merge, with --targeted, or without themed prompts', async () => {
+    const merge = await fakeContext([], { loop: { per_theme: true, promote: 'merge' } });
+    await expect(runRounds(merge.ctx, options)).rejects.toThrow('expected loop.promote stack with loop.per_theme');
+    const both = await fakeContext([]);
+    await expect(invokeCommand(loop, ['--per-theme', '--targeted'], both.ctx)).rejects.toThrow('expected either --targeted or a per-theme loop');
+    const none = await fakeContext([]);
+    await none.ctx.sql("CREATE TABLE prompts AS SELECT * FROM (VALUES ('p1', NULL)) t(prompt_id, theme)");
+    await expect(invokeCommand(loop, ['--per-theme'], none.ctx)).rejects.toThrow(/expected prompts with a theme for a per-theme loop: set resolve.theme/);
+    expect([...merge.runs, ...both.runs, ...none.runs]).toEqual([]);
   });
 });

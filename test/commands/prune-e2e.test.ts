@@ -1,28 +1,18 @@
 // Pruning reaches training, through the real CLI: after `prune --apply`, status says the
 // images were pruned, the next run leaves them out of every downstream table and the
 // kohya dataset folder, and `--restore` brings the folder back exactly as it was.
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyExampleProject } from '../example-project.js';
+import { readLockFile } from '../../src/lockfile.js';
+import { copyExampleProject, runPipeline, sqlRows } from '../example-project.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
-
-function pipeline(dir: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [join(repo, 'bin', 'pipeline.js'), '-C', dir, ...args], { encoding: 'utf8', timeout: 170_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function sql<T>(dir: string, query: string): T[] {
-  const out = pipeline(dir, 'sql', query, '--format', 'json');
-  if (out.code !== 0) throw new Error(out.stderr);
-  return JSON.parse(out.stdout) as T[];
-}
+const pipeline = (dir: string, ...args: string[]) => runPipeline(dir, args);
+const sql = sqlRows;
 
 /** Every file of the kohya folder (image links and captions), relative, with its content. */
 function datasetFiles(dir: string): Map<string, string> {
-  const root = join(dir, 'data', 'stages', 'dataset', 'dataset');
+  const root = join(dir, readLockFile(join(dir, 'pipeline.lock')).stages.dataset!.outs.dataset!.path);
   const files = new Map<string, string>();
   for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) files.set(join(entry.parentPath, entry.name).slice(root.length + 1), readFileSync(join(entry.parentPath, entry.name), 'base64'));

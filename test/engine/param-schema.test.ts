@@ -22,7 +22,7 @@ describe('param roles', () => {
 
   it('marks what the built-in map stages declare', () => {
     expect([...paramRoles(generate.params).keys()].sort()).toEqual(
-      ['generate.backoff_ms', 'generate.concurrency', 'generate.endpoints', 'generate.retries', 'generate.timeout_s'],
+      ['generate.backoff_ms', 'generate.concurrency', 'generate.endpoints', 'generate.max_image_megapixels', 'generate.max_response_mb', 'generate.retries', 'generate.timeout_s'],
     );
     const roles = paramRoles(score.params);
     expect(roles.get('score.batch_size')).toBe('operational');

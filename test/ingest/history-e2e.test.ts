@@ -1,27 +1,16 @@
 // A user's history through the real CLI beside the demo: one images table of both
 // origins, sessions judged, prune and restore, a no-op rescan, a missing path as bad
 // input, and every one of the user's files byte- and stat-identical afterwards.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashBytes } from '../../src/hash.js';
 import { readLockFile } from '../../src/lockfile.js';
-import { copyExampleProject } from '../example-project.js';
+import { copyExampleProject, runPipeline, sqlRows } from '../example-project.js';
 import { buildHistory } from './fixtures.js';
 
-const repo = resolve(import.meta.dirname, '..', '..');
-
-function pipeline(dir: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [join(repo, 'bin', 'pipeline.js'), '-C', dir, ...args], { encoding: 'utf8', timeout: 170_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function sql<T>(dir: string, query: string): T[] {
-  const out = pipeline(dir, 'sql', query, '--format', 'json');
-  if (out.code !== 0) throw new Error(out.stderr);
-  return JSON.parse(out.stdout) as T[];
-}
+const pipeline = (dir: string, ...args: string[]) => runPipeline(dir, args);
+const sql = sqlRows;
 
 /** Content hash and every stat field a write, move, link or chmod would change (atime aside: reading sets it). */
 function fingerprintTree(root: string): Map<string, string> {

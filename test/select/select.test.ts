@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import select, { paramsSchema, selectRows } from '../../stages/select/index.js';
 import { makeTestContext, runWholeStage } from '../../src/testing.js';
-import type { ImageRow, PredictionRow, QualityRow, SelectionRow } from '../../schemas/tables.js';
+import type { ImageRow, PredictionRow, PromptRow, QualityRow, SelectionRow } from '../../schemas/tables.js';
 import { makeWorld } from '../classify/world.js';
 
 function prediction(image_id: string, value: string, p_combined: number, extra: Partial<PredictionRow> = {}): PredictionRow {
@@ -28,7 +28,7 @@ const pick = (rows: SelectionRow[]) => rows.map((r) => `${r.value}:${r.image_id}
 describe('select', () => {
   it('has the documented defaults', () => {
     expect(params()).toEqual({
-      top_k: 8, top_fraction: null, min_score: 0.5, exclude: { blank: true, blurred: true, duplicates: true }, aesthetic_weight: 0, target: null,
+      top_k: 8, top_fraction: null, min_score: 0.5, exclude: { blank: true, blurred: true, duplicates: true }, aesthetic_weight: 0, target: null, theme: null,
     });
   });
 
@@ -101,5 +101,29 @@ describe('select', () => {
     ctx.params = paramsSchema.parse({ select: { target: { axis: 'Hair', value: 'Mohawk' } } });
     expect((await runWholeStage(select, ctx)).selection).toEqual([]);
     expect(ctx.logs.at(-1)).toBe("warning: select.target: axis Hair has no value 'Mohawk' (known: Bob)");
+  });
+
+  it('selects among one theme\'s images only with select.theme, and asks for the prompts input it needs', async () => {
+    const world = makeWorld(1);
+    const predictions = [prediction('a', 'Bob', 0.9), prediction('b', 'Bob', 0.8), prediction('c', 'Bob', 0.7), prediction('d', 'Long', 0.95)];
+    const themeOf: Record<string, string | null> = { a: 'fantasy', b: 'cyberpunk', c: 'cyberpunk', d: null };
+    const images: ImageRow[] = predictions.map((p) => ({ ...world.images[0], image_id: p.image_id, prompt_id: `prompt-${p.image_id}` }));
+    const prompts: PromptRow[] = predictions.map((p) => ({ ...world.prompts[0], prompt_id: `prompt-${p.image_id}`, theme: themeOf[p.image_id]! }));
+    const qualities: QualityRow[] = images.map((i) => ({ ...world.quality[0], image_id: i.image_id }));
+    const { selection } = selectRows(predictions, images, qualities, params({ theme: 'cyberpunk' }), prompts);
+    expect(pick(selection)).toEqual(['Bob:b:1', 'Bob:c:2']);
+    expect(selection[0].reason.startsWith('theme cyberpunk: Hair=Bob: rank 1 of 2')).toBe(true);
+    expect(pick(selectRows(predictions, images, qualities, params(), prompts).selection)).toEqual(['Bob:a:1', 'Bob:b:2', 'Bob:c:3', 'Long:d:1']);
+
+    const dir = mkdtempSync(join(tmpdir(), 'sdloop-select-'));
+    const ctx = makeTestContext({
+      dir,
+      params: paramsSchema.parse({ select: { theme: 'noir' } }),
+      inputs: { predictions, images, quality: qualities, prompts },
+    });
+    expect((await runWholeStage(select, ctx)).selection).toEqual([]);
+    expect(ctx.logs.at(-1)).toBe("warning: select.theme: no eligible image of theme 'noir' (themes with prompts: (none), cyberpunk, fantasy)");
+    const unwired = makeTestContext({ dir, params: ctx.params, inputs: { predictions, images, quality: qualities } });
+    await expect(runWholeStage(select, unwired)).rejects.toThrow('expected the input prompts: catalog.prompts on stage select for select.theme');
   });
 });

@@ -47,6 +47,11 @@ export interface StandInOptions {
    * between is not listed until the refresh); without one, `loras` or a fixed list (standInLists.loras)
    */
   loraDir?: string;
+  /**
+   * the WebUI's models/Stable-diffusion folder: GET /sdapi/v1/sd-models lists `models` and
+   * the .safetensors found there at start and at each POST /sdapi/v1/refresh-checkpoints
+   */
+  checkpointDir?: string;
   /** what GET /sdapi/v1/loras lists when there is no loraDir (models/Lora on the server) */
   loras?: StandInLora[];
   /** where a `redirect` fault sends the client (a URL; the path is kept) */
@@ -97,6 +102,13 @@ async function scanLoras(dir: string | undefined): Promise<Record<string, unknow
     const name = file.slice(0, -'.safetensors'.length);
     return { name, alias: metadata.ss_output_name ?? name, path, metadata };
   }));
+}
+
+/** The checkpoints in the server's models/Stable-diffusion folder, named by file stem. */
+async function scanCheckpoints(dir: string | undefined): Promise<StandInModel[]> {
+  if (!dir) return [];
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.safetensors')).sort();
+  return files.map((file) => ({ ...standInModel(file.slice(0, -'.safetensors'.length)), filename: join(dir, file) }));
 }
 
 export function standInModel(name: string): StandInModel {
@@ -169,7 +181,8 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 export async function startA1111StandIn(options: StandInOptions = {}): Promise<A1111StandIn> {
   const latencyMs = options.latencyMs ?? 0;
   const serial = options.serial ?? true;
-  const models = options.models ?? [standInModel('v1-5-pruned-emaonly'), standInModel('animefull')];
+  const shipped = options.models ?? [standInModel('v1-5-pruned-emaonly'), standInModel('animefull')];
+  let models = [...shipped, ...(await scanCheckpoints(options.checkpointDir))];
   const size = options.imageSize ?? 64;
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -251,6 +264,10 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     if (extensions && key === 'GET /adetailer/v1/ad_model') return sendJson(res, 200, standInLists.adetailer);
     if (extensions && key === 'GET /controlnet/model_list') return sendJson(res, 200, standInLists.controlnetModels);
     if (extensions && key === 'GET /controlnet/module_list') return sendJson(res, 200, standInLists.controlnetModules);
+    if (key === 'POST /sdapi/v1/refresh-checkpoints') {
+      models = [...shipped, ...(await scanCheckpoints(options.checkpointDir))];
+      return sendJson(res, 200, null);
+    }
     if (key === 'POST /sdapi/v1/refresh-loras') {
       if (options.loraDir || !options.loras) loras = await scanLoras(options.loraDir);
       return sendJson(res, 200, null);

@@ -1,0 +1,86 @@
+// The score stage of the example project run by two `pipeline worker` processes through a
+// real redis-server: its tables are the very tables a local run makes, also when one
+// worker is SIGKILLed mid-run; a worker of other params refuses; the password never shows.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendFileSync, rmSync } from 'node:fs';
+import { finished, waitFor } from '../engine/helpers.js';
+import { catalogedProject, cloneProject, outputHashes, password, pipeline, RedisServer, startWorker, stopWorkers, type WorkerProcess } from './helpers.js';
+
+let redis: RedisServer;
+let cataloged: string;
+let localHashes: Record<string, string>;
+const dirs: string[] = [];
+
+/** A copy of the cataloged project whose map stages run on workers, with short locks so a killed worker's batch moves on quickly. */
+function distributedProject(prefix: string): string {
+  const dir = cloneProject(cataloged);
+  dirs.push(dir);
+  appendFileSync(`${dir}/pipeline.yaml`, `\nexecutor: {kind: bullmq, redis: "${redis.url}", queue_prefix: ${prefix}, lock_ms: 3000, stalled_check_ms: 1000}\n`);
+  return dir;
+}
+
+async function runScore(dir: string) {
+  const child = pipeline(dir, ['run', 'score']);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { child, stderr: () => stderr, result: finished(child) };
+}
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  cataloged = catalogedProject();
+  const local = cloneProject(cataloged);
+  dirs.push(cataloged, local);
+  const result = await finished(pipeline(local, ['run', 'score']));
+  expect(result.code, result.stderr).toBe(0);
+  localHashes = outputHashes(local, 'score');
+});
+
+afterAll(async () => {
+  await redis?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('score on BullMQ workers', () => {
+  it('two workers make the tables a local run makes, and the password is never printed', async () => {
+    const dir = distributedProject('two');
+    const workers = [await startWorker(dir, ['--name', 'w1']), await startWorker(dir, ['--name', 'w2', '--concurrency', '2'])];
+    const run = await runScore(dir);
+    const result = await run.result;
+    await stopWorkers(workers);
+    expect(result.code, result.stderr).toBe(0);
+    expect(outputHashes(dir, 'score')).toEqual(localHashes);
+    expect(result.stderr).toMatch(/workers: w\d: \d+ batches/);
+    const printed = [result.stdout, result.stderr, ...workers.map((w) => w.output())].join('\n');
+    expect(printed).toContain(`redis://:***@127.0.0.1:${redis.port}`);
+    expect(printed).not.toContain(password);
+    // The coordinator ran no scorer itself: only the workers loaded the model.
+    expect(result.stderr).not.toContain('scoring with');
+    for (const w of workers) expect(w.output()).toContain('scoring with');
+  });
+
+  it('a worker SIGKILLed mid-run: its batch goes to the other, and the tables are the same', async () => {
+    const dir = distributedProject('killed');
+    const doomed = await startWorker(dir, ['--name', 'doomed', '--concurrency', '2']);
+    const run = await runScore(dir);
+    // It has taken batches once it loads the model; kill it before it can finish them.
+    await waitFor(() => doomed.output().includes('scoring with'), 'the first worker to take a batch', 60_000);
+    doomed.child.kill('SIGKILL');
+    const survivor: WorkerProcess = await startWorker(dir, ['--name', 'survivor']);
+    const result = await run.result;
+    await stopWorkers([survivor]);
+    expect(result.code, result.stderr + survivor.output() + doomed.output()).toBe(0);
+    expect(outputHashes(dir, 'score')).toEqual(localHashes);
+    expect(result.stderr).toContain('survivor:');
+  });
+
+  it('a worker whose params differ refuses the batch and says why; the run fails naming it', async () => {
+    const dir = distributedProject('refused');
+    const stale = await startWorker(dir, ['--name', 'stale', '-S', 'score.thresholds.success=0.99']);
+    const result = await finished(pipeline(dir, ['run', 'score']));
+    await stopWorkers([stale]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/worker stale refuses: its stage params differ from the run's/);
+    expect(stale.output()).toContain('refusing a batch of score');
+  });
+});
