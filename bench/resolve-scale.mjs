@@ -5,7 +5,7 @@
 // in-process (no table written), so the ratio is what the stage and its table cost.
 // BENCH_PROMPTS sets the count (default 100,000).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -61,7 +61,9 @@ try {
   const cpu = process.cpuUsage(cpuStart);
   const planCpu = (cpu.user + cpu.system) / 1e6;
   const run = timed(['-C', dir, 'run', 'resolve']);
-  const table = statSync(join(dir, 'data/tables/planned.parquet')).size;
+  // Each table version has a name of its own: planned-<hash>.parquet.
+  const planned = readdirSync(join(dir, 'data/tables')).find((f) => /^planned-[0-9a-f]{16}\.parquet$/.test(f));
+  const table = statSync(join(dir, 'data/tables', planned)).size;
   const rss = run.rssMb === undefined ? '- (no /usr/bin/time)' : `${run.rssMb.toFixed(0)} MB (< 1024 MB: ${run.rssMb < 1024 ? 'ok' : 'OVER'})`;
   console.log(`resolve-scale: ${rows} prompts over ${AXES.length} axes of ${VALUES} values: pipeline run resolve ${run.seconds.toFixed(1)} s wall, ${run.cpuSeconds.toFixed(1)} s CPU, peak RSS ${rss}`);
   console.log(`resolve-scale: planned.parquet ${(table / 1e6).toFixed(1)} MB (${(table / rows).toFixed(0)} bytes a row)`);

@@ -2,8 +2,7 @@
 // identity is the hash of its canonical rows, not of the Parquet bytes, so a stage that
 // reproduces the same rows leaves its dependents up to date (early cut-off).
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hashBytes, stableStringify } from './hash.js';
 import { renameDurably, tempPathFor } from './atomic.js';
@@ -20,12 +19,33 @@ function selectFrom(jsonPath: string, columns: ColumnTypes, empty: boolean): str
   return `SELECT ${names} FROM read_json(${sqlString(jsonPath)}, format = 'newline_delimited', columns = {${spec}}, maximum_object_size = 1073741824)`;
 }
 
+/** Rows are turned into text this many at a time: the text of a whole table never exists at once. */
+const linesPerChunk = 2000;
+
+/**
+ * Write each row's JSON as a line of `path`, chunk by chunk, and return the hash of the
+ * lines joined by newlines (the trailing one left out). The hash is read back from the
+ * file's bytes: xxh128 has no streaming form, and a Buffer is a third the size of the
+ * strings it was made from.
+ */
+async function writeLines(path: string, rows: Row[], line: (row: Row) => string): Promise<string> {
+  if (rows.length === 0) return hashBytes('');
+  const file = await open(path, 'w');
+  try {
+    for (let i = 0; i < rows.length; i += linesPerChunk) {
+      const chunk = rows.slice(i, i + linesPerChunk).map(line);
+      await file.write(`${chunk.join('\n')}\n`);
+    }
+  } finally {
+    await file.close();
+  }
+  const bytes = await readFile(path);
+  return hashBytes(bytes.subarray(0, bytes.length - 1));
+}
+
 /** Write rows as Parquet at `path` (temp + rename); returns the content hash: of their canonical NDJSON (keys sorted). */
 export async function writeParquet(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<string> {
-  // One text for the hash and the file: at 40,000 rows of a few KB, each copy is hundreds of MB.
-  const text = rows.map((row) => stableStringify(row)).join('\n');
-  await writeParquetText(state, path, columns, text, rows.length);
-  return hashBytes(text);
+  return writeParquetFrom(state, path, columns, rows, stableStringify);
 }
 
 /**
@@ -44,13 +64,32 @@ export function withoutRunFacts(row: Row, runFacts: readonly string[]): Row {
   return kept;
 }
 
-/** writeParquet under tablePath: returns the path written and the hash of the rows without their run facts. */
+/** The hash of the rows' canonical lines without their run facts, written to a scratch file beside `path` to be hashed. */
+async function identityHash(path: string, rows: Row[], runFacts: readonly string[]): Promise<string> {
+  const scratch = tempPathFor(`${path}.identity.ndjson`);
+  try {
+    return await writeLines(scratch, rows, (row) => stableStringify(withoutRunFacts(row, runFacts)));
+  } finally {
+    await rm(scratch, { force: true });
+  }
+}
+
+/**
+ * writeParquet under tablePath: returns the path written and the hash of the rows without
+ * their run facts. The Parquet is written under a scratch name first, since its final
+ * name comes from the hash of the lines it is made from.
+ */
 export async function writeTableVersion(state: State, tablesDir: string, name: string, columns: ColumnTypes, rows: Row[], runFacts: readonly string[] = []): Promise<{ path: string; hash: string }> {
-  const text = rows.map((row) => stableStringify(row)).join('\n');
-  const hash = runFacts.length === 0 ? hashBytes(text) : hashBytes(rows.map((row) => stableStringify(withoutRunFacts(row, runFacts))).join('\n'));
-  const path = tablePath(tablesDir, name, hash);
-  await writeParquetText(state, path, columns, text, rows.length);
-  return { path, hash };
+  const scratch = tempPathFor(join(tablesDir, `${name}.parquet`));
+  try {
+    const linesHash = await writeParquetFrom(state, scratch, columns, rows, stableStringify);
+    const hash = runFacts.length === 0 ? linesHash : await identityHash(scratch, rows, runFacts);
+    const path = tablePath(tablesDir, name, hash);
+    await renameDurably(scratch, path);
+    return { path, hash };
+  } finally {
+    await rm(scratch, { force: true });
+  }
 }
 
 /**
@@ -58,25 +97,19 @@ export async function writeTableVersion(state: State, tablesDir: string, name: s
  * Plain JSON serves, since DuckDB reads the lines by column name.
  */
 export async function writeParquetPart(state: State, path: string, columns: ColumnTypes, rows: Row[]): Promise<void> {
-  await writeParquetLines(state, path, columns, rows.map((row) => JSON.stringify(row)));
+  await writeParquetFrom(state, path, columns, rows, (row) => JSON.stringify(row));
 }
 
-async function writeParquetLines(state: State, path: string, columns: ColumnTypes, lines: string[]): Promise<void> {
-  await writeParquetText(state, path, columns, lines.join('\n'), lines.length);
-}
-
-/** `text`: the rows as JSON lines joined by newlines. */
-async function writeParquetText(state: State, path: string, columns: ColumnTypes, text: string, rows: number): Promise<void> {
+/** Write rows, each made a JSON line by `line`, as Parquet at `path` (temp + rename); returns the hash of the lines. */
+async function writeParquetFrom(state: State, path: string, columns: ColumnTypes, rows: Row[], line: (row: Row) => string): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
   const json = tempPathFor(`${path}.ndjson`);
   const tmp = tempPathFor(path);
   try {
-    if (rows > 0) {
-      await writeFile(json, text);
-      await appendFile(json, '\n');
-    }
-    await state.run(`COPY (${selectFrom(json, columns, rows === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
+    const hash = await writeLines(json, rows, line);
+    await state.run(`COPY (${selectFrom(json, columns, rows.length === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
     await renameDurably(tmp, path);
+    return hash;
   } finally {
     await rm(json, { force: true });
     await rm(tmp, { force: true });
@@ -97,21 +130,27 @@ export async function copyQueryToParquet(state: State, query: string, path: stri
 
 /**
  * Rows of a Parquet table as plain objects, JSON columns nested. DuckDB writes them as
- * JSON lines, parsed here in one go: twice as fast as converting its values to JS one
- * by one, or even one row's JSON string at a time. Beyond `wholeTextLimit` bytes of JSON
- * (128 MiB) it is read line by line: a JS string tops out at 512 MiB.
+ * JSON lines, parsed a chunk of `chunkBytes` (8 MiB) at a time as one array: twice as
+ * fast as converting its values to JS one by one, or one line at a time, and the text
+ * held at once stays a chunk, never the whole table.
  */
-export async function readParquetRows<T = Row>(state: State, path: string, wholeTextLimit = 128 << 20): Promise<T[]> {
+export async function readParquetRows<T = Row>(state: State, path: string, chunkBytes = 8 << 20): Promise<T[]> {
   const json = tempPathFor(`${path}.ndjson`);
   try {
     await state.run(`COPY (SELECT * FROM read_parquet(${sqlString(path)})) TO ${sqlString(json)} (FORMAT json)`);
-    if ((await stat(json)).size <= wholeTextLimit) {
-      // A record never spans lines (JSON escapes newlines in strings), so the lines join into one array.
-      const text = (await readFile(json, 'utf8')).trimEnd();
-      return JSON.parse(`[${text.replaceAll('\n', ',')}]`) as T[];
-    }
     const rows: T[] = [];
-    for await (const line of createInterface({ input: createReadStream(json), crlfDelay: Infinity })) if (line) rows.push(JSON.parse(line) as T);
+    // A record never spans lines (JSON escapes newlines in strings), so whole lines join into one array.
+    const parseLines = (lines: string) => {
+      if (lines.length > 0) for (const row of JSON.parse(`[${lines.replaceAll('\n', ',')}]`) as T[]) rows.push(row);
+    };
+    let rest = '';
+    for await (const chunk of createReadStream(json, { encoding: 'utf8', highWaterMark: chunkBytes })) {
+      const text = rest + (chunk as string);
+      const end = text.lastIndexOf('\n');
+      parseLines(text.slice(0, Math.max(0, end)));
+      rest = text.slice(end + 1);
+    }
+    parseLines(rest.trimEnd());
     return rows;
   } finally {
     await rm(json, { force: true });
