@@ -57,7 +57,7 @@ describe('help', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: pipeline \[-C DIR\] <command> \[options\]\n/);
     const listed = (heading: string) => help.stdout.split(`${heading}\n`)[1]!.split('\n\n')[0]!.split('\n').map((l) => l.trim().split(' ')[0]);
-    expect(listed('Commands:')).toEqual(['run', 'status', 'dag', 'sql', 'gc', 'help']);
+    expect(listed('Commands:')).toEqual(['run', 'status', 'dag', 'sql', 'gc', 'worker', 'help']);
     expect(listed('Project commands (pipeline.yaml commands:):')).toEqual(['plan', 'validate', 'themes', 'pick', 'api', 'schema', 'label', 'report', 'prune', 'loop', 'promoted', 'serve']);
     expect((await project.pipeline(['help', 'gc'])).stdout).toBe((await project.pipeline(['gc', '--help'])).stdout);
   });
