@@ -56,7 +56,7 @@ describe('--json on the engine commands', () => {
     expect((dag.stages as unknown[])[1]).toEqual({ name: 'upper', kind: 'map', uses: './upper.mjs', outputs: ['upper'], inputs: [{ name: 'files', stage: 'files', output: 'files' }], upstream: ['files'] });
     const sql = envelope(await project.pipeline(['sql', '--json', 'select path from upper order by path']), 'sql', ['rows']);
     expect(sql.rows).toEqual([{ path: 'in/a.txt' }, { path: 'in/b.txt' }]);
-    envelope(await project.pipeline(['gc', '--json']), 'gc', ['memo_rows', 'parts', 'objects', 'bytes', 'applied']);
+    envelope(await project.pipeline(['gc', '--json']), 'gc', ['memo_rows', 'parts', 'objects', 'versions', 'bytes', 'applied']);
   });
 });
 
