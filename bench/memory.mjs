@@ -12,6 +12,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { sdBenchPipelineYaml } from './lib/sd-project.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PROMPTS = Number(process.env.BENCH_PROMPTS ?? 100_000);
@@ -21,17 +22,7 @@ const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 // Four axes whose product is PROMPTS (rounded up to a multiple of 1,000): n x 10 x 10 x 10.
 const FIRST_AXIS = Math.max(1, Math.ceil(PROMPTS / 1000));
 
-const pipelineYaml = `params:
-  resolve: {prompts: [data/prompts/bench.prompt.yaml], count: 0}
-  generate: {backend: synthetic, concurrency: 2}
-  score: {model: demo}
-resources: {onnx: 1}
-stages:
-  resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned, axes: resolve.planned_axes, manifests: resolve.planned_manifests}}
-  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned, planned_axes: resolve.planned_axes}}
-  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts, axes: catalog.axes}}
-`;
+const pipelineYaml = sdBenchPipelineYaml();
 
 const files = {
   'pipeline.yaml': pipelineYaml,

@@ -14,6 +14,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { sdBenchPipelineYaml } from './lib/sd-project.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Axes of 20 x 10 x 10 values and one of PROMPTS / 2,000: 40,000 is 20 x 20 x 10 x 10.
@@ -23,17 +24,7 @@ const PROMPTS = FIRST_AXIS * 2000;
 const NINJA = ['/usr/bin/ninja', '/usr/local/bin/ninja'].find((p) => existsSync(p));
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
-const pipelineYaml = `params:
-  resolve: {prompts: [data/prompts/bench.prompt.yaml], count: 0}
-  generate: {backend: synthetic, concurrency: 2, failure_rate: 0.3, blank_rate: 0.03}
-  score: {model: demo}
-resources: {onnx: 1}
-stages:
-  resolve: {uses: resolve, params: [resolve], deps: [data/prompts, data/templates, data/variations]}
-  generate: {uses: generate, params: [generate], inputs: {prompts: resolve.planned, axes: resolve.planned_axes, manifests: resolve.planned_manifests}}
-  catalog: {uses: catalog, inputs: {rendered: generate.rendered, planned: resolve.planned, planned_axes: resolve.planned_axes}}
-  score: {uses: score, params: [score], inputs: {images: catalog.images, prompts: catalog.prompts, axes: catalog.axes}}
-`;
+const pipelineYaml = sdBenchPipelineYaml(', failure_rate: 0.3, blank_rate: 0.03');
 
 const template = `version: "2.0"
 type: template

@@ -1,5 +1,6 @@
 // `npm run bench -- <area>` runs bench/<area>.mjs; with no area it lists the areas.
 // Each area benchmark is a plain script importing the compiled code from ../dist.
+// Helpers the area scripts share live in bench/lib/.
 import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
