@@ -4,10 +4,11 @@
 // works even if the state database is gone, and the `pruned` state table lets reports
 // and SQL see what was taken out.
 import { copyFile, mkdir, rename, rm, access } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../src/atomic.js';
 import { InputError } from '../src/errors.js';
+import { storedPath } from '../src/project.js';
 import { pruneItem, pruneRecord, prunedRow } from '../schemas/tables.js';
 import type { Sql } from '../src/stage.js';
 import { readPruneRecords, trashDir } from '../stages/catalog/pruned.js';
@@ -36,10 +37,6 @@ const exists = (path: string) => access(path).then(() => true, () => false);
 const trashRoot = (ctx: PruneContext) => trashDir(ctx.dataDir);
 const inProject = (ctx: PruneContext, file: string) => (isAbsolute(file) ? file : join(ctx.projectDir, file));
 
-function recordedPath(ctx: PruneContext, file: string): string {
-  const rel = relative(ctx.projectDir, resolve(ctx.projectDir, file));
-  return rel.startsWith('..') || isAbsolute(rel) ? resolve(ctx.projectDir, file) : rel;
-}
 
 /** One boolean expression: no statement separator, no parenthesis closing the WHERE it is pasted into. */
 function checkPredicate(where: string): void {
@@ -81,7 +78,7 @@ export async function planPrune(ctx: PruneContext, where: string): Promise<Prune
   }
   const candidates: PruneCandidate[] = [];
   for (const row of rows) {
-    const file = recordedPath(ctx, join(String(row.session_dir), String(row.filename)));
+    const file = storedPath(ctx.projectDir, join(String(row.session_dir), String(row.filename)));
     if (await exists(inProject(ctx, file))) candidates.push({ image_id: String(row.image_id), prompt_id: String(row.prompt_id), file, imported: row.origin === 'imported' });
   }
   return candidates;

@@ -2,8 +2,8 @@
 // stage modules it uses and the graph they form. Loading it validates everything and
 // writes nothing.
 import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { InputError, type InputErrorWhere } from './errors.js';
+import { join, resolve } from 'node:path';
+import { InputError, shownPath, type InputErrorWhere } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
 import { readYaml, parseWith, positionOf, fieldName, type YamlFile } from './yaml-file.js';
 import { applyOverrides, parseStageParams, selectParams, type ParamTree } from './params.js';
@@ -144,7 +144,6 @@ export async function loadCommands(project: Pick<Project, 'dir' | 'file' | 'conf
  * it, so a moved project folder is the same project; a user's file outside stays absolute.
  */
 export function storedPath(projectDir: string, path: string): string {
-  const abs = resolve(projectDir, path);
-  const rel = relative(projectDir, abs);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
+  // The same form messages show a path in: one rule for what counts as inside.
+  return shownPath(projectDir, path);
 }
