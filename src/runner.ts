@@ -14,7 +14,8 @@ import { runWholeStage, runCommandStage } from './execute.js';
 import { runMapStage, countItemsToRun, Interrupted } from './map-executor.js';
 import { legacyMemoKey } from './memo-legacy.js';
 import { remoteBatchesFor } from './executor-bullmq.js';
-import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
+import { lockFromState, readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
+import { recordLockEntry, recordMissingEntries } from './lock-records.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
@@ -162,6 +163,8 @@ export class Runner {
   async run(options: { targets: string[]; force: boolean; jobs: number; signal: AbortSignal; argv: string }): Promise<RunSummary> {
     const startedAt = Date.now();
     this.reloadLock();
+    // The lock and its copy were lost: the state's records stood in, and are written out again.
+    if (lockFromState(this.project.paths.lock)) await writeLockFile(this.project.paths.lock, this.lock);
     const order = selectStages(this.project.graph, options.targets);
     const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
     // Recorded when the first stage starts work: a no-op run writes nothing, so closing the database stays free.
@@ -171,6 +174,7 @@ export class Runner {
       ensureRecorded: () =>
         (recorded ??= (async () => {
           await cleanUpAfterKilledRuns(this.state, this.project.dataDir, (m) => this.reporter.info(`note: ${m}`));
+          await recordMissingEntries(this.state, this.lock);
           await this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
             id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
           });
@@ -312,6 +316,8 @@ export class Runner {
       duration_s: Math.round((Date.now() - started) / 10) / 100,
       ...(items ? { items } : {}),
     };
+    // The state learns the entry first: a kill before the lock names it leaves the old lock, whose outputs are still there.
+    await recordLockEntry(this.state, name, this.lock.stages[name]);
     const snapshot = structuredClone(this.lock);
     this.lockWrites = this.lockWrites.then(() => writeLockFile(this.project.paths.lock, snapshot));
     await this.lockWrites;
