@@ -123,7 +123,11 @@ export class Runner {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
-      return explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
+      const reasons = await explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
+      const missing = node.loaded?.module.missing;
+      if (reasons.length > 0 || !missing) return reasons;
+      const outputs = Object.fromEntries(Object.entries(entry.outs).map(([name, rec]) => [name, inputArtifact(this.project, this.state, name, rec)]));
+      return missing(this.makeContext(node, params, records, new AbortController().signal, new Set()), outputs);
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;

@@ -6,12 +6,14 @@
 // session on the same checkpoint extends its newest folder in place (a crash's leftovers,
 // a value added to a variations file, a higher count); a file already there is never
 // overwritten by a different image.
+import { existsSync } from 'node:fs';
 import { link, copyFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import { stableStringify } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
+import { keptManifestPath, manifestText, writeFinishedManifest } from './session-restore.js';
 
 export const manifestImage = z.object({
   filename: z.string(),
@@ -198,11 +200,16 @@ class Session {
     return placed;
   }
 
-  /** Mark the folder finished; one this run left as it found it is not rewritten. */
-  async finish(status: SessionManifest['status']): Promise<void> {
-    if (!this.recorded && this.manifest.status === status) return;
+  /** Mark the folder finished and keep a copy of its manifest; one this run left as it found it is not rewritten. */
+  async finish(status: SessionManifest['status'], dataDir: string): Promise<void> {
+    await this.writing;
+    if (!this.recorded && this.manifest.status === status) {
+      const kept = keptManifestPath(dataDir, this.dir);
+      if (!existsSync(kept)) await produceAtomic(kept, (tmp) => copyFile(join(this.dir, 'manifest.json'), tmp));
+      return;
+    }
     this.manifest.status = status;
-    await this.save();
+    await writeFinishedManifest(dataDir, this.dir, this.manifest);
   }
 
   private record(entry: ManifestImage): void {
@@ -224,7 +231,7 @@ class Session {
     this.writing = this.writing.then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
-      await writeFileAtomic(join(this.dir, 'manifest.json'), `${JSON.stringify(this.manifest, null, 2)}\n`);
+      await writeFileAtomic(join(this.dir, 'manifest.json'), manifestText(this.manifest));
     });
     return this.writing;
   }
@@ -247,6 +254,8 @@ export class SessionBook {
     readonly root: string,
     /** the checkpoint title the runtime_info records */
     readonly checkpoint: string,
+    /** the project's data folder, where finished manifests are kept (session-restore.ts) */
+    private readonly dataDir: string,
     /** the snapshot's value lists by a row's manifest_variations (table planned_manifests) */
     private readonly variations: ManifestVariations = () => undefined,
   ) {}
@@ -287,7 +296,7 @@ export class SessionBook {
   async close(status: 'completed' | 'aborted', failedSessions: Set<string> = new Set()): Promise<void> {
     for (const books of [this.sessions, this.rerenders]) {
       for (const [suffix, pending] of books) {
-        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status);
+        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status, this.dataDir);
       }
     }
   }
