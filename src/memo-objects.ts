@@ -97,7 +97,7 @@ export async function storedObjectProblems(state: State, stats: StatCache, proje
       damaged.push(path);
     }
   });
-  return { items: items.filter((refs) => refs.some((r) => bad.has(r))).length, damaged };
+  return { items: items.filter((refs) => refs.some((r) => bad.has(r))).length, damaged: damaged.sort() };
 }
 
 /** Before a map stage runs: its hits' damaged objects removed, so that those items are made again. */
