@@ -2,7 +2,7 @@
 // what (like dvc.lock). Read at every status; rewritten atomically after each stage,
 // which is the instant a stage's new outputs become current (generations.ts). A copy
 // under data/.sdloop stands in when the lock itself is damaged.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic.js';
@@ -72,8 +72,23 @@ function fromCopy(lockPath: string): LockFile | undefined {
 /** Locks rebuilt from the state's records, by path, for where the lock and its copy are both unusable. */
 const fromState = new Map<string, LockFile>();
 
-/** What pipeline.lock itself holds: a lock, or why it has none. */
-function readOwn(path: string): { lock: LockFile } | { missing: true } | { damaged: string } | { otherVersion: true } {
+type OwnLock = { lock: LockFile } | { missing: true } | { damaged: string } | { otherVersion: true };
+
+/** The last parse of each lock, by path, with the stat it was read at: a command reads the lock many times. */
+const lastParse = new Map<string, { stat: string; own: OwnLock }>();
+
+/** What pipeline.lock itself holds (parsed again only when its size, mtime or inode moved). */
+function readOwn(path: string): OwnLock {
+  const s = statSync(path, { throwIfNoEntry: false });
+  const stat = s ? `${s.size}:${s.mtimeMs}:${s.ino}` : 'none';
+  const known = lastParse.get(path);
+  if (known?.stat === stat) return structuredClone(known.own);
+  const own = parseOwn(path);
+  lastParse.set(path, { stat, own });
+  return structuredClone(own);
+}
+
+function parseOwn(path: string): OwnLock {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
