@@ -32,6 +32,12 @@ export async function writeFinishedManifest(dataDir: string, dir: string, manife
   await writeFileAtomic(keptManifestPath(dataDir, dir), text);
 }
 
+/** A folder this run left as it found it: its manifest's bytes kept as they are, where no copy was kept yet. */
+export async function keepUnchangedManifest(dataDir: string, dir: string): Promise<void> {
+  const kept = keptManifestPath(dataDir, dir);
+  if (!existsSync(kept)) await produceAtomic(kept, (tmp) => copyFile(join(dir, 'manifest.json'), tmp));
+}
+
 /** What is gone of each session folder: the folder, or its manifest where a copy was kept. */
 function gone(dataDir: string, dir: string): 'folder' | 'manifest' | undefined {
   if (!existsSync(dir)) return 'folder';

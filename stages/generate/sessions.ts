@@ -6,14 +6,13 @@
 // session on the same checkpoint extends its newest folder in place (a crash's leftovers,
 // a value added to a variations file, a higher count); a file already there is never
 // overwritten by a different image.
-import { existsSync } from 'node:fs';
 import { link, copyFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import { stableStringify } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
-import { keptManifestPath, manifestText, writeFinishedManifest } from './session-restore.js';
+import { keepUnchangedManifest, manifestText, writeFinishedManifest } from './session-restore.js';
 
 export const manifestImage = z.object({
   filename: z.string(),
@@ -203,11 +202,7 @@ class Session {
   /** Mark the folder finished and keep a copy of its manifest; one this run left as it found it is not rewritten. */
   async finish(status: SessionManifest['status'], dataDir: string): Promise<void> {
     await this.writing;
-    if (!this.recorded && this.manifest.status === status) {
-      const kept = keptManifestPath(dataDir, this.dir);
-      if (!existsSync(kept)) await produceAtomic(kept, (tmp) => copyFile(join(this.dir, 'manifest.json'), tmp));
-      return;
-    }
+    if (!this.recorded && this.manifest.status === status) return keepUnchangedManifest(dataDir, this.dir);
     this.manifest.status = status;
     await writeFinishedManifest(dataDir, this.dir, this.manifest);
   }
