@@ -108,7 +108,8 @@ const stage = defineMapStage<Params, PromptRow, State>({
       await state.sessions.close('completed', state.failedSessions);
       state.closed = true;
     }
-    const rows = await outputs.rendered!.rows<PlacedImage>();
+    // Rows are what a deleted folder is put back from; a caller that assembled no table has none to offer.
+    const rows = outputs.rendered ? await outputs.rendered.rows<PlacedImage>() : [];
     const restored = await restoreSessionFolders(ctx, rows);
     if (restored.length > 0) ctx.log(`put back ${restored.length} session folder(s) from the store: ${restored.join(', ')}`);
     // Nothing ran: a run killed after its last image committed left its sessions ongoing.
