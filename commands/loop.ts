@@ -16,7 +16,7 @@ import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { checkPerTheme, roundThemes, themeOverrides } from './loop-themes.js';
 import { loopSettings } from './loop-settings.js';
-import { deployMerged, mergedTrainBase, mergeSetup, mergeWinner } from './loop-merge.js';
+import { deployMerged, mergeSetup, mergeWinner } from './loop-merge.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 import { describeScheduledTime } from './schedule-time.js';
@@ -72,7 +72,7 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
   ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
 
   const mode = loopSettings.parse(ctx.params.loop ?? {}).promote;
-  const overrides = { ...roundOverrides(ctx, target, round.theme), ...(mode === 'merge' ? await mergedTrainBase(ctx) : {}) };
+  const overrides = roundOverrides(ctx, target, round.theme);
   const summary = await ctx.run({ set: overrides });
   if (summary.exitCode === 130) {
     ctx.stderr(`round ${round.round}: interrupted; \`pipeline loop\` resumes it\n`);
@@ -120,7 +120,7 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
   // The state now holds the focused batch's results, so `pipeline status` rightly lists
   // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
-  if (Object.keys(overrides).length) ctx.stdout(`round ${round.round} ran with the ${target ? 'targeted' : round.theme !== null ? 'per-theme' : 'merged checkpoint\'s'} settings (${Object.keys(overrides).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
+  if (Object.keys(overrides).length) ctx.stdout(`round ${round.round} ran with the ${target ? 'targeted' : 'per-theme'} settings (${Object.keys(overrides).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
   return { exitCode: 0, round: done };
 }
 
