@@ -13,7 +13,6 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext } from '../src/command.js';
-import { InputError } from '../src/errors.js';
 import { hashFile } from '../src/hash.js';
 import { storedPath } from '../src/project.js';
 import type { LoraInfoRow, MergedCheckpointRow } from '../schemas/tables.js';
@@ -27,17 +26,12 @@ import { mergedCheckpoints } from './loop-state.js';
 import { writeSimulatedMerge } from '../demo/simulated-merge.js';
 import { SYNTHETIC_MODEL } from '../demo/synthetic.js';
 
-/**
- * Merging needs sd-scripts and a checkpoint file, or the simulated trainer (the demo's
- * simulated merge): checked before a round spends a night.
- */
+/** How a winner is merged: sd-scripts' script on a checkpoint file, or (simulated trainer) the demo's simulated merge. */
 export function mergeSetup(ctx: CommandContext) {
   const t = trainSettings.parse(ctx.params.train ?? {});
   if (t.trainer === 'simulated') return { simulated: true as const, baseModel: t.base_model && resolve(ctx.projectDir, t.base_model) };
-  if (!t.sd_scripts_dir || !t.base_model) {
-    throw new InputError('expected train.sd_scripts_dir and train.base_model for loop.promote merge with train.trainer sd-scripts (the merge runs sd-scripts\' networks/merge_lora.py on that checkpoint)', { file: 'pipeline.yaml', field: 'params.loop.promote' });
-  }
-  return { simulated: false as const, sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir), launcher: t.launcher, sdxl: t.sdxl, baseModel: resolve(ctx.projectDir, t.base_model), timeoutS: t.timeout_s };
+  // trainSettings requires both with sd-scripts, so a pipeline.yaml without them never gets here.
+  return { simulated: false as const, sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir!), launcher: t.launcher, sdxl: t.sdxl, baseModel: resolve(ctx.projectDir, t.base_model!), timeoutS: t.timeout_s };
 }
 
 /** Folds the LoRA into `base` (null: the synthetic world's own model) as `saveTo`; says why the result is not a checkpoint, if it is not. */

@@ -20,6 +20,7 @@ import { deployMerged, mergeSetup, mergeWinner } from './loop-merge.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 import { describeScheduledTime } from './schedule-time.js';
+import { parseLoraSpec } from '../adapters/a1111.js';
 
 export interface LoopOptions {
   rounds: number;
@@ -46,6 +47,15 @@ function parseTarget(text: string | null): Target | null {
   if (!text) return null;
   const cut = text.indexOf('=');
   return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN, upper: Number.NaN };
+}
+
+/** The promoted LoRAs whose weight the benchmark's chosen stack point changed, at their new weight. */
+function retunedWeights(promoted: PromotedLora[], stack: string[]): PromotedLora[] {
+  const weights = new Map(stack.map(parseLoraSpec).map((l) => [l.name, l.weight]));
+  return promoted.flatMap((p) => {
+    const weight = weights.get(p.name);
+    return weight !== undefined && weight !== p.weight ? [{ ...p, weight }] : [];
+  });
 }
 
 /** The file and weight the benchmark chose (an earlier epoch's file, maybe) join the promoted set. */
@@ -102,6 +112,8 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
   const merged = promoting && mode === 'merge' ? await mergeWinner(ctx, info, Number(bench.weight), round.round, now()) : null;
   const deployed = merged ? await deployMerged(ctx, merged) : '';
   const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round, now()) : null;
+  // The weights the benchmark re-tuned the stack to (benchmark.stack_weights) were judged together with the winner.
+  const retuned = promoting ? retunedWeights(before, bench.stack ?? []) : [];
   const done: LoopRound = {
     ...round,
     finished_at: now().toISOString(),
@@ -116,7 +128,7 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
         : merged ? `${bench.reason}; merged into ${merged.path}${deployed}` : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
-  await finishRound(ctx.sql, done, promotion, merged);
+  await finishRound(ctx.sql, done, promotion, merged, retuned);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
   // The state now holds the focused batch's results, so `pipeline status` rightly lists
   // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
