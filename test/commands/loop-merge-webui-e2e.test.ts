@@ -87,14 +87,19 @@ describe('pipeline loop with loop.promote merge, A1111 and sd-scripts stand-ins'
     const rounds = await sql<{ round: number; lora: string; verdict: string; reason: string }>(dir, 'select round, lora, verdict, reason from loop_rounds order by round');
     expect(rounds).toHaveLength(2);
     expect(rounds[0]!.verdict, rounds[0]!.reason).toBe('promote');
-    const [merged] = await sql<{ name: string; path: string; hash: string; base: string; lora: string; round: number }>(dir, 'select * from merged_checkpoints order by round');
+    const [merged] = await sql<{ name: string; path: string; hash: string; base: string; lora: string; ratio: number; round: number }>(dir, 'select * from merged_checkpoints order by round');
     expect(merged).toMatchObject({ name: `${rounds[0]!.lora}-merged`, base: 'base.safetensors', lora: rounds[0]!.lora, round: 1 });
 
     // A real safetensors checkpoint, written by merge_lora.py, whose content is the one registered.
     const file = join(dir, merged!.path);
     expect(await hashFile(file)).toBe(merged!.hash);
     const { metadata, tensors } = await readSafetensorsHeader(file);
-    expect(metadata['modelspec.merged_from']).toBe(`base, ${rounds[0]!.lora}`);
+    // The LoRA merged is train's stored object (named by its hash), at the benchmark's weight.
+    expect(metadata['modelspec.merged_from']).toMatch(/^base, [0-9a-f]{32}$/);
+    const log = readFileSync(join(dir, 'data', 'logs', `merge-${merged!.name}.log`), 'utf8');
+    expect(log).toContain(`loading SD model: ${join(dir, 'base.safetensors')}`);
+    expect(log).toContain(`"--ratios" "${merged!.ratio}"`);
+    expect(log).toContain(`saving SD model to: ${file}`);
     expect(tensors['lora_unet_mid_block_attentions_0_proj_out.weight']).toMatchObject({ dtype: 'F16', shape: [4, 4] });
 
     // Copied into the WebUI, refreshed, and confirmed in its checkpoint list before it was recorded.
