@@ -2,7 +2,8 @@
 // machine without GPU, weights or A1111: each variation value is painted as its demo
 // code (world.ts) so the demo CLIP can read it back, with a configurable
 // chance per value of painting another value instead (a "failed" render), which LoRAs
-// named in the prompt lower for the tags they were trained on. Every random choice comes
+// named in the prompt, or folded into the pinned checkpoint by the simulated merge
+// (demo/simulated-merge.ts), lower for the tags they were trained on. Every random choice comes
 // from a PRNG seeded by the prompt (LoRA tags removed) and the seed, so the same row
 // always gives the same PNG, and a LoRA only turns failures into successes.
 import { hashBytes } from '../src/hash.js';

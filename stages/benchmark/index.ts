@@ -34,7 +34,6 @@ type Params = z.infer<typeof params>;
 export type { BenchmarkDeps, BenchmarkScorer, ScoreItem } from './arms.js';
 export { candidateParams } from './arms.js';
 
-
 /** Loaded on first use: the engine imports every stage module on every `pipeline status`. */
 async function loadScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer> {
   const { createScorer } = await import('../score/scorer.js');
