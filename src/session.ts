@@ -8,7 +8,7 @@ import { selectStages } from './graph.js';
 import { State, StateInUseError, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
-import { acquireProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
+import { acquireProjectLock, holdsProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
 import { SnapshotWriter, exportRecordTables, exportRunMonths, exportSnapshot, runMonth, snapshotDir } from './state-snapshot.js';
 import { existsSync } from 'node:fs';
 import { tableViews } from './tables.js';
@@ -76,9 +76,11 @@ export class ProjectSession {
 
   /** Open the state of a loaded project: a run holding it is reported as such, a reader holding it waited for. */
   static async onProject(project: Project, options: Pick<SessionOptions, 'json' | 'mode'>): Promise<ProjectSession> {
-    const running = liveRunHolder(project.paths.runLock);
+    // Under its own lock a command waits for readers like any writer; another's run will not end soon.
+    const ownLock = holdsProjectLock(project.paths.runLock);
+    const running = !ownLock && liveRunHolder(project.paths.runLock);
     const state = await State.open(project.paths.state, { mode: options.mode, lockWaitMs: running ? 0 : readerWaitMs }).catch((error: Error) => {
-      const holder = error instanceof StateInUseError ? liveRunHolder(project.paths.runLock) : undefined;
+      const holder = error instanceof StateInUseError && !ownLock ? liveRunHolder(project.paths.runLock) : undefined;
       throw holder ? new ProjectLockedError(holder, project.paths.runLock) : error;
     });
     const stats = StatCache.open(state);
