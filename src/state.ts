@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS stage_runs (
   run_id VARCHAR, stage VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
   status VARCHAR, fingerprint VARCHAR, items_total INTEGER, items_run INTEGER,
   items_reused INTEGER, items_failed INTEGER, duration_ms DOUBLE, error VARCHAR);
+CREATE TABLE IF NOT EXISTS table_changes (
+  run_id VARCHAR, stage VARCHAR, table_name VARCHAR, committed_at TIMESTAMP,
+  rows BIGINT, added BIGINT, removed BIGINT, changed BIGINT, keyed BOOLEAN);
 CREATE TABLE IF NOT EXISTS memo (
   stage VARCHAR, fp VARCHAR, item VARCHAR, item_key VARCHAR, part VARCHAR,
   out_hash VARCHAR, status VARCHAR, error VARCHAR, run_id VARCHAR, objects VARCHAR);

@@ -104,7 +104,7 @@ export default defineStage({
   version: '1',
   params: resolveParams,
   outputs: {
-    planned: { kind: 'table', schema: promptRow },
+    planned: { kind: 'table', schema: promptRow, key: ['prompt_id'] },
     planned_axes: { kind: 'table', schema: axisAlternativesRow },
     planned_manifests: { kind: 'table', schema: manifestVariationsRow },
   },

@@ -183,7 +183,7 @@ export default defineStage<Params>({
   params,
   outputs: {
     lora: { kind: 'path' },
-    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'] },
+    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'], key: ['name'] },
   },
   resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)' },
   async resources(ctx): Promise<Record<string, string>> {
