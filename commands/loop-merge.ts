@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext } from '../src/command.js';
-import { InputError } from '../src/errors.js';
+import { InputError, shownPath } from '../src/errors.js';
 import { hashFile } from '../src/hash.js';
 import { storedPath } from '../src/project.js';
 import type { LoraInfoRow, MergedCheckpointRow } from '../schemas/tables.js';
@@ -41,7 +41,7 @@ export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight
   await mkdir(dir, { recursive: true });
   const saveTo = join(dir, `${name}.safetensors`);
   const logPath = join(ctx.dataDir, 'logs', `merge-${name}.log`);
-  ctx.stdout(`merging ${info.name} at ${weight} into ${base} (log: ${logPath})\n`);
+  ctx.stdout(`merging ${info.name} at ${weight} into ${shownPath(ctx.projectDir, base)} (log: ${shownPath(ctx.projectDir, logPath)})\n`);
   const { problems } = await runMerge(
     { sdScriptsDir: setup.sdScriptsDir, launcher: setup.launcher, sdxl: setup.sdxl, sdModel: base, saveTo, loras: [{ path: resolve(ctx.projectDir, info.path), ratio: weight }], savePrecision: 'fp16' },
     { cwd: setup.sdScriptsDir, logPath, timeoutMs: setup.timeoutS * 1000 },
@@ -49,7 +49,7 @@ export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight
   if (problems.length) {
     // A half-written checkpoint is ours to remove; nothing is recorded for it.
     await rm(saveTo, { force: true });
-    throw new Error(`merging ${info.name} into ${base} failed: ${problems.join('; ')}; full log: ${logPath}`);
+    throw new Error(`merging ${info.name} into ${shownPath(ctx.projectDir, base)} failed: ${problems.join('; ')}; full log: ${shownPath(ctx.projectDir, logPath)}`);
   }
   return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: storedPath(ctx.projectDir, base), lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
 }

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { processAlive } from './pid.js';
+import { shownPath } from './errors.js';
 
 export interface LockHolder {
   pid: number;
@@ -13,8 +14,9 @@ export interface LockHolder {
 }
 
 export class ProjectLockedError extends Error {
-  constructor(readonly holder: LockHolder, file: string) {
-    super(`another pipeline is running in this project (pid ${holder.pid} on ${holder.host}, since ${holder.started_at}: ${holder.command}); lock file ${file}`);
+  /** `shown`: the lock file as the message names it (relative to the project) */
+  constructor(readonly holder: LockHolder, shown: string) {
+    super(`another pipeline is running in this project (pid ${holder.pid} on ${holder.host}, since ${holder.started_at}: ${holder.command}); lock file ${shown}`);
   }
 }
 
@@ -60,7 +62,7 @@ export function holdsProjectLock(file: string): boolean {
  * replaced. Taking a lock this process holds already succeeds, and its release leaves
  * the lock to the outer holder.
  */
-export function acquireProjectLock(file: string, command: string): { release: () => void; staleNote?: string } {
+export function acquireProjectLock(file: string, command: string, projectDir: string): { release: () => void; staleNote?: string } {
   if (heldHere.has(file)) return { release: () => undefined };
   mkdirSync(dirname(file), { recursive: true });
   const me: LockHolder = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
@@ -77,12 +79,12 @@ export function acquireProjectLock(file: string, command: string): { release: ()
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readLockHolder(file);
-      if (holder && !holderIsGone(holder)) throw new ProjectLockedError(holder, file);
+      if (holder && !holderIsGone(holder)) throw new ProjectLockedError(holder, shownPath(projectDir, file));
       staleNote = holder
         ? `removed a stale lock left by pid ${holder.pid} (started ${holder.started_at}), which is no longer running`
         : 'removed an unreadable lock file';
       rmSync(file, { force: true });
     }
   }
-  throw new Error(`could not take the project lock ${file}`);
+  throw new Error(`could not take the project lock ${shownPath(projectDir, file)}`);
 }

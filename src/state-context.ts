@@ -23,7 +23,7 @@ interface LockedSession {
 }
 
 async function openLocked(project: Project, argv: string): Promise<LockedSession> {
-  const lock = acquireProjectLock(project.paths.runLock, argv);
+  const lock = acquireProjectLock(project.paths.runLock, argv, project.dir);
   try {
     return { session: await ProjectSession.onProject(project, { json: false }), releaseLock: lock.release };
   } catch (error) {
