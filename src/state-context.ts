@@ -24,6 +24,7 @@ interface LockedSession {
 
 async function openLocked(project: Project, argv: string): Promise<LockedSession> {
   const lock = acquireProjectLock(project.paths.runLock, argv, project.dir);
+  if (lock.staleNote) process.stderr.write(`note: ${lock.staleNote}\n`);
   try {
     return { session: await ProjectSession.onProject(project, { json: false }), releaseLock: lock.release };
   } catch (error) {
