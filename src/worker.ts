@@ -29,6 +29,8 @@ export interface WorkerOptions {
   redis?: string;
   name?: string;
   log(message: string): void;
+  /** told once every queue is connected, with what the worker serves (the Redis URLs without their passwords) */
+  ready?(serving: { name: string; stages: string[]; redis: string[]; concurrency: number }): void;
 }
 
 /** One stage as this worker runs it: its own identity, and its setup done once. */
@@ -150,8 +152,9 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     return worker;
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const where = [...new Set(stages.map((s) => maskRedisUrl(s.config.redis)))].join(', ');
-  options.log(`worker ${name}: serving ${stages.map((s) => s.name).join(', ')} from ${where} (concurrency ${options.concurrency}); Ctrl-C stops after the batches in hand`);
+  const where = [...new Set(stages.map((s) => maskRedisUrl(s.config.redis)))];
+  options.log(`worker ${name}: serving ${stages.map((s) => s.name).join(', ')} from ${where.join(', ')} (concurrency ${options.concurrency}); Ctrl-C stops after the batches in hand`);
+  options.ready?.({ name, stages: stages.map((s) => s.name), redis: where, concurrency: options.concurrency });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
