@@ -1,7 +1,9 @@
 // The score stage of the example project run by two `pipeline worker` processes through a
 // real redis-server: its tables are the very tables a local run makes, also when one
-// worker is SIGKILLed mid-run; a worker of other params refuses; the password never shows.
+// worker is SIGKILLed mid-run or refuses (other params) beside a matching one; `pipeline
+// status` shows the workers during the run; the password never shows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, rmSync } from 'node:fs';
 import { finished, waitFor } from '../engine/helpers.js';
 import { catalogedProject, cloneProject, outputHashes, password, pipeline, RedisServer, startWorker, stopWorkers, type WorkerProcess } from './helpers.js';
@@ -26,6 +28,32 @@ async function runScore(dir: string) {
   return { child, stderr: () => stderr, result: finished(child) };
 }
 
+interface ShownWorker {
+  name: string;
+  batches: number;
+  last_seen: string;
+}
+
+/** `pipeline status` (JSON and text) polled during the run until each shows both workers, one with a batch done. */
+async function workersInStatus(dir: string, run: ChildProcess): Promise<{ json: ShownWorker[]; text: string }> {
+  let json: ShownWorker[] | undefined;
+  let text: string | undefined;
+  while (!json || !text) {
+    if (run.exitCode !== null) throw new Error('the run ended before status showed its workers');
+    if (!json) {
+      const status = await finished(pipeline(dir, ['status', '--json']));
+      const stages = (JSON.parse(status.stdout) as { stages?: { name: string; workers?: ShownWorker[] }[] }).stages ?? [];
+      const workers = stages.find((s) => s.name === 'score')?.workers ?? [];
+      if (workers.length === 2 && workers.some((w) => w.batches > 0)) json = workers;
+    } else {
+      const status = (await finished(pipeline(dir, ['status']))).stdout;
+      if (/^ {2}worker w\d: [1-9]/m.test(status)) text = status;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { json, text };
+}
+
 beforeAll(async () => {
   redis = await RedisServer.start();
   cataloged = catalogedProject();
@@ -42,14 +70,21 @@ afterAll(async () => {
 });
 
 describe('score on BullMQ workers', () => {
-  it('two workers make the tables a local run makes, and the password is never printed', async () => {
+  it('two workers make the tables a local run makes, status shows them during the run, and the password is never printed', async () => {
     const dir = distributedProject('two');
     const workers = [await startWorker(dir, ['--name', 'w1']), await startWorker(dir, ['--name', 'w2', '--concurrency', '2'])];
     const run = await runScore(dir);
+    const seen = await workersInStatus(dir, run.child);
     const result = await run.result;
     await stopWorkers(workers);
     expect(result.code, result.stderr).toBe(0);
     expect(outputHashes(dir, 'score')).toEqual(localHashes);
+    // Read while the run held the project, from the run's progress file: Redis is not asked.
+    expect(seen.json.map((w) => w.name).sort()).toEqual(['w1', 'w2']);
+    expect(seen.json.some((w) => w.batches > 0)).toBe(true);
+    for (const w of seen.json) expect(Date.parse(w.last_seen)).toBeGreaterThan(0);
+    expect(seen.text).toMatch(/^score: running for .*\n  worker w\d: \d+ batches \(\d+ items.*seen \d+ s ago\)$/m);
+    expect(result.stderr).toMatch(/score: workers: w\d: \d+ batches/);
     expect(result.stderr).toMatch(/workers: w\d: \d+ batches/);
     const printed = [result.stdout, result.stderr, ...workers.map((w) => w.output())].join('\n');
     expect(printed).toContain(`redis://:***@127.0.0.1:${redis.port}`);
@@ -74,13 +109,26 @@ describe('score on BullMQ workers', () => {
     expect(result.stderr).toContain('survivor:');
   });
 
-  it('a worker whose params differ refuses the batch and says why; the run fails naming it', async () => {
+  it('a worker whose params differ hands its batches back to a matching one: the run succeeds, naming the refusal', async () => {
+    const dir = distributedProject('handback');
+    const stale = await startWorker(dir, ['--name', 'stale', '-S', 'score.thresholds.success=0.99']);
+    const good = await startWorker(dir, ['--name', 'good']);
+    const result = await (await runScore(dir)).result;
+    await stopWorkers([stale, good]);
+    expect(result.code, result.stderr + stale.output() + good.output()).toBe(0);
+    expect(outputHashes(dir, 'score')).toEqual(localHashes);
+    expect(result.stderr).toMatch(/worker stale refuses this run's batches \(its stage params differ from the run's/);
+    expect(result.stderr).toMatch(/workers: good: \d+ batches/);
+    expect(stale.output()).toContain('refusing a batch of score');
+  });
+
+  it('a worker whose params differ, alone: the run fails naming it and why', async () => {
     const dir = distributedProject('refused');
     const stale = await startWorker(dir, ['--name', 'stale', '-S', 'score.thresholds.success=0.99']);
     const result = await finished(pipeline(dir, ['run', 'score']));
     await stopWorkers([stale]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/worker stale refuses: its stage params differ from the run's/);
+    expect(result.stderr).toMatch(/no worker connected takes its batches: worker stale refuses: its stage params differ from the run's/);
     expect(stale.output()).toContain('refusing a batch of score');
   });
 });
