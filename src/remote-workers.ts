@@ -58,7 +58,7 @@ export class RemoteWorkers {
   verdict(connected: string[], timeoutS: number): string | undefined {
     if (this.refusedSince === undefined) return undefined;
     if (connected.length > 0 && connected.every((name) => this.tallies.get(name)?.refuses !== undefined)) return `no worker connected takes its batches: ${this.refusals()}`;
-    if (Date.now() - this.refusedSince > timeoutS * 1000) return `no worker of the run's code and params took a batch within ${timeoutS} s: ${this.refusals()}`;
+    if (Date.now() - this.refusedSince >= timeoutS * 1000) return `no worker of the run's code and params took a batch within ${timeoutS} s: ${this.refusals()}`;
     return undefined;
   }
 

@@ -133,7 +133,7 @@ export function describeWorker(worker: WorkerStat, now = Date.now()): string {
   const rate = worker.rate !== undefined ? `, ${formatRate(worker.rate, 'batches')}` : '';
   const seen = `seen ${formatDuration((now - Date.parse(worker.last_seen)) / 1000)} ago`;
   const refuses = worker.refuses ? `; refuses: ${worker.refuses}` : '';
-  return `${worker.name}: ${worker.batches} batches (${worker.items} items${rate}, ${seen})${refuses}`;
+  return `${worker.name}: ${worker.batches} batch${worker.batches === 1 ? '' : 'es'} (${worker.items} items${rate}, ${seen})${refuses}`;
 }
 
 /** One line per stage of a run in progress, for `pipeline status`; under a distributed stage, one per worker. */

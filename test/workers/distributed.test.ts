@@ -83,9 +83,9 @@ describe('score on BullMQ workers', () => {
     expect(seen.json.map((w) => w.name).sort()).toEqual(['w1', 'w2']);
     expect(seen.json.some((w) => w.batches > 0)).toBe(true);
     for (const w of seen.json) expect(Date.parse(w.last_seen)).toBeGreaterThan(0);
-    expect(seen.text).toMatch(/^score: running for .*\n  worker w\d: \d+ batches \(\d+ items.*seen \d+ s ago\)$/m);
-    expect(result.stderr).toMatch(/score: workers: w\d: \d+ batches/);
-    expect(result.stderr).toMatch(/workers: w\d: \d+ batches/);
+    expect(seen.text).toMatch(/^score: running for .*\n  worker w\d: \d+ batch(es)? \(\d+ items.*seen \d+ s ago\)$/m);
+    expect(result.stderr).toMatch(/score: workers: w\d: \d+ batch(es)?/);
+    expect(result.stderr).toMatch(/workers: w\d: \d+ batch(es)?/);
     const printed = [result.stdout, result.stderr, ...workers.map((w) => w.output())].join('\n');
     expect(printed).toContain(`redis://:***@127.0.0.1:${redis.port}`);
     expect(printed).not.toContain(password);
@@ -118,7 +118,7 @@ describe('score on BullMQ workers', () => {
     expect(result.code, result.stderr + stale.output() + good.output()).toBe(0);
     expect(outputHashes(dir, 'score')).toEqual(localHashes);
     expect(result.stderr).toMatch(/worker stale refuses this run's batches \(its stage params differ from the run's/);
-    expect(result.stderr).toMatch(/workers: good: \d+ batches/);
+    expect(result.stderr).toMatch(/workers: good: \d+ batch(es)?/);
     expect(stale.output()).toContain('refusing a batch of score');
   });
 
