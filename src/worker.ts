@@ -174,17 +174,19 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     await stopping.first;
   }
   const code = await stopWorkers([...workers.values()], stopping, options.log);
+  // A connection still trying to reach a lost Redis, or a model busy with a batch let go, must not keep the process alive.
+  setTimeout(() => process.exit(code), exitGraceMs).unref();
   controller.abort();
   for (const entry of prepared.values()) if (entry.setup) await entry.module.teardown?.(await entry.setup);
   await state.close();
   stopping.release();
-  // A connection still trying to reach a lost Redis must not keep the process alive.
-  setTimeout(() => process.exit(code), exitGraceMs).unref();
   return code;
 }
 
-/** how long a stopped worker's process may take to end by itself before it is ended */
-const exitGraceMs = 1000;
+/** how long a stopped worker may take to release its stage and end by itself before it is ended */
+const exitGraceMs = 5000;
+/** how long dropping the connections may take */
+const disconnectMs = 1000;
 
 /** SIGINT and SIGTERM as promises: the first asks to stop, the second to stop now. */
 function stopSignals() {
@@ -219,7 +221,7 @@ async function stopWorkers(workers: Worker[], stopping: ReturnType<typeof stopSi
     Promise.race([timeout, stopping.second]).then(() => false),
   ]);
   const dropped = Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
-  await Promise.race([dropped, new Promise((r) => setTimeout(r, exitGraceMs).unref())]);
+  await Promise.race([dropped, new Promise((r) => setTimeout(r, disconnectMs).unref())]);
   if (graceful) return 0;
   log(`worker stopped by force: the batches in hand or Redis did not let go within ${closeTimeoutMs / 1000} s; unfinished batches go to another worker once their lock expires`);
   return 1;
