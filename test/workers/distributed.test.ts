@@ -13,11 +13,11 @@ let cataloged: string;
 let localHashes: Record<string, string>;
 const dirs: string[] = [];
 
-/** A copy of the cataloged project whose map stages run on workers, with short locks so a killed worker's batch moves on quickly. */
-function distributedProject(prefix: string): string {
+/** A copy of the cataloged project whose map stages run on workers, by default with short locks so a killed worker's batch moves on quickly. */
+function distributedProject(prefix: string, locks = 'lock_ms: 3000, stalled_check_ms: 1000'): string {
   const dir = cloneProject(cataloged);
   dirs.push(dir);
-  appendFileSync(`${dir}/pipeline.yaml`, `\nexecutor: {kind: bullmq, redis: "${redis.url}", queue_prefix: ${prefix}, lock_ms: 3000, stalled_check_ms: 1000}\n`);
+  appendFileSync(`${dir}/pipeline.yaml`, `\nexecutor: {kind: bullmq, redis: "${redis.url}", queue_prefix: ${prefix}, ${locks}}\n`);
   return dir;
 }
 
@@ -34,24 +34,27 @@ interface ShownWorker {
   last_seen: string;
 }
 
-/** `pipeline status` (JSON and text) polled during the run until each shows both workers, one with a batch done. */
-async function workersInStatus(dir: string, run: ChildProcess): Promise<{ json: ShownWorker[]; text: string }> {
-  let json: ShownWorker[] | undefined;
-  let text: string | undefined;
-  while (!json || !text) {
+/**
+ * `pipeline status` (JSON and text) until it shows both workers, one with a batch done,
+ * while the stage runs. The run and its workers are stopped (SIGSTOP) while status
+ * reads, so the stage cannot end in between; status reads the run's progress file.
+ */
+async function workersInStatus(dir: string, run: ChildProcess, workers: WorkerProcess[]): Promise<{ json: ShownWorker[]; text: string }> {
+  const all = [run, ...workers.map((w) => w.child)];
+  for (;;) {
     if (run.exitCode !== null) throw new Error('the run ended before status showed its workers');
-    if (!json) {
+    for (const child of all) child.kill('SIGSTOP');
+    try {
       const status = await finished(pipeline(dir, ['status', '--json']));
-      const stages = (JSON.parse(status.stdout) as { stages?: { name: string; workers?: ShownWorker[] }[] }).stages ?? [];
-      const workers = stages.find((s) => s.name === 'score')?.workers ?? [];
-      if (workers.length === 2 && workers.some((w) => w.batches > 0)) json = workers;
-    } else {
-      const status = (await finished(pipeline(dir, ['status']))).stdout;
-      if (/^ {2}worker w\d: [1-9]/m.test(status)) text = status;
+      const stages = (JSON.parse(status.stdout) as { stages?: { name: string; state?: string; workers?: ShownWorker[] }[] }).stages ?? [];
+      const score = stages.find((s) => s.name === 'score');
+      const json = score?.workers ?? [];
+      if (score?.state === 'running' && json.length === 2 && json.some((w) => w.batches > 0)) return { json, text: (await finished(pipeline(dir, ['status']))).stdout };
+    } finally {
+      for (const child of all) child.kill('SIGCONT');
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
   }
-  return { json, text };
 }
 
 beforeAll(async () => {
@@ -71,15 +74,16 @@ afterAll(async () => {
 
 describe('score on BullMQ workers', () => {
   it('two workers make the tables a local run makes, status shows them during the run, and the password is never printed', async () => {
-    const dir = distributedProject('two');
+    // Locks longer than the moments status stops the workers for.
+    const dir = distributedProject('two', 'lock_ms: 30000, stalled_check_ms: 30000');
     const workers = [await startWorker(dir, ['--name', 'w1']), await startWorker(dir, ['--name', 'w2', '--concurrency', '2'])];
     const run = await runScore(dir);
-    const seen = await workersInStatus(dir, run.child);
+    const seen = await workersInStatus(dir, run.child, workers);
     const result = await run.result;
     await stopWorkers(workers);
     expect(result.code, result.stderr).toBe(0);
     expect(outputHashes(dir, 'score')).toEqual(localHashes);
-    // Read while the run held the project, from the run's progress file: Redis is not asked.
+    // Read while the run held the project, from the run's progress file.
     expect(seen.json.map((w) => w.name).sort()).toEqual(['w1', 'w2']);
     expect(seen.json.some((w) => w.batches > 0)).toBe(true);
     for (const w of seen.json) expect(Date.parse(w.last_seen)).toBeGreaterThan(0);
