@@ -17,40 +17,15 @@ import { hashFile } from '../src/hash.js';
 import { storedPath } from '../src/project.js';
 import { shownPath } from '../src/errors.js';
 import type { LoraInfoRow, MergedCheckpointRow } from '../schemas/tables.js';
-import { runMerge } from '../adapters/sd-scripts-merge.js';
 import { checkServer, refreshCheckpoints } from '../adapters/a1111.js';
 import { produceAtomic } from '../src/atomic.js';
 import { generateParams } from '../stages/generate/backend.js';
 import { loopSettings } from './loop-settings.js';
-import { trainSettings } from '../stages/train/index.js';
+import { mergeLora, mergeSetup, SIMULATED_MERGE_BASE } from '../stages/train/index.js';
 import { mergedCheckpoints } from './loop-state.js';
-import { writeSimulatedMerge } from '../demo/simulated-merge.js';
-import { SYNTHETIC_MODEL } from '../demo/synthetic.js';
-
-/** How a winner is merged: sd-scripts' script on a checkpoint file, or (simulated trainer) the demo's simulated merge. */
-export function mergeSetup(ctx: CommandContext) {
-  const t = trainSettings.parse(ctx.params.train ?? {});
-  if (t.trainer === 'simulated') return { simulated: true as const, baseModel: t.base_model && resolve(ctx.projectDir, t.base_model) };
-  // trainSettings requires both with sd-scripts, so a pipeline.yaml without them never gets here.
-  return { simulated: false as const, sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir!), launcher: t.launcher, sdxl: t.sdxl, baseModel: resolve(ctx.projectDir, t.base_model!), timeoutS: t.timeout_s };
-}
-
-/** Folds the LoRA into `base` (null: the synthetic world's own model) as `saveTo`; says why the result is not a checkpoint, if it is not. */
-async function merge(ctx: CommandContext, base: string | null, lora: { name: string; path: string; ratio: number }, saveTo: string, logPath: string): Promise<string[]> {
-  const setup = mergeSetup(ctx);
-  if (setup.simulated) {
-    await writeSimulatedMerge({ base, lora, saveTo });
-    return [];
-  }
-  const { problems } = await runMerge(
-    { sdScriptsDir: setup.sdScriptsDir, launcher: setup.launcher, sdxl: setup.sdxl, sdModel: base!, saveTo, loras: [{ path: lora.path, ratio: lora.ratio }], savePrecision: 'fp16' },
-    { cwd: setup.sdScriptsDir, logPath, timeoutMs: setup.timeoutS * 1000 },
-  );
-  return problems;
-}
 
 export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight: number, round: number, when: Date): Promise<MergedCheckpointRow> {
-  const setup = mergeSetup(ctx);
+  const setup = mergeSetup(ctx.params, ctx.projectDir);
   const last = (await mergedCheckpoints(ctx.sql)).at(-1);
   const base = last ? resolve(ctx.projectDir, last.path) : setup.baseModel;
   const name = `${info.name}-merged`;
@@ -61,13 +36,13 @@ export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight
   const into = base ? shownPath(ctx.projectDir, base) : 'the synthetic model (simulated merge, demo)';
   const shownLog = shownPath(ctx.projectDir, logPath);
   ctx.stdout(`merging ${info.name} at ${weight} into ${into}${setup.simulated ? '' : ` (log: ${shownLog})`}\n`);
-  const problems = await merge(ctx, base, { name: info.name, path: resolve(ctx.projectDir, info.path), ratio: weight }, saveTo, logPath);
+  const problems = await mergeLora(setup, base, { name: info.name, path: resolve(ctx.projectDir, info.path), ratio: weight }, saveTo, logPath);
   if (problems.length) {
     // A half-written checkpoint is ours to remove; nothing is recorded for it.
     await rm(saveTo, { force: true });
     throw new Error(`merging ${info.name} into ${into} failed: ${problems.join('; ')}; full log: ${shownLog}`);
   }
-  return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: base ? storedPath(ctx.projectDir, base) : SYNTHETIC_MODEL, lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
+  return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: base ? storedPath(ctx.projectDir, base) : SIMULATED_MERGE_BASE, lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
 }
 
 /**

@@ -16,7 +16,8 @@ import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { checkPerTheme, roundThemes, themeOverrides } from './loop-themes.js';
 import { loopSettings } from './loop-settings.js';
-import { deployMerged, mergeSetup, mergeWinner } from './loop-merge.js';
+import { deployMerged, mergeWinner } from './loop-merge.js';
+import { mergeSetup } from '../stages/train/index.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 import { describeScheduledTime } from './schedule-time.js';
@@ -69,7 +70,7 @@ async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, r
 /** One round (for `theme` alone in a per-theme loop), from the DAG run to the recorded verdict. Returns the exit code. */
 export async function runRound(ctx: CommandContext, options: LoopOptions, theme: string | null = null): Promise<{ exitCode: number; round: LoopRound }> {
   const now = options.now ?? (() => new Date());
-  if (loopSettings.parse(ctx.params.loop ?? {}).promote === 'merge') mergeSetup(ctx);
+  if (loopSettings.parse(ctx.params.loop ?? {}).promote === 'merge') mergeSetup(ctx.params, ctx.projectDir);
   await ensureLoopTables(ctx.sql);
   const before = await promotedLoras(ctx.sql);
   const unfinished = (await ctx.sql<{ target: string | null; theme: string | null }>("SELECT target, theme FROM loop_rounds WHERE verdict = 'running'"))[0];

@@ -17,6 +17,9 @@ import { refreshLoras } from '../../adapters/a1111.js';
 import { buildTrainArgv, runTrainer, type TrainProgress } from '../../adapters/sd-scripts.js';
 import { countImages, readDatasetFolder, trainingLength, type DatasetSubset } from '../../adapters/kohya-dataset.js';
 import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
+import { writeSimulatedMerge } from '../../demo/simulated-merge.js';
+import { SYNTHETIC_MODEL } from '../../demo/synthetic.js';
+import { runMerge } from '../../adapters/sd-scripts-merge.js';
 import { epochFileName, epochFilesIn, savedEpochs, type SavedFile } from './epochs.js';
 import { mergedResource, readMerged } from '../generate/promoted.js';
 
@@ -178,6 +181,30 @@ async function publishToA1111(ctx: StageContext<Params>, file: string, name: str
   // A refresh that fails is not the end: the WebUI may pick the file up on its own, and
   // benchmark checks /sdapi/v1/loras before it renders anything with it.
   await refreshLoras(deploy.url).catch((error: Error) => ctx.warn(`${error.message}; refresh LoRAs in the WebUI by hand`));
+}
+
+/** What a simulated merge builds on when no checkpoint was merged before: the synthetic world's model. */
+export const SIMULATED_MERGE_BASE = SYNTHETIC_MODEL;
+
+/** How the loop merges a winner: with the trainer's own tool, sd-scripts' merge script on a checkpoint file, or the demo's simulated merge. */
+export function mergeSetup(params: Record<string, unknown>, projectDir: string) {
+  const t = trainSettings.parse(params.train ?? {});
+  if (t.trainer === 'simulated') return { simulated: true as const, baseModel: t.base_model && resolve(projectDir, t.base_model) };
+  // trainSettings requires both with sd-scripts, so a pipeline.yaml without them never gets here.
+  return { simulated: false as const, sdScriptsDir: resolve(projectDir, t.sd_scripts_dir!), launcher: t.launcher, sdxl: t.sdxl, baseModel: resolve(projectDir, t.base_model!), timeoutS: t.timeout_s };
+}
+
+/** Folds the LoRA into `base` (null: the synthetic world's own model) as `saveTo`; says why the result is not a checkpoint, if it is not. */
+export async function mergeLora(setup: ReturnType<typeof mergeSetup>, base: string | null, lora: { name: string; path: string; ratio: number }, saveTo: string, logPath: string): Promise<string[]> {
+  if (setup.simulated) {
+    await writeSimulatedMerge({ base, lora, saveTo });
+    return [];
+  }
+  const { problems } = await runMerge(
+    { sdScriptsDir: setup.sdScriptsDir, launcher: setup.launcher, sdxl: setup.sdxl, sdModel: base!, saveTo, loras: [{ path: lora.path, ratio: lora.ratio }], savePrecision: 'fp16' },
+    { cwd: setup.sdScriptsDir, logPath, timeoutMs: setup.timeoutS * 1000 },
+  );
+  return problems;
 }
 
 export default defineStage<Params>({
