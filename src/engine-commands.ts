@@ -11,7 +11,6 @@ import { ProjectLockedError, staleLockNote } from './project-lock.js';
 import { fileSql } from './file-context.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
 import { selectStages } from './graph.js';
-import { runWorker } from './worker.js';
 import { runSummaryJson, stageStatusJson, writeJsonEnvelope } from './json-output.js';
 import type { Row } from './stage.js';
 
@@ -229,6 +228,8 @@ function addWorker(program: CliCommand, cli: EngineCli): void {
     .addHelpText('after', examples('pipeline worker', 'pipeline worker --stages score --concurrency 2', 'pipeline worker --redis redis://:secret@10.0.0.5:6379'))
     .action(async (flags: { stages?: string[]; concurrency: number; redis?: string; name?: string }) => {
       const { dir, set } = cli.global();
+      // The worker's BullMQ and Arrow are loaded by the one command that needs them.
+      const { runWorker } = await import('./worker.js');
       cli.done(await runWorker({ dir, set, ...flags, log: (m) => process.stderr.write(`${m}\n`) }));
     });
 }
