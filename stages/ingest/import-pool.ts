@@ -60,15 +60,10 @@ export class ImportPool {
     }
   }
 
-  /**
-   * One worker per core, at most one per folder; none with one core. The main thread, which
-   * validates and commits the rows, waits on the workers most of the time (63% of a first
-   * import of 20,000 PNGs with one worker on two cores): a core kept for it sat half idle.
-   */
+  /** One worker per core but the main thread's (which commits the rows), at most one per folder. */
   static open(source: IndexSource, folders: number): ImportPool {
     const script = new URL('./import-worker.js', import.meta.url);
-    const cores = availableParallelism();
-    const count = cores > 1 ? Math.min(folders, cores) : 0;
+    const count = Math.min(folders, availableParallelism() - 1);
     const workers = existsSync(script) && count >= 1 ? Array.from({ length: count }, () => new Worker(script, { workerData: source })) : [];
     return new ImportPool(source, workers);
   }
