@@ -9,7 +9,7 @@ import { sqlString } from './tables.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Row } from './stage.js';
 
-/** DuckDB's statement kinds, required when a query is first checked: the module loads DuckDB's native library. */
+/** DuckDB's statement kinds, required at the first query rather than at import: loading DuckDB costs every command that never queries (--version, help). */
 const statementTypes = () => (requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api')).StatementType;
 
 /**
