@@ -8,6 +8,7 @@ import { selectStages } from './graph.js';
 import { State, StateInUseError, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
+import { standInForLostLock } from './lock-records.js';
 import { acquireProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
 import { SnapshotWriter, exportRecordTables, exportRunMonths, exportSnapshot, runMonth, snapshotDir } from './state-snapshot.js';
 import { existsSync } from 'node:fs';
@@ -81,6 +82,7 @@ export class ProjectSession {
       const holder = error instanceof StateInUseError ? liveRunHolder(project.paths.runLock) : undefined;
       throw holder ? new ProjectLockedError(holder, project.paths.runLock) : error;
     });
+    await standInForLostLock(project.paths.lock, state);
     const stats = StatCache.open(state);
     // --json owns stdout; what happens still goes to stderr, as plain lines.
     const reporter = createReporter(process.stderr.isTTY && !options.json ? 'tty' : 'plain');

@@ -146,6 +146,13 @@ interface StageCommon<P> {
    * InputError(s). Status calls it too, so it must stay cheap (no full plan).
    */
   check?(params: P, projectDir: string): Promise<void>;
+  /**
+   * What the stage made for people beside its outputs (folders of images, manifests) that
+   * is gone, in words for status: any makes the stage run again, and that run puts it back
+   * (a map stage in `finish`). `outputs` are the current ones. Status calls it at every
+   * skip, so it must stay cheap (stats, no reading of images).
+   */
+  missing?(ctx: StageContext<P>, outputs: Record<string, InputArtifact>): Promise<string[]>;
 }
 
 export interface WholeStage<P = any> extends StageCommon<P> {

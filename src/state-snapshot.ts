@@ -13,8 +13,8 @@ import { tempPathFor } from './atomic.js';
 import { sqlString } from './tables.js';
 import type { State } from './state.js';
 
-/** Caches and the item memo: internal, large, and rewritten all the time. */
-const internalTables = new Set(['meta', 'memo', 'stat_cache', 'glob_cache', 'stage_deps']);
+/** Caches, the item memo and the lock's record: internal, large or rewritten all the time. */
+const internalTables = new Set(['meta', 'memo', 'stat_cache', 'glob_cache', 'stage_deps', 'lock_entries']);
 /** Tables every run appends to, keyed by run_id, whose first characters are the run's start time. */
 const runTables = ['runs', 'stage_runs'];
 const monthOfRun = "coalesce(regexp_extract(run_id, '^[0-9]{4}-[0-9]{2}'), '')";

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS stat_cache (
   path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT, hash VARCHAR);
 CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS stage_deps (stage VARCHAR, files VARCHAR, dynamic VARCHAR);
+CREATE TABLE IF NOT EXISTS lock_entries (stage VARCHAR, entry VARCHAR);
 `;
 
 /** Every table the schema creates. */

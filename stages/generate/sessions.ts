@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import { stableStringify } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
+import { keepUnchangedManifest, manifestText, writeFinishedManifest } from './session-restore.js';
 
 export const manifestImage = z.object({
   filename: z.string(),
@@ -198,11 +199,12 @@ class Session {
     return placed;
   }
 
-  /** Mark the folder finished; one this run left as it found it is not rewritten. */
-  async finish(status: SessionManifest['status']): Promise<void> {
-    if (!this.recorded && this.manifest.status === status) return;
+  /** Mark the folder finished and keep a copy of its manifest; one this run left as it found it is not rewritten. */
+  async finish(status: SessionManifest['status'], dataDir: string): Promise<void> {
+    await this.writing;
+    if (!this.recorded && this.manifest.status === status) return keepUnchangedManifest(dataDir, this.dir);
     this.manifest.status = status;
-    await this.save();
+    await writeFinishedManifest(dataDir, this.dir, this.manifest);
   }
 
   private record(entry: ManifestImage): void {
@@ -224,7 +226,7 @@ class Session {
     this.writing = this.writing.then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
-      await writeFileAtomic(join(this.dir, 'manifest.json'), `${JSON.stringify(this.manifest, null, 2)}\n`);
+      await writeFileAtomic(join(this.dir, 'manifest.json'), manifestText(this.manifest));
     });
     return this.writing;
   }
@@ -247,6 +249,8 @@ export class SessionBook {
     readonly root: string,
     /** the checkpoint title the runtime_info records */
     readonly checkpoint: string,
+    /** the project's data folder, where finished manifests are kept (session-restore.ts) */
+    private readonly dataDir: string,
     /** the snapshot's value lists by a row's manifest_variations (table planned_manifests) */
     private readonly variations: ManifestVariations = () => undefined,
   ) {}
@@ -287,7 +291,7 @@ export class SessionBook {
   async close(status: 'completed' | 'aborted', failedSessions: Set<string> = new Set()): Promise<void> {
     for (const books of [this.sessions, this.rerenders]) {
       for (const [suffix, pending] of books) {
-        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status);
+        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status, this.dataDir);
       }
     }
   }
