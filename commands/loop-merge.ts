@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import type { CommandContext } from '../src/command.js';
 import { hashFile } from '../src/hash.js';
 import { storedPath } from '../src/project.js';
+import { shownPath } from '../src/errors.js';
 import type { LoraInfoRow, MergedCheckpointRow } from '../schemas/tables.js';
 import { runMerge } from '../adapters/sd-scripts-merge.js';
 import { checkServer, refreshCheckpoints } from '../adapters/a1111.js';
@@ -57,13 +58,14 @@ export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight
   await mkdir(dir, { recursive: true });
   const saveTo = join(dir, `${name}.safetensors`);
   const logPath = join(ctx.dataDir, 'logs', `merge-${name}.log`);
-  const into = base ?? 'the synthetic model (simulated merge, demo)';
-  ctx.stdout(`merging ${info.name} at ${weight} into ${into}${setup.simulated ? '' : ` (log: ${logPath})`}\n`);
+  const into = base ? shownPath(ctx.projectDir, base) : 'the synthetic model (simulated merge, demo)';
+  const shownLog = shownPath(ctx.projectDir, logPath);
+  ctx.stdout(`merging ${info.name} at ${weight} into ${into}${setup.simulated ? '' : ` (log: ${shownLog})`}\n`);
   const problems = await merge(ctx, base, { name: info.name, path: resolve(ctx.projectDir, info.path), ratio: weight }, saveTo, logPath);
   if (problems.length) {
     // A half-written checkpoint is ours to remove; nothing is recorded for it.
     await rm(saveTo, { force: true });
-    throw new Error(`merging ${info.name} into ${into} failed: ${problems.join('; ')}; full log: ${logPath}`);
+    throw new Error(`merging ${info.name} into ${into} failed: ${problems.join('; ')}; full log: ${shownLog}`);
   }
   return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: base ? storedPath(ctx.projectDir, base) : SYNTHETIC_MODEL, lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
 }

@@ -144,7 +144,7 @@ async function runThemeRounds(ctx: CommandContext, options: LoopOptions, rounds:
   const themes = await roundThemes(ctx);
   const [unfinished] = await ctx.sql<{ theme: string | null }>("SELECT theme FROM loop_rounds WHERE verdict = 'running'").catch(() => []);
   const order = unfinished?.theme ? [unfinished.theme, ...themes.filter((t) => t !== unfinished.theme)] : themes;
-  ctx.release?.();
+  await ctx.release?.();
   for (const theme of order) {
     const { exitCode, round } = await runRound(ctx, options, theme).finally(() => ctx.release?.());
     rounds.push(round);

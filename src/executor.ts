@@ -6,6 +6,7 @@ import type { RemoteBatches } from './executor-bullmq.js';
 import type { StageIdentity } from './fingerprint.js';
 import type { StageNode } from './graph.js';
 import type { OutputRecord } from './lockfile.js';
+import type { WorkerStat } from './run-progress.js';
 
 export function executorOf(config: Pick<PipelineConfig, 'executor'>, stage: Pick<StageConfig, 'executor'>): ExecutorConfig {
   return stage.executor ?? config.executor;
@@ -20,6 +21,7 @@ export async function remoteBatchesFor(options: {
   runId: string;
   signal: AbortSignal;
   log(message: string): void;
+  workers(workers: WorkerStat[]): void;
 }): Promise<RemoteBatches | undefined> {
   const executor = executorOf(options.config, options.node.config);
   if (executor.kind !== 'bullmq') return undefined;

@@ -27,6 +27,7 @@ import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import type { RunSummary } from './command.js';
 import { itemFailures } from './run-summary.js';
+import { changesOfCommit, recordTableChanges } from './table-changes.js';
 import type { MapStage, StageContext } from './stage.js';
 
 export interface StageStatus {
@@ -249,7 +250,7 @@ export class Runner {
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
         await removeDamagedObjects(this.state, this.stats, this.project.dir, node.name, identity.memoKey, (m) => this.reporter.info(`${node.name}: ${m}`));
-        const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m) });
+        const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m), workers: (w) => this.reporter.workers?.(node.name, w) });
         const result = await runMapStage({
           project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force,
           resourceLimit: this.resourceLimit(module.resource), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity), remote,
@@ -263,9 +264,12 @@ export class Runner {
       const finalIdentity = await this.withDynamicDeps(node, identity, staticDeps, dynamicDeps);
       const previous = this.lock.stages[node.name];
       const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
+      // Counted while the version it replaces is still on disk.
+      const changes = await changesOfCommit(this.state, this.project.dir, node.loaded?.module.outputs ?? {}, outs, previous?.outs ?? {});
       await this.commitEntry(node.name, finalIdentity, outs, started, items);
       await removeOldVersions(this.project, this.project.graph, this.lock, { stages: [node.name] });
       await record('ok', finalIdentity.fingerprint, undefined, items);
+      await recordTableChanges(this.state, run.id, node.name, changes);
       const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
       this.reporter.stageState?.(node.name, 'done');
       this.reporter.info(`${node.name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${itemNote}${unchanged ? '; outputs unchanged' : ''}`);

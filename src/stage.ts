@@ -15,6 +15,8 @@ export type OutputDecl =
       schema: z.ZodObject<z.ZodRawShape>;
       /** columns that record how a run went (timings), not what it made: left out of the table's hash, so they never make dependents stale */
       runFacts?: string[];
+      /** columns that name a row: what a run changed is counted on them (rows added, removed, changed); without, on whole rows */
+      key?: string[];
     }
   /** a file or folder the stage writes under ctx.outDir(name); hashed by content */
   | { kind: 'path' };

@@ -81,7 +81,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
   params,
   // `rendered`: catalog adds the imported images to make `images`.
   // Where a run linked the image for people (a dated session folder, a free index there) and how long it took are facts of that run, not of the image.
-  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] } },
+  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir', 'filename'], key: ['prompt_id', 'seed'] } },
   over: 'prompts',
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),

@@ -8,7 +8,7 @@ import { copyFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic } from '../../src/atomic.js';
-import { StageFailure } from '../../src/errors.js';
+import { StageFailure, shownPath } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
 import { loraInfoRow, type LoraInfoRow } from '../../schemas/tables.js';
@@ -99,13 +99,13 @@ async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[
   return saved;
 }
 
-function describeFailure(result: Awaited<ReturnType<typeof runTrainer>>, timeoutS: number): string {
+function describeFailure(result: Awaited<ReturnType<typeof runTrainer>>, timeoutS: number, projectDir: string): string {
   const why = result.startError
     ?? (result.timedOut ? `timed out after ${timeoutS} s (train.timeout_s) and was killed`
       : result.aborted ? 'was interrupted'
       : `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`);
   const at = result.progress.total ? ` at step ${result.progress.step}/${result.progress.total}` : '';
-  return `sd-scripts ${why}${at}; full log: ${result.logPath}\n--- last lines ---\n${result.tail}`;
+  return `sd-scripts ${why}${at}; full log: ${shownPath(projectDir, result.logPath)}\n--- last lines ---\n${result.tail}`;
 }
 
 async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string, name: string, baseModel: string): Promise<SavedFile[]> {
@@ -135,7 +135,7 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
     extraArgs: [...(t.save_every_n_epochs ? [`--save_every_n_epochs=${t.save_every_n_epochs}`] : []), ...t.extra_args],
   });
   const logPath = join(ctx.dataDir, 'logs', `train-${name}.log`);
-  ctx.log(`sd-scripts: ${argv.command} ${argv.args.join(' ')} (log: ${logPath})`);
+  ctx.log(`sd-scripts: ${argv.command} ${argv.args.join(' ')} (log: ${shownPath(ctx.projectDir, logPath)})`);
   let lastEpoch: number | null = null;
   const result = await runTrainer({
     argv,
@@ -152,10 +152,10 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
       }
     },
   });
-  if (!result.ok) throw new StageFailure(ctx.stage, describeFailure(result, t.timeout_s));
+  if (!result.ok) throw new StageFailure(ctx.stage, describeFailure(result, t.timeout_s, ctx.projectDir));
   const file = join(outputDir, `${name}.safetensors`);
   if (!(await stat(file).catch(() => null))) {
-    throw new StageFailure(ctx.stage, `sd-scripts exited 0 but wrote no ${file}; full log: ${logPath}\n--- last lines ---\n${result.tail}`);
+    throw new StageFailure(ctx.stage, `sd-scripts exited 0 but wrote no ${shownPath(ctx.projectDir, file)}; full log: ${shownPath(ctx.projectDir, logPath)}\n--- last lines ---\n${result.tail}`);
   }
   const { metadata } = await readSafetensorsHeader(file);
   const steps = result.progress.total ?? Number(metadata.ss_steps ?? 0);
@@ -187,7 +187,7 @@ export default defineStage<Params>({
   params,
   outputs: {
     lora: { kind: 'path' },
-    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'] },
+    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'], key: ['name'] },
   },
   resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)', merged_checkpoint: 'the checkpoint the loop merged (loop.promote merge)' },
   async resources(ctx): Promise<Record<string, string>> {
@@ -207,7 +207,7 @@ export default defineStage<Params>({
     if (dataset?.kind !== 'path') throw new StageFailure(ctx.stage, 'expected an input `dataset`: the dataset stage\'s folder (a path output)');
     const subsets = await readDatasetFolder(dataset.path);
     const images = countImages(subsets);
-    if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${dataset.path} holds no images: nothing to train on (did select pick anything?)`);
+    if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${shownPath(ctx.projectDir, dataset.path)} holds no images: nothing to train on (did select pick anything?)`);
     const name = loraNameFor(t.name_prefix, dataset.hash);
     // A fresh folder of this run: the LoRA pipeline.lock names stays in place until this one is verified and recorded.
     const outDir = ctx.outDir('lora');
