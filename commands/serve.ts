@@ -3,7 +3,6 @@
 import { InvalidArgumentError } from 'commander';
 import { defineCommand, examples } from '../src/command.js';
 import { InputError } from '../src/errors.js';
-import { startServer } from '../web/server.js';
 import { writeJsonEnvelopeLine } from '../src/json-output.js';
 
 interface ServeOptions {
@@ -35,6 +34,8 @@ export default defineCommand<ServeOptions>({
   },
   async run({ options }, ctx) {
     const settings = { port: options.port, host: options.host, token: options.token, readOnly: options.readOnly ?? false };
+    // The web app (hono and its routes) is loaded by the one command that serves it.
+    const { startServer } = await import('../web/server.js');
     const server = await startServer(ctx.projectDir, settings).catch((error: Error) => {
       throw new InputError(error.message, { field: settings.host === '127.0.0.1' ? '--port' : '--host' });
     });

@@ -47,16 +47,22 @@ function addGlobalOptions(cmd: CliCommand): CliCommand {
  * The command name and project folder, read before the program is built: project
  * commands are known only once pipeline.yaml in that folder is read.
  */
-function peek(argv: string[]): { name: string | undefined; dir: string; bare: boolean } {
+function peek(argv: string[]): { name: string | undefined; dir: string; bare: boolean; versionOnly: boolean } {
   const fallback = projectDirFor(undefined);
   const scan = addGlobalOptions(new commander.Command()).helpOption(false).allowUnknownOption().exitOverride()
     .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   try {
     const { operands, unknown } = scan.parseOptions(argv);
-    return { name: operands[0], dir: projectDirFor(scan.opts<{ dir?: string }>().dir), bare: operands.length === 0 && unknown.length === 0 };
+    const asked = (...flags: string[]) => unknown.some((arg) => flags.includes(arg));
+    return {
+      name: operands[0],
+      dir: projectDirFor(scan.opts<{ dir?: string }>().dir),
+      bare: operands.length === 0 && unknown.length === 0,
+      versionOnly: operands.length === 0 && asked('-V', '--version') && !asked('-h', '--help'),
+    };
   } catch (error) {
     // A missing option value: the program's own parse reports it, with the usage.
-    if (error instanceof commander.CommanderError) return { name: undefined, dir: fallback, bare: false };
+    if (error instanceof commander.CommanderError) return { name: undefined, dir: fallback, bare: false, versionOnly: false };
     throw error;
   }
 }
@@ -137,8 +143,9 @@ export async function dispatch(argv: string[]): Promise<number> {
   };
   const cli: EngineCli = { global, argv, done: (code) => (exitCode = code) };
   addEngineCommands(program, cli);
-  const { name, dir, bare } = peek(argv);
-  if (name === undefined || !program.commands.some((c) => c.name() === name)) {
+  const { name, dir, bare, versionOnly } = peek(argv);
+  // The version needs no project: its command modules (and what they import) are not loaded for it.
+  if (!versionOnly && (name === undefined || !program.commands.some((c) => c.name() === name))) {
     // For the overall help a project that does not load only hides its commands; for a
     // command by name its error is the answer.
     const extra = await projectCommands(dir).catch((error: unknown): CommandSet => {

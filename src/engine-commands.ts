@@ -11,7 +11,6 @@ import { ProjectLockedError, staleLockNote } from './project-lock.js';
 import { fileSql } from './file-context.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
 import { selectStages } from './graph.js';
-import { runWorker } from './worker.js';
 import { runSummaryJson, stageStatusJson, writeJsonEnvelope, writeJsonEnvelopeLine } from './json-output.js';
 import type { Row } from './stage.js';
 
@@ -230,6 +229,8 @@ function addWorker(program: CliCommand, cli: EngineCli): void {
     .addHelpText('after', examples('pipeline worker', 'pipeline worker --stages score --concurrency 2', 'pipeline worker --redis redis://:secret@10.0.0.5:6379'))
     .action(async ({ json, ...flags }: { stages?: string[]; concurrency: number; redis?: string; name?: string; json?: boolean }) => {
       const { dir, set } = cli.global();
+      // The worker's BullMQ and Arrow are loaded by the one command that needs them.
+      const { runWorker } = await import('./worker.js');
       const ready = json ? (serving: Record<string, unknown>) => writeJsonEnvelopeLine('worker', 0, serving) : undefined;
       cli.done(await runWorker({ dir, set, ...flags, log: (m) => process.stderr.write(`${m}\n`), ready }));
     });

@@ -14,9 +14,8 @@ import { RemoteWorkers } from './remote-workers.js';
 import type { WorkerStat } from './run-progress.js';
 import type { ItemResult, Row } from './stage.js';
 import type { OutputRecord } from './lockfile.js';
-import type { BullmqExecutorConfig, ExecutorConfig, PipelineConfig, StageConfig } from '../schemas/pipeline.js';
+import type { BullmqExecutorConfig } from '../schemas/pipeline.js';
 import type { StageIdentity } from './fingerprint.js';
-import type { StageNode } from './graph.js';
 
 /** Batches computed elsewhere; the map executor still validates and commits their rows. */
 export interface RemoteBatches {
@@ -31,10 +30,6 @@ export interface RemoteBatches {
 const recheckMs = 2000;
 /** one Redis call that takes longer than this counts as Redis not answering */
 const callTimeoutMs = 5000;
-
-export function executorOf(config: Pick<PipelineConfig, 'executor'>, stage: Pick<StageConfig, 'executor'>): ExecutorConfig {
-  return stage.executor ?? config.executor;
-}
 
 export function stageCheckOf(identity: Pick<StageIdentity, 'code' | 'params' | 'resources'>): StageCheck {
   return { code: identity.code, params: hashValue(identity.params), resources: hashValue(identity.resources) };
@@ -232,21 +227,4 @@ export async function openRemoteBatches(options: {
       });
     },
   };
-}
-
-/** The remote batches of a map stage whose executor is bullmq; undefined when it runs here. */
-export async function remoteBatchesFor(options: {
-  config: PipelineConfig;
-  node: StageNode;
-  identity: StageIdentity;
-  inputs: Record<string, OutputRecord>;
-  runId: string;
-  signal: AbortSignal;
-  log(message: string): void;
-  workers(workers: WorkerStat[]): void;
-}): Promise<RemoteBatches | undefined> {
-  const executor = executorOf(options.config, options.node.config);
-  if (executor.kind !== 'bullmq') return undefined;
-  const { node, identity, ...rest } = options;
-  return openRemoteBatches({ ...rest, config: executor, stage: node.name, check: stageCheckOf(identity) });
 }

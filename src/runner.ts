@@ -13,7 +13,7 @@ import { parseStageParams } from './params.js';
 import { runWholeStage, runCommandStage } from './execute.js';
 import { runMapStage, countItemsToRun, Interrupted } from './map-executor.js';
 import { legacyMemoKey } from './memo-legacy.js';
-import { remoteBatchesFor } from './executor-bullmq.js';
+import { remoteBatchesFor } from './executor.js';
 import { lockFromState, readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
 import { recordLockEntry, recordMissingEntries } from './lock-records.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';

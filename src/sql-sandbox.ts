@@ -9,7 +9,8 @@ import { sqlString } from './tables.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Row } from './stage.js';
 
-const { StatementType } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
+/** DuckDB's statement kinds, required at the first query rather than at import: loading DuckDB costs every command that never queries (--version, help). */
+const statementTypes = () => (requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api')).StatementType;
 
 /**
  * After this the instance reads and writes files only under `dirs`, for good: DuckDB
@@ -28,7 +29,7 @@ const surgery = 'pipeline sql runs one read-only query; `pipeline sql --write` i
 /** The statement's first keyword as written (DuckDB files INSTALL under LOAD), else DuckDB's name for its kind. */
 function statementName(query: string, type: number): string {
   const keyword = /^\s*([a-z]+)/i.exec(query.replace(/^\s*(--[^\n]*\n|\/\*[\s\S]*?\*\/)*/, ''))?.[1];
-  return keyword ? keyword.toUpperCase() : (StatementType[type] ?? 'non-SELECT');
+  return keyword ? keyword.toUpperCase() : (statementTypes()[type] ?? 'non-SELECT');
 }
 
 /** One SELECT (WITH, FROM, VALUES, DESCRIBE and SHOW are SELECTs too), refused before it runs if it is anything else. */
@@ -44,7 +45,7 @@ export async function readOnlyQuery<T = Row>(connection: DuckDBConnection, query
   }
   try {
     const prepared = await statements.prepare(0);
-    if (prepared.statementType !== StatementType.SELECT) {
+    if (prepared.statementType !== statementTypes().SELECT) {
       const kind = statementName(query, prepared.statementType);
       throw new InputError(`SQL: expected a query (SELECT), got ${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind} statement: ${surgery}`, { field: 'query' });
     }

@@ -16,7 +16,8 @@ import { outsideState, identityParams, stageCode, stageParams } from './fingerpr
 import { parseStageParams } from './params.js';
 import { decodeRows } from './arrow-rows.js';
 import { encodeResults, maskRedisUrl, redisConnection, type BatchJob, type BatchOutcome, type BatchRefusal, type StageCheck } from './batch-jobs.js';
-import { executorOf, stageCheckOf } from './executor-bullmq.js';
+import { stageCheckOf } from './executor-bullmq.js';
+import { executorOf } from './executor.js';
 import { executorSchema, type BullmqExecutorConfig } from '../schemas/pipeline.js';
 import type { MapStage, StageContext } from './stage.js';
 

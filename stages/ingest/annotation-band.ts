@@ -2,8 +2,9 @@
 // at 180/255 opacity (every channel darkened to at most 75), `margin` pixels from one
 // corner, holding `Key: value` lines in white text with `padding` pixels of bare box
 // around them. Pillow then re-saves the file as RGBA and keeps no text chunks. An image
-// no manifest flags is looked for that box when it was re-saved like that: one that
-// still carries A1111's `parameters` in RGB never went through the annotator.
+// no manifest flags is looked for that box: each one re-saved like that, and of those
+// that still carry A1111's `parameters` in RGB (an annotator that kept the text), one per
+// folder unless it shows the box (see FolderAnnotations).
 import sharp from 'sharp';
 import type { PngHead } from '../../adapters/png-text.js';
 
@@ -30,10 +31,6 @@ function cornerView(p: Pixels, right: boolean, bottom: boolean): CornerView {
     const [r, g, b] = [p.data[i]!, p.data[i + 1]!, p.data[i + 2]!];
     return [Math.max(r, g, b), Math.min(r, g, b)];
   };
-}
-
-export function mayBeAnnotated(head: PngHead): boolean {
-  return head.texts.parameters === undefined || head.colorType === 4 || head.colorType === 6;
 }
 
 interface Box {
@@ -110,4 +107,26 @@ export async function hasAnnotationBox(png: Buffer): Promise<boolean> {
   if (info.channels < 3) return false;
   const pixels = { data, width: info.width, height: info.height, channels: info.channels };
   return [false, true].some((right) => [true, false].some((bottom) => hasCornerBox(pixels, right, bottom)));
+}
+
+/**
+ * Which images of one folder, read in name order, are looked at. One that lost A1111's
+ * text or gained alpha may have been re-saved by the annotator: each is. One that kept
+ * both is the common case, and decoding it costs many times what hashing it does: sdgen
+ * annotates a whole session or none of it (`output.annotations` belongs to the prompt
+ * file), so the folder's first such image is looked at, and the others only if it shows
+ * the box.
+ */
+export class FolderAnnotations {
+  /** what the first image that kept its text in RGB showed */
+  private keptTextBoxed?: boolean;
+
+  async annotated(head: PngHead, png: Buffer): Promise<boolean> {
+    const resaved = head.texts.parameters === undefined || head.colorType === 4 || head.colorType === 6;
+    if (resaved) return hasAnnotationBox(png);
+    if (this.keptTextBoxed === false) return false;
+    const boxed = await hasAnnotationBox(png);
+    this.keptTextBoxed ??= boxed;
+    return boxed;
+  }
 }

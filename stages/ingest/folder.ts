@@ -10,7 +10,7 @@ import { hashBytes, hashValue } from '../../src/hash.js';
 import type { AxisAlternativesRow, CatalogImageRow, CatalogPromptRow, ChosenVariation, ImportedSessionRow, UnresolvedVariation } from '../../schemas/tables.js';
 import { distinctAlternatives } from '../resolve/alternatives.js';
 import { indexOf, plainFolderPlan, readSessionPlan, v1Applied, type PlannedImage, type SessionPlan } from './manifests.js';
-import { hasAnnotationBox, mayBeAnnotated } from './annotation-band.js';
+import { FolderAnnotations } from './annotation-band.js';
 import type { FileStat } from './roots.js';
 import type { VariationIndex } from './variation-keys.js';
 
@@ -103,11 +103,11 @@ function contentHash(bytes: Buffer): string {
  * it), its head and, where no manifest flags it, a look for the annotation box, all from
  * the same bytes.
  */
-async function readPng(path: string, plan: SessionPlan): Promise<ReadPng | Error> {
+async function readPng(path: string, plan: SessionPlan, annotations: FolderAnnotations): Promise<ReadPng | Error> {
   try {
     const bytes = readFileSync(path);
     const head = parsePngHead(bytes);
-    const annotated = plan.annotated || (mayBeAnnotated(head) && (await hasAnnotationBox(bytes)));
+    const annotated = plan.annotated || (await annotations.annotated(head, bytes));
     return { hash: contentHash(bytes), head, bytes, annotated };
   } catch (error) {
     return error as Error;
@@ -170,9 +170,10 @@ export async function importFolder(item: FolderItem, index: VariationIndex, proj
   const rows: FolderRows = { imported: [], imported_prompts: [], imported_sessions: [], imported_axes: [], problems };
   const unreadable: string[] = [];
   const indexes: number[] = [];
+  const annotations = new FolderAnnotations();
   for (const [name] of item.files) {
     if (!isPng(name)) continue;
-    const read = await readPng(join(folder, name), plan);
+    const read = await readPng(join(folder, name), plan, annotations);
     if (read instanceof Error) {
       unreadable.push(`${name}: ${read.message}`);
       problems.push(`${join(folder, name)}: skipped, ${read.message}`);

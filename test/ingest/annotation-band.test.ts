@@ -10,9 +10,26 @@ import { hasAnnotationBox } from '../../stages/ingest/annotation-band.js';
 import ingest, { ingestParams } from '../../stages/ingest/index.js';
 import { makeTestContext, runMapStage } from '../../src/testing.js';
 import { catalogImageRow, catalogPromptRow } from '../../schemas/tables.js';
+import { formatParameters, writePngText } from '../../adapters/png-text.js';
 import { a1111Png, sdgenAnnotated, texturedPng, variationFiles } from './fixtures.js';
 
 const lines = ['HairColor: blonde hair', 'Expression: happy'];
+
+/** An annotator that keeps A1111's text: the box drawn, the file saved back in RGB with its `parameters`. */
+async function annotatedKeepingText(picture: Buffer, seed: number): Promise<Buffer> {
+  const rgb = await sharp(await sdgenAnnotated(picture, lines)).removeAlpha().png().toBuffer();
+  const settings = { Steps: '20', Sampler: 'Euler a', 'CFG scale': '7', Seed: String(seed), Size: '320x320', Model: 'dreamshaper_8' };
+  return writePngText(rgb, { parameters: formatParameters({ prompt: 'portrait, blonde hair, happy', negativePrompt: 'lowres', settings }) });
+}
+
+async function importFlags(base: string): Promise<Record<string, boolean>> {
+  const variations = join(base, 'variations');
+  mkdirSync(variations, { recursive: true });
+  for (const [name, text] of Object.entries(variationFiles)) writeFileSync(join(variations, name), text);
+  const params = ingestParams.parse({ ingest: { paths: [join(base, 'results')], variations_dirs: [variations] } });
+  const { tables } = await runMapStage(ingest, makeTestContext({ dir: base, params, stage: 'ingest' }));
+  return Object.fromEntries(tables.imported!.map((r) => catalogImageRow.parse(r)).map((i) => [i.filename, i.annotated]));
+}
 
 describe('the annotation box', () => {
   it('is found in every corner sdgen can put it, in its default and other styles', async () => {
@@ -67,5 +84,25 @@ describe('ingest without a manifest saying so', () => {
     const later = prompts.find((p) => p.prompt_id === images.find((i) => i.filename === 'later_0000_seed-7.png')!.prompt_id)!;
     expect(later.variations).toEqual({});
     expect(later.unresolved).toEqual([expect.objectContaining({ axis: 'HairColor', candidates: ['Blonde'], reason: 'annotated: the value text is burned into the image' })]);
+  }, 60_000);
+});
+
+describe('images that kept their parameters in RGB', () => {
+  it('are flagged when the box is drawn in them, and a folder whose first such image shows none is not looked at further', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'sdloop-annotated-rgb-'));
+    const kept = join(base, 'results', '20251203_100000-kept');
+    mkdirSync(kept, { recursive: true });
+    for (const i of [0, 1, 2]) writeFileSync(join(kept, `kept_000${i}_seed-${i}.png`), await annotatedKeepingText(await texturedPng(320, 320, 6 + i), i));
+    const plain = join(base, 'results', 'txt2img-images');
+    mkdirSync(plain);
+    writeFileSync(join(plain, '00001-1.png'), await a1111Png({ prompt: 'portrait, blonde hair', seed: 1, colour: 120 }, [320, 320]));
+    // Not sdgen's way (a session is annotated whole or not at all): the cost of one look per folder is that this one goes unseen.
+    writeFileSync(join(plain, '00002-2.png'), await annotatedKeepingText(await texturedPng(320, 320, 9), 2));
+    const resaved = await sdgenAnnotated(await texturedPng(320, 320, 10), lines);
+    writeFileSync(join(plain, '00003-3.png'), resaved);
+    expect(await importFlags(base)).toEqual({
+      'kept_0000_seed-0.png': true, 'kept_0001_seed-1.png': true, 'kept_0002_seed-2.png': true,
+      '00001-1.png': false, '00002-2.png': false, '00003-3.png': true,
+    });
   }, 60_000);
 });
