@@ -1,19 +1,21 @@
 // loop.promote: merge. Instead of joining the stack of LoRAs every prompt carries, the
 // winner is folded into a new checkpoint with sd-scripts' own merge script
 // (networks/merge_lora.py, or sdxl_merge_lora.py with train.sdxl) at the weight the
-// benchmark chose. Each merge builds on the last merged checkpoint, else on
-// train.base_model; the result is verified as a safetensors file before it is recorded.
-// From then on it is the baseline: generate pins it (stages/generate/promoted.ts reads
-// merged_checkpoints), and a round's train builds on it (train.base_model, the round's
-// own setting). With loop.checkpoint_dir it is copied into the WebUI's checkpoint folder
-// and, with A1111, confirmed listed by /sdapi/v1/sd-models before it is recorded.
+// benchmark chose; with the simulated trainer, the demo's simulated merge writes a
+// checkpoint that acts in the synthetic world as the LoRA at that weight. Each merge
+// builds on the last merged checkpoint, else on train.base_model; the result is verified
+// as a safetensors file before it is recorded. From then on it is project state:
+// generate pins it and train builds on it (both read merged_checkpoints, so a plain
+// `pipeline run` uses it too). With loop.checkpoint_dir it is copied into the WebUI's
+// checkpoint folder and, with A1111, confirmed listed by /sdapi/v1/sd-models before it
+// is recorded.
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CommandContext } from '../src/command.js';
-import { InputError } from '../src/errors.js';
 import { hashFile } from '../src/hash.js';
 import { storedPath } from '../src/project.js';
+import { shownPath } from '../src/errors.js';
 import type { LoraInfoRow, MergedCheckpointRow } from '../schemas/tables.js';
 import { runMerge } from '../adapters/sd-scripts-merge.js';
 import { checkServer, refreshCheckpoints } from '../adapters/a1111.js';
@@ -22,14 +24,29 @@ import { generateParams } from '../stages/generate/backend.js';
 import { loopSettings } from './loop-settings.js';
 import { trainSettings } from '../stages/train/index.js';
 import { mergedCheckpoints } from './loop-state.js';
+import { writeSimulatedMerge } from '../demo/simulated-merge.js';
+import { SYNTHETIC_MODEL } from '../demo/synthetic.js';
 
-/** Merging needs sd-scripts and a checkpoint file: checked before a round spends a night. */
+/** How a winner is merged: sd-scripts' script on a checkpoint file, or (simulated trainer) the demo's simulated merge. */
 export function mergeSetup(ctx: CommandContext) {
   const t = trainSettings.parse(ctx.params.train ?? {});
-  if (t.trainer !== 'sd-scripts' || !t.sd_scripts_dir || !t.base_model) {
-    throw new InputError('expected train.trainer sd-scripts with train.sd_scripts_dir and train.base_model for loop.promote merge (the merge runs sd-scripts\' networks/merge_lora.py on that checkpoint)', { file: 'pipeline.yaml', field: 'params.loop.promote' });
+  if (t.trainer === 'simulated') return { simulated: true as const, baseModel: t.base_model && resolve(ctx.projectDir, t.base_model) };
+  // trainSettings requires both with sd-scripts, so a pipeline.yaml without them never gets here.
+  return { simulated: false as const, sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir!), launcher: t.launcher, sdxl: t.sdxl, baseModel: resolve(ctx.projectDir, t.base_model!), timeoutS: t.timeout_s };
+}
+
+/** Folds the LoRA into `base` (null: the synthetic world's own model) as `saveTo`; says why the result is not a checkpoint, if it is not. */
+async function merge(ctx: CommandContext, base: string | null, lora: { name: string; path: string; ratio: number }, saveTo: string, logPath: string): Promise<string[]> {
+  const setup = mergeSetup(ctx);
+  if (setup.simulated) {
+    await writeSimulatedMerge({ base, lora, saveTo });
+    return [];
   }
-  return { sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir), launcher: t.launcher, sdxl: t.sdxl, baseModel: resolve(ctx.projectDir, t.base_model), timeoutS: t.timeout_s };
+  const { problems } = await runMerge(
+    { sdScriptsDir: setup.sdScriptsDir, launcher: setup.launcher, sdxl: setup.sdxl, sdModel: base!, saveTo, loras: [{ path: lora.path, ratio: lora.ratio }], savePrecision: 'fp16' },
+    { cwd: setup.sdScriptsDir, logPath, timeoutMs: setup.timeoutS * 1000 },
+  );
+  return problems;
 }
 
 export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight: number, round: number, when: Date): Promise<MergedCheckpointRow> {
@@ -41,23 +58,16 @@ export async function mergeWinner(ctx: CommandContext, info: LoraInfoRow, weight
   await mkdir(dir, { recursive: true });
   const saveTo = join(dir, `${name}.safetensors`);
   const logPath = join(ctx.dataDir, 'logs', `merge-${name}.log`);
-  ctx.stdout(`merging ${info.name} at ${weight} into ${base} (log: ${logPath})\n`);
-  const { problems } = await runMerge(
-    { sdScriptsDir: setup.sdScriptsDir, launcher: setup.launcher, sdxl: setup.sdxl, sdModel: base, saveTo, loras: [{ path: resolve(ctx.projectDir, info.path), ratio: weight }], savePrecision: 'fp16' },
-    { cwd: setup.sdScriptsDir, logPath, timeoutMs: setup.timeoutS * 1000 },
-  );
+  const into = base ? shownPath(ctx.projectDir, base) : 'the synthetic model (simulated merge, demo)';
+  const shownLog = shownPath(ctx.projectDir, logPath);
+  ctx.stdout(`merging ${info.name} at ${weight} into ${into}${setup.simulated ? '' : ` (log: ${shownLog})`}\n`);
+  const problems = await merge(ctx, base, { name: info.name, path: resolve(ctx.projectDir, info.path), ratio: weight }, saveTo, logPath);
   if (problems.length) {
     // A half-written checkpoint is ours to remove; nothing is recorded for it.
     await rm(saveTo, { force: true });
-    throw new Error(`merging ${info.name} into ${base} failed: ${problems.join('; ')}; full log: ${logPath}`);
+    throw new Error(`merging ${info.name} into ${into} failed: ${problems.join('; ')}; full log: ${shownLog}`);
   }
-  return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: storedPath(ctx.projectDir, base), lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
-}
-
-/** The round's train setting in merge mode: build on the last merged checkpoint, once there is one. */
-export async function mergedTrainBase(ctx: CommandContext): Promise<Record<string, unknown>> {
-  const last = (await mergedCheckpoints(ctx.sql)).at(-1);
-  return last ? { 'train.base_model': last.path } : {};
+  return { name, path: storedPath(ctx.projectDir, saveTo), hash: await hashFile(saveTo), base: base ? storedPath(ctx.projectDir, base) : SYNTHETIC_MODEL, lora: info.name, ratio: weight, round, merged_at: when.toISOString() };
 }
 
 /**

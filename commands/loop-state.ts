@@ -83,9 +83,13 @@ export async function mergedCheckpoints(sql: Sql): Promise<MergedCheckpointRow[]
   return rows.map((r) => ({ ...(r as unknown as MergedCheckpointRow), round: Number(r.round), ratio: Number(r.ratio) }));
 }
 
-/** Close the round and, when it promoted, record the LoRA (or the checkpoint it was merged into): all or nothing. */
-export async function finishRound(sql: Sql, round: LoopRound, promotion: PromotedLora | null, merged: MergedCheckpointRow | null = null): Promise<void> {
+/**
+ * Close the round and, when it promoted, record the LoRA (or the checkpoint it was merged
+ * into) and the promoted LoRAs' re-tuned weights: all or nothing.
+ */
+export async function finishRound(sql: Sql, round: LoopRound, promotion: PromotedLora | null, merged: MergedCheckpointRow | null = null, retuned: PromotedLora[] = []): Promise<void> {
   const statements = ['BEGIN TRANSACTION;'];
+  for (const r of retuned) statements.push(`UPDATE promoted_loras SET weight = ${sqlLiteral(r.weight)} WHERE name = ${sqlLiteral(r.name)};`);
   if (merged) {
     const m = merged;
     statements.push(`INSERT INTO merged_checkpoints VALUES (${[m.name, m.path, m.hash, m.base, m.lora, m.ratio, m.round, m.merged_at].map(sqlLiteral).join(', ')});`);

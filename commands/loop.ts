@@ -16,10 +16,11 @@ import type { BenchmarkSummaryRow } from '../stages/benchmark/verdict.js';
 import { chooseTarget, targetedOverrides, type Target } from './loop-targeted.js';
 import { checkPerTheme, roundThemes, themeOverrides } from './loop-themes.js';
 import { loopSettings } from './loop-settings.js';
-import { deployMerged, mergedTrainBase, mergeSetup, mergeWinner } from './loop-merge.js';
+import { deployMerged, mergeSetup, mergeWinner } from './loop-merge.js';
 import { writeJsonEnvelope } from '../src/json-output.js';
 import { ensureLoopTables, finishRound, openRound, promotedLoras, type LoopRound, type PromotedLora } from './loop-state.js';
 import { describeScheduledTime } from './schedule-time.js';
+import { parseLoraSpec } from '../adapters/a1111.js';
 
 export interface LoopOptions {
   rounds: number;
@@ -48,6 +49,15 @@ function parseTarget(text: string | null): Target | null {
   return { axis: text.slice(0, cut), value: text.slice(cut + 1), rate: Number.NaN, upper: Number.NaN };
 }
 
+/** The promoted LoRAs whose weight the benchmark's chosen stack point changed, at their new weight. */
+function retunedWeights(promoted: PromotedLora[], stack: string[]): PromotedLora[] {
+  const weights = new Map(stack.map(parseLoraSpec).map((l) => [l.name, l.weight]));
+  return promoted.flatMap((p) => {
+    const weight = weights.get(p.name);
+    return weight !== undefined && weight !== p.weight ? [{ ...p, weight }] : [];
+  });
+}
+
 /** The file and weight the benchmark chose (an earlier epoch's file, maybe) join the promoted set. */
 async function promote(ctx: CommandContext, info: LoraInfoRow, weight: number, round: LoopRound, when: Date): Promise<PromotedLora> {
   const path = join(ctx.dataDir, 'models', 'lora', `${info.name}.safetensors`);
@@ -72,7 +82,7 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
   ctx.stdout(`round ${round.round}: ${resumed ? `resuming the round started ${round.started_at}` : 'starting'}${what}, with ${before.length} promoted LoRA(s)\n`);
 
   const mode = loopSettings.parse(ctx.params.loop ?? {}).promote;
-  const overrides = { ...roundOverrides(ctx, target, round.theme), ...(mode === 'merge' ? await mergedTrainBase(ctx) : {}) };
+  const overrides = roundOverrides(ctx, target, round.theme);
   const summary = await ctx.run({ set: overrides });
   if (summary.exitCode === 130) {
     ctx.stderr(`round ${round.round}: interrupted; \`pipeline loop\` resumes it\n`);
@@ -102,6 +112,8 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
   const merged = promoting && mode === 'merge' ? await mergeWinner(ctx, info, Number(bench.weight), round.round, now()) : null;
   const deployed = merged ? await deployMerged(ctx, merged) : '';
   const promotion = promoting && mode === 'stack' ? await promote(ctx, info, Number(bench.weight), round, now()) : null;
+  // The weights the benchmark re-tuned the stack to (benchmark.stack_weights) were judged together with the winner.
+  const retuned = promoting ? retunedWeights(before, bench.stack ?? []) : [];
   const done: LoopRound = {
     ...round,
     finished_at: now().toISOString(),
@@ -116,11 +128,11 @@ export async function runRound(ctx: CommandContext, options: LoopOptions, theme:
         : merged ? `${bench.reason}; merged into ${merged.path}${deployed}` : bench.reason,
     promoted: promotion ? [...names, promotion.name] : names,
   };
-  await finishRound(ctx.sql, done, promotion, merged);
+  await finishRound(ctx.sql, done, promotion, merged, retuned);
   ctx.stdout(`round ${round.round}: ${info.name}: ${done.verdict}: ${done.reason}\n`);
   // The state now holds the focused batch's results, so `pipeline status` rightly lists
   // resolve's params (resolve.fixed, resolve.count) as changed: say where that comes from.
-  if (Object.keys(overrides).length) ctx.stdout(`round ${round.round} ran with the ${target ? 'targeted' : round.theme !== null ? 'per-theme' : 'merged checkpoint\'s'} settings (${Object.keys(overrides).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
+  if (Object.keys(overrides).length) ctx.stdout(`round ${round.round} ran with the ${target ? 'targeted' : 'per-theme'} settings (${Object.keys(overrides).join(', ')}); \`pipeline status\` shows them as changed params until a plain \`pipeline run\` returns to pipeline.yaml's plan\n`);
   return { exitCode: 0, round: done };
 }
 
@@ -132,7 +144,7 @@ async function runThemeRounds(ctx: CommandContext, options: LoopOptions, rounds:
   const themes = await roundThemes(ctx);
   const [unfinished] = await ctx.sql<{ theme: string | null }>("SELECT theme FROM loop_rounds WHERE verdict = 'running'").catch(() => []);
   const order = unfinished?.theme ? [unfinished.theme, ...themes.filter((t) => t !== unfinished.theme)] : themes;
-  ctx.release?.();
+  await ctx.release?.();
   for (const theme of order) {
     const { exitCode, round } = await runRound(ctx, options, theme).finally(() => ctx.release?.());
     rounds.push(round);

@@ -6,8 +6,9 @@ import { InputError } from '../src/errors.js';
 import { planPromptFile } from '../stages/resolve/templates/plan.js';
 import { indexAlternatives } from '../stages/resolve/alternatives.js';
 import { answersFor } from './plan-answers.js';
+import { writeJsonEnvelope } from '../src/json-output.js';
 
-type PickOptions = { theme?: string; style: string };
+type PickOptions = { theme?: string; style: string; json?: boolean };
 
 /** `Name:key|Name2:key2`, the form plan --fixed and resolve.fixed read. */
 export function fixedSpec(fixed: Map<string, string>): string {
@@ -26,6 +27,7 @@ export default defineCommand<PickOptions>({
       .argument('<prompt-file>', 'the .prompt.yaml file')
       .option('--theme <name>', 'apply this theme')
       .option('--style <name>', 'the theme style', 'default')
+      .option('--json', 'print what was picked (spec, values, image count) as JSON at the end; it still asks on the terminal')
       .addHelpText('after', examples('pipeline pick data/prompts/character.prompt.yaml', 'pipeline plan data/prompts/character.prompt.yaml --fixed "$(pipeline pick data/prompts/character.prompt.yaml)"'));
   },
   async run({ args: [file], options }, ctx) {
@@ -57,6 +59,7 @@ export default defineCommand<PickOptions>({
       if (key === ANY) fixed.delete(axis.name);
       else fixed.set(axis.name, key);
     }
+    if (options.json) return writeJsonEnvelope('pick', 0, { fixed: fixedSpec(fixed), values: Object.fromEntries(fixed), images: plan(fixed).length }, ctx.stdout);
     ctx.stdout(`${fixedSpec(fixed)}\n`);
     return 0;
   },

@@ -11,6 +11,9 @@ import { parseThemes, planWithThemes } from '../stages/resolve/templates/theme-m
 import { modes, seedModes, type Answers } from '../stages/resolve/templates/ask.js';
 import { answersFor } from './plan-answers.js';
 import { isInlineKeyOf } from '../stages/resolve/templates/imports.js';
+import { generateParams, renderFamily } from '../stages/generate/backend.js';
+import { familySize } from '../adapters/a1111-family.js';
+import { InputError } from '../src/errors.js';
 
 interface PlanOptions {
   theme?: string;
@@ -26,12 +29,29 @@ interface PlanOptions {
 }
 
 /**
- * One `<idx>.json` per image: the exact POST /sdapi/v1/txt2img body generate would send
- * (generate.model pinned, generate.loras added, ControlNet images base64-encoded).
+ * The size a request gets when its prompt file sets none, by generate's rule: the
+ * checkpoint family's native size (generate.family, else told from the pinned or loaded
+ * checkpoint). The synthetic backend has no checkpoint: SD 1.5's size unless generate.family says.
  */
-function writePayloads(dir: string, rows: PromptRow[], params: Record<string, unknown>): void {
+async function defaultSize(params: Record<string, unknown>): Promise<number> {
+  const parsed = generateParams.safeParse(params.generate ?? {});
+  if (!parsed.success) throw new InputError(`expected generate's params: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { field: 'generate' });
+  const generate = parsed.data;
+  if (generate.backend !== 'a1111' && generate.family === 'auto') return familySize.sd15;
+  const guess = await renderFamily(generate).catch((error: Error) => {
+    throw new InputError(`the payloads' size depends on the checkpoint's family: ${error.message}`, { field: 'generate.family' });
+  });
+  return familySize[guess.family];
+}
+
+/**
+ * One `<idx>.json` per image: the exact POST /sdapi/v1/txt2img body generate would send
+ * (generate.model pinned, generate.loras added, the family's size where the file gives
+ * none, ControlNet images base64-encoded).
+ */
+async function writePayloads(dir: string, rows: PromptRow[], params: Record<string, unknown>): Promise<void> {
   const generate = (params.generate ?? {}) as { model?: string | null; loras?: string[] };
-  const options = { model: generate.model ?? null, loras: (generate.loras ?? []).map(parseLoraSpec) };
+  const options = { model: generate.model ?? null, loras: (generate.loras ?? []).map(parseLoraSpec), defaultSize: await defaultSize(params) };
   mkdirSync(dir, { recursive: true });
   for (const row of rows) {
     writeFileSync(join(dir, `${String(row.idx).padStart(4, '0')}.json`), `${JSON.stringify(txt2imgPayload(row, options), null, 2)}\n`);
@@ -74,7 +94,7 @@ export default defineCommand<PlanOptions>({
     const result = planWithThemes(resolve(file!), {
       projectDir: ctx.projectDir, style: options.style, seeds: options.seeds ?? null, fixed: options.fixed ?? null, count: options.count, answers,
     }, parseThemes(options.theme));
-    if (options.payloads) writePayloads(resolve(options.payloads), result.rows, ctx.params);
+    if (options.payloads) await writePayloads(resolve(options.payloads), result.rows, ctx.params);
     if (options.json) return writeJsonEnvelope('plan', 0, { rows: result.rows, warnings: result.warnings }, ctx.stdout);
     for (const warning of result.warnings) ctx.stderr(`warning: ${warning}\n`);
     ctx.stdout(formatRows(options.format === 'table' ? result.rows.map(summaryRow) : result.rows, options.format));

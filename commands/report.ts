@@ -47,8 +47,8 @@ async function writeHtml(file: string, json: boolean, given: Record<string, stri
   checkParams([...reports.values()], given);
   const { writeHtmlReport } = await import('./report/html.js');
   const target = resolve(file);
-  const { notes } = await writeHtmlReport(target, { projectDir: ctx.projectDir, sql: ctx.sql, reports, params: given });
-  if (json) return writeJsonEnvelope('report', 0, { html: target, notes }, ctx.stdout);
+  const { notes, changes } = await writeHtmlReport(target, { projectDir: ctx.projectDir, sql: ctx.sql, reports, params: given });
+  if (json) return writeJsonEnvelope('report', 0, { html: target, notes, changes }, ctx.stdout);
   for (const n of notes) ctx.stderr(`note: ${n}\n`);
   ctx.stdout(`wrote ${shownPath(ctx.projectDir, target)}\n`);
   return 0;

@@ -3,7 +3,11 @@
 // was trained: the square root of its count relative to the most frequent tag, so a value
 // that appears in a fifth of the captions still gets ~0.45 of the full effect. A file
 // saved at an earlier epoch (ss_epoch of ss_num_epochs) has learnt that share of it.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { a1111LoraShortHash, findLoraFile, readSafetensorsHeader } from '../adapters/safetensors.js';
+import { hashFile } from '../src/hash.js';
+import { foldedLorasOf } from './simulated-merge.js';
 
 export interface SyntheticLora {
   name: string;
@@ -83,4 +87,26 @@ export function loraLoader(dirs: string[]): (name: string) => Promise<SyntheticL
     }
     return lora;
   };
+}
+
+/** A checkpoint to the synthetic backend: the LoRAs a simulated merge folded into it, at their ratios. */
+export interface SyntheticCheckpoint {
+  name: string;
+  /** the first 10 hex of its content hash: what its renders' `Model hash` says */
+  shortHash: string;
+  folded: { lora: SyntheticLora; weight: number }[];
+}
+
+/** NAME.safetensors from the folders (generate.checkpoint_dirs), in order; an error naming every place tried. */
+export async function loadSyntheticCheckpoint(name: string, dirs: string[]): Promise<SyntheticCheckpoint> {
+  const tried = dirs.map((d) => join(d, `${name}.safetensors`));
+  const found = await Promise.all(tried.map((p) => access(p).then(() => true, () => false)));
+  const path = tried[found.indexOf(true)];
+  if (!path) throw new Error(`checkpoint ${JSON.stringify(name)} (generate.model) not found for the synthetic backend: looked for ${tried.join(', ')} (generate.checkpoint_dirs)`);
+  const { metadata } = await readSafetensorsHeader(path);
+  const folded = foldedLorasOf(metadata).map((f) => ({
+    lora: loraFromMetadata(f.name, path, (f.metadata.sshs_model_hash ?? '').slice(0, 12), f.metadata),
+    weight: f.ratio,
+  }));
+  return { name, shortHash: (await hashFile(path)).slice(0, 10), folded };
 }

@@ -2,7 +2,8 @@
 // machine without GPU, weights or A1111: each variation value is painted as its demo
 // code (world.ts) so the demo CLIP can read it back, with a configurable
 // chance per value of painting another value instead (a "failed" render), which LoRAs
-// named in the prompt lower for the tags they were trained on. Every random choice comes
+// named in the prompt, or folded into the pinned checkpoint by the simulated merge
+// (demo/simulated-merge.ts), lower for the tags they were trained on. Every random choice comes
 // from a PRNG seeded by the prompt (LoRA tags removed) and the seed, so the same row
 // always gives the same PNG, and a LoRA only turns failures into successes.
 import { hashBytes } from '../src/hash.js';
@@ -10,7 +11,7 @@ import type { AxisAlternativesRow, PromptRow } from '../schemas/tables.js';
 import { axisRow, centreSquare, paintGrid, valueCode } from './world.js';
 import { formatLoraHashes, formatParameters, writePngText } from '../adapters/png-text.js';
 import { lorasInPrompt, type LoraRef } from '../adapters/a1111.js';
-import type { SyntheticLora } from './synthetic-lora.js';
+import type { SyntheticCheckpoint, SyntheticLora } from './synthetic-lora.js';
 
 export const SYNTHETIC_VERSION = 'sdloop-synthetic-1';
 export const SYNTHETIC_MODEL = 'sdloop-synthetic-demo';
@@ -29,6 +30,8 @@ export interface SyntheticOptions {
   lora(name: string): Promise<SyntheticLora>;
   /** an axis' values by the id a row's variation names (table axes): a failed draw paints another of them */
   alternatives(id: string): AxisAlternativesRow | undefined;
+  /** generate.model: a simulated merge acts as the LoRAs folded into it; null, the synthetic base */
+  checkpoint?: SyntheticCheckpoint | null;
 }
 
 export interface SyntheticRender {
@@ -105,7 +108,7 @@ function decorate(rgb: Buffer, width: number, height: number, random: () => numb
 
 /** Which key each axis shows: the planned one unless the (LoRA-lowered) failure draw hits. */
 async function drawValues(row: PromptRow, options: SyntheticOptions, random: () => number, loras: LoraRef[]) {
-  const loaded = await Promise.all(loras.map(async (l) => ({ lora: await options.lora(l.name), weight: l.weight })));
+  const loaded = await appliedLoras(options, loras);
   const rendered: Record<string, string> = {};
   for (const axis of Object.keys(row.variations).sort()) {
     const { key, text, alternatives } = row.variations[axis]!;
@@ -119,13 +122,19 @@ async function drawValues(row: PromptRow, options: SyntheticOptions, random: () 
   return rendered;
 }
 
+/** The LoRAs a render applies: those merged into the checkpoint, then those its prompt names. */
+async function appliedLoras(options: SyntheticOptions, loras: LoraRef[]): Promise<{ lora: SyntheticLora; weight: number }[]> {
+  const named = await Promise.all(loras.map(async (l) => ({ lora: await options.lora(l.name), weight: l.weight })));
+  return [...(options.checkpoint?.folded ?? []), ...named];
+}
+
 /**
  * A collapsing LoRA (demo) makes a share of the renders ignore the seed: their decoration
  * comes from the prompt alone, so every seed of the prompt draws the same picture. The
  * draw is made only when some LoRA collapses, so every other render keeps its bytes.
  */
 async function decorationStream(row: PromptRow, options: SyntheticOptions, random: () => number, loras: LoraRef[]): Promise<() => number> {
-  const collapses = await Promise.all(loras.map(async (l) => Math.min(1, Math.max(0, l.weight * (await options.lora(l.name)).collapse))));
+  const collapses = (await appliedLoras(options, loras)).map((l) => Math.min(1, Math.max(0, l.weight * l.lora.collapse)));
   const keep = collapses.reduce((k, c) => k * (1 - c), 1);
   if (keep === 1) return random;
   return random() < 1 - keep ? prng(withoutLoraTags(row.api_prompt)) : random;
@@ -162,7 +171,8 @@ export async function syntheticIdentity(row: PromptRow, options: SyntheticOption
   const p = row.params;
   const settings = [p.steps, p.sampler_name ?? p.sampler, p.scheduler, p.cfg_scale];
   const loraHashes = await Promise.all(loras.map(async (l) => [l.name, (await options.lora(l.name)).shortHash]));
-  return { renderer: SYNTHETIC_VERSION, prompt: row.api_prompt, negative: row.negative_prompt, seed, width, height, settings, blank, painted, loraHashes };
+  const checkpoint = options.checkpoint ? { checkpoint: [options.checkpoint.name, options.checkpoint.shortHash] } : {};
+  return { renderer: SYNTHETIC_VERSION, prompt: row.api_prompt, negative: row.negative_prompt, seed, width, height, settings, blank, painted, loraHashes, ...checkpoint };
 }
 
 export async function renderSynthetic(row: PromptRow, options: SyntheticOptions): Promise<SyntheticRender> {
@@ -194,8 +204,8 @@ async function syntheticParameters(row: PromptRow, seed: number, width: number, 
     'CFG scale': String(p.cfg_scale ?? 7),
     Seed: String(seed),
     Size: `${width}x${height}`,
-    'Model hash': SYNTHETIC_MODEL_HASH,
-    Model: SYNTHETIC_MODEL,
+    'Model hash': options.checkpoint?.shortHash ?? SYNTHETIC_MODEL_HASH,
+    Model: options.checkpoint?.name ?? SYNTHETIC_MODEL,
   };
   if (loras.length) {
     const hashes = await Promise.all(loras.map(async (l) => ({ name: l.name, shortHash: (await options.lora(l.name)).shortHash })));

@@ -33,7 +33,8 @@ export const benchmarkSummaryRow = z.object({
   lora: z.string().describe('the chosen file: the final LoRA or one saved at an earlier epoch'),
   epoch: z.number().int().describe('the epoch the chosen file was saved at'),
   weight: z.number().describe('the chosen weight W in <lora:NAME:W>'),
-  points: z.number().int().describe('(epoch, weight) points tried; each was tested at benchmark.alpha / points'),
+  points: z.number().int().describe('(epoch, weight) points tried; each was tested at benchmark.alpha / (points + benchmark.stack_points when the stack is re-tuned)'),
+  stack: z.array(z.string()).describe('the promoted LoRAs at the weights the chosen point gave them (name:weight), when the stack was re-tuned; empty otherwise'),
   pairs: z.number().int().describe('benchmark prompts rendered in both arms on the same seed'),
   baseline_only: z.number().int().describe('pairs only the baseline got right'),
   candidate_only: z.number().int().describe('pairs only the candidate got right'),
@@ -57,6 +58,19 @@ export const benchmarkPointRow = z.object({
   lora: z.string(),
   epoch: z.number().int(),
   weight: z.number(),
+  candidate_adherence: z.number(),
+  difference: z.number(),
+  p_value: z.number(),
+  worst_regression: z.number(),
+  worst_diversity_fall: z.number(),
+  verdict: z.enum(['promote', 'reject']),
+  reason: z.string(),
+  chosen: z.boolean(),
+});
+
+/** One weighting of the whole stack the benchmark tried (benchmark.stack_weights); the first is the chosen epoch x weight point. */
+export const benchmarkStackRow = z.object({
+  stack: z.array(z.string()).describe("every LoRA the candidate arm's prompts carried, as name:weight, the candidate last"),
   candidate_adherence: z.number(),
   difference: z.number(),
   p_value: z.number(),

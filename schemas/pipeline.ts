@@ -21,6 +21,7 @@ export const executorSchema = z.discriminatedUnion('kind', [
       lock_ms: z.number().int().positive().default(30_000).describe("how long a silent worker keeps its batch before it goes to another (BullMQ's lockDuration)"),
       stalled_check_ms: z.number().int().positive().default(30_000).describe("how often workers look for batches of silent workers (BullMQ's stalledInterval)"),
       redis_timeout_s: z.number().positive().default(300).describe('how long a run waits for an unreachable Redis before it fails'),
+      refusal_timeout_s: z.number().positive().default(60).describe('how long after a worker refuses a batch (other code or params) the run waits for a matching worker to take one before it fails'),
     })
     .strict(),
 ]);

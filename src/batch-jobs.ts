@@ -23,10 +23,18 @@ export interface BatchJob {
   items: EncodedRows;
 }
 
+/** What a worker that will not run a batch reports as the job's progress before handing it back. */
+export interface BatchRefusal {
+  worker: string;
+  refused: string;
+}
+
+export function isRefusal(progress: unknown): progress is BatchRefusal {
+  return typeof progress === 'object' && progress !== null && typeof (progress as BatchRefusal).refused === 'string' && typeof (progress as BatchRefusal).worker === 'string';
+}
+
 export interface BatchOutcome {
   worker: string;
-  /** the worker will not run this stage's batches, and why */
-  refused?: string;
   /** the stage itself failed (as it would have failed the local run) */
   stageFailure?: string;
   /** per table, the rows of every item, each tagged with its index in the batch */

@@ -12,7 +12,7 @@ import { fileSql } from './file-context.js';
 import { describeRunProgress, readRunProgress } from './run-progress.js';
 import { selectStages } from './graph.js';
 import { runWorker } from './worker.js';
-import { runSummaryJson, stageStatusJson, writeJsonEnvelope } from './json-output.js';
+import { runSummaryJson, stageStatusJson, writeJsonEnvelope, writeJsonEnvelopeLine } from './json-output.js';
 import type { Row } from './stage.js';
 
 export interface Global {
@@ -226,10 +226,12 @@ function addWorker(program: CliCommand, cli: EngineCli): void {
     .option('--concurrency <n>', 'batches at once', integerAtLeast(1), 1)
     .option('--redis <url>', "Redis URL (default: the stage's executor.redis)")
     .option('--name <name>', 'how the run names this worker (default: host:pid)')
+    .option('--json', 'print one JSON line once connected (name, stages, redis, concurrency); the log goes to stderr')
     .addHelpText('after', examples('pipeline worker', 'pipeline worker --stages score --concurrency 2', 'pipeline worker --redis redis://:secret@10.0.0.5:6379'))
-    .action(async (flags: { stages?: string[]; concurrency: number; redis?: string; name?: string }) => {
+    .action(async ({ json, ...flags }: { stages?: string[]; concurrency: number; redis?: string; name?: string; json?: boolean }) => {
       const { dir, set } = cli.global();
-      cli.done(await runWorker({ dir, set, ...flags, log: (m) => process.stderr.write(`${m}\n`) }));
+      const ready = json ? (serving: Record<string, unknown>) => writeJsonEnvelopeLine('worker', 0, serving) : undefined;
+      cli.done(await runWorker({ dir, set, ...flags, log: (m) => process.stderr.write(`${m}\n`), ready }));
     });
 }
 

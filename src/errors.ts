@@ -8,6 +8,17 @@ export function shownPath(base: string, path: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : whole;
 }
 
+/**
+ * A folder or file outside any project as messages show it: as typed from here (relative
+ * to the current folder when below it), else whole.
+ */
+export function pathFromHere(path: string): string {
+  const whole = resolve(path);
+  const rel = relative(process.cwd(), whole);
+  if (rel === '') return 'this folder';
+  return !rel.startsWith('..') && !isAbsolute(rel) ? rel : whole;
+}
+
 export interface InputErrorWhere {
   file?: string;
   line?: number;

@@ -8,7 +8,7 @@ import { stableStringify } from './hash.js';
 import type { State } from './state.js';
 import type { LockEntry } from './lockfile.js';
 import { recordedDepHashes, type StageIdentity } from './fingerprint.js';
-import { itemsWithLostObjects, objectsAsLeft } from './memo-objects.js';
+import { storedObjectProblems } from './memo-objects.js';
 import type { Project } from './project.js';
 
 function flatten(tree: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
@@ -134,9 +134,10 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   }
   reasons.push(...(await outputProblems(project.dir, input.stats, entry)));
   if (entry.items && entry.items.failed > 0) reasons.push(`${entry.items.failed} failed items to retry`);
-  if (input.mapStage && !(await objectsAsLeft(state, project.paths.objects))) {
-    const lost = await itemsWithLostObjects(state, project.dir, stage, identity.memoKey);
-    if (lost > 0) reasons.push(`${lost} memoised items name stored objects that are gone; they will be made again`);
+  if (input.mapStage) {
+    const objects = await storedObjectProblems(state, input.stats, project.dir, stage, identity.memoKey);
+    if (objects.damaged.length > 0) reasons.push(`stored object${objects.damaged.length === 1 ? '' : 's'} ${listed(objects.damaged)} damaged (bytes no longer match ${objects.damaged.length === 1 ? 'its name' : 'their names'})`);
+    if (objects.items > 0) reasons.push(`${objects.items} memoised items name stored objects that are gone or damaged; they will be made again`);
   }
   return reasons;
 }

@@ -10,7 +10,7 @@ import { appendRows, type State } from './state.js';
 import { sqlString } from './tables.js';
 
 /** The engine's own tables: they name objects only through the memo (read from its `objects`). */
-const engineTables = new Set(['meta', 'runs', 'stage_runs', 'memo', 'stat_cache', 'glob_cache', 'stage_deps']);
+const engineTables = new Set(['meta', 'runs', 'stage_runs', 'table_changes', 'memo', 'stat_cache', 'glob_cache', 'stage_deps']);
 
 const objectsTable = 'gc_objects';
 

@@ -44,7 +44,7 @@ export function requireInside(projectDir: string, path: string, what: string, wh
   if (isInside(projectDir, abs)) return abs;
   const real = realPathOf(abs);
   const through = real === abs ? '' : ` (through a symlink, it is ${real})`;
-  throw new InputError(`${what} "${path}" is outside the project${through}: sdloop deletes and writes only inside ${projectDir}`, where);
+  throw new InputError(`${what} "${path}" is outside the project${through}: sdloop deletes and writes only inside the project folder`, where);
 }
 
 /** `rm -rf` of a path that must lie inside the project; refused, deleting nothing, when it does not. */

@@ -4,7 +4,8 @@
 // and every query sees them as a view by the journal's name.
 import { appendFile, mkdir, readFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { shownPath } from './errors.js';
 import type { z } from 'zod';
 import { columnsOf } from './table-schema.js';
 import { sqlString } from './tables.js';
@@ -44,7 +45,7 @@ export function openJournal<S extends z.ZodObject<z.ZodRawShape>>(dataDir: strin
       return complete.split('\n').flatMap((line, i) => {
         if (!line.trim()) return [];
         const parsed = schema.safeParse(JSON.parse(line));
-        if (!parsed.success) throw new Error(`${file}:${i + 1}: not a ${name} record: ${parsed.error.issues[0]?.message}`);
+        if (!parsed.success) throw new Error(`${shownPath(dirname(dataDir), file)}:${i + 1}: not a ${name} record: ${parsed.error.issues[0]?.message}`);
         return [parsed.data];
       });
     },

@@ -8,12 +8,24 @@ import type { StageStatus } from './runner.js';
 
 export type JsonPayload = Record<string, unknown>;
 
-/** Print the envelope (indented: people read it too) and hand back the exit code, so a command can `return` it. */
-export function writeJsonEnvelope(command: string, exitCode: number, payload: JsonPayload, write: (text: string) => void = (t) => process.stdout.write(t)): number {
+function envelopeText(command: string, exitCode: number, payload: JsonPayload, indent?: number): string {
   const value = { command, ok: exitCode === 0, exit_code: exitCode, ...payload };
   // DuckDB hands back BIGINTs as bigint, which JSON has no form for.
-  write(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent) + '\n';
+}
+
+/** Print the envelope (indented: people read it too) and hand back the exit code, so a command can `return` it. */
+export function writeJsonEnvelope(command: string, exitCode: number, payload: JsonPayload, write: (text: string) => void = (t) => process.stdout.write(t)): number {
+  write(envelopeText(command, exitCode, payload, 2));
   return exitCode;
+}
+
+/**
+ * The envelope on one line, for a command that keeps running after it (serve): a script
+ * reads that line as soon as it comes (`read -r line`) without waiting for the end.
+ */
+export function writeJsonEnvelopeLine(command: string, exitCode: number, payload: JsonPayload, write: (text: string) => void = (t) => process.stdout.write(t)): void {
+  write(envelopeText(command, exitCode, payload));
 }
 
 /** A run summary as `run --json` prints it and project commands (loop) embed it. */

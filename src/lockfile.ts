@@ -2,7 +2,7 @@
 // what (like dvc.lock). Read at every status; rewritten atomically after each stage,
 // which is the instant a stage's new outputs become current (generations.ts). A copy
 // under data/.sdloop stands in when the lock itself is damaged.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic.js';
@@ -69,26 +69,68 @@ function fromCopy(lockPath: string): LockFile | undefined {
   }
 }
 
-export function readLockFile(path: string): LockFile {
+/** Locks rebuilt from the state's records, by path, for where the lock and its copy are both unusable. */
+const fromState = new Map<string, LockFile>();
+
+type OwnLock = { lock: LockFile } | { missing: true } | { damaged: string } | { otherVersion: true };
+
+/** The last parse of each lock, by path, with the stat it was read at: a command reads the lock many times. */
+const lastParse = new Map<string, { stat: string; own: OwnLock }>();
+
+/** What pipeline.lock itself holds (parsed again only when its size, mtime or inode moved). */
+function readOwn(path: string): OwnLock {
+  const s = statSync(path, { throwIfNoEntry: false });
+  const stat = s ? `${s.size}:${s.mtimeMs}:${s.ino}` : 'none';
+  const known = lastParse.get(path);
+  if (known?.stat === stat) return structuredClone(known.own);
+  const own = parseOwn(path);
+  lastParse.set(path, { stat, own });
+  return structuredClone(own);
+}
+
+function parseOwn(path: string): OwnLock {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    return empty();
+    return { missing: true };
   }
   let value: unknown;
   try {
     value = parse(text);
   } catch (error) {
-    // A damaged lock must not stop every command: the copy is the same record, else everything reruns.
-    const copy = fromCopy(path);
-    const where = relative(dirname(path), lockCopyPath(path));
-    warnOnce(path, `${path}: not valid YAML (${(error as Error).message.split('\n')[0]}); ${copy ? `using its copy ${where}` : 'no usable copy: every stage will run again'}; the next run rewrites it`);
-    return copy ?? empty();
+    return { damaged: (error as Error).message.split('\n')[0]! };
   }
   const parsed = lockFileSchema.safeParse(value);
+  return parsed.success ? { lock: parsed.data } : { otherVersion: true };
+}
+
+/** Whether neither pipeline.lock nor its copy can be read: only the state's records can stand in. */
+export function lockLost(path: string): boolean {
+  const own = readOwn(path);
+  return ('missing' in own || 'damaged' in own) && fromCopy(path) === undefined;
+}
+
+/** The lock rebuilt from the state, read wherever this process finds the lock and its copy unusable. */
+export function useLockFromState(path: string, lock: LockFile): void {
+  fromState.set(path, lock);
+}
+
+/** Whether this process reads the lock from the state's records (the next run writes it out). */
+export const lockFromState = (path: string): boolean => fromState.has(path) && lockLost(path);
+
+export function readLockFile(path: string): LockFile {
+  const own = readOwn(path);
+  if ('lock' in own) return own.lock;
   // A lock from another version or edited by hand only costs a rebuild, never a wrong skip.
-  return parsed.success ? parsed.data : empty();
+  if ('otherVersion' in own) return empty();
+  // A damaged or deleted lock must not make everything run again: the copy is the same record, else the state's.
+  const copy = fromCopy(path);
+  const stand = copy ?? fromState.get(path);
+  const where = copy ? `using its copy ${relative(dirname(path), lockCopyPath(path))}` : stand ? "using the state's records of each stage's last committed run" : 'no usable copy: every stage will run again';
+  if ('damaged' in own) warnOnce(path, `${path}: not valid YAML (${own.damaged}); ${where}; the next run rewrites it`);
+  else if (stand) warnOnce(path, `${path} is missing; ${where}; the next run writes it again`);
+  return stand ?? empty();
 }
 
 export async function writeLockFile(path: string, lock: LockFile): Promise<void> {
@@ -96,4 +138,5 @@ export async function writeLockFile(path: string, lock: LockFile): Promise<void>
   await writeFileAtomic(lockCopyPath(path), JSON.stringify(sorted));
   await writeFileAtomic(path, `# Written by \`pipeline run\`: what each stage last produced, and from what.\n${stringify(sorted)}`);
   warned.delete(path);
+  fromState.delete(path);
 }

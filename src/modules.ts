@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { InputError } from './errors.js';
+import { InputError, shownPath } from './errors.js';
 import { isStageModule, type StageModule } from './stage.js';
 import type { Command } from './command.js';
 import type { StatCache } from './stat-cache.js';
@@ -50,7 +50,7 @@ export async function loadStageModule(ref: string, projectDir: string, where: { 
   }
   const mod = await importModule(file);
   if (!isStageModule(mod)) {
-    throw new InputError(`${file} does not export a stage: its default export must be defineStage(...) or defineMapStage(...)`, where);
+    throw new InputError(`${shownPath(projectDir, file)} does not export a stage: its default export must be defineStage(...) or defineMapStage(...)`, where);
   }
   return { module: mod, file };
 }
@@ -61,7 +61,7 @@ export async function loadCommandModule(ref: string, projectDir: string, where: 
   const mod = await importModule(file);
   const commands = Array.isArray(mod) ? mod : [mod];
   if (!commands.every((c) => c && typeof c.name === 'string' && typeof c.configure === 'function' && typeof c.run === 'function')) {
-    throw new InputError(`${file} does not export commands: its default export must be defineCommand(...) or an array of them`, where);
+    throw new InputError(`${shownPath(projectDir, file)} does not export commands: its default export must be defineCommand(...) or an array of them`, where);
   }
   return commands as Command[];
 }

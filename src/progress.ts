@@ -3,14 +3,29 @@
 import { createRequire } from 'node:module';
 import type { SingleBar } from 'cli-progress';
 import type { ContextChannels } from './context.js';
-import { formatEta, formatRate, type RunProgressFile, type StageState } from './run-progress.js';
+import { describeWorker, formatEta, formatRate, type RunProgressFile, type StageState, type WorkerStat } from './run-progress.js';
 
 export interface Reporter extends ContextChannels {
   info(message: string): void;
   /** A stage started running, finished, failed or was skipped. */
   stageState?(stage: string, state: StageState): void;
+  /** The workers serving a distributed stage, as they report batches. */
+  workers?(stage: string, workers: WorkerStat[]): void;
   stop(): void;
 }
+
+/** A line naming a stage's workers, at most every few seconds: their counts change with every batch. */
+function workerLines(line: (s: string) => void): (stage: string, workers: WorkerStat[]) => void {
+  const last = new Map<string, number>();
+  return (stage, workers) => {
+    const now = Date.now();
+    if (now - (last.get(stage) ?? 0) < workerLineInterval) return;
+    last.set(stage, now);
+    line(`${stage}: workers: ${workers.map((w) => describeWorker(w, now)).join('; ')}`);
+  };
+}
+
+const workerLineInterval = 5000;
 
 export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: string) => void = (s) => process.stderr.write(s)): Reporter {
   if (mode === 'silent') {
@@ -33,6 +48,7 @@ export function createReporter(mode: 'tty' | 'plain' | 'silent', write: (s: stri
     log: (stage, m) => line(`${stage}: ${m}`),
     warn: (stage, m) => line(`${stage}: warning: ${m}`),
     info: line,
+    workers: workerLines(line),
     progress(stage, done, total, unit = 'items') {
       let entry = bars.get(stage);
       if (!entry) {
@@ -72,6 +88,7 @@ function plainReporter(write: (s: string) => void): Reporter {
     log: (stage, m) => write(`${stage}: ${m}\n`),
     warn: (stage, m) => write(`${stage}: warning: ${m}\n`),
     info: (m) => write(`${m}\n`),
+    workers: workerLines((s) => write(`${s}\n`)),
     progress(stage, done, total, unit = 'items') {
       const now = Date.now();
       const seen = last.get(stage);
@@ -96,6 +113,10 @@ export function recordingTo(file: RunProgressFile, reporter: Reporter): Reporter
     stageState(stage, state) {
       reporter.stageState?.(stage, state);
       file.stage(stage, state);
+    },
+    workers(stage, workers) {
+      reporter.workers?.(stage, workers);
+      file.workers(stage, workers);
     },
   };
 }

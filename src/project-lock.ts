@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { processAlive } from './pid.js';
+import { shownPath } from './errors.js';
 
 export interface LockHolder {
   pid: number;
@@ -13,8 +14,9 @@ export interface LockHolder {
 }
 
 export class ProjectLockedError extends Error {
-  constructor(readonly holder: LockHolder, file: string) {
-    super(`another pipeline is running in this project (pid ${holder.pid} on ${holder.host}, since ${holder.started_at}: ${holder.command}); lock file ${file}`);
+  /** `shown`: the lock file as the message names it (relative to the project) */
+  constructor(readonly holder: LockHolder, shown: string) {
+    super(`another pipeline is running in this project (pid ${holder.pid} on ${holder.host}, since ${holder.started_at}: ${holder.command}); lock file ${shown}`);
   }
 }
 
@@ -47,24 +49,42 @@ export function staleLockNote(file: string): string | undefined {
   return `the run lock left by pid ${holder.pid} (started ${holder.started_at}: ${holder.command}) is stale: that process is no longer running; the next run takes it over`;
 }
 
-/** Take the lock or throw; returns a release function and a note when a stale lock was replaced. */
-export function acquireProjectLock(file: string, command: string): { release: () => void; staleNote?: string } {
+/** The lock files this process holds: a command that holds one across several runs (the loop's round) runs each under it. */
+const heldHere = new Set<string>();
+
+/** Whether this process holds the lock already (then the state it opens is its own to wait for). */
+export function holdsProjectLock(file: string): boolean {
+  return heldHere.has(file);
+}
+
+/**
+ * Take the lock or throw; returns a release function and a note when a stale lock was
+ * replaced. Taking a lock this process holds already succeeds, and its release leaves
+ * the lock to the outer holder.
+ */
+export function acquireProjectLock(file: string, command: string, projectDir: string): { release: () => void; staleNote?: string } {
+  if (heldHere.has(file)) return { release: () => undefined };
   mkdirSync(dirname(file), { recursive: true });
   const me: LockHolder = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
   let staleNote: string | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(file, JSON.stringify(me, null, 2), { flag: 'wx' });
-      return { release: () => rmSync(file, { force: true }), staleNote };
+      heldHere.add(file);
+      const release = () => {
+        if (!heldHere.delete(file)) return;
+        rmSync(file, { force: true });
+      };
+      return { release, staleNote };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readLockHolder(file);
-      if (holder && !holderIsGone(holder)) throw new ProjectLockedError(holder, file);
+      if (holder && !holderIsGone(holder)) throw new ProjectLockedError(holder, shownPath(projectDir, file));
       staleNote = holder
         ? `removed a stale lock left by pid ${holder.pid} (started ${holder.started_at}), which is no longer running`
         : 'removed an unreadable lock file';
       rmSync(file, { force: true });
     }
   }
-  throw new Error(`could not take the project lock ${file}`);
+  throw new Error(`could not take the project lock ${shownPath(projectDir, file)}`);
 }

@@ -3,7 +3,7 @@
 // writes nothing.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InputError, shownPath, type InputErrorWhere } from './errors.js';
+import { InputError, pathFromHere, shownPath, type InputErrorWhere } from './errors.js';
 import { pipelineConfigSchema, type PipelineConfig } from '../schemas/pipeline.js';
 import { readYaml, parseWith, positionOf, fieldName, type YamlFile } from './yaml-file.js';
 import { applyOverrides, parseStageParams, selectParams, type ParamTree } from './params.js';
@@ -53,7 +53,7 @@ export function projectPaths(dir: string) {
 
 export async function readConfig(dir: string): Promise<{ parsed: YamlFile; config: PipelineConfig }> {
   const file = join(dir, 'pipeline.yaml');
-  if (!existsSync(file)) throw new InputError(`no pipeline.yaml in ${dir} (run inside a project folder or one below it, or pass -C DIR)`, { file });
+  if (!existsSync(file)) throw new InputError(`no pipeline.yaml in ${pathFromHere(dir)} (run inside a project folder or one below it, or pass -C DIR)`, { file });
   const parsed = readYaml(file);
   return { parsed, config: parseWith(parsed, pipelineConfigSchema) };
 }

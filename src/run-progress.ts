@@ -7,6 +7,21 @@ import { tempPathFor } from './atomic.js';
 const stageStates = ['running', 'done', 'failed', 'skipped'] as const;
 export type StageState = (typeof stageStates)[number];
 
+/** A worker serving a distributed stage, as the run knows it. */
+export const workerStatSchema = z.object({
+  name: z.string(),
+  /** batches it returned results for in this run */
+  batches: z.number().int(),
+  items: z.number().int(),
+  /** batches per second between its first and last result */
+  rate: z.number().optional(),
+  /** its last result, or the last time the run saw it connected to the queue */
+  last_seen: z.string(),
+  /** why it will not run this run's batches */
+  refuses: z.string().optional(),
+});
+export type WorkerStat = z.infer<typeof workerStatSchema>;
+
 export const runProgressSchema = z.object({
   pid: z.number().int(),
   started_at: z.string(),
@@ -23,6 +38,8 @@ export const runProgressSchema = z.object({
       unit: z.string().optional(),
       /** items per second since the stage started */
       rate: z.number().optional(),
+      /** for a stage whose batches run on workers */
+      workers: z.array(workerStatSchema).optional(),
     }),
   ),
 });
@@ -60,6 +77,13 @@ export class RunProgressFile {
     const seconds = (now - first.at) / 1000;
     this.progress.stages[name] = { ...entry, done, total, ...(unit ? { unit } : {}), ...(seconds > 0 ? { rate: (done - first.done) / seconds } : {}) };
     if (isFirst || done === total || now - this.lastWrite >= itemWriteInterval) this.write();
+  }
+
+  workers(name: string, workers: WorkerStat[]): void {
+    const entry = this.progress.stages[name] ?? { state: 'running' as const, since: new Date().toISOString() };
+    const isFirst = !entry.workers;
+    this.progress.stages[name] = { ...entry, workers };
+    if (isFirst || Date.now() - this.lastWrite >= itemWriteInterval) this.write();
   }
 
   remove(): void {
@@ -104,16 +128,29 @@ export function formatEta(done: number, total: number, rate: number | undefined)
   return rate && rate > 0 ? `ETA ${formatDuration((total - done) / rate)}` : 'ETA unknown';
 }
 
-/** One line per stage of a run in progress, for `pipeline status`. */
+/** "w1: 12 batches (384 items, 1.5 batches/s, seen 2 s ago)", or why it refuses the run's batches. */
+export function describeWorker(worker: WorkerStat, now = Date.now()): string {
+  const rate = worker.rate !== undefined ? `, ${formatRate(worker.rate, 'batches')}` : '';
+  const seen = `seen ${formatDuration((now - Date.parse(worker.last_seen)) / 1000)} ago`;
+  const refuses = worker.refuses ? `; refuses: ${worker.refuses}` : '';
+  return `${worker.name}: ${worker.batches} batch${worker.batches === 1 ? '' : 'es'} (${worker.items} items${rate}, ${seen})${refuses}`;
+}
+
+/** One line per stage of a run in progress, for `pipeline status`; under a distributed stage, one per worker. */
 export function describeRunProgress(progress: RunProgress, stageNames: string[], now = Date.now()): string[] {
-  return stageNames.map((name) => {
+  return stageNames.flatMap((name) => {
     const entry = progress.stages[name];
-    if (!entry) return `${name}: waiting`;
-    const unit = entry.unit ?? 'items';
-    const counted = entry.total !== undefined ? ` ${entry.done}/${entry.total} ${unit}` : '';
-    if (entry.state !== 'running') return `${name}: ${entry.state}${counted}`;
-    const elapsed = formatDuration((now - Date.parse(entry.since)) / 1000);
-    const pace = entry.total !== undefined ? ` (${formatRate(entry.rate, unit)}, ${formatEta(entry.done ?? 0, entry.total, entry.rate)})` : '';
-    return `${name}: running for ${elapsed}${counted}${pace}`;
+    const workers = (entry?.workers ?? []).map((w) => `  worker ${describeWorker(w, now)}`);
+    return [stageLine(name, entry, now), ...workers];
   });
+}
+
+function stageLine(name: string, entry: RunProgress['stages'][string] | undefined, now: number): string {
+  if (!entry) return `${name}: waiting`;
+  const unit = entry.unit ?? 'items';
+  const counted = entry.total !== undefined ? ` ${entry.done}/${entry.total} ${unit}` : '';
+  if (entry.state !== 'running') return `${name}: ${entry.state}${counted}`;
+  const elapsed = formatDuration((now - Date.parse(entry.since)) / 1000);
+  const pace = entry.total !== undefined ? ` (${formatRate(entry.rate, unit)}, ${formatEta(entry.done ?? 0, entry.total, entry.rate)})` : '';
+  return `${name}: running for ${elapsed}${counted}${pace}`;
 }

@@ -14,17 +14,20 @@ import { runWholeStage, runCommandStage } from './execute.js';
 import { runMapStage, countItemsToRun, Interrupted } from './map-executor.js';
 import { legacyMemoKey } from './memo-legacy.js';
 import { remoteBatchesFor } from './executor-bullmq.js';
-import { readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
+import { lockFromState, readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
+import { recordLockEntry, recordMissingEntries } from './lock-records.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import { GlobCache } from './glob-cache.js';
+import { removeDamagedObjects } from './memo-objects.js';
 import { removeOldVersions } from './generations.js';
 import { cleanUpAfterKilledRuns, withFileHashes } from './run-housekeeping.js';
 import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import type { RunSummary } from './command.js';
 import { itemFailures } from './run-summary.js';
+import { changesOfCommit, recordTableChanges } from './table-changes.js';
 import type { MapStage, StageContext } from './stage.js';
 
 export interface StageStatus {
@@ -121,7 +124,11 @@ export class Runner {
     const entry = this.lock.stages[node.name];
     const failure = await lastFailure(this.state, node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
-      return explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
+      const reasons = await explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
+      const missing = node.loaded?.module.missing;
+      if (reasons.length > 0 || !missing) return reasons;
+      const outputs = Object.fromEntries(Object.entries(entry.outs).map(([name, rec]) => [name, inputArtifact(this.project, this.state, name, rec)]));
+      return missing(this.makeContext(node, params, records, new AbortController().signal, new Set()), outputs);
     }
     let itemsToRun: { toRun: number; total: number } | undefined;
     const module = node.loaded?.module;
@@ -162,6 +169,8 @@ export class Runner {
   async run(options: { targets: string[]; force: boolean; jobs: number; signal: AbortSignal; argv: string }): Promise<RunSummary> {
     const startedAt = Date.now();
     this.reloadLock();
+    // The lock and its copy were lost: the state's records stood in, and are written out again.
+    if (lockFromState(this.project.paths.lock)) await writeLockFile(this.project.paths.lock, this.lock);
     const order = selectStages(this.project.graph, options.targets);
     const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
     // Recorded when the first stage starts work: a no-op run writes nothing, so closing the database stays free.
@@ -171,6 +180,7 @@ export class Runner {
       ensureRecorded: () =>
         (recorded ??= (async () => {
           await cleanUpAfterKilledRuns(this.state, this.project.dataDir, (m) => this.reporter.info(`note: ${m}`));
+          await recordMissingEntries(this.state, this.lock);
           await this.state.run('INSERT INTO runs VALUES ($id, now(), NULL, $status, $argv, $pid, $host)', {
             id: runId, status: 'running', argv: options.argv, pid: process.pid, host: hostname(),
           });
@@ -239,7 +249,8 @@ export class Runner {
         for (const out of node.config.outs) await removeInside(this.project.dir, out, `stages.${node.name}.outs`);
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
-        const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m) });
+        await removeDamagedObjects(this.state, this.stats, this.project.dir, node.name, identity.memoKey, (m) => this.reporter.info(`${node.name}: ${m}`));
+        const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m), workers: (w) => this.reporter.workers?.(node.name, w) });
         const result = await runMapStage({
           project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force,
           resourceLimit: this.resourceLimit(module.resource), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity), remote,
@@ -253,9 +264,12 @@ export class Runner {
       const finalIdentity = await this.withDynamicDeps(node, identity, staticDeps, dynamicDeps);
       const previous = this.lock.stages[node.name];
       const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
+      // Counted while the version it replaces is still on disk.
+      const changes = await changesOfCommit(this.state, this.project.dir, node.loaded?.module.outputs ?? {}, outs, previous?.outs ?? {});
       await this.commitEntry(node.name, finalIdentity, outs, started, items);
       await removeOldVersions(this.project, this.project.graph, this.lock, { stages: [node.name] });
       await record('ok', finalIdentity.fingerprint, undefined, items);
+      await recordTableChanges(this.state, run.id, node.name, changes);
       const itemNote = items ? `: ${items.run} items run, ${items.reused} reused${items.failed ? `, ${items.failed} failed (rerun retries them)` : ''}` : '';
       this.reporter.stageState?.(node.name, 'done');
       this.reporter.info(`${node.name}: done in ${((Date.now() - started) / 1000).toFixed(1)} s${itemNote}${unchanged ? '; outputs unchanged' : ''}`);
@@ -312,6 +326,8 @@ export class Runner {
       duration_s: Math.round((Date.now() - started) / 10) / 100,
       ...(items ? { items } : {}),
     };
+    // The state learns the entry first: a kill before the lock names it leaves the old lock, whose outputs are still there.
+    await recordLockEntry(this.state, name, this.lock.stages[name]);
     const snapshot = structuredClone(this.lock);
     this.lockWrites = this.lockWrites.then(() => writeLockFile(this.project.paths.lock, snapshot));
     await this.lockWrites;

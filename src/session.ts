@@ -1,6 +1,6 @@
 // An open project: config, state database, stat cache and runner, plus the
 // CommandContext that extension commands get. Opened once per CLI invocation.
-import { InputError } from './errors.js';
+import { InputError, pathFromHere, shownPath } from './errors.js';
 import { applyOverrides } from './params.js';
 import { unknownParamPath } from './param-schema.js';
 import { checkStageInputs, loadProject, type Project } from './project.js';
@@ -8,7 +8,8 @@ import { selectStages } from './graph.js';
 import { State, StateInUseError, queryRows } from './state.js';
 import { StatCache } from './stat-cache.js';
 import { Runner } from './runner.js';
-import { acquireProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
+import { standInForLostLock } from './lock-records.js';
+import { acquireProjectLock, holdsProjectLock, liveRunHolder, ProjectLockedError } from './project-lock.js';
 import { SnapshotWriter, exportRecordTables, exportRunMonths, exportSnapshot, runMonth, snapshotDir } from './state-snapshot.js';
 import { existsSync } from 'node:fs';
 import { tableViews } from './tables.js';
@@ -76,11 +77,14 @@ export class ProjectSession {
 
   /** Open the state of a loaded project: a run holding it is reported as such, a reader holding it waited for. */
   static async onProject(project: Project, options: Pick<SessionOptions, 'json' | 'mode'>): Promise<ProjectSession> {
-    const running = liveRunHolder(project.paths.runLock);
-    const state = await State.open(project.paths.state, { mode: options.mode, lockWaitMs: running ? 0 : readerWaitMs }).catch((error: Error) => {
-      const holder = error instanceof StateInUseError ? liveRunHolder(project.paths.runLock) : undefined;
-      throw holder ? new ProjectLockedError(holder, project.paths.runLock) : error;
+    // Under its own lock a command waits for readers like any writer; another's run will not end soon.
+    const ownLock = holdsProjectLock(project.paths.runLock);
+    const running = !ownLock && liveRunHolder(project.paths.runLock);
+    const state = await State.open(project.paths.state, { mode: options.mode, lockWaitMs: running ? 0 : readerWaitMs, shownAs: shownPath(project.dir, project.paths.state) }).catch((error: Error) => {
+      const holder = error instanceof StateInUseError && !ownLock ? liveRunHolder(project.paths.runLock) : undefined;
+      throw holder ? new ProjectLockedError(holder, shownPath(project.dir, project.paths.runLock)) : error;
     });
+    await standInForLostLock(project.paths.lock, state);
     const stats = StatCache.open(state);
     // --json owns stdout; what happens still goes to stderr, as plain lines.
     const reporter = createReporter(process.stderr.isTTY && !options.json ? 'tty' : 'plain');
@@ -96,7 +100,7 @@ export class ProjectSession {
 
   /** SIGINT stops after the batches in flight. */
   private async runLocked(options: RunOptions & { argv: string }): Promise<RunSummary> {
-    const lock = acquireProjectLock(this.project.paths.runLock, options.argv);
+    const lock = acquireProjectLock(this.project.paths.runLock, options.argv, this.project.dir);
     if (lock.staleNote) this.reporter.info(`note: ${lock.staleNote}`);
     const controller = new AbortController();
     const onSigint = () => {
@@ -190,7 +194,7 @@ export class ProjectSession {
 /** What a standalone command gets in a folder that is no project: files only, no state. */
 export function folderContext(dir: string, set: Record<string, unknown>): CommandContext {
   const none = async (): Promise<never> => {
-    throw new InputError(`no pipeline.yaml in ${dir} or any folder above it; this needs a project (run inside one or pass -C DIR)`);
+    throw new InputError(`no pipeline.yaml in ${pathFromHere(dir)} or any folder above it; this needs a project (run inside one or pass -C DIR)`);
   };
   return {
     projectDir: dir, dataDir: join(dir, 'data'), params: applyOverrides({}, set),

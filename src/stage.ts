@@ -15,6 +15,8 @@ export type OutputDecl =
       schema: z.ZodObject<z.ZodRawShape>;
       /** columns that record how a run went (timings), not what it made: left out of the table's hash, so they never make dependents stale */
       runFacts?: string[];
+      /** columns that name a row: what a run changed is counted on them (rows added, removed, changed); without, on whole rows */
+      key?: string[];
     }
   /** a file or folder the stage writes under ctx.outDir(name); hashed by content */
   | { kind: 'path' };
@@ -146,6 +148,13 @@ interface StageCommon<P> {
    * InputError(s). Status calls it too, so it must stay cheap (no full plan).
    */
   check?(params: P, projectDir: string): Promise<void>;
+  /**
+   * What the stage made for people beside its outputs (folders of images, manifests) that
+   * is gone, in words for status: any makes the stage run again, and that run puts it back
+   * (a map stage in `finish`). `outputs` are the current ones. Status calls it at every
+   * skip, so it must stay cheap (stats, no reading of images).
+   */
+  missing?(ctx: StageContext<P>, outputs: Record<string, InputArtifact>): Promise<string[]>;
 }
 
 export interface WholeStage<P = any> extends StageCommon<P> {

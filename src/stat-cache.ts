@@ -112,6 +112,12 @@ export class StatCache {
     return result;
   }
 
+  /** A file just written whose hash is known already: the next hashFiles of it reads nothing. */
+  learn(path: string, hash: string): void {
+    const s = statSync(path, { throwIfNoEntry: false });
+    if (s?.isFile()) this.remember(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, hash });
+  }
+
   private remember(path: string, entry: Entry): string {
     this.dirty.set(path, entry);
     return entry.hash;

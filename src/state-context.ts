@@ -1,10 +1,14 @@
 // The CommandContext of a command that may change the state (loop, prune, promoted):
 // the state database opens at its first sql, tables or run, and closes again on
-// release(), so a command that waits holds nothing meanwhile. Its `query` is the SQL
-// sandbox, for SQL a person wrote.
-import { loadProject } from './project.js';
+// release(), so a command that waits holds nothing meanwhile. While it is open the
+// command holds the run lock too, as a run does: between the runs of a loop round (its
+// queries, a merge, the readers' copy at close) `status` shows what holds the project
+// instead of waiting for the database and failing. Its `query` is the SQL sandbox, for
+// SQL a person wrote.
+import { loadProject, type Project } from './project.js';
 import { ProjectSession, checkOverrides } from './session.js';
 import { fileSql, projectFiles, type FileSql } from './file-context.js';
+import { acquireProjectLock } from './project-lock.js';
 import type { CommandContext } from './command.js';
 
 export interface OnDemandContext {
@@ -13,16 +17,43 @@ export interface OnDemandContext {
   close(): Promise<void>;
 }
 
+interface LockedSession {
+  session: ProjectSession;
+  releaseLock: () => void;
+}
+
+async function openLocked(project: Project, argv: string): Promise<LockedSession> {
+  const lock = acquireProjectLock(project.paths.runLock, argv, project.dir);
+  if (lock.staleNote) process.stderr.write(`note: ${lock.staleNote}\n`);
+  try {
+    return { session: await ProjectSession.onProject(project, { json: false }), releaseLock: lock.release };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
 export async function onDemandContext(options: { dir: string; set: Record<string, unknown>; argv: string }): Promise<OnDemandContext> {
   const project = await loadProject(options.dir, options.set);
   checkOverrides(project, options.set);
-  let session: Promise<ProjectSession> | undefined;
+  let locked: Promise<LockedSession> | undefined;
   let sandbox: Promise<FileSql> | undefined;
-  const opened = () => (session ??= ProjectSession.onProject(project, { json: false }));
-  const release = async () => {
-    const open = session;
-    session = undefined;
-    if (open) await (await open).close();
+  // A session opens only once the one before it has closed and let go of the lock.
+  let closing: Promise<void> = Promise.resolve();
+  const opened = async () => (await (locked ??= closing.catch(() => undefined).then(() => openLocked(project, options.argv)))).session;
+  const release = () => {
+    const open = locked;
+    locked = undefined;
+    closing = closing.catch(() => undefined).then(async () => {
+      const held = await open?.catch(() => undefined);
+      if (!held) return;
+      try {
+        await held.session.close();
+      } finally {
+        held.releaseLock();
+      }
+    });
+    return closing;
   };
   const ctx: CommandContext = {
     projectDir: project.dir,

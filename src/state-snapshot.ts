@@ -1,4 +1,4 @@
-// The state's records (runs, stage_runs, loop_rounds, promoted_loras, pruned and whatever
+// The state's records (runs, stage_runs, table_changes, loop_rounds, promoted_loras, pruned and whatever
 // table a command keeps there) copied as Parquet into data/.sdloop/state/ whenever a stage
 // commits or a command that wrote the state ends. DuckDB admits one writer per file and
 // shuts every reader out while it writes, so readers (`pipeline sql`, `report`, `serve`)
@@ -13,10 +13,10 @@ import { tempPathFor } from './atomic.js';
 import { sqlString } from './tables.js';
 import type { State } from './state.js';
 
-/** Caches and the item memo: internal, large, and rewritten all the time. */
-const internalTables = new Set(['meta', 'memo', 'stat_cache', 'glob_cache', 'stage_deps']);
+/** Caches, the item memo and the lock's record: internal, large or rewritten all the time. */
+const internalTables = new Set(['meta', 'memo', 'stat_cache', 'glob_cache', 'stage_deps', 'lock_entries']);
 /** Tables every run appends to, keyed by run_id, whose first characters are the run's start time. */
-const runTables = ['runs', 'stage_runs'];
+const runTables = ['runs', 'stage_runs', 'table_changes'];
 const monthOfRun = "coalesce(regexp_extract(run_id, '^[0-9]{4}-[0-9]{2}'), '')";
 
 export const snapshotDir = (dataDir: string) => join(dataDir, '.sdloop', 'state');
@@ -66,7 +66,7 @@ async function recordTables(state: State): Promise<string[]> {
   return rows.map((t) => t.name).filter((name) => !internalTables.has(name) && tableName.test(name));
 }
 
-/** This run's rows of runs and stage_runs: the months given (the run's), rewritten. */
+/** This run's rows of the run tables (runs, stage_runs, table_changes): the months given (the run's), rewritten. */
 export async function exportRunMonths(state: State, dataDir: string, months: string[]): Promise<void> {
   for (const table of runTables) {
     const dir = join(snapshotDir(dataDir), table);
@@ -93,7 +93,7 @@ export async function exportRecordTables(state: State, dataDir: string): Promise
 /** Everything, every month of the run tables too: after SQL that may have changed any record. */
 export async function exportSnapshot(state: State, dataDir: string): Promise<void> {
   await exportRecordTables(state, dataDir);
-  const months = (await state.query<{ month: string }>(`SELECT DISTINCT ${monthOfRun} AS month FROM runs UNION SELECT DISTINCT ${monthOfRun} FROM stage_runs`)).map((m) => m.month);
+  const months = (await state.query<{ month: string }>(`SELECT DISTINCT ${monthOfRun} AS month FROM runs UNION SELECT DISTINCT ${monthOfRun} FROM stage_runs UNION SELECT DISTINCT ${monthOfRun} FROM table_changes`)).map((m) => m.month);
   await exportRunMonths(state, dataDir, months);
   for (const table of runTables) {
     const dir = join(snapshotDir(dataDir), table);

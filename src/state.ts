@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS stage_runs (
   run_id VARCHAR, stage VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
   status VARCHAR, fingerprint VARCHAR, items_total INTEGER, items_run INTEGER,
   items_reused INTEGER, items_failed INTEGER, duration_ms DOUBLE, error VARCHAR);
+CREATE TABLE IF NOT EXISTS table_changes (
+  run_id VARCHAR, stage VARCHAR, table_name VARCHAR, committed_at TIMESTAMP,
+  rows BIGINT, added BIGINT, removed BIGINT, changed BIGINT, keyed BOOLEAN);
 CREATE TABLE IF NOT EXISTS memo (
   stage VARCHAR, fp VARCHAR, item VARCHAR, item_key VARCHAR, part VARCHAR,
   out_hash VARCHAR, status VARCHAR, error VARCHAR, run_id VARCHAR, objects VARCHAR);
@@ -30,6 +33,7 @@ CREATE TABLE IF NOT EXISTS stat_cache (
   path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT, hash VARCHAR);
 CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS stage_deps (stage VARCHAR, files VARCHAR, dynamic VARCHAR);
+CREATE TABLE IF NOT EXISTS lock_entries (stage VARCHAR, entry VARCHAR);
 `;
 
 /** Every table the schema creates. */
@@ -45,6 +49,8 @@ export interface StateOpenOptions {
   mode?: 'read' | 'write' | 'cache';
   /** How long a writer retries while another process has the file open (a reader, briefly). */
   lockWaitMs?: number;
+  /** the file as messages name it (relative to the project); default: the path given */
+  shownAs?: string;
 }
 
 export class StateInUseError extends Error {
@@ -71,7 +77,7 @@ const isLockConflict = (error: unknown) => /lock/i.test((error as Error).message
  */
 const instanceConfig = { enable_external_file_cache: 'false' };
 
-async function createInstance(file: string, config: Record<string, string>, lockWaitMs: number): Promise<DuckDBInstance> {
+async function createInstance(file: string, config: Record<string, string>, lockWaitMs: number, shownAs: string): Promise<DuckDBInstance> {
   const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
   const until = Date.now() + lockWaitMs;
   for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
@@ -79,7 +85,7 @@ async function createInstance(file: string, config: Record<string, string>, lock
       return await DuckDBInstance.create(file, { ...instanceConfig, ...config });
     } catch (error) {
       if (!isLockConflict(error)) throw error;
-      if (Date.now() + wait > until) throw new StateInUseError(file);
+      if (Date.now() + wait > until) throw new StateInUseError(shownAs);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
@@ -107,14 +113,14 @@ export class State {
     if (options.mode === 'read') {
       // A project never run has nothing to read yet: an empty state, in memory, creates no file.
       const exists = existsSync(file);
-      const instance = await createInstance(exists ? file : ':memory:', exists ? { access_mode: 'READ_ONLY' } : {}, lockWaitMs);
+      const instance = await createInstance(exists ? file : ':memory:', exists ? { access_mode: 'READ_ONLY' } : {}, lockWaitMs, options.shownAs ?? file);
       const state = new State(instance, await instance.connect(), false);
-      if (exists) await state.checkVersion(file);
+      if (exists) await state.checkVersion(options.shownAs ?? file);
       else await state.connection.run(schema);
       return state;
     }
     mkdirSync(dirname(file), { recursive: true });
-    const instance = await createInstance(file, {}, lockWaitMs);
+    const instance = await createInstance(file, {}, lockWaitMs, options.shownAs ?? file);
     const connection = await instance.connect();
     // The state is mostly hashes and paths, rewritten at every checkpoint: compressing them
     // costs half of a first run's closing time (30 ms for 20,000 files) to save a few MB.
@@ -125,12 +131,12 @@ export class State {
   }
 
   /** A read-only state cannot be upgraded: one from another version is for a run to upgrade first. */
-  private async checkVersion(file: string): Promise<void> {
+  private async checkVersion(shown: string): Promise<void> {
     const hasMeta = (await this.connection.runAndReadAll("SELECT 1 FROM information_schema.tables WHERE table_name = 'meta'")).getColumns()[0]?.length;
     const found = hasMeta ? (await this.connection.runAndReadAll("SELECT value FROM meta WHERE key = 'state_version'")).getColumns()[0]?.[0] : undefined;
     if (found !== stateVersion) {
       await this.close();
-      throw new Error(`the state database ${file} is from another sdloop version (state version ${String(found ?? 'none')}, this one reads ${stateVersion}); \`pipeline run\` upgrades it`);
+      throw new Error(`the state database ${shown} is from another sdloop version (state version ${String(found ?? 'none')}, this one reads ${stateVersion}); \`pipeline run\` upgrades it`);
     }
   }
 

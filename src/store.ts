@@ -29,18 +29,28 @@ export function createObjectStore(root: string, stats?: StatCache): ObjectStore 
   };
   /** Whether a stored object holds the bytes its name says. */
   const intact = async (hash: string, path: string) => (await exists(path)) && (await hashOf(path)) === hash;
+  // Status checks objects through the stat cache: one just written needs no reading back there.
+  const written = async (hash: string, path: string) => {
+    if ((await stat(path)).size <= wholeFileLimit) stats?.learn(path, hash);
+  };
   return {
     pathOf,
     async put(data: Uint8Array, ext: string): Promise<ObjectRef> {
       const hash = hashBytes(data);
       const path = pathOf(hash, ext);
-      if (!(await intact(hash, path))) await writeFileAtomic(path, data);
+      if (!(await intact(hash, path))) {
+        await writeFileAtomic(path, data);
+        await written(hash, path);
+      }
       return { hash, path };
     },
     async putFile(file: string, ext: string): Promise<ObjectRef> {
       const hash = hashBytes(await readFile(file));
       const path = pathOf(hash, ext);
-      if (!(await intact(hash, path))) await produceAtomic(path, (tmp) => cloneFile(file, tmp));
+      if (!(await intact(hash, path))) {
+        await produceAtomic(path, (tmp) => cloneFile(file, tmp));
+        await written(hash, path);
+      }
       return { hash, path };
     },
     async verified(hash: string, ext: string): Promise<string | undefined> {

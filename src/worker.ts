@@ -3,7 +3,7 @@
 // project folder (data/ included) on shared storage. It writes no state: it builds a
 // stage context from its own checkout and an in-memory database, runs the stage's
 // mapBatch and sends the rows back. A batch of another code, params or resources than
-// its own is refused, saying which differs.
+// its own is refused, saying which differs, and handed back for a matching worker.
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Job, Worker } from 'bullmq';
@@ -15,7 +15,7 @@ import { createStageContext, inputArtifact } from './context.js';
 import { outsideState, identityParams, stageCode, stageParams } from './fingerprint.js';
 import { parseStageParams } from './params.js';
 import { decodeRows } from './arrow-rows.js';
-import { encodeResults, maskRedisUrl, redisConnection, type BatchJob, type BatchOutcome, type StageCheck } from './batch-jobs.js';
+import { encodeResults, maskRedisUrl, redisConnection, type BatchJob, type BatchOutcome, type BatchRefusal, type StageCheck } from './batch-jobs.js';
 import { executorOf, stageCheckOf } from './executor-bullmq.js';
 import { executorSchema, type BullmqExecutorConfig } from '../schemas/pipeline.js';
 import type { MapStage, StageContext } from './stage.js';
@@ -29,6 +29,8 @@ export interface WorkerOptions {
   redis?: string;
   name?: string;
   log(message: string): void;
+  /** told once every queue is connected, with what the worker serves (the Redis URLs without their passwords) */
+  ready?(serving: { name: string; stages: string[]; redis: string[]; concurrency: number }): void;
 }
 
 /** One stage as this worker runs it: its own identity, and its setup done once. */
@@ -41,8 +43,10 @@ interface PreparedStage {
   setup?: Promise<unknown>;
 }
 
-/** how long a stopping worker waits for its batches in hand and for Redis */
-const closeTimeoutMs = 30_000;
+/** how long a stopping worker waits for its batches in hand and for Redis before it lets go by force */
+const closeTimeoutMs = 10_000;
+/** how long a worker that refused a batch takes no other of that stage, leaving them to matching workers */
+const refusalPauseMs = 2000;
 
 function servedStages(project: Project, options: WorkerOptions): { name: string; config: BullmqExecutorConfig }[] {
   const mapStages = [...project.graph.nodes.values()].filter((n) => n.loaded?.module.kind === 'map');
@@ -115,15 +119,12 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     return found;
   }
 
-  async function runBatch(job: Job<BatchJob>): Promise<BatchOutcome> {
+  async function runBatch(job: Job<BatchJob>, token?: string): Promise<BatchOutcome> {
     const { stage } = job.data;
     const entry = await prepare(stage);
     const { ctx, check } = contextFor(stage, entry, job.data);
     const refused = mismatch(await check, job.data.check);
-    if (refused) {
-      options.log(`refusing a batch of ${stage}: ${refused}`);
-      return { worker: name, refused };
-    }
+    if (refused) return handBack(job, token, refused);
     const items = decodeRows(job.data.items);
     entry.setup ??= Promise.resolve(entry.module.setup?.(ctx, items));
     try {
@@ -136,36 +137,95 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     }
   }
 
-  const { Worker: BullWorker } = await import('bullmq');
-  const workers: Worker[] = stages.map(({ name: stage, config }) => {
+  /**
+   * A refused batch goes back to the queue for a worker that matches the run; the run
+   * hears why through the job's progress, and fails only when no worker takes it.
+   */
+  async function handBack(job: Job<BatchJob>, token: string | undefined, reason: string): Promise<never> {
+    const { stage } = job.data;
+    options.log(`refusing a batch of ${stage}: ${reason}`);
+    const refusal: BatchRefusal = { refused: reason, worker: name };
+    await job.updateProgress(refusal);
+    await job.moveToWait(token);
+    const worker = workers.get(stage)!;
+    // Paused, it leaves the stage's other batches to the matching workers instead of taking and refusing each in turn.
+    void worker.pause(true).then(() => setTimeout(() => void worker.resume(), refusalPauseMs).unref());
+    throw new WaitingError();
+  }
+
+  const { Worker: BullWorker, WaitingError } = await import('bullmq');
+  const stopping = stopSignals();
+  const workers = new Map<string, Worker>(stages.map(({ name: stage, config }) => {
     const worker = new BullWorker<BatchJob, BatchOutcome>(stage, runBatch, {
       connection: redisConnection(config.redis), prefix: config.queue_prefix, concurrency: options.concurrency,
       lockDuration: config.lock_ms, stalledInterval: config.stalled_check_ms, maxStalledCount: config.attempts,
+      // The run lists the workers it can count on by this name (a Redis client name has no spaces).
+      name: encodeURIComponent(name),
     });
     let lastError = '';
     worker.on('error', (error: Error) => {
       if (error.message !== lastError) options.log(`Redis at ${maskRedisUrl(config.redis)}: ${error.message}`);
       lastError = error.message;
     });
-    return worker;
-  });
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
-  const where = [...new Set(stages.map((s) => maskRedisUrl(s.config.redis)))].join(', ');
-  options.log(`worker ${name}: serving ${stages.map((s) => s.name).join(', ')} from ${where} (concurrency ${options.concurrency}); Ctrl-C stops after the batches in hand`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  // A second signal, or a Redis that cannot be reached to hand the batches back, must not keep the worker alive.
-  const again = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  const unreachable = new Promise<void>((resolve) => setTimeout(resolve, closeTimeoutMs).unref());
-  await Promise.race([Promise.all(workers.map((w) => w.close())), again, unreachable]);
-  await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
+    return [stage, worker];
+  }));
+  const ready = await Promise.race([Promise.all([...workers.values()].map((w) => w.waitUntilReady())).then(() => true), stopping.first.then(() => false)]);
+  if (ready) {
+    const where = [...new Set(stages.map((s) => maskRedisUrl(s.config.redis)))];
+    options.log(`worker ${name}: serving ${stages.map((s) => s.name).join(', ')} from ${where.join(', ')} (concurrency ${options.concurrency}); Ctrl-C stops after the batches in hand (at most ${closeTimeoutMs / 1000} s)`);
+    options.ready?.({ name, stages: stages.map((s) => s.name), redis: where, concurrency: options.concurrency });
+    await stopping.first;
+  }
+  const code = await stopWorkers([...workers.values()], stopping, options.log);
+  // A connection still trying to reach a lost Redis, or a model busy with a batch let go, must not keep the process alive.
+  setTimeout(() => process.exit(code), exitGraceMs).unref();
   controller.abort();
   for (const entry of prepared.values()) if (entry.setup) await entry.module.teardown?.(await entry.setup);
   await state.close();
-  return 0;
+  stopping.release();
+  return code;
+}
+
+/** how long a stopped worker may take to release its stage and end by itself before it is ended */
+const exitGraceMs = 5000;
+/** how long dropping the connections may take */
+const disconnectMs = 1000;
+
+/** SIGINT and SIGTERM as promises: the first asks to stop, the second to stop now. */
+function stopSignals() {
+  let signals = 0;
+  let onFirst!: () => void;
+  let onSecond!: () => void;
+  const first = new Promise<void>((r) => (onFirst = r));
+  const second = new Promise<void>((r) => (onSecond = r));
+  const handler = () => (++signals === 1 ? onFirst() : onSecond());
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    first,
+    second,
+    release() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/**
+ * Closes the BullMQ workers, letting the batches in hand finish, for at most
+ * closeTimeoutMs or until a second signal; then drops the connections. 0 when it closed
+ * gracefully, 1 when it let go by force (the batches in hand go to another worker once
+ * their lock expires).
+ */
+async function stopWorkers(workers: Worker[], stopping: ReturnType<typeof stopSignals>, log: (m: string) => void): Promise<number> {
+  const timeout = new Promise<void>((r) => setTimeout(r, closeTimeoutMs).unref());
+  const graceful = await Promise.race([
+    Promise.all(workers.map((w) => w.close())).then(() => true),
+    Promise.race([timeout, stopping.second]).then(() => false),
+  ]);
+  const dropped = Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
+  await Promise.race([dropped, new Promise((r) => setTimeout(r, disconnectMs).unref())]);
+  if (graceful) return 0;
+  log(`worker stopped by force: the batches in hand or Redis did not let go within ${closeTimeoutMs / 1000} s; unfinished batches go to another worker once their lock expires`);
+  return 1;
 }

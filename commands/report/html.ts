@@ -10,6 +10,7 @@ import { MissingTables, existingTables, runReport, type Report } from './sql.js'
 import { loopSpec, renderSvg, scoreBinsSql, scoreDistributionSpec, successSpec } from './plots.js';
 import { buildGrids, gridSql, type Grid, type GridImage } from './grids.js';
 import { failedImagesHtml, readSummary, summaryHtml } from './summary.js';
+import type { TableChanges } from './changes.js';
 import { valueLabels, type ValueLabel } from './labels.js';
 import { reportStyle } from './style.js';
 
@@ -31,6 +32,8 @@ export interface HtmlReport {
   html: string;
   /** why a section is empty: tables to make first */
   notes: string[];
+  /** what the last run that committed a stage changed in each table */
+  changes: TableChanges | null;
 }
 
 const escapeHtml = (text: unknown) =>
@@ -151,7 +154,7 @@ export async function buildHtmlReport(options: HtmlReportOptions): Promise<HtmlR
 ${sections.join('\n')}
 </body></html>
 `;
-  return { html, notes };
+  return { html, notes, changes: summary?.changes ?? null };
 }
 
 /** Loop rounds when `pipeline loop` ran; else the benchmark that `pipeline run` made, if any. */

@@ -1,7 +1,9 @@
 // The top of the HTML report: what a reader needs before any table. How many images there
 // are and how many failed with which error (A1111's own text), the sessions' verdicts, the
-// benchmark's last verdict, what the last run did, and the failed images one by one.
+// benchmark's last verdict, what the last run did and changed in each table, and the
+// failed images one by one.
 import type { Row, Sql } from '../../src/stage.js';
+import { changesLine, readTableChanges, type TableChanges } from './changes.js';
 
 export interface Summary {
   images: { total: number; ok: number; blank: number; failed: number };
@@ -10,6 +12,7 @@ export interface Summary {
   verdicts: { complete: number; review: number } | null;
   benchmark: { lora: string; verdict: string; reason: string } | null;
   lastRun: { argv: string; started: string; status: string; stages: Row[] } | null;
+  changes: TableChanges | null;
   pruned: number;
   failedImages: Row[];
 }
@@ -51,6 +54,7 @@ export async function readSummary(sql: Sql, existing: Set<string>, failedLimit =
     verdicts: verdicts ? { complete: Number(verdicts.complete), review: Number(verdicts.review) } : null,
     benchmark: benchmark ? { lora: String(benchmark.lora), verdict: String(benchmark.verdict), reason: String(benchmark.reason) } : null,
     lastRun: run ? { argv: String(run.argv), started: String(run.started), status: String(run.status), stages: await sql(lastRunStagesSql, { run: String(run.run_id) }) } : null,
+    changes: await readTableChanges(sql, existing),
     pruned,
     failedImages: await sql(failedImagesSql, { limit: failedLimit }),
   };
@@ -79,7 +83,14 @@ export function summaryHtml(summary: Summary, escape: Escape): string {
     const stages = lastRun.stages.length > 0 ? `<ul>${lastRun.stages.map((s) => `<li>${escape(stageLine(s))}</li>`).join('')}</ul>` : ' nothing ran: everything was up to date';
     lines.push(['The last run', `<code>pipeline ${escape(lastRun.argv)}</code> at ${escape(lastRun.started)}, ${escape(lastRun.status)}:${stages}`]);
   }
+  if (summary.changes) lines.push(['What changed', changesHtml(summary.changes, escape)]);
   return `<dl class="summary">${lines.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('\n')}</dl>`;
+}
+
+/** Rows added (+), removed (-) and changed in place (~) per table by the last run that committed a stage. */
+function changesHtml(changes: TableChanges, escape: Escape): string {
+  const { run } = changes;
+  return `${escape(changesLine(changes))}, by <code>pipeline ${escape(run.argv)}</code> at ${escape(run.started)}; rows added (+), removed (-) and changed in place (~) against the version it replaced`;
 }
 
 /** Every failed image with its error, or a line saying there are none. */

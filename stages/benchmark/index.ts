@@ -3,25 +3,26 @@
 // with the currently promoted LoRAs (generate.loras) and the last merged checkpoint, and the candidate with the new LoRA
 // added, once per (saved epoch, weight) point (points.ts). The same scorer scores every
 // arm; verdict.ts turns each point's outcomes into rates, intervals and a promote/reject
-// verdict, and the best point that passes is the one recorded for promotion.
+// verdict, and the best point that passes is the one recorded for promotion. With
+// benchmark.stack_weights, the whole stack's weights are then tuned together from that
+// point (stack.ts), and the best stack point that passes is the one recorded.
 import { resolve } from 'node:path';
-import { storedPath } from '../../src/project.js';
 import { z } from 'zod';
-import pLimit from 'p-limit';
 import { InputError, StageFailure } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext, type TableInput } from '../../src/stage.js';
-import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkImageRow, benchmarkPointRow, benchmarkRow, benchmarkSummaryRow, type EmbeddingRow, type LoraInfoRow, type PromptRow, type ScoreRow } from '../../schemas/tables.js';
-import { createBackend, generateParams, type AlternativesLookup, type Backend, type GenerateParams } from '../generate/backend.js';
+import { benchmarkAgreementRow, benchmarkDiversityRow, benchmarkImageRow, benchmarkPointRow, benchmarkRow, benchmarkStackRow, benchmarkSummaryRow, type LoraInfoRow, type MergedCheckpointRow, type PromotedLoraRow } from '../../schemas/tables.js';
+import { createBackend, generateParams, type GenerateParams } from '../generate/backend.js';
 import { mergedResource, promotedResource, readMerged, readPromoted, withMerged, withPromoted } from '../generate/promoted.js';
 import { benchmarkPrompts, benchmarkSettings, type BenchmarkPlan, type BenchmarkSettings } from './plan.js';
-import type { AlternativesIndex } from '../resolve/alternatives.js';
 import { scoreParams, type ScoreParams } from '../score/params.js';
-import { decide, tally, withJudge, type Arm, type Outcome, type PointVerdict } from './verdict.js';
+import { decide, tally, withJudge, type Arm, type PointVerdict } from './verdict.js';
+import { candidateParams, joined, renderArms, scoreArm, scoreArms, type BenchmarkDeps, type BenchmarkScorer, type Rendered, type Scored } from './arms.js';
 import { choosePoint, pointPrefix, pointRows, pointsOf, type Point } from './points.js';
-import { agreementRows, type Reading } from './agreement.js';
+import { agreementRows } from './agreement.js';
 import { confirmDeployed } from './deploy-check.js';
-import { diversityRows, pixelFeatures, worstDiversityFall, type Embedded } from './diversity.js';
+import { diversityRows, worstDiversityFall } from './diversity.js';
 import { humanLabelsOf, labelsFingerprint, readLabelRows } from '../classify/human-labels.js';
+import { stackedOf, stackPrefix, stackRows, stackTests, tuneStack, type StackMember, type StackPoint } from './stack.js';
 
 const params = z.object({
   benchmark: benchmarkSettings.prefault({}),
@@ -30,23 +31,8 @@ const params = z.object({
 });
 type Params = z.infer<typeof params>;
 
-export interface ScoreItem {
-  image_id: string;
-  png: Buffer;
-  prompt: PromptRow;
-}
-
-/** The part of the score stage's scorer (stages/score/scorer.ts) the benchmark uses. */
-export interface BenchmarkScorer {
-  /** embeddings feed the diversity guard; a scorer without them leaves it out */
-  scoreImages(items: ScoreItem[], alternatives: AlternativesIndex): Promise<{ scores: ScoreRow[]; embeddings?: EmbeddingRow[] }>;
-  close?(): Promise<void>;
-}
-
-export interface BenchmarkDeps {
-  createBackend(params: GenerateParams, opts: { projectDir: string; warn?: (m: string) => void; alternatives?: AlternativesLookup }): Promise<Backend>;
-  createScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer>;
-}
+export type { BenchmarkDeps, BenchmarkScorer, ScoreItem } from './arms.js';
+export { candidateParams } from './arms.js';
 
 /** Loaded on first use: the engine imports every stage module on every `pipeline status`. */
 async function loadScorer(params: ScoreParams, opts: { projectDir: string; dataDir: string }): Promise<BenchmarkScorer> {
@@ -54,93 +40,6 @@ async function loadScorer(params: ScoreParams, opts: { projectDir: string; dataD
   return createScorer(params, opts);
 }
 
-/** generate's params with the candidate added: its tag in every prompt, its folder searched first. */
-export function candidateParams(g: GenerateParams, lora: LoraInfoRow, loraDir: string, weight: number): GenerateParams {
-  return { ...g, loras: [...g.loras, `${lora.name}:${weight}`], lora_dirs: [loraDir, ...g.lora_dirs] };
-}
-
-interface Rendered {
-  prompt: PromptRow;
-  item: ScoreItem | null;
-  /** the PNG in the store, relative to the project */
-  path: string | null;
-}
-
-async function renderArm(ctx: StageContext<Params>, backend: Backend, prompts: PromptRow[], tick: () => void): Promise<Rendered[]> {
-  const limit = pLimit(Math.max(1, ctx.params.generate.concurrency * ctx.params.generate.endpoints.length));
-  return Promise.all(
-    prompts.map((prompt) =>
-      limit(async () => {
-        const result = await backend.render(prompt);
-        tick();
-        if (result.status !== 'ok' || !result.png) return { prompt, item: null, path: null };
-        // Kept in the store so a report can show the benchmark's pictures and people can label them.
-        const object = await ctx.store.put(result.png, 'png');
-        return { prompt, item: { image_id: object.hash, png: result.png, prompt }, path: storedPath(ctx.projectDir, object.path) };
-      }),
-    ),
-  );
-}
-
-interface Scored {
-  outcomes: Outcome[];
-  readings: Reading[];
-  embedded: Embedded[];
-}
-
-type Features = BenchmarkSettings['diversity_features'];
-
-async function scoreArm(scorer: BenchmarkScorer, arm: Arm, rendered: Rendered[], features: Features, alternatives: AlternativesIndex): Promise<Scored> {
-  const items = rendered.flatMap((r) => (r.item ? [r.item] : []));
-  const { scores, embeddings = [] } = items.length ? await scorer.scoreImages(items, alternatives) : { scores: [] };
-  const readings: Reading[] = [];
-  const embedded: Embedded[] = [];
-  const embeddingOf = new Map(embeddings.map((e) => [e.image_id, e.embedding]));
-  const outcomes = await Promise.all(rendered.map(async ({ prompt, item }): Promise<Outcome> => {
-    const [axis] = Object.keys(prompt.variations);
-    const value = prompt.variations[axis!]!.key;
-    const score = item && scores.find((s) => s.image_id === item.image_id && s.axis === axis);
-    if (item && score) readings.push({ image_id: item.image_id, axis: axis!, top_value: score.top_value });
-    const embedding = item && score?.matched && (features === 'pixels' ? await pixelFeatures(item.png) : embeddingOf.get(item.image_id));
-    if (embedding) embedded.push({ arm, axis: axis!, value, embedding });
-    return { arm, prompt_id: prompt.prompt_id, axis: axis!, value, success: score?.matched ?? false, p_target: score ? score.p_target : null };
-  }));
-  return { outcomes, readings, embedded };
-}
-
-/** Every arm scored by one scorer, arm by arm: the same pictures whichever model reads them. */
-async function scoreArms(scorer: BenchmarkScorer, arms: [Arm, Rendered[]][], features: Features, alternatives: AlternativesIndex): Promise<Scored[]> {
-  const out: Scored[] = [];
-  try {
-    for (const [arm, rendered] of arms) out.push(await scoreArm(scorer, arm, rendered, features, alternatives));
-  } finally {
-    await scorer.close?.();
-  }
-  return out;
-}
-
-const joined = (a: Scored, b: Scored): Scored => ({
-  outcomes: [...a.outcomes, ...b.outcomes],
-  readings: [...a.readings, ...b.readings],
-  embedded: [...a.embedded, ...b.embedded],
-});
-
-async function renderArms(ctx: StageContext<Params>, deps: BenchmarkDeps, arms: [Arm, GenerateParams][], plan: BenchmarkPlan): Promise<[Arm, Rendered[]][]> {
-  const { prompts } = plan;
-  let done = 0;
-  const tick = () => ctx.progress(++done, prompts.length * arms.length);
-  const opts = { projectDir: ctx.projectDir, warn: (m: string) => ctx.warn(m), alternatives: (id: string) => plan.alternatives.get(id) };
-  const out: [Arm, Rendered[]][] = [];
-  for (const [arm, generate] of arms) {
-    const backend = await deps.createBackend(generate, opts);
-    try {
-      out.push([arm, await renderArm(ctx, backend, prompts, tick)]);
-    } finally {
-      await backend.close();
-    }
-  }
-  return out;
-}
 
 /** The files train saved (the final LoRA and any earlier epochs) and their folder. */
 async function candidatesOf(ctx: StageContext<Params>): Promise<{ files: LoraInfoRow[]; dir: string }> {
@@ -180,6 +79,38 @@ function judgePoint(s: BenchmarkSettings, point: Point, count: number, scored: S
   return { verdict, diversity, scored };
 }
 
+interface Tuning {
+  tried: StackPoint[];
+  chosen: number;
+  /** the chosen stack point's judgement and pictures, when it is not the starting point */
+  best: { judged: Judged; rendered: Rendered[] } | null;
+}
+
+/** benchmark.stack_weights: the promoted LoRAs' and the candidate's weights tuned together from the chosen point (stack.ts). */
+async function retune(ctx: StageContext<Params>, deps: BenchmarkDeps, plan: BenchmarkPlan, state: { promoted: PromotedLoraRow[]; merged: MergedCheckpointRow | null; dir: string; count: number }, base: Scored, point: Point, start: Judged): Promise<Tuning> {
+  const s = ctx.params.benchmark;
+  const stacked = stackedOf(state.promoted, s.theme);
+  const first: StackPoint = { stack: [...stacked.map((p) => ({ name: p.name, weight: p.weight })), { name: point.lora.name, weight: point.weight }], verdict: start.verdict };
+  if (!s.stack_weights || stacked.length === 0) return { tried: [first], chosen: 0, best: null };
+  const seen: { judged: Judged; rendered: Rendered[] }[] = [];
+  const scorer = await deps.createScorer(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir });
+  try {
+    const evaluate = async (stack: StackMember[]) => {
+      const weights = new Map(stack.map((m) => [m.name, m.weight]));
+      const promoted = state.promoted.map((p) => ({ ...p, weight: weights.get(p.name) ?? p.weight }));
+      const g = candidateParams(withMerged(withPromoted(ctx.params.generate, promoted), state.merged), point.lora, state.dir, weights.get(point.lora.name)!);
+      const [[, rendered]] = await renderArms(ctx, deps, [['candidate', g]], plan) as [[Arm, Rendered[]]];
+      const judged = judgePoint(s, point, state.count, joined(base, await scoreArm(scorer, 'candidate', rendered, s.diversity_features, plan.alternatives)));
+      seen.push({ judged, rendered });
+      return judged.verdict;
+    };
+    const { tried, chosen } = await tuneStack(first, s.stack_weights, s.stack_points, evaluate);
+    return { tried, chosen, best: chosen === 0 ? null : seen[chosen - 1]! };
+  } finally {
+    await scorer.close?.();
+  }
+}
+
 const prefixed = (prefix: string, r: Record<string, string>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [prefix + k, v]));
 
 function checkSettings(s: Params['benchmark'], score: ScoreParams): void {
@@ -198,8 +129,8 @@ function checkSettings(s: Params['benchmark'], score: ScoreParams): void {
 export function makeBenchmarkStage(deps: BenchmarkDeps) {
   return defineStage<Params>({
     description: 'Render the fixed benchmark with and without the new LoRA, score both, promote or reject',
-    // 3: every (saved epoch, weight) point, the chosen one in benchmark_summary
-    version: '3',
+    // 4: the stack's weights re-tuned together (benchmark_stack, benchmark_summary.stack)
+    version: '4',
     params,
     outputs: {
       benchmark: { kind: 'table', schema: benchmarkRow },
@@ -208,6 +139,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       benchmark_images: { kind: 'table', schema: benchmarkImageRow },
       benchmark_agreement: { kind: 'table', schema: benchmarkAgreementRow },
       benchmark_diversity: { kind: 'table', schema: benchmarkDiversityRow },
+      benchmark_stack: { kind: 'table', schema: benchmarkStackRow },
     },
     resourceLabels: { model: 'the CLIP model (score.model)', promoted_loras: 'the promoted LoRAs', merged_checkpoint: 'the checkpoint the loop merged (loop.promote merge)', labels: 'the human labels (pipeline label, the review app)' },
     async resources(ctx) {
@@ -235,8 +167,10 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         for (const f of files) await confirmDeployed(ctx.stage, ctx.params.generate.endpoints, { ...f, path: resolve(ctx.projectDir, f.path) });
       }
       const points = pointsOf(files, s.weights ?? [s.weight]);
+      const promoted = await readPromoted(ctx.sql);
+      const state = { promoted, merged: await readMerged(ctx.sql), dir, count: points.length + stackTests(s, stackedOf(promoted, s.theme).length) };
       // The baseline is what generate renders with: the promoted LoRAs included.
-      const baseline = withMerged(withPromoted(ctx.params.generate, await readPromoted(ctx.sql)), await readMerged(ctx.sql));
+      const baseline = withMerged(withPromoted(ctx.params.generate, state.promoted), state.merged);
       const plan = benchmarkPrompts(s);
       const rendered = await renderArms(ctx, deps, [
         ['baseline', baseline],
@@ -244,22 +178,29 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
       ], plan);
       const scorerOpts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir };
       const [base, ...arms] = await scoreArms(await deps.createScorer(ctx.params.score, scorerOpts), rendered, s.diversity_features, plan.alternatives);
-      const judged = arms.map((arm, i) => judgePoint(s, points[i]!, points.length, joined(base!, arm)));
+      const judged = arms.map((arm, i) => judgePoint(s, points[i]!, state.count, joined(base!, arm)));
       const chosen = choosePoint(points, judged.map((j) => j.verdict));
-      const { verdict, diversity, scored } = judged[chosen]!;
+      const point = points[chosen]!;
+      const tuning = await retune(ctx, deps, plan, state, base!, point, judged[chosen]!);
+      const { verdict, diversity, scored } = tuning.best?.judged ?? judged[chosen]!;
+      const stack = tuning.tried[tuning.chosen]!.stack;
       let summary = verdict;
       // The journal alone: labels an older version kept in the state move there when classify runs.
       const labels = humanLabelsOf(await readLabelRows(ctx.dataDir));
       const agreement = agreementRows('score', scored.readings, labels);
       if (s.judge) {
         // The judge reads the chosen point only: it vetoes a pick, it does not make one.
-        const [jb, jc] = await scoreArms(await deps.createScorer(s.judge, scorerOpts), [rendered[0]!, rendered[chosen + 1]!], s.diversity_features, plan.alternatives);
+        const picked: [Arm, Rendered[]] = tuning.best ? ['candidate', tuning.best.rendered] : rendered[chosen + 1]!;
+        const [jb, jc] = await scoreArms(await deps.createScorer(s.judge, scorerOpts), [rendered[0]!, picked], s.diversity_features, plan.alternatives);
         const byJudge = joined(jb!, jc!);
-        summary = withJudge(summary, judgePoint(s, points[chosen]!, points.length, byJudge).verdict, s.judge.model);
+        summary = withJudge(summary, judgePoint(s, point, state.count, byJudge).verdict, s.judge.model);
         agreement.push(...agreementRows('judge', byJudge.readings, labels));
       }
-      const point = points[chosen]!;
-      const row = { ...summary, reason: pointPrefix(points, chosen, s.alpha) + summary.reason, epoch: point.lora.epoch, weight: point.weight, points: points.length };
+      const tuned = tuning.tried.length > 1;
+      const row = {
+        ...summary, reason: pointPrefix(points, chosen, s.alpha, state.count) + stackPrefix(tuning.tried, tuning.chosen) + summary.reason,
+        epoch: point.lora.epoch, weight: stack.at(-1)!.weight, points: points.length, stack: tuned ? stack.slice(0, -1).map((m) => `${m.name}:${m.weight}`) : [],
+      };
       ctx.log(`${row.lora}: ${row.verdict}: ${row.reason}`);
       return {
         benchmark: tally(scored.outcomes),
@@ -268,6 +209,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
         benchmark_images: imageRows(rendered, points),
         benchmark_agreement: agreement,
         benchmark_diversity: diversity,
+        benchmark_stack: tuned ? stackRows(tuning.tried, tuning.chosen) : [],
       };
     },
   });

@@ -29,6 +29,10 @@ export const benchmarkSettings = z.object({
   weight: z.number().positive().default(0.8).describe('the candidate LoRA weight W in <lora:NAME:W>'),
   weights: z.array(z.number().positive()).min(1).nullable().default(null)
     .describe('weights to try each saved epoch at (the best point is promoted); null: `weight` alone'),
+  stack_weights: z.array(z.number().positive()).min(2).nullable().default(null)
+    .describe('re-tune the whole stack: the weights each promoted LoRA and the candidate may take, searched one LoRA at a time from the chosen point; null: the promoted weights stay'),
+  stack_points: z.number().int().positive().default(6)
+    .describe('stack_weights: at most this many stack weightings rendered (each one benchmark plan of renders)'),
   alpha: z.number().gt(0).lt(1).default(0.05).describe('significance level of the one-sided test for improvement'),
   tolerance: z.number().min(0).max(1).default(0.1).describe('the largest drop in one value\'s success rate that is accepted'),
   diversity_tolerance: z.number().min(0).max(1).default(0.25)

@@ -57,8 +57,8 @@ export function pointRows(points: Point[], verdicts: PointVerdict[], chosen: num
 }
 
 /** Says which point was chosen when there was a choice; one point reads as before. */
-export function pointPrefix(points: Point[], chosen: number, alpha: number): string {
+export function pointPrefix(points: Point[], chosen: number, alpha: number, tests = points.length): string {
   if (points.length === 1) return '';
   const p = points[chosen]!;
-  return `epoch ${p.lora.epoch} at weight ${p.weight} (${p.lora.name}, the best of ${points.length} epoch x weight points, each tested at alpha ${Number((alpha / points.length).toPrecision(3))}): `;
+  return `epoch ${p.lora.epoch} at weight ${p.weight} (${p.lora.name}, the best of ${points.length} epoch x weight points, each tested at alpha ${Number((alpha / tests).toPrecision(3))}): `;
 }

@@ -11,7 +11,7 @@ import { mcnemarExact, pairedDifferenceInterval, wilson, type PairedTable } from
 export type BenchmarkRow = z.infer<typeof benchmarkRow>;
 export type BenchmarkSummaryRow = z.infer<typeof benchmarkSummaryRow>;
 /** The verdict on one (epoch, weight) point; the summary adds which point it is. */
-export type PointVerdict = Omit<BenchmarkSummaryRow, 'epoch' | 'weight' | 'points'>;
+export type PointVerdict = Omit<BenchmarkSummaryRow, 'epoch' | 'weight' | 'points' | 'stack'>;
 export type Arm = 'baseline' | 'candidate';
 
 export interface Outcome {

@@ -58,12 +58,12 @@ export default defineStage({
   version: '3',
   params,
   outputs: {
-    images: { kind: 'table', schema: catalogImageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] },
-    prompts: { kind: 'table', schema: catalogPromptRow },
+    images: { kind: 'table', schema: catalogImageRow, runFacts: ['gen_ms', 'session_dir', 'filename'], key: ['prompt_id', 'seed'] },
+    prompts: { kind: 'table', schema: catalogPromptRow, key: ['prompt_id'] },
     /** the alternatives every prompt's variations name, of both origins */
     axes: { kind: 'table', schema: axisAlternativesRow },
     /** each axis value once, with its text: what a person reads for sdgen's inline MD5 keys */
-    variation_values: { kind: 'table', schema: variationValueRow },
+    variation_values: { kind: 'table', schema: variationValueRow, key: ['axis', 'key'] },
   },
   // The pruned set is observed state: a prune or restore reruns this cheap stage, and what
   // it leaves out then changes every table downstream, down to the dataset.

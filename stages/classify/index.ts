@@ -201,7 +201,7 @@ export default defineStage<Params>({
   version: '1',
   params: paramsSchema,
   outputs: {
-    predictions: { kind: 'table', schema: predictionRow },
+    predictions: { kind: 'table', schema: predictionRow, key: ['image_id', 'axis'] },
     classifier_metrics: { kind: 'table', schema: classifierMetricRow },
     classifier: { kind: 'path' },
   },

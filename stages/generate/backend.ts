@@ -14,7 +14,7 @@ import { serverNames, unknownName } from '../../adapters/a1111-lists.js';
 import { InputError } from '../../src/errors.js';
 import { formatParameters, parseParameters, writePngText } from '../../adapters/png-text.js';
 import { renderSynthetic, SYNTHETIC_MODEL, SYNTHETIC_MODEL_HASH } from '../../demo/synthetic.js';
-import { loraLoader } from '../../demo/synthetic-lora.js';
+import { loadSyntheticCheckpoint, loraLoader } from '../../demo/synthetic-lora.js';
 
 // Operational params decide how images are fetched, never which: changing them re-renders nothing.
 export const generateParams = z.object({
@@ -32,6 +32,8 @@ export const generateParams = z.object({
   theme_loras: z.record(z.string(), z.array(z.string())).default({})
     .describe("added to the prompts of one theme only: {cyberpunk: ['neon:0.7']}"),
   lora_dirs: z.array(z.string()).default(['data/models/lora']).describe('synthetic: where NAME.safetensors is looked for'),
+  checkpoint_dirs: z.array(z.string()).default(['data/models/checkpoints'])
+    .describe('synthetic: where generate.model NAME.safetensors (a checkpoint the loop merged) is looked for'),
   failure_rate: z.number().min(0).max(1).default(0.3).describe('synthetic (demo): chance per axis that another value is drawn'),
   value_failure_rates: z.record(z.string(), z.number().min(0).max(1)).default({}).describe("synthetic: overrides keyed 'Axis:Key' or 'Key'"),
   blank_rate: z.number().min(0).max(1).default(0.03).describe('synthetic (demo): chance of an all-black image'),
@@ -86,22 +88,26 @@ export async function isUniformImage(png: Buffer): Promise<boolean> {
   return true;
 }
 
+const inProject = (dirs: string[], projectDir: string) => dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
+
 async function createSynthetic(params: GenerateParams, projectDir: string, alternatives: AlternativesLookup): Promise<Backend> {
-  const dirs = params.lora_dirs.map((d) => (isAbsolute(d) ? d : resolve(projectDir, d)));
-  const lora = loraLoader(dirs);
+  const lora = loraLoader(inProject(params.lora_dirs, projectDir));
+  // A pinned checkpoint is a simulated merge: the LoRAs folded into it apply to every render.
+  const checkpoint = params.model ? await loadSyntheticCheckpoint(params.model, inProject(params.checkpoint_dirs, projectDir)) : null;
+  const model = checkpoint ? { modelName: checkpoint.name, modelHash: checkpoint.shortHash } : { modelName: SYNTHETIC_MODEL, modelHash: SYNTHETIC_MODEL_HASH };
   const extra = lorasForRows(params);
   const named = [...params.loras, ...Object.values(params.theme_loras).flat()].map(parseLoraSpec);
   await Promise.all(named.map((l) => lora(l.name)));
   return {
     name: 'synthetic',
-    checkpoint: `${SYNTHETIC_MODEL} [${SYNTHETIC_MODEL_HASH}]`,
+    checkpoint: `${model.modelName} [${model.modelHash}]`,
     async render(row) {
       const started = performance.now();
       const prompted = { ...row, api_prompt: withLoras(row.api_prompt, extra(row)) };
-      const base = { endpoint: 'synthetic', modelName: SYNTHETIC_MODEL, modelHash: SYNTHETIC_MODEL_HASH };
+      const base = { endpoint: 'synthetic', ...model };
       try {
         const r = await renderSynthetic(prompted, {
-          failureRate: params.failure_rate, valueFailureRates: params.value_failure_rates, blankRate: params.blank_rate, lora, alternatives,
+          failureRate: params.failure_rate, valueFailureRates: params.value_failure_rates, blankRate: params.blank_rate, lora, alternatives, checkpoint,
         });
         const status = r.blank ? 'blank' : 'ok';
         return { ...base, png: r.png, seed: r.seed, width: r.width, height: r.height, loras: r.loras.map(loraText), status, error: null, rendered: r.rendered, genMs: performance.now() - started, rest: [] };

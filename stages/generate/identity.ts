@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import {
   A1111Error, loadedCheckpoint, lorasInPrompt, listLoras, serverLoraIdentity, txt2imgPayload, withLoras,
 } from '../../adapters/a1111.js';
-import { loraLoader } from '../../demo/synthetic-lora.js';
+import { loadSyntheticCheckpoint, loraLoader } from '../../demo/synthetic-lora.js';
 import { SYNTHETIC_VERSION, syntheticIdentity } from '../../demo/synthetic.js';
 import { findLoraFile } from '../../adapters/safetensors.js';
 import { hashValue } from '../../src/hash.js';
@@ -77,7 +77,8 @@ async function syntheticIdentities(rows: PromptRow[], g: GenerateParams, ctx: Ct
   const extra = lorasForRows(g);
   const lora = loraLoader(loraDirs(g, ctx.projectDir));
   const alternatives = await readAlternatives(ctx.inputs);
-  const options = { failureRate: g.failure_rate, valueFailureRates: g.value_failure_rates, blankRate: g.blank_rate, lora, alternatives: (id: string) => alternatives.get(id) };
+  const checkpoint = g.model ? await loadSyntheticCheckpoint(g.model, g.checkpoint_dirs.map((d) => (isAbsolute(d) ? d : resolve(ctx.projectDir, d)))) : null;
+  const options = { failureRate: g.failure_rate, valueFailureRates: g.value_failure_rates, blankRate: g.blank_rate, lora, alternatives: (id: string) => alternatives.get(id), checkpoint };
   return Promise.all(
     rows.map((row) =>
       // A LoRA that cannot be loaded fails the render: the error is then what the item is.

@@ -13,6 +13,7 @@ import { imageRow, type ImageRow, type ManifestVariationsRow, type PromptRow } f
 import { createBackend, generateParams, type Backend, type RenderResult } from './backend.js';
 import { SessionBook, sessionSuffix } from './sessions.js';
 import { closeFinishedSessions } from './session-close.js';
+import { missingSessionFolders, restoreSessionFolders, type PlacedImage } from './session-restore.js';
 import { readAlternatives } from '../resolve/alternatives.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
@@ -80,7 +81,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
   params,
   // `rendered`: catalog adds the imported images to make `images`.
   // Where a run linked the image for people (a dated session folder, a free index there) and how long it took are facts of that run, not of the image.
-  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir', 'filename'] } },
+  outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir', 'filename'], key: ['prompt_id', 'seed'] } },
   over: 'prompts',
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
@@ -96,21 +97,25 @@ const stage = defineMapStage<Params, PromptRow, State>({
     const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m), alternatives: (id) => alternatives.get(id) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
     const manifests = await readManifestVariations(ctx.inputs.manifests);
-    return { backend, sessions: new SessionBook(root, backend.checkpoint, (id) => manifests.get(id)), failedSessions: new Set(), closed: false };
+    return { backend, sessions: new SessionBook(root, backend.checkpoint, ctx.dataDir, (id) => manifests.get(id)), failedSessions: new Set(), closed: false };
   },
   async mapBatch(items, ctx, state) {
     return Promise.all(items.map((row) => generateOne(row, ctx, state)));
   },
+  missing: (ctx, outputs) => missingSessionFolders(ctx, outputs.rendered),
   async finish(ctx, state, outputs) {
-    // Nothing ran: a run killed after its last image committed left its sessions ongoing.
-    if (!state) {
-      const rows = await outputs.rendered!.rows<{ session_dir: string; status: string }>();
-      const closed = await closeFinishedSessions(ctx.projectDir, rows);
-      if (closed.length > 0) ctx.log(`closed ${closed.length} session folder(s) a killed run left ongoing: ${closed.join(', ')}`);
-      return;
+    if (state) {
+      await state.sessions.close('completed', state.failedSessions);
+      state.closed = true;
     }
-    await state.sessions.close('completed', state.failedSessions);
-    state.closed = true;
+    // Rows are what a deleted folder is put back from; a caller that assembled no table has none to offer.
+    const rows = outputs.rendered ? await outputs.rendered.rows<PlacedImage>() : [];
+    const restored = await restoreSessionFolders(ctx, rows);
+    if (restored.length > 0) ctx.log(`put back ${restored.length} session folder(s) from the store: ${restored.join(', ')}`);
+    // Nothing ran: a run killed after its last image committed left its sessions ongoing.
+    if (state) return;
+    const closed = await closeFinishedSessions(ctx.projectDir, ctx.dataDir, rows);
+    if (closed.length > 0) ctx.log(`closed ${closed.length} session folder(s) a killed run left ongoing: ${closed.join(', ')}`);
   },
   async teardown(state) {
     if (!state) return;

@@ -62,10 +62,11 @@ export async function readMerged(sql: Sql): Promise<MergedCheckpointRow | null> 
 /**
  * generate's params pinned to the merged checkpoint: A1111 knows it by its file stem
  * (the WebUI's model_name), which override_settings.sd_model_checkpoint selects and
- * the server check confirms in /sdapi/v1/sd-models before anything renders.
+ * the server check confirms in /sdapi/v1/sd-models before anything renders; the
+ * synthetic backend finds the file in its folder (generate.checkpoint_dirs).
  */
 export function withMerged(g: GenerateParams, merged: MergedCheckpointRow | null): GenerateParams {
-  return merged ? { ...g, model: merged.name } : g;
+  return merged ? { ...g, model: merged.name, checkpoint_dirs: [...new Set([dirname(merged.path), ...g.checkpoint_dirs])] } : g;
 }
 
 /** What the merged checkpoint adds to a stage's resources: every image changes with it. */

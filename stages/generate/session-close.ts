@@ -2,15 +2,16 @@
 // render no session is opened, so they are closed here once all their images are in place.
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
+import { removeStaleTemps } from '../../src/atomic.js';
 import { readManifest } from './sessions.js';
+import { writeFinishedManifest } from './session-restore.js';
 
 /**
  * Close the session folders a killed run left `ongoing` though every image they list is
  * in place. `rows` are the stage's rows (session_dir project-relative, status); a
  * session with a failed image is closed as aborted, as the run that made it would have.
  */
-export async function closeFinishedSessions(projectDir: string, rows: { session_dir: string; status: string }[]): Promise<string[]> {
+export async function closeFinishedSessions(projectDir: string, dataDir: string, rows: { session_dir: string; status: string }[]): Promise<string[]> {
   const failed = new Set(rows.filter((r) => r.status === 'failed').map((r) => r.session_dir));
   const closed: string[] = [];
   for (const rel of new Set(rows.map((r) => r.session_dir))) {
@@ -21,7 +22,7 @@ export async function closeFinishedSessions(projectDir: string, rows: { session_
     if (!present.every(Boolean)) continue;
     await removeStaleTemps(dir);
     manifest.status = failed.has(rel) ? 'aborted' : 'completed';
-    await writeFileAtomic(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFinishedManifest(dataDir, dir, manifest);
     closed.push(rel);
   }
   return closed;

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import { stableStringify } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
+import { keepUnchangedManifest, manifestText, writeFinishedManifest } from './session-restore.js';
 
 export const manifestImage = z.object({
   filename: z.string(),
@@ -206,11 +207,18 @@ class Session {
     return placed;
   }
 
-  /** Mark the folder finished; one this run left as it found it is not rewritten. */
-  async finish(status: SessionManifest['status']): Promise<void> {
-    if (!this.recorded && this.manifest.status === status) return;
+  /** Mark the folder finished and keep a copy of its manifest; one this run left as it found it is not rewritten. */
+  async finish(status: SessionManifest['status'], dataDir: string): Promise<void> {
+    await this.writing;
+    if (!this.recorded && this.manifest.status === status) return keepUnchangedManifest(dataDir, this.dir);
     this.manifest.status = status;
-    await this.save();
+    await writeFinishedManifest(dataDir, this.dir, this.current());
+  }
+
+  /** The manifest with every image recorded, in plan order (names carry the zero-padded index), whatever order they finished in. */
+  private current(): SessionManifest {
+    this.manifest.images = [...this.images.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+    return this.manifest;
   }
 
   private record(entry: ManifestImage): void {
@@ -228,9 +236,7 @@ class Session {
       await new Promise((wake) => setTimeout(wake, this.lastWriteMs * writeSpacing));
       this.dirty = false;
       const started = performance.now();
-      // In plan order (names carry the zero-padded index), whatever order images finish in.
-      this.manifest.images = [...this.images.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
-      await writeFileAtomic(join(this.dir, 'manifest.json'), `${JSON.stringify(this.manifest, null, 2)}\n`);
+      await writeFileAtomic(join(this.dir, 'manifest.json'), manifestText(this.current()));
       this.lastWriteMs = performance.now() - started;
     });
     return this.writing;
@@ -254,6 +260,8 @@ export class SessionBook {
     readonly root: string,
     /** the checkpoint title the runtime_info records */
     readonly checkpoint: string,
+    /** the project's data folder, where finished manifests are kept (session-restore.ts) */
+    private readonly dataDir: string,
     /** the snapshot's value lists by a row's manifest_variations (table planned_manifests) */
     private readonly variations: ManifestVariations = () => undefined,
   ) {}
@@ -294,7 +302,7 @@ export class SessionBook {
   async close(status: 'completed' | 'aborted', failedSessions: Set<string> = new Set()): Promise<void> {
     for (const books of [this.sessions, this.rerenders]) {
       for (const [suffix, pending] of books) {
-        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status);
+        await (await pending).finish(failedSessions.has(suffix) ? 'aborted' : status, this.dataDir);
       }
     }
   }

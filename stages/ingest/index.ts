@@ -52,9 +52,9 @@ export default defineMapStage<Params, FolderItem, State>({
   version: '3',
   params: ingestParams,
   outputs: {
-    imported: { kind: 'table', schema: catalogImageRow },
-    imported_prompts: { kind: 'table', schema: catalogPromptRow },
-    imported_sessions: { kind: 'table', schema: importedSessionRow },
+    imported: { kind: 'table', schema: catalogImageRow, key: ['prompt_id', 'seed'] },
+    imported_prompts: { kind: 'table', schema: catalogPromptRow, key: ['prompt_id'] },
+    imported_sessions: { kind: 'table', schema: importedSessionRow, key: ['session_dir'] },
     // Map stage outputs are every folder's rows: an axis several folders use is repeated here, and catalog keeps it once.
     imported_axes: { kind: 'table', schema: axisAlternativesRow },
   },

@@ -44,7 +44,7 @@ type Plan = Omit<z.infer<typeof runPlan>, 'name'> & { session?: string };
 async function promptFiles(projectDir: string, plan: Plan, field: string): Promise<string[]> {
   const files = await findPromptFiles(projectDir, plan.prompts);
   if (files.length === 0) {
-    throw new InputError(`no prompt file matches ${plan.prompts.join(', ')} (relative to ${projectDir})`, { field });
+    throw new InputError(`no prompt file matches ${plan.prompts.join(', ')} (relative to the project folder)`, { field });
   }
   return files;
 }
@@ -104,7 +104,7 @@ export default defineStage({
   version: '1',
   params: resolveParams,
   outputs: {
-    planned: { kind: 'table', schema: promptRow },
+    planned: { kind: 'table', schema: promptRow, key: ['prompt_id'] },
     planned_axes: { kind: 'table', schema: axisAlternativesRow },
     planned_manifests: { kind: 'table', schema: manifestVariationsRow },
   },

@@ -30,9 +30,9 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   version: '2',
   params: scoreStageParams,
   outputs: {
-    scores: { kind: 'table', schema: scoreRow },
-    quality: { kind: 'table', schema: qualityRow },
-    embeddings: { kind: 'table', schema: embeddingRow },
+    scores: { kind: 'table', schema: scoreRow, key: ['image_id', 'axis'] },
+    quality: { kind: 'table', schema: qualityRow, key: ['image_id'] },
+    embeddings: { kind: 'table', schema: embeddingRow, key: ['image_id', 'model'] },
   },
   measures: { readings: readingRow, frames: frameRow, embeddings: embeddingRow },
   derive: (params) => deriveQueries(params.score.thresholds),

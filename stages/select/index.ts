@@ -201,7 +201,7 @@ export default defineStage<Params>({
   description: 'top images per (axis, value) by combined score, without blank, blurred or duplicate images',
   version: '1',
   params: paramsSchema,
-  outputs: { selection: { kind: 'table', schema: selectionRow } },
+  outputs: { selection: { kind: 'table', schema: selectionRow, key: ['image_id', 'axis'] } },
   async run(ctx) {
     const rows = async <T>(name: string) => {
       const artifact = ctx.inputs[name];

@@ -84,7 +84,7 @@ export default defineStage<Params>({
   description: 'per session folder: planned, present, failed, blank, mean match, flagged and a verdict',
   version: '1',
   params,
-  outputs: { sessions: { kind: 'table', schema: sessionRow } },
+  outputs: { sessions: { kind: 'table', schema: sessionRow, key: ['session_dir'] } },
   async run(ctx) {
     const [images, prompts, quality, scores, imported] = await Promise.all([
       rowsOf<CatalogImageRow>(ctx.inputs, 'images'),

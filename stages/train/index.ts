@@ -1,11 +1,14 @@
 // train: a LoRA from the dataset stage's kohya folder, with sd-scripts as a child process
 // (what real users run) or the simulated demo trainer (the default on a fresh machine).
-// The file is validated before it becomes the `lora` output and a `lora_info` row.
+// The file is validated before it becomes the `lora` output and a `lora_info` row. Once
+// `pipeline loop` has merged a winner (loop.promote merge, state table
+// merged_checkpoints), every run trains on that checkpoint in place of train.base_model,
+// as generate renders with it: the promoted state is one, whoever runs.
 import { copyFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { produceAtomic } from '../../src/atomic.js';
-import { StageFailure } from '../../src/errors.js';
+import { StageFailure, shownPath } from '../../src/errors.js';
 import { defineStage, type PathInput, type StageContext } from '../../src/stage.js';
 import { storedPath } from '../../src/project.js';
 import { loraInfoRow, type LoraInfoRow } from '../../schemas/tables.js';
@@ -15,6 +18,7 @@ import { buildTrainArgv, runTrainer, type TrainProgress } from '../../adapters/s
 import { countImages, readDatasetFolder, trainingLength, type DatasetSubset } from '../../adapters/kohya-dataset.js';
 import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
 import { epochFileName, epochFilesIn, savedEpochs, type SavedFile } from './epochs.js';
+import { mergedResource, readMerged } from '../generate/promoted.js';
 
 export const trainSettings = z
   .object({
@@ -75,7 +79,7 @@ export function loraNameFor(prefix: string, datasetHash: string): string {
 }
 
 /** The final file first, then the earlier epochs' files, as sd-scripts names them. */
-async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[], name: string, datasetHash: string, outDir: string): Promise<SavedFile[]> {
+async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[], name: string, datasetHash: string, outDir: string, baseModel: string): Promise<SavedFile[]> {
   const t = ctx.params.train;
   const { steps, epochs } = trainingLength(subsets, { maxTrainEpochs: t.max_train_epochs, maxTrainSteps: t.max_train_steps });
   ctx.log(`simulated trainer (demo): ${steps} steps written, none trained`);
@@ -87,7 +91,7 @@ async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[
     await writeSimulatedLora(file, {
       name, subsets, datasetHash, steps: stepsThen, epochs, epoch,
       dim: t.network_dim, alpha: t.network_alpha, learningRate: t.learning_rate,
-      baseModel: t.base_model ?? 'sdloop-synthetic (demo)', resolution: familyDefaults(t).resolution, sdxl: t.sdxl, collapse: t.simulated_collapse,
+      baseModel, resolution: familyDefaults(t).resolution, sdxl: t.sdxl, collapse: t.simulated_collapse,
     });
     saved.push({ name: fileName, file, epoch, steps: stepsThen });
   }
@@ -95,16 +99,16 @@ async function trainSimulated(ctx: StageContext<Params>, subsets: DatasetSubset[
   return saved;
 }
 
-function describeFailure(result: Awaited<ReturnType<typeof runTrainer>>, timeoutS: number): string {
+function describeFailure(result: Awaited<ReturnType<typeof runTrainer>>, timeoutS: number, projectDir: string): string {
   const why = result.startError
     ?? (result.timedOut ? `timed out after ${timeoutS} s (train.timeout_s) and was killed`
       : result.aborted ? 'was interrupted'
       : `exited with code ${result.exitCode}${result.signal ? ` (signal ${result.signal})` : ''}`);
   const at = result.progress.total ? ` at step ${result.progress.step}/${result.progress.total}` : '';
-  return `sd-scripts ${why}${at}; full log: ${result.logPath}\n--- last lines ---\n${result.tail}`;
+  return `sd-scripts ${why}${at}; full log: ${shownPath(projectDir, result.logPath)}\n--- last lines ---\n${result.tail}`;
 }
 
-async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string, name: string): Promise<SavedFile[]> {
+async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string, name: string, baseModel: string): Promise<SavedFile[]> {
   const t = ctx.params.train;
   const outputDir = join(ctx.dataDir, 'work', 'train', name);
   await rm(outputDir, { recursive: true, force: true });
@@ -113,7 +117,7 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
     sdScriptsDir: resolve(ctx.projectDir, t.sd_scripts_dir!),
     launcher: t.launcher,
     sdxl: t.sdxl,
-    baseModel: resolve(ctx.projectDir, t.base_model!),
+    baseModel: resolve(ctx.projectDir, baseModel),
     datasetConfig: join(datasetDir, 'dataset.toml'),
     outputDir,
     outputName: name,
@@ -131,7 +135,7 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
     extraArgs: [...(t.save_every_n_epochs ? [`--save_every_n_epochs=${t.save_every_n_epochs}`] : []), ...t.extra_args],
   });
   const logPath = join(ctx.dataDir, 'logs', `train-${name}.log`);
-  ctx.log(`sd-scripts: ${argv.command} ${argv.args.join(' ')} (log: ${logPath})`);
+  ctx.log(`sd-scripts: ${argv.command} ${argv.args.join(' ')} (log: ${shownPath(ctx.projectDir, logPath)})`);
   let lastEpoch: number | null = null;
   const result = await runTrainer({
     argv,
@@ -148,10 +152,10 @@ async function trainWithSdScripts(ctx: StageContext<Params>, datasetDir: string,
       }
     },
   });
-  if (!result.ok) throw new StageFailure(ctx.stage, describeFailure(result, t.timeout_s));
+  if (!result.ok) throw new StageFailure(ctx.stage, describeFailure(result, t.timeout_s, ctx.projectDir));
   const file = join(outputDir, `${name}.safetensors`);
   if (!(await stat(file).catch(() => null))) {
-    throw new StageFailure(ctx.stage, `sd-scripts exited 0 but wrote no ${file}; full log: ${logPath}\n--- last lines ---\n${result.tail}`);
+    throw new StageFailure(ctx.stage, `sd-scripts exited 0 but wrote no ${shownPath(ctx.projectDir, file)}; full log: ${shownPath(ctx.projectDir, logPath)}\n--- last lines ---\n${result.tail}`);
   }
   const { metadata } = await readSafetensorsHeader(file);
   const steps = result.progress.total ?? Number(metadata.ss_steps ?? 0);
@@ -183,11 +187,14 @@ export default defineStage<Params>({
   params,
   outputs: {
     lora: { kind: 'path' },
-    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'] },
+    lora_info: { kind: 'table', schema: loraInfoRow, runFacts: ['duration_s'], key: ['name'] },
   },
-  resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)' },
+  resourceLabels: { trainer: 'the trainer (train.trainer)', base_model: 'the base model (train.base_model)', merged_checkpoint: 'the checkpoint the loop merged (loop.promote merge)' },
   async resources(ctx): Promise<Record<string, string>> {
     const t = ctx.params.train;
+    const merged = await readMerged(ctx.sql);
+    // A merged checkpoint is named by its content hash: it replaces train.base_model.
+    if (merged) return { trainer: t.trainer, ...mergedResource(merged) };
     if (t.trainer === 'simulated') return { trainer: 'simulated' };
     // Size and mtime stand for the checkpoint: hashing gigabytes on every status is too slow.
     const base = resolve(ctx.projectDir, t.base_model!);
@@ -200,14 +207,16 @@ export default defineStage<Params>({
     if (dataset?.kind !== 'path') throw new StageFailure(ctx.stage, 'expected an input `dataset`: the dataset stage\'s folder (a path output)');
     const subsets = await readDatasetFolder(dataset.path);
     const images = countImages(subsets);
-    if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${dataset.path} holds no images: nothing to train on (did select pick anything?)`);
+    if (images === 0) throw new StageFailure(ctx.stage, `the dataset ${shownPath(ctx.projectDir, dataset.path)} holds no images: nothing to train on (did select pick anything?)`);
     const name = loraNameFor(t.name_prefix, dataset.hash);
     // A fresh folder of this run: the LoRA pipeline.lock names stays in place until this one is verified and recorded.
     const outDir = ctx.outDir('lora');
+    const merged = await readMerged(ctx.sql);
+    const baseModel = merged?.path ?? t.base_model ?? 'sdloop-synthetic (demo)';
     const started = Date.now();
     const saved = t.trainer === 'simulated'
-      ? await trainSimulated(ctx, subsets, name, dataset.hash, outDir)
-      : await trainWithSdScripts(ctx, dataset.path, name);
+      ? await trainSimulated(ctx, subsets, name, dataset.hash, outDir, baseModel)
+      : await trainWithSdScripts(ctx, dataset.path, name, baseModel);
     const duration = (Date.now() - started) / 1000;
     const rows: LoraInfoRow[] = [];
     for (const s of saved) {
@@ -226,7 +235,7 @@ export default defineStage<Params>({
         alpha: t.network_alpha,
         images,
         steps: s.steps,
-        base_model: t.base_model ?? 'sdloop-synthetic (demo)',
+        base_model: baseModel,
         duration_s: duration,
         epoch: s.epoch,
       });

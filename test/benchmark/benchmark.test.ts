@@ -85,7 +85,7 @@ describe('benchmark verdict', () => {
     expect(summary.p_two_sided).toBeCloseTo(1 / 16, 12);
     expect(summary.diff_ci_low).toBeGreaterThan(0);
     expect(summary.reason).toBe('adherence 40.0% -> 45.0% (+5.0%; 5 prompt(s) won, 0 lost of 100, McNemar one-sided p = 0.0313); no value dropped more than 10.0%');
-    expect(() => benchmarkSummaryRow.parse({ ...summary, epoch: 1, weight: 0.8, points: 1 })).not.toThrow();
+    expect(() => benchmarkSummaryRow.parse({ ...summary, epoch: 1, weight: 0.8, points: 1, stack: [] })).not.toThrow();
   });
 
   it('rejects the same net gain when the prompts churn: 12 won, 7 lost (p = P(X >= 12 | Bin(19, 1/2)) = 0.180)', () => {

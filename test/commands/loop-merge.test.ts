@@ -10,7 +10,7 @@ import { createBackend, generateParams } from '../../stages/generate/backend.js'
 import { readMerged, readPromoted, withMerged, withPromoted } from '../../stages/generate/promoted.js';
 import { benchmarkPrompts, benchmarkSettings } from '../../stages/benchmark/plan.js';
 import { startA1111StandIn } from '../standins/a1111-server.js';
-import { InputError } from '../../src/errors.js';
+import { loadSyntheticCheckpoint } from '../../demo/synthetic-lora.js';
 import { readF32Tensor, readSafetensorsHeader, writeSafetensors } from '../../adapters/safetensors.js';
 import { buildMergeArgv, parseMergeLog } from '../../adapters/sd-scripts-merge.js';
 import { writeSimulatedLora } from '../../demo/simulated-trainer.js';
@@ -130,10 +130,17 @@ describe('pipeline loop with loop.promote merge', () => {
     expect(existsSync(join(dir, 'data', 'models', 'checkpoints', 'sdloop-r1-merged.safetensors'))).toBe(false);
   });
 
-  it('refuses merge before a round starts without sd-scripts and a base checkpoint', async () => {
-    const { ctx } = await mergeContext({ loop: { promote: 'merge' } });
-    await expect(runRounds(ctx, { rounds: 1, untilNoGain: false, targeted: false })).rejects.toThrow(InputError);
-    await expect(runRounds(ctx, { rounds: 1, untilNoGain: false, targeted: false })).rejects.toThrow(/loop.promote merge/);
+  it('merges by simulation with the simulated trainer: the checkpoint lists each LoRA folded in, at its ratio', async () => {
+    const { ctx, dir } = await mergeContext({ loop: { promote: 'merge' } });
+    expect(await runRounds(ctx, { rounds: 2, untilNoGain: false, targeted: false })).toBe(0);
+    const merged = await mergedCheckpoints(ctx.sql);
+    expect(merged.map((m) => [m.name, m.base, m.ratio])).toEqual([
+      ['sdloop-r1-merged', 'sdloop-synthetic-demo', 0.5],
+      ['sdloop-r2-merged', 'data/models/checkpoints/sdloop-r1-merged.safetensors', 0.5],
+    ]);
+    const checkpoint = await loadSyntheticCheckpoint('sdloop-r2-merged', [join(dir, 'data', 'models', 'checkpoints')]);
+    expect(checkpoint.folded.map((f) => [f.lora.name, f.weight, f.lora.strengthOf('x', 'x')])).toEqual([['sdloop-r1', 0.5, 1], ['sdloop-r2', 0.5, 1]]);
+    expect(checkpoint.shortHash).toBe(merged[1]!.hash.slice(0, 10));
   });
 
   it('makes the merged checkpoint the next round\'s baseline: the WebUI lists it, generate pins it, train builds on it', async () => {
@@ -157,8 +164,9 @@ describe('pipeline loop with loop.promote merge', () => {
     expect((await loopRounds(ctx.sql))[0]!.reason).toBe(`won; merged into data/models/checkpoints/sdloop-r1-merged.safetensors; copied to ${join(webui, 'sdloop-r1-merged.safetensors')}, listed by ${server.url}`);
     const checkpoints = server.txt2img().map((body) => (body.override_settings as Record<string, unknown> | undefined)?.sd_model_checkpoint ?? null);
     expect(checkpoints).toEqual([null, 'sdloop-r1-merged']);
-    expect(sets).toEqual([{}, { 'train.base_model': 'data/models/checkpoints/sdloop-r1-merged.safetensors' }]);
-    expect(out.join('')).toContain("round 2 ran with the merged checkpoint's settings (train.base_model)");
+    // No round overrides a param: train reads the merged checkpoint from the state, as generate does.
+    expect(sets).toEqual([{}, {}]);
+    expect(out.join('')).not.toContain('ran with the');
   });
 
   it('says what to copy where without loop.checkpoint_dir, and the next round\'s generate refuses a checkpoint the WebUI lacks', async () => {

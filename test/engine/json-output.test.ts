@@ -1,10 +1,11 @@
 // Every command's --json through the real CLI: one object on stdout that parses, with the
 // envelope (command, ok, exit_code) and the keys the README's "JSON output" table lists.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestProject, type CliResult } from './helpers.js';
+import { TestProject, repoRoot, type CliResult } from './helpers.js';
 import { copyExampleProject } from '../example-project.js';
 import { pipelineIn } from '../sdgen/cli.js';
 
@@ -93,5 +94,30 @@ describe('--json on the project commands', () => {
   it('bad input is the envelope with errors: message and where', async () => {
     const bad = envelope(await project.pipeline(['label', '--json']), 'label', ['errors'], 2);
     expect(bad.errors).toEqual([{ message: expect.stringContaining('expected an image id'), field: 'image_id' }]);
+  });
+});
+
+describe('--json on serve, which keeps running', () => {
+  it('prints one envelope line once listening, and nothing more on stdout when stopped', async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'pipeline.js'), '-C', example, 'serve', '--port', '0', '--read-only', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    const firstLine = await new Promise<string>((done, fail) => {
+      child.stdout!.on('data', (d) => {
+        stdout += d;
+        if (stdout.includes('\n')) done(stdout.slice(0, stdout.indexOf('\n')));
+      });
+      child.on('close', () => fail(new Error(`serve ended before listening: ${stderr}`)));
+    });
+    const listening = JSON.parse(firstLine) as { url: string; port: number };
+    expect(listening).toEqual({ command: 'serve', ok: true, exit_code: 0, url: `http://127.0.0.1:${listening.port}/`, port: expect.any(Number), host: '127.0.0.1', link: listening.url, read_only: true, token_required: false });
+    expect(listening.port).toBeGreaterThan(0);
+    expect((await fetch(listening.url)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stdout).toBe(`${firstLine}\n`);
+    expect(stderr).toMatch(/read-only; Ctrl-C stops the server/);
   });
 });

@@ -76,3 +76,30 @@ it('plain progress lines carry the unit, the rate and an ETA in words, never a p
   expect(lines[1]).toMatch(/^train: 100\/100 steps \((rate: measuring|[\d.]+ steps\/(s|min)), ETA 0 s\)\n$/);
   expect(lines.join('')).not.toMatch(/NULL|LL|items/);
 });
+
+it('keeps the workers of a distributed stage, and describes each under its stage', () => {
+  const path = join(dir, 'progress.json');
+  const file = new RunProgressFile(path, { command: 'run score' });
+  file.stage('score', 'running');
+  file.workers('score', [
+    { name: 'w1', batches: 3, items: 96, rate: 0.5, last_seen: '2026-01-01T00:00:58Z' },
+    { name: 'stale', batches: 0, items: 0, last_seen: '2026-01-01T00:00:30Z', refuses: 'its stage params differ' },
+  ]);
+  const progress = readRunProgress(path)!;
+  progress.stages.score = { ...progress.stages.score!, since: '2026-01-01T00:00:00Z', done: 96, total: 186, rate: 2 };
+  expect(describeRunProgress(progress, ['score'], Date.parse('2026-01-01T00:01:00Z'))).toEqual([
+    'score: running for 1 min 00 s 96/186 items (2.0 items/s, ETA 45 s)',
+    '  worker w1: 3 batches (96 items, 0.5 batches/s, seen 2 s ago)',
+    '  worker stale: 0 batches (0 items, seen 30 s ago); refuses: its stage params differ',
+  ]);
+});
+
+it('plain progress names the workers, at most every few seconds', () => {
+  const lines: string[] = [];
+  const reporter = createReporter('plain', (s) => lines.push(s));
+  const worker = { name: 'w1', batches: 1, items: 32, last_seen: new Date().toISOString() };
+  reporter.workers!('score', [worker]);
+  reporter.workers!('score', [{ ...worker, batches: 2 }]);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^score: workers: w1: 1 batch \(32 items, seen [01] s ago\)\n$/);
+});

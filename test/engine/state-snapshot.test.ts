@@ -22,9 +22,10 @@ const months = (table: string) => readdirSync(join(snapshotDir(dataDir), table))
 
 it('copies every record table, the run tables by month, and no cache', async () => {
   await exportSnapshot(state, dataDir);
-  expect(snapshotTables(dataDir).map(([name]) => name)).toEqual(['loop_rounds', 'runs', 'stage_runs']);
+  expect(snapshotTables(dataDir).map(([name]) => name)).toEqual(['loop_rounds', 'runs', 'stage_runs', 'table_changes']);
   expect(months('runs')).toEqual(['2026-11.parquet', '2026-12.parquet']);
   expect(months('stage_runs')).toEqual(['2026-11.parquet', '2026-12.parquet']);
+  expect(months('table_changes')).toEqual(['2026-11.parquet', '2026-12.parquet']);
   const [, runs] = snapshotTables(dataDir).find(([name]) => name === 'runs')!;
   expect(await state.query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${runs}')`)).toEqual([{ n: 2 }]);
 });

@@ -33,7 +33,7 @@ it('upgrades a version 2 state: caches and the old dep_files table go, runs and 
 
   const state = await State.open(file);
   const tables = (await state.query<{ name: string }>('SELECT table_name AS name FROM information_schema.tables ORDER BY 1')).map((t) => t.name);
-  expect(tables).toEqual(['glob_cache', 'memo', 'meta', 'runs', 'stage_deps', 'stage_runs', 'stat_cache']);
+  expect(tables).toEqual(['glob_cache', 'lock_entries', 'memo', 'meta', 'runs', 'stage_deps', 'stage_runs', 'stat_cache', 'table_changes']);
   expect(await state.query('SELECT value FROM meta')).toEqual([{ value: '4' }]);
   expect(await state.query('SELECT count(*)::INTEGER AS n FROM stat_cache')).toEqual([{ n: 0 }]);
   expect(await state.query('SELECT run_id FROM runs')).toEqual([{ run_id: 'r1' }]);

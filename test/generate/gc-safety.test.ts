@@ -57,7 +57,7 @@ describe('gc is safe', () => {
 
     const status = await p.status();
     expect(status.generate!.up_to_date).toBe(false);
-    expect(status.generate!.reasons.join('\n')).toContain('1 memoised items name stored objects that are gone');
+    expect(status.generate!.reasons.join('\n')).toContain('1 memoised items name stored objects that are gone or damaged');
     const again = await run(p);
     expect(generateItems(again)).toEqual({ done: 1, failed: 0, reused: 5 });
     expect(existsSync(file)).toBe(true);

@@ -33,6 +33,28 @@ describe('pipeline pick', () => {
     expect(JSON.parse(plan.stdout).map((r: { api_prompt: string }) => r.api_prompt)).toEqual(['blue car, big']);
   });
 
+  it('with --json, ends with the envelope of what was picked; the questions stay on the terminal', async () => {
+    const dir = writeFiles(files);
+    const result = await onTerminal(dir, ['pick', 'prompts/car.prompt.yaml', '--json'], [
+      { when: /6 images; fix which placeholder\?/, keys: `${down}${enter}` }, // Size
+      { when: /Big: big/, keys: `${down}${enter}` }, // Small
+      { when: /3 images; fix which placeholder\?/, keys: `${up}${enter}` }, // done
+    ]);
+    expect(result.code, result.stdout).toBe(0);
+    // The terminal shows the questions and stdout alike: the envelope is the last thing on it.
+    const screen = result.stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+    const envelope = JSON.parse(screen.slice(screen.lastIndexOf('{\n  "command": "pick"'))) as Record<string, unknown>;
+    expect(envelope).toEqual({ command: 'pick', ok: true, exit_code: 0, fixed: 'Size:Small', values: { Size: 'Small' }, images: 3 });
+  });
+
+  it('with --json and no terminal, the refusal is an envelope too (exit 2)', async () => {
+    const result = await pipelineIn(writeFiles(files), ['pick', 'prompts/car.prompt.yaml', '--json'], '');
+    expect(result.code).toBe(2);
+    const envelope = JSON.parse(result.stdout) as { command: string; exit_code: number; errors: { message: string; field: string }[] };
+    expect(envelope).toMatchObject({ command: 'pick', ok: false, exit_code: 2 });
+    expect(envelope.errors).toEqual([{ message: expect.stringMatching(/^pick asks on a terminal/), field: 'stdin' }]);
+  });
+
   it('says it needs a terminal when there is none', async () => {
     const result = await pipelineIn(writeFiles(files), ['pick', 'prompts/car.prompt.yaml'], '');
     expect(result.code).toBe(2);

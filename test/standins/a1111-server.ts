@@ -58,6 +58,8 @@ export interface StandInOptions {
   redirectTo?: string;
   /** how long a `huge` body would run if the client never hung up (default 1.5 GB) */
   hugeBytes?: number;
+  /** draws the pictures of a txt2img that meets no fault (one PNG per seed), in place of the solid squares */
+  render?: (body: Record<string, unknown>, model: StandInModel, seeds: number[]) => Promise<Buffer[]>;
 }
 
 export interface StandInLora {
@@ -219,7 +221,7 @@ export async function startA1111StandIn(options: StandInOptions = {}): Promise<A
     // A batch as A1111 returns it: batch_size x n_iter images with consecutive seeds, the grid first when there are several.
     const count = Number(body.batch_size ?? 1) * Number(body.n_iter ?? 1);
     const seeds = Array.from({ length: count }, (_, k) => seed + k);
-    const pngs = await Promise.all(seeds.map(async (s) => fault === 'giant' ? giantPng()
+    const pngs = fault === 'ok' && options.render ? await options.render(body, model, seeds) : await Promise.all(seeds.map(async (s) => fault === 'giant' ? giantPng()
       : fault === 'black' ? solidPng(size, [0, 0, 0]) : solidPng(size, [(s * 37) % 256, (s * 91) % 256, 128], s)));
     const grid = count > 1 ? [solidPng(size, [255, 255, 255], 1)] : [];
     const width = Number(body.width ?? 512);

@@ -2,7 +2,8 @@
 // is instant unless SLOW_MS slows it): a batch failing on every try records its items as
 // failed and the rest finish; a Redis restarted mid-run (forgetting every job) is waited
 // for and the run resumes; a Redis that stays away fails the run clearly, keeping what
-// was committed; Ctrl-C on the coordinator takes its waiting jobs off the queue.
+// was committed; Ctrl-C on the coordinator takes its waiting jobs off the queue; a worker
+// whose Redis is gone still stops on SIGTERM, within its bound.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { finished, TestProject, waitFor } from '../engine/helpers.js';
@@ -110,5 +111,29 @@ describe('faults of a distributed map stage', () => {
     expect(result.code).toBe(130);
     expect(await queue.getWaitingCount()).toBe(0);
     await queue.close();
+  });
+
+  it('a worker with a batch in hand whose Redis is gone stops on SIGTERM within its bound, saying it let go by force', async () => {
+    const project = distributed('shutdown', files(1));
+    const w = await worker(project, { SLOW_MS: '60000' });
+    const run = running(project);
+    const queue = new Queue('upper', { connection: { host: '127.0.0.1', port: redis.port, password }, prefix: 'shutdown' });
+    const deadline = Date.now() + 60_000;
+    while ((await queue.getActiveCount()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await queue.getActiveCount()).toBe(1);
+    await queue.close();
+    await redis.stop();
+    try {
+      w.child.kill('SIGTERM');
+      // 10 s to finish the batch in hand and close, then a second to drop the connections and end.
+      const bound = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the worker still runs 20 s after SIGTERM:\n${w.output()}`)), 20_000));
+      const result = await Promise.race([w.done, bound]);
+      expect(result.code, w.output()).toBe(1);
+      expect(w.output()).toContain('worker stopped by force: the batches in hand or Redis did not let go within 10 s');
+    } finally {
+      run.child.kill('SIGKILL');
+      await run.result;
+      await redis.restart();
+    }
   });
 });

@@ -134,7 +134,7 @@ export class TemplateLoader {
   }
 
   private checked(path: string, kind: FileKind): YamlFile {
-    if (!existsSync(path) || !statSync(path).isFile()) throw new InputError(`file not found: ${path}`, { file: path });
+    if (!existsSync(path) || !statSync(path).isFile()) throw new InputError('file not found', { file: path });
     const file = this.yaml(path);
     rejectOldFormat(file, kind);
     return file;

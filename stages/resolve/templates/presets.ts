@@ -166,7 +166,7 @@ function imageFile(presets: Presets, path: string): ImageFile {
     try {
       sha256 = hashBytes(readFileSync(path));
     } catch {
-      throw new InputError(`ControlNet image not found: ${path}`, { file: path });
+      throw new InputError('ControlNet image not found', { file: path });
     }
     presets.images.set(path, sha256);
   }

@@ -1,0 +1,77 @@
+// What generate made beside its table, damaged by hand: a stored PNG garbled in place and
+// a session folder deleted. Status names each, and the next run repairs it from what can
+// be trusted (the item rendered again, the folder put back from the store), after which
+// everything is up to date again.
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { hashBytes } from '../../src/hash.js';
+import { IdentityProject } from './identity-project.js';
+
+let project: IdentityProject | undefined;
+afterEach(() => project?.dispose());
+
+const generateItems = (summary: { stages: { name: string; items?: unknown }[] }) => summary.stages.find((s) => s.name === 'generate')!.items;
+
+async function finishedProject(): Promise<IdentityProject> {
+  project = IdentityProject.create();
+  const first = await project.run();
+  expect(first.code, first.stderr).toBe(0);
+  return project;
+}
+
+/** Overwrite bytes in the middle of a file, keeping its size. */
+function garble(file: string): void {
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(16, 0x5a), 0, 16, Math.floor(statSync(file).size / 2));
+  closeSync(fd);
+}
+
+it('a stored PNG garbled in place is named by status (its stat moved, so it is hashed) and rendered again by the run', async () => {
+  const p = await finishedProject();
+  const [row] = await p.sql<{ path: string }>("SELECT path FROM images WHERE status = 'ok' ORDER BY path LIMIT 1");
+  const object = p.path(row!.path);
+  garble(object);
+  const status = await p.status();
+  expect(status.generate!.up_to_date).toBe(false);
+  expect(status.generate!.reasons).toContain(`stored object ${row!.path} damaged (bytes no longer match its name)`);
+  const again = await p.run();
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stderr).toContain(`generate: removed 1 damaged stored object (${row!.path}); their items are made again`);
+  expect(generateItems(again)).toEqual({ done: 1, failed: 0, reused: 5 });
+  expect(hashBytes(readFileSync(object))).toBe(basename(object).split('.')[0]);
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+}, 300_000);
+
+/** A folder's files by name, with their bytes. */
+const filesOf = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f))]));
+
+it('a deleted session folder is named by status and put back byte for byte from the store, rendering nothing', async () => {
+  const p = await finishedProject();
+  const [folder] = readdirSync(p.path('data/sessions'));
+  const dir = p.path(`data/sessions/${folder}`);
+  const before = filesOf(dir);
+  expect(Object.keys(before)).toContain('manifest.json');
+  rmSync(dir, { recursive: true });
+  const status = await p.status();
+  expect(status.generate!.reasons).toEqual([`session folder data/sessions/${folder} is missing: the run puts it back from the store`]);
+  expect(status.catalog!.reasons).toEqual(['upstream generate will run first']);
+  const again = await p.run();
+  expect(again.code, again.stderr).toBe(0);
+  expect(generateItems(again)).toEqual({ done: 0, failed: 0, reused: 6 });
+  expect(again.stages.filter((s) => s.name !== 'generate').map((s) => s.status)).toEqual(['skipped', 'skipped', 'skipped']);
+  expect(filesOf(dir)).toEqual(before);
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+}, 300_000);
+
+it('a deleted manifest.json is put back from its kept copy', async () => {
+  const p = await finishedProject();
+  const [folder] = readdirSync(p.path('data/sessions'));
+  const manifest = p.path(`data/sessions/${folder}/manifest.json`);
+  const text = readFileSync(manifest, 'utf8');
+  rmSync(manifest);
+  expect((await p.status()).generate!.reasons).toEqual([`manifest.json of session folder data/sessions/${folder} is missing: the run puts back its copy`]);
+  expect((await p.run()).code).toBe(0);
+  expect(readFileSync(manifest, 'utf8')).toBe(text);
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+}, 300_000);
