@@ -60,8 +60,10 @@ function runStage(cli, project, stage) {
   const result = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 256 << 20 });
   const seconds = (performance.now() - start) / 1000;
   if (result.status !== 0) throw new Error(`pipeline run ${stage} exited ${result.status}:\n${result.stderr.slice(-3000)}`);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr ?? '');
-  return { seconds, rssMb: rss ? Number(rss[1]) / 1024 : undefined };
+  const figure = (label) => /(\d+(?:\.\d+)?)$/.exec((result.stderr ?? '').split('\n').find((l) => l.includes(label)) ?? '')?.[1];
+  const rss = figure('Maximum resident set size (kbytes)');
+  const [user, sys] = [figure('User time (seconds)'), figure('System time (seconds)')];
+  return { seconds, cpuSeconds: user === undefined ? undefined : Number(user) + Number(sys), rssMb: rss ? Number(rss) / 1024 : undefined };
 }
 
 function measureBuild(label, buildDir, dir) {
@@ -71,7 +73,8 @@ function measureBuild(label, buildDir, dir) {
   const figures = {};
   for (const stage of STAGES) {
     figures[stage] = runStage(cli, project, stage);
-    process.stdout.write(`${label} ${stage}: ${figures[stage].seconds.toFixed(1)} s, peak RSS ${figures[stage].rssMb?.toFixed(0) ?? '-'} MB\n`);
+    const cpu = figures[stage].cpuSeconds === undefined ? '' : ` (CPU ${figures[stage].cpuSeconds.toFixed(1)} s)`;
+    process.stdout.write(`${label} ${stage}: ${figures[stage].seconds.toFixed(1)} s${cpu}, peak RSS ${figures[stage].rssMb?.toFixed(0) ?? '-'} MB\n`);
   }
   return figures;
 }

@@ -53,6 +53,9 @@ function resultHash(rows: Record<string, Row[]>, runFacts: Map<string, string[]>
   return hashBytes(JSON.stringify(identity));
 }
 
+/** Items whose identities are made at once: few calls of a stage's identity (each may read a table or ask a server), little held at a time. */
+const identityChunk = 5000;
+
 /** Per item, the hash its result is memoised under: of its declared identity, else of the item. */
 async function itemHashes(stage: MapStage, items: Row[], ctx: StageContext): Promise<string[]> {
   if (!stage.identity) {
@@ -60,10 +63,16 @@ async function itemHashes(stage: MapStage, items: Row[], ctx: StageContext): Pro
     // stage's own code, so their key order is stable, and a change could only cost a recompute, never a wrong reuse.
     return items.map((item) => hashBytes(JSON.stringify(item)));
   }
-  const identities = await stage.identity(items, ctx);
-  if (identities.length !== items.length) throw new StageFailure(ctx.stage, `identity returned ${identities.length} values for ${items.length} items`);
-  // Plain JSON for the same reason: key-sorting 40,000 identities would cost a second.
-  return identities.map((identity) => hashBytes(JSON.stringify(identity)));
+  const hashes: string[] = [];
+  // A chunk at a time: the identities of 100,000 items (and the work in flight making them) never exist at once.
+  for (let start = 0; start < items.length; start += identityChunk) {
+    const chunk = items.slice(start, start + identityChunk);
+    const identities = await stage.identity(chunk, ctx);
+    if (identities.length !== chunk.length) throw new StageFailure(ctx.stage, `identity returned ${identities.length} values for ${chunk.length} items`);
+    // Plain JSON for the same reason: key-sorting 40,000 identities would cost a second.
+    for (const identity of identities) hashes.push(hashBytes(JSON.stringify(identity)));
+  }
+  return hashes;
 }
 
 export async function loadItems(stage: MapStage, ctx: StageContext): Promise<{ items: Row[]; hashes: string[] }> {

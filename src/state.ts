@@ -70,12 +70,19 @@ function writableByModes(file: string): boolean {
 
 const isLockConflict = (error: unknown) => /lock/i.test((error as Error).message);
 
+/**
+ * DuckDB keeps what it read of every file in memory by default (the external file cache):
+ * a map stage's assembly reads thousands of small memo parts, and the cache held about
+ * 200 KB each, 5 KB per item, for files the OS page cache keeps anyway.
+ */
+const instanceConfig = { enable_external_file_cache: 'false' };
+
 async function createInstance(file: string, config: Record<string, string>, lockWaitMs: number, shownAs: string): Promise<DuckDBInstance> {
   const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
   const until = Date.now() + lockWaitMs;
   for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
     try {
-      return await DuckDBInstance.create(file, config);
+      return await DuckDBInstance.create(file, { ...instanceConfig, ...config });
     } catch (error) {
       if (!isLockConflict(error)) throw error;
       if (Date.now() + wait > until) throw new StateInUseError(shownAs);

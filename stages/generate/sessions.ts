@@ -1,8 +1,9 @@
 // Session folders for people, as sdgen writes them: `YYYYMMDD_HHMMSS-<session>[-<theme>-
 // <style>]`, the images hard-linked from the object store under sdgen's names, and a
 // manifest.json in sdgen's v2 format whose status goes ongoing -> completed | aborted.
-// The manifest is rewritten atomically after every image (writes coalesce under load),
-// so a crash leaves it listing exactly the images present. A later run of the same
+// The manifest is rewritten atomically as images are added (writes coalesce under load,
+// and are spaced so writing a long manifest takes a fifth of the time at most), so a
+// crash leaves it listing the images present but the last few, which a rerun re-lists. A later run of the same
 // session on the same checkpoint extends its newest folder in place (a crash's leftovers,
 // a value added to a variations file, a higher count); a file already there is never
 // overwritten by a different image.
@@ -146,19 +147,26 @@ async function nextFreeIndex(dir: string, session: string): Promise<number> {
   return Math.max(-1, ...taken) + 1;
 }
 
+/** A manifest write waits this many times as long as the previous one took: at most a fifth of the time goes to writing. */
+const writeSpacing = 4;
+
 class Session {
   private writing: Promise<void> = Promise.resolve();
   private placing: Promise<unknown> = Promise.resolve();
   private dirty = false;
   private recorded = false;
+  private lastWriteMs = 0;
+  /** the manifest's images by file name: finding one must not scan a list of 100,000 */
+  private readonly images: Map<string, ManifestImage>;
   /** a finished folder reopened to extend it; an unfinished one is a crashed run's, to complete */
   private readonly reopenedFinished: boolean;
   constructor(
     readonly dir: string,
-    readonly manifest: SessionManifest,
+    private readonly manifest: SessionManifest,
     /** a reopened folder's plan as of this run: it replaces the recorded one once an image is added */
     private replan?: SessionManifest['snapshot'],
   ) {
+    this.images = new Map(manifest.images.map((i) => [i.filename, i]));
     this.reopenedFinished = manifest.status === 'completed' && manifest.images.length > 0;
   }
 
@@ -170,7 +178,7 @@ class Session {
   async holdsOtherRender(row: PromptRow, seed: number, source: string): Promise<boolean> {
     if (!this.reopenedFinished) return false;
     const planned = manifestEntry(row, imageFileName(row, seed), seed);
-    const held = this.manifest.images.find((i) => i.filename === planned.filename);
+    const held = this.images.get(planned.filename);
     if (!held || stableStringify(held) !== stableStringify(planned)) return false;
     return (await occupant(source, join(this.dir, planned.filename))) === 'other';
   }
@@ -204,19 +212,19 @@ class Session {
     await this.writing;
     if (!this.recorded && this.manifest.status === status) return keepUnchangedManifest(dataDir, this.dir);
     this.manifest.status = status;
-    await writeFinishedManifest(dataDir, this.dir, this.manifest);
+    await writeFinishedManifest(dataDir, this.dir, this.current());
+  }
+
+  /** The manifest with every image recorded, in plan order (names carry the zero-padded index), whatever order they finished in. */
+  private current(): SessionManifest {
+    this.manifest.images = [...this.images.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+    return this.manifest;
   }
 
   private record(entry: ManifestImage): void {
     this.recorded = true;
     if (this.replan) [this.manifest.snapshot, this.replan] = [this.replan, undefined];
-    const at = this.manifest.images.findIndex((i) => i.filename === entry.filename);
-    if (at >= 0) this.manifest.images[at] = entry;
-    else {
-      // In plan order (names carry the zero-padded index), whatever order images finish in.
-      const before = this.manifest.images.findIndex((i) => i.filename > entry.filename);
-      this.manifest.images.splice(before < 0 ? this.manifest.images.length : before, 0, entry);
-    }
+    this.images.set(entry.filename, entry);
     this.manifest.status = 'ongoing';
   }
 
@@ -225,8 +233,11 @@ class Session {
     this.dirty = true;
     this.writing = this.writing.then(async () => {
       if (!this.dirty) return;
+      await new Promise((wake) => setTimeout(wake, this.lastWriteMs * writeSpacing));
       this.dirty = false;
-      await writeFileAtomic(join(this.dir, 'manifest.json'), manifestText(this.manifest));
+      const started = performance.now();
+      await writeFileAtomic(join(this.dir, 'manifest.json'), manifestText(this.current()));
+      this.lastWriteMs = performance.now() - started;
     });
     return this.writing;
   }
