@@ -6,8 +6,9 @@ import { isAbsolute, join } from 'node:path';
 import { glob, globBases, isGlobPattern, walkFolder, type FolderListing } from './glob.js';
 import type { State } from './state.js';
 
-function mtimeOf(path: string): string | undefined {
-  return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs.toString();
+/** A folder's mtime as listings record it: 'missing' for one that is not there, so a glob over an absent folder stays cached too. */
+function mtimeOf(path: string): string {
+  return statSync(path, { bigint: true, throwIfNoEntry: false })?.mtimeNs.toString() ?? 'missing';
 }
 
 async function directoriesUnder(cwd: string, pattern: string): Promise<string[]> {
@@ -35,7 +36,7 @@ async function listPattern(cwd: string, pattern: string): Promise<FolderListing>
       files: walked.files.map((f) => `${folder}/${f}`),
     };
   }
-  const dirs = (await directoriesUnder(cwd, pattern)).map((d): [string, string] => [d, mtimeOf(join(cwd, d)) ?? 'missing']);
+  const dirs = (await directoriesUnder(cwd, pattern)).map((d): [string, string] => [d, mtimeOf(join(cwd, d))]);
   const files = (await glob(pattern, { cwd, onlyFiles: true, dot: false })).sort();
   return { dirs, files };
 }
