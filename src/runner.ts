@@ -96,9 +96,9 @@ export class Runner {
     return records;
   }
 
-  private makeContext(node: StageNode, params: unknown, records: Record<string, OutputRecord>, signal: AbortSignal, dynamicDeps: Set<string>): StageContext {
+  private makeContext(node: StageNode, params: unknown, records: Record<string, OutputRecord>, signal: AbortSignal, dynamicDeps: Set<string>, damaged?: ReadonlySet<string>): StageContext {
     const inputs = Object.fromEntries(Object.entries(records).map(([local, rec]) => [local, inputArtifact(this.project, this.state, local, rec)]));
-    return createStageContext({ project: this.project, state: this.state, stage: node.name, params, inputs, signal, channels: this.reporter, dynamicDeps, stats: this.stats });
+    return createStageContext({ project: this.project, state: this.state, stage: node.name, params, inputs, signal, channels: this.reporter, dynamicDeps, stats: this.stats, damaged });
   }
 
   /** Everything that decides whether the stage must run; undefined when an input does not exist yet. */
@@ -241,15 +241,15 @@ export class Runner {
       this.reporter.stageState?.(node.name, 'running');
       this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
       const dynamicDeps = new Set<string>();
-      const ctx = this.makeContext(node, params, records, signal, dynamicDeps);
       const module = node.loaded?.module;
+      const damaged = module?.kind === 'map' ? await removeDamagedObjects(this.state, this.stats, this.project.dir, node.name, identity.memoKey, (m) => this.reporter.info(`${node.name}: ${m}`)) : undefined;
+      const ctx = this.makeContext(node, params, records, signal, dynamicDeps, damaged);
       let outs: Record<string, OutputRecord>;
       let items: LockEntry['items'];
       if (!module) {
         for (const out of node.config.outs) await removeInside(this.project.dir, out, `stages.${node.name}.outs`);
         outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
       } else if (module.kind === 'map') {
-        await removeDamagedObjects(this.state, this.stats, this.project.dir, node.name, identity.memoKey, (m) => this.reporter.info(`${node.name}: ${m}`));
         const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m), workers: (w) => this.reporter.workers?.(node.name, w) });
         const result = await runMapStage({
           project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force,

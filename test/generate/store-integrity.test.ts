@@ -97,3 +97,26 @@ it('images deleted from a session folder that is still there are named by status
   expect(existsSync(p.path(`${folder}/${pruned!.filename}`))).toBe(false);
   expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
 }, 300_000);
+
+it('a garbled stored PNG is re-rendered into the session file it was linked as, in its own folder, and the manifest lists it', async () => {
+  const p = await finishedProject();
+  const folders = readdirSync(p.path('data/sessions')).sort();
+  const [row] = await p.sql<{ path: string; session_dir: string; filename: string }>("SELECT path, session_dir, filename FROM images WHERE status = 'ok' ORDER BY path LIMIT 1");
+  const sessionFile = p.path(`${row!.session_dir}/${row!.filename}`);
+  const manifestBefore = JSON.parse(readFileSync(p.path(`${row!.session_dir}/manifest.json`), 'utf8'));
+  garble(p.path(row!.path));
+  expect(hashBytes(readFileSync(sessionFile))).not.toBe(basename(row!.path).split('.')[0]);
+  const again = await p.run();
+  expect(again.code, again.stderr).toBe(0);
+  expect(generateItems(again)).toEqual({ done: 1, failed: 0, reused: 5 });
+  expect(readdirSync(p.path('data/sessions')).sort()).toEqual(folders);
+  const [now] = await p.sql<{ path: string; session_dir: string; filename: string }>(`SELECT path, session_dir, filename FROM images WHERE filename = '${row!.filename}'`);
+  expect(now).toEqual(row);
+  const object = readFileSync(p.path(now!.path));
+  expect(hashBytes(object)).toBe(basename(now!.path).split('.')[0]);
+  expect(readFileSync(sessionFile)).toEqual(object);
+  const manifest = JSON.parse(readFileSync(p.path(`${row!.session_dir}/manifest.json`), 'utf8'));
+  expect(manifest.images).toEqual(manifestBefore.images);
+  expect(manifest.status).toBe('completed');
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+}, 300_000);
