@@ -3,7 +3,7 @@
 // by hand comes back byte for byte: the images linked from the store under the names the
 // stage's rows record, the manifest copied from what was kept. Images `pipeline prune`
 // took out stay in the trash.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, link, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { produceAtomic, writeFileAtomic } from '../../src/atomic.js';
@@ -38,45 +38,49 @@ export async function keepUnchangedManifest(dataDir: string, dir: string): Promi
   if (!existsSync(kept)) await produceAtomic(kept, (tmp) => copyFile(join(dir, 'manifest.json'), tmp));
 }
 
+/** An image a folder must hold, by the name the rows give it there. */
+type HeldImage = Pick<PlacedImage, 'image_id' | 'filename'>;
+
 /** What is gone of one session folder: all of it, or its manifest (where a copy was kept) and the images its rows name. */
-interface FolderLoss {
+interface FolderLoss<T extends HeldImage> {
   folder: boolean;
   manifest: boolean;
-  images: PlacedImage[];
+  images: T[];
 }
 
 /** The images a folder must hold: the rows' rendered images, less those `pipeline prune` took out to the trash. */
-function expectedImages(rows: PlacedImage[], pruned: Set<string>): Map<string, PlacedImage[]> {
+function placedByFolder(rows: PlacedImage[]): Map<string, PlacedImage[]> {
   const byFolder = new Map<string, PlacedImage[]>();
   for (const row of rows) {
     if (!row.session_dir) continue;
     const images = byFolder.get(row.session_dir) ?? [];
-    if (row.status !== 'failed' && row.filename && !pruned.has(row.image_id)) images.push(row);
+    if (row.status !== 'failed' && row.filename) images.push(row);
     byFolder.set(row.session_dir, images);
   }
   return byFolder;
 }
 
-/** A stat per file the rows name: cheap enough for every status. */
-function lossOf(dataDir: string, dir: string, images: PlacedImage[]): FolderLoss | undefined {
+/** One listing per folder (cheaper than a stat per image): cheap enough for every status. */
+function lossOf<T extends HeldImage>(dataDir: string, dir: string, images: T[]): FolderLoss<T> | undefined {
   if (!existsSync(dir)) return { folder: true, manifest: true, images };
-  const manifest = !existsSync(join(dir, 'manifest.json')) && existsSync(keptManifestPath(dataDir, dir));
-  const lost = images.filter((image) => !existsSync(join(dir, image.filename)));
+  const names = new Set(readdirSync(dir));
+  const manifest = !names.has('manifest.json') && existsSync(keptManifestPath(dataDir, dir));
+  const lost = images.filter((image) => !names.has(image.filename));
   return manifest || lost.length > 0 ? { folder: false, manifest, images: lost } : undefined;
 }
 
-/** The losses of every folder the rows name, by folder as the rows name it. */
-async function folderLosses(ctx: StageContext, rows: PlacedImage[]): Promise<[string, FolderLoss][]> {
+/** The losses of every folder, by folder as the rows name it; images `pipeline prune` took out stay in the trash. */
+async function folderLosses<T extends HeldImage>(ctx: StageContext, byFolder: Map<string, T[]>): Promise<[string, FolderLoss<T>][]> {
   const pruned = prunedImageIds(await readPruneRecords(ctx.dataDir));
-  return [...expectedImages(rows, pruned)].flatMap(([rel, images]): [string, FolderLoss][] => {
-    const loss = lossOf(ctx.dataDir, resolve(ctx.projectDir, rel), images);
+  return [...byFolder].flatMap(([rel, images]): [string, FolderLoss<T>][] => {
+    const loss = lossOf(ctx.dataDir, resolve(ctx.projectDir, rel), pruned.size ? images.filter((i) => !pruned.has(i.image_id)) : images);
     return loss ? [[rel, loss]] : [];
   });
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-function describeLoss(rel: string, loss: FolderLoss): string[] {
+function describeLoss(rel: string, loss: FolderLoss<HeldImage>): string[] {
   if (loss.folder) return [`session folder ${rel} is missing: the run puts it back from the store`];
   return [
     ...(loss.images.length > 0 ? [`${plural(loss.images.length, 'image')} missing from session folder ${rel}: the run puts them back from the store`] : []),
@@ -87,14 +91,22 @@ function describeLoss(rel: string, loss: FolderLoss): string[] {
 /** Status: the session folders, manifests and images the current rows name that are gone. */
 export async function missingSessionFolders(ctx: StageContext, rendered: InputArtifact | undefined): Promise<string[]> {
   if (rendered?.kind !== 'table') return [];
-  const rows = await ctx.sql<PlacedImage>(`SELECT image_id, path, session_dir, filename, status FROM read_parquet('${rendered.path.replaceAll("'", "''")}') WHERE session_dir <> '' ORDER BY session_dir, filename`);
-  return (await folderLosses(ctx, rows)).flatMap(([rel, loss]) => describeLoss(rel, loss));
+  // One string per folder instead of a row object per image: 20,000 images convert in a fraction of the time.
+  const folders = await ctx.sql<{ session_dir: string; held: string | null }>(
+    `SELECT session_dir, string_agg(image_id || chr(9) || filename, chr(10)) FILTER (WHERE status <> 'failed' AND filename <> '') AS held
+     FROM read_parquet('${rendered.path.replaceAll("'", "''")}') WHERE session_dir <> '' GROUP BY session_dir ORDER BY session_dir`,
+  );
+  const byFolder = new Map(folders.map(({ session_dir, held }): [string, HeldImage[]] => [session_dir, held ? held.split('\n').map((line) => {
+    const [image_id, filename] = line.split('\t') as [string, string];
+    return { image_id, filename };
+  }) : []]));
+  return (await folderLosses(ctx, byFolder)).flatMap(([rel, loss]) => describeLoss(rel, loss));
 }
 
 /** Put back the session folders, manifests and images that are gone; returns the folders touched (as the rows name them). */
 export async function restoreSessionFolders(ctx: StageContext, rows: PlacedImage[]): Promise<string[]> {
   const restored: string[] = [];
-  for (const [rel, loss] of await folderLosses(ctx, rows)) {
+  for (const [rel, loss] of await folderLosses(ctx, placedByFolder(rows))) {
     const dir = resolve(ctx.projectDir, rel);
     const kept = await readFile(keptManifestPath(ctx.dataDir, dir)).catch(() => null);
     for (const image of loss.images) {
