@@ -3,16 +3,22 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { walkFolder } from './glob.js';
-import { isInside } from './inside.js';
+import { isInside, removeInside } from './inside.js';
 import { hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf } from './table-schema.js';
 import { writeTableVersion } from './tables.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
-import type { Row, StageContext, WholeStage } from './stage.js';
-import type { OutputRecord } from './lockfile.js';
+import type { MapStage, Row, StageContext, WholeStage } from './stage.js';
+import type { LockEntry, OutputRecord } from './lockfile.js';
 import type { Project } from './project.js';
+import type { StageNode } from './graph.js';
+import type { StageIdentity } from './fingerprint.js';
+import type { Reporter } from './progress.js';
+import type { LimitFunction } from 'p-limit';
+import { runMapStage } from './map-executor.js';
+import { remoteBatchesFor } from './executor.js';
 
 /** Hash of a file, or of a folder's files and their relative names. */
 export async function hashPath(path: string, stats: StatCache): Promise<string | undefined> {
@@ -86,4 +92,39 @@ export async function runCommandStage(options: {
     outputs[out] = { kind: 'path', path: out, hash };
   }
   return outputs;
+}
+
+/** Runs a stale stage by its kind (a shell command, a map stage locally or on workers, a whole stage) and returns what it wrote. */
+export async function executeStage(options: {
+  project: Project;
+  state: State;
+  stats: StatCache;
+  reporter: Reporter;
+  node: StageNode;
+  ctx: StageContext;
+  identity: StageIdentity;
+  inputs: Record<string, OutputRecord>;
+  runId: string;
+  force: boolean;
+  signal: AbortSignal;
+  resourceLimit?: LimitFunction;
+  legacyKey?: string;
+}): Promise<{ outs: Record<string, OutputRecord>; items?: LockEntry['items'] }> {
+  const { project, state, stats, reporter, node, ctx, identity, signal } = options;
+  const module = node.loaded?.module;
+  if (!module) {
+    for (const out of node.config.outs) await removeInside(project.dir, out, `stages.${node.name}.outs`);
+    const outs = await runCommandStage({ project, stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => reporter.log(node.name, l) });
+    return { outs };
+  }
+  if (module.kind !== 'map') return { outs: await runWholeStage({ project, state, stats, stage: module, ctx }) };
+  const remote = await remoteBatchesFor({
+    config: project.config, node, identity, inputs: options.inputs, runId: options.runId, signal,
+    log: (m) => reporter.log(node.name, m), workers: (w) => reporter.workers?.(node.name, w),
+  });
+  const result = await runMapStage({
+    project, state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: options.runId, force: options.force,
+    resourceLimit: options.resourceLimit, legacyKey: options.legacyKey, remote,
+  }).finally(() => remote?.close());
+  return { outs: result.outputs, items: result.items };
 }

@@ -151,3 +151,34 @@ export function stageParams(project: Project, node: StageNode): ParamTree {
 export function relativeToProject(project: Project, path: string): string {
   return relative(project.dir, path);
 }
+
+/** The sorted union of a stage's declared dep files and those it read on its own. */
+export function depsUnion(staticDeps: string[], dynamic: string[]): string[] {
+  if (dynamic.length === 0) return staticDeps;
+  const staticSet = new Set(staticDeps);
+  return [...staticDeps, ...dynamic.filter((p) => !staticSet.has(p))].sort();
+}
+
+/**
+ * Files the stage read on its own join its deps, and are what its fingerprint is checked
+ * against next time. The declared deps are those listed before the run, whose hashes the
+ * fingerprint already holds.
+ */
+export async function withDynamicDeps(options: {
+  project: Project;
+  stats: StatCache;
+  state: State;
+  stage: string;
+  identity: StageIdentity;
+  staticDeps: string[];
+  dynamicDeps: Set<string>;
+}): Promise<StageIdentity> {
+  const { project, identity } = options;
+  const dynamic = [...options.dynamicDeps].map((p) => relative(project.dir, p));
+  const all = depsUnion(options.staticDeps, dynamic);
+  // Usually the stage read what it read last time: the hashes taken before the run still hold.
+  const unchanged = all.length === identity.deps.files.size && all.every((p) => identity.deps.files.has(p));
+  const deps = unchanged ? identity.deps : await hashDeps(project, all, options.stats);
+  await options.state.transaction((c) => recordDeps(c, options.stage, deps, new Set(dynamic)));
+  return composeIdentity({ ...identity, deps });
+}

@@ -1,7 +1,30 @@
-// The few lines that end every run: what ran, what was up to date, how many items ran,
-// were reused or failed (with the errors they failed with), and how long it took.
+// What a run leaves behind: each stage's row in stage_runs, and the few lines that end
+// every run: what ran, what was up to date, how many items ran, were reused or failed
+// (with the errors they failed with), and how long it took.
 import type { ItemFailure, RunSummary } from './command.js';
 import type { State } from './state.js';
+
+/** A stage's row in stage_runs: how it ended, when, with its item counts and error. */
+export function recordStageRun(state: State, row: {
+  run: string;
+  stage: string;
+  /** ms since the epoch */
+  started: number;
+  status: string;
+  fingerprint: string;
+  error?: string;
+  items?: { total: number; run: number; reused: number; failed: number };
+}): Promise<void> {
+  const { items } = row;
+  return state.run(
+    'INSERT INTO stage_runs VALUES ($run, $stage, to_timestamp($start / 1000), now(), $status, $fp, $total, $ran, $reused, $failed, $ms, $error)',
+    {
+      run: row.run, stage: row.stage, start: row.started, status: row.status, fp: row.fingerprint,
+      total: items?.total ?? null, ran: items?.run ?? null, reused: items?.reused ?? null, failed: items?.failed ?? null,
+      ms: Date.now() - row.started, error: row.error ?? null,
+    },
+  );
+}
 
 /** The most common errors of a map stage's failed items, with the keys of the first items of each. */
 export function itemFailures(state: State, stage: string, memoKey: string): Promise<ItemFailure[]> {

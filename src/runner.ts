@@ -1,34 +1,31 @@
 // Deciding what is stale and running it: stages in dependency order, independent ones
 // in parallel (--jobs), each skipped when its fingerprint matches pipeline.lock.
-import { relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
-import { removeInside } from './inside.js';
-import { composeIdentity, expandDeps, identityParams, hashDeps, outsideState, recordDeps, recordedDynamicDeps, stageCode, stageParams, type StageIdentity } from './fingerprint.js';
+import { composeIdentity, depsUnion, expandDeps, identityParams, hashDeps, outsideState, recordedDynamicDeps, stageCode, stageParams, withDynamicDeps, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
+import { removeDamagedObjects } from './memo-objects.js';
 import { createStageContext, inputArtifact } from './context.js';
 import { parseStageParams } from './params.js';
-import { runWholeStage, runCommandStage } from './execute.js';
-import { runMapStage, countItemsToRun, Interrupted } from './map-executor.js';
+import { executeStage } from './execute.js';
+import { countItemsToRun, Interrupted } from './map-executor.js';
 import { legacyMemoKey } from './memo-legacy.js';
-import { remoteBatchesFor } from './executor.js';
 import { lockFromState, readLockFile, writeLockFile, type LockEntry, type LockFile, type OutputRecord } from './lockfile.js';
 import { recordLockEntry, recordMissingEntries } from './lock-records.js';
 import { producedPaths, selectStages, type StageNode } from './graph.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import { GlobCache } from './glob-cache.js';
-import { removeDamagedObjects } from './memo-objects.js';
 import { removeOldVersions } from './generations.js';
 import { cleanUpAfterKilledRuns, withFileHashes } from './run-housekeeping.js';
 import type { Project } from './project.js';
 import type { Reporter } from './progress.js';
 import type { RunSummary } from './command.js';
-import { itemFailures } from './run-summary.js';
+import { itemFailures, recordStageRun } from './run-summary.js';
 import { changesOfCommit, recordTableChanges } from './table-changes.js';
-import type { MapStage, StageContext } from './stage.js';
+import type { StageContext } from './stage.js';
 
 export interface StageStatus {
   name: string;
@@ -42,13 +39,6 @@ type StageOutcome = RunSummary['stages'][number];
 interface RunRecord {
   id: string;
   ensureRecorded(): Promise<void>;
-}
-
-/** The sorted union of a stage's declared dep files and those it read on its own. */
-function withDynamic(staticDeps: string[], dynamic: string[]): string[] {
-  if (dynamic.length === 0) return staticDeps;
-  const staticSet = new Set(staticDeps);
-  return [...staticDeps, ...dynamic.filter((p) => !staticSet.has(p))].sort();
 }
 
 export class Runner {
@@ -112,7 +102,7 @@ export class Runner {
     const module = node.loaded?.module;
     const params = module ? parseStageParams(this.project.locate, node.name, module, rawParams) : rawParams;
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs, params);
-    const deps = await hashDeps(this.project, withDynamic(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
+    const deps = await hashDeps(this.project, depsUnion(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
     const { resources, observed } = await outsideState(module, this.makeContext(node, params, records, signal, new Set()));
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
     const code = await stageCode(node, this.stats);
@@ -220,10 +210,7 @@ export class Runner {
     const started = Date.now();
     const record = async (status: string, fingerprint: string, error?: string, items?: LockEntry['items']) => {
       await run.ensureRecorded();
-      await this.state.run(
-        'INSERT INTO stage_runs VALUES ($run, $stage, to_timestamp($start / 1000), now(), $status, $fp, $total, $ran, $reused, $failed, $ms, $error)',
-        { run: run.id, stage: node.name, start: started, status, fp: fingerprint, total: items?.total ?? null, ran: items?.run ?? null, reused: items?.reused ?? null, failed: items?.failed ?? null, ms: Date.now() - started, error: error ?? null },
-      );
+      await recordStageRun(this.state, { run: run.id, stage: node.name, started, status, fingerprint, error, items });
     };
     if (signal.aborted) return { name: node.name, status: 'failed', error: 'interrupted before it started' };
     let fingerprint = '';
@@ -242,26 +229,16 @@ export class Runner {
       this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
       const dynamicDeps = new Set<string>();
       const module = node.loaded?.module;
+      // Before the context is made: its store knows the links of the objects removed as damaged.
       const damaged = module?.kind === 'map' ? await removeDamagedObjects(this.state, this.stats, this.project.dir, node.name, identity.memoKey, (m) => this.reporter.info(`${node.name}: ${m}`)) : undefined;
       const ctx = this.makeContext(node, params, records, signal, dynamicDeps, damaged);
-      let outs: Record<string, OutputRecord>;
-      let items: LockEntry['items'];
-      if (!module) {
-        for (const out of node.config.outs) await removeInside(this.project.dir, out, `stages.${node.name}.outs`);
-        outs = await runCommandStage({ project: this.project, stats: this.stats, name: node.name, command: node.config.cmd!, outs: node.config.outs, signal, log: (l) => this.reporter.log(node.name, l) });
-      } else if (module.kind === 'map') {
-        const remote = await remoteBatchesFor({ config: this.project.config, node, identity, inputs: records, runId: run.id, signal, log: (m) => this.reporter.log(node.name, m), workers: (w) => this.reporter.workers?.(node.name, w) });
-        const result = await runMapStage({
-          project: this.project, state: this.state, stage: module as MapStage, ctx, memoKey: identity.memoKey, runId: run.id, force,
-          resourceLimit: this.resourceLimit(module.resource), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity), remote,
-        }).finally(() => remote?.close());
-        outs = result.outputs;
-        items = result.items;
-      } else {
-        outs = await runWholeStage({ project: this.project, state: this.state, stats: this.stats, stage: module, ctx });
-      }
-      outs = await withFileHashes(this.project.dir, this.stats, outs);
-      const finalIdentity = await this.withDynamicDeps(node, identity, staticDeps, dynamicDeps);
+      const executed = await executeStage({
+        project: this.project, state: this.state, stats: this.stats, reporter: this.reporter, node, ctx, identity, inputs: records, runId: run.id, force, signal,
+        resourceLimit: this.resourceLimit(module?.kind === 'map' ? module.resource : undefined), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity),
+      });
+      const items = executed.items;
+      const outs = await withFileHashes(this.project.dir, this.stats, executed.outs);
+      const finalIdentity = await withDynamicDeps({ project: this.project, stats: this.stats, state: this.state, stage: node.name, identity, staticDeps, dynamicDeps });
       const previous = this.lock.stages[node.name];
       const unchanged = previous && Object.entries(outs).every(([k, o]) => previous.outs[k]?.hash === o.hash);
       // Counted while the version it replaces is still on disk.
@@ -294,21 +271,6 @@ export class Runner {
     if (!limit) return undefined;
     if (!this.resourceLimits.has(name)) this.resourceLimits.set(name, pLimit(limit));
     return this.resourceLimits.get(name);
-  }
-
-  /**
-   * Files the stage read on its own join its deps, and are what its fingerprint is checked
-   * against next time. The declared deps are those listed before the run, whose hashes the
-   * fingerprint already holds.
-   */
-  private async withDynamicDeps(node: StageNode, identity: StageIdentity, staticDeps: string[], dynamicDeps: Set<string>): Promise<StageIdentity> {
-    const dynamic = [...dynamicDeps].map((p) => relative(this.project.dir, p));
-    const all = withDynamic(staticDeps, dynamic);
-    // Usually the stage read what it read last time: the hashes taken before the run still hold.
-    const unchanged = all.length === identity.deps.files.size && all.every((p) => identity.deps.files.has(p));
-    const deps = unchanged ? identity.deps : await hashDeps(this.project, all, this.stats);
-    await this.state.transaction((c) => recordDeps(c, node.name, deps, new Set(dynamic)));
-    return composeIdentity({ ...identity, deps });
   }
 
   private async commitEntry(name: string, identity: StageIdentity, outs: Record<string, OutputRecord>, started: number, items?: LockEntry['items']): Promise<void> {

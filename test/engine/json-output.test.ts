@@ -69,7 +69,7 @@ describe('--json on the project commands', () => {
     expect(missing.errors).toContainEqual({ message: expect.stringContaining('report sessions needs table images') });
     expect(envelope(await project.pipeline(['label', 'abc123', 'Hair=Red', '--json']), 'label', ['recorded', 'rejects'])).toMatchObject({ recorded: 1, rejects: 0 });
     expect(envelope(await project.pipeline(['prune', '--restore', '--json']), 'prune', ['action', 'restored', 'skipped'])).toMatchObject({ action: 'restore', restored: [] });
-    envelope(await project.pipeline(['promoted', '--json']), 'promoted', ['promoted']);
+    envelope(await project.pipeline(['promoted', '--json']), 'promoted', ['promoted', 'merged']);
     const out = mkdtempSync(join(tmpdir(), 'sdloop-schema-'));
     try {
       const schema = envelope(await project.pipeline(['schema', 'export', '--out', out, '--json']), 'schema', ['written']);
