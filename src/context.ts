@@ -34,6 +34,8 @@ export function createStageContext(options: {
   channels: ContextChannels;
   dynamicDeps: Set<string>;
   stats: StatCache;
+  /** the objects removed as damaged before this run (ObjectStore.damagedLink) */
+  damaged?: ReadonlySet<string>;
 }): StageContext {
   const { project, state, stage, inputs, channels } = options;
   // One fresh folder per output and run: the version pipeline.lock names stays untouched until the switch.
@@ -47,7 +49,7 @@ export function createStageContext(options: {
     inputs,
     projectDir: project.dir,
     dataDir: project.dataDir,
-    store: createObjectStore(project.paths.objects, options.stats),
+    store: createObjectStore(project.paths.objects, options.stats, options.damaged),
     outDir(output: string) {
       let dir = folders.get(output);
       if (!dir) folders.set(output, (dir = outputFolder(project.paths.stages, stage, output)));

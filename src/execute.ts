@@ -19,7 +19,6 @@ import type { Reporter } from './progress.js';
 import type { LimitFunction } from 'p-limit';
 import { runMapStage } from './map-executor.js';
 import { remoteBatchesFor } from './executor.js';
-import { removeDamagedObjects } from './memo-objects.js';
 
 /** Hash of a file, or of a folder's files and their relative names. */
 export async function hashPath(path: string, stats: StatCache): Promise<string | undefined> {
@@ -119,7 +118,6 @@ export async function executeStage(options: {
     return { outs };
   }
   if (module.kind !== 'map') return { outs: await runWholeStage({ project, state, stats, stage: module, ctx }) };
-  await removeDamagedObjects(state, stats, project.dir, node.name, identity.memoKey, (m) => reporter.info(`${node.name}: ${m}`));
   const remote = await remoteBatchesFor({
     config: project.config, node, identity, inputs: options.inputs, runId: options.runId, signal,
     log: (m) => reporter.log(node.name, m), workers: (w) => reporter.workers?.(node.name, w),

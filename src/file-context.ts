@@ -5,11 +5,13 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { requireCommonJs } from './commonjs.js';
-import { readLockFile } from './lockfile.js';
+import { lockLost, readLockFile, useLockFromState } from './lockfile.js';
+import { lockOfEntries } from './lock-records.js';
 import { tableViews } from './tables.js';
 import { journalViews, journalsDir } from './journal.js';
 import { queryRows } from './state.js';
-import { snapshotDir, snapshotTables } from './state-snapshot.js';
+import { snapshotDir, snapshotLockEntries, snapshotTables } from './state-snapshot.js';
+import { sqlString } from './tables.js';
 import { lockDown, readOnlyQuery } from './sql-sandbox.js';
 import { InputError } from './errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -50,7 +52,16 @@ const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort().join
 /** What the views depend on: pipeline.lock's stat and the journal and snapshot files there are (a rerun replaces a table at the same path). */
 function viewsKey(project: ProjectFiles): string {
   const lock = statSync(project.paths.lock, { throwIfNoEntry: false });
-  return `${lock?.mtimeMs}:${lock?.size}:${lock?.ino}|${listing(journalsDir(project.dataDir))}|${listing(snapshotDir(project.dataDir))}`;
+  const entries = statSync(snapshotLockEntries(project.dataDir), { throwIfNoEntry: false });
+  return `${lock?.mtimeMs}:${lock?.size}:${lock?.ino}|${entries?.mtimeMs}:${entries?.ino}|${listing(journalsDir(project.dataDir))}|${listing(snapshotDir(project.dataDir))}`;
+}
+
+/** Where pipeline.lock and its copy are both gone, the lock as the state's snapshot records it: what status reads from the state. */
+async function standInForLostLock(project: ProjectFiles, connection: DuckDBConnection): Promise<void> {
+  const file = snapshotLockEntries(project.dataDir);
+  if (!lockLost(project.paths.lock) || !existsSync(file)) return;
+  const lock = lockOfEntries(await queryRows<{ stage: string; entry: string }>(connection, `SELECT stage, entry FROM read_parquet(${sqlString(file)}) ORDER BY stage`));
+  if (lock) useLockFromState(project.paths.lock, lock);
 }
 
 /** State records first: a table output or journal of the same name wins. */
@@ -78,6 +89,7 @@ function channel(project: ProjectFiles, connection: DuckDBConnection): Channel {
     const next = queue.then(async () => {
       const key = viewsKey(project);
       if (key !== viewsFor) {
+        await standInForLostLock(project, connection);
         const views = await currentViews(project);
         if (views) await connection.run(views);
         viewsFor = key;
@@ -121,6 +133,8 @@ export async function fileSql(project: ProjectFiles): Promise<FileSql> {
   const { DuckDBInstance } = requireCommonJs('@duckdb/node-api') as typeof import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   const first = await instance.connect();
+  // Before the allow-list is drawn from the lock's tables.
+  await standInForLostLock(project, first);
   await lockDown(first, readableDirs(project));
   const open: { connection: DuckDBConnection; channel: Channel }[] = [{ connection: first, channel: channel(project, first) }];
   return {

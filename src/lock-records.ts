@@ -17,7 +17,11 @@ export async function recordLockEntry(state: State, stage: string, entry: LockEn
 export async function lockOfState(state: State): Promise<LockFile | undefined> {
   // A state an older version wrote, opened read-only, has no such table yet.
   if (!(await state.tableExists('lock_entries'))) return undefined;
-  const rows = await state.query<{ stage: string; entry: string }>('SELECT stage, entry FROM lock_entries ORDER BY stage');
+  return lockOfEntries(await state.query<{ stage: string; entry: string }>('SELECT stage, entry FROM lock_entries ORDER BY stage'));
+}
+
+/** The lock the rows of lock_entries (the state's or the readers' copy) make; undefined when none or unreadable. */
+export function lockOfEntries(rows: { stage: string; entry: string }[]): LockFile | undefined {
   if (rows.length === 0) return undefined;
   const parsed = lockFileSchema.safeParse({ schema: 1, stages: Object.fromEntries(rows.map((r) => [r.stage, JSON.parse(r.entry)])) });
   return parsed.success ? parsed.data : undefined;

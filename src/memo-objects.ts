@@ -100,11 +100,24 @@ export async function storedObjectProblems(state: State, stats: StatCache, proje
   return { items: items.filter((refs) => refs.some((r) => bad.has(r))).length, damaged: damaged.sort() };
 }
 
-/** Before a map stage runs: its hits' damaged objects removed, so that those items are made again. */
-export async function removeDamagedObjects(state: State, stats: StatCache, projectDir: string, stage: string, memoKey: string, note: (message: string) => void): Promise<void> {
+/** A file's identity on disk: every hard link of it shares it. */
+export const fileIdentity = (s: { dev: number; ino: number }) => `${s.dev}:${s.ino}`;
+
+/**
+ * Before a map stage runs: its hits' damaged objects removed, so that those items are made
+ * again. Returns their file identities: a hard link the stage made of one holds the same
+ * wrong bytes, and is the stage's to replace with what it makes again.
+ */
+export async function removeDamagedObjects(state: State, stats: StatCache, projectDir: string, stage: string, memoKey: string, note: (message: string) => void): Promise<Set<string>> {
   const { damaged } = await storedObjectProblems(state, stats, projectDir, stage, memoKey);
-  if (damaged.length === 0) return;
-  for (const path of damaged) rmSync(join(projectDir, path), { force: true });
+  const removed = new Set<string>();
+  if (damaged.length === 0) return removed;
+  for (const path of damaged) {
+    const found = statSync(join(projectDir, path), { throwIfNoEntry: false });
+    if (found) removed.add(fileIdentity(found));
+    rmSync(join(projectDir, path), { force: true });
+  }
   const n = damaged.length;
   note(`removed ${n} damaged stored object${n === 1 ? '' : 's'} (${damaged.slice(0, 3).join(', ')}${n > 3 ? ', ...' : ''}); their items are made again`);
+  return removed;
 }

@@ -6,6 +6,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
 import { composeIdentity, depsUnion, expandDeps, identityParams, hashDeps, outsideState, recordedDynamicDeps, stageCode, stageParams, withDynamicDeps, type StageIdentity } from './fingerprint.js';
 import { explainStaleness, lastFailure } from './explain.js';
+import { removeDamagedObjects } from './memo-objects.js';
 import { createStageContext, inputArtifact } from './context.js';
 import { parseStageParams } from './params.js';
 import { executeStage } from './execute.js';
@@ -85,9 +86,9 @@ export class Runner {
     return records;
   }
 
-  private makeContext(node: StageNode, params: unknown, records: Record<string, OutputRecord>, signal: AbortSignal, dynamicDeps: Set<string>): StageContext {
+  private makeContext(node: StageNode, params: unknown, records: Record<string, OutputRecord>, signal: AbortSignal, dynamicDeps: Set<string>, damaged?: ReadonlySet<string>): StageContext {
     const inputs = Object.fromEntries(Object.entries(records).map(([local, rec]) => [local, inputArtifact(this.project, this.state, local, rec)]));
-    return createStageContext({ project: this.project, state: this.state, stage: node.name, params, inputs, signal, channels: this.reporter, dynamicDeps, stats: this.stats });
+    return createStageContext({ project: this.project, state: this.state, stage: node.name, params, inputs, signal, channels: this.reporter, dynamicDeps, stats: this.stats, damaged });
   }
 
   /** Everything that decides whether the stage must run; undefined when an input does not exist yet. */
@@ -227,8 +228,10 @@ export class Runner {
       this.reporter.stageState?.(node.name, 'running');
       this.reporter.info(`${node.name}: running (${reasons.join('; ')})`);
       const dynamicDeps = new Set<string>();
-      const ctx = this.makeContext(node, params, records, signal, dynamicDeps);
       const module = node.loaded?.module;
+      // Before the context is made: its store knows the links of the objects removed as damaged.
+      const damaged = module?.kind === 'map' ? await removeDamagedObjects(this.state, this.stats, this.project.dir, node.name, identity.memoKey, (m) => this.reporter.info(`${node.name}: ${m}`)) : undefined;
+      const ctx = this.makeContext(node, params, records, signal, dynamicDeps, damaged);
       const executed = await executeStage({
         project: this.project, state: this.state, stats: this.stats, reporter: this.reporter, node, ctx, identity, inputs: records, runId: run.id, force, signal,
         resourceLimit: this.resourceLimit(module?.kind === 'map' ? module.resource : undefined), legacyKey: legacyMemoKey(this.lock.stages[node.name], node, identity),

@@ -53,6 +53,8 @@ export interface ObjectStore {
   pathOf(hash: string, ext: string): string;
   /** The object's path when its bytes hash to its name; a damaged one is removed (the stage that made it makes it again) and undefined returned. */
   verified(hash: string, ext: string): Promise<string | undefined>;
+  /** Whether a file is a hard link of an object removed as damaged before this run: the same wrong bytes, to be replaced by what is made again. */
+  damagedLink(path: string): boolean;
 }
 
 export interface StageContext<P = unknown> {

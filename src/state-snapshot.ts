@@ -8,7 +8,7 @@
 // rewrites this month's rows, not the whole history.
 import { readdirSync, renameSync, rmSync, type Dirent } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tempPathFor } from './atomic.js';
 import { sqlString } from './tables.js';
 import type { State } from './state.js';
@@ -20,6 +20,13 @@ const runTables = ['runs', 'stage_runs', 'table_changes'];
 const monthOfRun = "coalesce(regexp_extract(run_id, '^[0-9]{4}-[0-9]{2}'), '')";
 
 export const snapshotDir = (dataDir: string) => join(dataDir, '.sdloop', 'state');
+
+/**
+ * The lock's record (lock_entries) for readers, kept apart from the tables user SQL sees:
+ * where pipeline.lock and its copy are both gone, readers take the lock from it, as
+ * status takes it from the state.
+ */
+export const snapshotLockEntries = (dataDir: string) => join(snapshotDir(dataDir), 'internal', 'lock_entries.parquet');
 
 /** The month a run id (an ISO time first) falls in, as its copy is named. */
 export const runMonth = (startedAt: string) => /^\d{4}-\d{2}/.exec(startedAt)?.[0] ?? '';
@@ -85,6 +92,10 @@ export async function exportRecordTables(state: State, dataDir: string): Promise
   await mkdir(dir, { recursive: true });
   const tables = (await recordTables(state)).filter((name) => !runTables.includes(name));
   for (const name of tables) await copyAtomic(state, `SELECT * FROM "${name}"`, join(dir, `${name}.parquet`));
+  if (await state.tableExists('lock_entries')) {
+    await mkdir(dirname(snapshotLockEntries(dataDir)), { recursive: true });
+    await copyAtomic(state, 'SELECT stage, entry FROM lock_entries', snapshotLockEntries(dataDir));
+  }
   for (const entry of entries(dir)) {
     if (entry.isFile() && entry.name.endsWith('.parquet') && !tables.includes(entry.name.replace(/\.parquet$/, ''))) rmSync(join(dir, entry.name), { force: true });
   }

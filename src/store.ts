@@ -4,7 +4,9 @@
 // one), and a damaged one is written afresh. The store shares no hard link with a file a
 // user or a tool may edit in place: putFile copies (a reflink where the file system can).
 import { access, constants, copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileIdentity } from './memo-objects.js';
 import { hashBytes, hashFile, wholeFileLimit } from './hash.js';
 import { writeFileAtomic, produceAtomic } from './atomic.js';
 import type { ObjectRef, ObjectStore } from './stage.js';
@@ -20,7 +22,8 @@ async function exists(path: string): Promise<boolean> {
 /** A reflink (copy-on-write, no bytes copied) where the file system has them, else a copy. */
 export const cloneFile = (source: string, target: string) => copyFile(source, target, constants.COPYFILE_FICLONE);
 
-export function createObjectStore(root: string, stats?: StatCache): ObjectStore {
+/** `damaged`: the file identities (memo-objects.ts fileIdentity) of the objects removed as damaged before this run. */
+export function createObjectStore(root: string, stats?: StatCache, damaged: ReadonlySet<string> = new Set()): ObjectStore {
   const pathOf = (hash: string, ext: string) => join(root, hash.slice(0, 2), `${hash}.${ext.replace(/^\./, '')}`);
   // Names are the hash of the whole bytes; file hashes of bigger files are of their chunks (hash.ts), so those are read whole.
   const hashOf = async (path: string) => {
@@ -35,6 +38,10 @@ export function createObjectStore(root: string, stats?: StatCache): ObjectStore 
   };
   return {
     pathOf,
+    damagedLink(path: string) {
+      const found = statSync(path, { throwIfNoEntry: false });
+      return found !== undefined && damaged.has(fileIdentity(found));
+    },
     async put(data: Uint8Array, ext: string): Promise<ObjectRef> {
       const hash = hashBytes(data);
       const path = pathOf(hash, ext);

@@ -97,7 +97,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
     const backend = await createBackend(g, { projectDir: ctx.projectDir, warn: (m) => ctx.warn(m), alternatives: (id) => alternatives.get(id) });
     const root = isAbsolute(g.sessions_dir) ? g.sessions_dir : resolve(ctx.projectDir, g.sessions_dir);
     const manifests = await readManifestVariations(ctx.inputs.manifests);
-    return { backend, sessions: new SessionBook(root, backend.checkpoint, ctx.dataDir, (id) => manifests.get(id)), failedSessions: new Set(), closed: false };
+    return { backend, sessions: new SessionBook(root, backend.checkpoint, ctx.dataDir, (id) => manifests.get(id), (path) => ctx.store.damagedLink(path)), failedSessions: new Set(), closed: false };
   },
   async mapBatch(items, ctx, state) {
     return Promise.all(items.map((row) => generateOne(row, ctx, state)));

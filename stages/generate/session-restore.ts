@@ -3,7 +3,7 @@
 // by hand comes back byte for byte: the images linked from the store under the names the
 // stage's rows record, the manifest copied from what was kept. Images `pipeline prune`
 // took out stay in the trash.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, link, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { produceAtomic, writeFileAtomic } from '../../src/atomic.js';
@@ -38,41 +38,83 @@ export async function keepUnchangedManifest(dataDir: string, dir: string): Promi
   if (!existsSync(kept)) await produceAtomic(kept, (tmp) => copyFile(join(dir, 'manifest.json'), tmp));
 }
 
-/** What is gone of each session folder: the folder, or its manifest where a copy was kept. */
-function gone(dataDir: string, dir: string): 'folder' | 'manifest' | undefined {
-  if (!existsSync(dir)) return 'folder';
-  return !existsSync(join(dir, 'manifest.json')) && existsSync(keptManifestPath(dataDir, dir)) ? 'manifest' : undefined;
+/** An image a folder must hold, by the name the rows give it there. */
+type HeldImage = Pick<PlacedImage, 'image_id' | 'filename'>;
+
+/** What is gone of one session folder: all of it, or its manifest (where a copy was kept) and the images its rows name. */
+interface FolderLoss<T extends HeldImage> {
+  folder: boolean;
+  manifest: boolean;
+  images: T[];
 }
 
-/** Status: the session folders (and manifests) the current rows name that are gone. */
-export async function missingSessionFolders(ctx: StageContext, rendered: InputArtifact | undefined): Promise<string[]> {
-  if (rendered?.kind !== 'table') return [];
-  const rows = await ctx.sql<{ session_dir: string }>(`SELECT DISTINCT session_dir FROM read_parquet('${rendered.path.replaceAll("'", "''")}') WHERE session_dir <> '' ORDER BY 1`);
-  return rows.flatMap(({ session_dir }) => {
-    const what = gone(ctx.dataDir, resolve(ctx.projectDir, session_dir));
-    if (!what) return [];
-    return [what === 'folder' ? `session folder ${session_dir} is missing: the run puts it back from the store` : `manifest.json of session folder ${session_dir} is missing: the run puts back its copy`];
+/** The images a folder must hold: the rows' rendered images, less those `pipeline prune` took out to the trash. */
+function placedByFolder(rows: PlacedImage[]): Map<string, PlacedImage[]> {
+  const byFolder = new Map<string, PlacedImage[]>();
+  for (const row of rows) {
+    if (!row.session_dir) continue;
+    const images = byFolder.get(row.session_dir) ?? [];
+    if (row.status !== 'failed' && row.filename) images.push(row);
+    byFolder.set(row.session_dir, images);
+  }
+  return byFolder;
+}
+
+/** One listing per folder (cheaper than a stat per image): cheap enough for every status. */
+function lossOf<T extends HeldImage>(dataDir: string, dir: string, images: T[]): FolderLoss<T> | undefined {
+  if (!existsSync(dir)) return { folder: true, manifest: true, images };
+  const names = new Set(readdirSync(dir));
+  const manifest = !names.has('manifest.json') && existsSync(keptManifestPath(dataDir, dir));
+  const lost = images.filter((image) => !names.has(image.filename));
+  return manifest || lost.length > 0 ? { folder: false, manifest, images: lost } : undefined;
+}
+
+/** The losses of every folder, by folder as the rows name it; images `pipeline prune` took out stay in the trash. */
+async function folderLosses<T extends HeldImage>(ctx: StageContext, byFolder: Map<string, T[]>): Promise<[string, FolderLoss<T>][]> {
+  const pruned = prunedImageIds(await readPruneRecords(ctx.dataDir));
+  return [...byFolder].flatMap(([rel, images]): [string, FolderLoss<T>][] => {
+    const loss = lossOf(ctx.dataDir, resolve(ctx.projectDir, rel), pruned.size ? images.filter((i) => !pruned.has(i.image_id)) : images);
+    return loss ? [[rel, loss]] : [];
   });
 }
 
-/** Put back the session folders and manifests that are gone; returns the folders touched (as the rows name them). */
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function describeLoss(rel: string, loss: FolderLoss<HeldImage>): string[] {
+  if (loss.folder) return [`session folder ${rel} is missing: the run puts it back from the store`];
+  return [
+    ...(loss.images.length > 0 ? [`${plural(loss.images.length, 'image')} missing from session folder ${rel}: the run puts them back from the store`] : []),
+    ...(loss.manifest ? [`manifest.json of session folder ${rel} is missing: the run puts back its copy`] : []),
+  ];
+}
+
+/** Status: the session folders, manifests and images the current rows name that are gone. */
+export async function missingSessionFolders(ctx: StageContext, rendered: InputArtifact | undefined): Promise<string[]> {
+  if (rendered?.kind !== 'table') return [];
+  // One string per folder instead of a row object per image: 20,000 images convert in a fraction of the time.
+  const folders = await ctx.sql<{ session_dir: string; held: string | null }>(
+    `SELECT session_dir, string_agg(image_id || chr(9) || filename, chr(10)) FILTER (WHERE status <> 'failed' AND filename <> '') AS held
+     FROM read_parquet('${rendered.path.replaceAll("'", "''")}') WHERE session_dir <> '' GROUP BY session_dir ORDER BY session_dir`,
+  );
+  const byFolder = new Map(folders.map(({ session_dir, held }): [string, HeldImage[]] => [session_dir, held ? held.split('\n').map((line) => {
+    const [image_id, filename] = line.split('\t') as [string, string];
+    return { image_id, filename };
+  }) : []]));
+  return (await folderLosses(ctx, byFolder)).flatMap(([rel, loss]) => describeLoss(rel, loss));
+}
+
+/** Put back the session folders, manifests and images that are gone; returns the folders touched (as the rows name them). */
 export async function restoreSessionFolders(ctx: StageContext, rows: PlacedImage[]): Promise<string[]> {
-  const pruned = prunedImageIds(await readPruneRecords(ctx.dataDir));
   const restored: string[] = [];
-  for (const rel of new Set(rows.map((r) => r.session_dir).filter(Boolean))) {
+  for (const [rel, loss] of await folderLosses(ctx, placedByFolder(rows))) {
     const dir = resolve(ctx.projectDir, rel);
-    const what = gone(ctx.dataDir, dir);
-    if (!what) continue;
     const kept = await readFile(keptManifestPath(ctx.dataDir, dir)).catch(() => null);
-    if (what === 'folder') {
-      const images = rows.filter((r) => r.session_dir === rel && r.status !== 'failed' && r.filename && !pruned.has(r.image_id));
-      for (const image of images) {
-        const source = resolve(ctx.projectDir, image.path);
-        if (existsSync(source)) await produceAtomic(join(dir, image.filename), (tmp) => link(source, tmp).catch(() => copyFile(source, tmp)));
-      }
-      if (!kept) ctx.warn(`session folder ${rel} was put back without its manifest.json: no copy of it was kept (made by an older sdloop)`);
+    for (const image of loss.images) {
+      const source = resolve(ctx.projectDir, image.path);
+      if (existsSync(source)) await produceAtomic(join(dir, image.filename), (tmp) => link(source, tmp).catch(() => copyFile(source, tmp)));
     }
-    if (kept) await writeFileAtomic(join(dir, 'manifest.json'), kept);
+    if (loss.folder && !kept) ctx.warn(`session folder ${rel} was put back without its manifest.json: no copy of it was kept (made by an older sdloop)`);
+    if (loss.manifest && kept) await writeFileAtomic(join(dir, 'manifest.json'), kept);
     restored.push(rel);
   }
   return restored;

@@ -123,11 +123,19 @@ async function latestFolder(root: string, suffix: string, checkpoint: string): P
   return null;
 }
 
-/** 'same' when the file already holds the stored image, 'free' when nothing is there, else 'other'. */
-async function occupant(source: string, target: string): Promise<'same' | 'free' | 'other'> {
+/** Whether a file is a hard link of a stored object removed as damaged (ObjectStore.damagedLink). */
+export type DamagedLink = (path: string) => boolean;
+
+/**
+ * 'same' when the file already holds the stored image, 'free' when nothing is there,
+ * 'damaged' when it is this folder's link of a stored object found damaged (made by
+ * generate: an imported file is a copy, never a link), else 'other'.
+ */
+async function occupant(source: string, target: string, damagedLink: DamagedLink): Promise<'same' | 'free' | 'damaged' | 'other'> {
   const [a, b] = await Promise.all([stat(source), stat(target).catch(() => null)]);
   if (!b) return 'free';
   if (a.ino === b.ino && a.dev === b.dev) return 'same';
+  if (damagedLink(target)) return 'damaged';
   if (a.size !== b.size) return 'other';
   const [x, y] = await Promise.all([readFile(source), readFile(target)]);
   return x.equals(y) ? 'same' : 'other';
@@ -164,6 +172,7 @@ class Session {
     readonly dir: string,
     private readonly manifest: SessionManifest,
     /** a reopened folder's plan as of this run: it replaces the recorded one once an image is added */
+    private readonly damagedLink: DamagedLink,
     private replan?: SessionManifest['snapshot'],
   ) {
     this.images = new Map(manifest.images.map((i) => [i.filename, i]));
@@ -180,7 +189,7 @@ class Session {
     const planned = manifestEntry(row, imageFileName(row, seed), seed);
     const held = this.images.get(planned.filename);
     if (!held || stableStringify(held) !== stableStringify(planned)) return false;
-    return (await occupant(source, join(this.dir, planned.filename))) === 'other';
+    return (await occupant(source, join(this.dir, planned.filename), this.damagedLink)) === 'other';
   }
 
   /** Link the image and record it; where its planned name holds another image, it takes the next free index. */
@@ -195,12 +204,13 @@ class Session {
   private place(row: PromptRow, seed: number, source: string): Promise<string> {
     const placed = this.placing.then(async () => {
       let filename = imageFileName(row, seed);
-      let found = await occupant(source, join(this.dir, filename));
+      let found = await occupant(source, join(this.dir, filename), this.damagedLink);
       if (found === 'other') {
         filename = imageFileName(row, seed, await nextFreeIndex(this.dir, safeName(row.session)));
         found = 'free';
       }
-      if (found === 'free') await linkInto(source, join(this.dir, filename));
+      // The damaged link is replaced in place, by a rename: the folder keeps its names.
+      if (found === 'free' || found === 'damaged') await linkInto(source, join(this.dir, filename));
       return filename;
     });
     this.placing = placed.catch(() => undefined);
@@ -264,10 +274,12 @@ export class SessionBook {
     private readonly dataDir: string,
     /** the snapshot's value lists by a row's manifest_variations (table planned_manifests) */
     private readonly variations: ManifestVariations = () => undefined,
+    /** the session files that are links of damaged stored objects: replaced where they are */
+    private readonly damagedLink: DamagedLink = () => false,
   ) {}
 
   private async create(row: PromptRow, suffix: string): Promise<Session> {
-    const s = new Session(await freshFolder(this.root, suffix), { snapshot: snapshotOf(row, this.checkpoint, this.variations), images: [], status: 'ongoing' });
+    const s = new Session(await freshFolder(this.root, suffix), { snapshot: snapshotOf(row, this.checkpoint, this.variations), images: [], status: 'ongoing' }, this.damagedLink);
     await s.save();
     return s;
   }
@@ -277,7 +289,7 @@ export class SessionBook {
     if (!found) return this.create(row, suffix);
     // A killed run may have left a half-written manifest or image under a temporary name.
     await removeStaleTemps(found.dir);
-    return new Session(found.dir, found.manifest, snapshotOf(row, this.checkpoint, this.variations, found.manifest.snapshot.timestamp));
+    return new Session(found.dir, found.manifest, this.damagedLink, snapshotOf(row, this.checkpoint, this.variations, found.manifest.snapshot.timestamp));
   }
 
   private open(row: PromptRow, books = this.sessions, make = (suffix: string) => this.reopenOrCreate(row, suffix)): Promise<Session> {

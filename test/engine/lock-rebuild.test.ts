@@ -51,3 +51,17 @@ it('with no record anywhere every stage runs again', async () => {
   const statuses = await project.status();
   expect(Object.values(statuses).map((s) => s.reasons)).toEqual([['never run'], ['upstream files will run first'], ['never run']]);
 }, 120_000);
+
+it('a reader (sql) with the lock and its copy gone reads the lock from the state snapshot and sees the same tables', async () => {
+  const query = ['sql', '--format', 'csv', 'select path, text from upper order by path'];
+  const before = await project.pipeline(query);
+  expect(before.code, before.stderr).toBe(0);
+  project.remove('pipeline.lock');
+  project.remove(copy);
+  const after = await project.pipeline(query);
+  expect(after.code, after.stderr).toBe(0);
+  expect(after.stdout).toBe(before.stdout);
+  expect(after.stderr).toContain("pipeline.lock is missing; using the state's records of each stage's last committed run");
+  const internal = await project.pipeline(['sql', 'select * from lock_entries']);
+  expect(internal.code).toBe(2);
+}, 120_000);

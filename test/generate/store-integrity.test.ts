@@ -2,7 +2,7 @@
 // a session folder deleted. Status names each, and the next run repairs it from what can
 // be trusted (the item rendered again, the folder put back from the store), after which
 // everything is up to date again.
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { hashBytes } from '../../src/hash.js';
@@ -73,5 +73,50 @@ it('a deleted manifest.json is put back from its kept copy', async () => {
   expect((await p.status()).generate!.reasons).toEqual([`manifest.json of session folder data/sessions/${folder} is missing: the run puts back its copy`]);
   expect((await p.run()).code).toBe(0);
   expect(readFileSync(manifest, 'utf8')).toBe(text);
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+}, 300_000);
+
+it('images deleted from a session folder that is still there are named by status and linked back from the store; a pruned image stays in the trash', async () => {
+  const p = await finishedProject();
+  const images = await p.sql<{ image_id: string; session_dir: string; filename: string }>("SELECT image_id, session_dir, filename FROM images WHERE status = 'ok' ORDER BY session_dir, filename");
+  const folder = images[0]!.session_dir;
+  const inFolder = images.filter((i) => i.session_dir === folder);
+  expect(inFolder.length).toBeGreaterThanOrEqual(4);
+  const [pruned, ...rest] = inFolder;
+  const prune = await p.pipeline(['prune', '--where', `images.image_id = '${pruned!.image_id}'`, '--apply']);
+  expect(prune.code, prune.stderr).toBe(0);
+  expect(existsSync(p.path(`${folder}/${pruned!.filename}`))).toBe(false);
+  const deleted = rest.slice(0, 3);
+  const before = Object.fromEntries(deleted.map((i) => [i.filename, readFileSync(p.path(`${folder}/${i.filename}`))]));
+  for (const i of deleted) rmSync(p.path(`${folder}/${i.filename}`));
+  expect((await p.status()).generate!.reasons).toEqual([`3 images missing from session folder ${folder}: the run puts them back from the store`]);
+  const again = await p.run();
+  expect(again.code, again.stderr).toBe(0);
+  expect(generateItems(again)).toEqual({ done: 0, failed: 0, reused: 6 });
+  for (const i of deleted) expect(readFileSync(p.path(`${folder}/${i.filename}`))).toEqual(before[i.filename]);
+  expect(existsSync(p.path(`${folder}/${pruned!.filename}`))).toBe(false);
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+}, 300_000);
+
+it('a garbled stored PNG is re-rendered into the session file it was linked as, in its own folder, and the manifest lists it', async () => {
+  const p = await finishedProject();
+  const folders = readdirSync(p.path('data/sessions')).sort();
+  const [row] = await p.sql<{ path: string; session_dir: string; filename: string }>("SELECT path, session_dir, filename FROM images WHERE status = 'ok' ORDER BY path LIMIT 1");
+  const sessionFile = p.path(`${row!.session_dir}/${row!.filename}`);
+  const manifestBefore = JSON.parse(readFileSync(p.path(`${row!.session_dir}/manifest.json`), 'utf8'));
+  garble(p.path(row!.path));
+  expect(hashBytes(readFileSync(sessionFile))).not.toBe(basename(row!.path).split('.')[0]);
+  const again = await p.run();
+  expect(again.code, again.stderr).toBe(0);
+  expect(generateItems(again)).toEqual({ done: 1, failed: 0, reused: 5 });
+  expect(readdirSync(p.path('data/sessions')).sort()).toEqual(folders);
+  const [now] = await p.sql<{ path: string; session_dir: string; filename: string }>(`SELECT path, session_dir, filename FROM images WHERE filename = '${row!.filename}'`);
+  expect(now).toEqual(row);
+  const object = readFileSync(p.path(now!.path));
+  expect(hashBytes(object)).toBe(basename(now!.path).split('.')[0]);
+  expect(readFileSync(sessionFile)).toEqual(object);
+  const manifest = JSON.parse(readFileSync(p.path(`${row!.session_dir}/manifest.json`), 'utf8'));
+  expect(manifest.images).toEqual(manifestBefore.images);
+  expect(manifest.status).toBe('completed');
   expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
 }, 300_000);
