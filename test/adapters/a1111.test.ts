@@ -60,11 +60,12 @@ describe('server checks', () => {
 describe('a1111 backend against the stand-in', () => {
   it('renders through a pool, reading the real seed and model from info, and tags the PNG', async () => {
     const [a, b] = [await standIn({ latencyMs: 20 }), await standIn({ latencyMs: 20 })];
-    const backend = await createBackend(params({ endpoints: [a.url, b.url], model: 'animefull' }), { projectDir: '.' });
+    // Not a timeout test: a loaded machine may take seconds to answer the first requests.
+    const backend = await createBackend(params({ endpoints: [a.url, b.url], model: 'animefull', timeout_s: 60 }), { projectDir: '.' });
     const rows = promptRows(12).map((r, i) => (i === 0 ? { ...r, seed: -1 } : r));
     const results = await Promise.all(rows.map((r) => backend.render(r)));
     await backend.close();
-    expect(results.every((r) => r.status === 'ok')).toBe(true);
+    expect(results.filter((r) => r.status !== 'ok').map((r) => r.error)).toEqual([]);
     expect(new Set(results.map((r) => r.endpoint))).toEqual(new Set([a.url, b.url]));
     expect(results[0]!.seed).not.toBe(-1);
     expect(results[3]!.seed).toBe(1003);
