@@ -53,32 +53,30 @@ export const benchmarkSummaryRow = z.object({
   judge_p_value: z.number().nullable(),
 });
 
+/** How the benchmark judged one candidate arm: the columns an epoch x weight point and a stack weighting share. */
+const judgedArm = {
+  candidate_adherence: z.number(),
+  difference: z.number(),
+  p_value: z.number(),
+  worst_regression: z.number(),
+  worst_diversity_fall: z.number(),
+  verdict: z.enum(['promote', 'reject']),
+  reason: z.string(),
+  chosen: z.boolean(),
+};
+
 /** One (saved epoch, weight) point the benchmark tried; the chosen one is benchmark_summary. */
 export const benchmarkPointRow = z.object({
   lora: z.string(),
   epoch: z.number().int(),
   weight: z.number(),
-  candidate_adherence: z.number(),
-  difference: z.number(),
-  p_value: z.number(),
-  worst_regression: z.number(),
-  worst_diversity_fall: z.number(),
-  verdict: z.enum(['promote', 'reject']),
-  reason: z.string(),
-  chosen: z.boolean(),
+  ...judgedArm,
 });
 
 /** One weighting of the whole stack the benchmark tried (benchmark.stack_weights); the first is the chosen epoch x weight point. */
 export const benchmarkStackRow = z.object({
   stack: z.array(z.string()).describe("every LoRA the candidate arm's prompts carried, as name:weight, the candidate last"),
-  candidate_adherence: z.number(),
-  difference: z.number(),
-  p_value: z.number(),
-  worst_regression: z.number(),
-  worst_diversity_fall: z.number(),
-  verdict: z.enum(['promote', 'reject']),
-  reason: z.string(),
-  chosen: z.boolean(),
+  ...judgedArm,
 });
 
 /** One benchmark picture (kept in the store): what `pipeline label` accepts ids of, so kappa can be had. */
