@@ -1,23 +1,13 @@
 // The memo writer commits finished batches in the background: batches that finish during
 // a commit share the next one, and a failed commit stops the stage without losing the
 // batches committed before it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { State } from '../../src/state.js';
+import { expect, it } from 'vitest';
 import { loadMemo, MemoWriter, type FinishedBatch, type MemoEntry } from '../../src/memo.js';
+import { scratchState } from './scratch-state.js';
 
-let dir: string;
-let state: State;
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sdloop-memo-writer-'));
-  state = await State.open(join(dir, 'state.duckdb'));
-});
-afterEach(async () => {
-  await state.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchState('sdloop-memo-writer-', 'per-test');
 
 function batch(from: number, count: number): FinishedBatch {
   const items = Array.from({ length: count }, (_, i) => ({ hash: `item${from + i}`, key: `k${from + i}`, outHash: `out${from + i}`, objects: '' }));
@@ -26,8 +16,8 @@ function batch(from: number, count: number): FinishedBatch {
 
 function writer(memo: Map<string, MemoEntry>, partDir: string, committed: number[]) {
   return new MemoWriter({
-    state,
-    projectDir: dir,
+    state: scratch.state,
+    projectDir: scratch.dir,
     stage: 'upper',
     memoKey: 'memo-key',
     runId: 'run-1',
@@ -42,29 +32,29 @@ function writer(memo: Map<string, MemoEntry>, partDir: string, committed: number
 it('commits every batch, grouping those queued while a commit runs', async () => {
   const memo = new Map<string, MemoEntry>();
   const committed: number[] = [];
-  const w = writer(memo, join(dir, 'memo'), committed);
+  const w = writer(memo, join(scratch.dir, 'memo'), committed);
   for (let b = 0; b < 6; b++) await w.add(batch(b * 10, 10));
   await w.drain();
   expect(committed.reduce((a, b) => a + b, 0)).toBe(60);
   expect(committed.length).toBeLessThan(6);
-  const stored = await loadMemo(state, 'upper', 'memo-key');
+  const stored = await loadMemo(scratch.state, 'upper', 'memo-key');
   expect(stored.size).toBe(60);
   expect(stored.get('item42')).toEqual(memo.get('item42'));
   expect(new Set([...stored.values()].map((e) => e.part)).size).toBe(committed.length);
-  const [{ n }] = await state.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM read_parquet('${dir}/memo/*.upper.parquet')`);
+  const [{ n }] = await scratch.state.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM read_parquet('${scratch.dir}/memo/*.upper.parquet')`);
   expect(n).toBe(60);
 });
 
 it('rejects once a commit fails, keeping what was committed before', async () => {
   const memo = new Map<string, MemoEntry>();
-  const w = writer(memo, join(dir, 'memo'), []);
+  const w = writer(memo, join(scratch.dir, 'memo'), []);
   await w.add(batch(0, 5));
   await w.drain();
   // A file where the parts' folder should be makes the next Parquet write fail.
-  rmSync(join(dir, 'memo'), { recursive: true });
-  writeFileSync(join(dir, 'memo'), 'not a folder');
+  rmSync(join(scratch.dir, 'memo'), { recursive: true });
+  writeFileSync(join(scratch.dir, 'memo'), 'not a folder');
   await w.add(batch(5, 5)).catch(() => undefined);
   await expect(w.drain()).rejects.toThrow();
   await expect(w.add(batch(10, 5))).rejects.toThrow();
-  expect((await loadMemo(state, 'upper', 'memo-key')).size).toBe(5);
+  expect((await loadMemo(scratch.state, 'upper', 'memo-key')).size).toBe(5);
 });

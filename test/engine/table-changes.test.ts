@@ -1,12 +1,9 @@
 // What a commit changed in a table, counted on real Parquet files in DuckDB: rows added,
 // removed and changed in place on the key columns (run facts aside), or on whole rows
 // for a table with no key; and every key a stage declares names columns of its schema.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { State } from '../../src/state.js';
 import { writeParquet } from '../../src/tables.js';
 import { columnsOf } from '../../src/table-schema.js';
 import { tableChange } from '../../src/table-changes.js';
@@ -22,23 +19,16 @@ import score from '../../stages/score/index.js';
 import select from '../../stages/select/index.js';
 import sessions from '../../stages/sessions/index.js';
 import train from '../../stages/train/index.js';
+import { scratchState } from './scratch-state.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sdloop-table-changes-'));
-let state: State;
-beforeAll(async () => {
-  state = await State.open(join(dir, 'state.duckdb'));
-});
-afterAll(async () => {
-  await state.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const scratch = scratchState('sdloop-table-changes-');
 
 const schema = z.object({ id: z.string(), axis: z.string(), score: z.number(), ms: z.number(), tags: z.array(z.string()) });
 type TableDecl = Extract<OutputDecl, { kind: 'table' }>;
 
 async function version(name: string, rows: z.infer<typeof schema>[]): Promise<string> {
-  const path = join(dir, `${name}.parquet`);
-  await writeParquet(state, path, columnsOf(schema), rows);
+  const path = join(scratch.dir, `${name}.parquet`);
+  await writeParquet(scratch.state, path, columnsOf(schema), rows);
   return path;
 }
 
@@ -56,12 +46,12 @@ describe('tableChange', () => {
       { id: 'c', axis: 'y', score: 0.4, ms: 10, tags: [] }, // added
     ]);
     const keyed: TableDecl = { kind: 'table', schema, runFacts: ['ms'], key: ['id', 'axis'] };
-    expect(await tableChange(state, 't', keyed, after, before)).toEqual({ table_name: 't', rows: 4, added: 2, removed: 1, changed: 1, keyed: true });
+    expect(await tableChange(scratch.state, 't', keyed, after, before)).toEqual({ table_name: 't', rows: 4, added: 2, removed: 1, changed: 1, keyed: true });
     // No key: a row changed in place is one removed and one added.
     const whole: TableDecl = { kind: 'table', schema, runFacts: ['ms'] };
-    expect(await tableChange(state, 't', whole, after, before)).toEqual({ table_name: 't', rows: 4, added: 3, removed: 2, changed: 0, keyed: false });
+    expect(await tableChange(scratch.state, 't', whole, after, before)).toEqual({ table_name: 't', rows: 4, added: 3, removed: 2, changed: 0, keyed: false });
     // A first version: every row is new.
-    expect(await tableChange(state, 't', keyed, after, undefined)).toEqual({ table_name: 't', rows: 4, added: 4, removed: 0, changed: 0, keyed: true });
+    expect(await tableChange(scratch.state, 't', keyed, after, undefined)).toEqual({ table_name: 't', rows: 4, added: 4, removed: 0, changed: 0, keyed: true });
   });
 });
 
