@@ -49,7 +49,7 @@ export function createStageContext(options: {
     inputs,
     projectDir: project.dir,
     dataDir: project.dataDir,
-    store: createObjectStore(project.paths.objects, options.stats, options.damaged),
+    store: createObjectStore(project.paths.objects, options.stats.objects, options.damaged),
     outDir(output: string) {
       let dir = folders.get(output);
       if (!dir) folders.set(output, (dir = outputFolder(project.paths.stages, stage, output)));

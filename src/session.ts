@@ -85,7 +85,7 @@ export class ProjectSession {
       throw holder ? new ProjectLockedError(holder, shownPath(project.dir, project.paths.runLock)) : error;
     });
     await standInForLostLock(project.paths.lock, state);
-    const stats = StatCache.open(state);
+    const stats = StatCache.open(state, project.paths.objects);
     // --json owns stdout; what happens still goes to stderr, as plain lines.
     const reporter = createReporter(process.stderr.isTTY && !options.json ? 'tty' : 'plain');
     return new ProjectSession(project, state, reporter, stats);

@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { hashFile, hashSmallFileSync, smallFileLimit } from './hash.js';
 import { appendRows, type State } from './state.js';
+import { ObjectStats } from './object-stats.js';
 
 interface Entry {
   size: number;
@@ -52,10 +53,12 @@ export class StatCache {
   private constructor(
     private readonly state: State,
     private readonly loaded: Promise<LoadedEntries>,
+    /** the store's objects, whose names are their hashes (object-stats.ts) */
+    readonly objects: ObjectStats,
   ) {}
 
   /** The cache is read in the background: the first hashFiles stats its files meanwhile. */
-  static open(state: State): StatCache {
+  static open(state: State, objectsRoot: string): StatCache {
     // One string instead of 5 x N values: converting DuckDB values one by one costs more than splitting.
     const dump = state.query<{ dump: string | null }>(
       `SELECT string_agg(concat_ws(chr(9), path, size, mtime_ms, ino, hash), chr(10)) AS dump FROM stat_cache`,
@@ -63,7 +66,7 @@ export class StatCache {
     const loaded = dump.then((rows) => parseDump(rows[0]?.dump));
     // Nobody may be waiting yet when it fails: the next hashFiles reports it.
     loaded.catch(() => undefined);
-    return new StatCache(state, loaded);
+    return new StatCache(state, loaded, new ObjectStats(state, objectsRoot));
   }
 
   private cachedHash(loaded: LoadedEntries, path: string, stats: Float64Array, i: number): string | undefined {
@@ -112,12 +115,6 @@ export class StatCache {
     return result;
   }
 
-  /** A file just written whose hash is known already: the next hashFiles of it reads nothing. */
-  learn(path: string, hash: string): void {
-    const s = statSync(path, { throwIfNoEntry: false });
-    if (s?.isFile()) this.remember(path, { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, hash });
-  }
-
   private remember(path: string, entry: Entry): string {
     this.dirty.set(path, entry);
     return entry.hash;
@@ -125,6 +122,7 @@ export class StatCache {
 
   /** Write what changed since load; cheap when nothing did. A state opened to read keeps it in memory. */
   async flush(): Promise<void> {
+    await this.objects.flush();
     if (this.dirty.size === 0 || !this.state.writable) return;
     const changed = [...this.dirty];
     this.dirty = new Map();

@@ -10,7 +10,7 @@ import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader } from '@duck
 import type { Row } from './stage.js';
 
 /** Bumped when a cache table changes shape; caches are dropped and rebuilt, records are kept. */
-const stateVersion = '4';
+const stateVersion = '5';
 /** Dropped on an upgrade: caches, and tables an older version kept (dep_files became stage_deps). */
 const cacheTables = ['stat_cache', 'glob_cache', 'dep_files'];
 
@@ -34,7 +34,19 @@ CREATE TABLE IF NOT EXISTS stat_cache (
 CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS stage_deps (stage VARCHAR, files VARCHAR, dynamic VARCHAR);
 CREATE TABLE IF NOT EXISTS lock_entries (stage VARCHAR, entry VARCHAR);
+CREATE TABLE IF NOT EXISTS object_stats (path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT);
 `;
+
+/**
+ * Before version 5 the store's objects were stat_cache rows (absolute paths, the hash being
+ * the name). Those whose hash was their name carry over to object_stats, keyed under the
+ * objects folder (ab/<hash>.png), so the upgrade reads no image again.
+ */
+const carryObjectStats = `
+CREATE TABLE IF NOT EXISTS object_stats (path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT);
+INSERT INTO object_stats
+  SELECT regexp_extract(path, '([0-9a-f]{2}/[0-9a-f]{32}\\.[A-Za-z0-9]+)$', 1), size, mtime_ms, ino FROM stat_cache
+  WHERE regexp_matches(path, '/objects/[0-9a-f]{2}/[0-9a-f]{32}\\.[A-Za-z0-9]+$') AND hash = regexp_extract(path, '([0-9a-f]{32})\\.[A-Za-z0-9]+$', 1);`;
 
 /** Every table the schema creates. */
 const stateTables = [...schema.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((m) => m[1]!);
@@ -151,8 +163,10 @@ export class State {
       await c.run(schema);
       return;
     }
+    const hasStatCache = (await c.runAndReadAll("SELECT 1 FROM information_schema.tables WHERE table_name = 'stat_cache'")).getColumns()[0]?.length;
     // One statement list in one transaction: a killed upgrade leaves the old version whole.
     await c.run(`BEGIN TRANSACTION;
+      ${hasStatCache ? carryObjectStats : ''}
       ${cacheTables.map((table) => `DROP TABLE IF EXISTS ${table};`).join('\n')}
       ${schema}
       ALTER TABLE memo ADD COLUMN IF NOT EXISTS objects VARCHAR;

@@ -1,16 +1,16 @@
 // Content-addressed objects: data/objects/<first two hex>/<hash>.<ext>. Writing the same
 // content twice writes nothing, so a resumed run never duplicates an image; but an object
-// already there is checked against its name first (through the stat cache when there is
+// already there is checked against its name first (by its recorded stat when there is
 // one), and a damaged one is written afresh. The store shares no hard link with a file a
 // user or a tool may edit in place: putFile copies (a reflink where the file system can).
-import { access, constants, copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { access, constants, copyFile, readFile, rm } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileIdentity } from './memo-objects.js';
-import { hashBytes, hashFile, wholeFileLimit } from './hash.js';
+import { hashBytes } from './hash.js';
 import { writeFileAtomic, produceAtomic } from './atomic.js';
 import type { ObjectRef, ObjectStore } from './stage.js';
-import type { StatCache } from './stat-cache.js';
+import type { ObjectStats } from './object-stats.js';
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -22,20 +22,20 @@ async function exists(path: string): Promise<boolean> {
 /** A reflink (copy-on-write, no bytes copied) where the file system has them, else a copy. */
 export const cloneFile = (source: string, target: string) => copyFile(source, target, constants.COPYFILE_FICLONE);
 
-/** `damaged`: the file identities (memo-objects.ts fileIdentity) of the objects removed as damaged before this run. */
-export function createObjectStore(root: string, stats?: StatCache, damaged: ReadonlySet<string> = new Set()): ObjectStore {
+/**
+ * `objects`: the stats at which objects last matched their names (object-stats.ts); without
+ * them an object found in place is read whole to be checked. `damaged`: the file identities
+ * (memo-objects.ts fileIdentity) of the objects removed as damaged before this run.
+ */
+export function createObjectStore(root: string, objects?: ObjectStats, damaged: ReadonlySet<string> = new Set()): ObjectStore {
   const pathOf = (hash: string, ext: string) => join(root, hash.slice(0, 2), `${hash}.${ext.replace(/^\./, '')}`);
-  // Names are the hash of the whole bytes; file hashes of bigger files are of their chunks (hash.ts), so those are read whole.
-  const hashOf = async (path: string) => {
-    if ((await stat(path)).size > wholeFileLimit) return hashBytes(await readFile(path));
-    return stats ? (await stats.hashFiles([path]))[0] : await hashFile(path);
-  };
   /** Whether a stored object holds the bytes its name says. */
-  const intact = async (hash: string, path: string) => (await exists(path)) && (await hashOf(path)) === hash;
-  // Status checks objects through the stat cache: one just written needs no reading back there.
-  const written = async (hash: string, path: string) => {
-    if ((await stat(path)).size <= wholeFileLimit) stats?.learn(path, hash);
+  const intact = async (hash: string, path: string) => {
+    if (!(await exists(path))) return false;
+    return objects ? objects.intact(path) : hashBytes(await readFile(path)) === hash;
   };
+  // Status checks objects by their stats: one just written needs no reading back there.
+  const written = (path: string) => objects?.written(path);
   return {
     pathOf,
     damagedLink(path: string) {
@@ -47,7 +47,7 @@ export function createObjectStore(root: string, stats?: StatCache, damaged: Read
       const path = pathOf(hash, ext);
       if (!(await intact(hash, path))) {
         await writeFileAtomic(path, data);
-        await written(hash, path);
+        written(path);
       }
       return { hash, path };
     },
@@ -56,7 +56,7 @@ export function createObjectStore(root: string, stats?: StatCache, damaged: Read
       const path = pathOf(hash, ext);
       if (!(await intact(hash, path))) {
         await produceAtomic(path, (tmp) => cloneFile(file, tmp));
-        await written(hash, path);
+        written(path);
       }
       return { hash, path };
     },

@@ -77,7 +77,7 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
   const name = options.name ?? `${hostname()}:${process.pid}`;
   // In memory: the worker reads input tables through their Parquet files and never writes the project's state.
   const state = await State.open(':memory:');
-  const stats = StatCache.open(state);
+  const stats = StatCache.open(state, project.paths.objects);
   const controller = new AbortController();
   const channels = {
     log: (stage: string, m: string) => options.log(`${stage}: ${m}`),

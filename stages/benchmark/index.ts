@@ -143,7 +143,7 @@ export function makeBenchmarkStage(deps: BenchmarkDeps) {
     },
     resourceLabels: { model: 'the CLIP model (score.model)', promoted_loras: 'the promoted LoRAs', merged_checkpoint: 'the checkpoint the loop merged (loop.promote merge)', labels: 'the human labels (pipeline label, the review app)' },
     async resources(ctx) {
-      const { scorerResources } = await import('../score/scorer.js');
+      const { scorerResources } = await import('../score/models.js');
       const opts = { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash };
       const judge = ctx.params.benchmark.judge;
       return {

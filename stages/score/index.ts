@@ -65,7 +65,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
 
   resourceLabels: { model: 'the CLIP model (score.model)', fallback_model: 'the fallback CLIP model' },
   async resources(ctx) {
-    const { scorerResources } = await import('./scorer.js');
+    const { scorerResources } = await import('./models.js');
     return scorerResources(ctx.params.score, { projectDir: ctx.projectDir, dataDir: ctx.dataDir, fileHash: ctx.fileHash });
   },
 

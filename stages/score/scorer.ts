@@ -1,11 +1,11 @@
 // The scorer behind the score stage and the benchmark stage: per image, zero-shot
 // adherence of every variation axis (full image, then a zone crop, then a fallback model
 // while uncertain), quality checks and the embedding.
-import { isAbsolute, join, resolve } from 'node:path';
-import { loadClipModel, type ClipModel, type FileHasher } from '../../adapters/clip-onnx.js';
+import { join, resolve } from 'node:path';
+import { loadClipModel, type ClipModel } from '../../adapters/clip-onnx.js';
 import type { EmbeddingRow, FrameRow, PromptRow, QualityRow, ReadingRow, ScoreRow } from '../../schemas/tables.js';
 import { createTextEmbedder, scoreAxis } from './adherence.js';
-import { ensureDemoModel } from '../../demo/clip-model.js';
+import { resolveModelDir, type ScorerOptions } from './models.js';
 import { createPreprocessor, type ImageSource } from './preprocess-pool.js';
 import { frameFlags, PIXEL_CHECKS_VERSION, type PixelChecks } from './quality.js';
 import { loadAestheticHead } from './aesthetic.js';
@@ -73,20 +73,6 @@ export interface ScorerStats {
   decoded: number;
   /** questions sent to the VQA endpoint; memoised answers are not counted */
   vqaQuestions: number;
-}
-
-export interface ScorerOptions {
-  projectDir: string;
-  /** where the demo model is written; defaults to <projectDir>/data */
-  dataDir?: string;
-  /** where embeddings and VQA answers are kept across runs (embedding-memo.ts, vqa.ts); none kept without it */
-  cacheDir?: string;
-}
-
-/** `demo` is the built-in demo model (written on first use); anything else a CLIP folder. */
-export async function resolveModelDir(model: string, options: ScorerOptions): Promise<string> {
-  if (model === 'demo') return ensureDemoModel(options.dataDir ?? join(options.projectDir, 'data'));
-  return isAbsolute(model) ? model : resolve(options.projectDir, model);
 }
 
 /** An image ready to measure: its checks, and its pixels unless its embedding is kept. */
@@ -277,12 +263,4 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
       for (const tier of tiers) await tier.model.close();
     },
   };
-}
-
-/** Identities of the models in use, for the stage fingerprint. */
-export async function scorerResources(params: ScoreParams, options: ScorerOptions & { fileHash: FileHasher }): Promise<Record<string, string>> {
-  const { modelIdentity } = await import('../../adapters/clip-onnx.js');
-  const out: Record<string, string> = { model: await modelIdentity(await resolveModelDir(params.model, options), params.variant, options.fileHash) };
-  if (params.fallback_model) out.fallback_model = await modelIdentity(await resolveModelDir(params.fallback_model, options), params.variant, options.fileHash);
-  return out;
 }

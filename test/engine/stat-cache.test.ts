@@ -16,7 +16,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 async function withCache<T>(work: (cache: StatCache) => Promise<T>): Promise<T> {
   const state = await State.open(join(dir, 'state.duckdb'));
   try {
-    const cache = StatCache.open(state);
+    const cache = StatCache.open(state, join(dir, 'objects'));
     const result = await work(cache);
     await cache.flush();
     return result;
