@@ -71,7 +71,7 @@ export interface ObjectProblems {
 }
 
 /** The current hits' objects, one row each: the `path` column an ObjectStats check reads. */
-const hitObjects = `SELECT DISTINCT unnest(string_split(objects, chr(9))) AS path FROM memo
+const hitObjects = `SELECT unnest(string_split(objects, chr(9))) AS path FROM memo
   WHERE stage = $stage AND fp = $fp AND status = 'ok' AND coalesce(objects, '') <> ''`;
 
 /**

@@ -9,6 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { produceAtomic, writeFileAtomic } from '../../src/atomic.js';
 import { prunedImageIds, readPruneRecords } from '../catalog/pruned.js';
 import type { InputArtifact, StageContext } from '../../src/stage.js';
+import { foldersUnchanged, markFoldersWhole } from './whole-folders.js';
 
 /** The rendered columns a folder is put back from. */
 export interface PlacedImage {
@@ -91,6 +92,7 @@ function describeLoss(rel: string, loss: FolderLoss<HeldImage>): string[] {
 /** Status: the session folders, manifests and images the current rows name that are gone. */
 export async function missingSessionFolders(ctx: StageContext, rendered: InputArtifact | undefined): Promise<string[]> {
   if (rendered?.kind !== 'table') return [];
+  if (foldersUnchanged(ctx.projectDir, ctx.dataDir, rendered.hash)) return [];
   // One string per folder instead of a row object per image: 20,000 images convert in a fraction of the time.
   const folders = await ctx.sql<{ session_dir: string; held: string | null }>(
     `SELECT session_dir, string_agg(image_id || chr(9) || filename, chr(10)) FILTER (WHERE status <> 'failed' AND filename <> '') AS held
@@ -100,7 +102,9 @@ export async function missingSessionFolders(ctx: StageContext, rendered: InputAr
     const [image_id, filename] = line.split('\t') as [string, string];
     return { image_id, filename };
   }) : []]));
-  return (await folderLosses(ctx, byFolder)).flatMap(([rel, loss]) => describeLoss(rel, loss));
+  const losses = await folderLosses(ctx, byFolder);
+  if (losses.length === 0) await markFoldersWhole(ctx.projectDir, ctx.dataDir, rendered.hash, [...byFolder.keys()]);
+  return losses.flatMap(([rel, loss]) => describeLoss(rel, loss));
 }
 
 /** Put back the session folders, manifests and images that are gone; returns the folders touched (as the rows name them). */

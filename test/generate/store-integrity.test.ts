@@ -2,7 +2,7 @@
 // a session folder deleted. Status names each, and the next run repairs it from what can
 // be trusted (the item rendered again, the folder put back from the store), after which
 // everything is up to date again.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { hashBytes } from '../../src/hash.js';
@@ -119,4 +119,21 @@ it('a garbled stored PNG is re-rendered into the session file it was linked as, 
   expect(manifest.images).toEqual(manifestBefore.images);
   expect(manifest.status).toBe('completed');
   expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+}, 300_000);
+
+it('a folder found whole is not listed again while its mtime stays, and an image deleted from it later is still named', async () => {
+  const p = await finishedProject();
+  const folders = readdirSync(p.path('data/sessions')).map((f) => `data/sessions/${f}`);
+  // Folders changed in the last moments are not marked: these are made an hour old.
+  const hourAgo = Date.now() / 1000 - 3600;
+  for (const folder of folders) utimesSync(p.path(folder), hourAgo, hourAgo);
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+  const marks = JSON.parse(readFileSync(p.path('data/stages/generate/whole-folders.json'), 'utf8'));
+  expect(Object.keys(marks.folders).sort()).toEqual(folders.sort());
+  expect(Object.values(await p.status()).every((s) => s.up_to_date)).toBe(true);
+  const [image] = await p.sql<{ session_dir: string; filename: string }>("SELECT session_dir, filename FROM images WHERE status = 'ok' ORDER BY filename LIMIT 1");
+  rmSync(p.path(`${image!.session_dir}/${image!.filename}`));
+  expect((await p.status()).generate!.reasons).toEqual([`1 image missing from session folder ${image!.session_dir}: the run puts them back from the store`]);
+  expect((await p.run()).code).toBe(0);
+  expect(existsSync(p.path(`${image!.session_dir}/${image!.filename}`))).toBe(true);
 }, 300_000);
