@@ -24,7 +24,7 @@ const allowed: Record<Layer, Layer[]> = {
 };
 
 /** The only places that reach the demo parts: where a backend, CLIP model or trainer is chosen by name. */
-const demoChoosers = new Set(['stages/generate/backend.ts', 'stages/generate/identity.ts', 'stages/score/scorer.ts', 'stages/train/index.ts']);
+const demoChoosers = new Set(['stages/generate/backend.ts', 'stages/generate/identity.ts', 'stages/score/models.ts', 'stages/train/index.ts']);
 
 const importPattern = /(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(?\s*['"](\.[^'"]+)['"]/g;
 
