@@ -163,14 +163,3 @@ async function outputProblems(projectDir: string, stats: StatCache, entry: LockE
   }
   return problems;
 }
-
-/** The last recorded execution of a stage, when it failed after the lock's entry was written. */
-export async function lastFailure(state: State, stage: string): Promise<string | undefined> {
-  const rows = await state.query<{ status: string; error: string | null }>(
-    'SELECT status, error FROM stage_runs WHERE stage = $stage ORDER BY started_at DESC LIMIT 1',
-    { stage },
-  );
-  const last = rows[0];
-  if (!last || last.status === 'ok' || last.status === 'skipped') return undefined;
-  return `previous run ${last.status}${last.error ? `: ${last.error.split('\n')[0]}` : ''}`;
-}

@@ -107,12 +107,6 @@ export async function recordedDepHashes(state: State, stage: string): Promise<Ma
   return new Map(rows[0] ? (JSON.parse(rows[0].files) as [string, string][]) : []);
 }
 
-/** Files the stage reported reading last time (ctx.dependOn), to check along with its declared deps. */
-export async function recordedDynamicDeps(state: State, stage: string): Promise<string[]> {
-  const rows = await state.query<{ dynamic: string }>('SELECT dynamic FROM stage_deps WHERE stage = $stage', { stage });
-  return rows[0] ? (JSON.parse(rows[0].dynamic) as string[]) : [];
-}
-
 export async function stageCode(node: StageNode, stats: StatCache): Promise<string> {
   if (!node.loaded) return hashValue({ cmd: node.config.cmd, outs: node.config.outs });
   return codeHash(moduleClosure(node.loaded.file), stats);

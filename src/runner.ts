@@ -4,8 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InputError, StageFailure } from './errors.js';
-import { composeIdentity, depsUnion, expandDeps, identityParams, hashDeps, outsideState, recordedDynamicDeps, stageCode, stageParams, withDynamicDeps, type StageIdentity } from './fingerprint.js';
-import { explainStaleness, lastFailure } from './explain.js';
+import { composeIdentity, depsUnion, expandDeps, identityParams, hashDeps, outsideState, stageCode, stageParams, withDynamicDeps, type StageIdentity } from './fingerprint.js';
+import { explainStaleness } from './explain.js';
+import { readStageRecords, type StageRecords } from './stage-records.js';
 import { removeDamagedObjects } from './memo-objects.js';
 import { createStageContext, inputArtifact } from './context.js';
 import { parseStageParams } from './params.js';
@@ -95,6 +96,7 @@ export class Runner {
   private async identify(
     node: StageNode,
     signal: AbortSignal,
+    recorded: StageRecords,
   ): Promise<{ identity: StageIdentity; params: unknown; records: Record<string, OutputRecord>; staticDeps: string[] } | undefined> {
     const records = this.inputRecords(node);
     if (!records) return undefined;
@@ -102,7 +104,7 @@ export class Runner {
     const module = node.loaded?.module;
     const params = module ? parseStageParams(this.project.locate, node.name, module, rawParams) : rawParams;
     const staticDeps = await expandDeps(this.project, node, this.producedPaths, this.globs, params);
-    const deps = await hashDeps(this.project, depsUnion(staticDeps, await recordedDynamicDeps(this.state, node.name)), this.stats);
+    const deps = await hashDeps(this.project, depsUnion(staticDeps, recorded.dynamicDeps(node.name)), this.stats);
     const { resources, observed } = await outsideState(module, this.makeContext(node, params, records, signal, new Set()));
     const inputs = Object.fromEntries(Object.entries(records).map(([k, r]) => [k, r.hash]));
     const code = await stageCode(node, this.stats);
@@ -110,9 +112,9 @@ export class Runner {
     return { identity, params, records, staticDeps };
   }
 
-  private async reasons(node: StageNode, identity: StageIdentity, params: unknown, records: Record<string, OutputRecord>, countItems: boolean): Promise<string[]> {
+  private async reasons(node: StageNode, identity: StageIdentity, params: unknown, records: Record<string, OutputRecord>, recorded: StageRecords, countItems: boolean): Promise<string[]> {
     const entry = this.lock.stages[node.name];
-    const failure = await lastFailure(this.state, node.name);
+    const failure = recorded.lastFailure(node.name);
     if (entry && entry.fingerprint === identity.fingerprint && !failure) {
       const reasons = await explainStaleness({ project: this.project, state: this.state, stats: this.stats, stage: node.name, identity, entry, mapStage: node.loaded?.module.kind === 'map' });
       const missing = node.loaded?.module.missing;
@@ -139,14 +141,15 @@ export class Runner {
     const result: StageStatus[] = [];
     const stale = new Set<string>();
     const signal = new AbortController().signal;
+    const recorded = await readStageRecords(this.state);
     for (const name of selectStages(this.project.graph, targets)) {
       const node = this.project.graph.nodes.get(name)!;
       const staleUp = [...node.upstream].filter((u) => stale.has(u));
-      const known = staleUp.length === 0 ? await this.identify(node, signal) : undefined;
+      const known = staleUp.length === 0 ? await this.identify(node, signal, recorded) : undefined;
       let reasons: string[];
       if (staleUp.length > 0) reasons = [`upstream ${staleUp.join(', ')} will run first`];
       else if (!known) reasons = ['an input has not been produced yet'];
-      else reasons = await this.reasons(node, known.identity, known.params, known.records, true);
+      else reasons = await this.reasons(node, known.identity, known.params, known.records, recorded, true);
       if (force) reasons.unshift('--force');
       if (reasons.length > 0) stale.add(name);
       result.push({ name, upToDate: reasons.length === 0, reasons });
@@ -179,13 +182,14 @@ export class Runner {
     const jobs = pLimit(Math.max(1, options.jobs));
     const outcomes = new Map<string, Promise<StageOutcome>>();
     const forced = new Set(options.force ? order : []);
+    const stageRecords = await readStageRecords(this.state);
     for (const name of order) {
       const node = this.project.graph.nodes.get(name)!;
       outcomes.set(name, (async () => {
         const ups = await Promise.all([...node.upstream].filter((u) => outcomes.has(u)).map((u) => outcomes.get(u)!));
         const failedUp = ups.find((u) => u.status === 'failed');
         if (failedUp) return { name, status: 'failed' as const, error: `upstream ${failedUp.name} failed` };
-        return jobs(() => this.runStage(node, run, forced.has(name), options.signal));
+        return jobs(() => this.runStage(node, run, stageRecords, forced.has(name), options.signal));
       })());
     }
     const stages = await Promise.all(order.map((n) => outcomes.get(n)!));
@@ -206,7 +210,7 @@ export class Runner {
     return { ok: exitCode === 0, exitCode, durationMs: Date.now() - startedAt, stages };
   }
 
-  private async runStage(node: StageNode, run: RunRecord, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
+  private async runStage(node: StageNode, run: RunRecord, recorded: StageRecords, force: boolean, signal: AbortSignal): Promise<StageOutcome> {
     const started = Date.now();
     const record = async (status: string, fingerprint: string, error?: string, items?: LockEntry['items']) => {
       await run.ensureRecorded();
@@ -215,11 +219,11 @@ export class Runner {
     if (signal.aborted) return { name: node.name, status: 'failed', error: 'interrupted before it started' };
     let fingerprint = '';
     try {
-      const known = await this.identify(node, signal);
+      const known = await this.identify(node, signal, recorded);
       if (!known) throw new StageFailure(node.name, 'an input was not produced');
       const { identity, params, records, staticDeps } = known;
       fingerprint = identity.fingerprint;
-      const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records, false);
+      const reasons = force ? ['--force'] : await this.reasons(node, identity, params, records, recorded, false);
       if (reasons.length === 0) {
         this.reporter.stageState?.(node.name, 'skipped');
         return { name: node.name, status: 'skipped' };
