@@ -134,7 +134,8 @@ export async function explainStaleness(input: ExplainInput): Promise<string[]> {
   }
   reasons.push(...(await outputProblems(project.dir, input.stats, entry)));
   if (entry.items && entry.items.failed > 0) reasons.push(`${entry.items.failed} failed items to retry`);
-  if (input.mapStage) {
+  // A stage whose hits name no stored object (score's rows point at generate's) has none to check.
+  if (input.mapStage && !(entry.memo === identity.memoKey && entry.items?.objects === 0)) {
     const objects = await storedObjectProblems(state, input.stats, project.dir, stage, identity.memoKey);
     if (objects.damaged.length > 0) reasons.push(`stored object${objects.damaged.length === 1 ? '' : 's'} ${listed(objects.damaged)} damaged (bytes no longer match ${objects.damaged.length === 1 ? 'its name' : 'their names'})`);
     if (objects.items > 0) reasons.push(`${objects.items} memoised items name stored objects that are gone or damaged; they will be made again`);

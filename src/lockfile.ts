@@ -34,7 +34,11 @@ export const lockEntrySchema = z.object({
   outs: z.record(z.string(), outputRecordSchema),
   finished_at: z.string(),
   duration_s: z.number(),
-  items: z.object({ total: z.number().int(), run: z.number().int(), reused: z.number().int(), failed: z.number().int() }).optional(),
+  items: z.object({
+    total: z.number().int(), run: z.number().int(), reused: z.number().int(), failed: z.number().int(),
+    /** items whose rows name stored objects; absent in entries from before it was counted */
+    objects: z.number().int().optional(),
+  }).optional(),
 });
 
 export const lockFileSchema = z.object({

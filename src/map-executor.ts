@@ -22,7 +22,8 @@ import type { RemoteBatches } from './executor-bullmq.js';
 
 export interface MapRunResult {
   outputs: Record<string, OutputRecord>;
-  items: { total: number; run: number; reused: number; failed: number };
+  /** objects: the items whose rows name stored objects (status checks those objects) */
+  items: { total: number; run: number; reused: number; failed: number; objects: number };
 }
 
 export class Interrupted extends Error {
@@ -245,7 +246,8 @@ export async function runMapStage(options: {
         await stage.finish(ctx, setupState, finished);
       }
       const failed = hashes.filter((h) => memo.get(h)?.status === 'failed').length;
-      result = { outputs, items: { total: items.length, run: todo.length, reused, failed } };
+      const objects = hashes.filter((h) => memo.get(h)?.objects).length;
+      result = { outputs, items: { total: items.length, run: todo.length, reused, failed, objects } };
     }
   } finally {
     if (runsHere) await stage.teardown?.(setupState);

@@ -74,31 +74,33 @@ export class ObjectStats {
    */
   async check(projectDir: string, refsSql: string, params: Record<string, unknown>): Promise<ObjectCheck> {
     const prefix = `${relative(projectDir, this.root)}/`;
-    // One string instead of a row object per object: 40,000 convert in a fraction of the time.
+    const base = `${projectDir}/`;
+    // One string instead of a row object per object, walked in place: 40,000 lines cost little beside their stats.
     const rows = await this.state.query<{ dump: string | null }>(
-      `SELECT string_agg(concat_ws(chr(9), r.path, coalesce(s.size, -1), coalesce(s.mtime_ms, '-1'), coalesce(s.ino, -1)), chr(10)) AS dump
+      `SELECT string_agg(concat_ws(chr(9), $base || r.path, coalesce(s.size, -1), coalesce(s.mtime_ms, '-1'), coalesce(s.ino, -1)), chr(10)) AS dump
        FROM (${refsSql}) r LEFT JOIN object_stats s ON s.path = substr(r.path, $cut)`,
-      { ...params, cut: prefix.length + 1 },
+      { ...params, base, cut: prefix.length + 1 },
     );
+    const dump = rows[0]?.dump ?? '';
     const bad = new Set<string>();
     const damaged: string[] = [];
-    const base = `${projectDir}/`;
-    for (const line of rows[0]?.dump ? rows[0].dump.split('\n') : []) {
-      const t3 = line.lastIndexOf('\t');
-      const t2 = line.lastIndexOf('\t', t3 - 1);
-      const t1 = line.lastIndexOf('\t', t2 - 1);
-      const path = line.slice(0, t1);
-      const s = statSync(base + path, { throwIfNoEntry: false });
-      if (!s?.isFile()) {
-        bad.add(path);
-        continue;
-      }
-      if (s.size === Number(line.slice(t1 + 1, t2)) && s.mtimeMs === Number(line.slice(t2 + 1, t3)) && s.ino === Number(line.slice(t3 + 1))) continue;
-      if (s.size > wholeFileLimit) continue;
-      if (await bytesMatchName(base + path, s)) this.dirty.set(path.slice(prefix.length), statOf(s));
+    for (let start = 0; start < dump.length; ) {
+      const next = dump.indexOf('\n', start);
+      const end = next < 0 ? dump.length : next;
+      const t3 = dump.lastIndexOf('\t', end - 1);
+      const t2 = dump.lastIndexOf('\t', t3 - 1);
+      const t1 = dump.lastIndexOf('\t', t2 - 1);
+      const path = dump.slice(start, t1);
+      start = end + 1;
+      const s = statSync(path, { throwIfNoEntry: false });
+      if (s?.isFile() && s.size === +dump.slice(t1 + 1, t2) && s.mtimeMs === +dump.slice(t2 + 1, t3) && s.ino === +dump.slice(t3 + 1, end)) continue;
+      const rel = path.slice(base.length);
+      if (!s?.isFile()) bad.add(rel);
+      else if (s.size > wholeFileLimit) continue;
+      else if (await bytesMatchName(path, s)) this.dirty.set(rel.slice(prefix.length), statOf(s));
       else {
-        bad.add(path);
-        damaged.push(path);
+        bad.add(rel);
+        damaged.push(rel);
       }
     }
     return { bad, damaged: [...new Set(damaged)].sort() };

@@ -5,6 +5,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { hashBytes } from '../../src/hash.js';
 import { IdentityProject } from './identity-project.js';
 
@@ -123,6 +124,9 @@ it('a garbled stored PNG is re-rendered into the session file it was linked as, 
 
 it('a folder found whole is not listed again while its mtime stays, and an image deleted from it later is still named', async () => {
   const p = await finishedProject();
+  // The lock counts the items whose rows name stored objects: score's name none, so status checks none for it.
+  const lock = parse(readFileSync(p.path('pipeline.lock'), 'utf8'));
+  expect([lock.stages.generate.items.objects, lock.stages.score.items.objects]).toEqual([6, 0]);
   const folders = readdirSync(p.path('data/sessions')).map((f) => `data/sessions/${f}`);
   // Folders changed in the last moments are not marked: these are made an hour old.
   const hourAgo = Date.now() / 1000 - 3600;
