@@ -93,6 +93,8 @@ async function deleteGarbage(session: ProjectSession, garbage: Garbage): Promise
   const intact = await objectsAsLeft(state, project.paths.objects);
   await state.run(`DELETE FROM memo WHERE NOT ${keptMemo}`);
   for (const file of garbage.files) await rm(file.path, { recursive: true, force: true });
+  const gone = garbage.files.filter((f) => f.kind === 'object').map((f) => relative(project.paths.objects, f.path));
+  if (gone.length > 0) await state.run('DELETE FROM object_stats WHERE path IN (SELECT unnest(string_split($gone, chr(9))))', { gone: gone.join('\t') });
   // Object folders are named by hash prefix; an emptied one would otherwise stay forever.
   for (const dir of await readdir(project.paths.objects).catch(() => [] as string[])) {
     await rmdir(join(project.paths.objects, dir)).catch(() => undefined);

@@ -2,7 +2,7 @@
 // anyway (deleted by hand) is made again instead of being reported as reused. Through
 // the real CLI: every image row must point at a file that exists.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { IdentityProject, itemsRun } from './identity-project.js';
 
@@ -44,6 +44,25 @@ describe('gc is safe', () => {
     expect(generateItems(back)).toEqual({ done: 0, failed: 0, reused: 8 });
     expect(await missingFiles(p)).toEqual([]);
     expect((await p.sql<{ n: number }>('SELECT count(*)::INTEGER AS n FROM scores WHERE image_id IN (SELECT image_id FROM images)'))[0]!.n).toBeGreaterThan(0);
+  });
+
+  it('an object nothing names is deleted with its recorded stat, and only with --apply', async () => {
+    project = IdentityProject.create();
+    const p = project;
+    await run(p);
+    const stray = `${'ee'.padEnd(32, '0')}.png`;
+    mkdirSync(p.path('data/objects/ee'), { recursive: true });
+    writeFileSync(p.path(`data/objects/ee/${stray}`), 'not referenced');
+    const kept = await p.pipeline(['sql', '--write', `INSERT INTO object_stats VALUES ('ee/${stray}', 14, '1', 1)`]);
+    expect(kept.code, kept.stderr).toBe(0);
+    const rows = async () => JSON.parse((await p.pipeline(['sql', '--write', '--format', 'json', 'SELECT path FROM object_stats ORDER BY path'])).stdout) as { path: string }[];
+    const before = await rows();
+    expect(before.map((r) => r.path)).toContain(`ee/${stray}`);
+    expect((await p.pipeline(['gc'])).stdout).toMatch(/would free .*1 object/);
+    expect(existsSync(p.path(`data/objects/ee/${stray}`))).toBe(true);
+    expect((await p.pipeline(['gc', '--apply'])).code).toBe(0);
+    expect(existsSync(p.path(`data/objects/ee/${stray}`))).toBe(false);
+    expect(await rows()).toEqual(before.filter((r) => r.path !== `ee/${stray}`));
   });
 
   it('an object deleted by hand makes its item stale, is rendered again, and score runs on it', async () => {
