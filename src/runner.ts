@@ -93,11 +93,7 @@ export class Runner {
   }
 
   /** Everything that decides whether the stage must run; undefined when an input does not exist yet. */
-  private async identify(
-    node: StageNode,
-    signal: AbortSignal,
-    recorded: StageRecords,
-  ): Promise<{ identity: StageIdentity; params: unknown; records: Record<string, OutputRecord>; staticDeps: string[] } | undefined> {
+  private async identify(node: StageNode, signal: AbortSignal, recorded: StageRecords): Promise<{ identity: StageIdentity; params: unknown; records: Record<string, OutputRecord>; staticDeps: string[] } | undefined> {
     const records = this.inputRecords(node);
     if (!records) return undefined;
     const rawParams = stageParams(this.project, node);
