@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, link, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { produceAtomic, writeFileAtomic } from '../../src/atomic.js';
+import { hashValue } from '../../src/hash.js';
 import { prunedImageIds, readPruneRecords } from '../catalog/pruned.js';
 import type { InputArtifact, StageContext } from '../../src/stage.js';
 import { foldersUnchanged, markFoldersWhole } from './whole-folders.js';
@@ -92,7 +93,9 @@ function describeLoss(rel: string, loss: FolderLoss<HeldImage>): string[] {
 /** Status: the session folders, manifests and images the current rows name that are gone. */
 export async function missingSessionFolders(ctx: StageContext, rendered: InputArtifact | undefined): Promise<string[]> {
   if (rendered?.kind !== 'table') return [];
-  if (foldersUnchanged(ctx.projectDir, ctx.dataDir, rendered.hash)) return [];
+  // The images a folder must hold are the table's less the pruned ones: both key what was found whole.
+  const held = `${rendered.hash}:${hashValue([...prunedImageIds(await readPruneRecords(ctx.dataDir))].sort())}`;
+  if (foldersUnchanged(ctx.projectDir, ctx.dataDir, held)) return [];
   // One string per folder instead of a row object per image: 20,000 images convert in a fraction of the time.
   const folders = await ctx.sql<{ session_dir: string; held: string | null }>(
     `SELECT session_dir, string_agg(image_id || chr(9) || filename, chr(10)) FILTER (WHERE status <> 'failed' AND filename <> '') AS held
@@ -103,7 +106,7 @@ export async function missingSessionFolders(ctx: StageContext, rendered: InputAr
     return { image_id, filename };
   }) : []]));
   const losses = await folderLosses(ctx, byFolder);
-  if (losses.length === 0) await markFoldersWhole(ctx.projectDir, ctx.dataDir, rendered.hash, [...byFolder.keys()]);
+  if (losses.length === 0) await markFoldersWhole(ctx.projectDir, ctx.dataDir, held, [...byFolder.keys()]);
   return losses.flatMap(([rel, loss]) => describeLoss(rel, loss));
 }
 

@@ -1,7 +1,7 @@
 // Session folders last found whole, remembered by their mtimes. A folder's mtime moves
 // whenever an entry in it is added, removed or renamed, so while the rendered table and
 // every folder's mtime are as they were, each folder still holds all the images the
-// table names and status need not list 40,000 names again. A cache: losing the file
+// table names (less those pruned to the trash, which are part of the key) and status need not list 40,000 names again. A cache: losing the file
 // costs one listing per folder; a folder that cannot be marked is simply listed.
 import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../../src/atomic.js';
 
 const wholeFoldersFile = z.object({
-  /** the rendered table's hash when the folders were found whole */
+  /** what the folders had to hold when they were found whole: the rendered table's hash and the pruned images' */
   table: z.string(),
   /** session folder as the rows name it -> its mtime (ms) then */
   folders: z.record(z.string(), z.number()),
@@ -34,15 +34,15 @@ function readMarks(dataDir: string): WholeFolders | undefined {
 
 const mtimeOf = (projectDir: string, rel: string) => statSync(resolve(projectDir, rel), { throwIfNoEntry: false })?.mtimeMs;
 
-/** Whether every folder of the table is as it was when all of them were found whole. */
-export function foldersUnchanged(projectDir: string, dataDir: string, tableHash: string): boolean {
+/** Whether every folder is as it was when all of them were found whole holding `held`. */
+export function foldersUnchanged(projectDir: string, dataDir: string, held: string): boolean {
   const marks = readMarks(dataDir);
-  if (marks?.table !== tableHash) return false;
+  if (marks?.table !== held) return false;
   return Object.entries(marks.folders).every(([rel, mtime]) => mtimeOf(projectDir, rel) === mtime);
 }
 
 /** After every folder of the table was found whole: their mtimes, when all have settled. */
-export async function markFoldersWhole(projectDir: string, dataDir: string, tableHash: string, rels: string[]): Promise<void> {
+export async function markFoldersWhole(projectDir: string, dataDir: string, held: string, rels: string[]): Promise<void> {
   const settled = Date.now() - settleMs;
   const folders: Record<string, number> = {};
   for (const rel of rels) {
@@ -50,6 +50,6 @@ export async function markFoldersWhole(projectDir: string, dataDir: string, tabl
     if (mtime === undefined || mtime > settled) return;
     folders[rel] = mtime;
   }
-  // A state opened to read (a read-only project) cannot keep it: the folders are listed each time instead.
-  await writeFileAtomic(marksPath(dataDir), `${JSON.stringify({ table: tableHash, folders })}\n`).catch(() => undefined);
+  // A read-only data folder cannot keep it: the folders are listed each time instead.
+  await writeFileAtomic(marksPath(dataDir), `${JSON.stringify({ table: held, folders })}\n`).catch(() => undefined);
 }
