@@ -14,7 +14,7 @@ import { sqlString } from './tables.js';
 import type { State } from './state.js';
 
 /** Caches, the item memo and the lock's record: internal, large or rewritten all the time. */
-const internalTables = new Set(['meta', 'memo', 'stat_cache', 'glob_cache', 'stage_deps', 'lock_entries']);
+const internalTables = new Set(['meta', 'memo', 'stat_cache', 'object_stats', 'glob_cache', 'stage_deps', 'lock_entries']);
 /** Tables every run appends to, keyed by run_id, whose first characters are the run's start time. */
 const runTables = ['runs', 'stage_runs', 'table_changes'];
 const monthOfRun = "coalesce(regexp_extract(run_id, '^[0-9]{4}-[0-9]{2}'), '')";

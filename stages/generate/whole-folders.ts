@@ -4,7 +4,7 @@
 // table names (less those pruned to the trash, which are part of the key) and status need not list 40,000 names again. A cache: losing the file
 // costs one listing per folder; a folder that cannot be marked is simply listed.
 import { readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../src/atomic.js';
 
@@ -50,6 +50,8 @@ export async function markFoldersWhole(projectDir: string, dataDir: string, held
     if (mtime === undefined || mtime > settled) return;
     folders[rel] = mtime;
   }
-  // A read-only data folder cannot keep it: the folders are listed each time instead.
-  await writeFileAtomic(marksPath(dataDir), `${JSON.stringify({ table: held, folders })}\n`).catch(() => undefined);
+  // A folder whose modes say read-only is left as it is (root could write it anyway): its folders are listed each time instead.
+  const file = marksPath(dataDir);
+  if (((statSync(dirname(file), { throwIfNoEntry: false })?.mode ?? 0) & 0o200) === 0) return;
+  await writeFileAtomic(file, `${JSON.stringify({ table: held, folders })}\n`).catch(() => undefined);
 }
