@@ -14,6 +14,8 @@ const stateVersion = '5';
 /** Dropped on an upgrade: caches, and tables an older version kept (dep_files became stage_deps). */
 const cacheTables = ['stat_cache', 'glob_cache', 'dep_files'];
 
+const objectStatsTable = 'CREATE TABLE IF NOT EXISTS object_stats (path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT);';
+
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
@@ -34,7 +36,7 @@ CREATE TABLE IF NOT EXISTS stat_cache (
 CREATE TABLE IF NOT EXISTS glob_cache (pattern VARCHAR, entry VARCHAR);
 CREATE TABLE IF NOT EXISTS stage_deps (stage VARCHAR, files VARCHAR, dynamic VARCHAR);
 CREATE TABLE IF NOT EXISTS lock_entries (stage VARCHAR, entry VARCHAR);
-CREATE TABLE IF NOT EXISTS object_stats (path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT);
+${objectStatsTable}
 `;
 
 /**
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS object_stats (path VARCHAR, size BIGINT, mtime_ms VAR
  * objects folder (ab/<hash>.png), so the upgrade reads no image again.
  */
 const carryObjectStats = `
-CREATE TABLE IF NOT EXISTS object_stats (path VARCHAR, size BIGINT, mtime_ms VARCHAR, ino BIGINT);
+${objectStatsTable}
 INSERT INTO object_stats
   SELECT regexp_extract(path, '([0-9a-f]{2}/[0-9a-f]{32}\\.[A-Za-z0-9]+)$', 1), size, mtime_ms, ino FROM stat_cache
   WHERE regexp_matches(path, '/objects/[0-9a-f]{2}/[0-9a-f]{32}\\.[A-Za-z0-9]+$') AND hash = regexp_extract(path, '([0-9a-f]{32})\\.[A-Za-z0-9]+$', 1);`;
