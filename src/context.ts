@@ -1,10 +1,10 @@
 // The StageContext a stage module sees: its params, its inputs as artifacts, the store,
 // SQL with its inputs as views, and channels for logs and progress.
 import { mkdirSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { outputFolder } from './generations.js';
 import { createObjectStore } from './store.js';
-import { readParquetRows, tableViews } from './tables.js';
+import { queryChunks, readParquetRows, tableViews } from './tables.js';
 import { queryRows, type State } from './state.js';
 import type { InputArtifact, Row, StageContext } from './stage.js';
 import type { Project } from './project.js';
@@ -62,6 +62,8 @@ export function createStageContext(options: {
         return queryRows<T>(c, query, params);
       });
     },
+    sqlChunks: <T = Row>(query: string, params?: Record<string, unknown>) =>
+      queryChunks<T>(state, query, { params, setup: views || undefined, scratch: join(project.paths.tables, `${stage}.query`) }),
     async fileHash(path: string) {
       const absolute = resolve(project.dir, path);
       const [hash] = await options.stats.hashFiles([absolute]);

@@ -7,7 +7,7 @@ import { isInside, removeInside } from './inside.js';
 import { hashValue } from './hash.js';
 import { StageFailure } from './errors.js';
 import { columnsOf } from './table-schema.js';
-import { writeTableVersion } from './tables.js';
+import { writeTableVersion, type TableRows } from './tables.js';
 import type { State } from './state.js';
 import type { StatCache } from './stat-cache.js';
 import type { MapStage, Row, StageContext, WholeStage } from './stage.js';
@@ -29,6 +29,12 @@ export async function hashPath(path: string, stats: StatCache): Promise<string |
   return hashValue(files.map((f, i) => [f, hashes[i]]));
 }
 
+/** A table output as the stage returned it: rows, or chunks of rows. */
+function tableRowsOf(stage: string, name: string, value: unknown): TableRows {
+  if (Array.isArray(value) || (typeof value === 'object' && value !== null && Symbol.asyncIterator in value)) return value as TableRows;
+  throw new StageFailure(stage, `output "${name}" is a table: return an array of rows (or chunks of rows)`);
+}
+
 export async function runWholeStage(options: {
   project: Project;
   state: State;
@@ -43,21 +49,19 @@ export async function runWholeStage(options: {
     const value = produced[name];
     if (value === undefined) throw new StageFailure(ctx.stage, `run() returned no output "${name}"`);
     if (decl.kind === 'table') {
-      if (!Array.isArray(value)) throw new StageFailure(ctx.stage, `output "${name}" is a table: return an array of rows`);
-      // Validated copies replace the stage's rows in place, so the two are never all alive at once.
-      const rows = value as Row[];
-      rows.forEach((row, i) => {
+      const rows = tableRowsOf(ctx.stage, name, value);
+      // Each row is checked as it is written: the stage's rows stay as it made them (sharing
+      // what they share), and only a chunk of validated copies exists at a time.
+      const check = (row: Row, i: number): Row => {
         const parsed = decl.schema.safeParse(row);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          throw new StageFailure(ctx.stage, `${name} row ${i}: ${issue.path.join('.')}: ${issue.message}`);
-        }
-        rows[i] = parsed.data as Row;
-      });
-      const { path, hash } = await writeTableVersion(state, project.paths.tables, name, columnsOf(decl.schema), rows, decl.runFacts);
-      outputs[name] = { kind: 'table', path: relative(project.dir, path), hash, rows: rows.length };
+        if (parsed.success) return parsed.data as Row;
+        const issue = parsed.error.issues[0]!;
+        throw new StageFailure(ctx.stage, `${name} row ${i}: ${issue.path.join('.')}: ${issue.message}`);
+      };
+      const written = await writeTableVersion(state, project.paths.tables, name, columnsOf(decl.schema), rows, { runFacts: decl.runFacts, check });
+      outputs[name] = { kind: 'table', path: relative(project.dir, written.path), hash: written.hash, rows: written.rows };
     } else {
-      const path = Array.isArray(value) ? undefined : resolve(project.dir, value.path);
+      const path = 'path' in value ? resolve(project.dir, value.path) : undefined;
       if (path && !isInside(project.dir, path)) throw new StageFailure(ctx.stage, `output "${name}" at ${path} is outside the project`);
       const hash = path ? await hashPath(path, stats) : undefined;
       if (!path || !hash) throw new StageFailure(ctx.stage, `output "${name}" was not written (expected a file or folder)`);

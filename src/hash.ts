@@ -1,6 +1,7 @@
 // One hash for everything: xxh3-128 as 32 hex chars. Fast enough to hash every file
 // and row, and collisions are not a concern for content addressing at this scale.
-import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { requireCommonJs } from './commonjs.js';
 
 const { xxh3 } = requireCommonJs('@node-rs/xxhash') as typeof import('@node-rs/xxhash');
@@ -72,24 +73,24 @@ export function hashSmallFileSync(path: string, size: number): string {
 /**
  * Hash of a file of any size: the bytes' hash up to 64 MiB, above that the hash of its
  * 64 MiB chunks' hashes, so a 7 GB checkpoint never has to fit in memory (xxh128 has no
- * streaming form in @node-rs/xxhash).
+ * streaming form in @node-rs/xxhash). Chunks are read into one buffer of their size.
  */
 export async function hashFile(path: string): Promise<string> {
-  const chunkHashes: string[] = [];
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flushChunk = () => {
-    const bytes = Buffer.concat(pending, pendingBytes);
-    chunkHashes.push(hashBytes(bytes.subarray(0, wholeFileLimit)));
-    pending = bytes.length > wholeFileLimit ? [bytes.subarray(wholeFileLimit)] : [];
-    pendingBytes = bytes.length - Math.min(bytes.length, wholeFileLimit);
-  };
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    pending.push(chunk as Buffer);
-    pendingBytes += (chunk as Buffer).length;
-    if (pendingBytes > wholeFileLimit) flushChunk();
+  const file = await open(path, 'r');
+  try {
+    const size = (await file.stat()).size;
+    const buffer = Buffer.allocUnsafe(Math.min(size, wholeFileLimit));
+    const chunkHashes: string[] = [];
+    for (let offset = 0; offset < size || chunkHashes.length === 0; ) {
+      let filled = 0;
+      for (let n = -1; n !== 0 && filled < buffer.length; filled += n) n = (await file.read(buffer, filled, buffer.length - filled, offset + filled)).bytesRead;
+      if (size <= wholeFileLimit) return hashBytes(buffer.subarray(0, filled));
+      chunkHashes.push(hashBytes(buffer.subarray(0, filled)));
+      offset += filled;
+      if (filled === 0) break;
+    }
+    return hashBytes(chunkHashes.join(''));
+  } finally {
+    await file.close();
   }
-  if (chunkHashes.length === 0) return hashBytes(Buffer.concat(pending, pendingBytes));
-  if (pendingBytes > 0) flushChunk();
-  return hashBytes(chunkHashes.join(''));
 }

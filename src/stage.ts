@@ -69,6 +69,8 @@ export interface StageContext<P = unknown> {
   outDir(output: string): string;
   /** Run SQL on the state database; every input table is a view by its input name. */
   sql: Sql;
+  /** Like sql, but the rows come in order a chunk at a time: for a result too large to hold, such as a table output to return. */
+  sqlChunks<T = Row>(query: string, params?: Record<string, unknown>): AsyncIterable<T[]>;
   /** Content hash of a file, remembered across runs by (size, mtime, inode): cheap for a 2 GB model. */
   fileHash(path: string): Promise<string>;
   /** Record a file the stage read that pipeline.yaml did not list (like a depfile). */
@@ -161,8 +163,11 @@ interface StageCommon<P> {
 
 export interface WholeStage<P = any> extends StageCommon<P> {
   kind: 'stage';
-  /** Tables as rows; `path` outputs are the folders written under ctx.outDir. */
-  run(ctx: StageContext<P>): Promise<Record<string, Row[] | { path: string }>>;
+  /**
+   * Tables as rows, or as chunks of rows for a table too large to hold at once (ctx.sqlChunks,
+   * or a generator); `path` outputs are the folders written under ctx.outDir.
+   */
+  run(ctx: StageContext<P>): Promise<Record<string, Row[] | AsyncIterable<Row[]> | { path: string }>>;
 }
 
 /** One item's outcome. `error` marks it failed: its rows still show, and the next run retries it. */

@@ -2,9 +2,9 @@
 // identity is the hash of its canonical rows, not of the Parquet bytes, so a stage that
 // reproduces the same rows leaves its dependents up to date (early cut-off).
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { hashBytes, stableStringify } from './hash.js';
+import { hashFile, stableStringify } from './hash.js';
 import { renameDurably, tempPathFor } from './atomic.js';
 import type { State } from './state.js';
 import type { Row } from './stage.js';
@@ -23,40 +23,48 @@ function selectFrom(jsonPath: string, columns: ColumnTypes, empty: boolean): str
  * Run a COPY whose rows must come out in the order they were read, on one thread: with
  * more, DuckDB buffers every thread's finished chunks to put them back in order, which
  * more than doubled the peak of writing a 100,000-row table as JSON (480 MB, 215 on one).
+ * `setup` runs first on the same connection (the views a query names).
  */
-function copyInOrder(state: State, sql: string): Promise<void> {
+function copyInOrder(state: State, sql: string, params?: Record<string, unknown>, setup?: string): Promise<void> {
   return state.exclusive(async (c) => {
     await c.run('SET threads = 1');
     try {
-      await c.run(sql);
+      if (setup) await c.run(setup);
+      await c.run(sql, params as never);
     } finally {
       await c.run('RESET threads');
     }
   });
 }
 
+/** A table as a stage hands it over: all its rows, or its rows a chunk at a time (one too large to hold at once). */
+export type TableRows = Row[] | AsyncIterable<Row[]>;
+
 /** Rows are turned into text this many at a time: the text of a whole table never exists at once. */
 const linesPerChunk = 2000;
 
+async function* chunksOf(rows: TableRows): AsyncIterable<Row[]> {
+  if (!Array.isArray(rows)) return yield* rows;
+  for (let i = 0; i < rows.length; i += linesPerChunk) yield rows.slice(i, i + linesPerChunk);
+}
+
 /**
- * Write each row's JSON as a line of `path`, chunk by chunk, and return the hash of the
- * lines joined by newlines (the trailing one left out). The hash is read back from the
- * file's bytes: xxh128 has no streaming form, and a Buffer is a third the size of the
- * strings it was made from.
+ * A file of JSON lines written a chunk at a time, joined by newlines with none after the
+ * last. Its hash is the file's (hashFile): the lines' bytes up to 64 MiB, so a table's
+ * text is never held whole to be hashed.
  */
-async function writeLines(path: string, rows: Row[], line: (row: Row) => string): Promise<string> {
-  if (rows.length === 0) return hashBytes('');
+async function openLines(path: string) {
   const file = await open(path, 'w');
-  try {
-    for (let i = 0; i < rows.length; i += linesPerChunk) {
-      const chunk = rows.slice(i, i + linesPerChunk).map(line);
-      await file.write(`${chunk.join('\n')}\n`);
-    }
-  } finally {
-    await file.close();
-  }
-  const bytes = await readFile(path);
-  return hashBytes(bytes.subarray(0, bytes.length - 1));
+  let empty = true;
+  return {
+    async add(lines: string[]): Promise<void> {
+      if (lines.length === 0) return;
+      await file.write(`${empty ? '' : '\n'}${lines.join('\n')}`);
+      empty = false;
+    },
+    close: () => file.close(),
+    hash: () => hashFile(path),
+  };
 }
 
 /** Write rows as Parquet at `path` (temp + rename); returns the content hash: of their canonical NDJSON (keys sorted). */
@@ -80,31 +88,44 @@ export function withoutRunFacts(row: Row, runFacts: readonly string[]): Row {
   return kept;
 }
 
-/** The hash of the rows' canonical lines without their run facts, written to a scratch file beside `path` to be hashed. */
-async function identityHash(path: string, rows: Row[], runFacts: readonly string[]): Promise<string> {
-  const scratch = tempPathFor(`${path}.identity.ndjson`);
-  try {
-    return await writeLines(scratch, rows, (row) => stableStringify(withoutRunFacts(row, runFacts)));
-  } finally {
-    await rm(scratch, { force: true });
-  }
-}
-
 /**
- * writeParquet under tablePath: returns the path written and the hash of the rows without
- * their run facts. The Parquet is written under a scratch name first, since its final
- * name comes from the hash of the lines it is made from.
+ * Write a table output under tablePath, a chunk of rows at a time: returns the path
+ * written, the hash of the rows without their run facts, and the row count. `check`
+ * validates each row and returns what is written in its place, so only a chunk of
+ * checked copies exists at once. The Parquet is written under a scratch name first, since
+ * its final name comes from the hash of the lines it is made from.
  */
-export async function writeTableVersion(state: State, tablesDir: string, name: string, columns: ColumnTypes, rows: Row[], runFacts: readonly string[] = []): Promise<{ path: string; hash: string }> {
+export async function writeTableVersion(
+  state: State, tablesDir: string, name: string, columns: ColumnTypes, rows: TableRows,
+  options: { runFacts?: readonly string[]; check?: (row: Row, index: number) => Row } = {},
+): Promise<{ path: string; hash: string; rows: number }> {
+  const { runFacts = [], check } = options;
+  await mkdir(tablesDir, { recursive: true });
   const scratch = tempPathFor(join(tablesDir, `${name}.parquet`));
+  const json = tempPathFor(`${scratch}.ndjson`);
+  const identity = runFacts.length > 0 ? tempPathFor(`${scratch}.identity.ndjson`) : undefined;
   try {
-    const linesHash = await writeParquetFrom(state, scratch, columns, rows, stableStringify);
-    const hash = runFacts.length === 0 ? linesHash : await identityHash(scratch, rows, runFacts);
+    const lines = await openLines(json);
+    const identityLines = identity ? await openLines(identity) : undefined;
+    let count = 0;
+    try {
+      for await (const chunk of chunksOf(rows)) {
+        const checked = check ? chunk.map((row, i) => check(row, count + i)) : chunk;
+        await lines.add(checked.map(stableStringify));
+        await identityLines?.add(checked.map((row) => stableStringify(withoutRunFacts(row, runFacts))));
+        count += chunk.length;
+      }
+    } finally {
+      await lines.close();
+      await identityLines?.close();
+    }
+    const hash = await (identityLines ?? lines).hash();
+    await copyInOrder(state, `COPY (${selectFrom(json, columns, count === 0)}) TO ${sqlString(scratch)} (FORMAT parquet)`);
     const path = tablePath(tablesDir, name, hash);
     await renameDurably(scratch, path);
-    return { path, hash };
+    return { path, hash, rows: count };
   } finally {
-    await rm(scratch, { force: true });
+    for (const file of [scratch, json, identity]) if (file) await rm(file, { force: true });
   }
 }
 
@@ -122,7 +143,13 @@ async function writeParquetFrom(state: State, path: string, columns: ColumnTypes
   const json = tempPathFor(`${path}.ndjson`);
   const tmp = tempPathFor(path);
   try {
-    const hash = await writeLines(json, rows, line);
+    const lines = await openLines(json);
+    try {
+      for await (const chunk of chunksOf(rows)) await lines.add(chunk.map(line));
+    } finally {
+      await lines.close();
+    }
+    const hash = await lines.hash();
     await copyInOrder(state, `COPY (${selectFrom(json, columns, rows.length === 0)}) TO ${sqlString(tmp)} (FORMAT parquet)`);
     await renameDurably(tmp, path);
     return hash;
@@ -145,32 +172,44 @@ export async function copyQueryToParquet(state: State, query: string, path: stri
 }
 
 /**
- * Rows of a Parquet table as plain objects, JSON columns nested. DuckDB writes them as
- * JSON lines, parsed a chunk of `chunkBytes` (8 MiB) at a time as one array: twice as
- * fast as converting its values to JS one by one, or one line at a time, and the text
- * held at once stays a chunk, never the whole table.
+ * The rows of a query in its order, as plain objects (JSON columns nested), a chunk at a
+ * time. DuckDB writes them as JSON lines to a scratch file named after `scratch`, parsed
+ * `chunkBytes` (8 MiB) at a time as one array: twice as fast as converting its values to
+ * JS one by one, or one line at a time, and the text held at once stays a chunk, never
+ * the whole result. The file is removed once the chunks are read or the reader stops.
  */
-export async function readParquetRows<T = Row>(state: State, path: string, chunkBytes = 8 << 20): Promise<T[]> {
-  const json = tempPathFor(`${path}.ndjson`);
+export async function* queryChunks<T = Row>(
+  state: State, query: string,
+  options: { scratch: string; params?: Record<string, unknown>; setup?: string; chunkBytes?: number },
+): AsyncGenerator<T[]> {
+  const json = tempPathFor(`${options.scratch}.ndjson`);
   try {
-    await copyInOrder(state, `COPY (SELECT * FROM read_parquet(${sqlString(path)})) TO ${sqlString(json)} (FORMAT json)`);
-    const rows: T[] = [];
+    await mkdir(dirname(json), { recursive: true });
+    await copyInOrder(state, `COPY (${query}) TO ${sqlString(json)} (FORMAT json)`, options.params, options.setup);
     // A record never spans lines (JSON escapes newlines in strings), so whole lines join into one array.
-    const parseLines = (lines: string) => {
-      if (lines.length > 0) for (const row of JSON.parse(`[${lines.replaceAll('\n', ',')}]`) as T[]) rows.push(row);
-    };
+    const parseLines = (lines: string): T[] => (lines.length > 0 ? (JSON.parse(`[${lines.replaceAll('\n', ',')}]`) as T[]) : []);
     let rest = '';
-    for await (const chunk of createReadStream(json, { encoding: 'utf8', highWaterMark: chunkBytes })) {
+    for await (const chunk of createReadStream(json, { encoding: 'utf8', highWaterMark: options.chunkBytes ?? 8 << 20 })) {
       const text = rest + (chunk as string);
       const end = text.lastIndexOf('\n');
-      parseLines(text.slice(0, Math.max(0, end)));
+      const rows = parseLines(text.slice(0, Math.max(0, end)));
       rest = text.slice(end + 1);
+      if (rows.length > 0) yield rows;
     }
-    parseLines(rest.trimEnd());
-    return rows;
+    const last = parseLines(rest.trimEnd());
+    if (last.length > 0) yield last;
   } finally {
     await rm(json, { force: true });
   }
+}
+
+/** Rows of a Parquet table as plain objects, JSON columns nested (see queryChunks). */
+export async function readParquetRows<T = Row>(state: State, path: string, chunkBytes?: number): Promise<T[]> {
+  const rows: T[] = [];
+  for await (const chunk of queryChunks<T>(state, `SELECT * FROM read_parquet(${sqlString(path)})`, { scratch: path, chunkBytes })) {
+    for (const row of chunk) rows.push(row);
+  }
+  return rows;
 }
 
 /** SQL that makes each table queryable by its name for the statements that follow. */

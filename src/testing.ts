@@ -1,13 +1,14 @@
-// Run a stage module in-process without the scheduler, state or Parquet: for unit tests
-// of stage modules. The engine's own tests exercise the real path.
+// Run a stage module in-process without the scheduler or state (ctx.sql runs on a
+// throwaway DuckDB over the input rows): for unit tests of stage modules. The engine's
+// own tests exercise the real path.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createObjectStore } from './store.js';
 import { hashFile } from './hash.js';
-import { State } from './state.js';
-import { columnsOf } from './table-schema.js';
-import { readParquetRows, sqlString, writeParquet } from './tables.js';
+import { queryRows, State } from './state.js';
+import { columnsFromRow, columnsOf } from './table-schema.js';
+import { queryChunks, readParquetRows, sqlString, tableViews, writeParquet } from './tables.js';
 import type { ItemResult, MapStage, Row, StageContext, TableInput, WholeStage } from './stage.js';
 
 export interface TestContextOptions<P> {
@@ -17,14 +18,49 @@ export interface TestContextOptions<P> {
   stage?: string;
 }
 
-function tableOf(name: string, rows: Row[]): TableInput {
-  return { kind: 'table', name, path: `memory:${name}`, hash: name, rows: async <T>() => rows as T[] };
+function tableOf(name: string, rows: Row[], path = `memory:${name}`): TableInput {
+  return { kind: 'table', name, path, hash: name, rows: async <T>() => rows as T[] };
 }
+
+/**
+ * ctx.sql for a test context: a throwaway DuckDB per query, over the input rows written
+ * anew as Parquet at their inputs' paths (columns inferred from the first row) and viewed
+ * by their input names, as the engine views them. `chunks` answers as ctx.sqlChunks does
+ * (JSON columns nested), in one chunk.
+ */
+async function sqlOverRows<T>(dir: string, inputs: Record<string, Row[]>, query: string, params: Record<string, unknown> | undefined, chunks = false): Promise<T[]> {
+  const scratch = mkdtempSync(join(tmpdir(), 'sdloop-test-sql-'));
+  const state = await State.open(join(scratch, 'sql.duckdb'));
+  try {
+    const tables: [string, string][] = [];
+    for (const [name, rows] of Object.entries(inputs)) {
+      if (rows.length === 0) continue;
+      const path = testInputPath(dir, name);
+      await writeParquet(state, path, columnsFromRow(rows[0]!), rows);
+      tables.push([name, path]);
+    }
+    const views = tableViews(tables);
+    if (chunks) {
+      const rows: T[] = [];
+      for await (const chunk of queryChunks<T>(state, query, { params, setup: views || undefined, scratch: join(scratch, 'query') })) rows.push(...chunk);
+      return rows;
+    }
+    return await state.exclusive(async (c) => {
+      if (views) await c.run(views);
+      return queryRows<T>(c, query, params);
+    });
+  } finally {
+    await state.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const testInputPath = (dir: string, name: string) => join(dir, 'data', 'test-inputs', `${name}.parquet`);
 
 export function makeTestContext<P>(options: TestContextOptions<P>): StageContext<P> & { logs: string[] } {
   const logs: string[] = [];
   const stage = options.stage ?? 'test';
-  const inputs = Object.fromEntries(Object.entries(options.inputs ?? {}).map(([n, rows]) => [n, tableOf(n, rows)]));
+  const inputs = Object.fromEntries(Object.entries(options.inputs ?? {}).map(([n, rows]) => [n, tableOf(n, rows, testInputPath(options.dir, n))]));
   return {
     stage,
     params: options.params,
@@ -37,11 +73,9 @@ export function makeTestContext<P>(options: TestContextOptions<P>): StageContext
       mkdirSync(dir, { recursive: true });
       return dir;
     },
-    // A fresh project's state holds no tables: asking which exist is answered (none), and
-    // anything else needs the engine.
-    async sql(query: string) {
-      if (/\binformation_schema\.tables\b/i.test(query)) return [];
-      throw new Error('ctx.sql is not available in makeTestContext; run through the engine');
+    sql: (query, params) => sqlOverRows(options.dir, options.inputs ?? {}, query, params),
+    async *sqlChunks(query, params) {
+      yield await sqlOverRows(options.dir, options.inputs ?? {}, query, params, true);
     },
     fileHash: (path: string) => hashFile(resolve(options.dir, path)),
     dependOn() {},
@@ -69,9 +103,27 @@ export async function runMapStage<P, I extends Row, S>(stage: MapStage<P, I, S>,
     results.push(...(await stage.mapBatch(items.slice(i, i + size), ctx, state)));
   }
   const tables = stage.derive ? await deriveInMemory(stage, ctx.params, results) : Object.fromEntries(Object.keys(stage.outputs).map((name) => [name, results.flatMap((r) => r.rows[name] ?? [])]));
-  await stage.finish?.(ctx, state, Object.fromEntries(Object.entries(tables).map(([n, rows]) => [n, tableOf(n, rows)])));
+  await stage.finish?.(ctx, state, await outputTables(ctx.projectDir, tables));
   await stage.teardown?.(state);
   return { items, results, tables };
+}
+
+/** Output tables as finish sees them: their rows, and Parquet files that ctx.sql can read (columns inferred from the first row). */
+async function outputTables(dir: string, tables: Record<string, Row[]>): Promise<Record<string, TableInput>> {
+  const scratch = mkdtempSync(join(tmpdir(), 'sdloop-test-outputs-'));
+  const state = await State.open(join(scratch, 'outputs.duckdb'));
+  try {
+    const outputs: Record<string, TableInput> = {};
+    for (const [name, rows] of Object.entries(tables)) {
+      const path = join(dir, 'data', 'test-outputs', `${name}.parquet`);
+      if (rows.length > 0) await writeParquet(state, path, columnsFromRow(rows[0]!), rows);
+      outputs[name] = tableOf(name, rows, path);
+    }
+    return outputs;
+  } finally {
+    await state.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /** The outputs of a stage with measures: its derive queries run as the engine runs them, in a throwaway DuckDB. */

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashBytes, stableStringify } from '../../src/hash.js';
-import { readParquetRows, writeParquet, writeTableVersion } from '../../src/tables.js';
+import { queryChunks, readParquetRows, writeParquet, writeTableVersion } from '../../src/tables.js';
 import { scratchState } from './scratch-state.js';
 
 const scratch = scratchState('sdloop-tables-');
@@ -47,10 +47,47 @@ describe('Parquet tables', () => {
 
   it('name a table version by the hash of its rows without run facts, leaving only that file', async () => {
     const versions = join(scratch.dir, 'versions');
-    const { path, hash } = await writeTableVersion(scratch.state, versions, 'timed', columns, rows, ['x']);
+    const { path, hash } = await writeTableVersion(scratch.state, versions, 'timed', columns, rows, { runFacts: ['x'] });
     const identity = rows.map(({ x: _x, ...rest }) => stableStringify(rest)).join('\n');
     expect(hash).toBe(hashBytes(identity));
     expect(readdirSync(versions)).toEqual([`timed-${hash.slice(0, 16)}.parquet`]);
     expect(await readParquetRows(scratch.state, path)).toEqual(rows);
+  });
+
+  it('write a table handed over in chunks as the same version as its rows at once, each row checked as it is written', async () => {
+    const many = Array.from({ length: 4500 }, (_, i) => ({ ...rows[i % 2]!, n: i }));
+    const whole = await writeTableVersion(scratch.state, join(scratch.dir, 'whole'), 'many', columns, many, { runFacts: ['x'] });
+    async function* inChunks() {
+      for (let i = 0; i < many.length; i += 1700) yield many.slice(i, i + 1700);
+    }
+    const checked: number[] = [];
+    const check = (row: Record<string, unknown>, i: number) => {
+      checked.push(i);
+      return { ...row };
+    };
+    const chunked = await writeTableVersion(scratch.state, join(scratch.dir, 'chunked'), 'many', columns, inChunks(), { runFacts: ['x'], check });
+    expect(chunked.hash).toBe(whole.hash);
+    expect(chunked.rows).toBe(4500);
+    expect(checked).toEqual(many.map((_, i) => i));
+    expect(await readParquetRows(scratch.state, chunked.path)).toEqual(many);
+    const failing = () => writeTableVersion(scratch.state, join(scratch.dir, 'failing'), 'many', columns, inChunks(), {
+      check: (row, i) => {
+        if (i === 3000) throw new Error('row 3000 is bad');
+        return row;
+      },
+    });
+    await expect(failing()).rejects.toThrow('row 3000 is bad');
+    expect(readdirSync(join(scratch.dir, 'failing'))).toEqual([]);
+  });
+
+  it("hand over a query's rows in its order a chunk at a time, with its parameters, leaving no scratch file", async () => {
+    const query = 'SELECT i AS n, {a: i % 3} AS j, [i, i + 1] AS l FROM range($count) t(i) WHERE i <> $skip ORDER BY i DESC';
+    const chunks: { n: number; j: { a: number }; l: number[] }[][] = [];
+    for await (const chunk of queryChunks<{ n: number; j: { a: number }; l: number[] }>(scratch.state, query, { scratch: join(scratch.dir, 'q', 'query'), params: { count: 5000, skip: 10 }, chunkBytes: 4096 })) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(10);
+    const all = chunks.flat();
+    expect(all.map((r) => r.n)).toEqual(Array.from({ length: 5000 }, (_, i) => 4999 - i).filter((n) => n !== 10));
+    expect(all[0]).toEqual({ n: 4999, j: { a: 4999 % 3 }, l: [4999, 5000] });
+    expect(readdirSync(join(scratch.dir, 'q'))).toEqual([]);
   });
 });
