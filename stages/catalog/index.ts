@@ -5,52 +5,28 @@
 // and every image `pipeline prune` took out and did not restore is left out here, so it
 // leaves scores, predictions, selection and the dataset at the next run. variation_values
 // names every value as a person reads it (values.ts).
-import { dirname } from 'node:path';
 import { z } from 'zod';
-import { defineStage, type InputArtifact, type StageContext } from '../../src/stage.js';
+import { defineStage, type InputArtifact, type StageContext, type TableInput } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
 import { distinctAlternatives } from '../resolve/alternatives.js';
-import {
-  axisAlternativesRow, catalogImageRow, catalogPromptRow, variationValueRow,
-  type AxisAlternativesRow, type CatalogImageRow, type CatalogPromptRow, type ImageRow, type PromptRow,
-} from '../../schemas/tables.js';
+import { axisAlternativesRow, catalogImageRow, catalogPromptRow, variationValueRow, type AxisAlternativesRow } from '../../schemas/tables.js';
 import { variationValues } from './values.js';
 import { describePrunedChange, prunedImageIds, prunedState, readPruneRecords } from './pruned.js';
+import { catalogImages, catalogPrompts, generatedCount, keptImports, type CatalogSources } from './merge.js';
 
 const params = z.object({});
 
 async function rowsOf<T>(inputs: Record<string, InputArtifact>, name: string): Promise<T[]> {
-  const input = inputs[name];
-  if (!input) return [];
-  if (input.kind !== 'table') throw new StageFailure('catalog', `input ${name} must be a table`);
-  return input.rows<T>();
+  const path = tablePath(inputs, name);
+  return path ? (inputs[name] as TableInput).rows<T>() : [];
 }
 
-export function mergeCatalog(
-  generated: { images: ImageRow[]; prompts: PromptRow[] },
-  imported: { images: CatalogImageRow[]; prompts: CatalogPromptRow[] },
-  excluded: Set<string>,
-): { images: CatalogImageRow[]; prompts: CatalogPromptRow[] } {
-  const images: CatalogImageRow[] = generated.images
-    .filter((i) => !excluded.has(i.image_id))
-    .map((i) => ({ ...i, origin: 'generated', annotated: false }));
-  const seen = new Set(images.map((i) => i.image_id).filter(Boolean));
-  /** prompt id -> the folder of the copy kept: each copy recovered its own prompt row */
-  const keptFolder = new Map<string, string>();
-  for (const image of [...imported.images].sort((a, b) => a.path.localeCompare(b.path))) {
-    if (seen.has(image.image_id) || excluded.has(image.image_id)) continue;
-    seen.add(image.image_id);
-    keptFolder.set(image.prompt_id, image.session_dir);
-    images.push(image);
-  }
-  const prompts: CatalogPromptRow[] = generated.prompts.map((p) => ({ ...p, origin: 'generated', unresolved: [] }));
-  for (const p of imported.prompts) {
-    const folder = keptFolder.get(p.prompt_id);
-    if (folder === undefined || dirname(p.source) !== folder) continue;
-    keptFolder.delete(p.prompt_id);
-    prompts.push(p);
-  }
-  return { images, prompts };
+/** The Parquet file of a table input; undefined when the pipeline does not wire it. */
+function tablePath(inputs: Record<string, InputArtifact>, name: string): string | undefined {
+  const input = inputs[name];
+  if (!input) return undefined;
+  if (input.kind !== 'table') throw new StageFailure('catalog', `input ${name} must be a table`);
+  return input.path;
 }
 
 export default defineStage({
@@ -73,20 +49,25 @@ export default defineStage({
   },
   describeObserved: (_key, was, now) => describePrunedChange(was, now),
   async run(ctx) {
-    const [rendered, planned, images, prompts] = await Promise.all([
-      rowsOf<ImageRow>(ctx.inputs, 'rendered'),
-      rowsOf<PromptRow>(ctx.inputs, 'planned'),
-      rowsOf<CatalogImageRow>(ctx.inputs, 'imported'),
-      rowsOf<CatalogPromptRow>(ctx.inputs, 'imported_prompts'),
-    ]);
+    const sources: CatalogSources = Object.fromEntries(
+      (['rendered', 'planned', 'imported', 'imported_prompts'] as const).flatMap((name) => {
+        const path = tablePath(ctx.inputs, name);
+        return path ? [[name, path]] : [];
+      }),
+    );
     const pruned = prunedImageIds(await readPruneRecords(ctx.dataDir));
-    const merged = mergeCatalog({ images: rendered, prompts: planned }, { images, prompts }, pruned);
-    const imported = merged.images.filter((i) => i.origin === 'imported').length;
-    ctx.log(`${merged.images.length - imported} generated and ${imported} imported images${pruned.size ? `; ${pruned.size} pruned left out` : ''}`);
+    const kept = await keptImports(ctx, sources, pruned);
+    const generated = await generatedCount(ctx, sources, pruned);
+    ctx.log(`${generated} generated and ${kept.images.length} imported images${pruned.size ? `; ${pruned.size} pruned left out` : ''}`);
     const axes = distinctAlternatives([
       ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'planned_axes')),
       ...(await rowsOf<AxisAlternativesRow>(ctx.inputs, 'imported_axes')),
     ]);
-    return { ...merged, axes, variation_values: variationValues(axes) };
+    return {
+      images: catalogImages(ctx, sources, pruned, kept.images),
+      prompts: catalogPrompts(ctx, sources, kept.prompts),
+      axes,
+      variation_values: variationValues(axes),
+    };
   },
 });

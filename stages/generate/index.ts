@@ -15,6 +15,7 @@ import { SessionBook, sessionSuffix } from './sessions.js';
 import { closeFinishedSessions } from './session-close.js';
 import { missingSessionFolders, restoreSessionFolders, type PlacedImage } from './session-restore.js';
 import { readAlternatives } from '../resolve/alternatives.js';
+import { plannedItems } from './items.js';
 
 const params = z.object({ generate: generateParams.prefault({}) });
 type Params = z.infer<typeof params>;
@@ -83,6 +84,7 @@ const stage = defineMapStage<Params, PromptRow, State>({
   // Where a run linked the image for people (a dated session folder, a free index there) and how long it took are facts of that run, not of the image.
   outputs: { rendered: { kind: 'table', schema: imageRow, runFacts: ['gen_ms', 'session_dir', 'filename'], key: ['prompt_id', 'seed'] } },
   over: 'prompts',
+  items: plannedItems,
   key: 'prompt_id',
   batchSize: ({ generate: g }) => (g.backend === 'a1111' ? Math.max(4, g.endpoints.length * g.concurrency * 2) : 16),
   concurrency: ({ generate: g }) => (g.backend === 'a1111' ? 2 : 4),
@@ -108,8 +110,10 @@ const stage = defineMapStage<Params, PromptRow, State>({
       await state.sessions.close('completed', state.failedSessions);
       state.closed = true;
     }
-    // Rows are what a deleted folder is put back from; a caller that assembled no table has none to offer.
-    const rows = outputs.rendered ? await outputs.rendered.rows<PlacedImage>() : [];
+    // Rows are what a deleted folder is put back from; a caller that assembled no table has
+    // none to offer. Only the columns that place an image leave DuckDB.
+    const placed = 'SELECT image_id, path, session_dir, filename, status FROM read_parquet($rendered)';
+    const rows = outputs.rendered ? await ctx.sql<PlacedImage>(placed, { rendered: outputs.rendered.path }) : [];
     const restored = await restoreSessionFolders(ctx, rows);
     if (restored.length > 0) ctx.log(`put back ${restored.length} session folder(s) from the store: ${restored.join(', ')}`);
     // Nothing ran: a run killed after its last image committed left its sessions ongoing.

@@ -5,22 +5,14 @@
 // stored measurements by SQL (derive.ts), so a threshold change runs no CLIP.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { defineMapStage, type InputArtifact, type ItemResult, type StageContext } from '../../src/stage.js';
+import { defineMapStage, type ItemResult, type StageContext } from '../../src/stage.js';
 import { StageFailure } from '../../src/errors.js';
 import { VisionEndpointError } from '../../adapters/openai-vision.js';
-import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow, type ImageRow, type PromptRow } from '../../schemas/tables.js';
+import { embeddingRow, frameRow, qualityRow, readingRow, scoreRow } from '../../schemas/tables.js';
 import { executionOf, scoreStageParams, type ScoreStageParams } from './params.js';
 import { deriveQueries } from './derive.js';
-import type { Alternatives, MeasuredImages, ScoreItem, Scorer } from './scorer.js';
-import { alternativesOf, readAlternatives } from '../resolve/alternatives.js';
-
-/** One image with what its prompt asked for. */
-export interface ScoreStageItem extends Record<string, unknown> {
-  image_id: string;
-  prompt_id: string;
-  status: 'ok' | 'blank';
-  variations: Record<string, Alternatives>;
-}
+import type { MeasuredImages, ScoreItem, Scorer } from './scorer.js';
+import { importedSources, scoreItems, type ScoreStageItem } from './items.js';
 
 export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   description: 'CLIP adherence per variation, quality checks and embeddings of every image',
@@ -40,24 +32,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   key: 'image_id',
   identity: measurementIdentities,
 
-  async items(ctx) {
-    const images = await requireTable(ctx.inputs, 'images').rows<ImageRow>();
-    const prompts = await requireTable(ctx.inputs, 'prompts').rows<PromptRow>();
-    const byId = new Map(prompts.map((p) => [p.prompt_id, p]));
-    const alternatives = await readAlternatives(ctx.inputs);
-    const items: ScoreStageItem[] = [];
-    for (const image of images) {
-      if (image.status === 'failed' || !image.image_id) continue;
-      const prompt = byId.get(image.prompt_id);
-      if (!prompt) {
-        ctx.warn(`image ${image.image_id} names prompt ${image.prompt_id}, which the prompts table lacks; not scored`);
-        continue;
-      }
-      const variations = alternativesOf(prompt, alternatives);
-      items.push({ image_id: image.image_id, prompt_id: image.prompt_id, status: image.status, variations });
-    }
-    return items;
-  },
+  items: scoreItems,
 
   batchSize: (params) => executionOf(params.score).batchSize,
   // Two batches in flight: one decodes on the workers while the other runs the model.
@@ -79,7 +54,7 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
   },
 
   async mapBatch(items, ctx, scorer) {
-    const imported = await importedSources(ctx.inputs, ctx.projectDir);
+    const imported = await importedSources(ctx);
     const asScoreItem = (item: ScoreStageItem): ScoreItem => ({
       ...item,
       source: imported.get(item.image_id) ?? ctx.store.pathOf(item.image_id, 'png'),
@@ -132,23 +107,6 @@ function splitByItem(items: ScoreStageItem[], measured: MeasuredImages): ItemRes
 }
 
 /**
- * Imported images are read where the user keeps them (they are never copied into the
- * store). Looked up once per run rather than carried in the item, so an image keeps its
- * scores when its folder is moved.
- */
-const importedByInputs = new WeakMap<object, Promise<Map<string, string>>>();
-function importedSources(inputs: Record<string, InputArtifact>, projectDir: string): Promise<Map<string, string>> {
-  let found = importedByInputs.get(inputs);
-  if (!found) {
-    // Stored relative to the project where ingest could (a moved project still finds them).
-    found = requireTable(inputs, 'images').rows<ImageRow & { origin?: string }>()
-      .then((rows) => new Map(rows.filter((r) => r.origin === 'imported').map((r) => [r.image_id, resolve(projectDir, r.path)])));
-    importedByInputs.set(inputs, found);
-  }
-  return found;
-}
-
-/**
  * What a measurement depends on: the image's content (image_id is its hash), what its
  * prompt asked for (the alternatives are what CLIP compares), the prompt it is recorded
  * under, and the params that change a reading. The models come in by content as the
@@ -164,10 +122,4 @@ async function measurementIdentities(items: ScoreStageItem[], ctx: StageContext<
     black_mean: s.thresholds.black_mean, uniform_std: s.thresholds.uniform_std,
   };
   return items.map((item) => ({ item, reading }));
-}
-
-function requireTable(inputs: Record<string, InputArtifact>, name: string) {
-  const input = inputs[name];
-  if (input?.kind !== 'table') throw new StageFailure('score', `expected a table input named ${name} in pipeline.yaml`);
-  return input;
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { main } from '../../src/cli.js';
 import { makeTestContext } from '../../src/testing.js';
 import { roleOf } from '../../src/stage.js';
-import scoreStage, { type ScoreStageItem } from '../../stages/score/index.js';
+import scoreStage from '../../stages/score/index.js';
+import type { ScoreStageItem } from '../../stages/score/items.js';
 import { executionOf, scoreParams, scoreStageParams } from '../../stages/score/params.js';
 import { copyExampleProject } from '../example-project.js';
 
