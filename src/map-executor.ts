@@ -188,6 +188,8 @@ export async function runMapStage(options: {
       done += count;
       ctx.progress(done, items.length);
     },
+    // Workers elsewhere made their batches durable before handing them back.
+    beforeCommit: stage.beforeCommit && !options.remote ? () => stage.beforeCommit!(setupState) : undefined,
   });
 
   const runBatch = async (batch: typeof todo, setupState: unknown) => {

@@ -62,6 +62,8 @@ export class MemoWriter {
       memo: Map<string, MemoEntry>;
       backlog: number;
       committed(items: number): void;
+      /** what must be durable before a group is committed (MapStage.beforeCommit) */
+      beforeCommit?(): Promise<void>;
     },
   ) {}
 
@@ -101,6 +103,7 @@ export class MemoWriter {
 
   private async commit(group: FinishedBatch[]): Promise<void> {
     const { state, stage, memoKey, runId, memo } = this.options;
+    await this.options.beforeCommit?.();
     const part = relative(this.options.projectDir, join(this.options.partDir, randomBytes(8).toString('hex')));
     for (const [name, columns] of this.options.columns) {
       const rows = group.flatMap((b) => b.rows.get(name) ?? []);

@@ -201,6 +201,12 @@ export interface MapStage<P = any, I extends Row = Row, S = unknown> extends Sta
   /** Results aligned with `items`. */
   mapBatch(items: I[], ctx: StageContext<P>, state: S): Promise<ItemResult[]>;
   /**
+   * Make durable what mapBatch wrote beside its results (generate's session manifests)
+   * before finished batches are committed: later batches run meanwhile, so mapBatch need
+   * not wait for such writes itself. A worker calls it before it hands its results back.
+   */
+  beforeCommit?(state: S): Promise<void>;
+  /**
    * Once per run after all batches, with the assembled output tables (e.g. write a manifest).
    * `state` is undefined when every item was memoised: setup (a model load, a server check) is skipped then.
    */

@@ -101,6 +101,7 @@ export async function runMapStage<P, I extends Row, S>(stage: MapStage<P, I, S>,
   const size = Math.max(1, stage.batchSize(ctx.params));
   for (let i = 0; i < items.length; i += size) {
     results.push(...(await stage.mapBatch(items.slice(i, i + size), ctx, state)));
+    await stage.beforeCommit?.(state);
   }
   const tables = stage.derive ? await deriveInMemory(stage, ctx.params, results) : Object.fromEntries(Object.keys(stage.outputs).map((name) => [name, results.flatMap((r) => r.rows[name] ?? [])]));
   await stage.finish?.(ctx, state, await outputTables(ctx.projectDir, tables));

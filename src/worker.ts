@@ -130,7 +130,9 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     entry.setup ??= Promise.resolve(entry.module.setup?.(ctx, items));
     try {
       const setupState = await entry.setup;
-      return encodeResults(name, await limited(entry.module.resource, () => entry.module.mapBatch(items, ctx, setupState)));
+      const results = await limited(entry.module.resource, () => entry.module.mapBatch(items, ctx, setupState));
+      await entry.module.beforeCommit?.(setupState);
+      return encodeResults(name, results);
     } catch (error) {
       // What would fail the stage in a local run fails it in the distributed one; other errors are retried.
       if (error instanceof StageFailure) return { worker: name, stageFailure: error.message };

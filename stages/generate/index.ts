@@ -104,6 +104,8 @@ const stage = defineMapStage<Params, PromptRow, State>({
   async mapBatch(items, ctx, state) {
     return Promise.all(items.map((row) => generateOne(row, ctx, state)));
   },
+  // An image's result is committed only once the session manifest lists it.
+  beforeCommit: (state) => state.sessions.flush(),
   missing: (ctx, outputs) => missingSessionFolders(ctx, outputs.rendered),
   async finish(ctx, state, outputs) {
     if (state) {

@@ -2,8 +2,9 @@
 // <style>]`, the images hard-linked from the object store under sdgen's names, and a
 // manifest.json in sdgen's v2 format whose status goes ongoing -> completed | aborted.
 // The manifest is rewritten atomically as images are added (writes coalesce under load,
-// and are spaced so writing a long manifest takes a fifth of the time at most), so a
-// crash leaves it listing the images present but the last few, which a rerun re-lists. A later run of the same
+// and are spaced so writing a long manifest takes a fifth of the time at most), and
+// written before their results are committed, so a crash leaves it listing the images
+// present but the last few, whose items a rerun renders and re-lists. A later run of the same
 // session on the same checkpoint extends its newest folder in place (a crash's leftovers,
 // a value added to a variations file, a higher count); a file already there is never
 // overwritten by a different image.
@@ -192,12 +193,22 @@ class Session {
     return (await occupant(source, join(this.dir, planned.filename), this.damagedLink)) === 'other';
   }
 
-  /** Link the image and record it; where its planned name holds another image, it takes the next free index. */
+  /**
+   * Link the image and record it; where its planned name holds another image, it takes the
+   * next free index. The manifest write it asks for is not waited for here: flush() is,
+   * before the image's result is committed, so rendering goes on while a long manifest is written.
+   */
   async add(row: PromptRow, seed: number, source: string): Promise<string> {
     const filename = await this.place(row, seed, source);
     this.record(manifestEntry(row, filename, seed));
-    await this.save();
+    // A failed write is not lost: every later save and flush rejects with it.
+    this.save().catch(() => undefined);
     return filename;
+  }
+
+  /** Resolves once every image recorded so far is in the manifest on disk. */
+  flush(): Promise<void> {
+    return this.writing;
   }
 
   /** One image placed at a time: two taking the next free index at once would take the same one. */
@@ -309,6 +320,11 @@ export class SessionBook {
   /** The folder a row goes to, without adding anything (for images that failed). */
   async folderOf(row: PromptRow): Promise<string> {
     return (await this.open(row)).dir;
+  }
+
+  /** Every session's manifest written with the images recorded so far. */
+  async flush(): Promise<void> {
+    for (const books of [this.sessions, this.rerenders]) for (const pending of books.values()) await (await pending).flush();
   }
 
   async close(status: 'completed' | 'aborted', failedSessions: Set<string> = new Set()): Promise<void> {

@@ -1,6 +1,6 @@
 // The memo writer commits finished batches in the background: batches that finish during
-// a commit share the next one, and a failed commit stops the stage without losing the
-// batches committed before it.
+// a commit share the next one, each only once what the stage wrote beside it is durable,
+// and a failed commit stops the stage without losing the batches committed before it.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -14,8 +14,9 @@ function batch(from: number, count: number): FinishedBatch {
   return { items, rows: new Map([['upper', items.map((item) => ({ text: item.key.toUpperCase(), _item: item.hash, _ord: 0 }))]]) };
 }
 
-function writer(memo: Map<string, MemoEntry>, partDir: string, committed: number[]) {
+function writer(memo: Map<string, MemoEntry>, partDir: string, committed: number[], beforeCommit?: () => Promise<void>) {
   return new MemoWriter({
+    beforeCommit,
     state: scratch.state,
     projectDir: scratch.dir,
     stage: 'upper',
@@ -57,4 +58,25 @@ it('rejects once a commit fails, keeping what was committed before', async () =>
   await expect(w.drain()).rejects.toThrow();
   await expect(w.add(batch(10, 5))).rejects.toThrow();
   expect((await loadMemo(scratch.state, 'upper', 'memo-key')).size).toBe(5);
+});
+
+it('commits a group only after the stage made it durable, and not at all when that fails', async () => {
+  const committed: number[] = [];
+  const storedAtEachCall: number[] = [];
+  const w = writer(new Map(), join(scratch.dir, 'memo'), committed, async () => {
+    storedAtEachCall.push((await loadMemo(scratch.state, 'upper', 'memo-key')).size);
+    await new Promise((wake) => setTimeout(wake, 20));
+  });
+  for (let b = 0; b < 4; b++) await w.add(batch(b * 10, 10));
+  await w.drain();
+  // Called once before each commit, when only the groups before it are stored.
+  expect(storedAtEachCall).toEqual(committed.map((_, i) => committed.slice(0, i).reduce((a, b) => a + b, 0)));
+  expect((await loadMemo(scratch.state, 'upper', 'memo-key')).size).toBe(40);
+
+  const failing = writer(new Map(), join(scratch.dir, 'memo2'), [], async () => {
+    throw new Error('the manifest could not be written');
+  });
+  await failing.add(batch(100, 5)).catch(() => undefined);
+  await expect(failing.drain()).rejects.toThrow('the manifest could not be written');
+  expect((await loadMemo(scratch.state, 'upper', 'memo-key')).has('item100')).toBe(false);
 });
