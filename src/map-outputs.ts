@@ -18,7 +18,7 @@ type TableSchema = z.ZodObject<z.ZodRawShape>;
 
 /**
  * The rows of one memoised table for the current items, with their item's memo hash (`_item`)
- * and `_row` giving their order. Rows are taken only from the part the item's memo row names:
+ * and `_row` giving their order (increasing, not consecutive). Rows are taken only from the part the item's memo row names:
  * an item retried after a failure also has rows in the older part, which other items still use.
  */
 function measureQuery(project: Project, name: string, schema: TableSchema, parts: string[], current: string): string {
@@ -27,7 +27,8 @@ function measureQuery(project: Project, name: string, schema: TableSchema, parts
   const files = parts.map((p) => sqlString(join(project.dir, `${p}.${name}.parquet`))).join(', ');
   const cols = columns.map(([n]) => `p."${n}"`).join(', ');
   const from = `read_parquet([${files}], filename = '_part_file') p JOIN ${current} c ON p._item = c.item AND p._part_file = c.part || ${sqlString(`.${name}.parquet`)}`;
-  return `SELECT ${cols}, p._item, row_number() OVER (ORDER BY c.ord, p._ord) AS _row FROM ${from}`;
+  // Item order, then the item's row order, as one number: a window numbering the rows would hold them all once more.
+  return `SELECT ${cols}, p._item, c.ord * 4294967296 + p._ord AS _row FROM ${from}`;
 }
 
 async function writeTable(project: Project, state: State, name: string, query: string, hash: string): Promise<OutputRecord> {

@@ -45,15 +45,17 @@ export async function scoreItems(ctx: StageContext): Promise<ScoreStageItem[]> {
   const images = requireTable(ctx.inputs, 'images');
   const prompts = requireTable(ctx.inputs, 'prompts');
   const alternatives = await readAlternatives(ctx.inputs);
-  const rows = await ctx.sql<ItemRow>(itemsQuery, { images: images.path, prompts: prompts.path });
   const items: ScoreStageItem[] = [];
-  for (const row of rows) {
-    if (row.variations === null) {
-      ctx.warn(`image ${row.image_id} names prompt ${row.prompt_id}, which the prompts table lacks; not scored`);
-      continue;
+  // A chunk at a time: the result of 100,000 rows is never held whole, in DuckDB or here.
+  for await (const rows of ctx.sqlChunks<ItemRow>(itemsQuery, { images: images.path, prompts: prompts.path })) {
+    for (const row of rows) {
+      if (row.variations === null) {
+        ctx.warn(`image ${row.image_id} names prompt ${row.prompt_id}, which the prompts table lacks; not scored`);
+        continue;
+      }
+      const prompt = { prompt_id: row.prompt_id, variations: JSON.parse(row.variations) as PromptRow['variations'] };
+      items.push({ image_id: row.image_id, prompt_id: row.prompt_id, status: row.status, variations: alternativesOf(prompt, alternatives) });
     }
-    const prompt = { prompt_id: row.prompt_id, variations: JSON.parse(row.variations) as PromptRow['variations'] };
-    items.push({ image_id: row.image_id, prompt_id: row.prompt_id, status: row.status, variations: alternativesOf(prompt, alternatives) });
   }
   return items;
 }
