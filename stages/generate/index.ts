@@ -114,8 +114,9 @@ const stage = defineMapStage<Params, PromptRow, State>({
     }
     // Rows are what a deleted folder is put back from; a caller that assembled no table has
     // none to offer. Only the columns that place an image leave DuckDB.
+    const rows: PlacedImage[] = [];
     const placed = 'SELECT image_id, path, session_dir, filename, status FROM read_parquet($rendered)';
-    const rows = outputs.rendered ? await ctx.sql<PlacedImage>(placed, { rendered: outputs.rendered.path }) : [];
+    if (outputs.rendered) for await (const chunk of ctx.sqlChunks<PlacedImage>(placed, { rendered: outputs.rendered.path })) for (const row of chunk) rows.push(row);
     const restored = await restoreSessionFolders(ctx, rows);
     if (restored.length > 0) ctx.log(`put back ${restored.length} session folder(s) from the store: ${restored.join(', ')}`);
     // Nothing ran: a run killed after its last image committed left its sessions ongoing.

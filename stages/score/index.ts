@@ -90,6 +90,8 @@ export default defineMapStage<ScoreStageParams, ScoreStageItem, Scorer>({
     if (images > 0) ctx.log(`scored ${images} images (${decoded} decoded, ${visionEmbeddings} views through the vision model, the rest remembered${asked}); the model ran ${inferenceSeconds.toFixed(1)} s of it`);
   },
 
+  // The model and the preprocessing workers are not needed to assemble the tables.
+  release: (scorer) => scorer.close(),
   async teardown(scorer) {
     await scorer?.close();
   },

@@ -249,6 +249,7 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     return assembleRows({ items, prepared, embeddings, blank, readings, aesthetics }, { model: primary.name, thresholds: t });
   };
 
+  let closing: Promise<void> | undefined;
   return {
     models: [...tiers.map((tier) => tier.model.name), ...(vqa ? [`${vqa.model} (VQA)`] : [])],
     device: primary.device,
@@ -257,10 +258,11 @@ export async function createScorer(params: ScoreParams, options: ScorerOptions):
     scoreItems,
     stats: () => ({ ...stats, vqaQuestions: vqa?.asked() ?? 0 }),
     scoreImages: (items, alternatives) => scoreItems(items.map((it) => scoreItemOf(it.image_id, it.png, it.prompt, alternatives))),
-    async close() {
+    // Closed once, however often asked: the stage releases it before assembly and tears it down after.
+    close: () => (closing ??= (async () => {
       await pool.close();
       await aesthetic?.close();
       for (const tier of tiers) await tier.model.close();
-    },
+    })()),
   };
 }
