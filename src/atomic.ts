@@ -54,7 +54,8 @@ export async function renameDurably(tmp: string, path: string): Promise<void> {
   await syncPath(dirname(path));
 }
 
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+/** Write `data` (bytes, text, or text in pieces) to a temporary file, then rename it into place durably. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string | Iterable<string>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {

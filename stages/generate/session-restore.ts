@@ -21,17 +21,41 @@ export interface PlacedImage {
   status: string;
 }
 
-/** The manifest as written, one format for every writer: the kept copy must be its exact bytes. */
-export const manifestText = (manifest: unknown) => `${JSON.stringify(manifest, null, 2)}\n`;
+/** Manifest entries made into text at a time: 500 are about 200 KB. */
+const entriesPerPiece = 500;
+
+/**
+ * The manifest as written, one format for every writer (the kept copy must be its exact
+ * bytes): JSON with two-space indentation and a final newline, in pieces. The images of a
+ * 100,000-image session are 37 MB of text, rewritten as the session grows; made a piece at
+ * a time, the whole text never exists.
+ */
+export function* manifestPieces(manifest: object): Generator<string> {
+  const fields = Object.entries(manifest).filter(([, value]) => value !== undefined);
+  yield '{';
+  for (const [i, [key, value]] of fields.entries()) {
+    yield `${i > 0 ? ',' : ''}\n  ${JSON.stringify(key)}: `;
+    if (key !== 'images' || !Array.isArray(value) || value.length === 0) {
+      yield JSON.stringify(value, null, 2).replaceAll('\n', '\n  ');
+      continue;
+    }
+    yield '[';
+    for (let at = 0; at < value.length; at += entriesPerPiece) {
+      const entries = value.slice(at, at + entriesPerPiece).map((entry, j) => `${at + j > 0 ? ',' : ''}\n    ${JSON.stringify(entry, null, 2).replaceAll('\n', '\n    ')}`);
+      yield entries.join('');
+    }
+    yield '\n  ]';
+  }
+  yield fields.length > 0 ? '\n}\n' : '}\n';
+}
 
 /** Where a session folder's last finished manifest is kept (by folder name, so a moved project finds it). */
 export const keptManifestPath = (dataDir: string, dir: string) => join(dataDir, 'stages', 'generate', 'manifests', `${basename(dir)}.json`);
 
 /** Write a finished manifest into its folder and keep its copy. */
-export async function writeFinishedManifest(dataDir: string, dir: string, manifest: unknown): Promise<void> {
-  const text = manifestText(manifest);
-  await writeFileAtomic(join(dir, 'manifest.json'), text);
-  await writeFileAtomic(keptManifestPath(dataDir, dir), text);
+export async function writeFinishedManifest(dataDir: string, dir: string, manifest: object): Promise<void> {
+  await writeFileAtomic(join(dir, 'manifest.json'), manifestPieces(manifest));
+  await writeFileAtomic(keptManifestPath(dataDir, dir), manifestPieces(manifest));
 }
 
 /** A folder this run left as it found it: its manifest's bytes kept as they are, where no copy was kept yet. */

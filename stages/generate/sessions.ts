@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { produceAtomic, removeStaleTemps, writeFileAtomic } from '../../src/atomic.js';
 import { stableStringify } from '../../src/hash.js';
 import type { PromptRow } from '../../schemas/tables.js';
-import { keepUnchangedManifest, manifestText, writeFinishedManifest } from './session-restore.js';
+import { keepUnchangedManifest, manifestPieces, writeFinishedManifest } from './session-restore.js';
 
 export const manifestImage = z.object({
   filename: z.string(),
@@ -257,7 +257,7 @@ class Session {
       await new Promise((wake) => setTimeout(wake, this.lastWriteMs * writeSpacing));
       this.dirty = false;
       const started = performance.now();
-      await writeFileAtomic(join(this.dir, 'manifest.json'), manifestText(this.current()));
+      await writeFileAtomic(join(this.dir, 'manifest.json'), manifestPieces(this.current()));
       this.lastWriteMs = performance.now() - started;
     });
     return this.writing;
