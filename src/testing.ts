@@ -22,37 +22,47 @@ function tableOf(name: string, rows: Row[], path = `memory:${name}`): TableInput
   return { kind: 'table', name, path, hash: name, rows: async <T>() => rows as T[] };
 }
 
+/** Run `work` on a throwaway DuckDB in a fresh temp folder, removed afterwards. */
+async function withScratchState<T>(prefix: string, work: (state: State, dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const state = await State.open(join(dir, 'scratch.duckdb'));
+  try {
+    return await work(state, dir);
+  } finally {
+    await state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Tables of rows written as Parquet at `pathOf(name)`, columns inferred from the first row; an empty table writes no file. */
+async function writeRowTables(state: State, tables: Record<string, Row[]>, pathOf: (name: string) => string): Promise<[string, string][]> {
+  const written: [string, string][] = [];
+  for (const [name, rows] of Object.entries(tables)) {
+    if (rows.length === 0) continue;
+    await writeParquet(state, pathOf(name), columnsFromRow(rows[0]!), rows);
+    written.push([name, pathOf(name)]);
+  }
+  return written;
+}
+
 /**
  * ctx.sql for a test context: a throwaway DuckDB per query, over the input rows written
- * anew as Parquet at their inputs' paths (columns inferred from the first row) and viewed
- * by their input names, as the engine views them. `chunks` answers as ctx.sqlChunks does
- * (JSON columns nested), in one chunk.
+ * anew as Parquet at their inputs' paths and viewed by their input names, as the engine
+ * views them. `chunks` answers as ctx.sqlChunks does (JSON columns nested), in one chunk.
  */
-async function sqlOverRows<T>(dir: string, inputs: Record<string, Row[]>, query: string, params: Record<string, unknown> | undefined, chunks = false): Promise<T[]> {
-  const scratch = mkdtempSync(join(tmpdir(), 'sdloop-test-sql-'));
-  const state = await State.open(join(scratch, 'sql.duckdb'));
-  try {
-    const tables: [string, string][] = [];
-    for (const [name, rows] of Object.entries(inputs)) {
-      if (rows.length === 0) continue;
-      const path = testInputPath(dir, name);
-      await writeParquet(state, path, columnsFromRow(rows[0]!), rows);
-      tables.push([name, path]);
-    }
-    const views = tableViews(tables);
+function sqlOverRows<T>(dir: string, inputs: Record<string, Row[]>, query: string, params: Record<string, unknown> | undefined, chunks = false): Promise<T[]> {
+  return withScratchState('sdloop-test-sql-', async (state, scratch) => {
+    const views = tableViews(await writeRowTables(state, inputs, (name) => testInputPath(dir, name)));
     if (chunks) {
       const rows: T[] = [];
       for await (const chunk of queryChunks<T>(state, query, { params, setup: views || undefined, scratch: join(scratch, 'query') })) for (const row of chunk) rows.push(row);
       return rows;
     }
-    return await state.exclusive(async (c) => {
+    return state.exclusive(async (c) => {
       if (views) await c.run(views);
       return queryRows<T>(c, query, params);
     });
-  } finally {
-    await state.close();
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  });
 }
 
 const testInputPath = (dir: string, name: string) => join(dir, 'data', 'test-inputs', `${name}.parquet`);
@@ -111,28 +121,17 @@ export async function runMapStage<P, I extends Row, S>(stage: MapStage<P, I, S>,
 }
 
 /** Output tables as finish sees them: their rows, and Parquet files that ctx.sql can read (columns inferred from the first row). */
-async function outputTables(dir: string, tables: Record<string, Row[]>): Promise<Record<string, TableInput>> {
-  const scratch = mkdtempSync(join(tmpdir(), 'sdloop-test-outputs-'));
-  const state = await State.open(join(scratch, 'outputs.duckdb'));
-  try {
-    const outputs: Record<string, TableInput> = {};
-    for (const [name, rows] of Object.entries(tables)) {
-      const path = join(dir, 'data', 'test-outputs', `${name}.parquet`);
-      if (rows.length > 0) await writeParquet(state, path, columnsFromRow(rows[0]!), rows);
-      outputs[name] = tableOf(name, rows, path);
-    }
-    return outputs;
-  } finally {
-    await state.close();
-    rmSync(scratch, { recursive: true, force: true });
-  }
+function outputTables(dir: string, tables: Record<string, Row[]>): Promise<Record<string, TableInput>> {
+  const pathOf = (name: string) => join(dir, 'data', 'test-outputs', `${name}.parquet`);
+  return withScratchState('sdloop-test-outputs-', async (state) => {
+    await writeRowTables(state, tables, pathOf);
+    return Object.fromEntries(Object.entries(tables).map(([name, rows]) => [name, tableOf(name, rows, pathOf(name))]));
+  });
 }
 
 /** The outputs of a stage with measures: its derive queries run as the engine runs them, in a throwaway DuckDB. */
 async function deriveInMemory<P>(stage: MapStage<P, any, any>, params: P, results: ItemResult[]): Promise<Record<string, Row[]>> {
-  const dir = mkdtempSync(join(tmpdir(), 'sdloop-derive-'));
-  const state = await State.open(join(dir, 'derive.duckdb'));
-  try {
+  return withScratchState('sdloop-derive-', async (state, dir) => {
     const views: string[] = [];
     for (const [name, schema] of Object.entries(stage.measures ?? {})) {
       let row = 0;
@@ -151,8 +150,5 @@ async function deriveInMemory<P>(stage: MapStage<P, any, any>, params: P, result
       tables[name] = await readParquetRows(state, path);
     }
     return tables;
-  } finally {
-    await state.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

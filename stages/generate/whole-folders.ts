@@ -1,8 +1,9 @@
 // Session folders last found whole, remembered by their mtimes. A folder's mtime moves
 // whenever an entry in it is added, removed or renamed, so while the rendered table and
 // every folder's mtime are as they were, each folder still holds all the images the
-// table names (less those pruned to the trash, which are part of the key) and status need not list 40,000 names again. A cache: losing the file
-// costs one listing per folder; a folder that cannot be marked is simply listed.
+// table names (less those pruned to the trash, which are part of the key) and status
+// need not list 40,000 names again. A cache: losing the file costs one listing per
+// folder; a folder that cannot be marked is simply listed.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
