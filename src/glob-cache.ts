@@ -12,7 +12,7 @@ function mtimeOf(path: string): string {
 }
 
 async function directoriesUnder(cwd: string, pattern: string): Promise<string[]> {
-  const bases = await globBases(pattern);
+  const bases = globBases(pattern);
   const dirs: string[] = [];
   for (const base of bases) {
     dirs.push(base);

@@ -1,25 +1,26 @@
 // File listings. A folder is walked with readdir directly: four times faster than a glob
-// and no fast-glob to load. Real patterns go through fast-glob, imported only when used,
-// since it costs ~30 ms to load.
+// and no fast-glob to load. Real patterns go through fast-glob, required only when used,
+// since it costs ~20 ms to load.
 import { readdirSync, statSync } from 'node:fs';
 import type { Options } from 'fast-glob';
+import { requireCommonJs } from './commonjs.js';
 import { InputError } from './errors.js';
 import { isInside, realPathOf, symlinkLoop } from './inside.js';
+
+const fastGlob = () => requireCommonJs('fast-glob') as typeof import('fast-glob');
 
 /** Whether a dep is a pattern (rather than a file or folder path). */
 export function isGlobPattern(path: string): boolean {
   return /[*?[\]{}()!]/.test(path);
 }
 
-export async function glob(pattern: string, options: Options): Promise<string[]> {
-  const fg = (await import('fast-glob')).default;
-  return fg(pattern, options);
+export function glob(pattern: string, options: Options): Promise<string[]> {
+  return fastGlob()(pattern, options);
 }
 
 /** The static folders a pattern searches under (`data/in` for `data/in/**\/*.txt`). */
-export async function globBases(pattern: string): Promise<string[]> {
-  const fg = (await import('fast-glob')).default;
-  return [...new Set(fg.generateTasks(pattern).map((t) => t.base))];
+export function globBases(pattern: string): string[] {
+  return [...new Set(fastGlob().generateTasks(pattern).map((t) => t.base))];
 }
 
 export interface FolderListing {

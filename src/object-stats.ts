@@ -77,9 +77,9 @@ export class ObjectStats {
     const base = `${projectDir}/`;
     // One string instead of a row object per object, walked in place: 40,000 lines cost little beside their stats.
     const rows = await this.state.query<{ dump: string | null }>(
-      `SELECT string_agg(concat_ws(chr(9), $base || r.path, coalesce(s.size, -1), coalesce(s.mtime_ms, '-1'), coalesce(s.ino, -1)), chr(10)) AS dump
+      `SELECT string_agg(concat_ws(chr(9), r.path, coalesce(s.size, -1), coalesce(s.mtime_ms, '-1'), coalesce(s.ino, -1)), chr(10)) AS dump
        FROM (${refsSql}) r LEFT JOIN object_stats s ON s.path = substr(r.path, $cut)`,
-      { ...params, base, cut: prefix.length + 1 },
+      { ...params, cut: prefix.length + 1 },
     );
     const dump = rows[0]?.dump ?? '';
     const bad = new Set<string>();
@@ -90,14 +90,13 @@ export class ObjectStats {
       const t3 = dump.lastIndexOf('\t', end - 1);
       const t2 = dump.lastIndexOf('\t', t3 - 1);
       const t1 = dump.lastIndexOf('\t', t2 - 1);
-      const path = dump.slice(start, t1);
+      const rel = dump.slice(start, t1);
       start = end + 1;
-      const s = statSync(path, { throwIfNoEntry: false });
+      const s = statSync(base + rel, { throwIfNoEntry: false });
       if (s?.isFile() && s.size === +dump.slice(t1 + 1, t2) && s.mtimeMs === +dump.slice(t2 + 1, t3) && s.ino === +dump.slice(t3 + 1, end)) continue;
-      const rel = path.slice(base.length);
       if (!s?.isFile()) bad.add(rel);
       else if (s.size > wholeFileLimit) continue;
-      else if (await bytesMatchName(path, s)) this.dirty.set(rel.slice(prefix.length), statOf(s));
+      else if (await bytesMatchName(base + rel, s)) this.dirty.set(rel.slice(prefix.length), statOf(s));
       else {
         bad.add(rel);
         damaged.push(rel);

@@ -58,6 +58,13 @@ describe('resolve stage', () => {
     await expect(run(files(), { prompts: ['nothing/*.yaml'] })).rejects.toThrow(/no prompt file matches nothing\/\*\.yaml/);
   });
 
+  it('a plain path names that file alone: a missing one, or a folder, is bad input as a glob matching nothing is', async () => {
+    const dir = files();
+    expect((await run(dir, { prompts: ['./prompts/b.prompt.yaml'] })).rows.map((r) => r.source)).toEqual(Array(3).fill('prompts/b.prompt.yaml'));
+    await expect(run(dir, { prompts: ['prompts/missing.prompt.yaml'] })).rejects.toThrow(/no prompt file matches prompts\/missing\.prompt\.yaml/);
+    await expect(run(dir, { prompts: ['prompts'] })).rejects.toThrow(/no prompt file matches prompts\b/);
+  });
+
   it('defaults make a sparse pipeline.yaml work', () => {
     expect(resolveParams.parse({})).toEqual({
       resolve: { prompts: ['data/prompts/**/*.prompt.yaml'], theme: null, style: 'default', seeds: null, fixed: null, count: 0 },

@@ -2,7 +2,7 @@
 // file read (the resolve stage declares them as dependencies).
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { isMap, isScalar } from 'yaml';
+import { requireCommonJs } from '../../../src/commonjs.js';
 import {
   chunkFileSchema, promptFileSchema, templateFileSchema, themeFileSchema, variationsMapping,
   type ChunkFile, type PromptFile, type TemplateFile, type ThemeFile, type VariationValue,
@@ -12,6 +12,8 @@ import type { z } from 'zod';
 import { basePathOf, promptFromOlderForm, rejectOldFormat } from './older-forms.js';
 import { InputError } from '../../../src/errors.js';
 import { errorAt, oneOrMany, parseWith, readYaml, type FieldPath, type YamlFile } from '../../../src/yaml-file.js';
+
+const { isMap, isScalar } = requireCommonJs('yaml') as typeof import('yaml');
 
 export type FileKind = 'prompt' | 'template' | 'chunk' | 'theme' | 'variations' | 'adetailer' | 'controlnet';
 

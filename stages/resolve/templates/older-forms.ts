@@ -1,7 +1,9 @@
 // Files written for older sdgen versions: what can be read as V2.0 is read (with a
 // warning naming the V2.0 form), and what cannot is rejected with a message naming it.
-import { isMap } from 'yaml';
+import { requireCommonJs } from '../../../src/commonjs.js';
 import { errorAt, type YamlFile } from '../../../src/yaml-file.js';
+
+const { isMap } = requireCommonJs('yaml') as typeof import('yaml');
 
 function fields(file: YamlFile): Record<string, unknown> | null {
   return file.data && typeof file.data === 'object' && !Array.isArray(file.data) ? (file.data as Record<string, unknown>) : null;

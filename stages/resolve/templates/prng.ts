@@ -1,6 +1,8 @@
 // Every random draw in planning comes from here: sfc32 seeded by integer mixing, so the
 // same files always plan the same prompts (never Math.random).
-import { xxh3 } from '@node-rs/xxhash';
+import { requireCommonJs } from '../../../src/commonjs.js';
+
+const { xxh3 } = requireCommonJs('@node-rs/xxhash') as typeof import('@node-rs/xxhash');
 
 /** 32-bit integer mix (splitmix32 finaliser). */
 function mix32(x: number): number {

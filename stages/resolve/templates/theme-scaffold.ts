@@ -2,12 +2,14 @@
 // placeholder the template imports, filled from another theme (--from) or from the
 // template's own values, so the user edits values instead of writing structure.
 import { dirname, join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { requireCommonJs } from '../../../src/commonjs.js';
 import { InputError } from '../../../src/errors.js';
 import { isVariationImport, loadSource } from './imports.js';
 import type { TemplateLoader } from './loader.js';
 import type { TemplateChain } from './theme-info.js';
 import { applyTheme } from './themes.js';
+
+const { stringify } = requireCommonJs('yaml') as typeof import('yaml');
 
 export interface ScaffoldFile {
   path: string;

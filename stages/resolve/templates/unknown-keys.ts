@@ -1,10 +1,12 @@
 // Typos such as `negative_promt` pass a loose schema silently (sdgen ignores unknown keys
 // too); `pipeline validate` points them out as warnings.
-import { isMap, isScalar } from 'yaml';
+import { requireCommonJs } from '../../../src/commonjs.js';
 import { chunkFileSchema, promptFileSchema, templateFileSchema, themeFileSchema } from '../../../schemas/templates.js';
 import { InputError } from '../../../src/errors.js';
 import type { FileKind } from './loader.js';
 import type { YamlFile } from '../../../src/yaml-file.js';
+
+const { isMap, isScalar } = requireCommonJs('yaml') as typeof import('yaml');
 
 /** Keys real sdgen files carry that sdgen itself does not act on. */
 const SDGEN_EXTRAS = ['themable', 'style_sensitive', 'prompts', 'description', 'base_path'];
