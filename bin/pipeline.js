@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli.js';
+import { preloadObjectChecks } from '../dist/src/stat-preload.js';
+
+// Started before the CLI's modules load: their loading is the wait it fills.
+preloadObjectChecks(process.argv.slice(2));
+const { main } = await import('../dist/src/cli.js');
 
 // `pipeline status | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (error) => {

@@ -79,7 +79,7 @@ const hitObjects = `SELECT unnest(string_split(objects, chr(9))) AS path FROM me
  * while nothing moved, the bytes read of those whose size, mtime or inode did.
  */
 export async function storedObjectProblems(state: State, stats: StatCache, projectDir: string, stage: string, memoKey: string): Promise<ObjectProblems> {
-  const { bad, damaged } = await stats.objects.check(projectDir, hitObjects, { stage, fp: memoKey });
+  const { bad, damaged } = await stats.objects.check(projectDir, stage, hitObjects, { stage, fp: memoKey });
   if (bad.size === 0) return { items: 0, damaged };
   // Only when something is wrong: the hits themselves, to count those that name it.
   const rows = await state.query<{ dump: string | null }>(

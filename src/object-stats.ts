@@ -8,12 +8,22 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { hashBytes, hashFile, hashSmallFileSync, smallFileLimit, wholeFileLimit } from './hash.js';
 import { appendRows, type State } from './state.js';
+import { keepCheckList, movedLines, takePreloaded } from './stat-preload.js';
 
 /** size, mtimeMs, ino: what a stat must still say for the bytes to be as last checked. */
 type ObjectStat = [number, number, number];
 
 const statOf = (s: Stats): ObjectStat => [s.size, s.mtimeMs, s.ino];
 const sameStat = (a: ObjectStat, s: Stats) => a[0] === s.size && a[1] === s.mtimeMs && a[2] === s.ino;
+
+/** The refs of a check joined to their recorded stats (`$cut`: where a ref's path inside the objects folder starts). */
+const refsWithStats = (refsSql: string) => `FROM (${refsSql}) r LEFT JOIN object_stats s ON s.path = substr(r.path, $cut)`;
+
+/**
+ * A list's lines summed up: their count and the sum of their hashes. A DuckDB aggregate
+ * costs a fraction of building the list's text, and any ref or stat that changed changes it.
+ */
+const listSummary = "count(*)::VARCHAR || ':' || coalesce(sum(hash(r.path, s.size, s.mtime_ms, s.ino))::VARCHAR, '0') AS summary";
 
 /** The content hash an object is named by: ab/<hash>.png -> <hash>. */
 const nameHash = (path: string) => basename(path).split('.')[0]!;
@@ -68,32 +78,21 @@ export class ObjectStats {
   /**
    * Every object `refsSql` names (one `path` column of project-relative paths, repeats
    * allowed: a DISTINCT over 40,000 would cost more than the odd second stat), checked
-   * against its recorded stat: one stat each while nothing moved, the bytes read of those
-   * that did. Objects over the whole-file hash limit are only checked for presence there:
-   * their names are of their whole bytes, which a check of thousands would not read.
+   * against its recorded stat: one stat each while nothing moved (taken while the CLI
+   * loaded when the last check of `list` was of the same objects: stat-preload.ts), the
+   * bytes read of those that did. Objects over the whole-file hash limit are only checked
+   * for presence there: their names are of their whole bytes, which a check of thousands
+   * would not read.
    */
-  async check(projectDir: string, refsSql: string, params: Record<string, unknown>): Promise<ObjectCheck> {
+  async check(projectDir: string, list: string, refsSql: string, params: Record<string, unknown>): Promise<ObjectCheck> {
     const prefix = `${relative(projectDir, this.root)}/`;
     const base = `${projectDir}/`;
-    // One string instead of a row object per object, walked in place: 40,000 lines cost little beside their stats.
-    const rows = await this.state.query<{ dump: string | null }>(
-      `SELECT string_agg(concat_ws(chr(9), r.path, coalesce(s.size, -1), coalesce(s.mtime_ms, '-1'), coalesce(s.ino, -1)), chr(10)) AS dump
-       FROM (${refsSql}) r LEFT JOIN object_stats s ON s.path = substr(r.path, $cut)`,
-      { ...params, cut: prefix.length + 1 },
-    );
-    const dump = rows[0]?.dump ?? '';
+    const moved = (await this.preloadedMoves(list, base, refsSql, params, prefix)) ?? (await this.movesNow(projectDir, list, refsSql, params, prefix));
     const bad = new Set<string>();
     const damaged: string[] = [];
-    for (let start = 0; start < dump.length; ) {
-      const next = dump.indexOf('\n', start);
-      const end = next < 0 ? dump.length : next;
-      const t3 = dump.lastIndexOf('\t', end - 1);
-      const t2 = dump.lastIndexOf('\t', t3 - 1);
-      const t1 = dump.lastIndexOf('\t', t2 - 1);
-      const rel = dump.slice(start, t1);
-      start = end + 1;
+    for (const line of moved) {
+      const rel = line.slice(0, line.indexOf('\t'));
       const s = statSync(base + rel, { throwIfNoEntry: false });
-      if (s?.isFile() && s.size === +dump.slice(t1 + 1, t2) && s.mtimeMs === +dump.slice(t2 + 1, t3) && s.ino === +dump.slice(t3 + 1, end)) continue;
       if (!s?.isFile()) bad.add(rel);
       else if (s.size > wholeFileLimit) continue;
       else if (await bytesMatchName(base + rel, s)) this.dirty.set(rel.slice(prefix.length), statOf(s));
@@ -103,6 +102,27 @@ export class ObjectStats {
       }
     }
     return { bad, damaged: [...new Set(damaged)].sort() };
+  }
+
+  /** The worker's moved lines, when the list it checked sums up as this check's would. */
+  private async preloadedMoves(list: string, base: string, refsSql: string, params: Record<string, unknown>, prefix: string): Promise<string[] | undefined> {
+    const early = await takePreloaded(list, base);
+    if (!early) return undefined;
+    const rows = await this.state.query<{ summary: string }>(`SELECT ${listSummary} ${refsWithStats(refsSql)}`, { ...params, cut: prefix.length + 1 });
+    return rows[0]?.summary === early.summary ? early.moved : undefined;
+  }
+
+  /** The refs with their recorded stats, stat'ed here; the list is left for the next command. */
+  private async movesNow(projectDir: string, list: string, refsSql: string, params: Record<string, unknown>, prefix: string): Promise<string[]> {
+    // One string instead of a row object per object: 40,000 lines cost little beside their stats.
+    const rows = await this.state.query<{ summary: string; dump: string | null }>(
+      `SELECT ${listSummary}, string_agg(concat_ws(chr(9), r.path, coalesce(s.size, -1), coalesce(s.mtime_ms, '-1'), coalesce(s.ino, -1)), chr(10)) AS dump
+       ${refsWithStats(refsSql)}`,
+      { ...params, cut: prefix.length + 1 },
+    );
+    const dump = rows[0]?.dump ?? '';
+    if (this.state.writable) await keepCheckList(projectDir, list, rows[0]!.summary, dump);
+    return movedLines(dump, `${projectDir}/`);
   }
 
   /** Write what was checked since the last flush. A state opened to read keeps it in memory. */

@@ -31,7 +31,7 @@ async function withStats<T>(work: (stats: StatCache, state: State) => Promise<T>
 
 /** The check over a fixed list of project-relative paths, as a stage's memo hits would name them. */
 const checkAll = (stats: StatCache, paths: string[]) =>
-  stats.objects.check(dir, 'SELECT unnest(string_split($paths, chr(9))) AS path', { paths: paths.join('\t') });
+  stats.objects.check(dir, 'test', 'SELECT unnest(string_split($paths, chr(9))) AS path', { paths: paths.join('\t') });
 
 it('checks by stat, rereads only what moved, and names what is gone or damaged', async () => {
   const [a, b, c] = await withStats(async (stats) => {
