@@ -10,6 +10,6 @@ const lists: PreloadedList[] = readdirSync(folder)
   .map((file) => {
     const text = readFileSync(join(folder, file), 'utf8');
     const cut = text.indexOf('\n');
-    return { name: file.slice(0, -'.tsv'.length), base, summary: text.slice(0, cut), moved: cut < 0 ? [] : movedLines(text, base, cut + 1) };
+    return { name: file.slice(0, -'.tsv'.length), base, summary: cut < 0 ? text : text.slice(0, cut), moved: cut < 0 ? [] : movedLines(text, base, cut + 1) };
   });
 parentPort!.postMessage(lists);
