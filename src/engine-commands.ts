@@ -3,7 +3,8 @@
 // one place, and its action returns the exit code through `done`.
 import { examples, integerAtLeast, type CliCommand } from './command.js';
 import { ProjectSession } from './session.js';
-import { loadProject, projectPaths } from './project.js';
+import { loadProject } from './project.js';
+import { projectPaths } from './project-dir.js';
 import { dagJson, renderDag } from './dag.js';
 import { collectGarbage, describeGcReport } from './gc.js';
 import { formatRows, outputFormats, type OutputFormat } from './format.js';

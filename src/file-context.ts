@@ -16,7 +16,8 @@ import { lockDown, readOnlyQuery } from './sql-sandbox.js';
 import { InputError } from './errors.js';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CommandContext } from './command.js';
-import { projectPaths, type Project } from './project.js';
+import type { Project } from './project.js';
+import { projectPaths } from './project-dir.js';
 import type { Row, Sql } from './stage.js';
 
 /** The files a files-only reader needs: the project folder, its data folder and pipeline.lock. */

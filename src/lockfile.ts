@@ -3,11 +3,12 @@
 // which is the instant a stage's new outputs become current (generations.ts). A copy
 // under data/.sdloop stands in when the lock itself is damaged.
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic.js';
 import { requireCommonJs } from './commonjs.js';
 import { hashBytes } from './hash.js';
+import { projectPaths } from './project-dir.js';
 
 const { stringify, parse } = requireCommonJs('yaml') as typeof import('yaml');
 
@@ -54,7 +55,7 @@ export type LockFile = z.infer<typeof lockFileSchema>;
 const empty = (): LockFile => ({ schema: 1, stages: {} });
 
 /** The copy of pipeline.lock the engine keeps beside its state, written with every lock. */
-export const lockCopyPath = (lockPath: string) => join(dirname(lockPath), 'data', '.sdloop', 'lock.json');
+export const lockCopyPath = (lockPath: string) => projectPaths(dirname(lockPath)).paths.lockCopy;
 
 /** Damage already told about, by path: every command reads the lock several times. */
 const warned = new Set<string>();

@@ -12,6 +12,7 @@ import { isInside, requireInside } from './inside.js';
 import { loadStageModule, loadCommandModule, type LoadedStage } from './modules.js';
 import { buildGraph, normalisePath, producedPaths, type Graph, type Locate } from './graph.js';
 import type { Command } from './command.js';
+import { projectPaths, type ProjectPaths } from './project-dir.js';
 
 export interface Project {
   dir: string;
@@ -22,33 +23,7 @@ export interface Project {
   graph: Graph;
   /** file:line:col of a pipeline.yaml field, for messages */
   locate: Locate;
-  paths: {
-    state: string;
-    lock: string;
-    runLock: string;
-    runProgress: string;
-    tables: string;
-    objects: string;
-    memo: string;
-    stages: string;
-  };
-}
-
-export function projectPaths(dir: string) {
-  const dataDir = join(dir, 'data');
-  return {
-    dataDir,
-    paths: {
-      state: join(dataDir, 'state.duckdb'),
-      lock: join(dir, 'pipeline.lock'),
-      runLock: join(dataDir, '.sdloop', 'run.lock'),
-      runProgress: join(dataDir, '.sdloop', 'progress.json'),
-      tables: join(dataDir, 'tables'),
-      objects: join(dataDir, 'objects'),
-      memo: join(dataDir, 'memo'),
-      stages: join(dataDir, 'stages'),
-    },
-  };
+  paths: ProjectPaths;
 }
 
 export async function readConfig(dir: string): Promise<{ parsed: YamlFile; config: PipelineConfig }> {

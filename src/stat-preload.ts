@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync 
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from './atomic.js';
-import { projectDirFor } from './project-dir.js';
+import { projectDirFor, projectPaths } from './project-dir.js';
 
 /**
  * The lines of `text` from `start` to `end` (each `path \t size \t mtimeMs \t ino`, the
@@ -35,7 +35,7 @@ export function movedLines(text: string, base: string, start = 0, end = text.len
 }
 
 /** Where checks leave their lists, one file per stage. */
-export const checkListsDir = (projectDir: string) => join(projectDir, 'data', '.sdloop', 'object-checks');
+export const checkListsDir = (projectDir: string) => projectPaths(projectDir).paths.objectChecks;
 
 /** One list as the worker found it. */
 export interface PreloadedList {
