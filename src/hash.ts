@@ -80,14 +80,18 @@ export async function hashFile(path: string): Promise<string> {
   try {
     const size = (await file.stat()).size;
     const buffer = Buffer.allocUnsafe(Math.min(size, wholeFileLimit));
-    const chunkHashes: string[] = [];
-    for (let offset = 0; offset < size || chunkHashes.length === 0; ) {
+    /** The bytes from `offset` that fit the buffer (fewer at the end of the file). */
+    const chunkAt = async (offset: number): Promise<Buffer> => {
       let filled = 0;
       for (let n = -1; n !== 0 && filled < buffer.length; filled += n) n = (await file.read(buffer, filled, buffer.length - filled, offset + filled)).bytesRead;
-      if (size <= wholeFileLimit) return hashBytes(buffer.subarray(0, filled));
-      chunkHashes.push(hashBytes(buffer.subarray(0, filled)));
-      offset += filled;
-      if (filled === 0) break;
+      return buffer.subarray(0, filled);
+    };
+    if (size <= wholeFileLimit) return hashBytes(await chunkAt(0));
+    const chunkHashes: string[] = [];
+    for (let offset = 0; offset < size; offset += wholeFileLimit) {
+      const chunk = await chunkAt(offset);
+      if (chunk.length === 0) break;
+      chunkHashes.push(hashBytes(chunk));
     }
     return hashBytes(chunkHashes.join(''));
   } finally {

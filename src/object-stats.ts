@@ -87,7 +87,8 @@ export class ObjectStats {
   async check(projectDir: string, list: string, refsSql: string, params: Record<string, unknown>): Promise<ObjectCheck> {
     const prefix = `${relative(projectDir, this.root)}/`;
     const base = `${projectDir}/`;
-    const moved = (await this.preloadedMoves(list, base, refsSql, params, prefix)) ?? (await this.movesNow(projectDir, list, refsSql, params, prefix));
+    const query = { ...params, cut: prefix.length + 1 };
+    const moved = (await this.preloadedMoves(list, base, refsSql, query)) ?? (await this.movesNow(projectDir, list, refsSql, query));
     const bad = new Set<string>();
     const damaged: string[] = [];
     for (const line of moved) {
@@ -105,20 +106,20 @@ export class ObjectStats {
   }
 
   /** The worker's moved lines, when the list it checked sums up as this check's would. */
-  private async preloadedMoves(list: string, base: string, refsSql: string, params: Record<string, unknown>, prefix: string): Promise<string[] | undefined> {
+  private async preloadedMoves(list: string, base: string, refsSql: string, query: Record<string, unknown>): Promise<string[] | undefined> {
     const early = await takePreloaded(list, base);
     if (!early) return undefined;
-    const rows = await this.state.query<{ summary: string }>(`SELECT ${listSummary} ${refsWithStats(refsSql)}`, { ...params, cut: prefix.length + 1 });
+    const rows = await this.state.query<{ summary: string }>(`SELECT ${listSummary} ${refsWithStats(refsSql)}`, query);
     return rows[0]?.summary === early.summary ? early.moved : undefined;
   }
 
   /** The refs with their recorded stats, stat'ed here; the list is left for the next command. */
-  private async movesNow(projectDir: string, list: string, refsSql: string, params: Record<string, unknown>, prefix: string): Promise<string[]> {
+  private async movesNow(projectDir: string, list: string, refsSql: string, query: Record<string, unknown>): Promise<string[]> {
     // One string instead of a row object per object: 40,000 lines cost little beside their stats.
     const rows = await this.state.query<{ summary: string; dump: string | null }>(
       `SELECT ${listSummary}, string_agg(concat_ws(chr(9), r.path, coalesce(s.size, -1), coalesce(s.mtime_ms, '-1'), coalesce(s.ino, -1)), chr(10)) AS dump
        ${refsWithStats(refsSql)}`,
-      { ...params, cut: prefix.length + 1 },
+      query,
     );
     const dump = rows[0]?.dump ?? '';
     if (this.state.writable) await keepCheckList(projectDir, list, rows[0]!.summary, dump);
