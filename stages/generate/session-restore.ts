@@ -52,10 +52,11 @@ export function* manifestPieces(manifest: object): Generator<string> {
 /** Where a session folder's last finished manifest is kept (by folder name, so a moved project finds it). */
 export const keptManifestPath = (dataDir: string, dir: string) => join(dataDir, 'stages', 'generate', 'manifests', `${basename(dir)}.json`);
 
-/** Write a finished manifest into its folder and keep its copy. */
+/** Write a finished manifest into its folder and keep its copy (the file's bytes copied, not made into text again). */
 export async function writeFinishedManifest(dataDir: string, dir: string, manifest: object): Promise<void> {
-  await writeFileAtomic(join(dir, 'manifest.json'), manifestPieces(manifest));
-  await writeFileAtomic(keptManifestPath(dataDir, dir), manifestPieces(manifest));
+  const written = join(dir, 'manifest.json');
+  await writeFileAtomic(written, manifestPieces(manifest));
+  await produceAtomic(keptManifestPath(dataDir, dir), (tmp) => copyFile(written, tmp));
 }
 
 /** A folder this run left as it found it: its manifest's bytes kept as they are, where no copy was kept yet. */
